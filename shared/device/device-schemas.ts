@@ -1,0 +1,207 @@
+import { z } from 'zod';
+
+/**
+ * The device API's messages (contract section 3), shared by the API functions and the device-side client.
+ * Every request body is parsed by exactly one of these schemas; their inferred types are the only definitions.
+ */
+
+export const MAX_DELEGATED_MAILBOXES = 4;
+export const INTERVAL_SECONDS_MIN = 300;
+export const INTERVAL_SECONDS_MAX = 900;
+export const INTERVAL_SECONDS_DEFAULT = 900;
+
+export const pushTokenSchema = z
+  .string()
+  .regex(/^[0-9a-fA-F]{64}$/, 'must be an APNs device token of 64 hexadecimal characters')
+  .transform((token) => token.toLowerCase());
+
+export const mailboxIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1 to 64 characters of A-Z, a-z, 0-9, ".", "_" or "-"');
+
+/** True when the runtime knows the IANA zone; uses Intl only, so devices and Lambda agree. */
+export function isKnownTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const timeZoneSchema = z.string().min(1).refine(isKnownTimeZone, 'must be a known IANA time zone such as "Europe/Berlin"');
+
+const clockTimeSchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a 24-hour time "HH:MM"');
+
+export const workHoursSchema = z.strictObject({
+  start: clockTimeSchema.default('09:00'),
+  end: clockTimeSchema.default('18:00'),
+  days: z
+    .array(z.number().int().min(1, 'days are ISO weekdays 1..7').max(7, 'days are ISO weekdays 1..7'))
+    .max(7)
+    .refine((days) => new Set(days).size === days.length, 'must not repeat a day')
+    .default([1, 2, 3, 4, 5]),
+});
+export type WorkHours = z.infer<typeof workHoursSchema>;
+
+export const alertSettingsSchema = z.strictObject({
+  workHoursOnly: z.boolean().default(false),
+  workHours: workHoursSchema.default({ start: '09:00', end: '18:00', days: [1, 2, 3, 4, 5] }),
+  weekendAlerts: z.boolean().default(false),
+  vipAfterHours: z.boolean().default(false),
+  showDetails: z.boolean().default(false),
+});
+export type AlertSettings = z.infer<typeof alertSettingsSchema>;
+
+export const DEFAULT_ALERT_SETTINGS: AlertSettings = alertSettingsSchema.parse({});
+
+export const apnsEnvironmentSchema = z.enum(['production', 'sandbox']);
+export type ApnsEnvironment = z.infer<typeof apnsEnvironmentSchema>;
+
+export const deliveryModeSchema = z.enum(['realtime', 'interval']);
+export type DeliveryMode = z.infer<typeof deliveryModeSchema>;
+
+export const intervalSecondsSchema = z
+  .number()
+  .int()
+  .min(INTERVAL_SECONDS_MIN, `must be at least ${INTERVAL_SECONDS_MIN}`)
+  .max(INTERVAL_SECONDS_MAX, `must be at most ${INTERVAL_SECONDS_MAX}`);
+
+/** The settings a device may change after registration; all fields present once normalized. */
+export const deviceSettingsSchema = z.strictObject({
+  apnsEnvironment: apnsEnvironmentSchema.default('production'),
+  mode: deliveryModeSchema.default('realtime'),
+  intervalSeconds: intervalSecondsSchema.default(INTERVAL_SECONDS_DEFAULT),
+  timeZone: timeZoneSchema.default('UTC'),
+  alerts: alertSettingsSchema.default(DEFAULT_ALERT_SETTINGS),
+});
+export type DeviceSettings = z.infer<typeof deviceSettingsSchema>;
+
+export const mailboxKindSchema = z.enum(['primary', 'delegated']);
+export type MailboxKind = z.infer<typeof mailboxKindSchema>;
+
+export const mailboxRequestSchema = z.strictObject({
+  id: mailboxIdSchema,
+  kind: mailboxKindSchema,
+});
+
+export const registerDeviceRequestSchema = z
+  .strictObject({
+    pushToken: pushTokenSchema,
+    apnsEnvironment: apnsEnvironmentSchema.default('production'),
+    mode: deliveryModeSchema.default('realtime'),
+    intervalSeconds: intervalSecondsSchema.default(INTERVAL_SECONDS_DEFAULT),
+    timeZone: timeZoneSchema.default('UTC'),
+    alerts: alertSettingsSchema.default(DEFAULT_ALERT_SETTINGS),
+    mailboxes: z.array(mailboxRequestSchema).min(1, 'must list the primary mailbox').max(1 + MAX_DELEGATED_MAILBOXES),
+  })
+  .superRefine((body, ctx) => {
+    const primaries = body.mailboxes.filter((m) => m.kind === 'primary').length;
+    if (primaries !== 1) {
+      ctx.addIssue({ code: 'custom', path: ['mailboxes'], message: `must contain exactly one primary mailbox, found ${primaries}` });
+    }
+    const delegated = body.mailboxes.length - primaries;
+    if (delegated > MAX_DELEGATED_MAILBOXES) {
+      ctx.addIssue({ code: 'custom', path: ['mailboxes'], message: `at most ${MAX_DELEGATED_MAILBOXES} delegated mailboxes` });
+    }
+    const ids = body.mailboxes.map((m) => m.id);
+    if (new Set(ids).size !== ids.length) {
+      ctx.addIssue({ code: 'custom', path: ['mailboxes'], message: 'mailbox ids must be unique' });
+    }
+  });
+export type RegisterDeviceRequest = z.infer<typeof registerDeviceRequestSchema>;
+
+/**
+ * A PATCH body is a JSON Merge Patch (RFC 7396) over the device's settings and push token. It is applied to the
+ * stored settings first and the merged result is then validated with `deviceSettingsSchema`, so `null` restores a
+ * default. This schema only checks the top-level shape.
+ */
+export const patchDeviceRequestSchema = z.strictObject({
+  pushToken: pushTokenSchema.optional(),
+  apnsEnvironment: z.unknown().optional(),
+  mode: z.unknown().optional(),
+  intervalSeconds: z.unknown().optional(),
+  timeZone: z.unknown().optional(),
+  alerts: z.unknown().optional(),
+});
+export type PatchDeviceRequest = z.infer<typeof patchDeviceRequestSchema>;
+
+export const addMailboxRequestSchema = z.strictObject({
+  id: mailboxIdSchema,
+  kind: z.literal('delegated', { error: 'only delegated mailboxes can be added' }),
+});
+export type AddMailboxRequest = z.infer<typeof addMailboxRequestSchema>;
+
+export const reportSubscriptionRequestSchema = z.strictObject({
+  subscriptionId: z.string().min(1).max(512),
+  expiresAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }),
+});
+export type ReportSubscriptionRequest = z.infer<typeof reportSubscriptionRequestSchema>;
+
+// ---- responses ----
+
+export const registeredMailboxSchema = z.object({ id: mailboxIdSchema, callbackUrl: z.string().url() });
+export type RegisteredMailbox = z.infer<typeof registeredMailboxSchema>;
+
+export const registerDeviceResponseSchema = z.object({
+  deviceId: z.string(),
+  deviceSecret: z.string(),
+  mailboxes: z.array(registeredMailboxSchema),
+});
+export type RegisterDeviceResponse = z.infer<typeof registerDeviceResponseSchema>;
+
+export const deviceStatusSchema = z.enum(['active', 'retired']);
+export type DeviceStatus = z.infer<typeof deviceStatusSchema>;
+
+export const mailboxViewSchema = z.object({
+  id: mailboxIdSchema,
+  kind: mailboxKindSchema,
+  subscription: z.object({
+    subscriptionId: z.string().nullable(),
+    expiresAt: z.string().nullable(),
+    lastNotificationAt: z.string().nullable(),
+  }),
+});
+export type MailboxView = z.infer<typeof mailboxViewSchema>;
+
+export const deviceViewSchema = z.object({
+  deviceId: z.string(),
+  status: deviceStatusSchema,
+  pushToken: z.string(),
+  apnsEnvironment: apnsEnvironmentSchema,
+  mode: deliveryModeSchema,
+  intervalSeconds: z.number(),
+  timeZone: z.string(),
+  alerts: alertSettingsSchema,
+  mailboxes: z.array(mailboxViewSchema),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type DeviceView = z.infer<typeof deviceViewSchema>;
+
+export const decisionOutcomeSchema = z.enum([
+  'pushed',
+  'suppressed',
+  'duplicate',
+  'retried',
+  'failed',
+  'dead-lettered',
+  'token-retired',
+  'resubscribe-requested',
+]);
+export type DecisionOutcome = z.infer<typeof decisionOutcomeSchema>;
+
+export const decisionSchema = z.object({
+  at: z.string(),
+  mailbox: z.string(),
+  outcome: decisionOutcomeSchema,
+  reason: z.string(),
+});
+export type Decision = z.infer<typeof decisionSchema>;
+
+export const deviceEventsResponseSchema = z.object({ events: z.array(decisionSchema) });
+export type DeviceEventsResponse = z.infer<typeof deviceEventsResponseSchema>;
+
+/** The error body of every 4xx and 5xx answer. */
+export const errorResponseSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+export type ErrorResponse = z.infer<typeof errorResponseSchema>;

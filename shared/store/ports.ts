@@ -1,0 +1,133 @@
+import type { AlertSettings, ApnsEnvironment, Decision, DeliveryMode, DeviceStatus, MailboxKind } from '../device/device-schemas.js';
+
+/**
+ * Storage ports. The use cases depend on these interfaces only; `functions/_lib/adapters/dynamodb-*.ts` implement
+ * them on one DynamoDB table and `shared/store/in-memory-*.ts` implement them for unit tests.
+ *
+ * Nothing here holds an e-mail address or mail content: mailbox ids are the device's opaque ids, secrets are stored
+ * as SHA-256 hashes, Exchange item ids only as salted hashes inside dedupe keys.
+ *
+ * Times are epoch milliseconds unless the name says otherwise.
+ */
+
+export interface DeviceRecord {
+  deviceId: string;
+  orgId: string;
+  /** SHA-256 (base64url) of the device secret; the secret itself is never stored. */
+  secretHash: string;
+  pushToken: string;
+  /** When the current push token was registered; a 410 older than this must not retire the device. */
+  pushTokenUpdatedAt: number;
+  apnsEnvironment: ApnsEnvironment;
+  mode: DeliveryMode;
+  intervalSeconds: number;
+  timeZone: string;
+  alerts: AlertSettings;
+  status: DeviceStatus;
+  /** Why the device was retired (`Unregistered`, `BadDeviceToken`, ...); absent while active. */
+  retiredReason?: string;
+  /** SNS platform endpoint ARN when pushes go through SNS mobile push. */
+  endpointArn?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface MailboxRecord {
+  deviceId: string;
+  mailboxId: string;
+  kind: MailboxKind;
+  /** SHA-256 (base64url) of the callback URL secret; the key of the callback lookup. */
+  callbackKey: string;
+  subscriptionId?: string;
+  expiresAt?: number;
+  lastNotificationAt?: number;
+  createdAt: number;
+}
+
+export interface DeviceWithMailboxes {
+  device: DeviceRecord;
+  mailboxes: MailboxRecord[];
+}
+
+/** Settings and token fields that a PATCH or the dispatcher may change on a device. */
+export type DeviceChanges = Partial<
+  Pick<
+    DeviceRecord,
+    | 'pushToken'
+    | 'pushTokenUpdatedAt'
+    | 'apnsEnvironment'
+    | 'mode'
+    | 'intervalSeconds'
+    | 'timeZone'
+    | 'alerts'
+    | 'status'
+    | 'endpointArn'
+  >
+> & { retiredReason?: string | null };
+
+export interface DeviceStore {
+  /**
+   * Stores a new device with its mailboxes. Writes the callback lookups and mailboxes first and the device item
+   * last, so a crash half-way leaves only unreachable items (a callback whose device is missing answers Unsubscribe).
+   */
+  createDevice(device: DeviceRecord, mailboxes: MailboxRecord[]): Promise<void>;
+
+  getDevice(deviceId: string): Promise<DeviceRecord | undefined>;
+
+  /** The device and all its mailboxes in one consistent read (undefined when the device does not exist). */
+  getDeviceWithMailboxes(deviceId: string): Promise<DeviceWithMailboxes | undefined>;
+
+  /** The device and one of its mailboxes, read together (either may be missing). */
+  getDeviceAndMailbox(deviceId: string, mailboxId: string): Promise<{ device?: DeviceRecord; mailbox?: MailboxRecord }>;
+
+  /** Resolves a callback key (hash of the URL secret) to its mailbox. */
+  findCallback(callbackKey: string): Promise<{ deviceId: string; mailboxId: string } | undefined>;
+
+  /** Applies changes and stamps `updatedAt`; throws DeviceNotFoundError when the device is gone. Returns the new record. */
+  updateDevice(deviceId: string, changes: DeviceChanges, now: number): Promise<DeviceRecord>;
+
+  /**
+   * Retires the device unless its push token changed after `tokenRejectedAt` (APNs' 410 timestamp, or the time of the
+   * rejected request) or it no longer holds `pushToken`. Returns true when this call retired it.
+   */
+  retireDevice(deviceId: string, input: { pushToken: string; tokenRejectedAt: number; reason: string; now: number }): Promise<boolean>;
+
+  /**
+   * Adds a delegated mailbox. Throws MailboxExistsError when the id is taken on this device and MailboxLimitError
+   * when the device would have more than `maxDelegated` delegated mailboxes (also under concurrent adds).
+   */
+  addMailbox(mailbox: MailboxRecord, maxDelegated: number): Promise<void>;
+
+  /** Removes the mailbox; its callback lookup goes first so the URL answers Unsubscribe at once. Idempotent. */
+  removeMailbox(deviceId: string, mailboxId: string): Promise<void>;
+
+  /** Records the device's current Exchange subscription; throws MailboxNotFoundError. */
+  setSubscription(deviceId: string, mailboxId: string, subscription: { subscriptionId: string; expiresAt: number }): Promise<void>;
+
+  /** Sets `lastNotificationAt` (only ever forward). */
+  touchMailbox(deviceId: string, mailboxId: string, at: number): Promise<void>;
+
+  /** Deletes everything stored for the device (device item first, so its callbacks answer Unsubscribe at once). */
+  deleteDevice(deviceId: string): Promise<void>;
+}
+
+export type ClaimResult = 'claimed' | 'duplicate';
+
+/**
+ * Idempotency keys for notifications. A key is claimed by one claimant (the SQS message id) in state `pending`,
+ * then completed. A redelivery of the same message finds its own pending claim and may push; any other claimant
+ * finds the key taken. Expired keys count as absent, so correctness never depends on TTL deletion.
+ */
+export interface DedupeStore {
+  claim(input: { deviceId: string; keys: string[]; claimant: string; now: number; ttlSeconds: number }): Promise<Map<string, ClaimResult>>;
+  complete(input: { deviceId: string; keys: string[]; claimant: string; outcome: string; now: number }): Promise<void>;
+}
+
+/** Why each notification was or was not pushed, per device, kept for 7 days (contract section 3). */
+export interface DecisionLog {
+  record(deviceId: string, decision: Decision): Promise<void>;
+  /** Newest first, only decisions at or after `since` (ms). */
+  list(deviceId: string, since: number, limit?: number): Promise<Decision[]>;
+}
+
+export const DECISION_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
