@@ -44,3 +44,20 @@ export interface PushGateway {
 }
 
 export const APNS_MAX_PAYLOAD_BYTES = 4096;
+
+/**
+ * Platform endpoints for gateways that need one per device token (SNS mobile push). The device API calls it when a
+ * device registers or changes its token, so the dispatcher's hot path never creates endpoints.
+ */
+export interface PushEndpointRegistry {
+  /** Creates or re-enables the endpoint for the token and returns its id (SNS endpoint ARN); undefined when none is needed. */
+  register(target: { deviceId: string; pushToken: string; environment: ApnsEnvironment; endpointArn?: string }): Promise<string | undefined>;
+  /** Removes the endpoint of a deleted device. Idempotent. */
+  unregister(endpointArn: string): Promise<void>;
+}
+
+/** The registry for gateways without endpoints (direct HTTP/2 APNs). */
+export const noEndpointRegistry: PushEndpointRegistry = {
+  register: async () => undefined,
+  unregister: async () => undefined,
+};
