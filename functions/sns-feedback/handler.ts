@@ -1,0 +1,49 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { SNSClient } from '@aws-sdk/client-sns';
+import type { SNSEvent } from 'aws-lambda';
+import { createAwsClients } from '../_lib/adapters/aws-clients.js';
+import { DynamoDbDeviceStore } from '../_lib/adapters/dynamodb-device-store.js';
+import { SnsEndpointRegistry } from '../_lib/adapters/sns-endpoint-registry.js';
+import { config } from '../_lib/config.js';
+import { logger, tracer, useCaseLogger } from '../_lib/powertools.js';
+import { endpointEventSchema, retireDisabledEndpoint, type RetireDisabledEndpointDeps } from './retire-disabled-endpoint.js';
+
+/**
+ * Subscribed to the platform applications' EventDeliveryFailure / EventEndpointUpdated topic. A thrown error makes
+ * Lambda retry the event (asynchronous invocation); a malformed event is logged and dropped, since retrying cannot
+ * change it.
+ */
+
+const { documentClient } = createAwsClients({ region: config.region() });
+const deps: RetireDisabledEndpointDeps = {
+  // Only describe() is used: the registry needs no platform applications for it.
+  endpoints: new SnsEndpointRegistry(tracer.captureAWSv3Client(new SNSClient({ region: config.region() })), { platformApplicationArns: {} }),
+  devices: new DynamoDbDeviceStore(documentClient, config.tableName()),
+  logger: useCaseLogger,
+  now: Date.now,
+};
+
+export const handler = middy<SNSEvent, void>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(captureLambdaHandler(tracer))
+  .handler(async (event) => {
+    for (const record of event.Records) {
+      const parsed = endpointEventSchema.safeParse(parseJson(record.Sns.Message));
+      if (!parsed.success) {
+        logger.warn('SNS event without an endpoint ignored', { messageId: record.Sns.MessageId });
+        continue;
+      }
+      const publishedAt = Date.parse(record.Sns.Timestamp);
+      await retireDisabledEndpoint({ event: parsed.data, publishedAt: Number.isNaN(publishedAt) ? Date.now() : publishedAt }, deps);
+    }
+  });
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
