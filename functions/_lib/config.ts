@@ -1,0 +1,40 @@
+/**
+ * The only reader of process.env for the Lambda functions. Each function asks for what it needs; a missing variable
+ * fails the cold start at once, naming the variable, instead of failing later on the first request.
+ */
+
+export class MissingConfigError extends Error {
+  constructor(variable: string, why: string) {
+    super(`environment variable ${variable} is required (${why})`);
+    this.name = 'MissingConfigError';
+  }
+}
+
+function required(name: string, why: string): string {
+  const value = process.env[name];
+  if (value === undefined || value.trim() === '') throw new MissingConfigError(name, why);
+  return value;
+}
+
+function optional(name: string): string | undefined {
+  const value = process.env[name];
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+export const config = {
+  tableName: () => required('TABLE_NAME', 'the DynamoDB table of devices, mailboxes and decisions'),
+  eventQueueUrl: () => required('EVENT_QUEUE_URL', 'the SQS queue the callback writes to'),
+  publicUrl: () => required('PUBLIC_URL', 'the base of the callback URLs handed to devices'),
+  orgTokenSecretArn: () => required('ORG_TOKEN_SECRET_ARN', 'the Secrets Manager secret that signs organization tokens'),
+  maxReceiveCount: () => Number(optional('MAX_RECEIVE_COUNT') ?? '5'),
+  pushGateway: (): 'sns' | 'apns' => {
+    const value = optional('PUSH_GATEWAY') ?? 'sns';
+    if (value !== 'sns' && value !== 'apns') throw new MissingConfigError('PUSH_GATEWAY', `must be "sns" or "apns", not "${value}"`);
+    return value;
+  },
+  snsPlatformApplicationArn: () => required('SNS_PLATFORM_APPLICATION_ARN', 'the APNS platform application (PUSH_GATEWAY=sns)'),
+  snsSandboxPlatformApplicationArn: () => required('SNS_SANDBOX_PLATFORM_APPLICATION_ARN', 'the APNS_SANDBOX platform application (PUSH_GATEWAY=sns)'),
+  apnsCredentialsSecretArn: () => required('APNS_CREDENTIALS_SECRET_ARN', 'the APNs token credentials (PUSH_GATEWAY=apns)'),
+  apnsUrl: () => optional('APNS_URL'),
+  region: () => optional('AWS_REGION') ?? 'us-east-1',
+};

@@ -1,0 +1,32 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Secrets handed to devices (device secret, callback URL secret) are 256 random bits, base64url. Only their SHA-256
+ * is stored: a leaked table does not let anyone call back or act as a device.
+ */
+export function newSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function newDeviceId(): string {
+  return randomUUID();
+}
+
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('base64url');
+}
+
+/** Compares a presented secret with a stored hash in constant time (both sides hashed, so lengths always match). */
+export function secretMatches(presented: string, storedHash: string): boolean {
+  const presentedHash = Buffer.from(hashSecret(presented), 'utf8');
+  const stored = Buffer.from(storedHash, 'utf8');
+  return presentedHash.length === stored.length && timingSafeEqual(presentedHash, stored);
+}
+
+/**
+ * An idempotency key for a notification event, scoped to one mailbox of one device: the same Exchange item id seen
+ * by another mailbox gives another key, and the key reveals nothing about the item.
+ */
+export function eventKey(deviceId: string, mailboxId: string, kind: 'item' | 'watermark', value: string): string {
+  return createHash('sha256').update(`${deviceId}\u0000${mailboxId}\u0000${kind}\u0000${value}`, 'utf8').digest('base64url').slice(0, 32);
+}

@@ -1,0 +1,19 @@
+import type { DecisionLog, DeviceStore } from '../../shared/store/ports.js';
+import type { PushEndpointRegistry } from '../../shared/push/push-gateway.js';
+
+/** What the device API's use cases need; the handler wires AWS adapters, tests wire in-memory ones. */
+export interface DeviceApiDeps {
+  store: DeviceStore;
+  decisions: DecisionLog;
+  endpoints: PushEndpointRegistry;
+  /** Base of the callback URLs handed out (contract: PUBLIC_URL). */
+  publicUrl: string;
+  orgTokenSecret: string;
+  now: () => number;
+}
+
+export const CALLBACK_PATH_PREFIX = '/v1/callbacks/';
+
+export function callbackUrl(publicUrl: string, secret: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}${CALLBACK_PATH_PREFIX}${secret}`;
+}

@@ -1,0 +1,62 @@
+import {
+  addMailboxRequestSchema,
+  mailboxIdSchema,
+  patchDeviceRequestSchema,
+  registerDeviceRequestSchema,
+  reportSubscriptionRequestSchema,
+} from '../../shared/device/device-schemas.js';
+import { MailboxNotFoundError, RouteNotFoundError } from '../../shared/errors.js';
+import { bearerToken, httpHandler, json, noContent, parseJsonBody, type HttpEvent, type HttpHandler, type HttpResult } from '../_lib/http.js';
+import { verifyOrgToken } from '../_lib/org-token.js';
+import type { DeviceApiRoute } from '../_lib/routes.js';
+import { authenticateDevice } from './authenticate-device.js';
+import type { DeviceApiDeps } from './deps.js';
+import { addDelegatedMailbox, deleteDevice, getDevice, listDecisions, removeMailbox, reportSubscription } from './manage-device.js';
+import { registerDevice } from './register-device.js';
+import { updateDevice } from './update-device.js';
+
+/** The device API: one function behind every `/v1/devices` route; each route is auth + parse + one use case. */
+export function createDeviceApiHandler(deps: DeviceApiDeps): HttpHandler {
+  return httpHandler((event) => routeDeviceApi(event, deps));
+}
+
+async function routeDeviceApi(event: HttpEvent, deps: DeviceApiDeps): Promise<HttpResult> {
+  const route = event.routeKey as DeviceApiRoute;
+  if (route === 'POST /v1/devices') {
+    const orgId = verifyOrgToken(bearerToken(event), deps.orgTokenSecret, deps.now());
+    const request = parseJsonBody(event, registerDeviceRequestSchema);
+    return json(201, await registerDevice({ orgId, request }, deps));
+  }
+
+  const deviceId = event.pathParameters?.deviceId;
+  if (!deviceId) throw new RouteNotFoundError(`no route for ${event.routeKey}`);
+  const device = await authenticateDevice(deviceId, bearerToken(event), deps);
+
+  switch (route) {
+    case 'GET /v1/devices/{deviceId}':
+      return json(200, await getDevice(device, deps));
+    case 'PATCH /v1/devices/{deviceId}':
+      return json(200, await updateDevice({ device, patch: parseJsonBody(event, patchDeviceRequestSchema) }, deps));
+    case 'DELETE /v1/devices/{deviceId}':
+      await deleteDevice(device, deps);
+      return noContent();
+    case 'POST /v1/devices/{deviceId}/mailboxes':
+      return json(201, await addDelegatedMailbox({ device, request: parseJsonBody(event, addMailboxRequestSchema) }, deps));
+    case 'DELETE /v1/devices/{deviceId}/mailboxes/{mailboxId}':
+      await removeMailbox({ device, mailboxId: mailboxIdParam(event) }, deps);
+      return noContent();
+    case 'PUT /v1/devices/{deviceId}/mailboxes/{mailboxId}/subscription':
+      await reportSubscription({ device, mailboxId: mailboxIdParam(event), request: parseJsonBody(event, reportSubscriptionRequestSchema) }, deps);
+      return noContent();
+    case 'GET /v1/devices/{deviceId}/events':
+      return json(200, await listDecisions(device, deps));
+    default:
+      throw new RouteNotFoundError(`no route for ${event.routeKey}`);
+  }
+}
+
+function mailboxIdParam(event: HttpEvent): string {
+  const parsed = mailboxIdSchema.safeParse(event.pathParameters?.mailboxId);
+  if (!parsed.success) throw new MailboxNotFoundError();
+  return parsed.data;
+}

@@ -1,0 +1,30 @@
+import type { DeviceView } from '../../shared/device/device-schemas.js';
+import type { DeviceWithMailboxes } from '../../shared/store/ports.js';
+
+const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+
+/** The registration as the device reads it back: settings, status and per-mailbox subscription state. No secrets. */
+export function toDeviceView({ device, mailboxes }: DeviceWithMailboxes): DeviceView {
+  const ordered = [...mailboxes].sort((a, b) => (a.kind === b.kind ? a.createdAt - b.createdAt : a.kind === 'primary' ? -1 : 1));
+  return {
+    deviceId: device.deviceId,
+    status: device.status,
+    pushToken: device.pushToken,
+    apnsEnvironment: device.apnsEnvironment,
+    mode: device.mode,
+    intervalSeconds: device.intervalSeconds,
+    timeZone: device.timeZone,
+    alerts: device.alerts,
+    mailboxes: ordered.map((mailbox) => ({
+      id: mailbox.mailboxId,
+      kind: mailbox.kind,
+      subscription: {
+        subscriptionId: mailbox.subscriptionId ?? null,
+        expiresAt: iso(mailbox.expiresAt),
+        lastNotificationAt: iso(mailbox.lastNotificationAt),
+      },
+    })),
+    createdAt: new Date(device.createdAt).toISOString(),
+    updatedAt: new Date(device.updatedAt).toISOString(),
+  };
+}

@@ -1,0 +1,49 @@
+import type { RegisterDeviceRequest, RegisterDeviceResponse } from '../../shared/device/device-schemas.js';
+import type { DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
+import { hashSecret, newDeviceId, newSecret } from '../_lib/secrets.js';
+import { callbackUrl, type DeviceApiDeps } from './deps.js';
+
+/**
+ * Registers a device for an organization. The device secret and each mailbox's callback secret are returned once
+ * and stored only as hashes; a lost secret means registering again.
+ */
+export async function registerDevice(input: { orgId: string; request: RegisterDeviceRequest }, deps: DeviceApiDeps): Promise<RegisterDeviceResponse> {
+  const { orgId, request } = input;
+  const now = deps.now();
+  const deviceId = newDeviceId();
+  const deviceSecret = newSecret();
+
+  const issued = request.mailboxes.map((mailbox) => ({ mailbox, secret: newSecret() }));
+  const mailboxes: MailboxRecord[] = issued.map(({ mailbox, secret }) => ({
+    deviceId,
+    mailboxId: mailbox.id,
+    kind: mailbox.kind,
+    callbackKey: hashSecret(secret),
+    createdAt: now,
+  }));
+
+  const endpointArn = await deps.endpoints.register({ deviceId, pushToken: request.pushToken, environment: request.apnsEnvironment });
+  const device: DeviceRecord = {
+    deviceId,
+    orgId,
+    secretHash: hashSecret(deviceSecret),
+    pushToken: request.pushToken,
+    pushTokenUpdatedAt: now,
+    apnsEnvironment: request.apnsEnvironment,
+    mode: request.mode,
+    intervalSeconds: request.intervalSeconds,
+    timeZone: request.timeZone,
+    alerts: request.alerts,
+    status: 'active',
+    ...(endpointArn === undefined ? {} : { endpointArn }),
+    createdAt: now,
+    updatedAt: now,
+  };
+  await deps.store.createDevice(device, mailboxes);
+
+  return {
+    deviceId,
+    deviceSecret,
+    mailboxes: issued.map(({ mailbox, secret }) => ({ id: mailbox.id, callbackUrl: callbackUrl(deps.publicUrl, secret) })),
+  };
+}

@@ -1,0 +1,117 @@
+import { EwsMalformedError } from '../../shared/ews/ews-errors.js';
+import { parseSendNotification, type EwsNotification } from '../../shared/ews/send-notification.js';
+import type { EventQueue, NewMailMessage } from '../../shared/queue/queue-messages.js';
+import type { DeviceStore, MailboxRecord } from '../../shared/store/ports.js';
+import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
+import { eventKey, hashSecret } from '../_lib/secrets.js';
+
+export interface CallbackDeps {
+  store: DeviceStore;
+  queue: EventQueue;
+  now: () => number;
+  logger: UseCaseLogger;
+  counter: OutcomeCounter;
+}
+
+export type SubscriptionStatus = 'OK' | 'Unsubscribe';
+
+export interface CallbackInput {
+  /** The last path segment of the callback URL. */
+  secret: string;
+  contentType: string | undefined;
+  body: Uint8Array;
+}
+
+/**
+ * A heartbeat writes `lastNotificationAt` only when the stored value is older than this, so a mailbox with
+ * StatusFrequency 1 costs one write per 5 minutes, not one per minute. Silence detection works in multiples of
+ * StatusFrequency (at least 2 minutes), so this precision is enough.
+ */
+export const LAST_SEEN_WRITE_INTERVAL_MS = 5 * 60 * 1000;
+
+/** Event keys per queue message; a 256 KiB body holds at most a few hundred NewMail events. */
+const EVENT_KEYS_PER_MESSAGE = 100;
+
+const ACCEPTED_CONTENT_TYPE = /^(text\/xml|application\/xml|application\/soap\+xml)\s*(;|$)/i;
+
+/**
+ * Handles one EWS SendNotification POST (contract section 4). Checks size, DOCTYPE and well-formedness first (the
+ * parser does, in that order), then the URL secret and the subscription's state. New mail is queued before OK is
+ * answered: if the queue refuses, the error propagates, the answer is 5xx, and Exchange retries.
+ */
+export async function handleExchangeCallback(input: CallbackInput, deps: CallbackDeps): Promise<SubscriptionStatus> {
+  const notifications = parseSendNotification(input.body);
+  // After the parser: a body that is too large or hostile is refused for that, whatever its declared type.
+  if (!input.contentType || !ACCEPTED_CONTENT_TYPE.test(input.contentType)) {
+    throw new EwsMalformedError('a SendNotification must be sent as text/xml');
+  }
+  const receivedAt = deps.now();
+
+  const callback = await deps.store.findCallback(hashSecret(input.secret));
+  if (!callback) return unsubscribe('unknown-callback', deps);
+  const { device, mailbox } = await deps.store.getDeviceAndMailbox(callback.deviceId, callback.mailboxId);
+  if (!device || !mailbox) return unsubscribe('mailbox-removed', deps);
+  if (device.status !== 'active') return unsubscribe('device-retired', deps);
+  if (mailbox.expiresAt !== undefined && mailbox.expiresAt <= receivedAt) return unsubscribe('subscription-expired', deps);
+  if (mailbox.subscriptionId !== undefined && notifications.some((n) => n.subscriptionId !== mailbox.subscriptionId)) {
+    return unsubscribe('subscription-superseded', deps);
+  }
+
+  const keys = newMailEventKeys(mailbox, notifications);
+  const messages: NewMailMessage[] = [];
+  for (let start = 0; start < keys.length; start += EVENT_KEYS_PER_MESSAGE) {
+    messages.push({
+      v: 1,
+      type: 'new-mail',
+      deviceId: mailbox.deviceId,
+      mailboxId: mailbox.mailboxId,
+      receivedAt,
+      eventKeys: keys.slice(start, start + EVENT_KEYS_PER_MESSAGE),
+    });
+  }
+  // Only the enqueue decides the answer; the last-seen write is best effort and runs alongside it.
+  const [queued] = await Promise.allSettled([
+    messages.length > 0 ? deps.queue.enqueue(messages) : Promise.resolve(),
+    recordLastSeen(mailbox, receivedAt, deps),
+  ]);
+  if (queued.status === 'rejected') throw queued.reason;
+
+  deps.counter.count(messages.length > 0 ? 'CallbackNewMailQueued' : 'CallbackWithoutNewMail');
+  if (keys.length > 0) deps.counter.count('NewMailEventsQueued', keys.length);
+  return 'OK';
+}
+
+function unsubscribe(reason: string, deps: CallbackDeps): SubscriptionStatus {
+  deps.logger.info('answering Unsubscribe', { reason });
+  deps.counter.count(`CallbackUnsubscribe`);
+  return 'Unsubscribe';
+}
+
+/**
+ * One idempotency key per distinct new item: an Exchange retry of the same body, or the same item reported twice,
+ * gives the same keys. Events without an item id fall back to SubscriptionId + Watermark.
+ */
+function newMailEventKeys(mailbox: MailboxRecord, notifications: EwsNotification[]): string[] {
+  const keys = new Set<string>();
+  for (const notification of notifications) {
+    notification.events.forEach((event, index) => {
+      if (event.type !== 'NewMail') return;
+      if (event.itemId?.id) {
+        keys.add(eventKey(mailbox.deviceId, mailbox.mailboxId, 'item', event.itemId.id));
+      } else {
+        const position = event.watermark ?? `${notification.previousWatermark ?? ''}#${index}`;
+        keys.add(eventKey(mailbox.deviceId, mailbox.mailboxId, 'watermark', `${notification.subscriptionId}\u0000${position}`));
+      }
+    });
+  }
+  return [...keys];
+}
+
+async function recordLastSeen(mailbox: MailboxRecord, at: number, deps: CallbackDeps): Promise<void> {
+  if (mailbox.lastNotificationAt !== undefined && at - mailbox.lastNotificationAt < LAST_SEEN_WRITE_INTERVAL_MS) return;
+  try {
+    await deps.store.touchMailbox(mailbox.deviceId, mailbox.mailboxId, at);
+  } catch (error) {
+    deps.logger.warn('could not record the mailbox last-seen time', { error: error as Error });
+  }
+}

@@ -1,0 +1,59 @@
+import { startLocalService, LOCAL_APNS_TOPIC, LOCAL_ORG_TOKEN_SECRET, type LocalApnsCredentials } from './service.js';
+
+/**
+ * `npm start`: runs inbox-relay on this machine, configured by the environment variables of contract section 1.
+ * This file and org-token.ts are the local runtime's only readers of process.env.
+ */
+function apnsFromEnv(): LocalApnsCredentials | undefined {
+  const url = process.env.APNS_URL;
+  if (!url) return undefined;
+  const keyId = process.env.APNS_KEY_ID;
+  const teamId = process.env.APNS_TEAM_ID;
+  const privateKeyPem = process.env.APNS_PRIVATE_KEY;
+  const missing = [!keyId && 'APNS_KEY_ID', !teamId && 'APNS_TEAM_ID', !privateKeyPem && 'APNS_PRIVATE_KEY'].filter(Boolean);
+  if (missing.length > 0) {
+    throw new Error(`APNS_URL is set, so ${missing.join(', ')} must be set too (the provider token for that server)`);
+  }
+  return { url, keyId: keyId!, teamId: teamId!, privateKeyPem: privateKeyPem!.replace(/\\n/g, '\n'), topic: process.env.APNS_TOPIC ?? LOCAL_APNS_TOPIC };
+}
+
+async function main(): Promise<void> {
+  const port = Number(process.env.PORT ?? '8080');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a TCP port number, not "${process.env.PORT}"`);
+  const orgTokenSecret = process.env.ORG_TOKEN_SECRET;
+  if (!orgTokenSecret) {
+    console.warn('warning: ORG_TOKEN_SECRET is not set; using the fixed local default. Never use it outside this machine.');
+  }
+  const service = await startLocalService({
+    port,
+    ...(process.env.PUBLIC_URL ? { publicUrl: process.env.PUBLIC_URL } : {}),
+    dataDir: process.env.DATA_DIR ?? '.data',
+    orgTokenSecret: orgTokenSecret ?? LOCAL_ORG_TOKEN_SECRET,
+    ...(apnsFromEnv() ? { apns: apnsFromEnv()! } : {}),
+  });
+  console.log(`inbox-relay is running at ${service.baseUrl}`);
+  console.log(`  callback URLs start with ${service.publicUrl}/v1/callbacks/`);
+  console.log(`  data: ${process.env.DATA_DIR ?? '.data'}`);
+  console.log(
+    service.apnsSandbox
+      ? `  APNs sandbox: ${service.apnsSandbox.url} (pushes listed at ${service.baseUrl}/_local/apns/pushes)`
+      : `  APNs: ${process.env.APNS_URL}`,
+  );
+  console.log(`  an organization token: npm run org-token -- <orgId>`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping`);
+    await service.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(`inbox-relay could not start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,192 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApnsProviderToken } from '../../functions/_lib/adapters/apns-provider-token.js';
+import { ApnsPushGateway } from '../../functions/_lib/adapters/apns-push-gateway.js';
+import { createAwsClients, destroyAwsClients } from '../../functions/_lib/adapters/aws-clients.js';
+import { DynamoDbDecisionLog } from '../../functions/_lib/adapters/dynamodb-decision-log.js';
+import { DynamoDbDedupeStore } from '../../functions/_lib/adapters/dynamodb-dedupe-store.js';
+import { DynamoDbDeviceStore } from '../../functions/_lib/adapters/dynamodb-device-store.js';
+import { SqsEventQueue } from '../../functions/_lib/adapters/sqs-event-queue.js';
+import { issueOrgToken } from '../../functions/_lib/org-token.js';
+import { useCaseLogger, metricsCounter, type OutcomeCounter, type UseCaseLogger } from '../../functions/_lib/powertools.js';
+import { CALLBACK_ROUTES, DEVICE_API_ROUTES } from '../../functions/_lib/routes.js';
+import { createDeviceApiHandler } from '../../functions/device-api/device-api.js';
+import { createDispatcherHandler } from '../../functions/dispatcher/dispatcher.js';
+import { DEFAULT_DEDUPE_TTL_SECONDS } from '../../functions/dispatcher/dispatch-notifications.js';
+import { createExchangeCallbackHandler } from '../../functions/exchange-callback/exchange-callback.js';
+import { noEndpointRegistry, type PushGateway } from '../../shared/push/push-gateway.js';
+import type { EventQueue } from '../../shared/queue/queue-messages.js';
+import { generateApnsTestKey, startApnsSandbox, type ApnsSandbox } from './apns-sandbox.js';
+import { startLocalBackends, type LocalBackends } from './backends.js';
+import { createHttpRouter, sendJson, type LocalExtraRoute } from './http-router.js';
+import { startSqsPoller, type SqsPoller } from './sqs-poller.js';
+
+/** Used when ORG_TOKEN_SECRET is not set; `npm start` warns about it. Never deploy with it. */
+export const LOCAL_ORG_TOKEN_SECRET = 'inbox-relay-local-org-token-secret-do-not-deploy';
+export const LOCAL_APNS_TOPIC = 'com.example.inbox-relay.local';
+
+export interface LocalApnsCredentials {
+  url: string;
+  keyId: string;
+  teamId: string;
+  privateKeyPem: string;
+  topic: string;
+}
+
+export interface LocalServiceOptions {
+  /** HTTP port on 127.0.0.1; 0 picks a free one. Default 8080. */
+  port?: number;
+  /** Base of the callback URLs; default `http://127.0.0.1:<port>`. */
+  publicUrl?: string;
+  /** Where DynamoDB data persists; `:memory:` keeps nothing. Default `.data`. */
+  dataDir?: string;
+  orgTokenSecret?: string;
+  /** Send pushes to this APNs-compatible server instead of the embedded sandbox. */
+  apns?: LocalApnsCredentials;
+  /** The clock every use case reads; tests move it. */
+  now?: () => number;
+  visibilityTimeoutSeconds?: number;
+  maxReceiveCount?: number;
+  /** Replaces the push gateway (fault injection in tests). */
+  wrapPushGateway?: (gateway: PushGateway) => PushGateway;
+  /** Replaces the event queue (fault injection in tests). */
+  wrapEventQueue?: (queue: EventQueue) => EventQueue;
+  logger?: UseCaseLogger;
+  counter?: OutcomeCounter;
+}
+
+export interface LocalService {
+  baseUrl: string;
+  port: number;
+  publicUrl: string;
+  /** The embedded APNs sandbox, when no external APNs server is configured. */
+  apnsSandbox: ApnsSandbox | undefined;
+  backends: LocalBackends;
+  orgToken(orgId: string): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole service on one machine: the same function handlers behind a local router, the SQS event source as a
+ * poller, dynalite and fauxqs in-process on loopback, and an APNs sandbox unless an APNs server is given.
+ */
+export async function startLocalService(options: LocalServiceOptions = {}): Promise<LocalService> {
+  const now = options.now ?? Date.now;
+  const logger = options.logger ?? useCaseLogger;
+  const counter = options.counter ?? metricsCounter;
+  const orgTokenSecret = options.orgTokenSecret ?? LOCAL_ORG_TOKEN_SECRET;
+  const maxReceiveCount = options.maxReceiveCount ?? 5;
+
+  const backends = await startLocalBackends({
+    dataDir: options.dataDir ?? '.data',
+    queueVisibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 10,
+    maxReceiveCount,
+  });
+  const cleanups: Array<() => Promise<void> | void> = [() => backends.stop()];
+  try {
+    let apnsSandbox: ApnsSandbox | undefined;
+    let apns = options.apns;
+    if (!apns) {
+      const key = generateApnsTestKey();
+      const sandboxCredentials = { keyId: 'LOCALKEY01', teamId: 'LOCALTEAM1', topic: LOCAL_APNS_TOPIC };
+      apnsSandbox = await startApnsSandbox({ ...sandboxCredentials, publicKeyPem: key.publicKeyPem });
+      cleanups.push(() => apnsSandbox?.stop());
+      apns = { url: apnsSandbox.url, privateKeyPem: key.privateKeyPem, ...sandboxCredentials };
+    }
+
+    const clients = createAwsClients({
+      region: backends.region,
+      endpoints: { dynamodb: backends.dynamodbEndpoint, sqs: backends.sqsEndpoint },
+      credentials: backends.credentials,
+    });
+    cleanups.push(() => destroyAwsClients(clients));
+    const store = new DynamoDbDeviceStore(clients.documentClient, backends.tableName, { now });
+    const dedupe = new DynamoDbDedupeStore(clients.documentClient, backends.tableName);
+    const decisions = new DynamoDbDecisionLog(clients.documentClient, backends.tableName, { now });
+    const baseQueue = new SqsEventQueue(clients.sqs, backends.eventQueueUrl);
+    const queue = options.wrapEventQueue ? options.wrapEventQueue(baseQueue) : baseQueue;
+
+    const token = new ApnsProviderToken({ keyId: apns.keyId, teamId: apns.teamId, privateKeyPem: apns.privateKeyPem, clock: now });
+    const apnsGateway = new ApnsPushGateway({ production: apns.url, sandbox: apns.url, topic: apns.topic, token, logger });
+    cleanups.push(() => apnsGateway.close());
+    const push = options.wrapPushGateway ? options.wrapPushGateway(apnsGateway) : apnsGateway;
+
+    const server: Server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 8080, '127.0.0.1', () => resolve());
+    });
+    cleanups.push(() => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }));
+    const port = (server.address() as AddressInfo).port;
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const publicUrl = options.publicUrl ?? baseUrl;
+
+    const deviceApi = createDeviceApiHandler({ store, decisions, endpoints: noEndpointRegistry, publicUrl, orgTokenSecret, now });
+    const callback = createExchangeCallbackHandler({ store, queue, now, logger, counter });
+    const dispatcher = createDispatcherHandler({
+      store,
+      dedupe,
+      decisions,
+      push,
+      now,
+      logger,
+      counter,
+      maxReceiveCount,
+      dedupeTtlSeconds: DEFAULT_DEDUPE_TTL_SECONDS,
+    });
+
+    const extras: LocalExtraRoute[] = [
+      (req, res, url) => {
+        if (url.pathname !== '/health' || req.method !== 'GET') return false;
+        sendJson(res, 200, { status: 'ok' });
+        return true;
+      },
+      (req, res, url) => {
+        if (url.pathname !== '/_local/apns/pushes' || req.method !== 'GET') return false;
+        if (!apnsSandbox) sendJson(res, 404, { error: { code: 'not_found', message: 'pushes go to an external APNs server (APNS_URL)' } });
+        else sendJson(res, 200, { pushes: apnsSandbox.pushes() });
+        return true;
+      },
+    ];
+    server.on(
+      'request',
+      createHttpRouter(
+        [
+          { functionName: 'device-api', routes: DEVICE_API_ROUTES, handler: deviceApi },
+          { functionName: 'exchange-callback', routes: CALLBACK_ROUTES, handler: callback },
+        ],
+        extras,
+      ),
+    );
+
+    const poller: SqsPoller = startSqsPoller({ sqs: clients.sqs, queueUrl: backends.eventQueueUrl, handler: dispatcher, logger });
+    // Stop consuming before the clients and backends go away.
+    cleanups.push(() => poller.stop());
+
+    return {
+      baseUrl,
+      port,
+      publicUrl,
+      apnsSandbox,
+      backends,
+      orgToken: (orgId) => issueOrgToken(orgId, orgTokenSecret),
+      stop: () => runCleanups(cleanups),
+    };
+  } catch (error) {
+    await runCleanups(cleanups);
+    throw error;
+  }
+}
+
+async function runCleanups(cleanups: Array<() => Promise<void> | void>): Promise<void> {
+  for (const cleanup of cleanups.splice(0).reverse()) {
+    try {
+      await cleanup();
+    } catch {
+      // Shutting down: keep releasing the rest.
+    }
+  }
+}

@@ -1,0 +1,38 @@
+/** A tiny HTTP client for the device API as tests use it: raw status codes and bodies, nothing hidden. */
+export interface ApiAnswer<T = any> {
+  status: number;
+  body: T;
+}
+
+export async function api<T = any>(baseUrl: string, method: string, path: string, options: { token?: string; body?: unknown; contentType?: string } = {}): Promise<ApiAnswer<T>> {
+  const headers: Record<string, string> = {};
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers,
+    ...(options.body !== undefined ? { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) } : {}),
+  });
+  const text = await response.text();
+  let body: any = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON; keep the text
+  }
+  return { status: response.status, body };
+}
+
+export const PUSH_TOKEN_A = 'a'.repeat(64);
+export const PUSH_TOKEN_B = 'b1'.repeat(32);
+
+/** Polls until `check` returns a value (not undefined) or the deadline passes. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, intervalMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

@@ -1,0 +1,283 @@
+import jwt from 'jsonwebtoken';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createDeviceApiHandler } from '../../../functions/device-api/device-api.js';
+import type { DeviceApiDeps } from '../../../functions/device-api/deps.js';
+import { issueOrgToken } from '../../../functions/_lib/org-token.js';
+import { hashSecret } from '../../../functions/_lib/secrets.js';
+import type { HttpResult } from '../../../functions/_lib/http.js';
+import { noEndpointRegistry } from '../../../shared/push/push-gateway.js';
+import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
+import { localLambdaContext } from '../../../infra/local/lambda-context.js';
+import { ManualClock } from '../../support/fakes.js';
+
+const ORG_SECRET = 'org-secret-for-tests';
+const T0 = Date.parse('2026-11-23T10:00:00Z');
+const TOKEN = 'ab'.repeat(32);
+
+describe('device API', () => {
+  let stores: InMemoryStores;
+  let clock: ManualClock;
+  let call: (routeKey: string, options?: { params?: Record<string, string>; token?: string; body?: unknown; contentType?: string }) => Promise<{ status: number; body: any }>;
+
+  beforeEach(() => {
+    clock = new ManualClock(T0);
+    stores = createInMemoryStores({ now: clock.now });
+    const deps: DeviceApiDeps = {
+      store: stores.devices,
+      decisions: stores.decisions,
+      endpoints: noEndpointRegistry,
+      publicUrl: 'https://relay.example.com/',
+      orgTokenSecret: ORG_SECRET,
+      now: clock.now,
+    };
+    const handler = createDeviceApiHandler(deps);
+    call = async (routeKey, options = {}) => {
+      const headers: Record<string, string> = {};
+      if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+      if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
+      const result = (await handler(
+        {
+          version: '2.0',
+          routeKey,
+          rawPath: '/',
+          rawQueryString: '',
+          headers,
+          pathParameters: options.params ?? {},
+          requestContext: {} as never,
+          body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+          isBase64Encoded: false,
+        },
+        localLambdaContext('device-api'),
+      )) as HttpResult;
+      return { status: result.statusCode ?? 0, body: result.body ? JSON.parse(result.body) : undefined };
+    };
+  });
+
+  const orgToken = (orgId = 'org-1') => issueOrgToken(orgId, ORG_SECRET);
+  const register = (body: Record<string, unknown> = {}) =>
+    call('POST /v1/devices', { token: orgToken(), body: { pushToken: TOKEN, mailboxes: [{ id: 'me', kind: 'primary' }], ...body } });
+  const registered = async (body: Record<string, unknown> = {}) => {
+    const answer = await register(body);
+    expect(answer.status).toBe(201);
+    return answer.body as { deviceId: string; deviceSecret: string; mailboxes: Array<{ id: string; callbackUrl: string }> };
+  };
+
+  describe('registration', () => {
+    it('registers a device and hands out one unguessable callback URL per mailbox', async () => {
+      const device = await registered({ mailboxes: [{ id: 'me', kind: 'primary' }, { id: 'boss', kind: 'delegated' }] });
+      expect(device.mailboxes.map((m) => m.id)).toEqual(['me', 'boss']);
+      for (const mailbox of device.mailboxes) {
+        expect(mailbox.callbackUrl).toMatch(/^https:\/\/relay\.example\.com\/v1\/callbacks\/[A-Za-z0-9_-]{43}$/);
+      }
+      expect(new Set(device.mailboxes.map((m) => m.callbackUrl)).size).toBe(2);
+    });
+
+    it('stores only hashes of the device and callback secrets', async () => {
+      const device = await registered();
+      const secret = device.mailboxes[0]!.callbackUrl.split('/').pop()!;
+      const stored = JSON.stringify(stores.state, (_key, value) => (value instanceof Map ? [...value.entries()] : value));
+      expect(stored).toContain(device.deviceId);
+      expect(stored).not.toContain(device.deviceSecret);
+      expect(stored).not.toContain(secret);
+      expect(await stores.devices.findCallback(hashSecret(secret))).toEqual({ deviceId: device.deviceId, mailboxId: 'me' });
+    });
+
+    it('fills the documented defaults', async () => {
+      const device = await registered();
+      const view = await call('GET /v1/devices/{deviceId}', { params: { deviceId: device.deviceId }, token: device.deviceSecret });
+      expect(view.body).toMatchObject({
+        status: 'active',
+        apnsEnvironment: 'production',
+        mode: 'realtime',
+        intervalSeconds: 900,
+        timeZone: 'UTC',
+        alerts: { workHoursOnly: false, workHours: { start: '09:00', end: '18:00', days: [1, 2, 3, 4, 5] }, weekendAlerts: false, vipAfterHours: false, showDetails: false },
+        mailboxes: [{ id: 'me', kind: 'primary', subscription: { subscriptionId: null, expiresAt: null, lastNotificationAt: null } }],
+      });
+      expect(JSON.stringify(view.body)).not.toContain(device.deviceSecret);
+    });
+
+    it.each([
+      ['a bad push token', { pushToken: 'xyz' }, 'pushToken'],
+      ['an unknown time zone', { timeZone: 'Mars/Olympus_Mons' }, 'timeZone'],
+      ['no primary mailbox', { mailboxes: [{ id: 'x', kind: 'delegated' }] }, 'mailboxes'],
+      ['two primary mailboxes', { mailboxes: [{ id: 'x', kind: 'primary' }, { id: 'y', kind: 'primary' }] }, 'mailboxes'],
+      ['a fifth delegated mailbox', { mailboxes: [{ id: 'p', kind: 'primary' }, ...[1, 2, 3, 4, 5].map((i) => ({ id: `d${i}`, kind: 'delegated' }))] }, 'mailboxes'],
+      ['a repeated mailbox id', { mailboxes: [{ id: 'x', kind: 'primary' }, { id: 'x', kind: 'delegated' }] }, 'mailboxes'],
+      ['a mailbox id with an @', { mailboxes: [{ id: 'me@example.com', kind: 'primary' }] }, 'mailboxes.0.id'],
+      ['an interval below 300 s', { mode: 'interval', intervalSeconds: 299 }, 'intervalSeconds'],
+      ['a work-hours day 8', { alerts: { workHours: { days: [8] } } }, 'alerts.workHours.days.0'],
+      ['a 24:00 time', { alerts: { workHours: { start: '24:00' } } }, 'alerts.workHours.start'],
+      ['an unknown field', { colour: 'blue' }, ''],
+    ])('refuses %s with a 400 that names the field', async (_name, body, field) => {
+      const answer = await register(body);
+      expect(answer.status).toBe(400);
+      expect(answer.body.error.code).toBe('invalid_request');
+      expect(answer.body.error.message).toContain(field);
+      expect(stores.state.devices.size).toBe(0);
+    });
+
+    it('refuses a body that is not JSON', async () => {
+      const answer = await call('POST /v1/devices', { token: orgToken(), body: '{"pushToken":', contentType: 'application/json' });
+      expect(answer).toMatchObject({ status: 400, body: { error: { code: 'malformed_json' } } });
+    });
+
+    it('refuses a body that is not declared as JSON', async () => {
+      const answer = await call('POST /v1/devices', { token: orgToken(), body: { pushToken: TOKEN }, contentType: 'text/plain' });
+      expect(answer.status).toBe(415);
+    });
+
+    it('refuses prototype-polluting keys', async () => {
+      const answer = await call('POST /v1/devices', { token: orgToken(), body: `{"pushToken":"${TOKEN}","mailboxes":[{"id":"me","kind":"primary"}],"__proto__":{"polluted":true}}` });
+      expect(answer.status).toBe(400);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    });
+  });
+
+  describe('organization tokens', () => {
+    const registerWith = (token: string | undefined) =>
+      call('POST /v1/devices', { ...(token === undefined ? {} : { token }), body: { pushToken: TOKEN, mailboxes: [{ id: 'me', kind: 'primary' }] } });
+
+    it.each([
+      ['no token', undefined],
+      ['a token signed with another secret', jwt.sign({}, 'other-secret', { subject: 'org', audience: 'devices' })],
+      ['a token for another audience', jwt.sign({}, ORG_SECRET, { subject: 'org', audience: 'admins' })],
+      ['a token without audience', jwt.sign({ sub: 'org' }, ORG_SECRET)],
+      ['a token without subject', jwt.sign({}, ORG_SECRET, { audience: 'devices' })],
+      ['an expired token', jwt.sign({ exp: Math.floor(T0 / 1000) - 1 }, ORG_SECRET, { subject: 'org', audience: 'devices' })],
+      ['an unsigned (alg none) token', jwt.sign({ sub: 'org', aud: 'devices' }, null as unknown as string, { algorithm: 'none' })],
+      ['an HS512 token', jwt.sign({}, ORG_SECRET, { subject: 'org', audience: 'devices', algorithm: 'HS512' })],
+      ['garbage', 'not.a.jwt'],
+    ])('refuses %s with 401', async (_name, token) => {
+      const answer = await registerWith(token);
+      expect(answer.status).toBe(401);
+      expect(answer.body.error.code).toBe('unauthorized');
+    });
+
+    it('accepts a token whose expiry is in the future', async () => {
+      const token = jwt.sign({ exp: Math.floor(T0 / 1000) + 60 }, ORG_SECRET, { subject: 'org', audience: 'devices' });
+      expect((await registerWith(token)).status).toBe(201);
+    });
+  });
+
+  describe('device secrets', () => {
+    it('refuses another device\'s secret, a truncated secret and no secret', async () => {
+      const mine = await registered();
+      const theirs = await registered();
+      const params = { deviceId: mine.deviceId };
+      expect((await call('GET /v1/devices/{deviceId}', { params, token: theirs.deviceSecret })).status).toBe(403);
+      expect((await call('GET /v1/devices/{deviceId}', { params, token: mine.deviceSecret.slice(0, -1) })).status).toBe(403);
+      expect((await call('GET /v1/devices/{deviceId}', { params })).status).toBe(401);
+      expect((await call('GET /v1/devices/{deviceId}', { params: { deviceId: 'nope' }, token: mine.deviceSecret })).status).toBe(404);
+    });
+  });
+
+  describe('settings', () => {
+    it('merges a JSON Merge Patch and restores defaults for null', async () => {
+      const device = await registered({ timeZone: 'Europe/Berlin' });
+      const params = { deviceId: device.deviceId };
+      const patched = await call('PATCH /v1/devices/{deviceId}', {
+        params,
+        token: device.deviceSecret,
+        body: { alerts: { workHoursOnly: true, workHours: { start: '08:00' } }, mode: 'interval', intervalSeconds: 300 },
+      });
+      expect(patched.status).toBe(200);
+      expect(patched.body).toMatchObject({ timeZone: 'Europe/Berlin', mode: 'interval', intervalSeconds: 300, alerts: { workHoursOnly: true, workHours: { start: '08:00', end: '18:00' } } });
+
+      const reset = await call('PATCH /v1/devices/{deviceId}', { params, token: device.deviceSecret, body: { timeZone: null, alerts: { workHours: null } } });
+      expect(reset.body).toMatchObject({ timeZone: 'UTC', alerts: { workHoursOnly: true, workHours: { start: '09:00', end: '18:00' } } });
+    });
+
+    it('refuses an invalid merged result without storing anything', async () => {
+      const device = await registered();
+      const params = { deviceId: device.deviceId };
+      const answer = await call('PATCH /v1/devices/{deviceId}', { params, token: device.deviceSecret, body: { timeZone: 'Nowhere/City', mode: 'interval' } });
+      expect(answer.status).toBe(400);
+      expect(answer.body.error.message).toContain('timeZone');
+      const view = await call('GET /v1/devices/{deviceId}', { params, token: device.deviceSecret });
+      expect(view.body).toMatchObject({ timeZone: 'UTC', mode: 'realtime' });
+    });
+
+    it('makes a retired device active again with a new push token', async () => {
+      const device = await registered();
+      await stores.devices.retireDevice(device.deviceId, { pushToken: TOKEN, tokenRejectedAt: T0 + 1, reason: 'Unregistered', now: T0 + 1 });
+      const params = { deviceId: device.deviceId };
+      expect((await call('GET /v1/devices/{deviceId}', { params, token: device.deviceSecret })).body.status).toBe('retired');
+      const answer = await call('PATCH /v1/devices/{deviceId}', { params, token: device.deviceSecret, body: { pushToken: 'cd'.repeat(32) } });
+      expect(answer.body).toMatchObject({ status: 'active', pushToken: 'cd'.repeat(32) });
+    });
+  });
+
+  describe('mailboxes', () => {
+    it('adds up to four delegated mailboxes and refuses a fifth with 409', async () => {
+      const device = await registered();
+      const params = { deviceId: device.deviceId };
+      for (const id of ['d1', 'd2', 'd3', 'd4']) {
+        const added = await call('POST /v1/devices/{deviceId}/mailboxes', { params, token: device.deviceSecret, body: { id, kind: 'delegated' } });
+        expect(added.status).toBe(201);
+        expect(added.body.callbackUrl).toMatch(/\/v1\/callbacks\/[A-Za-z0-9_-]{43}$/);
+      }
+      const fifth = await call('POST /v1/devices/{deviceId}/mailboxes', { params, token: device.deviceSecret, body: { id: 'd5', kind: 'delegated' } });
+      expect(fifth).toMatchObject({ status: 409, body: { error: { code: 'mailbox_limit_reached' } } });
+    });
+
+    it('refuses a second primary and a taken id', async () => {
+      const device = await registered();
+      const params = { deviceId: device.deviceId };
+      expect((await call('POST /v1/devices/{deviceId}/mailboxes', { params, token: device.deviceSecret, body: { id: 'x', kind: 'primary' } })).status).toBe(400);
+      expect((await call('POST /v1/devices/{deviceId}/mailboxes', { params, token: device.deviceSecret, body: { id: 'me', kind: 'delegated' } })).status).toBe(409);
+    });
+
+    it('removes a delegated mailbox and its callback, but never the primary', async () => {
+      const device = await registered({ mailboxes: [{ id: 'me', kind: 'primary' }, { id: 'boss', kind: 'delegated' }] });
+      const secret = device.mailboxes[1]!.callbackUrl.split('/').pop()!;
+      const remove = (mailboxId: string) => call('DELETE /v1/devices/{deviceId}/mailboxes/{mailboxId}', { params: { deviceId: device.deviceId, mailboxId }, token: device.deviceSecret });
+      expect((await remove('me')).status).toBe(409);
+      expect((await remove('boss')).status).toBe(204);
+      expect(await stores.devices.findCallback(hashSecret(secret))).toBeUndefined();
+      expect((await remove('boss')).status).toBe(404);
+    });
+
+    it('records the reported subscription', async () => {
+      const device = await registered();
+      const params = { deviceId: device.deviceId, mailboxId: 'me' };
+      const put = await call('PUT /v1/devices/{deviceId}/mailboxes/{mailboxId}/subscription', {
+        params,
+        token: device.deviceSecret,
+        body: { subscriptionId: 'AAMkSub=', expiresAt: '2026-11-24T10:00:00Z' },
+      });
+      expect(put.status).toBe(204);
+      const view = await call('GET /v1/devices/{deviceId}', { params, token: device.deviceSecret });
+      expect(view.body.mailboxes[0].subscription).toEqual({ subscriptionId: 'AAMkSub=', expiresAt: '2026-11-24T10:00:00.000Z', lastNotificationAt: null });
+      const unknown = await call('PUT /v1/devices/{deviceId}/mailboxes/{mailboxId}/subscription', {
+        params: { ...params, mailboxId: 'other' },
+        token: device.deviceSecret,
+        body: { subscriptionId: 'x', expiresAt: '2026-11-24T10:00:00Z' },
+      });
+      expect(unknown.status).toBe(404);
+    });
+  });
+
+  describe('deletion and decisions', () => {
+    it('deletes everything stored for the device', async () => {
+      const device = await registered();
+      await stores.decisions.record(device.deviceId, { at: new Date(T0).toISOString(), mailbox: 'me', outcome: 'pushed', reason: 'apns:delivered' });
+      const params = { deviceId: device.deviceId };
+      expect((await call('DELETE /v1/devices/{deviceId}', { params, token: device.deviceSecret })).status).toBe(204);
+      expect((await call('GET /v1/devices/{deviceId}', { params, token: device.deviceSecret })).status).toBe(404);
+      expect(await stores.decisions.list(device.deviceId, 0)).toEqual([]);
+      expect(await stores.devices.findCallback(hashSecret(device.mailboxes[0]!.callbackUrl.split('/').pop()!))).toBeUndefined();
+    });
+
+    it('lists the decisions of the last 7 days, newest first', async () => {
+      const device = await registered();
+      const record = (at: number, outcome: 'pushed' | 'suppressed') =>
+        stores.decisions.record(device.deviceId, { at: new Date(at).toISOString(), mailbox: 'me', outcome, reason: 'r' });
+      await record(T0 - 8 * 86_400_000, 'pushed');
+      await record(T0 - 60_000, 'suppressed');
+      await record(T0, 'pushed');
+      const answer = await call('GET /v1/devices/{deviceId}/events', { params: { deviceId: device.deviceId }, token: device.deviceSecret });
+      expect(answer.body.events.map((e: { outcome: string }) => e.outcome)).toEqual(['pushed', 'suppressed']);
+    });
+  });
+});

@@ -1,0 +1,198 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { dispatchNotifications, type DispatcherDeps, type DispatchRecord } from '../../../functions/dispatcher/dispatch-notifications.js';
+import { hashSecret } from '../../../functions/_lib/secrets.js';
+import { DEFAULT_ALERT_SETTINGS } from '../../../shared/device/device-schemas.js';
+import { RetryableDeliveryError } from '../../../shared/errors.js';
+import type { NewMailMessage } from '../../../shared/queue/queue-messages.js';
+import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
+import type { DeviceRecord } from '../../../shared/store/ports.js';
+import { ManualClock, RecordingCounter, RecordingLogger, RecordingPushGateway } from '../../support/fakes.js';
+
+// A Monday, 10:00 UTC.
+const T0 = Date.parse('2026-11-23T10:00:00Z');
+
+describe('dispatchNotifications', () => {
+  let stores: InMemoryStores;
+  let push: RecordingPushGateway;
+  let clock: ManualClock;
+  let deps: DispatcherDeps;
+  let sequence = 0;
+
+  const device = (overrides: Partial<DeviceRecord> = {}): DeviceRecord => ({
+    deviceId: 'device-1',
+    orgId: 'org-1',
+    secretHash: hashSecret('s'),
+    pushToken: 'a'.repeat(64),
+    pushTokenUpdatedAt: T0 - 60_000,
+    apnsEnvironment: 'production',
+    mode: 'realtime',
+    intervalSeconds: 900,
+    timeZone: 'UTC',
+    alerts: DEFAULT_ALERT_SETTINGS,
+    status: 'active',
+    createdAt: T0 - 60_000,
+    updatedAt: T0 - 60_000,
+    ...overrides,
+  });
+
+  const record = (keys: string[], overrides: Partial<NewMailMessage> & { messageId?: string; receiveCount?: number } = {}): DispatchRecord => {
+    const { messageId, receiveCount, ...message } = overrides;
+    const body: NewMailMessage = { v: 1, type: 'new-mail', deviceId: 'device-1', mailboxId: 'primary', receivedAt: T0, eventKeys: keys, ...message };
+    return { messageId: messageId ?? `msg-${++sequence}`, body: JSON.stringify(body), receiveCount: receiveCount ?? 1 };
+  };
+
+  const decisions = () => stores.decisions.list('device-1', 0);
+
+  beforeEach(async () => {
+    clock = new ManualClock(T0);
+    stores = createInMemoryStores({ now: clock.now });
+    push = new RecordingPushGateway();
+    deps = {
+      store: stores.devices,
+      dedupe: stores.dedupe,
+      decisions: stores.decisions,
+      push,
+      now: clock.now,
+      logger: new RecordingLogger(),
+      counter: new RecordingCounter(),
+      maxReceiveCount: 3,
+      dedupeTtlSeconds: 172_800,
+    };
+    await stores.devices.createDevice(device(), [
+      { deviceId: 'device-1', mailboxId: 'primary', kind: 'primary', callbackKey: 'k1', createdAt: T0 },
+      { deviceId: 'device-1', mailboxId: 'shared', kind: 'delegated', callbackKey: 'k2', createdAt: T0 },
+    ]);
+  });
+
+  it('pushes one alert for a new mail and records why', async () => {
+    const result = await dispatchNotifications([record(['key-1'])], deps);
+    expect(result.failedMessageIds).toEqual([]);
+    expect(push.sent).toHaveLength(1);
+    expect(push.sent[0]!.target).toMatchObject({ deviceId: 'device-1', pushToken: 'a'.repeat(64), environment: 'production' });
+    expect(push.sent[0]!.message).toMatchObject({ kind: 'alert', priority: 10, payload: { mailbox: 'primary', newMessages: 1 } });
+    expect(await decisions()).toEqual([{ at: new Date(T0).toISOString(), mailbox: 'primary', outcome: 'pushed', reason: 'apns:delivered' }]);
+  });
+
+  it('coalesces several new mails for one mailbox in one batch into one push with the count', async () => {
+    await dispatchNotifications([record(['a', 'b']), record(['c']), record(['d'], { mailboxId: 'shared' })], deps);
+    const payloads = push.sent.map((s) => s.message.payload as { mailbox: string; newMessages: number });
+    expect(payloads.map(({ mailbox, newMessages }) => ({ mailbox, newMessages })).sort((a, b) => a.mailbox.localeCompare(b.mailbox))).toEqual([
+      { mailbox: 'primary', newMessages: 3 },
+      { mailbox: 'shared', newMessages: 1 },
+    ]);
+  });
+
+  it('drops a redelivered event seen in another message as a duplicate', async () => {
+    await dispatchNotifications([record(['key-1'])], deps);
+    await dispatchNotifications([record(['key-1'])], deps);
+    expect(push.sent).toHaveLength(1);
+    expect((await decisions())[0]).toMatchObject({ outcome: 'duplicate' });
+  });
+
+  it('counts only the new items of a message that repeats some', async () => {
+    await dispatchNotifications([record(['key-1'])], deps);
+    await dispatchNotifications([record(['key-1', 'key-2'])], deps);
+    expect(push.sent[1]!.message.payload).toMatchObject({ newMessages: 1 });
+  });
+
+  it('suppresses by rule and never pushes a retry of the suppressed notification later', async () => {
+    await stores.devices.updateDevice('device-1', { alerts: { ...DEFAULT_ALERT_SETTINGS, workHoursOnly: true, workHours: { start: '11:00', end: '12:00', days: [1] } } }, T0);
+    await dispatchNotifications([record(['key-1'])], deps);
+    expect(push.sent).toHaveLength(0);
+    expect((await decisions())[0]).toMatchObject({ outcome: 'suppressed', reason: 'rule:outside-work-hours' });
+
+    // The retry arrives inside the window: still a duplicate.
+    clock.advance(3_600_000);
+    await dispatchNotifications([record(['key-1'], { receivedAt: T0 + 3_600_000 })], deps);
+    expect(push.sent).toHaveLength(0);
+    expect((await decisions())[0]).toMatchObject({ outcome: 'duplicate' });
+  });
+
+  it('evaluates the rules at the time the notification arrived, not when it is dispatched', async () => {
+    await stores.devices.updateDevice('device-1', { alerts: { ...DEFAULT_ALERT_SETTINGS, workHoursOnly: true, workHours: { start: '09:00', end: '10:30', days: [1] } } }, T0);
+    clock.advance(3_600_000); // dispatched at 11:00, outside the window
+    await dispatchNotifications([record(['key-1'])], deps); // received at 10:00, inside
+    expect(push.sent).toHaveLength(1);
+  });
+
+  it('retires the device on a 410 newer than its token registration', async () => {
+    push.answerNext({ outcome: 'token-invalid', status: 410, reason: 'Unregistered', timestamp: T0 });
+    await dispatchNotifications([record(['key-1'])], deps);
+    expect((await stores.devices.getDevice('device-1'))?.status).toBe('retired');
+    expect((await decisions())[0]).toMatchObject({ outcome: 'token-retired', reason: 'apns:410:Unregistered' });
+
+    await dispatchNotifications([record(['key-2'])], deps);
+    expect(push.sent).toHaveLength(1); // only the push that was answered 410
+    expect((await decisions())[0]).toMatchObject({ outcome: 'token-retired' });
+  });
+
+  it('keeps the device when the 410 predates its current token', async () => {
+    push.answerNext({ outcome: 'token-invalid', status: 410, reason: 'Unregistered', timestamp: T0 - 120_000 });
+    await dispatchNotifications([record(['key-1'])], deps);
+    expect((await stores.devices.getDevice('device-1'))?.status).toBe('active');
+    expect((await decisions())[0]).toMatchObject({ outcome: 'failed' });
+  });
+
+  it('retires the device on BadDeviceToken', async () => {
+    push.answerNext({ outcome: 'token-invalid', status: 400, reason: 'BadDeviceToken' });
+    await dispatchNotifications([record(['key-1'])], deps);
+    expect((await stores.devices.getDevice('device-1'))?.status).toBe('retired');
+  });
+
+  it('fails the records on a retryable error and pushes on redelivery of the same message', async () => {
+    push.answerNext(new RetryableDeliveryError('ServiceUnavailable'));
+    const first = record(['key-1'], { messageId: 'msg-retry' });
+    expect((await dispatchNotifications([first], deps)).failedMessageIds).toEqual(['msg-retry']);
+    expect((await decisions())[0]).toMatchObject({ outcome: 'retried', reason: 'ServiceUnavailable' });
+
+    const redelivered = { ...first, receiveCount: 2 };
+    expect((await dispatchNotifications([redelivered], deps)).failedMessageIds).toEqual([]);
+    expect(push.sent).toHaveLength(1);
+    expect((await decisions())[0]).toMatchObject({ outcome: 'pushed' });
+  });
+
+  it('pushes after a crash between the claim and the push (at least once)', async () => {
+    push.answerNext(new Error('process died'));
+    const first = record(['key-1'], { messageId: 'msg-crash' });
+    expect((await dispatchNotifications([first], deps)).failedMessageIds).toEqual(['msg-crash']);
+    await dispatchNotifications([{ ...first, receiveCount: 2 }], deps);
+    expect(push.sent).toHaveLength(1);
+  });
+
+  it('records dead-lettered on the last attempt', async () => {
+    push.answerNext(new RetryableDeliveryError('TooManyRequests'));
+    const result = await dispatchNotifications([record(['key-1'], { receiveCount: 3 })], deps);
+    expect(result.failedMessageIds).toHaveLength(1);
+    expect((await decisions())[0]).toMatchObject({ outcome: 'dead-lettered', reason: 'TooManyRequests' });
+  });
+
+  it('records a rejected push as failed without retrying it', async () => {
+    push.answerNext({ outcome: 'rejected', status: 400, reason: 'BadTopic' });
+    const result = await dispatchNotifications([record(['key-1'])], deps);
+    expect(result.failedMessageIds).toEqual([]);
+    expect((await decisions())[0]).toMatchObject({ outcome: 'failed', reason: 'apns:400:BadTopic' });
+  });
+
+  it('fails a poison record so it reaches the dead-letter queue, and still processes the rest', async () => {
+    const result = await dispatchNotifications([{ messageId: 'poison', body: '{"v":2}', receiveCount: 1 }, record(['key-1'])], deps);
+    expect(result.failedMessageIds).toEqual(['poison']);
+    expect(push.sent).toHaveLength(1);
+  });
+
+  it('fails only the group whose push failed', async () => {
+    push.answerNext(new RetryableDeliveryError('InternalServerError'));
+    const primary = record(['a'], { messageId: 'to-primary' });
+    const shared = record(['b'], { messageId: 'to-shared', mailboxId: 'shared' });
+    const result = await dispatchNotifications([primary, shared], deps);
+    expect(result.failedMessageIds).toEqual(['to-primary']);
+    expect(push.sent).toHaveLength(1);
+  });
+
+  it('drops events for a deleted device without storing anything for it', async () => {
+    await stores.devices.deleteDevice('device-1');
+    const result = await dispatchNotifications([record(['key-1'])], deps);
+    expect(result.failedMessageIds).toEqual([]);
+    expect(push.sent).toHaveLength(0);
+    expect(await decisions()).toEqual([]);
+  });
+});

@@ -1,0 +1,160 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { handleExchangeCallback, LAST_SEEN_WRITE_INTERVAL_MS, type CallbackDeps } from '../../../functions/exchange-callback/handle-exchange-callback.js';
+import { hashSecret } from '../../../functions/_lib/secrets.js';
+import { DependencyUnavailableError } from '../../../shared/errors.js';
+import { EwsBodyTooLargeError, EwsDoctypeError, EwsMalformedError } from '../../../shared/ews/ews-errors.js';
+import { DEFAULT_ALERT_SETTINGS } from '../../../shared/device/device-schemas.js';
+import { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';
+import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
+import type { DeviceRecord } from '../../../shared/store/ports.js';
+import { multiNotificationBody, newMailBody, statusEventBody } from '../../support/exchange.js';
+import { ManualClock, RecordingCounter, RecordingLogger } from '../../support/fakes.js';
+
+const SECRET = 'callback-secret-of-the-primary-mailbox-0001';
+const T0 = Date.parse('2026-11-23T10:00:00Z');
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+describe('handleExchangeCallback', () => {
+  let stores: InMemoryStores;
+  let queue: InMemoryEventQueue;
+  let clock: ManualClock;
+  let deps: CallbackDeps;
+
+  const device = (overrides: Partial<DeviceRecord> = {}): DeviceRecord => ({
+    deviceId: 'device-1',
+    orgId: 'org-1',
+    secretHash: hashSecret('device-secret'),
+    pushToken: 'a'.repeat(64),
+    pushTokenUpdatedAt: T0 - 1000,
+    apnsEnvironment: 'production',
+    mode: 'realtime',
+    intervalSeconds: 900,
+    timeZone: 'UTC',
+    alerts: DEFAULT_ALERT_SETTINGS,
+    status: 'active',
+    createdAt: T0 - 1000,
+    updatedAt: T0 - 1000,
+    ...overrides,
+  });
+
+  const call = (body: string | Uint8Array, contentType = 'text/xml; charset=utf-8', secret = SECRET) =>
+    handleExchangeCallback({ secret, contentType, body: typeof body === 'string' ? bytes(body) : body }, deps);
+
+  beforeEach(async () => {
+    clock = new ManualClock(T0);
+    stores = createInMemoryStores({ now: clock.now });
+    queue = new InMemoryEventQueue();
+    deps = { store: stores.devices, queue, now: clock.now, logger: new RecordingLogger(), counter: new RecordingCounter() };
+    await stores.devices.createDevice(device(), [
+      { deviceId: 'device-1', mailboxId: 'primary', kind: 'primary', callbackKey: hashSecret(SECRET), createdAt: T0 - 1000 },
+    ]);
+    await stores.devices.setSubscription('device-1', 'primary', { subscriptionId: 'sub-1', expiresAt: T0 + 3_600_000 });
+  });
+
+  it('queues one event key per distinct new item and answers OK', async () => {
+    const status = await call(newMailBody('sub-1', [{ itemId: 'item-A' }, { itemId: 'item-B' }, { itemId: 'item-A', watermark: 'other' }]));
+    expect(status).toBe('OK');
+    expect(queue.messages).toHaveLength(1);
+    const [message] = queue.messages;
+    expect(message).toMatchObject({ type: 'new-mail', deviceId: 'device-1', mailboxId: 'primary', receivedAt: T0 });
+    expect(message!.eventKeys).toHaveLength(2);
+  });
+
+  it('queues no Exchange item id, only opaque keys', async () => {
+    await call(newMailBody('sub-1', [{ itemId: 'AAMkAGSecretItemId' }]));
+    expect(JSON.stringify(queue.messages)).not.toContain('AAMkAGSecretItemId');
+  });
+
+  it('gives the same keys to an Exchange retry of the same body', async () => {
+    const body = newMailBody('sub-1', [{ itemId: 'item-A' }]);
+    await call(body);
+    await call(body);
+    const [first, second] = queue.messages;
+    expect(second!.eventKeys).toEqual(first!.eventKeys);
+  });
+
+  it('answers a heartbeat OK without queueing, and writes last-seen at most every 5 minutes', async () => {
+    expect(await call(statusEventBody('sub-1'))).toBe('OK');
+    expect(queue.messages).toHaveLength(0);
+    const seen = async () => (await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox?.lastNotificationAt;
+    expect(await seen()).toBe(T0);
+
+    clock.advance(LAST_SEEN_WRITE_INTERVAL_MS - 1);
+    await call(statusEventBody('sub-1'));
+    expect(await seen()).toBe(T0);
+
+    clock.advance(1);
+    await call(statusEventBody('sub-1'));
+    expect(await seen()).toBe(T0 + LAST_SEEN_WRITE_INTERVAL_MS);
+  });
+
+  it('answers Unsubscribe to an unknown secret and stores nothing', async () => {
+    expect(await call(newMailBody('sub-1', [{ itemId: 'item-A' }]), undefined, 'forged-secret')).toBe('Unsubscribe');
+    expect(queue.messages).toHaveLength(0);
+  });
+
+  it('answers Unsubscribe for a removed mailbox', async () => {
+    await stores.devices.createDevice(device({ deviceId: 'device-2' }), [
+      { deviceId: 'device-2', mailboxId: 'primary', kind: 'primary', callbackKey: hashSecret('p2'), createdAt: T0 },
+      { deviceId: 'device-2', mailboxId: 'shared', kind: 'delegated', callbackKey: hashSecret('d2'), createdAt: T0 },
+    ]);
+    await stores.devices.removeMailbox('device-2', 'shared');
+    expect(await call(newMailBody('sub-x', [{ itemId: 'item-A' }]), undefined, 'd2')).toBe('Unsubscribe');
+  });
+
+  it('answers Unsubscribe for a deleted device', async () => {
+    await stores.devices.deleteDevice('device-1');
+    expect(await call(newMailBody('sub-1', [{ itemId: 'item-A' }]))).toBe('Unsubscribe');
+  });
+
+  it('answers Unsubscribe for a retired device', async () => {
+    await stores.devices.updateDevice('device-1', { status: 'retired', retiredReason: 'Unregistered' }, T0);
+    expect(await call(newMailBody('sub-1', [{ itemId: 'item-A' }]))).toBe('Unsubscribe');
+    expect(queue.messages).toHaveLength(0);
+  });
+
+  it('answers Unsubscribe once the subscription has expired', async () => {
+    clock.advance(3_600_000);
+    expect(await call(newMailBody('sub-1', [{ itemId: 'item-A' }]))).toBe('Unsubscribe');
+  });
+
+  it('answers Unsubscribe to the whole body when one notification carries a superseded subscription', async () => {
+    const mixed = multiNotificationBody([
+      { subscriptionId: 'sub-1', mails: [{ itemId: 'item-A' }] },
+      { subscriptionId: 'sub-0', mails: [{ itemId: 'item-B' }] },
+    ]);
+    expect(await call(mixed)).toBe('Unsubscribe');
+    expect(queue.messages).toHaveLength(0);
+  });
+
+  it('accepts any subscription id while the device has reported none', async () => {
+    await stores.devices.createDevice(device({ deviceId: 'device-3' }), [
+      { deviceId: 'device-3', mailboxId: 'primary', kind: 'primary', callbackKey: hashSecret('p3'), createdAt: T0 },
+    ]);
+    expect(await call(newMailBody('whatever', [{ itemId: 'item-A' }]), undefined, 'p3')).toBe('OK');
+  });
+
+  it('refuses to answer OK when the queue does not take the events', async () => {
+    queue.failNext();
+    await expect(call(newMailBody('sub-1', [{ itemId: 'item-A' }]))).rejects.toBeInstanceOf(DependencyUnavailableError);
+    expect(queue.messages).toHaveLength(0);
+  });
+
+  it('checks size, then DOCTYPE, then well-formedness, before the secret', async () => {
+    const oversize = new Uint8Array(262_145).fill(0x20);
+    await expect(call(oversize, undefined, 'forged')).rejects.toBeInstanceOf(EwsBodyTooLargeError);
+    await expect(call('<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>', undefined, 'forged')).rejects.toBeInstanceOf(EwsDoctypeError);
+    await expect(call('<soap:Envelope>', undefined, 'forged')).rejects.toBeInstanceOf(EwsMalformedError);
+  });
+
+  it('refuses a SendNotification that is not sent as XML', async () => {
+    await expect(call(newMailBody('sub-1', [{ itemId: 'item-A' }]), 'application/json')).rejects.toBeInstanceOf(EwsMalformedError);
+    expect(queue.messages).toHaveLength(0);
+  });
+
+  it('splits a body with many new items into messages of at most 100 keys', async () => {
+    const mails = Array.from({ length: 250 }, (_, i) => ({ itemId: `item-${i}` }));
+    await call(newMailBody('sub-1', mails));
+    expect(queue.messages.map((m) => m.eventKeys.length)).toEqual([100, 100, 50]);
+  });
+});
