@@ -1,0 +1,23 @@
+import { DynamoDbDecisionLog } from '../_lib/adapters/dynamodb-decision-log.js';
+import { DynamoDbDedupeStore } from '../_lib/adapters/dynamodb-dedupe-store.js';
+import { DynamoDbDeviceStore } from '../_lib/adapters/dynamodb-device-store.js';
+import { awsClients, pushGateway } from '../_lib/aws-runtime.js';
+import { config } from '../_lib/config.js';
+import { metricsCounter, useCaseLogger } from '../_lib/powertools.js';
+import { DEFAULT_DEDUPE_TTL_SECONDS } from './dispatch-notifications.js';
+import { createDispatcherHandler } from './dispatcher.js';
+
+const { documentClient } = awsClients();
+const tableName = config.tableName();
+
+export const handler = createDispatcherHandler({
+  store: new DynamoDbDeviceStore(documentClient, tableName),
+  dedupe: new DynamoDbDedupeStore(documentClient, tableName),
+  decisions: new DynamoDbDecisionLog(documentClient, tableName),
+  push: await pushGateway(),
+  now: Date.now,
+  logger: useCaseLogger,
+  counter: metricsCounter,
+  maxReceiveCount: config.maxReceiveCount(),
+  dedupeTtlSeconds: DEFAULT_DEDUPE_TTL_SECONDS,
+});
