@@ -1,0 +1,52 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { expect } from 'vitest';
+
+/** The shared sample corpus lives beside the repository (../shared/corpus), locally and in CI. */
+export const CORPUS_DIR = new URL('../../../../shared/corpus/ews/', import.meta.url);
+const FIXTURES_DIR = new URL('./fixtures/', import.meta.url);
+
+export function corpusFileNames(): string[] {
+  return readdirSync(CORPUS_DIR).filter((name) => name !== 'SOURCES.md').sort();
+}
+
+/** Corpus files as the exact bytes a callback would receive. */
+export function corpusBytes(name: string): Uint8Array {
+  return new Uint8Array(readFileSync(new URL(name, CORPUS_DIR)));
+}
+
+export function fixtureBytes(name: string): Uint8Array {
+  return new Uint8Array(readFileSync(new URL(name, FIXTURES_DIR)));
+}
+
+export function fixtureText(name: string): string {
+  return readFileSync(new URL(name, FIXTURES_DIR), 'utf8');
+}
+
+export const SOAP_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
+export const MESSAGES_NS = 'http://schemas.microsoft.com/exchange/services/2006/messages';
+export const TYPES_NS = 'http://schemas.microsoft.com/exchange/services/2006/types';
+
+/** A SendNotification envelope around the given Notification content (children of `m:Notification`). */
+export function sendNotificationBody(notificationContent: string, notificationTag = 'm:Notification'): string {
+  return (
+    '<?xml version="1.0" encoding="utf-8"?>\n' +
+    `<soap:Envelope xmlns:soap="${SOAP_NS}"><soap:Body>` +
+    `<m:SendNotification xmlns:t="${TYPES_NS}" xmlns:m="${MESSAGES_NS}"><m:ResponseMessages>` +
+    '<m:SendNotificationResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>' +
+    `<${notificationTag}>${notificationContent}</${notificationTag}>` +
+    '</m:SendNotificationResponseMessage></m:ResponseMessages></m:SendNotification>' +
+    '</soap:Body></soap:Envelope>'
+  );
+}
+
+/** Runs `act`, asserts it throws an instance of `errorClass`, and returns the error for further assertions. */
+export function thrownBy<E extends Error>(act: () => unknown, errorClass: abstract new (...args: never[]) => E): E {
+  let thrown: unknown;
+  try {
+    act();
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown, 'expected a throw').toBeInstanceOf(errorClass);
+  return thrown as E;
+}
