@@ -72,6 +72,8 @@ export interface ApnsSandboxOptions {
   tls?: { keyPem: string; certPem: string };
   /** SETTINGS_MAX_CONCURRENT_STREAMS announced to clients. Default 500, about what APNs has been seen to announce. */
   maxConcurrentStreams?: number;
+  /** Epoch ms for `at` and the token-age check; defaults to `Date.now`. Share the relay's clock when tests move it. */
+  clock?: () => number;
 }
 
 export interface ApnsSandbox {
@@ -81,6 +83,8 @@ export interface ApnsSandbox {
   pushes(): RecordedPush[];
   /** Forgets the recorded pushes (not the rule nor the unregistered tokens). */
   clear(): void;
+  /** Back to a fresh sandbox: forgets the recorded pushes, the rule and the unregistered tokens. */
+  reset(): void;
   /** Resolves with the recorded pushes once there are at least `n`; rejects after `timeoutMs` (default 5000). */
   waitForPushes(n: number, timeoutMs?: number): Promise<RecordedPush[]>;
   /** Answers with the rule's result where it returns one; `undefined` as the rule restores the default behaviour. */
@@ -117,6 +121,7 @@ type Verdict = { status: number; reason?: string; timestamp?: number; retryAfter
 
 /** Starts the sandbox on 127.0.0.1. */
 export async function startApnsSandbox(opts: ApnsSandboxOptions = {}): Promise<ApnsSandbox> {
+  const clock = opts.clock ?? Date.now;
   const publicKey = opts.publicKeyPem === undefined ? undefined : createPublicKey(opts.publicKeyPem);
   const settings = { maxConcurrentStreams: opts.maxConcurrentStreams ?? 500 };
   const server: Http2Server | Http2SecureServer =
@@ -148,7 +153,7 @@ export async function startApnsSandbox(opts: ApnsSandboxOptions = {}): Promise<A
     if (opts.teamId !== undefined && claims['iss'] !== opts.teamId) return invalid;
     if (typeof claims['iat'] !== 'number' || !Number.isFinite(claims['iat'])) return invalid;
     if (publicKey !== undefined && !signatureValid(publicKey, match, signatureChecks)) return invalid;
-    if (Date.now() - claims['iat'] * 1000 > TOKEN_MAX_AGE_MS) {
+    if (clock() - claims['iat'] * 1000 > TOKEN_MAX_AGE_MS) {
       return { jwt, verdict: { status: 403, reason: 'ExpiredProviderToken' } };
     }
     return { jwt };
@@ -215,7 +220,7 @@ export async function startApnsSandbox(opts: ApnsSandboxOptions = {}): Promise<A
     const bodyText = rawBody.toString('utf8');
     const auth = verifyJwt(plainHeaders['authorization']);
     const request: SandboxRequest = {
-      at: Date.now(),
+      at: clock(),
       token,
       headers: plainHeaders,
       payload: bodyBytes === 0 ? undefined : (parseJson(bodyText) ?? bodyText),
@@ -272,6 +277,11 @@ export async function startApnsSandbox(opts: ApnsSandboxOptions = {}): Promise<A
     clear: () => {
       recorded.length = 0;
     },
+    reset: () => {
+      recorded.length = 0;
+      rule = undefined;
+      unregistered.clear();
+    },
     waitForPushes: (n, timeoutMs = 5000) => {
       if (recorded.length >= n) return Promise.resolve([...recorded]);
       return new Promise<RecordedPush[]>((resolve, reject) => {
@@ -292,7 +302,7 @@ export async function startApnsSandbox(opts: ApnsSandboxOptions = {}): Promise<A
     respondWith: (next) => {
       rule = next;
     },
-    unregister: (token, atMs = Date.now()) => {
+    unregister: (token, atMs = clock()) => {
       unregistered.set(token.toLowerCase(), atMs);
     },
     stop: async () => {

@@ -31,8 +31,7 @@ afterAll(async () => {
 });
 afterEach(async () => {
   await Promise.all(gateways.splice(0).map((gateway) => gateway.close()));
-  sandbox.clear();
-  sandbox.respondWith(undefined);
+  sandbox.reset();
 });
 
 function providerToken(clock?: () => number, privateKeyPem = key.privateKeyPem): ApnsProviderToken {
@@ -261,6 +260,20 @@ describe('ApnsPushGateway against the APNs sandbox', () => {
     expect(sleeps).toEqual([]);
   });
 
+  it('renews an expired JWT once even when many pushes in flight report it', async () => {
+    const appleNow = Date.now();
+    let relayNow = appleNow - 65 * MINUTE;
+    const token = providerToken(() => relayNow);
+    token.current();
+    relayNow = appleNow - 40 * MINUTE;
+    const { gateway } = gatewayOnSandbox({ token });
+
+    const results = await Promise.all(Array.from({ length: 20 }, () => gateway.send(target, alert)));
+
+    expect(results.every((r) => r.outcome === 'delivered')).toBe(true);
+    expect(new Set(sandbox.pushes().map((p) => p.headers['authorization'])).size).toBe(2);
+  });
+
   it('keeps a JWT younger than 20 minutes that APNs calls expired, and leaves the push for a later retry', async () => {
     const appleNow = Date.now();
     const { gateway } = gatewayOnSandbox({ token: providerToken(() => appleNow - 65 * MINUTE) });
@@ -272,5 +285,30 @@ describe('ApnsPushGateway against the APNs sandbox', () => {
     const pushes = sandbox.pushes();
     expect(pushes.map((p) => p.reason)).toEqual(['ExpiredProviderToken', 'ExpiredProviderToken']);
     expect(pushes[1]!.headers['authorization']).toBe(pushes[0]!.headers['authorization']);
+  });
+
+  it('logs retries and refusals by reason, without the device token, the JWT or the payload', async () => {
+    const logged: unknown[] = [];
+    const logger = { warn: (...args: unknown[]) => logged.push(args), info: (...args: unknown[]) => logged.push(args) };
+    const { gateway } = gatewayOnSandbox({ logger });
+    let calls = 0;
+    sandbox.respondWith(() => {
+      calls += 1;
+      if (calls === 1) return { status: 503, reason: 'ServiceUnavailable' };
+      if (calls === 2) return { status: 400, reason: 'BadCollapseId' };
+      return { status: 410, reason: 'Unregistered', timestamp: 1 };
+    });
+
+    await gateway.send(target, alert);
+    await gateway.send(target, alert);
+
+    const text = JSON.stringify(logged);
+    expect(text).toContain('ServiceUnavailable');
+    expect(text).toContain('BadCollapseId');
+    expect(text).toContain('Unregistered');
+    expect(text).toContain(target.deviceId);
+    expect(text).not.toContain(target.pushToken);
+    expect(text).not.toContain(sandbox.pushes()[0]!.headers['authorization']!.slice(7, 40));
+    expect(text).not.toContain('You have new messages');
   });
 });
