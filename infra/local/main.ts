@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     port,
     ...(process.env.PUBLIC_URL ? { publicUrl: process.env.PUBLIC_URL } : {}),
     dataDir: process.env.DATA_DIR ?? '.data',
-    orgTokenSecret: orgTokenSecret ?? LOCAL_ORG_TOKEN_SECRET,
+    orgTokenSecret: orgTokenSecret || LOCAL_ORG_TOKEN_SECRET,
     ...(apnsFromEnv() ? { apns: apnsFromEnv()! } : {}),
   });
   console.log(`inbox-relay is running at ${service.baseUrl}`);

@@ -16,4 +16,4 @@ if (expiresInSeconds !== undefined && !(Number.isInteger(expiresInSeconds) && ex
 }
 const secret = process.env.ORG_TOKEN_SECRET;
 if (!secret) console.error('warning: ORG_TOKEN_SECRET is not set; signing with the fixed local default.');
-console.log(issueOrgToken(orgId, secret ?? LOCAL_ORG_TOKEN_SECRET, expiresInSeconds === undefined ? {} : { expiresInSeconds }));
+console.log(issueOrgToken(orgId, secret || LOCAL_ORG_TOKEN_SECRET, expiresInSeconds === undefined ? {} : { expiresInSeconds }));

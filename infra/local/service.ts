@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApnsProviderToken } from '../../functions/_lib/adapters/apns-provider-token.js';
 import { ApnsPushGateway } from '../../functions/_lib/adapters/apns-push-gateway.js';
-import { createAwsClients, destroyAwsClients } from '../../functions/_lib/adapters/aws-clients.js';
+import { createAwsClients, destroyAwsClients, type AwsClients } from '../../functions/_lib/adapters/aws-clients.js';
 import { DynamoDbDecisionLog } from '../../functions/_lib/adapters/dynamodb-decision-log.js';
 import { DynamoDbDedupeStore } from '../../functions/_lib/adapters/dynamodb-dedupe-store.js';
 import { DynamoDbDeviceStore } from '../../functions/_lib/adapters/dynamodb-device-store.js';
@@ -62,6 +62,8 @@ export interface LocalService {
   /** The embedded APNs sandbox, when no external APNs server is configured. */
   apnsSandbox: ApnsSandbox | undefined;
   backends: LocalBackends;
+  /** The service's own AWS clients, e.g. to count calls with a middleware (`npm run bench`). */
+  awsClients: AwsClients;
   orgToken(orgId: string): string;
   stop(): Promise<void>;
 }
@@ -172,6 +174,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
       publicUrl,
       apnsSandbox,
       backends,
+      awsClients: clients,
       orgToken: (orgId) => issueOrgToken(orgId, orgTokenSecret),
       stop: () => runCleanups(cleanups),
     };
