@@ -1,0 +1,156 @@
+import { BatchGetCommand, BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { DependencyUnavailableError } from '../../../shared/errors.js';
+import { TTL_ATTRIBUTE, type TableKey } from '../../../infra/table-design.js';
+
+/** A stored item as the document client returns it. */
+export type Item = Record<string, unknown>;
+
+/** Options shared by the DynamoDB adapters. */
+export interface DynamoDbAdapterOptions {
+  /** The clock that decides whether an item's `ttl` has passed (default `Date.now`). */
+  now?: () => number;
+  /** Retries of unprocessed batch entries, after the first try (default 6). */
+  batchRetries?: number;
+  /** First backoff delay in ms before retrying unprocessed batch entries; it doubles per retry, with jitter (default 50). */
+  batchBackoffMs?: number;
+}
+
+/** Options of DynamoDbDeviceStore. */
+export interface DynamoDbDeviceStoreOptions extends DynamoDbAdapterOptions {
+  /** Tries of an addMailbox that collided with concurrent adds at the limit, including the first (default 5). */
+  addMailboxAttempts?: number;
+  /** First backoff delay in ms after such a collision; doubles per try, with jitter (default 50). */
+  addMailboxBackoffMs?: number;
+}
+
+export interface ResolvedAdapterOptions {
+  now: () => number;
+  batchRetries: number;
+  batchBackoffMs: number;
+}
+
+export function resolveAdapterOptions(options: DynamoDbAdapterOptions | undefined): ResolvedAdapterOptions {
+  return {
+    now: options?.now ?? Date.now,
+    batchRetries: options?.batchRetries ?? 6,
+    batchBackoffMs: options?.batchBackoffMs ?? 50,
+  };
+}
+
+/** BatchWriteItem's limit per call. */
+const BATCH_WRITE_SIZE = 25;
+/** BatchGetItem's limit per call. */
+const BATCH_GET_SIZE = 100;
+
+export function isConditionalCheckFailed(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
+/**
+ * True when the item carries a `ttl` (epoch seconds) that has passed. DynamoDB deletes such items up to days late
+ * and dynalite never does, so every read filters them itself.
+ */
+export function isPastTtl(item: Item, nowMs: number): boolean {
+  const ttl = item[TTL_ATTRIBUTE];
+  return typeof ttl === 'number' && ttl * 1000 < nowMs;
+}
+
+/** Epoch seconds for the TTL attribute, rounded up so that DynamoDB never deletes an item before `expiresAtMs`. */
+export function ttlSeconds(expiresAtMs: number): number {
+  return Math.ceil(expiresAtMs / 1000);
+}
+
+/** The item without its key and TTL attributes. */
+export function withoutKeys(item: Item): Item {
+  const { pk: _pk, sk: _sk, [TTL_ATTRIBUTE]: _ttl, ...rest } = item;
+  return rest;
+}
+
+/** All items of a Query, following LastEvaluatedKey. */
+export async function queryAll(client: DynamoDBDocumentClient, input: QueryCommandInput): Promise<Item[]> {
+  const items: Item[] = [];
+  let exclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: exclusiveStartKey }));
+    items.push(...((page.Items ?? []) as Item[]));
+    exclusiveStartKey = page.LastEvaluatedKey;
+  } while (exclusiveStartKey);
+  return items;
+}
+
+export type WriteRequest = { DeleteRequest: { Key: TableKey } } | { PutRequest: { Item: Item } };
+
+/**
+ * Writes all requests with BatchWriteItem (25 per call, in order of the chunks), retrying UnprocessedItems with
+ * exponential backoff. Throws DependencyUnavailableError when entries are still unprocessed after the retries.
+ */
+export async function batchWriteAll(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  requests: WriteRequest[],
+  options: ResolvedAdapterOptions,
+): Promise<void> {
+  for (let start = 0; start < requests.length; start += BATCH_WRITE_SIZE) {
+    let pending: WriteRequest[] = requests.slice(start, start + BATCH_WRITE_SIZE);
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > options.batchRetries) {
+        throw new DependencyUnavailableError(`DynamoDB left ${pending.length} batch writes unprocessed after ${attempt} attempts`);
+      }
+      if (attempt > 0) await backoff(attempt, options.batchBackoffMs);
+      const result = await client.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } }));
+      pending = (result.UnprocessedItems?.[tableName] ?? []) as WriteRequest[];
+    }
+  }
+}
+
+/**
+ * Reads the keys with strongly consistent BatchGetItem, retrying UnprocessedKeys with exponential backoff. Returns
+ * the found items in no particular order; throws DependencyUnavailableError when keys stay unprocessed.
+ */
+export async function batchGetAll(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  keys: TableKey[],
+  options: ResolvedAdapterOptions,
+): Promise<Item[]> {
+  const items: Item[] = [];
+  for (let start = 0; start < keys.length; start += BATCH_GET_SIZE) {
+    let pending: Record<string, unknown>[] = keys.slice(start, start + BATCH_GET_SIZE);
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > options.batchRetries) {
+        throw new DependencyUnavailableError(`DynamoDB left ${pending.length} batch reads unprocessed after ${attempt} attempts`);
+      }
+      if (attempt > 0) await backoff(attempt, options.batchBackoffMs);
+      const result = await client.send(
+        new BatchGetCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } } }),
+      );
+      items.push(...((result.Responses?.[tableName] ?? []) as Item[]));
+      pending = result.UnprocessedKeys?.[tableName]?.Keys ?? [];
+    }
+  }
+  return items;
+}
+
+/**
+ * Runs `fn` over the items with at most `limit` calls in flight, keeping results in input order. The first rejection
+ * rejects the whole run (calls already started still finish).
+ */
+export async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** Waits a random time below `baseMs * 2^(attempt-1)` ("full jitter"). */
+export function backoff(attempt: number, baseMs: number): Promise<void> {
+  // Full jitter: concurrent writers that collided once do not retry in lockstep.
+  const ceiling = baseMs * 2 ** (attempt - 1);
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+}

@@ -1,0 +1,67 @@
+import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
+import { DependencyUnavailableError } from '../../../shared/errors.js';
+import { queueMessageSchema, type EventQueue, type QueueMessage } from '../../../shared/queue/queue-messages.js';
+
+/** SendMessageBatch takes at most 10 entries. A new-mail message is at most ~14 KB, so 10 stay under 256 KiB. */
+const BATCH_SIZE = 10;
+
+export interface SqsEventQueueOptions {
+  /** Further tries of entries SQS reported as failed (default 2). Whole-call errors are retried by the SDK itself. */
+  entryRetries?: number;
+  /** Delay before the first retry of failed entries, doubled each time (default 50 ms). */
+  retryDelayMs?: number;
+}
+
+/**
+ * The event queue on SQS. `enqueue` resolves only when SQS accepted every message; otherwise it throws
+ * DependencyUnavailableError, so that the callback answers 5xx and Exchange delivers the notification again.
+ * Messages already accepted before a failure stay queued: consumers are idempotent through the dedupe keys.
+ */
+export class SqsEventQueue implements EventQueue {
+  private readonly entryRetries: number;
+  private readonly retryDelayMs: number;
+
+  constructor(
+    private readonly client: SQSClient,
+    private readonly queueUrl: string,
+    options?: SqsEventQueueOptions,
+  ) {
+    this.entryRetries = options?.entryRetries ?? 2;
+    this.retryDelayMs = options?.retryDelayMs ?? 50;
+  }
+
+  async enqueue(messages: QueueMessage[]): Promise<void> {
+    // Validate everything before sending anything: a malformed message is a bug, not a reason to queue half a body.
+    const bodies = messages.map((message, index) => {
+      const parsed = queueMessageSchema.safeParse(message);
+      if (!parsed.success) throw new TypeError(`queue message ${index} is invalid: ${parsed.error.message}`);
+      return JSON.stringify(parsed.data);
+    });
+    for (let start = 0; start < bodies.length; start += BATCH_SIZE) {
+      await this.sendBatch(bodies.slice(start, start + BATCH_SIZE));
+    }
+  }
+
+  private async sendBatch(bodies: string[]): Promise<void> {
+    let pending: SendMessageBatchRequestEntry[] = bodies.map((body, index) => ({ Id: String(index), MessageBody: body }));
+    for (let attempt = 0; ; attempt++) {
+      let failed: { Id?: string; SenderFault?: boolean; Code?: string }[];
+      try {
+        const result = await this.client.send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: pending }));
+        failed = result.Failed ?? [];
+      } catch (error) {
+        throw new DependencyUnavailableError('the event queue did not accept the messages', { cause: error });
+      }
+      if (failed.length === 0) return;
+      const failedIds = new Set(failed.map((entry) => entry.Id));
+      pending = pending.filter((entry) => failedIds.has(entry.Id));
+      // A sender fault (malformed entry) fails again however often it is sent.
+      const retryable = failed.every((entry) => !entry.SenderFault);
+      if (!retryable || attempt >= this.entryRetries) {
+        const codes = [...new Set(failed.map((entry) => entry.Code ?? 'unknown'))].join(', ');
+        throw new DependencyUnavailableError(`the event queue did not accept ${pending.length} messages (${codes})`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs * 2 ** attempt));
+    }
+  }
+}
