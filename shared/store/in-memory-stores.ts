@@ -1,0 +1,26 @@
+import { InMemoryDecisionLog } from './in-memory-decision-log.js';
+import { InMemoryDedupeStore } from './in-memory-dedupe-store.js';
+import { InMemoryDeviceStore } from './in-memory-device-store.js';
+import { InMemoryStoreState } from './in-memory-store-state.js';
+
+export interface InMemoryStores {
+  devices: InMemoryDeviceStore;
+  dedupe: InMemoryDedupeStore;
+  decisions: InMemoryDecisionLog;
+  /** The shared state, for assertions on what is stored. */
+  state: InMemoryStoreState;
+}
+
+/**
+ * The three in-memory stores over one shared state, as the DynamoDB adapters share one table: deleting a device
+ * drops its dedupe keys and decisions too. `now` is the clock for expiry of decisions (default `Date.now`).
+ */
+export function createInMemoryStores(options?: { now?: () => number }): InMemoryStores {
+  const state = new InMemoryStoreState();
+  return {
+    devices: new InMemoryDeviceStore({ state }),
+    dedupe: new InMemoryDedupeStore({ state }),
+    decisions: new InMemoryDecisionLog({ state, ...(options?.now ? { now: options.now } : {}) }),
+    state,
+  };
+}
