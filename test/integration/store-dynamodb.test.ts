@@ -1,0 +1,246 @@
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DynamoDbDecisionLog } from '../../functions/_lib/adapters/dynamodb-decision-log.js';
+import { DynamoDbDedupeStore } from '../../functions/_lib/adapters/dynamodb-dedupe-store.js';
+import { DynamoDbDeviceStore } from '../../functions/_lib/adapters/dynamodb-device-store.js';
+import { MailboxLimitError } from '../../shared/errors.js';
+import { DECISION_RETENTION_MS } from '../../shared/store/ports.js';
+import { callbackKey, dedupeKey, deviceKey, devicePk, mailboxKey } from '../../infra/table-design.js';
+import { withLocalBackends, type LocalBackendsHarness } from '../support/local-backends.js';
+import { decisionAt, describeStoreBehaviour } from '../support/store-behaviour.js';
+import { T0, makeDevice, makeMailbox, uniqueId } from '../support/store-fixtures.js';
+
+let local: LocalBackendsHarness;
+beforeAll(async () => {
+  local = await withLocalBackends();
+});
+afterAll(() => local?.stop());
+
+describeStoreBehaviour('DynamoDB adapters on dynalite', (now) => {
+  const { documentClient } = local.clients;
+  const table = local.backends.tableName;
+  return {
+    devices: new DynamoDbDeviceStore(documentClient, table, { now }),
+    dedupe: new DynamoDbDedupeStore(documentClient, table),
+    decisions: new DynamoDbDecisionLog(documentClient, table, { now }),
+  };
+});
+
+describe('DynamoDB adapters: the table as others see it', () => {
+  let devices: DynamoDbDeviceStore;
+  let nowMs: number;
+  const raw = () => local.clients.documentClient;
+  const table = () => local.backends.tableName;
+  const getItem = async (key: { pk: string; sk: string }) =>
+    (await raw().send(new GetCommand({ TableName: table(), Key: key, ConsistentRead: true }))).Item;
+  const putItem = (item: Record<string, unknown>) => raw().send(new PutCommand({ TableName: table(), Item: item }));
+  const itemsUnder = async (pk: string) =>
+    (await raw().send(new QueryCommand({ TableName: table(), KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: true })))
+      .Items ?? [];
+
+  beforeEach(() => {
+    nowMs = T0;
+    devices = new DynamoDbDeviceStore(raw(), table(), { now: () => nowMs });
+  });
+
+  it('lays items out as the table design says', async () => {
+    const device = makeDevice();
+    const primary = makeMailbox(device.deviceId, { kind: 'primary', mailboxId: 'primary' });
+    await devices.createDevice(device, [primary]);
+    await new DynamoDbDedupeStore(raw(), table()).claim({ deviceId: device.deviceId, keys: ['k1'], claimant: 'msg-1', now: T0, ttlSeconds: 90 });
+    await new DynamoDbDecisionLog(raw(), table()).record(device.deviceId, decisionAt(T0, 'pushed'));
+
+    expect(await getItem(deviceKey(device.deviceId))).toEqual({ pk: `DEVICE#${device.deviceId}`, sk: 'META', ...device });
+    expect(await getItem(mailboxKey(device.deviceId, 'primary'))).toEqual({ pk: `DEVICE#${device.deviceId}`, sk: 'MAILBOX#primary', ...primary });
+    expect(await getItem(callbackKey(primary.callbackKey))).toEqual({
+      pk: `CALLBACK#${primary.callbackKey}`,
+      sk: 'META',
+      deviceId: device.deviceId,
+      mailboxId: 'primary',
+    });
+    expect(await getItem(dedupeKey(device.deviceId, 'k1'))).toEqual({
+      pk: `DEVICE#${device.deviceId}`,
+      sk: 'DEDUPE#k1',
+      claimant: 'msg-1',
+      state: 'pending',
+      expiresAt: T0 + 90_000,
+      ttl: (T0 + 90_000) / 1000,
+    });
+    const events = (await itemsUnder(devicePk(device.deviceId))).filter((item) => String(item.sk).startsWith('EVENT#'));
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ ...decisionAt(T0, 'pushed'), ttl: (T0 + DECISION_RETENTION_MS) / 1000 });
+    expect(events[0]?.sk).toMatch(new RegExp(`^EVENT#${new Date(T0).toISOString()}#.+`));
+  });
+
+  it('treats device, mailbox and callback items whose ttl has passed as absent', async () => {
+    const device = makeDevice();
+    const primary = makeMailbox(device.deviceId, { kind: 'primary', mailboxId: 'primary' });
+    const stale = makeMailbox(device.deviceId, { mailboxId: 'stale' });
+    await devices.createDevice(device, [primary, stale]);
+    const ttl = T0 / 1000 - 1;
+    await putItem({ ...mailboxKey(device.deviceId, 'stale'), ...stale, ttl });
+    await putItem({ ...callbackKey(stale.callbackKey), deviceId: device.deviceId, mailboxId: 'stale', ttl });
+
+    expect((await devices.getDeviceWithMailboxes(device.deviceId))?.mailboxes.map((m) => m.mailboxId)).toEqual(['primary']);
+    expect((await devices.getDeviceAndMailbox(device.deviceId, 'stale')).mailbox).toBeUndefined();
+    expect(await devices.findCallback(stale.callbackKey)).toBeUndefined();
+
+    await putItem({ ...deviceKey(device.deviceId), ...device, ttl });
+    expect(await devices.getDevice(device.deviceId)).toBeUndefined();
+    expect(await devices.getDeviceWithMailboxes(device.deviceId)).toBeUndefined();
+    expect((await devices.getDeviceAndMailbox(device.deviceId, 'primary')).device).toBeUndefined();
+
+    nowMs = T0 - 2000; // before the ttl, the same items are there
+    expect(await devices.getDevice(device.deviceId)).toEqual(device);
+  });
+
+  it('treats a dedupe item whose expiresAt has passed as free even if TTL deletion never ran', async () => {
+    const deviceId = uniqueId('dev');
+    await putItem({ ...dedupeKey(deviceId, 'k'), claimant: 'old', state: 'done', outcome: 'pushed', expiresAt: T0 - 1, ttl: T0 / 1000 });
+
+    const result = await new DynamoDbDedupeStore(raw(), table()).claim({ deviceId, keys: ['k'], claimant: 'new', now: T0, ttlSeconds: 60 });
+
+    expect(result.get('k')).toBe('claimed');
+    expect(await getItem(dedupeKey(deviceId, 'k'))).toMatchObject({ claimant: 'new', state: 'pending' });
+  });
+
+  it('completes a claim as done with its outcome', async () => {
+    const deviceId = uniqueId('dev');
+    const dedupe = new DynamoDbDedupeStore(raw(), table());
+    await dedupe.claim({ deviceId, keys: ['k'], claimant: 'm', now: T0, ttlSeconds: 60 });
+
+    await dedupe.complete({ deviceId, keys: ['k'], claimant: 'm', outcome: 'suppressed', now: T0 });
+
+    expect(await getItem(dedupeKey(deviceId, 'k'))).toMatchObject({ state: 'done', outcome: 'suppressed' });
+  });
+
+  it('deletes every item under the device key and every callback item, across many batches', async () => {
+    const device = makeDevice();
+    const mailboxes = [makeMailbox(device.deviceId, { kind: 'primary', mailboxId: 'primary' }), makeMailbox(device.deviceId)];
+    await devices.createDevice(device, mailboxes);
+    const keys = Array.from({ length: 40 }, (_, i) => `key-${i}`);
+    await new DynamoDbDedupeStore(raw(), table()).claim({ deviceId: device.deviceId, keys, claimant: 'm', now: T0, ttlSeconds: 60 });
+    const log = new DynamoDbDecisionLog(raw(), table());
+    for (let i = 0; i < 30; i++) await log.record(device.deviceId, decisionAt(T0 - i * 1000, 'pushed'));
+    expect(await itemsUnder(devicePk(device.deviceId))).toHaveLength(1 + 2 + 40 + 30);
+
+    await devices.deleteDevice(device.deviceId);
+
+    expect(await itemsUnder(devicePk(device.deviceId))).toEqual([]);
+    for (const mailbox of mailboxes) expect(await getItem(callbackKey(mailbox.callbackKey))).toBeUndefined();
+  });
+
+  it('finishes a deletion that a crash interrupted after the device item was gone', async () => {
+    const device = makeDevice();
+    const primary = makeMailbox(device.deviceId, { kind: 'primary', mailboxId: 'primary' });
+    await devices.createDevice(device, [primary]);
+    // The crash: only the first step, deleting the device item, happened.
+    await raw().send(new DeleteCommand({ TableName: table(), Key: deviceKey(device.deviceId) }));
+
+    await devices.deleteDevice(device.deviceId);
+
+    expect(await itemsUnder(devicePk(device.deviceId))).toEqual([]);
+    expect(await getItem(callbackKey(primary.callbackKey))).toBeUndefined();
+  });
+
+  it('refuses an add at the limit that checked before a concurrent add finished, whatever its createdAt', async () => {
+    const device = makeDevice();
+    const stored = Array.from({ length: 3 }, (_, i) => makeMailbox(device.deviceId, { mailboxId: `d${i}`, createdAt: T0 + 10 }));
+    await devices.createDevice(device, [makeMailbox(device.deviceId, { kind: 'primary', mailboxId: 'primary' }), ...stored]);
+    const later = makeMailbox(device.deviceId, { mailboxId: 'later', createdAt: T0 + 20 });
+    const earlier = makeMailbox(device.deviceId, { mailboxId: 'earlier', createdAt: T0 });
+    // `earlier` finds room (3 of 4), then `later` is added completely, then `earlier` writes and reads back 5.
+    const client = raw();
+    let interleaved = false;
+    const racingClient = new Proxy(client, {
+      get(target, property, receiver) {
+        if (property !== 'send') return Reflect.get(target, property, receiver);
+        return async (command: Parameters<typeof client.send>[0]) => {
+          const output = await target.send(command as never);
+          if (!interleaved && command instanceof QueryCommand) {
+            interleaved = true;
+            await devices.addMailbox(later, 4);
+          }
+          return output;
+        };
+      },
+    });
+
+    await expect(new DynamoDbDeviceStore(racingClient, table(), { addMailboxAttempts: 1 }).addMailbox(earlier, 4)).rejects.toBeInstanceOf(
+      MailboxLimitError,
+    );
+
+    const mailboxes = (await devices.getDeviceWithMailboxes(device.deviceId))?.mailboxes.map((m) => m.mailboxId).sort();
+    expect(mailboxes).toEqual(['d0', 'd1', 'd2', 'later', 'primary']);
+    expect(await getItem(callbackKey(earlier.callbackKey))).toBeUndefined();
+  });
+
+  it('gets a collided add through on a later try once the device has room again', async () => {
+    const device = makeDevice();
+    const stored = Array.from({ length: 3 }, (_, i) => makeMailbox(device.deviceId, { mailboxId: `d${i}` }));
+    await devices.createDevice(device, [makeMailbox(device.deviceId, { kind: 'primary', mailboxId: 'primary' }), ...stored]);
+    const other = makeMailbox(device.deviceId, { mailboxId: 'other' });
+    const mine = makeMailbox(device.deviceId, { mailboxId: 'mine' });
+    // Another add writes right after `mine` checked for room, so `mine` reads back five and steps back; the other
+    // add then gives up too, which frees the slot for `mine`'s second try.
+    const client = raw();
+    let otherWritten = false;
+    let collided = false;
+    const racingClient = new Proxy(client, {
+      get(target, property, receiver) {
+        if (property !== 'send') return Reflect.get(target, property, receiver);
+        return async (command: Parameters<typeof client.send>[0]) => {
+          if (!collided && command instanceof DeleteCommand && command.input.Key?.sk === 'MAILBOX#mine') {
+            collided = true;
+            await raw().send(new DeleteCommand({ TableName: table(), Key: mailboxKey(device.deviceId, 'other') }));
+          }
+          const output = await target.send(command as never);
+          if (!otherWritten && command instanceof QueryCommand) {
+            otherWritten = true;
+            await putItem({ ...mailboxKey(device.deviceId, 'other'), ...other });
+          }
+          return output;
+        };
+      },
+    });
+
+    await new DynamoDbDeviceStore(racingClient, table(), { addMailboxBackoffMs: 1 }).addMailbox(mine, 4);
+
+    expect(collided).toBe(true);
+    expect((await devices.getDeviceWithMailboxes(device.deviceId))?.mailboxes.map((m) => m.mailboxId).sort()).toEqual([
+      'd0',
+      'd1',
+      'd2',
+      'mine',
+      'primary',
+    ]);
+    expect(await devices.findCallback(mine.callbackKey)).toEqual({ deviceId: device.deviceId, mailboxId: 'mine' });
+  });
+
+  it('removes its own mailbox again when the device was deleted while it was being added', async () => {
+    const device = makeDevice();
+    await devices.createDevice(device, [makeMailbox(device.deviceId, { kind: 'primary', mailboxId: 'primary' })]);
+    const added = makeMailbox(device.deviceId);
+    // A client that lets the device be deleted right after the mailbox item was written, i.e. after addMailbox
+    // found the device but before it read back.
+    const client = raw();
+    const racingClient = new Proxy(client, {
+      get(target, property, receiver) {
+        if (property !== 'send') return Reflect.get(target, property, receiver);
+        return async (command: Parameters<typeof client.send>[0]) => {
+          const output = await target.send(command as never);
+          if (command instanceof PutCommand && command.input.Item?.sk === `MAILBOX#${added.mailboxId}`) {
+            await devices.deleteDevice(device.deviceId);
+          }
+          return output;
+        };
+      },
+    });
+    const racing = new DynamoDbDeviceStore(racingClient, table(), { now: () => nowMs });
+
+    await expect(racing.addMailbox(added, 4)).rejects.toThrow('no such device');
+
+    expect(await itemsUnder(devicePk(device.deviceId))).toEqual([]);
+    expect(await getItem(callbackKey(added.callbackKey))).toBeUndefined();
+  });
+});

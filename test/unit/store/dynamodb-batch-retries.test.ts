@@ -1,0 +1,87 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DynamoDbDeviceStore } from '../../../functions/_lib/adapters/dynamodb-device-store.js';
+import { DependencyUnavailableError } from '../../../shared/errors.js';
+import { callbackKey, deviceKey, mailboxKey } from '../../../infra/table-design.js';
+import { makeDevice, makeMailbox } from '../../support/store-fixtures.js';
+
+// The unprocessed-entries paths cannot be provoked on dynalite, which never throttles; a mocked client can.
+const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+const mock = mockClient(documentClient);
+const TABLE = 'relay';
+const options = { batchBackoffMs: 1, batchRetries: 3 };
+
+afterEach(() => mock.reset());
+
+describe('DynamoDbDeviceStore batch operations', () => {
+  it('reads back keys that BatchGetItem left unprocessed', async () => {
+    const device = makeDevice();
+    const mailbox = makeMailbox(device.deviceId, { mailboxId: 'primary', kind: 'primary' });
+    mock
+      .on(BatchGetCommand)
+      .resolvesOnce({
+        Responses: { [TABLE]: [{ ...deviceKey(device.deviceId), ...device }] },
+        UnprocessedKeys: { [TABLE]: { Keys: [mailboxKey(device.deviceId, 'primary')], ConsistentRead: true } },
+      })
+      .resolvesOnce({ Responses: { [TABLE]: [{ ...mailboxKey(device.deviceId, 'primary'), ...mailbox }] } });
+
+    const result = await new DynamoDbDeviceStore(documentClient, TABLE, options).getDeviceAndMailbox(device.deviceId, 'primary');
+
+    expect(result).toEqual({ device, mailbox });
+    const calls = mock.commandCalls(BatchGetCommand);
+    expect(calls).toHaveLength(2);
+    expect(calls[0]?.args[0].input.RequestItems?.[TABLE]).toMatchObject({ ConsistentRead: true });
+    expect(calls[1]?.args[0].input.RequestItems?.[TABLE]?.Keys).toEqual([mailboxKey(device.deviceId, 'primary')]);
+  });
+
+  it('gives up with DependencyUnavailableError when keys stay unprocessed', async () => {
+    mock.on(BatchGetCommand).resolves({ UnprocessedKeys: { [TABLE]: { Keys: [deviceKey('d')] } } });
+
+    await expect(new DynamoDbDeviceStore(documentClient, TABLE, options).getDeviceAndMailbox('d', 'm')).rejects.toBeInstanceOf(
+      DependencyUnavailableError,
+    );
+    expect(mock.commandCalls(BatchGetCommand)).toHaveLength(1 + options.batchRetries);
+  });
+
+  it('writes again what BatchWriteItem left unprocessed when deleting a device, in batches of 25', async () => {
+    const deviceId = 'dev-1';
+    const items = [
+      { ...mailboxKey(deviceId, 'primary'), callbackKey: 'cb-1' },
+      ...Array.from({ length: 30 }, (_, i) => ({ pk: `DEVICE#${deviceId}`, sk: `DEDUPE#k${i}` })),
+    ];
+    mock.on(QueryCommand).resolves({ Items: items });
+    const unprocessed = { DeleteRequest: { Key: { pk: `DEVICE#${deviceId}`, sk: 'DEDUPE#k3' } } };
+    mock
+      .on(BatchWriteCommand)
+      .resolvesOnce({}) // the callback item
+      .resolvesOnce({ UnprocessedItems: { [TABLE]: [unprocessed] } })
+      .resolves({});
+
+    await new DynamoDbDeviceStore(documentClient, TABLE, options).deleteDevice(deviceId);
+
+    const batches = mock.commandCalls(BatchWriteCommand).map((call) => call.args[0].input.RequestItems?.[TABLE] ?? []);
+    expect(batches.map((batch) => batch.length)).toEqual([1, 25, 1, 6]);
+    expect(batches[0]).toEqual([{ DeleteRequest: { Key: callbackKey('cb-1') } }]);
+    expect(batches[2]).toEqual([unprocessed]);
+  });
+
+  it('gives up with DependencyUnavailableError when writes stay unprocessed', async () => {
+    mock.on(QueryCommand).resolves({ Items: [{ pk: 'DEVICE#d', sk: 'DEDUPE#k' }] });
+    mock.on(BatchWriteCommand).resolves({ UnprocessedItems: { [TABLE]: [{ DeleteRequest: { Key: { pk: 'DEVICE#d', sk: 'DEDUPE#k' } } }] } });
+
+    await expect(new DynamoDbDeviceStore(documentClient, TABLE, options).deleteDevice('d')).rejects.toBeInstanceOf(DependencyUnavailableError);
+    expect(mock.commandCalls(BatchWriteCommand)).toHaveLength(1 + options.batchRetries);
+  });
+
+  it('lets errors other than a failed condition propagate from writes that tolerate a failed condition', async () => {
+    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' });
+    mock.on(UpdateCommand).rejects(throttled);
+    const store = new DynamoDbDeviceStore(documentClient, TABLE, options);
+
+    await expect(store.touchMailbox('d', 'm', 1)).rejects.toBe(throttled);
+    await expect(store.retireDevice('d', { pushToken: 't', tokenRejectedAt: 1, reason: 'Unregistered', now: 1 })).rejects.toBe(throttled);
+    await expect(store.updateDevice('d', { timeZone: 'UTC' }, 1)).rejects.toBe(throttled);
+  });
+});
