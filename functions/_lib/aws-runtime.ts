@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PushEndpointRegistry, PushGateway } from '../../shared/push/push-gateway.js';
 import { ApnsProviderToken } from './adapters/apns-provider-token.js';
 import { ApnsPushGateway } from './adapters/apns-push-gateway.js';

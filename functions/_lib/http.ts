@@ -3,15 +3,15 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import {
   MalformedJsonError,
   PayloadTooLargeError,
   UnauthorizedError,
   UnsupportedMediaTypeError,
   ValidationError,
-  type FieldIssue,
 } from '../../shared/errors.js';
+import { toFieldIssues } from '../../shared/validation.js';
 import { httpAnswerFor } from './http-errors.js';
 import { logger, metrics, tracer } from './powertools.js';
 
@@ -117,19 +117,6 @@ export function parseJsonBody<S extends z.ZodType>(event: HttpEvent, schema: S):
 
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value);
-  if (!result.success) throw new ValidationError(toFieldIssues(result.error));
+  if (!result.success) throw new ValidationError(toFieldIssues(result.error.issues));
   return result.data;
-}
-
-export function toFieldIssues(error: z.ZodError): FieldIssue[] {
-  return error.issues.map((issue) => {
-    const path = issue.path.map(String).join('.');
-    if (issue.code === 'unrecognized_keys') {
-      return { path, message: `unknown field(s): ${issue.keys.join(', ')}` };
-    }
-    if (issue.code === 'invalid_type' && issue.input === undefined) {
-      return { path, message: 'is required' };
-    }
-    return { path, message: issue.message };
-  });
 }

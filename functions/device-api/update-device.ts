@@ -2,7 +2,7 @@ import { deviceSettingsSchema, type DeviceView, type PatchDeviceRequest } from '
 import { applyMergePatch } from '../../shared/device/merge-patch.js';
 import { DeviceNotFoundError, ValidationError } from '../../shared/errors.js';
 import type { DeviceChanges, DeviceRecord } from '../../shared/store/ports.js';
-import { toFieldIssues } from '../_lib/http.js';
+import { toFieldIssues } from '../../shared/validation.js';
 import type { DeviceApiDeps } from './deps.js';
 import { toDeviceView } from './device-view.js';
 
@@ -22,7 +22,7 @@ export async function updateDevice(input: { device: DeviceRecord; patch: PatchDe
     alerts: device.alerts,
   };
   const merged = deviceSettingsSchema.safeParse(applyMergePatch(current, settingsPatch));
-  if (!merged.success) throw new ValidationError(toFieldIssues(merged.error));
+  if (!merged.success) throw new ValidationError(toFieldIssues(merged.error.issues));
   const settings = merged.data;
 
   const now = deps.now();

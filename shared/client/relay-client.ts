@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import {
   MAX_DELEGATED_MAILBOXES,
   addMailboxRequestSchema,
@@ -162,7 +162,6 @@ export class RelayClient {
    */
   async register(request: RegisterDeviceInput, organizationToken: string | undefined = this.organizationToken): Promise<Registration> {
     const body = validate(registerDeviceRequestSchema, request);
-    for (const mailbox of body.mailboxes) addressable(mailbox.id, `mailboxes`);
     if (!organizationToken) throw new RelayClientUsageError('register needs an organization token (notification_server_authorization)');
     const answer = await this.send('POST', '/v1/devices', organizationToken, body, registerDeviceResponseSchema);
     const mailboxes = body.mailboxes.map((requested) => {
@@ -246,7 +245,6 @@ export class RelayClient {
    */
   async addDelegatedMailbox(mailboxId: string): Promise<RegisteredMailboxWithKind> {
     const body = validate(addMailboxRequestSchema, { id: mailboxId, kind: 'delegated' });
-    addressable(body.id, 'id');
     if (!this.known) await this.getDevice();
     const known = this.known ?? [];
     if (known.some((m) => m.id === body.id)) throw new MailboxExistsError(`mailbox ${body.id} is already registered on this device`);
@@ -304,7 +302,7 @@ export class RelayClient {
   }
 
   private mailboxPath(mailboxId: string): string {
-    addressable(validate(mailboxIdSchema, mailboxId), 'mailboxId');
+    validate(mailboxIdSchema, mailboxId);
     return `${this.devicePath()}/mailboxes/${encodeURIComponent(mailboxId)}`;
   }
 
@@ -357,16 +355,6 @@ function validate<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new ValidationError(toFieldIssues(parsed.error.issues));
   return parsed.data;
-}
-
-/**
- * `.` and `..` are valid mailbox ids by the schema, but a URL path cannot carry them: every URL parser resolves them
- * (even percent-encoded) as dot segments, so `DELETE .../mailboxes/..` would address the device itself.
- */
-function addressable(id: string, path: string): void {
-  if (id === '.' || id === '..') {
-    throw new ValidationError([{ path, message: `mailbox id "${id}" cannot be used in a URL; choose another id` }]);
-  }
 }
 
 function pathSegment(value: string, name: string): string {

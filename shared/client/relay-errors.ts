@@ -114,7 +114,4 @@ export function relayApiErrorFor(status: number, bodyText: string): RelayApiErro
   return new ErrorClass(status, code, message);
 }
 
-/** Zod issues as the relay's field issues (`alerts.workHours.start: must be a 24-hour time "HH:MM"`). */
-export function toFieldIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): FieldIssue[] {
-  return issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
-}
+export { toFieldIssues } from '../validation.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The device API's messages (contract section 3), shared by the API functions and the device-side client.
@@ -17,7 +17,9 @@ export const pushTokenSchema = z
 
 export const mailboxIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1 to 64 characters of A-Z, a-z, 0-9, ".", "_" or "-"');
+  .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1 to 64 characters of A-Z, a-z, 0-9, ".", "_" or "-"')
+  // "." and ".." are dot-segments: no URL path can carry them, so such a mailbox could never be addressed.
+  .refine((id) => id !== '.' && id !== '..', 'must not be "." or ".."');
 
 /** True when the runtime knows the IANA zone; uses Intl only, so devices and Lambda agree. */
 export function isKnownTimeZone(zone: string): boolean {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { EwsArgumentError, EwsMalformedError } from './ews-errors.js';
 import { readXmlDocument, withMalformedGuard, type XmlElement } from './safe-xml.js';
 import {

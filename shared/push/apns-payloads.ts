@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { mailboxIdSchema } from '../device/device-schemas.js';
 import { RelayError } from '../errors.js';
 import { APNS_MAX_PAYLOAD_BYTES, type PushMessage } from './push-gateway.js';

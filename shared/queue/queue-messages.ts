@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Messages on the event queue (callback -> dispatcher). One discriminated union; the dispatcher refuses anything else.

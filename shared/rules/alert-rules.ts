@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AlertSettings, WorkHours } from '../device/device-schemas.js';
 import { localTimeIn, type IsoWeekday, type LocalTime } from './local-time.js';
 

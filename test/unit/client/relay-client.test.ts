@@ -131,7 +131,7 @@ describe('RelayClient.register', () => {
     ['two primaries', { pushToken: TOKEN, mailboxes: [{ id: 'a', kind: 'primary' }, { id: 'b', kind: 'primary' }] }, 'mailboxes'],
     ['a short push token', { pushToken: 'abc', mailboxes: [{ id: 'me', kind: 'primary' }] }, 'pushToken'],
     ['an interval below 300 s', { pushToken: TOKEN, intervalSeconds: 120, mailboxes: [{ id: 'me', kind: 'primary' }] }, 'intervalSeconds'],
-    ['a mailbox id a URL cannot carry', { pushToken: TOKEN, mailboxes: [{ id: '..', kind: 'primary' }] }, 'mailboxes'],
+    ['a mailbox id a URL cannot carry', { pushToken: TOKEN, mailboxes: [{ id: '..', kind: 'primary' }] }, 'mailboxes.0.id'],
   ])('refuses %s locally, without calling the relay', async (_name, request, path) => {
     const { fetch, calls } = fakeFetch();
     const client = new RelayClient({ baseUrl: BASE, fetch, organizationToken: 'org-token' });
