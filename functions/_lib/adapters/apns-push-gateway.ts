@@ -479,10 +479,13 @@ class Http2Origin {
           settle({ status, headers: responseHeaders, body: Buffer.concat(chunks).toString('utf8') });
         }
       });
+      // 'close' follows every stream, answered or not; only build an error (and its stack) when it is the outcome.
       stream.on('error', (error: NodeJS.ErrnoException) => {
+        if (settled) return;
         settle(new ApnsTransportError(streamFailureReason(stream), `the request failed (${error.code ?? 'error'})`, { cause: error }));
       });
       stream.on('close', () => {
+        if (settled) return;
         settle(new ApnsTransportError(streamFailureReason(stream), `the stream closed before an answer (code ${stream.rstCode})`));
       });
       stream.end(body);
