@@ -78,25 +78,24 @@ export type MergePatch<T> = {
 export type SettingsPatch = MergePatch<DeviceSettings> & { pushToken?: string };
 
 /**
- * When a changed setting takes effect. Alert-time settings (when to alert: work hours, weekend and VIP rules and the
- * time zone they are read in) apply from the device's next Exchange resubscription; everything else at once.
+ * When a changed setting takes effect: always `now`. The relay reads the device's current settings for every
+ * notification at the moment it arrives (contract section 5), so a new time zone, work-hours window, weekend or VIP
+ * rule, "Show Mail Details", push token or APNs environment governs the very next notification; nothing waits for the
+ * next Exchange resubscription. Kept as a field so an app can tell its user so ("applies now").
  */
-export type AppliesFrom = 'now' | 'next-resubscription';
+export type AppliesFrom = 'now';
 
 export interface SettingsUpdate {
   /** The registration after the change. */
   device: DeviceView;
   /** Each setting the patch touched (as a dotted path) and when it applies. */
   changes: Array<{ path: string; appliesFrom: AppliesFrom }>;
-  /** `next-resubscription` when any change waits for it; resubscribe early to apply it sooner. */
+  /** When the patch as a whole applies: `now`, like each of its changes. */
   appliesFrom: AppliesFrom;
 }
 
 /** The subscription report; `expiresAt` is an ISO 8601 date-time. */
 export type SubscriptionReport = z.input<typeof reportSubscriptionRequestSchema>;
-
-/** Settings whose effect depends on when a mail arrives: they apply from the next resubscription. */
-const ALERT_TIME_PATHS = ['timeZone', 'alerts.workHoursOnly', 'alerts.workHours', 'alerts.weekendAlerts', 'alerts.vipAfterHours'];
 
 /**
  * The relay's device API.
@@ -193,13 +192,16 @@ export class RelayClient {
    * `PATCH /v1/devices/{deviceId}` with JSON Merge Patch semantics: only the members given change, `null` restores a
    * default. A new `pushToken` makes a retired device active again.
    *
-   * @returns the new registration and when each change applies (alert times from the next resubscription).
+   * Every change applies `now`: the relay evaluates the alert rules on each notification as it arrives, with the
+   * device's settings at that moment, so there is no need to resubscribe at Exchange after a change.
+   *
+   * @returns the new registration and, per changed setting, when it applies (`now`).
    * @throws ValidationError before sending when the patch, merged into the last known settings, is invalid.
    *
    * @example
    * ```ts
-   * const update = await client.updateSettings({ alerts: { workHours: { start: '08:00' } } });
-   * if (update.appliesFrom === 'next-resubscription') scheduleResubscription(); // optional: apply it sooner
+   * const update = await client.updateSettings({ timeZone: 'Europe/Berlin', alerts: { workHours: { start: '08:00' } } });
+   * update.changes; // [{ path: 'timeZone', appliesFrom: 'now' }, { path: 'alerts.workHours.start', appliesFrom: 'now' }]
    * ```
    */
   async updateSettings(patch: SettingsPatch): Promise<SettingsUpdate> {
@@ -210,9 +212,8 @@ export class RelayClient {
     }
     const device = await this.send('PATCH', this.devicePath(), this.secret(), body, deviceViewSchema);
     this.remember(device);
-    const changes = leafPaths(body).map((path) => ({ path, appliesFrom: appliesFrom(path) }));
-    const waits = changes.some((change) => change.appliesFrom === 'next-resubscription');
-    return { device, changes, appliesFrom: waits ? 'next-resubscription' : 'now' };
+    const changes = leafPaths(body).map((path) => ({ path, appliesFrom: 'now' as const }));
+    return { device, changes, appliesFrom: 'now' };
   }
 
   /**
@@ -369,10 +370,4 @@ function leafPaths(patch: object, prefix = ''): string[] {
       ? []
       : value !== null && typeof value === 'object' && !Array.isArray(value) ? leafPaths(value as object, `${prefix}${key}.`) : [`${prefix}${key}`],
   );
-}
-
-function appliesFrom(path: string): AppliesFrom {
-  // A whole-object change (`alerts: null`) covers the alert-time settings inside it.
-  const touchesAlertTimes = ALERT_TIME_PATHS.some((p) => p === path || p.startsWith(`${path}.`) || path.startsWith(`${p}.`));
-  return touchesAlertTimes ? 'next-resubscription' : 'now';
 }

@@ -12,7 +12,7 @@ import {
   RelayServerError,
   RelayUnauthorizedError,
 } from '../../../shared/client/relay-errors.js';
-import { RelayClient, type AppliesFrom, type FetchLike, type KnownMailbox, type SettingsPatch } from '../../../shared/client/relay-client.js';
+import { RelayClient, type FetchLike, type KnownMailbox, type SettingsPatch } from '../../../shared/client/relay-client.js';
 import type { DeviceView } from '../../../shared/device/device-schemas.js';
 import { MailboxExistsError, MailboxLimitError, PrimaryMailboxRemovalError, ValidationError } from '../../../shared/errors.js';
 
@@ -255,7 +255,7 @@ describe('RelayClient.getDevice and getEvents', () => {
 });
 
 describe('RelayClient.updateSettings', () => {
-  it('sends the merge patch and says changes to alert times apply from the next resubscription', async () => {
+  it('sends the merge patch and says each change applies now', async () => {
     const { fetch, calls } = fakeFetch({ status: 200, body: deviceView() });
     const update = await registeredClient(fetch).updateSettings({ mode: 'interval', alerts: { workHours: { start: '08:00' }, showDetails: true } });
 
@@ -263,27 +263,37 @@ describe('RelayClient.updateSettings', () => {
     expect(calls[0]?.body).toEqual({ mode: 'interval', alerts: { workHours: { start: '08:00' }, showDetails: true } });
     expect(update.changes).toEqual([
       { path: 'mode', appliesFrom: 'now' },
-      { path: 'alerts.workHours.start', appliesFrom: 'next-resubscription' },
+      { path: 'alerts.workHours.start', appliesFrom: 'now' },
       { path: 'alerts.showDetails', appliesFrom: 'now' },
     ]);
-    expect(update.appliesFrom).toBe('next-resubscription');
+    expect(update.appliesFrom).toBe('now');
   });
 
-  it.each<[SettingsPatch, AppliesFrom]>([
-    [{ pushToken: TOKEN }, 'now'],
-    [{ apnsEnvironment: 'sandbox' }, 'now'],
-    [{ mode: 'interval', intervalSeconds: 600 }, 'now'],
-    [{ alerts: { showDetails: true } }, 'now'],
-    [{ timeZone: 'Europe/Berlin' }, 'next-resubscription'],
-    [{ alerts: { workHoursOnly: true } }, 'next-resubscription'],
-    [{ alerts: { weekendAlerts: true } }, 'next-resubscription'],
-    [{ alerts: { vipAfterHours: true } }, 'next-resubscription'],
-    [{ alerts: { workHours: { days: [1, 2] } } }, 'next-resubscription'],
-    [{ alerts: null }, 'next-resubscription'],
-  ])('says %j applies from %s', async (patch, expected) => {
+  // The relay reads the device's settings for every notification as it arrives (contract section 5), so nothing,
+  // not even a change to when alerts may sound, waits for the next Exchange resubscription.
+  it.each<[SettingsPatch, string[]]>([
+    [{ pushToken: TOKEN }, ['pushToken']],
+    [{ apnsEnvironment: 'sandbox' }, ['apnsEnvironment']],
+    [{ mode: 'interval', intervalSeconds: 600 }, ['mode', 'intervalSeconds']],
+    [{ alerts: { showDetails: true } }, ['alerts.showDetails']],
+    [{ timeZone: 'Europe/Berlin' }, ['timeZone']],
+    [{ alerts: { workHoursOnly: true } }, ['alerts.workHoursOnly']],
+    [{ alerts: { weekendAlerts: true } }, ['alerts.weekendAlerts']],
+    [{ alerts: { vipAfterHours: true } }, ['alerts.vipAfterHours']],
+    [{ alerts: { workHours: { days: [1, 2] } } }, ['alerts.workHours.days']],
+    [{ alerts: null }, ['alerts']],
+  ])('says %j applies now', async (patch, paths) => {
     const { fetch } = fakeFetch({ status: 200, body: deviceView() });
     const update = await registeredClient(fetch).updateSettings(patch);
-    expect(update.appliesFrom).toBe(expected);
+    expect(update.changes).toEqual(paths.map((path) => ({ path, appliesFrom: 'now' })));
+    expect(update.appliesFrom).toBe('now');
+  });
+
+  it('lists no change for an empty patch', async () => {
+    const { fetch } = fakeFetch({ status: 200, body: deviceView() });
+    const update = await registeredClient(fetch).updateSettings({});
+    expect(update.changes).toEqual([]);
+    expect(update.appliesFrom).toBe('now');
   });
 
   it('refuses an unknown setting locally', async () => {
