@@ -15,6 +15,12 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  *
  * Within a device's partition the sort keys order as `DEDUPE#` < `EVENT#` < `MAILBOX#` < `META`, so the range
  * `MAILBOX#`..`META` holds exactly the device and its mailboxes (one Query reads a whole registration).
+ *
+ * Due index (GSI `due-index`, keys only): device and mailbox items that carry `dueAt` (N, epoch ms) also carry
+ * `dueShard` (S, `DUE#<0..15>` from `dueShardOf(deviceId)`), and only those are indexed. The sweep queries one
+ * shard for `dueAt <= now` and gets back the base keys: sk `META` is an interval-mode device, `MAILBOX#<id>` a
+ * mailbox to supervise. Every write that sets `dueAt` sets `dueShard` with it and every write that removes one
+ * removes both, so an item is in the index exactly when it has a due time.
  */
 export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk' } as const;
 
@@ -29,6 +35,14 @@ export const DEDUPE_SK_PREFIX = 'DEDUPE#';
 export const EVENT_SK_PREFIX = 'EVENT#';
 /** Sorts after every `EVENT#<ISO date>` key ('~' is the highest printable ASCII character). */
 export const EVENT_SK_UPPER_BOUND = `${EVENT_SK_PREFIX}~`;
+
+/** The due index (see above) and its key attributes. */
+export const DUE_INDEX_NAME = 'due-index';
+export const DUE_SHARD_ATTRIBUTE = 'dueShard';
+export const DUE_AT_ATTRIBUTE = 'dueAt';
+const DUE_SHARD_PREFIX = 'DUE#';
+/** The `dueShard` value of shard `shard` (0 .. DUE_SHARDS - 1). */
+export const dueShardValue = (shard: number): string => `${DUE_SHARD_PREFIX}${shard}`;
 
 /** A primary key of the table. */
 export type TableKey = { pk: string; sk: string };
@@ -55,10 +69,25 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
     AttributeDefinitions: [
       { AttributeName: TABLE_KEYS.partitionKey, AttributeType: 'S' },
       { AttributeName: TABLE_KEYS.sortKey, AttributeType: 'S' },
+      { AttributeName: DUE_SHARD_ATTRIBUTE, AttributeType: 'S' },
+      { AttributeName: DUE_AT_ATTRIBUTE, AttributeType: 'N' },
     ],
     KeySchema: [
       { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
       { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
     ],
+    GlobalSecondaryIndexes: [dueIndexDefinition()],
+  };
+}
+
+/** The due index as CreateTable / UpdateTable take it. Keys only: the sweep re-reads every item it acts on anyway. */
+export function dueIndexDefinition(): NonNullable<CreateTableCommandInput['GlobalSecondaryIndexes']>[number] {
+  return {
+    IndexName: DUE_INDEX_NAME,
+    KeySchema: [
+      { AttributeName: DUE_SHARD_ATTRIBUTE, KeyType: 'HASH' },
+      { AttributeName: DUE_AT_ATTRIBUTE, KeyType: 'RANGE' },
+    ],
+    Projection: { ProjectionType: 'KEYS_ONLY' },
   };
 }

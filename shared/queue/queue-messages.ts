@@ -17,10 +17,25 @@ export const newMailMessageSchema = z.object({
 });
 export type NewMailMessage = z.infer<typeof newMailMessageSchema>;
 
-export const queueMessageSchema = z.discriminatedUnion('type', [newMailMessageSchema]);
+/**
+ * Sent with a delay when new mail is held back during a burst: when it arrives, the held count is pushed as one
+ * alert. Several may be sent for one burst; the first to arrive pushes, the others find nothing held.
+ */
+export const flushHeldAlertsMessageSchema = z.object({
+  v: z.literal(1),
+  type: z.literal('flush-held-alerts'),
+  deviceId: z.string().min(1),
+  mailboxId: z.string().min(1),
+  /** When the burst's first held mail arrived (epoch ms), for the decision record. */
+  heldSince: z.number().int().nonnegative(),
+});
+export type FlushHeldAlertsMessage = z.infer<typeof flushHeldAlertsMessageSchema>;
+
+export const queueMessageSchema = z.discriminatedUnion('type', [newMailMessageSchema, flushHeldAlertsMessageSchema]);
 export type QueueMessage = z.infer<typeof queueMessageSchema>;
 
 /** The queue port: resolves only once the queue has durably accepted every message. */
 export interface EventQueue {
-  enqueue(messages: QueueMessage[]): Promise<void>;
+  /** `delaySeconds` (0..900, SQS DelaySeconds) holds the messages back before consumers can see them. */
+  enqueue(messages: QueueMessage[], options?: { delaySeconds?: number }): Promise<void>;
 }

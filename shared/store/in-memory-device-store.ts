@@ -1,5 +1,15 @@
 import { DeviceNotFoundError, MailboxExistsError, MailboxLimitError, MailboxNotFoundError } from '../errors.js';
-import type { DeviceChanges, DeviceRecord, DeviceStore, DeviceWithMailboxes, MailboxRecord } from './ports.js';
+import { dueShardOf } from './due-shard.js';
+import {
+  DUE_SHARDS,
+  type DeviceChanges,
+  type DeviceRecord,
+  type DeviceStore,
+  type DeviceWithMailboxes,
+  type DueItem,
+  type MailboxRecord,
+  type MailboxSupervisionChanges,
+} from './ports.js';
 import { InMemoryStoreState, copy } from './in-memory-store-state.js';
 
 const CHANGEABLE_FIELDS = [
@@ -19,6 +29,10 @@ const CHANGEABLE_FIELDS = [
  * copies both ways, mailboxes come back ordered by id (the table's sort order), the delegated-mailbox limit holds.
  * Each call completes atomically, so concurrent adds get exactly `maxDelegated` through, where the DynamoDB store
  * may refuse more of them (never fewer than are stored).
+ *
+ * The due index is the state itself: `listDue` picks the devices and mailboxes with a `dueAt` in the shard that
+ * `dueShardOf` gives, as the table's sparse index would. Like DynamoDB, a full page always carries a cursor, so
+ * callers meet the possibly empty last page here too.
  */
 export class InMemoryDeviceStore implements DeviceStore {
   private readonly state: InMemoryStoreState;
@@ -73,6 +87,8 @@ export class InMemoryDeviceStore implements DeviceStore {
     }
     if (changes.retiredReason === null) delete updated.retiredReason;
     else if (changes.retiredReason !== undefined) updated.retiredReason = changes.retiredReason;
+    if (changes.dueAt === null) delete updated.dueAt;
+    else if (changes.dueAt !== undefined) updated.dueAt = changes.dueAt;
     this.state.devices.set(deviceId, updated);
     return copy(updated);
   }
@@ -118,24 +134,88 @@ export class InMemoryDeviceStore implements DeviceStore {
   async setSubscription(
     deviceId: string,
     mailboxId: string,
-    subscription: { subscriptionId: string; expiresAt: number },
+    subscription: { subscriptionId: string; expiresAt: number; reportedAt: number; statusFrequencyMinutes?: number; dueAt: number },
   ): Promise<void> {
-    const mailbox = this.state.mailboxes.get(deviceId)?.get(mailboxId);
+    const mailbox = this.mailbox(deviceId, mailboxId);
     if (!mailbox) throw new MailboxNotFoundError();
     mailbox.subscriptionId = subscription.subscriptionId;
     mailbox.expiresAt = subscription.expiresAt;
+    mailbox.subscriptionReportedAt = subscription.reportedAt;
+    if (subscription.statusFrequencyMinutes === undefined) delete mailbox.statusFrequencyMinutes;
+    else mailbox.statusFrequencyMinutes = subscription.statusFrequencyMinutes;
+    mailbox.dueAt = subscription.dueAt;
   }
 
-  async touchMailbox(deviceId: string, mailboxId: string, at: number): Promise<void> {
-    const mailbox = this.state.mailboxes.get(deviceId)?.get(mailboxId);
+  async touchMailbox(deviceId: string, mailboxId: string, at: number, dueAt?: number): Promise<void> {
+    const mailbox = this.mailbox(deviceId, mailboxId);
     if (mailbox && (mailbox.lastNotificationAt === undefined || mailbox.lastNotificationAt < at)) {
       mailbox.lastNotificationAt = at;
+      if (dueAt !== undefined) mailbox.dueAt = dueAt;
     }
+  }
+
+  async updateMailboxSupervision(deviceId: string, mailboxId: string, changes: MailboxSupervisionChanges): Promise<void> {
+    const mailbox = this.mailbox(deviceId, mailboxId);
+    if (!mailbox) return;
+    if (changes.supervisionState !== undefined) mailbox.supervisionState = changes.supervisionState;
+    if (changes.resubscribeRequestedAt !== undefined) mailbox.resubscribeRequestedAt = changes.resubscribeRequestedAt;
+    if (changes.supersededAt !== undefined) mailbox.supersededAt = changes.supersededAt;
+    if (changes.dueAt === null) delete mailbox.dueAt;
+    else if (changes.dueAt !== undefined) mailbox.dueAt = changes.dueAt;
+  }
+
+  async listDue(input: { shard: number; now: number; limit: number; cursor?: string }): Promise<{ items: DueItem[]; cursor?: string }> {
+    if (!Number.isInteger(input.shard) || input.shard < 0 || input.shard >= DUE_SHARDS) {
+      throw new RangeError(`due shard must be an integer from 0 to ${DUE_SHARDS - 1}, got ${input.shard}`);
+    }
+    if (!Number.isInteger(input.limit) || input.limit < 1) throw new RangeError(`limit must be a positive integer, got ${input.limit}`);
+    const after = input.cursor === undefined ? undefined : decodeCursor(input.cursor);
+    const due: IndexEntry[] = [];
+    for (const device of this.state.devices.values()) {
+      if (device.dueAt !== undefined) due.push({ dueAt: device.dueAt, key: indexKey(device.deviceId), item: { kind: 'interval', deviceId: device.deviceId, dueAt: device.dueAt } });
+    }
+    for (const [deviceId, mailboxes] of this.state.mailboxes) {
+      for (const mailbox of mailboxes.values()) {
+        if (mailbox.dueAt === undefined) continue;
+        const item: DueItem = { kind: 'mailbox', deviceId, mailboxId: mailbox.mailboxId, dueAt: mailbox.dueAt };
+        due.push({ dueAt: mailbox.dueAt, key: indexKey(deviceId, mailbox.mailboxId), item });
+      }
+    }
+    const page = due
+      .filter((entry) => entry.dueAt <= input.now && dueShardOf(entry.item.deviceId) === input.shard)
+      .filter((entry) => !after || compareEntries(entry, after) > 0)
+      .sort(compareEntries)
+      .slice(0, input.limit);
+    const last = page.length === input.limit ? page[page.length - 1] : undefined;
+    return { items: page.map((entry) => entry.item), ...(last ? { cursor: encodeCursor(last) } : {}) };
+  }
+
+  async holdAlerts(deviceId: string, mailboxId: string, count: number): Promise<void> {
+    checkAlertCount(count);
+    const mailbox = this.mailbox(deviceId, mailboxId);
+    if (mailbox) mailbox.heldAlerts = (mailbox.heldAlerts ?? 0) + count;
+  }
+
+  async releaseHeldAlerts(deviceId: string, mailboxId: string, count: number): Promise<boolean> {
+    checkAlertCount(count);
+    const mailbox = this.mailbox(deviceId, mailboxId);
+    if (!mailbox || mailbox.heldAlerts === undefined || mailbox.heldAlerts < count) return false;
+    mailbox.heldAlerts -= count;
+    return true;
+  }
+
+  async markAlerted(deviceId: string, mailboxId: string, at: number): Promise<void> {
+    const mailbox = this.mailbox(deviceId, mailboxId);
+    if (mailbox && (mailbox.lastAlertAt === undefined || mailbox.lastAlertAt < at)) mailbox.lastAlertAt = at;
   }
 
   async deleteDevice(deviceId: string): Promise<void> {
     for (const mailbox of this.state.mailboxes.get(deviceId)?.values() ?? []) this.deleteCallback(mailbox);
     this.state.dropDevicePartition(deviceId);
+  }
+
+  private mailbox(deviceId: string, mailboxId: string): MailboxRecord | undefined {
+    return this.state.mailboxes.get(deviceId)?.get(mailboxId);
   }
 
   private writeMailbox(mailbox: MailboxRecord): void {
@@ -149,4 +229,48 @@ export class InMemoryDeviceStore implements DeviceStore {
       this.state.callbacks.delete(mailbox.callbackKey);
     }
   }
+}
+
+/** An item of the simulated due index; `key` is the table key (pk, sk) that orders items with the same due time. */
+interface IndexEntry {
+  dueAt: number;
+  key: [string, string];
+  item: DueItem;
+}
+
+function indexKey(deviceId: string, mailboxId?: string): [string, string] {
+  return [`DEVICE#${deviceId}`, mailboxId === undefined ? 'META' : `MAILBOX#${mailboxId}`];
+}
+
+function compareEntries(a: Pick<IndexEntry, 'dueAt' | 'key'>, b: Pick<IndexEntry, 'dueAt' | 'key'>): number {
+  if (a.dueAt !== b.dueAt) return a.dueAt - b.dueAt;
+  for (let i = 0; i < 2; i++) {
+    if (a.key[i]! < b.key[i]!) return -1;
+    if (a.key[i]! > b.key[i]!) return 1;
+  }
+  return 0;
+}
+
+/** Base64url JSON of where the page ended, so that the next page starts after it even if items moved meanwhile. */
+function encodeCursor(entry: IndexEntry): string {
+  const json = JSON.stringify({ dueAt: entry.dueAt, key: entry.key });
+  return btoa(String.fromCharCode(...new TextEncoder().encode(json))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function decodeCursor(cursor: string): Pick<IndexEntry, 'dueAt' | 'key'> {
+  try {
+    const binary = atob(cursor.replace(/-/g, '+').replace(/_/g, '/'));
+    const parsed: unknown = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
+    const { dueAt, key } = parsed as { dueAt: unknown; key: unknown };
+    if (typeof dueAt === 'number' && Array.isArray(key) && key.length === 2 && key.every((k) => typeof k === 'string')) {
+      return { dueAt, key: key as [string, string] };
+    }
+  } catch {
+    // Falls through to the error below.
+  }
+  throw new TypeError('not a due-index cursor');
+}
+
+function checkAlertCount(count: number): void {
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`alert count must be a positive integer, got ${count}`);
 }

@@ -1,4 +1,5 @@
 import type { AlertSettings, ApnsEnvironment, Decision, DeliveryMode, DeviceStatus, MailboxKind } from '../device/device-schemas.js';
+import type { SubscriptionState } from '../supervision/subscription-state.js';
 
 /**
  * Storage ports. The use cases depend on these interfaces only; `functions/_lib/adapters/dynamodb-*.ts` implement
@@ -28,6 +29,13 @@ export interface DeviceRecord {
   retiredReason?: string;
   /** SNS platform endpoint ARN when pushes go through SNS mobile push. */
   endpointArn?: string;
+  /**
+   * Interval mode: when the next background push is due. Indexed (with `dueShard`) in the due index, so the
+   * scheduler reads only what is due; absent for real-time devices.
+   */
+  dueAt?: number;
+  /** When the supervisor last sent this device a resubscribe push (rate limit per device). */
+  lastResubscribePushAt?: number;
   createdAt: number;
   updatedAt: number;
 }
@@ -41,7 +49,41 @@ export interface MailboxRecord {
   subscriptionId?: string;
   expiresAt?: number;
   lastNotificationAt?: number;
+  /** When the device last reported its subscription (PUT .../subscription). */
+  subscriptionReportedAt?: number;
+  /** The StatusFrequency the device subscribed with; 30 (Exchange's default) when not reported. */
+  statusFrequencyMinutes?: number;
+  /** When the callback last refused a notification of another (older) subscription. */
+  supersededAt?: number;
+  /** When the supervisor last asked the device to resubscribe this mailbox. */
+  resubscribeRequestedAt?: number;
+  /** The subscription state the supervisor last recorded, so that only transitions are recorded. */
+  supervisionState?: SubscriptionState;
+  /** When the supervisor must look at this mailbox next (`supervisionDueAt`); indexed in the due index. */
+  dueAt?: number;
+  /** When the last new-mail alert for this mailbox was pushed (burst coalescing). */
+  lastAlertAt?: number;
+  /** New mails held back during a burst, pushed as one alert when the burst window closes. */
+  heldAlerts?: number;
   createdAt: number;
+}
+
+/**
+ * The due index is split into this many partitions (`dueShard` = `DUE#0` .. `DUE#15`, from a hash of the device id)
+ * so that no single partition takes every write of every heartbeat; the sweep queries each shard.
+ */
+export const DUE_SHARDS = 16;
+
+/** An item the due index says needs attention: a mailbox to supervise, or an interval-mode device to wake. */
+export type DueItem = { kind: 'mailbox'; deviceId: string; mailboxId: string; dueAt: number } | { kind: 'interval'; deviceId: string; dueAt: number };
+
+/** Supervision fields the supervisor and the callback change on a mailbox. `null` removes the field. */
+export interface MailboxSupervisionChanges {
+  supervisionState?: SubscriptionState;
+  resubscribeRequestedAt?: number;
+  supersededAt?: number;
+  /** The new due time, or null to drop the mailbox from the due index. */
+  dueAt?: number | null;
 }
 
 export interface DeviceWithMailboxes {
@@ -62,8 +104,9 @@ export type DeviceChanges = Partial<
     | 'alerts'
     | 'status'
     | 'endpointArn'
+    | 'lastResubscribePushAt'
   >
-> & { retiredReason?: string | null };
+> & { retiredReason?: string | null; /** Interval schedule; null removes it from the due index. */ dueAt?: number | null };
 
 export interface DeviceStore {
   /**
@@ -101,11 +144,39 @@ export interface DeviceStore {
   /** Removes the mailbox; its callback lookup goes first so the URL answers Unsubscribe at once. Idempotent. */
   removeMailbox(deviceId: string, mailboxId: string): Promise<void>;
 
-  /** Records the device's current Exchange subscription; throws MailboxNotFoundError. */
-  setSubscription(deviceId: string, mailboxId: string, subscription: { subscriptionId: string; expiresAt: number }): Promise<void>;
+  /**
+   * Records the device's current Exchange subscription (and its new supervision due time); throws
+   * MailboxNotFoundError.
+   */
+  setSubscription(
+    deviceId: string,
+    mailboxId: string,
+    subscription: { subscriptionId: string; expiresAt: number; reportedAt: number; statusFrequencyMinutes?: number; dueAt: number },
+  ): Promise<void>;
 
-  /** Sets `lastNotificationAt` (only ever forward). */
-  touchMailbox(deviceId: string, mailboxId: string, at: number): Promise<void>;
+  /** Sets `lastNotificationAt` (only ever forward) and, in the same write, the new supervision due time. */
+  touchMailbox(deviceId: string, mailboxId: string, at: number, dueAt?: number): Promise<void>;
+
+  /** Changes supervision fields of an existing mailbox; a missing mailbox is ignored (it was removed). */
+  updateMailboxSupervision(deviceId: string, mailboxId: string, changes: MailboxSupervisionChanges): Promise<void>;
+
+  /**
+   * Items of one due-index shard whose `dueAt` is at or before `now`, oldest first, at most `limit`. Reads the
+   * index only (eventually consistent): callers re-read each item before acting on it.
+   */
+  listDue(input: { shard: number; now: number; limit: number; cursor?: string }): Promise<{ items: DueItem[]; cursor?: string }>;
+
+  /** Adds new mails held back during a burst (ADD heldAlerts). */
+  holdAlerts(deviceId: string, mailboxId: string, count: number): Promise<void>;
+
+  /**
+   * Takes back `count` held alerts once they were pushed; returns false (changing nothing) when fewer are held,
+   * i.e. another flush already pushed them.
+   */
+  releaseHeldAlerts(deviceId: string, mailboxId: string, count: number): Promise<boolean>;
+
+  /** Records when a new-mail alert for the mailbox was pushed (only ever forward). */
+  markAlerted(deviceId: string, mailboxId: string, at: number): Promise<void>;
 
   /** Deletes everything stored for the device (device item first, so its callbacks answer Unsubscribe at once). */
   deleteDevice(deviceId: string): Promise<void>;

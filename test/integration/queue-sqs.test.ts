@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAwsClients, destroyAwsClients } from '../../functions/_lib/adapters/aws-clients.js';
 import { SqsEventQueue } from '../../functions/_lib/adapters/sqs-event-queue.js';
 import { DependencyUnavailableError } from '../../shared/errors.js';
-import { queueMessageSchema, type QueueMessage } from '../../shared/queue/queue-messages.js';
+import { queueMessageSchema, type FlushHeldAlertsMessage, type NewMailMessage, type QueueMessage } from '../../shared/queue/queue-messages.js';
 import { withLocalBackends, type LocalBackendsHarness } from '../support/local-backends.js';
 
 let local: LocalBackendsHarness;
@@ -14,7 +14,7 @@ beforeAll(async () => {
 });
 afterAll(() => local?.stop());
 
-const message = (i: number): QueueMessage => ({
+const message = (i: number): NewMailMessage => ({
   v: 1,
   type: 'new-mail',
   deviceId: `dev-${i}`,
@@ -43,7 +43,24 @@ describe('SqsEventQueue on fauxqs', () => {
     await queue.enqueue(messages);
 
     const received = await receiveAll(local.backends.eventQueueUrl, 23);
-    expect(received.sort((a, b) => a.receivedAt - b.receivedAt)).toEqual(messages);
+    const newMail = received.filter((m): m is NewMailMessage => m.type === 'new-mail');
+    expect(newMail).toHaveLength(received.length);
+    expect(newMail.sort((a, b) => a.receivedAt - b.receivedAt)).toEqual(messages);
+  });
+
+  it('holds a delayed message back for its delay, then delivers it', async () => {
+    const { QueueUrl: queueUrl } = await local.clients.sqs.send(new CreateQueueCommand({ QueueName: 'delayed' }));
+    const flush: FlushHeldAlertsMessage = { v: 1, type: 'flush-held-alerts', deviceId: 'dev-1', mailboxId: 'primary', heldSince: 1_700_000_000_000 };
+    const receive = (waitSeconds: number) =>
+      local.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl!, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds }));
+    const sentAt = Date.now();
+
+    await new SqsEventQueue(local.clients.sqs, queueUrl!).enqueue([flush], { delaySeconds: 2 });
+
+    expect((await receive(0)).Messages ?? []).toEqual([]);
+    const { Messages: later = [] } = await receive(5);
+    expect(later.map((m) => queueMessageSchema.parse(JSON.parse(m.Body ?? '')))).toEqual([flush]);
+    expect(Date.now() - sentAt).toBeGreaterThanOrEqual(1_900);
   });
 
   it('refuses a message that does not match the schema and sends none of the call', async () => {

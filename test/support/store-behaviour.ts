@@ -1,7 +1,16 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MAX_DELEGATED_MAILBOXES, type Decision } from '../../shared/device/device-schemas.js';
 import { DeviceNotFoundError, MailboxExistsError, MailboxLimitError, MailboxNotFoundError } from '../../shared/errors.js';
-import { DECISION_RETENTION_MS, type DecisionLog, type DedupeStore, type DeviceStore, type MailboxRecord } from '../../shared/store/ports.js';
+import { dueShardOf } from '../../shared/store/due-shard.js';
+import {
+  DECISION_RETENTION_MS,
+  DUE_SHARDS,
+  type DecisionLog,
+  type DedupeStore,
+  type DeviceStore,
+  type DueItem,
+  type MailboxRecord,
+} from '../../shared/store/ports.js';
 import { T0, makeDevice, makeMailbox, uniqueId } from './store-fixtures.js';
 
 /** The three storage ports of one implementation, sharing one backing store. */
@@ -13,6 +22,28 @@ export interface StoresUnderTest {
 
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
+
+/** A subscription report as the device API writes it, due an hour later. */
+const report = (subscriptionId: string, expiresAt: number, reportedAt = T0) => ({ subscriptionId, expiresAt, reportedAt, dueAt: reportedAt + HOUR });
+
+/** A fresh device id whose items land in due-index shard `shard`. */
+function deviceIdInShard(shard: number): string {
+  for (;;) {
+    const deviceId = uniqueId('dev');
+    if (dueShardOf(deviceId) === shard) return deviceId;
+  }
+}
+
+/**
+ * The DynamoDB suite shares one table between its tests, and listDue has no lower bound. Each due-index test takes a
+ * time range below every earlier test's (counting down from far below T0), so with `now` inside its own range it
+ * sees only its own items, whatever earlier tests left behind.
+ */
+let nextDueEpoch = 1_000_000_000_000;
+function freshDueEpoch(): number {
+  nextDueEpoch -= 1_000_000;
+  return nextDueEpoch;
+}
 
 /**
  * The behaviour every implementation of the storage ports must show, written once and run against the DynamoDB
@@ -38,6 +69,8 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
     }
 
     const byId = (a: MailboxRecord, b: MailboxRecord) => (a.mailboxId < b.mailboxId ? -1 : a.mailboxId > b.mailboxId ? 1 : 0);
+    const byDevice = (a: DueItem, b: DueItem) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0);
+    const mailboxOf = async (deviceId: string, mailboxId: string) => (await stores.devices.getDeviceAndMailbox(deviceId, mailboxId)).mailbox;
 
     describe('DeviceStore', () => {
       it('reads back a created device with its mailboxes and resolves each callback key', async () => {
@@ -80,7 +113,7 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
 
       it('still returns a mailbox whose Exchange subscription has expired', async () => {
         const { device } = await registered();
-        await stores.devices.setSubscription(device.deviceId, 'primary', { subscriptionId: 'sub-1', expiresAt: T0 - DAY });
+        await stores.devices.setSubscription(device.deviceId, 'primary', report('sub-1', T0 - DAY));
 
         const { mailbox } = await stores.devices.getDeviceAndMailbox(device.deviceId, 'primary');
         expect(mailbox).toMatchObject({ subscriptionId: 'sub-1', expiresAt: T0 - DAY });
@@ -320,21 +353,44 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
         it('records the current subscription, replacing the previous one', async () => {
           const { device } = await registered();
 
-          await stores.devices.setSubscription(device.deviceId, 'primary', { subscriptionId: 'sub-1', expiresAt: T0 + HOUR });
-          await stores.devices.setSubscription(device.deviceId, 'primary', { subscriptionId: 'sub-2', expiresAt: T0 + 2 * HOUR });
-
-          expect((await stores.devices.getDeviceAndMailbox(device.deviceId, 'primary')).mailbox).toMatchObject({
+          await stores.devices.setSubscription(device.deviceId, 'primary', { ...report('sub-1', T0 + HOUR), statusFrequencyMinutes: 5 });
+          await stores.devices.setSubscription(device.deviceId, 'primary', {
             subscriptionId: 'sub-2',
             expiresAt: T0 + 2 * HOUR,
+            reportedAt: T0 + 60_000,
+            statusFrequencyMinutes: 10,
+            dueAt: T0 + 30 * 60_000,
           });
+
+          expect(await mailboxOf(device.deviceId, 'primary')).toMatchObject({
+            subscriptionId: 'sub-2',
+            expiresAt: T0 + 2 * HOUR,
+            subscriptionReportedAt: T0 + 60_000,
+            statusFrequencyMinutes: 10,
+            dueAt: T0 + 30 * 60_000,
+          });
+        });
+
+        it('drops a previous StatusFrequency when the new report has none, and keeps the supervision fields', async () => {
+          const { device } = await registered();
+          await stores.devices.setSubscription(device.deviceId, 'primary', { ...report('sub-1', T0 + HOUR), statusFrequencyMinutes: 5 });
+          await stores.devices.updateMailboxSupervision(device.deviceId, 'primary', {
+            supervisionState: 'silent',
+            resubscribeRequestedAt: T0 + 1,
+            supersededAt: T0 + 2,
+          });
+
+          await stores.devices.setSubscription(device.deviceId, 'primary', report('sub-2', T0 + 2 * HOUR, T0 + 3));
+
+          const mailbox = await mailboxOf(device.deviceId, 'primary');
+          expect(mailbox).not.toHaveProperty('statusFrequencyMinutes');
+          expect(mailbox).toMatchObject({ supervisionState: 'silent', resubscribeRequestedAt: T0 + 1, supersededAt: T0 + 2, subscriptionReportedAt: T0 + 3 });
         });
 
         it('throws MailboxNotFoundError for an unknown mailbox and creates nothing', async () => {
           const { device } = await registered();
 
-          await expect(
-            stores.devices.setSubscription(device.deviceId, 'ghost', { subscriptionId: 's', expiresAt: T0 }),
-          ).rejects.toBeInstanceOf(MailboxNotFoundError);
+          await expect(stores.devices.setSubscription(device.deviceId, 'ghost', report('s', T0))).rejects.toBeInstanceOf(MailboxNotFoundError);
           expect((await stores.devices.getDeviceWithMailboxes(device.deviceId))?.mailboxes).toHaveLength(1);
         });
       });
@@ -342,7 +398,7 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
       describe('touchMailbox', () => {
         it('moves lastNotificationAt forward only', async () => {
           const { device } = await registered();
-          const last = async () => (await stores.devices.getDeviceAndMailbox(device.deviceId, 'primary')).mailbox?.lastNotificationAt;
+          const last = async () => (await mailboxOf(device.deviceId, 'primary'))?.lastNotificationAt;
 
           await stores.devices.touchMailbox(device.deviceId, 'primary', T0);
           expect(await last()).toBe(T0);
@@ -352,13 +408,260 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
           expect(await last()).toBe(T0 + 1);
         });
 
+        it('writes the due time with a newer notification only, and keeps it when given none', async () => {
+          const { device } = await registered();
+          const mailbox = () => mailboxOf(device.deviceId, 'primary');
+
+          await stores.devices.touchMailbox(device.deviceId, 'primary', T0, T0 + HOUR);
+          expect(await mailbox()).toMatchObject({ lastNotificationAt: T0, dueAt: T0 + HOUR });
+          // A late write of an older heartbeat carries an older due time: neither may win.
+          await stores.devices.touchMailbox(device.deviceId, 'primary', T0 - 1, T0 + HOUR - 1);
+          expect(await mailbox()).toMatchObject({ lastNotificationAt: T0, dueAt: T0 + HOUR });
+          await stores.devices.touchMailbox(device.deviceId, 'primary', T0 + 1);
+          expect(await mailbox()).toMatchObject({ lastNotificationAt: T0 + 1, dueAt: T0 + HOUR });
+        });
+
         it('ignores a mailbox that does not exist and creates nothing', async () => {
           const { device } = await registered();
 
-          await stores.devices.touchMailbox(device.deviceId, 'ghost', T0);
+          await stores.devices.touchMailbox(device.deviceId, 'ghost', T0, T0 + HOUR);
           await stores.devices.touchMailbox(uniqueId('dev'), 'primary', T0);
 
           expect((await stores.devices.getDeviceWithMailboxes(device.deviceId))?.mailboxes).toHaveLength(1);
+          expect(await mailboxOf(device.deviceId, 'ghost')).toBeUndefined();
+        });
+      });
+
+      describe('updateMailboxSupervision', () => {
+        it('sets only the given fields', async () => {
+          const { device, primary } = await registered();
+
+          await stores.devices.updateMailboxSupervision(device.deviceId, 'primary', { supervisionState: 'live', dueAt: T0 + HOUR });
+          await stores.devices.updateMailboxSupervision(device.deviceId, 'primary', { resubscribeRequestedAt: T0, supersededAt: T0 - 5 });
+          await stores.devices.updateMailboxSupervision(device.deviceId, 'primary', {});
+
+          expect(await mailboxOf(device.deviceId, 'primary')).toEqual({
+            ...primary,
+            supervisionState: 'live',
+            dueAt: T0 + HOUR,
+            resubscribeRequestedAt: T0,
+            supersededAt: T0 - 5,
+          });
+        });
+
+        it('ignores a mailbox that does not exist and creates nothing', async () => {
+          const { device } = await registered();
+
+          await stores.devices.updateMailboxSupervision(device.deviceId, 'ghost', { supervisionState: 'silent', dueAt: T0 });
+          await stores.devices.updateMailboxSupervision(device.deviceId, 'ghost', { dueAt: null });
+
+          expect(await mailboxOf(device.deviceId, 'ghost')).toBeUndefined();
+          expect((await stores.devices.getDeviceWithMailboxes(device.deviceId))?.mailboxes).toHaveLength(1);
+        });
+      });
+
+      describe('due index', () => {
+        /** Every page of a shard from the start, following cursors; bounded so a cursor loop fails instead of hanging. */
+        async function allPages(shard: number, now: number, limit: number): Promise<DueItem[][]> {
+          const pages: DueItem[][] = [];
+          let cursor: string | undefined;
+          do {
+            const page = await stores.devices.listDue({ shard, now, limit, ...(cursor !== undefined ? { cursor } : {}) });
+            pages.push(page.items);
+            cursor = page.cursor;
+          } while (cursor !== undefined && pages.length < 20);
+          return pages;
+        }
+
+        it('lists the due devices and mailboxes of one shard, oldest first, up to and including now', async () => {
+          const e = freshDueEpoch();
+          const [shard, other] = [3, 11];
+          const a = makeDevice({ deviceId: deviceIdInShard(shard), mode: 'interval', dueAt: e + 30 });
+          await stores.devices.createDevice(a, [
+            makeMailbox(a.deviceId, { kind: 'primary', mailboxId: 'primary', dueAt: e + 10 }),
+            makeMailbox(a.deviceId, { mailboxId: 'at-now', dueAt: e + 40 }),
+            makeMailbox(a.deviceId, { mailboxId: 'later', dueAt: e + 41 }),
+            makeMailbox(a.deviceId, { mailboxId: 'unscheduled' }),
+          ]);
+          const b = makeDevice({ deviceId: deviceIdInShard(shard) });
+          await stores.devices.createDevice(b, [makeMailbox(b.deviceId, { kind: 'primary', mailboxId: 'primary', dueAt: e + 20 })]);
+          const c = makeDevice({ deviceId: deviceIdInShard(other), mode: 'interval', dueAt: e + 5 });
+          await stores.devices.createDevice(c, [makeMailbox(c.deviceId, { kind: 'primary', mailboxId: 'primary', dueAt: e + 6 })]);
+
+          expect(await stores.devices.listDue({ shard, now: e + 40, limit: 10 })).toEqual({
+            items: [
+              { kind: 'mailbox', deviceId: a.deviceId, mailboxId: 'primary', dueAt: e + 10 },
+              { kind: 'mailbox', deviceId: b.deviceId, mailboxId: 'primary', dueAt: e + 20 },
+              { kind: 'interval', deviceId: a.deviceId, dueAt: e + 30 },
+              { kind: 'mailbox', deviceId: a.deviceId, mailboxId: 'at-now', dueAt: e + 40 },
+            ],
+          });
+          expect((await stores.devices.listDue({ shard: other, now: e + 40, limit: 10 })).items).toEqual([
+            { kind: 'interval', deviceId: c.deviceId, dueAt: e + 5 },
+            { kind: 'mailbox', deviceId: c.deviceId, mailboxId: 'primary', dueAt: e + 6 },
+          ]);
+          expect((await stores.devices.listDue({ shard, now: e + 9, limit: 10 })).items).toEqual([]);
+          // Records read back as they were written: the shard is the store's business, not a record field.
+          expect(await stores.devices.getDevice(a.deviceId)).toEqual(a);
+        });
+
+        it('pages through a shard with limit and cursor, each item once, in order', async () => {
+          const e = freshDueEpoch();
+          const shard = 7;
+          const expected: DueItem[] = [];
+          for (let i = 0; i < 7; i++) {
+            const device = makeDevice({ deviceId: deviceIdInShard(shard) });
+            // Two due at the same time: ties must neither repeat nor drop an item across a page boundary.
+            const dueAt = e + (i === 3 ? 2 : i) * 10;
+            await stores.devices.createDevice(device, [makeMailbox(device.deviceId, { kind: 'primary', mailboxId: 'primary', dueAt })]);
+            expected.push({ kind: 'mailbox', deviceId: device.deviceId, mailboxId: 'primary', dueAt });
+          }
+
+          const pages = await allPages(shard, e + 100, 3);
+
+          expect(pages.map((page) => page.length)).toEqual([3, 3, 1]);
+          const listed = pages.flat();
+          expect(listed.map((item) => item.dueAt)).toEqual([...expected.map((item) => item.dueAt)].sort((x, y) => x - y));
+          expect(new Set(listed.map((item) => item.deviceId)).size).toBe(7);
+          expect([...listed].sort(byDevice)).toEqual([...expected].sort(byDevice));
+        });
+
+        it('gives a cursor with every full page, so the page after an exact fit is empty', async () => {
+          const e = freshDueEpoch();
+          const shard = 9;
+          for (let i = 0; i < 4; i++) {
+            const device = makeDevice({ deviceId: deviceIdInShard(shard), mode: 'interval', dueAt: e + i });
+            await stores.devices.createDevice(device, []);
+          }
+
+          const pages = await allPages(shard, e + 100, 2);
+
+          expect(pages.map((page) => page.length)).toEqual([2, 2, 0]);
+          expect(pages.flat().every((item) => item.kind === 'interval')).toBe(true);
+        });
+
+        it('drops an item from the index when its due time is removed, and moves it when the time changes', async () => {
+          const e = freshDueEpoch();
+          const shard = 5;
+          const device = makeDevice({ deviceId: deviceIdInShard(shard) });
+          await stores.devices.createDevice(device, [makeMailbox(device.deviceId, { kind: 'primary', mailboxId: 'primary' })]);
+          const listed = async () => (await stores.devices.listDue({ shard, now: e + 100, limit: 10 })).items;
+
+          expect(await listed()).toEqual([]);
+          await stores.devices.updateMailboxSupervision(device.deviceId, 'primary', { dueAt: e + 10 });
+          await stores.devices.updateDevice(device.deviceId, { mode: 'interval', dueAt: e + 20 }, T0);
+          expect(await listed()).toEqual([
+            { kind: 'mailbox', deviceId: device.deviceId, mailboxId: 'primary', dueAt: e + 10 },
+            { kind: 'interval', deviceId: device.deviceId, dueAt: e + 20 },
+          ]);
+
+          await stores.devices.updateMailboxSupervision(device.deviceId, 'primary', { dueAt: e + 101 });
+          await stores.devices.updateDevice(device.deviceId, { dueAt: e + 1 }, T0);
+          expect(await listed()).toEqual([{ kind: 'interval', deviceId: device.deviceId, dueAt: e + 1 }]);
+
+          await stores.devices.updateDevice(device.deviceId, { mode: 'realtime', dueAt: null }, T0);
+          await stores.devices.updateMailboxSupervision(device.deviceId, 'primary', { dueAt: null });
+          expect((await stores.devices.listDue({ shard, now: e + 1_000, limit: 10 })).items).toEqual([]);
+          expect(await stores.devices.getDevice(device.deviceId)).not.toHaveProperty('dueAt');
+          expect(await mailboxOf(device.deviceId, 'primary')).not.toHaveProperty('dueAt');
+        });
+
+        it('indexes what setSubscription, touchMailbox and addMailbox schedule, and forgets what is removed', async () => {
+          const e = freshDueEpoch();
+          const shard = 12;
+          const device = makeDevice({ deviceId: deviceIdInShard(shard), mode: 'interval', dueAt: e + 40 });
+          await stores.devices.createDevice(device, [
+            makeMailbox(device.deviceId, { kind: 'primary', mailboxId: 'primary' }),
+            makeMailbox(device.deviceId, { mailboxId: 'touched' }),
+          ]);
+          const listed = async () => (await stores.devices.listDue({ shard, now: e + 100, limit: 10 })).items;
+
+          await stores.devices.setSubscription(device.deviceId, 'primary', { subscriptionId: 's', expiresAt: T0, reportedAt: T0, dueAt: e + 10 });
+          await stores.devices.touchMailbox(device.deviceId, 'touched', T0, e + 20);
+          await stores.devices.addMailbox(makeMailbox(device.deviceId, { mailboxId: 'added', dueAt: e + 30 }), MAX_DELEGATED_MAILBOXES);
+          expect(await listed()).toEqual([
+            { kind: 'mailbox', deviceId: device.deviceId, mailboxId: 'primary', dueAt: e + 10 },
+            { kind: 'mailbox', deviceId: device.deviceId, mailboxId: 'touched', dueAt: e + 20 },
+            { kind: 'mailbox', deviceId: device.deviceId, mailboxId: 'added', dueAt: e + 30 },
+            { kind: 'interval', deviceId: device.deviceId, dueAt: e + 40 },
+          ]);
+
+          await stores.devices.removeMailbox(device.deviceId, 'touched');
+          expect((await listed()).map((item) => (item.kind === 'mailbox' ? item.mailboxId : 'device'))).toEqual(['primary', 'added', 'device']);
+          await stores.devices.deleteDevice(device.deviceId);
+          expect(await listed()).toEqual([]);
+        });
+
+        it('refuses a shard outside 0..DUE_SHARDS-1, a limit below 1 and a cursor it did not make', async () => {
+          await expect(stores.devices.listDue({ shard: DUE_SHARDS, now: T0, limit: 1 })).rejects.toBeInstanceOf(RangeError);
+          await expect(stores.devices.listDue({ shard: -1, now: T0, limit: 1 })).rejects.toBeInstanceOf(RangeError);
+          await expect(stores.devices.listDue({ shard: 0, now: T0, limit: 0 })).rejects.toBeInstanceOf(RangeError);
+          await expect(stores.devices.listDue({ shard: 0, now: T0, limit: 1, cursor: 'not-a-cursor' })).rejects.toBeInstanceOf(TypeError);
+        });
+      });
+
+      describe('held alerts', () => {
+        const held = async (deviceId: string) => (await mailboxOf(deviceId, 'primary'))?.heldAlerts;
+
+        it('adds up held alerts and releases at most what is held', async () => {
+          const { device } = await registered();
+
+          await stores.devices.holdAlerts(device.deviceId, 'primary', 3);
+          await stores.devices.holdAlerts(device.deviceId, 'primary', 2);
+          expect(await held(device.deviceId)).toBe(5);
+
+          expect(await stores.devices.releaseHeldAlerts(device.deviceId, 'primary', 6)).toBe(false);
+          expect(await held(device.deviceId)).toBe(5);
+          expect(await stores.devices.releaseHeldAlerts(device.deviceId, 'primary', 5)).toBe(true);
+          expect(await held(device.deviceId)).toBe(0);
+          expect(await stores.devices.releaseHeldAlerts(device.deviceId, 'primary', 1)).toBe(false);
+        });
+
+        it('lets only one of two concurrent flushes release the same held alerts', async () => {
+          const { device } = await registered();
+          await stores.devices.holdAlerts(device.deviceId, 'primary', 4);
+
+          const results = await Promise.all([1, 2, 3].map(() => stores.devices.releaseHeldAlerts(device.deviceId, 'primary', 4)));
+
+          expect(results.filter(Boolean)).toHaveLength(1);
+          expect(await held(device.deviceId)).toBe(0);
+        });
+
+        it('refuses to release from a mailbox that never held any, and ignores holds for a missing mailbox', async () => {
+          const { device } = await registered();
+
+          expect(await stores.devices.releaseHeldAlerts(device.deviceId, 'primary', 1)).toBe(false);
+          await stores.devices.holdAlerts(device.deviceId, 'ghost', 2);
+          expect(await stores.devices.releaseHeldAlerts(device.deviceId, 'ghost', 1)).toBe(false);
+
+          expect(await mailboxOf(device.deviceId, 'ghost')).toBeUndefined();
+          expect(await held(device.deviceId)).toBeUndefined();
+        });
+
+        it('refuses counts that are not positive integers', async () => {
+          const { device } = await registered();
+
+          await expect(stores.devices.holdAlerts(device.deviceId, 'primary', 0)).rejects.toBeInstanceOf(RangeError);
+          await expect(stores.devices.releaseHeldAlerts(device.deviceId, 'primary', -1)).rejects.toBeInstanceOf(RangeError);
+          await expect(stores.devices.holdAlerts(device.deviceId, 'primary', 1.5)).rejects.toBeInstanceOf(RangeError);
+          expect(await held(device.deviceId)).toBeUndefined();
+        });
+      });
+
+      describe('markAlerted', () => {
+        it('moves lastAlertAt forward only and ignores a missing mailbox', async () => {
+          const { device } = await registered();
+          const last = async () => (await mailboxOf(device.deviceId, 'primary'))?.lastAlertAt;
+
+          await stores.devices.markAlerted(device.deviceId, 'primary', T0);
+          expect(await last()).toBe(T0);
+          await stores.devices.markAlerted(device.deviceId, 'primary', T0 - 1);
+          expect(await last()).toBe(T0);
+          await stores.devices.markAlerted(device.deviceId, 'primary', T0 + 1);
+          expect(await last()).toBe(T0 + 1);
+
+          await stores.devices.markAlerted(device.deviceId, 'ghost', T0);
+          expect(await mailboxOf(device.deviceId, 'ghost')).toBeUndefined();
         });
       });
 

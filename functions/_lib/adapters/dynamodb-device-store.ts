@@ -2,23 +2,33 @@ import {
   DeleteCommand,
   GetCommand,
   PutCommand,
+  QueryCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { DeviceNotFoundError, MailboxExistsError, MailboxLimitError, MailboxNotFoundError } from '../../../shared/errors.js';
-import type {
-  DeviceChanges,
-  DeviceRecord,
-  DeviceStore,
-  DeviceWithMailboxes,
-  MailboxRecord,
+import { dueShardOf } from '../../../shared/store/due-shard.js';
+import {
+  DUE_SHARDS,
+  type DeviceChanges,
+  type DeviceRecord,
+  type DeviceStore,
+  type DeviceWithMailboxes,
+  type DueItem,
+  type MailboxRecord,
+  type MailboxSupervisionChanges,
 } from '../../../shared/store/ports.js';
 import {
+  DEVICE_PK_PREFIX,
+  DUE_AT_ATTRIBUTE,
+  DUE_INDEX_NAME,
+  DUE_SHARD_ATTRIBUTE,
   MAILBOX_SK_PREFIX,
   META_SK,
   callbackKey,
   deviceKey,
   devicePk,
+  dueShardValue,
   mailboxKey,
 } from '../../../infra/table-design.js';
 import {
@@ -85,7 +95,7 @@ export class DynamoDbDeviceStore implements DeviceStore {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...deviceKey(device.deviceId), ...device },
+          Item: deviceItem(device),
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -137,35 +147,21 @@ export class DynamoDbDeviceStore implements DeviceStore {
   }
 
   async updateDevice(deviceId: string, changes: DeviceChanges, now: number): Promise<DeviceRecord> {
-    const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
-    const values: Record<string, unknown> = { ':updatedAt': now };
-    const sets = ['#updatedAt = :updatedAt'];
-    const removes: string[] = [];
+    const update = new UpdateBuilder().set('updatedAt', now);
     for (const field of CHANGEABLE_FIELDS) {
       const value = changes[field];
-      if (value === undefined) continue;
-      names[`#${field}`] = field;
-      values[`:${field}`] = value;
-      sets.push(`#${field} = :${field}`);
+      if (value !== undefined) update.set(field, value);
     }
-    if (changes.retiredReason !== undefined) {
-      names['#retiredReason'] = 'retiredReason';
-      if (changes.retiredReason === null) {
-        removes.push('#retiredReason');
-      } else {
-        values[':retiredReason'] = changes.retiredReason;
-        sets.push('#retiredReason = :retiredReason');
-      }
-    }
+    if (changes.retiredReason === null) update.remove('retiredReason');
+    else if (changes.retiredReason !== undefined) update.set('retiredReason', changes.retiredReason);
+    if (changes.dueAt !== undefined) update.dueAt(deviceId, changes.dueAt);
     try {
       const { Attributes: attributes } = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: deviceKey(deviceId),
-          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+          ...update.build(),
           ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -258,16 +254,23 @@ export class DynamoDbDeviceStore implements DeviceStore {
   async setSubscription(
     deviceId: string,
     mailboxId: string,
-    subscription: { subscriptionId: string; expiresAt: number },
+    subscription: { subscriptionId: string; expiresAt: number; reportedAt: number; statusFrequencyMinutes?: number; dueAt: number },
   ): Promise<void> {
+    const update = new UpdateBuilder()
+      .set('subscriptionId', subscription.subscriptionId)
+      .set('expiresAt', subscription.expiresAt)
+      .set('subscriptionReportedAt', subscription.reportedAt)
+      .dueAt(deviceId, subscription.dueAt);
+    // A report without a StatusFrequency means Exchange's default, not "whatever the previous subscription had".
+    if (subscription.statusFrequencyMinutes === undefined) update.remove('statusFrequencyMinutes');
+    else update.set('statusFrequencyMinutes', subscription.statusFrequencyMinutes);
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: mailboxKey(deviceId, mailboxId),
-          UpdateExpression: 'SET subscriptionId = :subscriptionId, expiresAt = :expiresAt',
+          ...update.build(),
           ConditionExpression: 'attribute_exists(sk)',
-          ExpressionAttributeValues: { ':subscriptionId': subscription.subscriptionId, ':expiresAt': subscription.expiresAt },
         }),
       );
     } catch (error) {
@@ -276,21 +279,83 @@ export class DynamoDbDeviceStore implements DeviceStore {
     }
   }
 
-  async touchMailbox(deviceId: string, mailboxId: string, at: number): Promise<void> {
+  async touchMailbox(deviceId: string, mailboxId: string, at: number, dueAt?: number): Promise<void> {
+    const update = new UpdateBuilder().set('lastNotificationAt', at);
+    if (dueAt !== undefined) update.dueAt(deviceId, dueAt);
+    await this.updateIgnoringMissing(
+      mailboxKey(deviceId, mailboxId),
+      update,
+      // An older timestamp (a late, concurrent write) must not move the time back nor the due time with it.
+      'attribute_exists(sk) AND (attribute_not_exists(#lastNotificationAt) OR #lastNotificationAt < :lastNotificationAt)',
+    );
+  }
+
+  async updateMailboxSupervision(deviceId: string, mailboxId: string, changes: MailboxSupervisionChanges): Promise<void> {
+    const update = new UpdateBuilder();
+    if (changes.supervisionState !== undefined) update.set('supervisionState', changes.supervisionState);
+    if (changes.resubscribeRequestedAt !== undefined) update.set('resubscribeRequestedAt', changes.resubscribeRequestedAt);
+    if (changes.supersededAt !== undefined) update.set('supersededAt', changes.supersededAt);
+    if (changes.dueAt !== undefined) update.dueAt(deviceId, changes.dueAt);
+    if (update.isEmpty()) return;
+    await this.updateIgnoringMissing(mailboxKey(deviceId, mailboxId), update, 'attribute_exists(sk)');
+  }
+
+  /**
+   * One Query of the index (eventually consistent: GSIs have no strongly consistent reads). A full page carries a
+   * cursor even when nothing follows, as DynamoDB does; the next page is then empty.
+   */
+  async listDue(input: { shard: number; now: number; limit: number; cursor?: string }): Promise<{ items: DueItem[]; cursor?: string }> {
+    checkDueQuery(input);
+    const page = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: DUE_INDEX_NAME,
+        KeyConditionExpression: '#shard = :shard AND #dueAt <= :now',
+        ExpressionAttributeNames: { '#shard': DUE_SHARD_ATTRIBUTE, '#dueAt': DUE_AT_ATTRIBUTE },
+        ExpressionAttributeValues: { ':shard': dueShardValue(input.shard), ':now': input.now },
+        ScanIndexForward: true,
+        Limit: input.limit,
+        ...(input.cursor !== undefined ? { ExclusiveStartKey: decodeDueCursor(input.cursor, input.shard) } : {}),
+      }),
+    );
+    const items = ((page.Items ?? []) as Item[]).flatMap((item) => {
+      const due = toDueItem(item);
+      return due ? [due] : [];
+    });
+    return { items, ...(page.LastEvaluatedKey ? { cursor: encodeDueCursor(page.LastEvaluatedKey) } : {}) };
+  }
+
+  async holdAlerts(deviceId: string, mailboxId: string, count: number): Promise<void> {
+    checkAlertCount(count);
+    await this.updateIgnoringMissing(mailboxKey(deviceId, mailboxId), new UpdateBuilder().add('heldAlerts', count), 'attribute_exists(sk)');
+  }
+
+  async releaseHeldAlerts(deviceId: string, mailboxId: string, count: number): Promise<boolean> {
+    checkAlertCount(count);
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: mailboxKey(deviceId, mailboxId),
-          UpdateExpression: 'SET lastNotificationAt = :at',
-          ConditionExpression: 'attribute_exists(sk) AND (attribute_not_exists(lastNotificationAt) OR lastNotificationAt < :at)',
-          ExpressionAttributeValues: { ':at': at },
+          UpdateExpression: 'ADD heldAlerts :minus',
+          // Fails on a missing mailbox too (no heldAlerts): two flushes of one burst cannot both take the count.
+          ConditionExpression: 'heldAlerts >= :count',
+          ExpressionAttributeValues: { ':minus': -count, ':count': count },
         }),
       );
+      return true;
     } catch (error) {
-      // An older timestamp or a removed mailbox: nothing to record.
-      if (!isConditionalCheckFailed(error)) throw error;
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
     }
+  }
+
+  async markAlerted(deviceId: string, mailboxId: string, at: number): Promise<void> {
+    await this.updateIgnoringMissing(
+      mailboxKey(deviceId, mailboxId),
+      new UpdateBuilder().set('lastAlertAt', at),
+      'attribute_exists(sk) AND (attribute_not_exists(#lastAlertAt) OR #lastAlertAt < :lastAlertAt)',
+    );
   }
 
   /**
@@ -313,6 +378,18 @@ export class DynamoDbDeviceStore implements DeviceStore {
     await batchWriteAll(this.client, this.tableName, callbacks, this.options);
     const rest = items.map((item): WriteRequest => ({ DeleteRequest: { Key: { pk: String(item.pk), sk: String(item.sk) } } }));
     await batchWriteAll(this.client, this.tableName, rest, this.options);
+  }
+
+  /**
+   * An UpdateItem whose failed condition means "nothing to do" (the mailbox was removed, or a newer value is
+   * stored). The condition may use the builder's `#field` / `:field` placeholders.
+   */
+  private async updateIgnoringMissing(key: { pk: string; sk: string }, update: UpdateBuilder, condition: string): Promise<void> {
+    try {
+      await this.client.send(new UpdateCommand({ TableName: this.tableName, Key: key, ...update.build(), ConditionExpression: condition }));
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
   }
 
   /** The device item and its mailbox items (one consistent Query), without expired items. */
@@ -368,7 +445,16 @@ function callbackItem(mailbox: MailboxRecord): Item {
 }
 
 function mailboxItem(mailbox: MailboxRecord): Item {
-  return { ...mailboxKey(mailbox.deviceId, mailbox.mailboxId), ...mailbox };
+  return withDueShard({ ...mailboxKey(mailbox.deviceId, mailbox.mailboxId), ...mailbox }, mailbox.deviceId);
+}
+
+function deviceItem(device: DeviceRecord): Item {
+  return withDueShard({ ...deviceKey(device.deviceId), ...device }, device.deviceId);
+}
+
+/** An item with a due time goes into the due index: it needs the shard as well. */
+function withDueShard(item: Item, deviceId: string): Item {
+  return item[DUE_AT_ATTRIBUTE] === undefined ? item : { ...item, [DUE_SHARD_ATTRIBUTE]: dueShardValue(dueShardOf(deviceId)) };
 }
 
 function toDevice(item: Item): DeviceRecord {
@@ -377,4 +463,104 @@ function toDevice(item: Item): DeviceRecord {
 
 function toMailbox(item: Item): MailboxRecord {
   return withoutKeys(item) as unknown as MailboxRecord;
+}
+
+/** The due index returns base keys only: the sort key says what the item is. */
+function toDueItem(item: Item): DueItem | undefined {
+  const { pk, sk, [DUE_AT_ATTRIBUTE]: dueAt } = item;
+  if (typeof pk !== 'string' || typeof sk !== 'string' || typeof dueAt !== 'number' || !pk.startsWith(DEVICE_PK_PREFIX)) return undefined;
+  const deviceId = pk.slice(DEVICE_PK_PREFIX.length);
+  if (sk === META_SK) return { kind: 'interval', deviceId, dueAt };
+  if (sk.startsWith(MAILBOX_SK_PREFIX)) return { kind: 'mailbox', deviceId, mailboxId: sk.slice(MAILBOX_SK_PREFIX.length), dueAt };
+  return undefined;
+}
+
+function checkDueQuery(input: { shard: number; limit: number }): void {
+  if (!Number.isInteger(input.shard) || input.shard < 0 || input.shard >= DUE_SHARDS) {
+    throw new RangeError(`due shard must be an integer from 0 to ${DUE_SHARDS - 1}, got ${input.shard}`);
+  }
+  if (!Number.isInteger(input.limit) || input.limit < 1) throw new RangeError(`limit must be a positive integer, got ${input.limit}`);
+}
+
+function checkAlertCount(count: number): void {
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`alert count must be a positive integer, got ${count}`);
+}
+
+/** The cursor is the index's LastEvaluatedKey, opaque to callers. */
+function encodeDueCursor(lastEvaluatedKey: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(lastEvaluatedKey)).toString('base64url');
+}
+
+function decodeDueCursor(cursor: string, shard: number): Record<string, unknown> {
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    key = undefined;
+  }
+  const valid =
+    typeof key === 'object' &&
+    key !== null &&
+    typeof (key as Item).pk === 'string' &&
+    typeof (key as Item).sk === 'string' &&
+    typeof (key as Item)[DUE_AT_ATTRIBUTE] === 'number' &&
+    (key as Item)[DUE_SHARD_ATTRIBUTE] === dueShardValue(shard);
+  if (!valid) throw new TypeError(`not a due-index cursor of shard ${shard}`);
+  return key as Record<string, unknown>;
+}
+
+/**
+ * Collects SET / REMOVE / ADD clauses with `#field` names and `:field` values, so that conditions can refer to the
+ * same placeholders.
+ */
+class UpdateBuilder {
+  private readonly names: Record<string, string> = {};
+  private readonly values: Record<string, unknown> = {};
+  private readonly sets: string[] = [];
+  private readonly removes: string[] = [];
+  private readonly adds: string[] = [];
+
+  set(field: string, value: unknown): this {
+    this.names[`#${field}`] = field;
+    this.values[`:${field}`] = value;
+    this.sets.push(`#${field} = :${field}`);
+    return this;
+  }
+
+  remove(field: string): this {
+    this.names[`#${field}`] = field;
+    this.removes.push(`#${field}`);
+    return this;
+  }
+
+  add(field: string, value: number): this {
+    this.names[`#${field}`] = field;
+    this.values[`:${field}`] = value;
+    this.adds.push(`#${field} :${field}`);
+    return this;
+  }
+
+  /** The due time with its shard, or (null) neither: an item is in the due index exactly when it has a due time. */
+  dueAt(deviceId: string, dueAt: number | null): this {
+    if (dueAt === null) return this.remove(DUE_AT_ATTRIBUTE).remove(DUE_SHARD_ATTRIBUTE);
+    return this.set(DUE_AT_ATTRIBUTE, dueAt).set(DUE_SHARD_ATTRIBUTE, dueShardValue(dueShardOf(deviceId)));
+  }
+
+  isEmpty(): boolean {
+    return this.sets.length + this.removes.length + this.adds.length === 0;
+  }
+
+  build(): { UpdateExpression: string; ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues?: Record<string, unknown> } {
+    const clauses = [
+      this.sets.length ? `SET ${this.sets.join(', ')}` : '',
+      this.removes.length ? `REMOVE ${this.removes.join(', ')}` : '',
+      this.adds.length ? `ADD ${this.adds.join(', ')}` : '',
+    ].filter(Boolean);
+    return {
+      UpdateExpression: clauses.join(' '),
+      ExpressionAttributeNames: this.names,
+      // DynamoDB refuses an empty ExpressionAttributeValues (a REMOVE-only update has none).
+      ...(Object.keys(this.values).length ? { ExpressionAttributeValues: this.values } : {}),
+    };
+  }
 }

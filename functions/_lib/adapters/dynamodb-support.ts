@@ -1,6 +1,6 @@
 import { BatchGetCommand, BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
-import { TTL_ATTRIBUTE, type TableKey } from '../../../infra/table-design.js';
+import { DUE_SHARD_ATTRIBUTE, TTL_ATTRIBUTE, type TableKey } from '../../../infra/table-design.js';
 
 /** A stored item as the document client returns it. */
 export type Item = Record<string, unknown>;
@@ -60,9 +60,9 @@ export function ttlSeconds(expiresAtMs: number): number {
   return Math.ceil(expiresAtMs / 1000);
 }
 
-/** The item without its key and TTL attributes. */
+/** The item without its key, due-index shard and TTL attributes (storage details, not record fields). */
 export function withoutKeys(item: Item): Item {
-  const { pk: _pk, sk: _sk, [TTL_ATTRIBUTE]: _ttl, ...rest } = item;
+  const { pk: _pk, sk: _sk, [TTL_ATTRIBUTE]: _ttl, [DUE_SHARD_ATTRIBUTE]: _dueShard, ...rest } = item;
   return rest;
 }
 

@@ -5,6 +5,9 @@ import { queueMessageSchema, type EventQueue, type QueueMessage } from '../../..
 /** SendMessageBatch takes at most 10 entries. A new-mail message is at most ~14 KB, so 10 stay under 256 KiB. */
 const BATCH_SIZE = 10;
 
+/** SQS's limit for DelaySeconds (15 minutes). */
+const MAX_DELAY_SECONDS = 900;
+
 export interface SqsEventQueueOptions {
   /** Further tries of entries SQS reported as failed (default 2). Whole-call errors are retried by the SDK itself. */
   entryRetries?: number;
@@ -30,20 +33,29 @@ export class SqsEventQueue implements EventQueue {
     this.retryDelayMs = options?.retryDelayMs ?? 50;
   }
 
-  async enqueue(messages: QueueMessage[]): Promise<void> {
+  async enqueue(messages: QueueMessage[], options?: { delaySeconds?: number }): Promise<void> {
+    const delaySeconds = options?.delaySeconds;
     // Validate everything before sending anything: a malformed message is a bug, not a reason to queue half a body.
+    if (delaySeconds !== undefined && !(Number.isInteger(delaySeconds) && delaySeconds >= 0 && delaySeconds <= MAX_DELAY_SECONDS)) {
+      throw new RangeError(`delaySeconds must be an integer from 0 to ${MAX_DELAY_SECONDS}, got ${delaySeconds}`);
+    }
     const bodies = messages.map((message, index) => {
       const parsed = queueMessageSchema.safeParse(message);
       if (!parsed.success) throw new TypeError(`queue message ${index} is invalid: ${parsed.error.message}`);
       return JSON.stringify(parsed.data);
     });
     for (let start = 0; start < bodies.length; start += BATCH_SIZE) {
-      await this.sendBatch(bodies.slice(start, start + BATCH_SIZE));
+      await this.sendBatch(bodies.slice(start, start + BATCH_SIZE), delaySeconds);
     }
   }
 
-  private async sendBatch(bodies: string[]): Promise<void> {
-    let pending: SendMessageBatchRequestEntry[] = bodies.map((body, index) => ({ Id: String(index), MessageBody: body }));
+  private async sendBatch(bodies: string[], delaySeconds: number | undefined): Promise<void> {
+    // Without a delay the entry carries none, so the queue's own DelaySeconds (0 here) applies.
+    let pending: SendMessageBatchRequestEntry[] = bodies.map((body, index) => ({
+      Id: String(index),
+      MessageBody: body,
+      ...(delaySeconds !== undefined ? { DelaySeconds: delaySeconds } : {}),
+    }));
     for (let attempt = 0; ; attempt++) {
       let failed: { Id?: string; SenderFault?: boolean; Code?: string }[];
       try {

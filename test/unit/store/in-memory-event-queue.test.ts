@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
-import type { QueueMessage } from '../../../shared/queue/queue-messages.js';
+import type { FlushHeldAlertsMessage, NewMailMessage, QueueMessage } from '../../../shared/queue/queue-messages.js';
 import { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';
 
-const message = (eventKey: string): QueueMessage => ({
+const message = (eventKey: string): NewMailMessage => ({
   v: 1,
   type: 'new-mail',
   deviceId: 'dev-1',
@@ -19,7 +19,10 @@ describe('InMemoryEventQueue', () => {
 
     await queue.enqueue([first, message('b')]);
     first.eventKeys.push('mutated');
-    queue.messages[0]!.eventKeys.push('mutated too');
+    const read = queue.messages[0];
+    if (read?.type !== 'new-mail') throw new Error(`expected the new-mail message first, got ${read?.type}`);
+    read.eventKeys.push('mutated too');
+    queue.deliveries[1]!.message.deviceId = 'mutated as well';
 
     expect(queue.messages).toEqual([message('a'), message('b')]);
   });
@@ -53,6 +56,28 @@ describe('InMemoryEventQueue', () => {
 
     await expect(queue.enqueue([message('a'), invalid])).rejects.toThrow(/queue message 1 is invalid/);
     expect(queue.messages).toEqual([]);
+  });
+
+  it('records the delay of each message, 0 when none was asked for', async () => {
+    const queue = new InMemoryEventQueue();
+    const flush: FlushHeldAlertsMessage = { v: 1, type: 'flush-held-alerts', deviceId: 'dev-1', mailboxId: 'primary', heldSince: 1_700_000_000_000 };
+
+    await queue.enqueue([message('a')]);
+    await queue.enqueue([flush, message('b')], { delaySeconds: 900 });
+
+    expect(queue.deliveries).toEqual([
+      { message: message('a'), delaySeconds: 0 },
+      { message: flush, delaySeconds: 900 },
+      { message: message('b'), delaySeconds: 900 },
+    ]);
+    expect(queue.messages).toEqual([message('a'), flush, message('b')]);
+  });
+
+  it.each([-1, 901, 1.5, Number.NaN])('refuses delaySeconds %s as SQS would, accepting nothing', async (delaySeconds) => {
+    const queue = new InMemoryEventQueue();
+
+    await expect(queue.enqueue([message('a')], { delaySeconds })).rejects.toBeInstanceOf(RangeError);
+    expect(queue.deliveries).toEqual([]);
   });
 
   it('hands over and forgets its messages on clear()', async () => {

@@ -73,6 +73,23 @@ describe('SqsEventQueue', () => {
     expect((error as Error).cause).toBe(cause);
   });
 
+  it('sets DelaySeconds on every entry of every batch when asked to, and on none otherwise', async () => {
+    mock.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+    const queue = new SqsEventQueue(client, QUEUE_URL);
+
+    await queue.enqueue(Array.from({ length: 12 }, (_, i) => message(i)), { delaySeconds: 900 });
+    await queue.enqueue([message(20)]);
+
+    const entries = mock.commandCalls(SendMessageBatchCommand).map((call) => call.args[0].input.Entries ?? []);
+    expect(entries.map((batch) => batch.map((entry) => entry.DelaySeconds))).toEqual([Array(10).fill(900), [900, 900], [undefined]]);
+  });
+
+  it.each([-1, 901, 2.5])('refuses delaySeconds %s before sending anything', async (delaySeconds) => {
+    await expect(new SqsEventQueue(client, QUEUE_URL).enqueue([message(0)], { delaySeconds })).rejects.toBeInstanceOf(RangeError);
+
+    expect(mock.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+  });
+
   it('sends nothing for an empty list', async () => {
     await new SqsEventQueue(client, QUEUE_URL).enqueue([]);
 
