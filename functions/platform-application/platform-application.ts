@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The SNS platform application (APNS or APNS_SANDBOX) as a CloudFormation custom resource. CloudFormation has no

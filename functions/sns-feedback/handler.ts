@@ -3,9 +3,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { SNSEvent } from 'aws-lambda';
-import { createAwsClients } from '../_lib/adapters/aws-clients.js';
 import { DynamoDbDeviceStore } from '../_lib/adapters/dynamodb-device-store.js';
 import { SnsEndpointRegistry } from '../_lib/adapters/sns-endpoint-registry.js';
+import { awsClients } from '../_lib/aws-runtime.js';
 import { config } from '../_lib/config.js';
 import { logger, tracer, useCaseLogger } from '../_lib/powertools.js';
 import { endpointEventSchema, retireDisabledEndpoint, type RetireDisabledEndpointDeps } from './retire-disabled-endpoint.js';
@@ -16,7 +16,7 @@ import { endpointEventSchema, retireDisabledEndpoint, type RetireDisabledEndpoin
  * change it.
  */
 
-const { documentClient } = createAwsClients({ region: config.region() });
+const { documentClient } = awsClients();
 const deps: RetireDisabledEndpointDeps = {
   // Only describe() is used: the registry needs no platform applications for it.
   endpoints: new SnsEndpointRegistry(tracer.captureAWSv3Client(new SNSClient({ region: config.region() })), { platformApplicationArns: {} }),

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { DeviceStore } from '../../shared/store/ports.js';
 import type { UseCaseLogger } from '../_lib/powertools.js';
 
