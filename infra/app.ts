@@ -1,0 +1,31 @@
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { CONTEXT_KEY, parseDeploymentConfig, type DeploymentConfig } from './config.js';
+import { RelayStack } from './stacks/relay-stack.js';
+
+/**
+ * The CDK app: one RelayStack per configured region, checked by cdk-nag's AwsSolutions rules on every synth (an
+ * unacknowledged finding fails the synth).
+ */
+export function buildRelayApp(app: App, config: DeploymentConfig = parseDeploymentConfig(app.node.tryGetContext(CONTEXT_KEY))): RelayStack[] {
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+  return config.regions.map(
+    (regionConfig) =>
+      new RelayStack(app, `InboxRelay-${regionConfig.region}`, {
+        // No account unless configured: `cdk synth` needs no credentials, `cdk deploy` uses the caller's account.
+        env: { region: regionConfig.region, ...(config.account ? { account: config.account } : {}) },
+        description: `inbox-relay real-time push relay (${regionConfig.region})`,
+        config,
+        regionConfig,
+      }),
+  );
+}
+
+// Synthesize when run as the CDK app (cdk.json), not when a test imports this module.
+if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const app = new App();
+  buildRelayApp(app);
+  app.synth();
+}

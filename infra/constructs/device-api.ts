@@ -1,0 +1,126 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { CALLBACK_ROUTES, DEVICE_API_ROUTES } from '../../functions/_lib/routes.js';
+import { acknowledge } from './nag.js';
+import type { RelayFunction } from './relay-function.js';
+
+export interface DeviceApiProps {
+  /** Serves the device routes (functions/_lib/routes.ts) and every unknown route, so errors keep the contract's shape. */
+  readonly deviceFunction: RelayFunction;
+  /** Serves `POST /v1/callbacks/{secret}`. */
+  readonly callbackFunction: RelayFunction;
+  /** Stage-wide throttling: steady requests per second and burst. */
+  readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  /** Days the access log is kept. */
+  readonly logRetention: logs.RetentionDays;
+  /** Keep the access log when the stack is deleted. @default false */
+  readonly retainLogs?: boolean;
+  /**
+   * Serve the API on this domain (regional endpoint) instead of the execute-api URL, which is then switched off.
+   * @default - the execute-api URL
+   */
+  readonly customDomain?: { readonly domainName: string; readonly certificateArn: string };
+}
+
+/**
+ * The public HTTP API (API Gateway HTTP API): the device routes and the Exchange callback route, one `$default` stage
+ * with throttling and a JSON access log. Authorization happens in the functions (contract sections 2 to 4).
+ */
+export class DeviceApi extends Construct {
+  readonly api: apigw.HttpApi;
+  readonly stage: apigw.HttpStage;
+  readonly accessLog: logs.LogGroup;
+  /** The base URL devices and Exchange use (no trailing slash): the custom domain or the execute-api URL. */
+  readonly url: string;
+  /** The callback route's key, which is also its CloudWatch `Route` dimension. */
+  readonly callbackRouteKey: string = CALLBACK_ROUTES[0];
+  /** The regional domain name to point a CNAME/alias at, when a custom domain is configured. */
+  readonly customDomainTarget?: string;
+
+  constructor(scope: Construct, id: string, props: DeviceApiProps) {
+    super(scope, id);
+    const deviceIntegration = new HttpLambdaIntegration('DeviceIntegration', props.deviceFunction.function);
+    const callbackIntegration = new HttpLambdaIntegration('CallbackIntegration', props.callbackFunction.function);
+
+    const domain = props.customDomain
+      ? new apigw.DomainName(this, 'Domain', {
+          domainName: props.customDomain.domainName,
+          certificate: acm.Certificate.fromCertificateArn(this, 'Certificate', props.customDomain.certificateArn),
+          securityPolicy: apigw.SecurityPolicy.TLS_1_2,
+        })
+      : undefined;
+
+    this.api = new apigw.HttpApi(this, 'Api', {
+      description: 'inbox-relay device API and Exchange callbacks',
+      createDefaultStage: false,
+      // Unknown routes reach the device function, which answers the contract's JSON error instead of API Gateway's.
+      defaultIntegration: deviceIntegration,
+      disableExecuteApiEndpoint: domain !== undefined,
+    });
+
+    this.accessLog = new logs.LogGroup(this, 'AccessLog', {
+      retention: props.logRetention,
+      removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+
+    this.stage = new apigw.HttpStage(this, 'DefaultStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: props.throttle,
+      ...(domain ? { domainMapping: { domainName: domain } } : {}),
+      accessLogSettings: {
+        destination: new apigw.LogGroupLogDestination(this.accessLog),
+        // The route key, never the path: a callback path ends in the mailbox's secret, and a log must not hold it.
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            requestTime: '$context.requestTimeEpoch',
+            sourceIp: '$context.identity.sourceIp',
+            userAgent: '$context.identity.userAgent',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            responseLength: '$context.responseLength',
+            latencyMs: '$context.responseLatency',
+            integrationLatencyMs: '$context.integrationLatency',
+            integrationStatus: '$context.integrationStatus',
+            integrationError: '$context.integrationErrorMessage',
+            gatewayError: '$context.error.message',
+          }),
+        ),
+      },
+    });
+    // Per-route metrics only for the callback route: its 5xx rate is alarmed on, and each detailed route costs
+    // CloudWatch custom metrics.
+    const cfnStage = this.stage.node.defaultChild as apigw.CfnStage;
+    cfnStage.addPropertyOverride(`RouteSettings.${this.callbackRouteKey}`, { DetailedMetricsEnabled: true });
+
+    for (const routeKey of DEVICE_API_ROUTES) this.addRoute(routeKey, deviceIntegration);
+    for (const routeKey of CALLBACK_ROUTES) this.addRoute(routeKey, callbackIntegration);
+
+    this.url = props.customDomain ? `https://${props.customDomain.domainName}` : this.api.apiEndpoint;
+    if (domain) this.customDomainTarget = domain.regionalDomainName;
+    // The device API builds callback URLs from it.
+    props.deviceFunction.addEnvironment('PUBLIC_URL', this.url);
+
+    acknowledge(
+      this,
+      'AwsSolutions-APIG4',
+      'Authorization is enforced in the functions, per contract: organization tokens are HS256 JWTs (the HTTP API JWT authorizer verifies only JWKS-published asymmetric keys), device calls carry a per-device bearer secret checked against its stored hash, and Exchange cannot send credentials, so a callback URL ends in a 256-bit secret.',
+    );
+  }
+
+  private addRoute(routeKey: string, integration: HttpLambdaIntegration): void {
+    const [method, path] = routeKey.split(' ') as [string, string];
+    new apigw.HttpRoute(this, `Route${routeKey.replace(/[^A-Za-z0-9]/g, '')}`, {
+      httpApi: this.api,
+      routeKey: apigw.HttpRouteKey.with(path, method as apigw.HttpMethod),
+      integration,
+    });
+  }
+}

@@ -1,0 +1,169 @@
+import { ArnFormat, CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import type { NamedSecret } from './named-secret.js';
+import { acknowledgeWildcardResources } from './nag.js';
+import { RelayFunction } from './relay-function.js';
+import type { Store } from './store.js';
+
+export type PushGatewayKind = 'sns' | 'apns';
+
+export interface PushDeliveryProps {
+  /** `sns`: SNS mobile push with platform applications made here; `apns`: the dispatcher talks HTTP/2 to APNs. */
+  readonly gateway: PushGatewayKind;
+  /** The APNs token credentials, JSON `{keyId, teamId, privateKey, topic}`. */
+  readonly apnsCredentials: NamedSecret;
+  /** The app's bundle id (`ApplePlatformBundleID`); the secret's `topic` must match it. */
+  readonly bundleId: string;
+  /** Changing it makes CloudFormation update the platform applications, which re-read the secret. */
+  readonly credentialsRevision: number;
+  /** The device table, for the function that retires devices whose endpoint SNS disabled. */
+  readonly store: Store;
+  /** Encrypts the SNS endpoint-event topic; its policy must admit `sns.amazonaws.com`. */
+  readonly topicKey: kms.IKey;
+  readonly logRetention: logs.RetentionDays;
+  readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** Production: platform applications and logs are kept when the stack is deleted. @default false */
+  readonly production?: boolean;
+}
+
+/** One SNS platform application and the endpoint ARN pattern beneath it. */
+interface PlatformApplication {
+  readonly resource: CustomResource;
+  readonly arn: string;
+  readonly endpointArns: string;
+}
+
+/**
+ * How pushes leave the relay. With SNS: the APNS and APNS_SANDBOX platform applications (a custom resource whose
+ * function alone may read the APNs key, at deploy time), an encrypted topic for their delivery-failure and
+ * endpoint-updated events, and the function that retires devices whose endpoint SNS disabled. With direct APNs: only
+ * the dispatcher's access to the key. Functions get their permissions and environment through `allow*`.
+ */
+export class PushDelivery extends Construct {
+  readonly gateway: PushGatewayKind;
+  /** SNS mode only. */
+  readonly production?: PlatformApplication;
+  readonly sandbox?: PlatformApplication;
+  readonly eventTopic?: sns.Topic;
+  readonly feedbackFunction?: RelayFunction;
+  readonly providerFunction?: RelayFunction;
+  private readonly apnsCredentials: NamedSecret;
+
+  constructor(scope: Construct, id: string, props: PushDeliveryProps) {
+    super(scope, id);
+    this.gateway = props.gateway;
+    this.apnsCredentials = props.apnsCredentials;
+    if (props.gateway === 'apns') return;
+
+    const stack = Stack.of(this);
+    this.eventTopic = new sns.Topic(this, 'EndpointEvents', { masterKey: props.topicKey, enforceSSL: true });
+
+    this.providerFunction = new RelayFunction(this, 'PlatformApplicationProvider', {
+      entry: 'functions/platform-application/handler.ts',
+      description: 'Creates and updates the SNS platform applications from the APNs key in Secrets Manager (deploy time only)',
+      logRetention: props.logRetention,
+      retainLogs: props.production ?? false,
+      logLevel: props.logLevel,
+      timeout: Duration.minutes(1),
+    });
+    props.apnsCredentials.grantRead(this.providerFunction);
+    // Application names are `<stack name>-<logical id>-<suffix>` (functions/platform-application), so the provider
+    // can touch only this stack's applications.
+    const ownApplications = (['APNS', 'APNS_SANDBOX'] as const).map((platform) =>
+      stack.formatArn({ service: 'sns', resource: 'app', resourceName: `${platform}/${stack.stackName}-*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
+    );
+    this.providerFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['sns:CreatePlatformApplication', 'sns:SetPlatformApplicationAttributes', 'sns:DeletePlatformApplication'],
+        resources: ownApplications,
+      }),
+    );
+    acknowledgeWildcardResources(
+      this.providerFunction,
+      'Platform application names get a unique suffix at creation; the wildcard is limited to this stack name and the two APNs platforms.',
+      ownApplications,
+    );
+
+    const removalPolicy = props.production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const application = (resourceId: string, platform: 'APNS' | 'APNS_SANDBOX'): PlatformApplication => {
+      const resource = new CustomResource(this, resourceId, {
+        serviceToken: this.providerFunction!.function.functionArn,
+        resourceType: 'Custom::SnsPlatformApplication',
+        removalPolicy,
+        properties: {
+          Platform: platform,
+          BundleId: props.bundleId,
+          // The ARN only; the key itself is read by the provider function and goes straight to SNS.
+          CredentialsSecretArn: props.apnsCredentials.arn,
+          CredentialsRevision: String(props.credentialsRevision),
+          EventTopicArn: this.eventTopic!.topicArn,
+        },
+      });
+      const endpointArns = stack.formatArn({
+        service: 'sns',
+        resource: 'endpoint',
+        resourceName: `${platform}/${resource.getAttString('Name')}/*`,
+        arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+      });
+      return { resource, arn: resource.getAttString('Arn'), endpointArns };
+    };
+    this.production = application('ApnsApplication', 'APNS');
+    this.sandbox = application('ApnsSandboxApplication', 'APNS_SANDBOX');
+
+    this.feedbackFunction = new RelayFunction(this, 'EndpointFeedback', {
+      entry: 'functions/sns-feedback/handler.ts',
+      description: 'Retires devices whose SNS platform endpoint was disabled (APNs rejected the token)',
+      logRetention: props.logRetention,
+      retainLogs: props.production ?? false,
+      logLevel: props.logLevel,
+    });
+    props.store.grantUpdate(this.feedbackFunction);
+    this.grantEndpoints(this.feedbackFunction, ['sns:GetEndpointAttributes']);
+    this.eventTopic.addSubscription(new subscriptions.LambdaSubscription(this.feedbackFunction.function));
+  }
+
+  /** The applications, production first; empty in direct-APNs mode. */
+  get applications(): PlatformApplication[] {
+    return this.production && this.sandbox ? [this.production, this.sandbox] : [];
+  }
+
+  /** For the dispatcher: Publish to this stack's endpoints (SNS), or read the APNs key (direct). Sets PUSH_GATEWAY. */
+  allowPublish(fn: RelayFunction): void {
+    fn.addEnvironment('PUSH_GATEWAY', this.gateway);
+    if (this.gateway === 'apns') {
+      this.apnsCredentials.grantRead(fn, 'APNS_CREDENTIALS_SECRET_ARN');
+      return;
+    }
+    this.grantEndpoints(fn, ['sns:Publish']);
+  }
+
+  /**
+   * For the device API: create, re-enable and delete endpoints (SNS) and the platform application ARNs; nothing but
+   * PUSH_GATEWAY with direct APNs, where devices have no endpoints.
+   */
+  allowEndpointRegistration(fn: RelayFunction): void {
+    fn.addEnvironment('PUSH_GATEWAY', this.gateway);
+    if (this.gateway === 'apns') return;
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['sns:CreatePlatformEndpoint'], resources: this.applications.map((app) => app.arn) }),
+    );
+    this.grantEndpoints(fn, ['sns:GetEndpointAttributes', 'sns:SetEndpointAttributes', 'sns:DeleteEndpoint']);
+    fn.addEnvironment('SNS_PLATFORM_APPLICATION_ARN', this.production!.arn);
+    fn.addEnvironment('SNS_SANDBOX_PLATFORM_APPLICATION_ARN', this.sandbox!.arn);
+  }
+
+  private grantEndpoints(fn: RelayFunction, actions: string[]): void {
+    const resources = this.applications.map((app) => app.endpointArns);
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources }));
+    acknowledgeWildcardResources(
+      fn,
+      'SNS creates one platform endpoint per device token at run time under a random id; the wildcard covers only the endpoints of this stack\'s two platform applications.',
+      resources,
+    );
+  }
+}

@@ -1,0 +1,131 @@
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { acknowledge } from './nag.js';
+
+/** The repository root: entries are given relative to it, and its package-lock.json pins the bundle's dependencies. */
+export const REPOSITORY_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Powertools' service name and metrics namespace; functions/_lib/powertools.ts uses the same values. */
+export const SERVICE_NAME = 'inbox-relay';
+export const METRICS_NAMESPACE = 'InboxRelay';
+
+export interface RelayFunctionProps {
+  /** The handler file, relative to the repository root (e.g. `functions/dispatcher/handler.ts`); it exports `handler`. */
+  readonly entry: string;
+  /** What the function does, shown in the console. */
+  readonly description: string;
+  /** Days CloudWatch Logs keeps the function's log. */
+  readonly logRetention: logs.RetentionDays;
+  /** Kept when the stack is deleted (production). @default false */
+  readonly retainLogs?: boolean;
+  /** `POWERTOOLS_LOG_LEVEL` and Lambda's application log level. @default 'INFO' */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** @default 256 */
+  readonly memorySize?: number;
+  /** @default Duration.seconds(10) */
+  readonly timeout?: Duration;
+}
+
+/**
+ * The project's one way to make a Lambda function: Node.js 22 on arm64, X-Ray tracing, JSON logs into a log group
+ * with retention, an ESM bundle built by the local esbuild (never Docker) that leaves the AWS SDK v3 to the runtime,
+ * and a role that may write only its own log group. Resource constructs add environment variables and grants.
+ */
+export class RelayFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: RelayFunctionProps) {
+    super(scope, id);
+    const logLevel = props.logLevel ?? 'INFO';
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+
+    // Our own role instead of the AWSLambdaBasicExecutionRole managed policy, which may create and write any log group.
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `${props.description} (inbox-relay function role)`,
+    });
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+
+    this.function = new NodejsFunction(this, 'Handler', {
+      entry: `${REPOSITORY_ROOT}${props.entry}`,
+      handler: 'handler',
+      projectRoot: REPOSITORY_ROOT,
+      depsLockFilePath: `${REPOSITORY_ROOT}package-lock.json`,
+      description: props.description,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? Duration.seconds(10),
+      role: this.role,
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel[logLevel],
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: logLevel,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        platform: 'node',
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap: true,
+        // A separate .map file next to the bundle, referenced by a sourceMappingURL comment.
+        sourceMapMode: SourceMapMode.DEFAULT,
+        // Stack traces need file and line only; the sources would double the upload for nothing.
+        sourcesContent: false,
+        // The Node.js 22 runtime ships the AWS SDK v3; bundling it would only slow cold starts.
+        externalModules: ['@aws-sdk/*'],
+        // ESM bundles have no `require`; CommonJS dependencies inlined by esbuild still call it for Node built-ins.
+        banner: "import { createRequire as __relayCreateRequire } from 'node:module'; const require = __relayCreateRequire(import.meta.url);",
+        forceDockerBundling: false,
+      },
+    });
+
+    acknowledge(
+      this,
+      'AwsSolutions-L1',
+      'Node.js 22 is the runtime the project targets and tests against (issue 3) and a supported Lambda runtime; moving to 24 is a deliberate upgrade, not a lint fix.',
+    );
+    acknowledge(
+      this.role,
+      'AwsSolutions-IAM5',
+      'X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions, so active tracing needs Resource "*".',
+      ['Resource::*'],
+    );
+  }
+
+  /** The function's stack, for ARNs built from region and account. */
+  get stack(): Stack {
+    return Stack.of(this);
+  }
+
+  addEnvironment(name: string, value: string): void {
+    this.function.addEnvironment(name, value);
+  }
+
+  /** Adds statements to the function's role; every grant in the project goes through here or a resource's grant. */
+  addToRolePolicy(statement: iam.PolicyStatement): void {
+    this.role.addToPolicy(statement);
+  }
+}

@@ -1,0 +1,145 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type { Construct } from 'constructs';
+import type { DeploymentConfig, RegionConfig } from '../config.js';
+import { DeviceApi } from '../constructs/device-api.js';
+import { EventQueue } from '../constructs/event-queue.js';
+import { Monitoring } from '../constructs/monitoring.js';
+import { NamedSecret } from '../constructs/named-secret.js';
+import { PushDelivery } from '../constructs/push-delivery.js';
+import { RelayFunction } from '../constructs/relay-function.js';
+import { Store } from '../constructs/store.js';
+
+export interface RelayStackProps extends StackProps {
+  readonly config: DeploymentConfig;
+  readonly regionConfig: RegionConfig;
+}
+
+/** The dispatcher may spend this long on one batch (pushes retry with backoff inside it). */
+const DISPATCHER_TIMEOUT = Duration.seconds(30);
+
+/** One region of inbox-relay: composes the constructs and wires who may do what. */
+export class RelayStack extends Stack {
+  readonly store: Store;
+  readonly events: EventQueue;
+  readonly push: PushDelivery;
+  readonly api: DeviceApi;
+  readonly monitoring: Monitoring;
+  readonly functions: { readonly deviceApi: RelayFunction; readonly callback: RelayFunction; readonly dispatcher: RelayFunction };
+
+  constructor(scope: Construct, id: string, props: RelayStackProps) {
+    super(scope, id, props);
+    const { config, regionConfig } = props;
+    const logs = { logRetention: config.logRetentionDays, retainLogs: config.production, logLevel: config.logLevel } as const;
+
+    const orgTokenSecret = new NamedSecret(this, config.secrets.orgTokenSecretName);
+    const apnsCredentials = new NamedSecret(this, config.secrets.apnsCredentialsSecretName);
+
+    // One key for the two SNS topics (alarms, endpoint events). CloudWatch and SNS itself publish to them, so the
+    // key policy admits those two services (as AWS documents for alarm actions on encrypted topics); no IAM principal
+    // of ours publishes, so none gets the key.
+    const topicKey = new kms.Key(this, 'TopicKey', {
+      description: 'inbox-relay: encrypts the alarm and SNS endpoint-event topics',
+      enableKeyRotation: true,
+      removalPolicy: config.production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    topicKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com'), new iam.ServicePrincipal('sns.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }),
+    );
+
+    this.store = new Store(this, 'Store', { production: config.production });
+    this.events = new EventQueue(this, 'Events', { consumerTimeout: DISPATCHER_TIMEOUT });
+
+    const deviceApi = new RelayFunction(this, 'DeviceApiFunction', {
+      entry: 'functions/device-api/handler.ts',
+      description: 'Device API: registration, settings, mailboxes, subscriptions, events',
+      memorySize: 512,
+      ...logs,
+    });
+    const callback = new RelayFunction(this, 'CallbackFunction', {
+      entry: 'functions/exchange-callback/handler.ts',
+      description: 'Exchange EWS push callbacks: answers SendNotification and queues new mail',
+      memorySize: 512,
+      ...logs,
+    });
+    const dispatcher = new RelayFunction(this, 'DispatcherFunction', {
+      entry: 'functions/dispatcher/handler.ts',
+      description: 'Applies the alert rules to queued notifications and sends the pushes',
+      timeout: DISPATCHER_TIMEOUT,
+      ...logs,
+    });
+    this.functions = { deviceApi, callback, dispatcher };
+
+    this.push = new PushDelivery(this, 'Push', {
+      gateway: config.pushGateway,
+      apnsCredentials,
+      bundleId: config.bundleId,
+      credentialsRevision: config.apnsCredentialsRevision,
+      store: this.store,
+      topicKey,
+      production: config.production,
+      logRetention: config.logRetentionDays,
+      logLevel: config.logLevel,
+    });
+
+    this.store.grantReadWrite(deviceApi);
+    orgTokenSecret.grantRead(deviceApi, 'ORG_TOKEN_SECRET_ARN');
+    this.push.allowEndpointRegistration(deviceApi);
+
+    this.store.grantReadAndUpdate(callback);
+    this.events.allowSendFrom(callback);
+
+    this.store.grantReadWrite(dispatcher);
+    this.events.feed(dispatcher, { maxConcurrency: config.dispatcherMaxConcurrency });
+    this.push.allowPublish(dispatcher);
+
+    this.api = new DeviceApi(this, 'Api', {
+      deviceFunction: deviceApi,
+      callbackFunction: callback,
+      throttle: config.apiThrottle,
+      ...logs,
+      ...(regionConfig.customDomain ? { customDomain: regionConfig.customDomain } : {}),
+    });
+
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      api: this.api,
+      queue: this.events,
+      dispatcher,
+      functions: {
+        DeviceApi: deviceApi,
+        Callback: callback,
+        Dispatcher: dispatcher,
+        ...(this.push.feedbackFunction ? { EndpointFeedback: this.push.feedbackFunction } : {}),
+      },
+      topicKey,
+      ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the device API (POST /v1/devices)' });
+    new CfnOutput(this, 'CallbackBaseUrl', {
+      value: `${this.api.url}/v1/callbacks/`,
+      description: 'Callback URLs handed to devices start with this (PUBLIC_URL + /v1/callbacks/)',
+    });
+    if (this.api.customDomainTarget) {
+      new CfnOutput(this, 'CustomDomainTarget', {
+        value: this.api.customDomainTarget,
+        description: `Point a CNAME (or alias) for ${regionConfig.customDomain?.domainName} at this name`,
+      });
+    }
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.alarmTopic.topicArn, description: 'Subscribe on-call tooling here' });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.events.deadLetterQueue.queueUrl, description: 'Notifications that failed every attempt' });
+    new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+    new CfnOutput(this, 'TableName', { value: this.store.table.tableName });
+    for (const [name, application] of [
+      ['ApnsPlatformApplicationArn', this.push.production],
+      ['ApnsSandboxPlatformApplicationArn', this.push.sandbox],
+    ] as const) {
+      if (application) new CfnOutput(this, name, { value: application.arn });
+    }
+  }
+}

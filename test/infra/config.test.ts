@@ -1,0 +1,75 @@
+import { App } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import cdkJson from '../../cdk.json' with { type: 'json' };
+import { buildRelayApp } from '../../infra/app.js';
+import { parseDeploymentConfig } from '../../infra/config.js';
+
+const minimal = { regions: [{ region: 'eu-west-1' }], production: true, bundleId: 'com.example.mail' };
+
+describe('parseDeploymentConfig', () => {
+  it('fills the documented defaults', () => {
+    expect(parseDeploymentConfig(minimal)).toEqual({
+      ...minimal,
+      pushGateway: 'sns',
+      secrets: { orgTokenSecretName: 'inbox-relay/org-token', apnsCredentialsSecretName: 'inbox-relay/apns-credentials' },
+      apnsCredentialsRevision: 1,
+      logRetentionDays: 30,
+      logLevel: 'INFO',
+      apiThrottle: { rateLimit: 200, burstLimit: 400 },
+      dispatcherMaxConcurrency: 20,
+    });
+  });
+
+  it('accepts the configuration shipped in cdk.json', () => {
+    expect(() => parseDeploymentConfig(cdkJson.context.relay)).not.toThrow();
+  });
+
+  it('names every problem by its path under "relay"', () => {
+    expect(() =>
+      parseDeploymentConfig({
+        ...minimal,
+        regions: [{ region: 'eu-west-1' }, { region: 'Frankfurt' }],
+        bundleId: 'mail',
+        logRetentionDays: 10,
+        production: undefined,
+        colour: 'blue',
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        message: expect.stringMatching(
+          /relay\.regions\.1\.region: must be an AWS region[\s\S]*relay\.production[\s\S]*relay\.bundleId[\s\S]*relay\.logRetentionDays[\s\S]*Unrecognized key: "colour"/,
+        ),
+      }),
+    );
+  });
+
+  it('refuses a region listed twice', () => {
+    expect(() => parseDeploymentConfig({ ...minimal, regions: [{ region: 'eu-west-1' }, { region: 'eu-west-1' }] })).toThrow(
+      /relay\.regions\.1\.region: eu-west-1 is listed twice/,
+    );
+  });
+
+  it('explains a missing context instead of synthesizing nothing', () => {
+    expect(() => parseDeploymentConfig(undefined)).toThrow(/cdk.json has no "relay" context/);
+  });
+});
+
+describe('buildRelayApp', () => {
+  it('builds one stack per region, pinned to that region, and to the account only when configured', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stacks = buildRelayApp(app, parseDeploymentConfig({ ...minimal, regions: [{ region: 'eu-west-1' }, { region: 'us-east-1' }] }));
+
+    expect(stacks.map((stack) => [stack.stackName, stack.region])).toEqual([
+      ['InboxRelay-eu-west-1', 'eu-west-1'],
+      ['InboxRelay-us-east-1', 'us-east-1'],
+    ]);
+    expect(stacks[0]!.resolve(stacks[0]!.account)).toEqual({ Ref: 'AWS::AccountId' });
+  });
+
+  it('refuses a secret name that would make its partial ARN ambiguous', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    expect(() =>
+      buildRelayApp(app, parseDeploymentConfig({ ...minimal, secrets: { orgTokenSecretName: 'relay/org-abcdef' } })),
+    ).toThrow(/must not end in a hyphen and six characters/);
+  });
+});

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { functionId, onlyResource, resourcesOfType, roleStatements, synthRelay } from './support.js';
+
+/** A test deployment that pushes straight to APNs, on a custom domain, with alarm e-mail. */
+const { template, json, report } = synthRelay({
+  regions: [
+    {
+      region: 'us-east-2',
+      customDomain: {
+        domainName: 'relay-us.example.com',
+        certificateArn: 'arn:aws:acm:us-east-2:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666',
+      },
+    },
+  ],
+  production: false,
+  pushGateway: 'apns',
+  bundleId: 'com.example.mail',
+  secrets: { orgTokenSecretName: 'relay/org', apnsCredentialsSecretName: 'relay/apns' },
+  alarmEmail: 'oncall@example.com',
+});
+
+const dispatcher = functionId(json, 'DispatcherFunction');
+const deviceApi = functionId(json, 'DeviceApiFunction');
+const apnsSecret = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:us-east-2:', { Ref: 'AWS::AccountId' }, ':secret:relay/apns']] };
+
+describe('direct APNs delivery', () => {
+  it('creates no platform applications, endpoint-event topic or feedback function', () => {
+    template.resourceCountIs('Custom::SnsPlatformApplication', 0);
+    expect(resourcesOfType(json, 'AWS::Lambda::Function')).toHaveLength(3);
+    expect(resourcesOfType(json, 'AWS::SNS::Topic').map(([id]) => id)).toEqual([expect.stringMatching(/^MonitoringAlarmTopic/)]);
+  });
+
+  it('lets the dispatcher, and nothing else, read the APNs key, and tells it where', () => {
+    expect(roleStatements(json, dispatcher)).toContainEqual({
+      Action: 'secretsmanager:GetSecretValue',
+      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:us-east-2:', { Ref: 'AWS::AccountId' }, ':secret:relay/apns-??????']] },
+    });
+    expect(json.Resources[dispatcher].Properties.Environment.Variables).toMatchObject({ PUSH_GATEWAY: 'apns', APNS_CREDENTIALS_SECRET_ARN: apnsSecret });
+    const readers = resourcesOfType(json, 'AWS::IAM::Policy').filter(([, p]) => JSON.stringify(p.Properties.PolicyDocument).includes(':secret:relay/apns'));
+    expect(readers).toHaveLength(1);
+  });
+
+  it('gives the device API no SNS permission and no platform application', () => {
+    expect(JSON.stringify(roleStatements(json, deviceApi))).not.toContain('sns:');
+    const variables = json.Resources[deviceApi].Properties.Environment.Variables;
+    expect(variables.PUSH_GATEWAY).toBe('apns');
+    expect(variables.SNS_PLATFORM_APPLICATION_ARN).toBeUndefined();
+    expect(variables.APNS_CREDENTIALS_SECRET_ARN).toBeUndefined();
+  });
+});
+
+describe('a test (non-production) deployment', () => {
+  it('leaves the table unprotected and deletes it, its logs and the topic key with the stack', () => {
+    const [, table] = onlyResource(json, 'AWS::DynamoDB::GlobalTable');
+    expect(table.Properties.Replicas[0].DeletionProtectionEnabled).toBe(false);
+    expect(table.Properties.Replicas[0].PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    expect(table.DeletionPolicy).toBe('Delete');
+    for (const [, logGroup] of resourcesOfType(json, 'AWS::Logs::LogGroup')) {
+      expect(logGroup.DeletionPolicy).toBe('Delete');
+      expect(logGroup.Properties.RetentionInDays).toBe(30);
+    }
+    expect(resourcesOfType(json, 'AWS::KMS::Key')[0]![1].DeletionPolicy).toBe('Delete');
+  });
+});
+
+describe('a custom domain', () => {
+  it('serves the API on it with TLS 1.2, switches the execute-api URL off and hands it out as PUBLIC_URL', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::DomainName', {
+      DomainName: 'relay-us.example.com',
+      DomainNameConfigurations: [
+        {
+          CertificateArn: 'arn:aws:acm:us-east-2:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666',
+          EndpointType: 'REGIONAL',
+          SecurityPolicy: 'TLS_1_2',
+        },
+      ],
+    });
+    template.resourceCountIs('AWS::ApiGatewayV2::ApiMapping', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: true });
+    expect(json.Resources[deviceApi].Properties.Environment.Variables.PUBLIC_URL).toBe('https://relay-us.example.com');
+    expect(json.Outputs.CallbackBaseUrl.Value).toBe('https://relay-us.example.com/v1/callbacks/');
+    expect(json.Outputs.CustomDomainTarget).toBeDefined();
+  });
+});
+
+describe('alarm e-mail', () => {
+  it('subscribes the address to the alarm topic', () => {
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+  });
+});
+
+describe('cdk-nag (AwsSolutions)', () => {
+  it('passes with no unacknowledged finding in this mode too', () => {
+    expect(report.pluginReports[0]?.violations).toEqual([]);
+    expect(report.pluginReports[0]?.conclusion).toBe('success');
+  });
+});

@@ -1,0 +1,445 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { functionId, onlyResource, resourcesOfType, roleStatements, synthRelay } from './support.js';
+
+/** A production deployment with SNS mobile push: the configuration the security properties matter most for. */
+const { template, json, report } = synthRelay({
+  regions: [{ region: 'eu-west-1' }],
+  production: true,
+  pushGateway: 'sns',
+  bundleId: 'com.example.mail',
+  logRetentionDays: 90,
+  apiThrottle: { rateLimit: 150, burstLimit: 300 },
+});
+
+const ids = {
+  deviceApi: functionId(json, 'DeviceApiFunction'),
+  callback: functionId(json, 'CallbackFunction'),
+  dispatcher: functionId(json, 'DispatcherFunction'),
+  provider: functionId(json, 'PushPlatformApplicationProvider'),
+  feedback: functionId(json, 'PushEndpointFeedback'),
+};
+const [tableId] = onlyResource(json, 'AWS::DynamoDB::GlobalTable');
+const queues = resourcesOfType(json, 'AWS::SQS::Queue');
+const queueId = queues.find(([id]) => id.startsWith('EventsQueue'))![0];
+const deadLetterId = queues.find(([id]) => id.startsWith('EventsDeadLetters'))![0];
+const [apnsAppId, sandboxAppId] = ['PushApnsApplication', 'PushApnsSandboxApplication'].map(
+  (prefix) => resourcesOfType(json, 'Custom::SnsPlatformApplication').find(([id]) => id.startsWith(prefix) && !id.startsWith(`${prefix}Sandbox`))![0],
+) as [string, string];
+const tableArn = { 'Fn::GetAtt': [tableId, 'Arn'] };
+const endpointArns = [
+  { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':sns:eu-west-1:', { Ref: 'AWS::AccountId' }, ':endpoint/APNS/', { 'Fn::GetAtt': [apnsAppId, 'Name'] }, '/*']] },
+  {
+    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':sns:eu-west-1:', { Ref: 'AWS::AccountId' }, ':endpoint/APNS_SANDBOX/', { 'Fn::GetAtt': [sandboxAppId, 'Name'] }, '/*']],
+  },
+];
+const secretArn = (name: string) => ({
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:secretsmanager:eu-west-1:`, { Ref: 'AWS::AccountId' }, `:secret:${name}`]],
+});
+const READ = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
+const WRITE = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+
+describe('the table', () => {
+  it('is on-demand, encrypted with KMS, point-in-time recoverable, expires items by "ttl" and is deletion-protected in production', () => {
+    const table = json.Resources[tableId];
+    expect(table.Properties).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      Replicas: [{ Region: 'eu-west-1', DeletionProtectionEnabled: true, PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }],
+    });
+    expect(table.Properties.GlobalSecondaryIndexes).toBeUndefined();
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.UpdateReplacePolicy).toBe('Retain');
+  });
+});
+
+describe('the event queue', () => {
+  it('moves a message to the dead-letter queue after 5 receives', () => {
+    expect(json.Resources[queueId].Properties.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [deadLetterId, 'Arn'] }, maxReceiveCount: 5 });
+  });
+
+  it('keeps a batch invisible for six dispatcher timeouts and dead letters for 14 days', () => {
+    const dispatcherTimeout = json.Resources[ids.dispatcher].Properties.Timeout as number;
+    expect(json.Resources[queueId].Properties.VisibilityTimeout).toBe(6 * dispatcherTimeout);
+    expect(json.Resources[deadLetterId].Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+  });
+
+  it.each([
+    ['queue', () => queueId],
+    ['dead-letter queue', () => deadLetterId],
+  ])('%s is encrypted and refuses every request without TLS', (_name, id) => {
+    expect(json.Resources[id()].Properties.SqsManagedSseEnabled).toBe(true);
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: id() }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 'sqs:*',
+            Resource: { 'Fn::GetAtt': [id(), 'Arn'] },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ]),
+      },
+    });
+  });
+
+  it('feeds the dispatcher in batches of 10 with partial batch responses and bounded concurrency', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      FunctionName: { Ref: ids.dispatcher },
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 20 },
+    });
+  });
+});
+
+describe('the functions', () => {
+  it('all run Node.js 22 on arm64 with active tracing and JSON logs into their own log group', () => {
+    const functions = resourcesOfType(json, 'AWS::Lambda::Function');
+    expect(functions).toHaveLength(5);
+    for (const [, fn] of functions) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } },
+      });
+      expect(json.Resources[fn.Properties.LoggingConfig.LogGroup.Ref].Type).toBe('AWS::Logs::LogGroup');
+    }
+  });
+
+  it('get exactly the environment each one reads (functions/_lib/config.ts)', () => {
+    const variables = (id: string) => Object.keys(json.Resources[id].Properties.Environment.Variables).sort();
+    const powertools = ['POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME'];
+    expect(variables(ids.deviceApi)).toEqual(
+      [...powertools, 'TABLE_NAME', 'ORG_TOKEN_SECRET_ARN', 'PUBLIC_URL', 'PUSH_GATEWAY', 'SNS_PLATFORM_APPLICATION_ARN', 'SNS_SANDBOX_PLATFORM_APPLICATION_ARN'].sort(),
+    );
+    expect(variables(ids.callback)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'TABLE_NAME'].sort());
+    expect(variables(ids.dispatcher)).toEqual([...powertools, 'MAX_RECEIVE_COUNT', 'PUSH_GATEWAY', 'TABLE_NAME'].sort());
+    expect(variables(ids.feedback)).toEqual([...powertools, 'TABLE_NAME'].sort());
+    expect(variables(ids.provider)).toEqual(powertools);
+    expect(json.Resources[ids.dispatcher].Properties.Environment.Variables).toMatchObject({ MAX_RECEIVE_COUNT: '5', PUSH_GATEWAY: 'sns' });
+    expect(json.Resources[ids.deviceApi].Properties.Environment.Variables.ORG_TOKEN_SECRET_ARN).toEqual(secretArn('inbox-relay/org-token'));
+  });
+
+  it('keep their logs for the configured days, and keep them when the stack is deleted in production', () => {
+    const logGroups = resourcesOfType(json, 'AWS::Logs::LogGroup');
+    expect(logGroups).toHaveLength(6); // five functions and the API access log
+    for (const [, logGroup] of logGroups) {
+      expect(logGroup.Properties.RetentionInDays).toBe(90);
+      expect(logGroup.DeletionPolicy).toBe('Retain');
+    }
+  });
+});
+
+describe('IAM', () => {
+  it('grants no wildcard action and no managed policy anywhere', () => {
+    for (const [, policy] of resourcesOfType(json, 'AWS::IAM::Policy')) {
+      for (const statement of policy.Properties.PolicyDocument.Statement) {
+        for (const action of [statement.Action].flat()) expect(action).not.toContain('*');
+      }
+    }
+    for (const [, role] of resourcesOfType(json, 'AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it('lets each function write only its own log group', () => {
+    for (const id of Object.values(ids)) {
+      const roleId = json.Resources[id].Properties.Role['Fn::GetAtt'][0];
+      const logGroupId = json.Resources[id].Properties.LoggingConfig.LogGroup.Ref;
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [{ Ref: roleId }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } },
+          ]),
+        },
+      });
+    }
+  });
+
+  it('device API: the table, the organization-token secret, and endpoint management in this stack\'s platform applications', () => {
+    expect(roleStatements(json, ids.deviceApi)).toEqual([
+      { Action: [...READ, ...WRITE], Resource: tableArn },
+      { Action: 'secretsmanager:GetSecretValue', Resource: secretArn('inbox-relay/org-token-??????') },
+      { Action: 'sns:CreatePlatformEndpoint', Resource: [{ 'Fn::GetAtt': [apnsAppId, 'Arn'] }, { 'Fn::GetAtt': [sandboxAppId, 'Arn'] }] },
+      { Action: ['sns:GetEndpointAttributes', 'sns:SetEndpointAttributes', 'sns:DeleteEndpoint'], Resource: endpointArns },
+    ]);
+  });
+
+  it('callback: table reads, UpdateItem and SendMessage to the event queue, nothing else', () => {
+    expect(roleStatements(json, ids.callback)).toEqual([
+      { Action: [...READ, 'dynamodb:UpdateItem'], Resource: tableArn },
+      { Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+    ]);
+  });
+
+  it('dispatcher: the table, consuming the event queue and Publish to this stack\'s endpoints; no secret', () => {
+    expect(roleStatements(json, ids.dispatcher)).toEqual([
+      { Action: [...READ, ...WRITE], Resource: tableArn },
+      {
+        Action: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+        Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      },
+      { Action: 'sns:Publish', Resource: endpointArns },
+    ]);
+  });
+
+  it('platform application provider: the APNs secret and this stack\'s platform applications only', () => {
+    const ownApps = ['APNS', 'APNS_SANDBOX'].map((platform) => ({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':sns:eu-west-1:', { Ref: 'AWS::AccountId' }, `:app/${platform}/InboxRelay-eu-west-1-*`]],
+    }));
+    expect(roleStatements(json, ids.provider)).toEqual([
+      { Action: 'secretsmanager:GetSecretValue', Resource: secretArn('inbox-relay/apns-credentials-??????') },
+      { Action: ['sns:CreatePlatformApplication', 'sns:SetPlatformApplicationAttributes', 'sns:DeletePlatformApplication'], Resource: ownApps },
+    ]);
+  });
+
+  it('endpoint feedback: UpdateItem on the table and reading endpoint attributes', () => {
+    expect(roleStatements(json, ids.feedback)).toEqual([
+      { Action: 'dynamodb:UpdateItem', Resource: tableArn },
+      { Action: 'sns:GetEndpointAttributes', Resource: endpointArns },
+    ]);
+  });
+
+  it('lets only the device API read the organization-token secret and only the provider read the APNs key', () => {
+    const readers = (name: string) =>
+      resourcesOfType(json, 'AWS::IAM::Policy')
+        .filter(([, policy]) => JSON.stringify(policy.Properties.PolicyDocument).includes(`:secret:${name}`))
+        .map(([, policy]) => policy.Properties.Roles[0].Ref as string);
+    const roleOf = (id: string) => json.Resources[id].Properties.Role['Fn::GetAtt'][0];
+    expect(readers('inbox-relay/org-token')).toEqual([roleOf(ids.deviceApi)]);
+    expect(readers('inbox-relay/apns-credentials')).toEqual([roleOf(ids.provider)]);
+  });
+});
+
+describe('the platform applications', () => {
+  it('hand the provider only the secret ARN: no key material in the template', () => {
+    for (const [id, platform] of [
+      [apnsAppId, 'APNS'],
+      [sandboxAppId, 'APNS_SANDBOX'],
+    ] as const) {
+      expect(json.Resources[id].Properties).toEqual({
+        ServiceToken: { 'Fn::GetAtt': [ids.provider, 'Arn'] },
+        Platform: platform,
+        BundleId: 'com.example.mail',
+        CredentialsSecretArn: secretArn('inbox-relay/apns-credentials'),
+        CredentialsRevision: '1',
+        EventTopicArn: { Ref: expect.stringMatching(/^PushEndpointEvents/) },
+      });
+      expect(json.Resources[id].DeletionPolicy).toBe('Retain');
+    }
+    expect(JSON.stringify(json)).not.toMatch(/PlatformCredential|PRIVATE KEY/);
+  });
+
+  it('report endpoint events to an encrypted topic that feeds the feedback function', () => {
+    const [topicId, topic] = onlyResource(json, 'AWS::SNS::Topic', 'PushEndpointEvents');
+    expect(topic.Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^TopicKey/), 'Arn'] });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'lambda',
+      TopicArn: { Ref: topicId },
+      Endpoint: { 'Fn::GetAtt': [ids.feedback, 'Arn'] },
+    });
+  });
+});
+
+describe('the HTTP API', () => {
+  it('routes the device API and the callback to their functions, and unknown routes to the device API', () => {
+    const routes = resourcesOfType(json, 'AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties.RouteKey).sort();
+    expect(routes).toEqual(
+      [
+        '$default',
+        'POST /v1/devices',
+        'GET /v1/devices/{deviceId}',
+        'PATCH /v1/devices/{deviceId}',
+        'DELETE /v1/devices/{deviceId}',
+        'POST /v1/devices/{deviceId}/mailboxes',
+        'DELETE /v1/devices/{deviceId}/mailboxes/{mailboxId}',
+        'PUT /v1/devices/{deviceId}/mailboxes/{mailboxId}/subscription',
+        'GET /v1/devices/{deviceId}/events',
+        'POST /v1/callbacks/{secret}',
+      ].sort(),
+    );
+    const integrationOf = (routeKey: string) => {
+      const [, route] = resourcesOfType(json, 'AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties.RouteKey === routeKey)!;
+      const integrationId = (route.Properties.Target['Fn::Join'][1][1] as { Ref: string }).Ref;
+      return json.Resources[integrationId].Properties.IntegrationUri['Fn::GetAtt'][0];
+    };
+    expect(integrationOf('POST /v1/callbacks/{secret}')).toBe(ids.callback);
+    expect(integrationOf('$default')).toBe(ids.deviceApi);
+    expect(integrationOf('GET /v1/devices/{deviceId}/events')).toBe(ids.deviceApi);
+  });
+
+  it('throttles the stage, logs JSON access records without the request path, and has per-route metrics for the callback', () => {
+    const [, stage] = onlyResource(json, 'AWS::ApiGatewayV2::Stage');
+    expect(stage.Properties).toMatchObject({
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 150, ThrottlingBurstLimit: 300 },
+      RouteSettings: { 'POST /v1/callbacks/{secret}': { DetailedMetricsEnabled: true } },
+      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [expect.stringMatching(/^ApiAccessLog/), 'Arn'] } },
+    });
+    const format = JSON.parse(stage.Properties.AccessLogSettings.Format) as Record<string, string>;
+    expect(format).toMatchObject({ requestId: '$context.requestId', routeKey: '$context.routeKey', status: '$context.status' });
+    // A callback path ends in the mailbox's secret.
+    expect(stage.Properties.AccessLogSettings.Format).not.toMatch(/\$context\.(path|resourcePath|requestOverride)/);
+  });
+
+  it('gives devices the execute-api URL as PUBLIC_URL when no custom domain is configured', () => {
+    const apiId = resourcesOfType(json, 'AWS::ApiGatewayV2::Api')[0]![0];
+    expect(json.Resources[ids.deviceApi].Properties.Environment.Variables.PUBLIC_URL).toEqual({ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] });
+    expect(json.Outputs.CallbackBaseUrl.Value).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] }, '/v1/callbacks/']] });
+  });
+});
+
+describe('alarms', () => {
+  const alarms = resourcesOfType(json, 'AWS::CloudWatch::Alarm');
+  const alarm = (prefix: string) => {
+    const found = alarms.filter(([id]) => id.startsWith(`Monitoring${prefix}`));
+    expect(found).toHaveLength(1);
+    return found[0]![1].Properties;
+  };
+  const [alarmTopicId, alarmTopic] = onlyResource(json, 'AWS::SNS::Topic', 'MonitoringAlarmTopic');
+
+  it('all notify the encrypted alarm topic when they fire and when they clear', () => {
+    expect(alarms).toHaveLength(8);
+    for (const [, { Properties }] of alarms) {
+      expect(Properties.AlarmActions).toEqual([{ Ref: alarmTopicId }]);
+      expect(Properties.OKActions).toEqual([{ Ref: alarmTopicId }]);
+    }
+    expect(alarmTopic.Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^TopicKey/), 'Arn'] });
+  });
+
+  it('fire as soon as one message is in the dead-letter queue', () => {
+    expect(alarm('DeadLettersNotEmpty')).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [deadLetterId, 'QueueName'] } }],
+      Statistic: 'Maximum',
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 1,
+      EvaluationPeriods: 1,
+    });
+  });
+
+  it('fire when more than 5 % of callbacks answer 5xx in 3 of 5 minutes', () => {
+    const properties = alarm('CallbackErrorRate');
+    expect(properties).toMatchObject({ Threshold: 5, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 5, DatapointsToAlarm: 3 });
+    const apiId = resourcesOfType(json, 'AWS::ApiGatewayV2::Api')[0]![0];
+    const byId = Object.fromEntries((properties.Metrics as Array<{ Id: string }>).map((metric) => [metric.Id, metric]));
+    expect(byId.errors).toMatchObject({
+      MetricStat: {
+        Metric: {
+          Namespace: 'AWS/ApiGateway',
+          MetricName: '5xx',
+          Dimensions: expect.arrayContaining([
+            { Name: 'ApiId', Value: { Ref: apiId } },
+            { Name: 'Stage', Value: '$default' },
+            { Name: 'Route', Value: 'POST /v1/callbacks/{secret}' },
+          ]),
+        },
+        Stat: 'Sum',
+      },
+      ReturnData: false,
+    });
+    expect(byId.requests).toMatchObject({ MetricStat: { Metric: { MetricName: 'Count' } } });
+  });
+
+  it('fire when more than 10 % of pushes fail for good, from the dispatcher\'s outcome metrics', () => {
+    const properties = alarm('PushFailureRate');
+    expect(properties).toMatchObject({ Threshold: 10, ComparisonOperator: 'GreaterThanThreshold' });
+    const names = (properties.Metrics as Array<{ MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: unknown } } }>)
+      .filter((metric) => metric.MetricStat)
+      .map(({ MetricStat }) => {
+        expect(MetricStat!.Metric).toMatchObject({ Namespace: 'InboxRelay', Dimensions: [{ Name: 'service', Value: 'inbox-relay' }] });
+        return MetricStat!.Metric.MetricName;
+      });
+    expect(names.sort()).toEqual(['Outcome-dead-lettered', 'Outcome-failed', 'Outcome-pushed']);
+  });
+
+  it('fire when the oldest queued notification is 5 minutes old for 3 minutes', () => {
+    expect(alarm('DispatcherBacklogAge')).toMatchObject({
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+      Threshold: 300,
+      EvaluationPeriods: 3,
+    });
+  });
+
+  it.each(['DeviceApi', 'Callback', 'Dispatcher', 'EndpointFeedback'])('fire on any throttle of the %s function', (name) => {
+    const fnId = { DeviceApi: ids.deviceApi, Callback: ids.callback, Dispatcher: ids.dispatcher, EndpointFeedback: ids.feedback }[name]!;
+    expect(alarm(`${name}Throttles`)).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Throttles',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId } }],
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+  });
+});
+
+describe('naming and retention', () => {
+  it('sets no physical names, so stacks in several regions or accounts never collide', () => {
+    const physicalName: Record<string, string> = {
+      'AWS::DynamoDB::GlobalTable': 'TableName',
+      'AWS::SQS::Queue': 'QueueName',
+      'AWS::Lambda::Function': 'FunctionName',
+      'AWS::SNS::Topic': 'TopicName',
+      'AWS::IAM::Role': 'RoleName',
+      'AWS::Logs::LogGroup': 'LogGroupName',
+      'AWS::CloudWatch::Alarm': 'AlarmName',
+      'AWS::CloudWatch::Dashboard': 'DashboardName',
+    };
+    let checked = 0;
+    for (const [id, resource] of Object.entries(json.Resources as Record<string, any>)) {
+      const property = physicalName[resource.Type];
+      if (property === undefined) continue;
+      checked += 1;
+      expect(resource.Properties?.[property], `${id}.${property}`).toBeUndefined();
+    }
+    expect(checked).toBeGreaterThan(20);
+    template.resourceCountIs('AWS::KMS::Alias', 0);
+  });
+
+  it('outputs the API and callback base URLs for the operator', () => {
+    expect(Object.keys(json.Outputs)).toEqual(
+      expect.arrayContaining(['ApiUrl', 'CallbackBaseUrl', 'AlarmTopicArn', 'DeadLetterQueueUrl', 'ApnsPlatformApplicationArn', 'ApnsSandboxPlatformApplicationArn']),
+    );
+  });
+});
+
+describe('cdk-nag (AwsSolutions)', () => {
+  const [nag] = report.pluginReports;
+
+  it('passes with no unacknowledged finding', () => {
+    expect(nag?.pluginName).toBe('AwsSolutions');
+    expect(nag?.violations).toEqual([]);
+    expect(nag?.conclusion).toBe('success');
+  });
+
+  it('acknowledges only the reviewed rules, each with a reason', () => {
+    const acknowledged = new Set(nag!.suppressedViolations.map((violation) => violation.ruleName.replace(/\[.*$/, '')));
+    expect([...acknowledged].sort()).toEqual(['AwsSolutions-APIG4', 'AwsSolutions-IAM5', 'AwsSolutions-L1']);
+    for (const violation of nag!.suppressedViolations) expect(violation.reason.length, violation.ruleName).toBeGreaterThan(60);
+    // The only wildcard resources: X-Ray, this stack's SNS endpoints, this stack's platform applications.
+    const wildcards = new Set(nag!.suppressedViolations.filter((v) => v.ruleName.startsWith('AwsSolutions-IAM5')).map((v) => v.ruleName));
+    expect([...wildcards].sort()).toEqual(
+      [
+        'AwsSolutions-IAM5[Resource::*]',
+        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sns:eu-west-1:<AWS::AccountId>:endpoint/APNS/<${apnsAppId}.Name>/*]`,
+        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sns:eu-west-1:<AWS::AccountId>:endpoint/APNS_SANDBOX/<${sandboxAppId}.Name>/*]`,
+        'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sns:eu-west-1:<AWS::AccountId>:app/APNS/InboxRelay-eu-west-1-*]',
+        'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sns:eu-west-1:<AWS::AccountId>:app/APNS_SANDBOX/InboxRelay-eu-west-1-*]',
+      ].sort(),
+    );
+  });
+});
