@@ -1,5 +1,5 @@
 import http2, { type Http2Session, type ServerHttp2Stream, type Settings } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApnsProviderToken } from '../../functions/_lib/adapters/apns-provider-token.js';
 import { ApnsPushGateway, type ApnsPushGatewayOptions } from '../../functions/_lib/adapters/apns-push-gateway.js';
@@ -264,6 +264,33 @@ describe('ApnsPushGateway connections', () => {
     expect(failure).toBeInstanceOf(RetryableDeliveryError);
     expect((failure as RetryableDeliveryError).reason).toBe('RequestTimeout');
     expect(streams).toBe(2);
+  });
+
+  it('drops a connection whose peer stopped reading, even pings, dials a new one, and still closes', async () => {
+    // A peer that accepts TCP and then neither reads nor writes: what a vanished APNs host looks like.
+    const sockets: Socket[] = [];
+    const silent = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanups.push(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
+    const warnings: string[] = [];
+    const { gateway } = gatewayFor(`http://127.0.0.1:${(silent.address() as AddressInfo).port}`, {
+      requestTimeoutMs: 100,
+      retry: { attempts: 2 },
+      logger: { warn: (message) => warnings.push(message), info: () => undefined },
+      // Retry only once the unanswered ping made the gateway give up the first connection.
+      sleep: () => until(() => warnings.includes('APNs connection unresponsive, reconnecting')),
+    });
+
+    await expect(gateway.send(target, alert)).rejects.toMatchObject({ reason: 'RequestTimeout' });
+    await gateway.close(); // would hang if the session waited for the silent peer
+
+    expect(sockets).toHaveLength(2);
   });
 
   it('keeps no more streams in flight than maxConcurrentStreams', async () => {

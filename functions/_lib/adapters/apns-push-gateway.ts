@@ -5,6 +5,7 @@ import http2, {
   type OutgoingHttpHeaders,
   type SecureClientSessionOptions,
 } from 'node:http2';
+import type { Duplex } from 'node:stream';
 import { RetryableDeliveryError } from '../../../shared/errors.js';
 import {
   APNS_MAX_PAYLOAD_BYTES,
@@ -314,6 +315,8 @@ interface ConnectionOptions {
 
 interface Connection {
   session: ClientHttp2Session;
+  /** The transport under the session, kept because Node hides it once the session closes. */
+  socket?: Duplex;
   active: number;
   lastUsedAt: number;
   pinging: boolean;
@@ -364,7 +367,13 @@ class Http2Origin {
     if (connection === undefined || connection.session.destroyed) return;
     const session = connection.session;
     await new Promise<void>((resolve) => {
-      session.once('close', () => resolve());
+      // A graceful close waits for open streams and for a peer that may never read again; bound it.
+      const deadline = setTimeout(() => destroyConnection(connection), this.opts.pingTimeoutMs);
+      deadline.unref();
+      session.once('close', () => {
+        clearTimeout(deadline);
+        resolve();
+      });
       session.close();
     });
   }
@@ -421,6 +430,9 @@ class Http2Origin {
       });
     });
     session.on('close', forget);
+    session.once('connect', (_session: ClientHttp2Session, socket: Duplex) => {
+      connection.socket = socket;
+    });
     session.on('remoteSettings', () => this.wakeWaiting());
     this.current = connection;
     return connection;
@@ -509,12 +521,15 @@ class Http2Origin {
       return;
     }
     connection.pinging = true;
-    const timer = setTimeout(() => this.drop(connection), this.opts.pingTimeoutMs);
+    const timer = setTimeout(() => {
+      if (!this.closed) this.drop(connection);
+    }, this.opts.pingTimeoutMs);
     timer.unref();
     const sent = session.ping((error) => {
       clearTimeout(timer);
       connection.pinging = false;
-      if (error) this.drop(connection);
+      // close() cancels pending pings and bounds the shutdown itself.
+      if (error && !this.closed) this.drop(connection);
       else connection.lastUsedAt = Date.now();
     });
     if (!sent) {
@@ -526,8 +541,17 @@ class Http2Origin {
   private drop(connection: Connection): void {
     if (this.current === connection) this.current = undefined;
     this.opts.logger?.warn('APNs connection unresponsive, reconnecting', { origin: this.url.origin });
-    connection.session.destroy();
+    destroyConnection(connection);
   }
+}
+
+/**
+ * Node's `session.destroy()` leaves the socket open (and the process alive) when the peer stopped reading, and
+ * never emits 'close' then; destroying the socket too ends both.
+ */
+function destroyConnection(connection: Connection): void {
+  connection.session.destroy();
+  connection.socket?.destroy();
 }
 
 /** Why a stream died without an answer; REFUSED_STREAM comes from a GOAWAY that did not include it. */
