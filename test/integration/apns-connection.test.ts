@@ -252,6 +252,22 @@ describe('ApnsPushGateway connections', () => {
     expect(sleeps).toEqual([]);
   });
 
+  it('moves to a new connection after 503 but stays on it after 429', async () => {
+    const answers = [503, 200, 429, 200];
+    const peer = await startPeer((stream) => {
+      const status = answers.shift() ?? 200;
+      if (status === 200) return ok(stream);
+      stream.respond({ ':status': status, 'content-type': 'application/json' });
+      stream.end(JSON.stringify({ reason: status === 503 ? 'ServiceUnavailable' : 'TooManyRequests' }));
+    });
+    const { gateway } = gatewayFor(peer.url);
+
+    await gateway.send(target, alert);
+    expect(peer.sessions).toHaveLength(2);
+    await gateway.send(target, alert);
+    expect(peer.sessions).toHaveLength(2);
+  });
+
   it('gives up with RetryableDeliveryError when the server never answers', async () => {
     let streams = 0;
     const peer = await startPeer(() => {

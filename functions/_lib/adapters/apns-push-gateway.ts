@@ -65,6 +65,8 @@ export interface ApnsPushGatewayOptions {
 }
 
 interface ApnsResponse {
+  /** The connection that answered, so a verdict about it does not hit its successor. */
+  connection: Connection;
   status: number;
   headers: IncomingHttpHeaders;
   body: string;
@@ -164,9 +166,12 @@ export class ApnsPushGateway implements PushGateway {
             renewedToken = true;
             continue;
           }
+          this.logger?.warn('APNs calls the provider token expired though it is too young to renew; check the clock', {
+            deviceId: target.deviceId,
+          });
           throw new RetryableDeliveryError('ExpiredProviderToken');
         }
-        if (verdict.newConnection) origin.retire();
+        if (verdict.newConnection) origin.retire(response.connection);
         failure = { reason: verdict.reason, status: verdict.status, retryAfterMs: verdict.retryAfterMs };
       } catch (error) {
         if (!(error instanceof ApnsTransportError)) throw error;
@@ -350,11 +355,9 @@ class Http2Origin {
     }
   }
 
-  /** Stops using the current connection; its open streams still finish. */
-  retire(): void {
-    const connection = this.current;
-    if (connection === undefined) return;
-    this.current = undefined;
+  /** Stops using this connection for new requests; its open streams still finish. */
+  retire(connection: Connection): void {
+    if (this.current === connection) this.current = undefined;
     if (!connection.session.closed) connection.session.close();
   }
 
@@ -488,7 +491,7 @@ class Http2Origin {
         if (status === undefined) {
           settle(new ApnsTransportError('ConnectionError', 'the stream ended without a response'));
         } else {
-          settle({ status, headers: responseHeaders, body: Buffer.concat(chunks).toString('utf8') });
+          settle({ connection, status, headers: responseHeaders, body: Buffer.concat(chunks).toString('utf8') });
         }
       });
       // 'close' follows every stream, answered or not; only build an error (and its stack) when it is the outcome.
