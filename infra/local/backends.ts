@@ -6,7 +6,7 @@ import path from 'node:path';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
-import { tableDefinition } from '../table-design.js';
+import { DUE_INDEX_NAME, tableDefinition } from '../table-design.js';
 
 /**
  * Embedded AWS backends for `npm start` and integration tests: dynalite (DynamoDB) and fauxqs (SQS) in this
@@ -15,6 +15,11 @@ import { tableDefinition } from '../table-design.js';
  * What they do not do (see /work/shared/notes/local-aws-backends.md): dynalite has no transactions and never expires
  * items by TTL (the adapters treat expired items as absent themselves); fauxqs keeps messages in memory only, so
  * queued events are lost when the process stops, whatever `dataDir` says.
+ *
+ * dynalite cannot add a global secondary index to an existing table: UpdateTable with
+ * `GlobalSecondaryIndexUpdates: [{ Create }]` answers success and changes nothing (dynalite 4.0.0). A persistent data
+ * directory whose table predates the due index therefore cannot be upgraded in place; starting on one fails with an
+ * error that says so, and nothing is deleted or recreated automatically (move the directory away to start afresh).
  */
 
 /** Credentials the embedded backends accept (any non-empty pair would do). */
@@ -61,8 +66,17 @@ interface DynaliteOptions {
   updateTableMs?: number;
 }
 
+const requireHere = createRequire(import.meta.url);
 // dynalite is CommonJS without type declarations; this is the part of its API used here.
-const loadDynalite = createRequire(import.meta.url)('dynalite') as (options: DynaliteOptions) => Server;
+const loadDynalite = requireHere('dynalite') as (options: DynaliteOptions) => Server;
+
+/** The LevelDB class dynalite opens its directory with (its own dependency, resolved from dynalite). */
+interface LevelDb {
+  open(): Promise<void>;
+  close(): Promise<void>;
+}
+const loadLevel = (): new (location: string) => LevelDb =>
+  (createRequire(requireHere.resolve('dynalite'))('level') as { Level: new (location: string) => LevelDb }).Level;
 
 /** Starts dynalite and fauxqs, creates the table and the event queue with its DLQ when missing. */
 export async function startLocalBackends(options: StartLocalBackendsOptions): Promise<LocalBackends> {
@@ -76,7 +90,10 @@ export async function startLocalBackends(options: StartLocalBackendsOptions): Pr
 
   try {
     const dynamodbPath = options.dataDir === ':memory:' ? undefined : path.join(options.dataDir, 'dynamodb');
-    if (dynamodbPath) await mkdir(dynamodbPath, { recursive: true });
+    if (dynamodbPath) {
+      await mkdir(dynamodbPath, { recursive: true });
+      await assertDataDirFree(options.dataDir, dynamodbPath);
+    }
     const dynalite = loadDynalite({
       createTableMs: 0,
       deleteTableMs: 0,
@@ -99,7 +116,7 @@ export async function startLocalBackends(options: StartLocalBackendsOptions): Pr
     const dynamodb = new DynamoDBClient({ ...clientConfig(), endpoint: dynamodbEndpoint });
     const sqs = new SQSClient({ ...clientConfig(), endpoint: sqsEndpoint, useQueueUrlAsEndpoint: false });
     try {
-      await ensureTable(dynamodb, LOCAL_TABLE_NAME);
+      await ensureTable(dynamodb, LOCAL_TABLE_NAME, dynamodbPath ? `DATA_DIR ${path.resolve(options.dataDir)}` : 'memory');
       const queues = await createQueues(sqs, {
         visibilityTimeoutSeconds: options.queueVisibilityTimeoutSeconds ?? 30,
         maxReceiveCount: options.maxReceiveCount ?? 5,
@@ -125,7 +142,7 @@ export async function startLocalBackends(options: StartLocalBackendsOptions): Pr
   }
 }
 
-async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+async function ensureTable(client: DynamoDBClient, tableName: string, dataDirLabel: string): Promise<void> {
   try {
     await client.send(new DescribeTableCommand({ TableName: tableName }));
   } catch (error) {
@@ -135,10 +152,49 @@ async function ensureTable(client: DynamoDBClient, tableName: string): Promise<v
   // With createTableMs 0 dynalite reports ACTIVE at once; the loop only guards against a slower configuration.
   for (let attempt = 0; attempt < 200; attempt++) {
     const { Table: table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (table?.TableStatus === 'ACTIVE') return;
+    if (table?.TableStatus === 'ACTIVE') {
+      if (!(table.GlobalSecondaryIndexes ?? []).some((index) => index.IndexName === DUE_INDEX_NAME)) {
+        // See the note at the top: dynalite cannot add the index, and dropping the developer's data is not ours to do.
+        throw new Error(
+          `table ${tableName} in ${dataDirLabel} was created before the ${DUE_INDEX_NAME} index, which dynalite cannot add ` +
+            'to an existing table; move that DATA_DIR away (or delete it) to start with a new table',
+        );
+      }
+      return;
+    }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   throw new Error(`table ${tableName} did not become ACTIVE`);
+}
+
+/**
+ * Fails clearly when another process holds the LevelDB directory. dynalite itself would open it lazily and then
+ * throw "Database is closed" from inside its request handler, an uncaught exception that ends the process. Opening
+ * and closing the directory once here leaves a window in which another process could take it, which is fine for a
+ * developer tool.
+ */
+async function assertDataDirFree(dataDir: string, dynamodbPath: string): Promise<void> {
+  const Level = loadLevel();
+  const db = new Level(dynamodbPath);
+  try {
+    await db.open();
+  } catch (error) {
+    if (errorCodes(error).includes('LEVEL_LOCKED')) {
+      throw new Error(`DATA_DIR ${path.resolve(dataDir)} is in use by another inbox-relay process`, { cause: error });
+    }
+    throw error;
+  }
+  await db.close();
+}
+
+/** `code` of the error and of its causes (abstract-level wraps the LevelDB lock error in LEVEL_DATABASE_NOT_OPEN). */
+function errorCodes(error: unknown): string[] {
+  const codes: string[] = [];
+  for (let current = error; current instanceof Error && codes.length < 10; current = current.cause) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+  }
+  return codes;
 }
 
 async function createQueues(

@@ -3,7 +3,7 @@ import { networkInterfaces } from 'node:os';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TABLE_KEYS } from '../../infra/table-design.js';
+import { DUE_AT_ATTRIBUTE, DUE_INDEX_NAME, DUE_SHARD_ATTRIBUTE, TABLE_KEYS } from '../../infra/table-design.js';
 import { withLocalBackends, type LocalBackendsHarness } from '../support/local-backends.js';
 
 let local: LocalBackendsHarness;
@@ -51,6 +51,16 @@ describe('local backends', () => {
       { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
     ]);
     expect(table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(table?.GlobalSecondaryIndexes?.map(({ IndexName, KeySchema, Projection }) => ({ IndexName, KeySchema, Projection }))).toEqual([
+      {
+        IndexName: DUE_INDEX_NAME,
+        KeySchema: [
+          { AttributeName: DUE_SHARD_ATTRIBUTE, KeyType: 'HASH' },
+          { AttributeName: DUE_AT_ATTRIBUTE, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+    ]);
   });
 
   it('configures the event queue with the visibility timeout and a redrive policy to the DLQ', async () => {

@@ -6,6 +6,7 @@ import { DynamoDbDeviceStore } from '../../functions/_lib/adapters/dynamodb-devi
 import { MailboxLimitError } from '../../shared/errors.js';
 import { DECISION_RETENTION_MS } from '../../shared/store/ports.js';
 import { callbackKey, dedupeKey, deviceKey, devicePk, mailboxKey } from '../../infra/table-design.js';
+import { dueShardOf } from '../../shared/store/due-shard.js';
 import { withLocalBackends, type LocalBackendsHarness } from '../support/local-backends.js';
 import { decisionAt, describeStoreBehaviour } from '../support/store-behaviour.js';
 import { T0, makeDevice, makeMailbox, uniqueId } from '../support/store-fixtures.js';
@@ -70,6 +71,35 @@ describe('DynamoDB adapters: the table as others see it', () => {
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ ...decisionAt(T0, 'pushed'), ttl: (T0 + DECISION_RETENTION_MS) / 1000 });
     expect(events[0]?.sk).toMatch(new RegExp(`^EVENT#${new Date(T0).toISOString()}#.+`));
+  });
+
+  it('writes dueShard next to every dueAt and removes both together, on every write path', async () => {
+    const device = makeDevice({ mode: 'interval', dueAt: T0 });
+    const shard = `DUE#${dueShardOf(device.deviceId)}`;
+    await devices.createDevice(device, [makeMailbox(device.deviceId, { kind: 'primary', mailboxId: 'primary', dueAt: T0 + 1 })]);
+    await devices.addMailbox(makeMailbox(device.deviceId, { mailboxId: 'added', dueAt: T0 + 2 }), 4);
+    await devices.addMailbox(makeMailbox(device.deviceId, { mailboxId: 'plain' }), 4);
+    const due = async (key: { pk: string; sk: string }) => {
+      const item = await getItem(key);
+      return { dueAt: item?.dueAt, dueShard: item?.dueShard };
+    };
+
+    expect(await due(deviceKey(device.deviceId))).toEqual({ dueAt: T0, dueShard: shard });
+    expect(await due(mailboxKey(device.deviceId, 'primary'))).toEqual({ dueAt: T0 + 1, dueShard: shard });
+    expect(await due(mailboxKey(device.deviceId, 'added'))).toEqual({ dueAt: T0 + 2, dueShard: shard });
+    expect(await due(mailboxKey(device.deviceId, 'plain'))).toEqual({ dueAt: undefined, dueShard: undefined });
+
+    await devices.touchMailbox(device.deviceId, 'plain', T0, T0 + 3);
+    expect(await due(mailboxKey(device.deviceId, 'plain'))).toEqual({ dueAt: T0 + 3, dueShard: shard });
+    await devices.setSubscription(device.deviceId, 'plain', { subscriptionId: 's', expiresAt: T0, reportedAt: T0, dueAt: T0 + 4 });
+    expect(await due(mailboxKey(device.deviceId, 'plain'))).toEqual({ dueAt: T0 + 4, dueShard: shard });
+
+    await devices.updateDevice(device.deviceId, { dueAt: null }, T0);
+    await devices.updateMailboxSupervision(device.deviceId, 'primary', { dueAt: null });
+    expect(await due(deviceKey(device.deviceId))).toEqual({ dueAt: undefined, dueShard: undefined });
+    expect(await due(mailboxKey(device.deviceId, 'primary'))).toEqual({ dueAt: undefined, dueShard: undefined });
+    await devices.updateDevice(device.deviceId, { dueAt: T0 + 5 }, T0);
+    expect(await due(deviceKey(device.deviceId))).toEqual({ dueAt: T0 + 5, dueShard: shard });
   });
 
   it('treats device, mailbox and callback items whose ttl has passed as absent', async () => {

@@ -1,11 +1,20 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoDbDecisionLog } from '../../functions/_lib/adapters/dynamodb-decision-log.js';
 import { DynamoDbDeviceStore } from '../../functions/_lib/adapters/dynamodb-device-store.js';
-import { withLocalBackends, type LocalBackendsHarness } from '../support/local-backends.js';
+import { LOCAL_BACKEND_CREDENTIALS, LOCAL_REGION, LOCAL_TABLE_NAME } from '../../infra/local/backends.js';
+import { tableDefinition } from '../../infra/table-design.js';
+import { startLocalBackends, withLocalBackends, type LocalBackendsHarness } from '../support/local-backends.js';
 import { decisionAt } from '../support/store-behaviour.js';
 import { makeDevice, makeMailbox } from '../support/store-fixtures.js';
 
@@ -14,6 +23,12 @@ describe('local backends across a restart', () => {
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
+
+  async function tempDataDir(): Promise<string> {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'inbox-relay-backends-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    return dataDir;
+  }
 
   async function start(dataDir: string): Promise<LocalBackendsHarness> {
     const local = await withLocalBackends({ dataDir });
@@ -66,4 +81,92 @@ describe('local backends across a restart', () => {
     await local.backends.stop();
     await local.backends.stop();
   });
+
+  it('refuses a DATA_DIR that another running process holds with a clear error, instead of crashing', async () => {
+    const dataDir = await tempDataDir();
+    const holder = await holdDataDirInAnotherProcess(dataDir);
+    cleanups.push(holder.stop);
+
+    await expect(startLocalBackends({ dataDir })).rejects.toThrow(`DATA_DIR ${path.resolve(dataDir)} is in use by another inbox-relay process`);
+
+    // Still alive, and the directory is usable once the other process is gone: the check holds nothing itself.
+    await holder.stop();
+    const local = await start(dataDir);
+    expect(await new DynamoDbDeviceStore(local.clients.documentClient, local.backends.tableName).getDevice('none')).toBeUndefined();
+  });
+
+  it('refuses a DATA_DIR whose table predates the due index, and leaves its data alone', async () => {
+    const dataDir = await tempDataDir();
+    const { GlobalSecondaryIndexes: _index, ...withoutIndex } = tableDefinition(LOCAL_TABLE_NAME);
+    const oldItem = { pk: { S: 'DEVICE#old' }, sk: { S: 'META' } };
+    await withDynalite(dataDir, async (client) => {
+      await client.send(
+        new CreateTableCommand({ ...withoutIndex, AttributeDefinitions: withoutIndex.AttributeDefinitions?.filter((a) => ['pk', 'sk'].includes(a.AttributeName!)) }),
+      );
+      await client.send(new PutItemCommand({ TableName: LOCAL_TABLE_NAME, Item: oldItem }));
+    });
+
+    await expect(startLocalBackends({ dataDir })).rejects.toThrow(/was created before the due-index index.*move that DATA_DIR away/);
+
+    await withDynalite(dataDir, async (client) => {
+      const { Table: table } = await client.send(new DescribeTableCommand({ TableName: LOCAL_TABLE_NAME }));
+      expect(table?.GlobalSecondaryIndexes).toBeUndefined();
+      const { Item: item } = await client.send(new GetItemCommand({ TableName: LOCAL_TABLE_NAME, Key: oldItem, ConsistentRead: true }));
+      expect(item).toEqual(oldItem);
+    });
+  });
 });
+
+/** dynalite on the data directory as a version of the local backends before the due index would have left it. */
+async function withDynalite(dataDir: string, use: (client: DynamoDBClient) => Promise<void>): Promise<void> {
+  const dynalite = createRequire(import.meta.url)('dynalite') as (options: object) => Server;
+  const server = dynalite({ path: path.join(dataDir, 'dynamodb'), createTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = new DynamoDBClient({
+    region: LOCAL_REGION,
+    credentials: { ...LOCAL_BACKEND_CREDENTIALS },
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+  });
+  try {
+    await use(client);
+  } finally {
+    client.destroy();
+    await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+  }
+}
+
+/**
+ * Another process (as `npm start` would be) that starts the local backends on `dataDir` and keeps them until told to
+ * stop, or until this process goes away (its stdin closes).
+ */
+async function holdDataDirInAnotherProcess(dataDir: string): Promise<{ stop: () => Promise<void> }> {
+  const backendsModule = new URL('../../infra/local/backends.ts', import.meta.url).href;
+  const script = `
+    const { startLocalBackends } = await import(${JSON.stringify(backendsModule)});
+    const backends = await startLocalBackends({ dataDir: ${JSON.stringify(dataDir)} });
+    process.stdout.write('READY\\n');
+    process.stdin.resume();
+    process.stdin.on('close', () => backends.stop().then(() => process.exit(0)));
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', script], {
+    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = once(child, 'exit');
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('READY')) resolve();
+    });
+    void exited.then(([code]) => reject(new Error(`the holding process exited (${String(code)}) before it was ready: ${output}`)));
+  });
+  let stopped: Promise<void> | undefined;
+  return {
+    stop: () =>
+      (stopped ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) child.stdin.end();
+        await exited;
+      })()),
+  };
+}
