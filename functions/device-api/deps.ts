@@ -10,6 +10,8 @@ export interface DeviceApiDeps {
   publicUrl: string;
   orgTokenSecret: string;
   now: () => number;
+  /** Uniform in [0, 1): spreads interval-mode schedules (injected for tests). */
+  random: () => number;
 }
 
 export const CALLBACK_PATH_PREFIX = '/v1/callbacks/';

@@ -1,10 +1,11 @@
 import type { DeviceView } from '../../shared/device/device-schemas.js';
 import type { DeviceWithMailboxes } from '../../shared/store/ports.js';
+import { subscriptionState } from '../../shared/supervision/subscription-state.js';
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 
 /** The registration as the device reads it back: settings, status and per-mailbox subscription state. No secrets. */
-export function toDeviceView({ device, mailboxes }: DeviceWithMailboxes): DeviceView {
+export function toDeviceView({ device, mailboxes }: DeviceWithMailboxes, now: number): DeviceView {
   const ordered = [...mailboxes].sort((a, b) => (a.kind === b.kind ? a.createdAt - b.createdAt : a.kind === 'primary' ? -1 : 1));
   return {
     deviceId: device.deviceId,
@@ -22,6 +23,7 @@ export function toDeviceView({ device, mailboxes }: DeviceWithMailboxes): Device
         subscriptionId: mailbox.subscriptionId ?? null,
         expiresAt: iso(mailbox.expiresAt),
         lastNotificationAt: iso(mailbox.lastNotificationAt),
+        state: subscriptionState(mailbox, now),
       },
     })),
     createdAt: new Date(device.createdAt).toISOString(),

@@ -14,4 +14,5 @@ export const handler = createDeviceApiHandler({
   publicUrl: config.publicUrl(),
   orgTokenSecret: await readSecret(config.orgTokenSecretArn()),
   now: Date.now,
+  random: Math.random,
 });

@@ -8,6 +8,7 @@ import {
 } from '../../shared/device/device-schemas.js';
 import { DeviceNotFoundError, MailboxNotFoundError, PrimaryMailboxRemovalError } from '../../shared/errors.js';
 import { DECISION_RETENTION_MS, type DeviceRecord } from '../../shared/store/ports.js';
+import { supervisionDueAt } from '../../shared/supervision/subscription-state.js';
 import { hashSecret, newSecret } from '../_lib/secrets.js';
 import { callbackUrl, type DeviceApiDeps } from './deps.js';
 import { toDeviceView } from './device-view.js';
@@ -15,7 +16,7 @@ import { toDeviceView } from './device-view.js';
 export async function getDevice(device: DeviceRecord, deps: DeviceApiDeps): Promise<DeviceView> {
   const found = await deps.store.getDeviceWithMailboxes(device.deviceId);
   if (!found) throw new DeviceNotFoundError();
-  return toDeviceView(found);
+  return toDeviceView(found, deps.now());
 }
 
 /** Deletes everything stored for the device, then its push endpoint (if the gateway has one). */
@@ -26,13 +27,16 @@ export async function deleteDevice(device: DeviceRecord, deps: DeviceApiDeps): P
 
 export async function addDelegatedMailbox(input: { device: DeviceRecord; request: AddMailboxRequest }, deps: DeviceApiDeps): Promise<RegisteredMailbox> {
   const secret = newSecret();
+  const createdAt = deps.now();
   await deps.store.addMailbox(
     {
       deviceId: input.device.deviceId,
       mailboxId: input.request.id,
       kind: 'delegated',
       callbackKey: hashSecret(secret),
-      createdAt: deps.now(),
+      createdAt,
+      // A mailbox that never hears from Exchange turns silent and is supervised like any other.
+      dueAt: supervisionDueAt({ createdAt }),
     },
     MAX_DELEGATED_MAILBOXES,
   );
@@ -51,10 +55,18 @@ export async function reportSubscription(
   input: { device: DeviceRecord; mailboxId: string; request: ReportSubscriptionRequest },
   deps: DeviceApiDeps,
 ): Promise<void> {
-  await deps.store.setSubscription(input.device.deviceId, input.mailboxId, {
+  const { mailbox } = await deps.store.getDeviceAndMailbox(input.device.deviceId, input.mailboxId);
+  if (!mailbox) throw new MailboxNotFoundError();
+  const reportedAt = deps.now();
+  const subscription = {
     subscriptionId: input.request.subscriptionId,
     expiresAt: Date.parse(input.request.expiresAt),
-  });
+    reportedAt,
+    ...(input.request.statusFrequencyMinutes === undefined ? {} : { statusFrequencyMinutes: input.request.statusFrequencyMinutes }),
+  };
+  const { statusFrequencyMinutes: _previous, ...withoutFrequency } = mailbox;
+  const dueAt = supervisionDueAt({ ...withoutFrequency, ...subscription, subscriptionReportedAt: reportedAt });
+  await deps.store.setSubscription(input.device.deviceId, input.mailboxId, { ...subscription, dueAt });
 }
 
 /** Why each notification was or was not pushed, newest first, the last 7 days. */

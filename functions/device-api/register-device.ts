@@ -1,5 +1,7 @@
 import type { RegisterDeviceRequest, RegisterDeviceResponse } from '../../shared/device/device-schemas.js';
 import type { DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
+import { firstIntervalAt } from '../../shared/supervision/interval-schedule.js';
+import { supervisionDueAt } from '../../shared/supervision/subscription-state.js';
 import { hashSecret, newDeviceId, newSecret } from '../_lib/secrets.js';
 import { callbackUrl, type DeviceApiDeps } from './deps.js';
 
@@ -20,6 +22,7 @@ export async function registerDevice(input: { orgId: string; request: RegisterDe
     kind: mailbox.kind,
     callbackKey: hashSecret(secret),
     createdAt: now,
+    dueAt: supervisionDueAt({ createdAt: now }),
   }));
 
   const endpointArn = await deps.endpoints.register({ deviceId, pushToken: request.pushToken, environment: request.apnsEnvironment });
@@ -36,6 +39,7 @@ export async function registerDevice(input: { orgId: string; request: RegisterDe
     alerts: request.alerts,
     status: 'active',
     ...(endpointArn === undefined ? {} : { endpointArn }),
+    ...(request.mode === 'interval' ? { dueAt: firstIntervalAt(now, request.intervalSeconds, deps.random) } : {}),
     createdAt: now,
     updatedAt: now,
   };

@@ -5,6 +5,7 @@ import type { DeviceChanges, DeviceRecord } from '../../shared/store/ports.js';
 import { toFieldIssues } from '../../shared/validation.js';
 import type { DeviceApiDeps } from './deps.js';
 import { toDeviceView } from './device-view.js';
+import { firstIntervalAt } from '../../shared/supervision/interval-schedule.js';
 
 /**
  * Applies a JSON Merge Patch to the device's settings. The merged settings are validated as a whole, so `null`
@@ -27,6 +28,12 @@ export async function updateDevice(input: { device: DeviceRecord; patch: PatchDe
 
   const now = deps.now();
   const changes: DeviceChanges = { ...settings };
+  // Interval mode is scheduled through the due index; switching back to real time drops the schedule at once.
+  if (settings.mode === 'realtime') {
+    if (device.dueAt !== undefined) changes.dueAt = null;
+  } else if (device.mode !== 'interval' || device.intervalSeconds !== settings.intervalSeconds || device.dueAt === undefined) {
+    changes.dueAt = firstIntervalAt(now, settings.intervalSeconds, deps.random);
+  }
   const tokenChanged = pushToken !== undefined && pushToken !== device.pushToken;
   const destinationChanged = tokenChanged || settings.apnsEnvironment !== device.apnsEnvironment;
   if (tokenChanged) {
@@ -47,5 +54,5 @@ export async function updateDevice(input: { device: DeviceRecord; patch: PatchDe
   await deps.store.updateDevice(device.deviceId, changes, now);
   const updated = await deps.store.getDeviceWithMailboxes(device.deviceId);
   if (!updated) throw new DeviceNotFoundError();
-  return toDeviceView(updated);
+  return toDeviceView(updated, now);
 }

@@ -2,9 +2,9 @@ import type { DecisionOutcome } from '../../shared/device/device-schemas.js';
 import { RetryableDeliveryError } from '../../shared/errors.js';
 import { newMailPush } from '../../shared/push/apns-payloads.js';
 import type { PushGateway, PushResult } from '../../shared/push/push-gateway.js';
-import { queueMessageSchema, type NewMailMessage } from '../../shared/queue/queue-messages.js';
+import { queueMessageSchema, type EventQueue, type FlushHeldAlertsMessage, type NewMailMessage, type QueueMessage } from '../../shared/queue/queue-messages.js';
 import { decideAlert } from '../../shared/rules/alert-rules.js';
-import type { DecisionLog, DedupeStore, DeviceRecord, DeviceStore } from '../../shared/store/ports.js';
+import type { DecisionLog, DedupeStore, DeviceRecord, DeviceStore, MailboxRecord } from '../../shared/store/ports.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
 
 export interface DispatcherDeps {
@@ -22,7 +22,16 @@ export interface DispatcherDeps {
    * minutes), so two days covers every retry of the same body.
    */
   dedupeTtlSeconds: number;
+  /** The event queue, for the delayed flush of alerts held back during a burst. */
+  queue: EventQueue;
+  /**
+   * New mail within this long after an alert for the same mailbox is held back and pushed as one alert when the
+   * window closes: a burst of 20 mails becomes 2 pushes, not 20 (APNs answers 429 to too many pushes to one token).
+   */
+  burstWindowMs: number;
 }
+
+export const DEFAULT_BURST_WINDOW_MS = 5_000;
 
 export const DEFAULT_DEDUPE_TTL_SECONDS = 2 * 24 * 60 * 60;
 
@@ -44,6 +53,16 @@ interface ParsedRecord {
   message: NewMailMessage;
 }
 
+interface ParsedFlush {
+  record: DispatchRecord;
+  message: FlushHeldAlertsMessage;
+}
+
+interface MailboxGroup {
+  newMail: ParsedRecord[];
+  flushes: ParsedFlush[];
+}
+
 /** How many mailboxes of one batch are worked on at once. */
 const GROUP_CONCURRENCY = 10;
 
@@ -59,7 +78,7 @@ const GROUP_CONCURRENCY = 10;
  */
 export async function dispatchNotifications(records: DispatchRecord[], deps: DispatcherDeps): Promise<DispatchResult> {
   const failed: string[] = [];
-  const groups = new Map<string, ParsedRecord[]>();
+  const groups = new Map<string, MailboxGroup>();
   for (const record of records) {
     const message = parseRecord(record, deps);
     if (!message) {
@@ -68,8 +87,9 @@ export async function dispatchNotifications(records: DispatchRecord[], deps: Dis
       continue;
     }
     const groupKey = `${message.deviceId}\u0000${message.mailboxId}`;
-    const group = groups.get(groupKey) ?? [];
-    group.push({ record, message });
+    const group = groups.get(groupKey) ?? { newMail: [], flushes: [] };
+    if (message.type === 'new-mail') group.newMail.push({ record, message });
+    else group.flushes.push({ record, message });
     groups.set(groupKey, group);
   }
 
@@ -79,8 +99,8 @@ export async function dispatchNotifications(records: DispatchRecord[], deps: Dis
       try {
         await dispatchGroup(group, deps);
       } catch (error) {
-        deps.logger.warn('mailbox group failed; its records will be redelivered', { error: error as Error, records: group.length });
-        failed.push(...group.map(({ record }) => record.messageId));
+        deps.logger.warn('mailbox group failed; its records will be redelivered', { error: error as Error, records: group.newMail.length + group.flushes.length });
+        failed.push(...[...group.newMail, ...group.flushes].map(({ record }) => record.messageId));
       }
     }
   });
@@ -88,7 +108,7 @@ export async function dispatchNotifications(records: DispatchRecord[], deps: Dis
   return { failedMessageIds: failed };
 }
 
-function parseRecord(record: DispatchRecord, deps: DispatcherDeps): NewMailMessage | undefined {
+function parseRecord(record: DispatchRecord, deps: DispatcherDeps): QueueMessage | undefined {
   let json: unknown;
   try {
     json = JSON.parse(record.body);
@@ -104,20 +124,25 @@ function parseRecord(record: DispatchRecord, deps: DispatcherDeps): NewMailMessa
   return parsed.data;
 }
 
-async function dispatchGroup(group: ParsedRecord[], deps: DispatcherDeps): Promise<void> {
-  const first = group[0];
+async function dispatchGroup(group: MailboxGroup, deps: DispatcherDeps): Promise<void> {
+  const first = group.newMail[0]?.message ?? group.flushes[0]?.message;
   if (!first) return;
-  const { deviceId, mailboxId } = first.message;
+  const { deviceId, mailboxId } = first;
   const { device, mailbox } = await deps.store.getDeviceAndMailbox(deviceId, mailboxId);
   if (!device || !mailbox) {
     // Deleted device or removed mailbox: nothing may be stored for it any more, not even a decision.
-    deps.counter.count('DroppedForRemovedMailbox', group.length);
+    deps.counter.count('DroppedForRemovedMailbox', group.newMail.length + group.flushes.length);
     return;
   }
+  if (group.newMail.length > 0) await dispatchNewMail(group.newMail, device, mailbox, deps);
+  if (group.flushes.length > 0) await flushHeldAlerts(group.flushes, device, mailbox, deps);
+}
 
+async function dispatchNewMail(records: ParsedRecord[], device: DeviceRecord, mailbox: MailboxRecord, deps: DispatcherDeps): Promise<void> {
+  const { deviceId, mailboxId } = mailbox;
   const now = deps.now();
-  const fresh: Array<{ parsed: ParsedRecord; keys: string[] }> = [];
-  for (const parsed of group) {
+  const fresh: ClaimedRecord[] = [];
+  for (const parsed of records) {
     const claims = await deps.dedupe.claim({
       deviceId,
       keys: parsed.message.eventKeys,
@@ -139,7 +164,7 @@ async function dispatchGroup(group: ParsedRecord[], deps: DispatcherDeps): Promi
     return;
   }
 
-  const allowed: typeof fresh = [];
+  const allowed: ClaimedRecord[] = [];
   for (const entry of fresh) {
     const decision = decideAlert({ alerts: device.alerts, timeZone: device.timeZone, at: new Date(entry.parsed.message.receivedAt) });
     if (decision.alert) {
@@ -151,6 +176,75 @@ async function dispatchGroup(group: ParsedRecord[], deps: DispatcherDeps): Promi
   if (allowed.length === 0) return;
 
   const newMessages = allowed.reduce((sum, entry) => sum + entry.keys.length, 0);
+  // One alert per burst window and mailbox, also across concurrent consumers: whoever opens the window pushes now.
+  if (!(await deps.store.claimAlertWindow(deviceId, mailboxId, now, deps.burstWindowMs))) {
+    await holdForBurst(allowed, newMessages, mailbox, now, deps);
+    return;
+  }
+
+  const outcome = await pushNewMail(device, mailboxId, newMessages, allowed.map((entry) => ({ at: entry.parsed.message.receivedAt, receiveCount: entry.parsed.record.receiveCount })), deps);
+  await settle(deps, device, mailboxId, allowed, outcome.outcome, outcome.reason);
+}
+
+/**
+ * Inside a burst: the mails are counted on the mailbox and a delayed flush is queued for the end of the window. The
+ * flush is queued first, so a crash in between leaves a flush that finds nothing to push rather than held mail
+ * that nobody pushes. Their idempotency keys are completed as held: a retry of them is a duplicate.
+ */
+async function holdForBurst(allowed: ClaimedRecord[], newMessages: number, mailbox: MailboxRecord, now: number, deps: DispatcherDeps): Promise<void> {
+  const heldSince = Math.min(...allowed.map((entry) => entry.parsed.message.receivedAt));
+  await enqueueFlush(mailbox, heldSince, now, deps);
+  await deps.store.holdAlerts(mailbox.deviceId, mailbox.mailboxId, newMessages);
+  deps.counter.count('AlertsHeldInBurst', newMessages);
+  for (const entry of allowed) {
+    await completeKeys(deps, mailbox.deviceId, entry, 'held');
+  }
+}
+
+/** Queues a flush for when the mailbox's current burst window closes (at least 1 s, at most SQS's 900 s). */
+async function enqueueFlush(mailbox: MailboxRecord, heldSince: number, now: number, deps: DispatcherDeps): Promise<void> {
+  // The mailbox read may predate the window another consumer just opened; then assume it opened now.
+  const opened = mailbox.lastAlertAt !== undefined && mailbox.lastAlertAt > now - deps.burstWindowMs ? mailbox.lastAlertAt : now;
+  const delaySeconds = Math.min(900, Math.max(1, Math.ceil((opened + deps.burstWindowMs - now) / 1000)));
+  await deps.queue.enqueue([{ v: 1, type: 'flush-held-alerts', deviceId: mailbox.deviceId, mailboxId: mailbox.mailboxId, heldSince }], { delaySeconds });
+}
+
+/** Pushes what a burst held back, as one alert with the count. Another flush that comes later finds nothing held. */
+async function flushHeldAlerts(flushes: ParsedFlush[], device: DeviceRecord, mailbox: MailboxRecord, deps: DispatcherDeps): Promise<void> {
+  const held = mailbox.heldAlerts ?? 0;
+  if (held <= 0) return;
+  const at = Math.min(...flushes.map((flush) => flush.message.heldSince));
+  const { deviceId, mailboxId } = mailbox;
+  let outcome: { outcome: DecisionOutcome; reason: string };
+  if (device.status !== 'active') {
+    outcome = { outcome: 'token-retired', reason: `device-retired:${device.retiredReason ?? 'unknown'}` };
+  } else if (!(await deps.store.claimAlertWindow(deviceId, mailboxId, deps.now(), deps.burstWindowMs))) {
+    // Another alert opened a window since this flush was queued: flush again when that one closes.
+    await enqueueFlush(mailbox, at, deps.now(), deps);
+    return;
+  } else {
+    outcome = await pushNewMail(device, mailboxId, held, flushes.map((flush) => ({ at, receiveCount: flush.record.receiveCount })), deps);
+  }
+  // Released only after the push: a crash before this line pushes the held mail again (at most once more).
+  if (!(await deps.store.releaseHeldAlerts(deviceId, mailboxId, held))) {
+    deps.logger.warn('held alerts were already released by another flush', { held });
+  }
+  deps.counter.count(`Outcome-${outcome.outcome}`);
+  await decide(deps, deviceId, { at, mailbox: mailboxId, outcome: outcome.outcome, reason: outcome.reason });
+}
+
+/**
+ * Sends one new-mail alert and turns the gateway's answer into the decision to record. A retryable failure records
+ * `retried` (or `dead-lettered` on the queue's last attempt) for each notification and rethrows, so the records fail.
+ */
+async function pushNewMail(
+  device: DeviceRecord,
+  mailboxId: string,
+  newMessages: number,
+  notifications: Array<{ at: number; receiveCount: number }>,
+  deps: DispatcherDeps,
+): Promise<{ outcome: DecisionOutcome; reason: string }> {
+  const { deviceId } = device;
   let result: PushResult;
   try {
     result = await deps.push.send(
@@ -158,23 +252,18 @@ async function dispatchGroup(group: ParsedRecord[], deps: DispatcherDeps): Promi
       newMailPush({ mailboxId, newMessages }),
     );
   } catch (error) {
-    const lastAttempt = allowed.some((entry) => entry.parsed.record.receiveCount >= deps.maxReceiveCount);
+    const lastAttempt = notifications.some((n) => n.receiveCount >= deps.maxReceiveCount);
     const reason = error instanceof RetryableDeliveryError ? error.reason : 'push-error';
-    for (const entry of allowed) {
-      await decide(deps, deviceId, {
-        at: entry.parsed.message.receivedAt,
-        mailbox: mailboxId,
-        outcome: lastAttempt ? 'dead-lettered' : 'retried',
-        reason,
-      });
+    for (const notification of notifications) {
+      await decide(deps, deviceId, { at: notification.at, mailbox: mailboxId, outcome: lastAttempt ? 'dead-lettered' : 'retried', reason });
     }
     throw error;
   }
 
+  const now = deps.now();
   switch (result.outcome) {
     case 'delivered':
-      await settle(deps, device, mailboxId, allowed, 'pushed', `apns:delivered${newMessages > 1 ? `:coalesced-${newMessages}` : ''}`);
-      return;
+      return { outcome: 'pushed', reason: `apns:delivered${newMessages > 1 ? `:coalesced-${newMessages}` : ''}` };
     case 'token-invalid': {
       const retired = await deps.store.retireDevice(deviceId, {
         pushToken: device.pushToken,
@@ -182,15 +271,17 @@ async function dispatchGroup(group: ParsedRecord[], deps: DispatcherDeps): Promi
         reason: result.reason,
         now,
       });
-      const outcome: DecisionOutcome = retired ? 'token-retired' : 'failed';
-      await settle(deps, device, mailboxId, allowed, outcome, `apns:${result.status}:${result.reason}${retired ? '' : ':token-newer-than-rejection'}`);
-      return;
+      return { outcome: retired ? 'token-retired' : 'failed', reason: `apns:${result.status}:${result.reason}${retired ? '' : ':token-newer-than-rejection'}` };
     }
     case 'rejected':
       deps.logger.warn('push rejected and not retried', { status: result.status, reason: result.reason });
-      await settle(deps, device, mailboxId, allowed, 'failed', `apns:${result.status}:${result.reason}`);
-      return;
+      return { outcome: 'failed', reason: `apns:${result.status}:${result.reason}` };
   }
+}
+
+interface ClaimedRecord {
+  parsed: ParsedRecord;
+  keys: string[];
 }
 
 /**
@@ -201,18 +292,22 @@ async function settle(
   deps: DispatcherDeps,
   device: DeviceRecord,
   mailboxId: string,
-  entries: Array<{ parsed: ParsedRecord; keys: string[] }>,
+  entries: ClaimedRecord[],
   outcome: DecisionOutcome,
   reason: string,
 ): Promise<void> {
   deps.counter.count(`Outcome-${outcome}`, entries.length);
   for (const entry of entries) {
-    try {
-      await deps.dedupe.complete({ deviceId: device.deviceId, keys: entry.keys, claimant: entry.parsed.record.messageId, outcome, now: deps.now() });
-    } catch (error) {
-      deps.logger.error('could not complete event keys', { error: error as Error });
-    }
+    await completeKeys(deps, device.deviceId, entry, outcome);
     await decide(deps, device.deviceId, { at: entry.parsed.message.receivedAt, mailbox: mailboxId, outcome, reason });
+  }
+}
+
+async function completeKeys(deps: DispatcherDeps, deviceId: string, entry: ClaimedRecord, outcome: string): Promise<void> {
+  try {
+    await deps.dedupe.complete({ deviceId, keys: entry.keys, claimant: entry.parsed.record.messageId, outcome, now: deps.now() });
+  } catch (error) {
+    deps.logger.error('could not complete event keys', { error: error as Error });
   }
 }
 

@@ -4,10 +4,11 @@ import { DynamoDbDeviceStore } from '../_lib/adapters/dynamodb-device-store.js';
 import { awsClients, pushGateway } from '../_lib/aws-runtime.js';
 import { config } from '../_lib/config.js';
 import { metricsCounter, useCaseLogger } from '../_lib/powertools.js';
-import { DEFAULT_DEDUPE_TTL_SECONDS } from './dispatch-notifications.js';
+import { SqsEventQueue } from '../_lib/adapters/sqs-event-queue.js';
+import { DEFAULT_BURST_WINDOW_MS, DEFAULT_DEDUPE_TTL_SECONDS } from './dispatch-notifications.js';
 import { createDispatcherHandler } from './dispatcher.js';
 
-const { documentClient } = awsClients();
+const { documentClient, sqs } = awsClients();
 const tableName = config.tableName();
 
 export const handler = createDispatcherHandler({
@@ -20,4 +21,6 @@ export const handler = createDispatcherHandler({
   counter: metricsCounter,
   maxReceiveCount: config.maxReceiveCount(),
   dedupeTtlSeconds: DEFAULT_DEDUPE_TTL_SECONDS,
+  queue: new SqsEventQueue(sqs, config.eventQueueUrl()),
+  burstWindowMs: DEFAULT_BURST_WINDOW_MS,
 });

@@ -4,6 +4,7 @@ import type { EventQueue, NewMailMessage } from '../../shared/queue/queue-messag
 import type { DeviceStore, MailboxRecord } from '../../shared/store/ports.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
 import { eventKey, hashSecret } from '../_lib/secrets.js';
+import { LAST_SEEN_WRITE_INTERVAL_MS, supervisionDueAt } from '../../shared/supervision/subscription-state.js';
 
 export interface CallbackDeps {
   store: DeviceStore;
@@ -22,12 +23,6 @@ export interface CallbackInput {
   body: Uint8Array;
 }
 
-/**
- * A heartbeat writes `lastNotificationAt` only when the stored value is older than this, so a mailbox with
- * StatusFrequency 1 costs one write per 5 minutes, not one per minute. Silence detection works in multiples of
- * StatusFrequency (at least 2 minutes), so this precision is enough.
- */
-export const LAST_SEEN_WRITE_INTERVAL_MS = 5 * 60 * 1000;
 
 /** Event keys per queue message; a 256 KiB body holds at most a few hundred NewMail events. */
 const EVENT_KEYS_PER_MESSAGE = 100;
@@ -54,6 +49,10 @@ export async function handleExchangeCallback(input: CallbackInput, deps: Callbac
   if (device.status !== 'active') return unsubscribe('device-retired', deps);
   if (mailbox.expiresAt !== undefined && mailbox.expiresAt <= receivedAt) return unsubscribe('subscription-expired', deps);
   if (mailbox.subscriptionId !== undefined && notifications.some((n) => n.subscriptionId !== mailbox.subscriptionId)) {
+    // Only a holder of this mailbox's URL secret gets here, so recording it cannot be driven by forged traffic.
+    await deps.store
+      .updateMailboxSupervision(mailbox.deviceId, mailbox.mailboxId, { supersededAt: receivedAt })
+      .catch((error: unknown) => deps.logger.warn('could not record a superseded subscription', { error: error as Error }));
     return unsubscribe('subscription-superseded', deps);
   }
 
@@ -107,10 +106,15 @@ function newMailEventKeys(mailbox: MailboxRecord, notifications: EwsNotification
   return [...keys];
 }
 
+/**
+ * Heartbeats write `lastNotificationAt` at most every LAST_SEEN_WRITE_INTERVAL_MS (one write per 5 minutes, not one
+ * per heartbeat); the supervision's silence threshold allows for that lag. The same write moves the mailbox's due
+ * time, so a live subscription never comes up in the supervisor's sweep.
+ */
 async function recordLastSeen(mailbox: MailboxRecord, at: number, deps: CallbackDeps): Promise<void> {
   if (mailbox.lastNotificationAt !== undefined && at - mailbox.lastNotificationAt < LAST_SEEN_WRITE_INTERVAL_MS) return;
   try {
-    await deps.store.touchMailbox(mailbox.deviceId, mailbox.mailboxId, at);
+    await deps.store.touchMailbox(mailbox.deviceId, mailbox.mailboxId, at, supervisionDueAt({ ...mailbox, lastNotificationAt: at }));
   } catch (error) {
     deps.logger.warn('could not record the mailbox last-seen time', { error: error as Error });
   }

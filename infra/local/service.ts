@@ -12,14 +12,18 @@ import { useCaseLogger, metricsCounter, type OutcomeCounter, type UseCaseLogger 
 import { CALLBACK_ROUTES, DEVICE_API_ROUTES } from '../../functions/_lib/routes.js';
 import { createDeviceApiHandler } from '../../functions/device-api/device-api.js';
 import { createDispatcherHandler } from '../../functions/dispatcher/dispatcher.js';
-import { DEFAULT_DEDUPE_TTL_SECONDS } from '../../functions/dispatcher/dispatch-notifications.js';
+import { DEFAULT_BURST_WINDOW_MS, DEFAULT_DEDUPE_TTL_SECONDS } from '../../functions/dispatcher/dispatch-notifications.js';
+import { createSupervisorHandler } from '../../functions/supervisor/supervisor.js';
+import type { SweepReport } from '../../functions/supervisor/run-sweep.js';
 import { createExchangeCallbackHandler } from '../../functions/exchange-callback/exchange-callback.js';
 import { noEndpointRegistry, type PushGateway } from '../../shared/push/push-gateway.js';
 import type { EventQueue } from '../../shared/queue/queue-messages.js';
 import { generateApnsTestKey, startApnsSandbox, type ApnsSandbox } from './apns-sandbox.js';
 import { startLocalBackends, type LocalBackends } from './backends.js';
 import { createHttpRouter, sendJson, type LocalExtraRoute } from './http-router.js';
+import { localLambdaContext } from './lambda-context.js';
 import { startSqsPoller, type SqsPoller } from './sqs-poller.js';
+import { statusPageRoutes } from './status-page.js';
 
 /** Used when ORG_TOKEN_SECRET is not set; `npm start` warns about it. Never deploy with it. */
 export const LOCAL_ORG_TOKEN_SECRET = 'inbox-relay-local-org-token-secret-do-not-deploy';
@@ -45,7 +49,13 @@ export interface LocalServiceOptions {
   apns?: LocalApnsCredentials;
   /** The clock every use case reads; tests move it. */
   now?: () => number;
+  /** Uniform in [0, 1) for schedule jitter; tests fix it. */
+  random?: () => number;
   visibilityTimeoutSeconds?: number;
+  /** How often the supervisor sweeps (default 15 s); 0 turns the timer off. */
+  supervisorIntervalMs?: number;
+  /** Burst coalescing window of the dispatcher (default 5 s). */
+  burstWindowMs?: number;
   maxReceiveCount?: number;
   /** Replaces the push gateway (fault injection in tests). */
   wrapPushGateway?: (gateway: PushGateway) => PushGateway;
@@ -62,6 +72,8 @@ export interface LocalService {
   /** The embedded APNs sandbox, when no external APNs server is configured. */
   apnsSandbox: ApnsSandbox | undefined;
   backends: LocalBackends;
+  /** Runs one supervisor sweep now (the timer runs it every `supervisorIntervalMs`). */
+  runSupervisorSweep(): Promise<SweepReport>;
   /** The service's own AWS clients, e.g. to count calls with a middleware (`npm run bench`). */
   awsClients: AwsClients;
   orgToken(orgId: string): string;
@@ -74,6 +86,7 @@ export interface LocalService {
  */
 export async function startLocalService(options: LocalServiceOptions = {}): Promise<LocalService> {
   const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
   const logger = options.logger ?? useCaseLogger;
   const counter = options.counter ?? metricsCounter;
   const orgTokenSecret = options.orgTokenSecret ?? LOCAL_ORG_TOKEN_SECRET;
@@ -108,7 +121,8 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     const baseQueue = new SqsEventQueue(clients.sqs, backends.eventQueueUrl);
     const queue = options.wrapEventQueue ? options.wrapEventQueue(baseQueue) : baseQueue;
 
-    const token = new ApnsProviderToken({ keyId: apns.keyId, teamId: apns.teamId, privateKeyPem: apns.privateKeyPem, clock: now });
+    // Provider tokens follow the real clock: APNs judges their age by its own time, not by a test's moved clock.
+    const token = new ApnsProviderToken({ keyId: apns.keyId, teamId: apns.teamId, privateKeyPem: apns.privateKeyPem });
     const apnsGateway = new ApnsPushGateway({ production: apns.url, sandbox: apns.url, topic: apns.topic, token, logger });
     cleanups.push(() => apnsGateway.close());
     const push = options.wrapPushGateway ? options.wrapPushGateway(apnsGateway) : apnsGateway;
@@ -126,7 +140,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     const baseUrl = `http://127.0.0.1:${port}`;
     const publicUrl = options.publicUrl ?? baseUrl;
 
-    const deviceApi = createDeviceApiHandler({ store, decisions, endpoints: noEndpointRegistry, publicUrl, orgTokenSecret, now });
+    const deviceApi = createDeviceApiHandler({ store, decisions, endpoints: noEndpointRegistry, publicUrl, orgTokenSecret, now, random });
     const callback = createExchangeCallbackHandler({ store, queue, now, logger, counter });
     const dispatcher = createDispatcherHandler({
       store,
@@ -138,6 +152,8 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
       counter,
       maxReceiveCount,
       dedupeTtlSeconds: DEFAULT_DEDUPE_TTL_SECONDS,
+      queue,
+      burstWindowMs: options.burstWindowMs ?? DEFAULT_BURST_WINDOW_MS,
     });
 
     const extras: LocalExtraRoute[] = [
@@ -152,6 +168,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
         else sendJson(res, 200, { pushes: apnsSandbox.pushes() });
         return true;
       },
+      ...statusPageRoutes({ documentClient: clients.documentClient, tableName: backends.tableName, apnsSandbox, now }),
     ];
     server.on(
       'request',
@@ -168,6 +185,21 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     // Stop consuming before the clients and backends go away.
     cleanups.push(() => poller.stop());
 
+    // EventBridge's one-minute schedule, as a timer; tests turn it off and call runSupervisorSweep themselves.
+    const supervisor = createSupervisorHandler({ store, decisions, push, now, random, logger, counter });
+    const sweep = () => supervisor({} as never, localLambdaContext('supervisor'));
+    const sweepEveryMs = options.supervisorIntervalMs ?? 15_000;
+    let sweeping: Promise<unknown> = Promise.resolve();
+    const timer = sweepEveryMs > 0
+      ? setInterval(() => {
+          sweeping = sweeping.then(sweep).catch((error: unknown) => logger.warn('supervisor sweep failed', { error: error as Error }));
+        }, sweepEveryMs)
+      : undefined;
+    cleanups.push(async () => {
+      if (timer) clearInterval(timer);
+      await sweeping;
+    });
+
     return {
       baseUrl,
       port,
@@ -175,6 +207,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
       apnsSandbox,
       backends,
       awsClients: clients,
+      runSupervisorSweep: sweep,
       orgToken: (orgId) => issueOrgToken(orgId, orgTokenSecret),
       stop: () => runCleanups(cleanups),
     };

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { subscriptionStateSchema } from '../supervision/subscription-state.js';
 
 /**
  * The device API's messages (contract section 3), shared by the API functions and the device-side client.
@@ -137,6 +138,11 @@ export type AddMailboxRequest = z.infer<typeof addMailboxRequestSchema>;
 export const reportSubscriptionRequestSchema = z.strictObject({
   subscriptionId: z.string().min(1).max(512),
   expiresAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }),
+  /**
+   * An addition to contract v1 (optional, so v1 devices are unaffected): the StatusFrequency the device subscribed
+   * with, so that silence is judged against it; 30 minutes (Exchange's default) when absent.
+   */
+  statusFrequencyMinutes: z.number().int().min(1).max(1440).optional(),
 });
 export type ReportSubscriptionRequest = z.infer<typeof reportSubscriptionRequestSchema>;
 
@@ -162,6 +168,8 @@ export const mailboxViewSchema = z.object({
     subscriptionId: z.string().nullable(),
     expiresAt: z.string().nullable(),
     lastNotificationAt: z.string().nullable(),
+    /** pending, live, silent, expired or superseded (see shared/supervision); optional for older relays. */
+    state: subscriptionStateSchema.optional(),
   }),
 });
 export type MailboxView = z.infer<typeof mailboxViewSchema>;

@@ -204,9 +204,11 @@ export class InMemoryDeviceStore implements DeviceStore {
     return true;
   }
 
-  async markAlerted(deviceId: string, mailboxId: string, at: number): Promise<void> {
+  async claimAlertWindow(deviceId: string, mailboxId: string, at: number, windowMs: number): Promise<boolean> {
     const mailbox = this.mailbox(deviceId, mailboxId);
-    if (mailbox && (mailbox.lastAlertAt === undefined || mailbox.lastAlertAt < at)) mailbox.lastAlertAt = at;
+    if (!mailbox || (mailbox.lastAlertAt !== undefined && mailbox.lastAlertAt > at - windowMs)) return false;
+    mailbox.lastAlertAt = at;
+    return true;
   }
 
   async deleteDevice(deviceId: string): Promise<void> {

@@ -175,8 +175,12 @@ export interface DeviceStore {
    */
   releaseHeldAlerts(deviceId: string, mailboxId: string, count: number): Promise<boolean>;
 
-  /** Records when a new-mail alert for the mailbox was pushed (only ever forward). */
-  markAlerted(deviceId: string, mailboxId: string, at: number): Promise<void>;
+  /**
+   * Opens a burst window for the mailbox: sets `lastAlertAt = at` only when no alert was pushed in the last
+   * `windowMs` (or none ever). True when this call opened it and may push; false when another alert owns the window
+   * (or the mailbox is gone). Atomic, so concurrent consumers push at most one alert per window.
+   */
+  claimAlertWindow(deviceId: string, mailboxId: string, at: number, windowMs: number): Promise<boolean>;
 
   /** Deletes everything stored for the device (device item first, so its callbacks answer Unsubscribe at once). */
   deleteDevice(deviceId: string): Promise<void>;

@@ -648,20 +648,26 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
         });
       });
 
-      describe('markAlerted', () => {
-        it('moves lastAlertAt forward only and ignores a missing mailbox', async () => {
+      describe('claimAlertWindow', () => {
+        it('opens one window at a time and ignores a missing mailbox', async () => {
           const { device } = await registered();
           const last = async () => (await mailboxOf(device.deviceId, 'primary'))?.lastAlertAt;
 
-          await stores.devices.markAlerted(device.deviceId, 'primary', T0);
+          expect(await stores.devices.claimAlertWindow(device.deviceId, 'primary', T0, 5_000)).toBe(true);
           expect(await last()).toBe(T0);
-          await stores.devices.markAlerted(device.deviceId, 'primary', T0 - 1);
+          expect(await stores.devices.claimAlertWindow(device.deviceId, 'primary', T0 + 4_999, 5_000)).toBe(false);
           expect(await last()).toBe(T0);
-          await stores.devices.markAlerted(device.deviceId, 'primary', T0 + 1);
-          expect(await last()).toBe(T0 + 1);
+          expect(await stores.devices.claimAlertWindow(device.deviceId, 'primary', T0 + 5_000, 5_000)).toBe(true);
+          expect(await last()).toBe(T0 + 5_000);
 
-          await stores.devices.markAlerted(device.deviceId, 'ghost', T0);
+          expect(await stores.devices.claimAlertWindow(device.deviceId, 'ghost', T0, 5_000)).toBe(false);
           expect(await mailboxOf(device.deviceId, 'ghost')).toBeUndefined();
+        });
+
+        it('lets exactly one of several concurrent claims open the window', async () => {
+          const { device } = await registered();
+          const claims = await Promise.all(Array.from({ length: 8 }, () => stores.devices.claimAlertWindow(device.deviceId, 'primary', T0, 5_000)));
+          expect(claims.filter(Boolean)).toHaveLength(1);
         });
       });
 

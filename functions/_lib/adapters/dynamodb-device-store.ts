@@ -350,12 +350,23 @@ export class DynamoDbDeviceStore implements DeviceStore {
     }
   }
 
-  async markAlerted(deviceId: string, mailboxId: string, at: number): Promise<void> {
-    await this.updateIgnoringMissing(
-      mailboxKey(deviceId, mailboxId),
-      new UpdateBuilder().set('lastAlertAt', at),
-      'attribute_exists(sk) AND (attribute_not_exists(#lastAlertAt) OR #lastAlertAt < :lastAlertAt)',
-    );
+  async claimAlertWindow(deviceId: string, mailboxId: string, at: number, windowMs: number): Promise<boolean> {
+    const update = new UpdateBuilder().set('lastAlertAt', at).build();
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: mailboxKey(deviceId, mailboxId),
+          ...update,
+          ConditionExpression: 'attribute_exists(sk) AND (attribute_not_exists(#lastAlertAt) OR #lastAlertAt <= :windowOpenedBefore)',
+          ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':windowOpenedBefore': at - windowMs },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
   }
 
   /**

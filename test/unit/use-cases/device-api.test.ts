@@ -29,6 +29,7 @@ describe('device API', () => {
       publicUrl: 'https://relay.example.com/',
       orgTokenSecret: ORG_SECRET,
       now: clock.now,
+      random: () => 0.5,
     };
     const handler = createDeviceApiHandler(deps);
     call = async (routeKey, options = {}) => {
@@ -92,7 +93,7 @@ describe('device API', () => {
         intervalSeconds: 900,
         timeZone: 'UTC',
         alerts: { workHoursOnly: false, workHours: { start: '09:00', end: '18:00', days: [1, 2, 3, 4, 5] }, weekendAlerts: false, vipAfterHours: false, showDetails: false },
-        mailboxes: [{ id: 'me', kind: 'primary', subscription: { subscriptionId: null, expiresAt: null, lastNotificationAt: null } }],
+        mailboxes: [{ id: 'me', kind: 'primary', subscription: { subscriptionId: null, expiresAt: null, lastNotificationAt: null, state: 'pending' } }],
       });
       expect(JSON.stringify(view.body)).not.toContain(device.deviceSecret);
     });
@@ -248,7 +249,7 @@ describe('device API', () => {
       });
       expect(put.status).toBe(204);
       const view = await call('GET /v1/devices/{deviceId}', { params, token: device.deviceSecret });
-      expect(view.body.mailboxes[0].subscription).toEqual({ subscriptionId: 'AAMkSub=', expiresAt: '2026-11-24T10:00:00.000Z', lastNotificationAt: null });
+      expect(view.body.mailboxes[0].subscription).toEqual({ subscriptionId: 'AAMkSub=', expiresAt: '2026-11-24T10:00:00.000Z', lastNotificationAt: null, state: 'pending' });
       const unknown = await call('PUT /v1/devices/{deviceId}/mailboxes/{mailboxId}/subscription', {
         params: { ...params, mailboxId: 'other' },
         token: device.deviceSecret,

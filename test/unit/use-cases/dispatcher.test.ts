@@ -4,6 +4,7 @@ import { hashSecret } from '../../../functions/_lib/secrets.js';
 import { DEFAULT_ALERT_SETTINGS } from '../../../shared/device/device-schemas.js';
 import { RetryableDeliveryError } from '../../../shared/errors.js';
 import type { NewMailMessage } from '../../../shared/queue/queue-messages.js';
+import { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';
 import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
 import type { DeviceRecord } from '../../../shared/store/ports.js';
 import { ManualClock, RecordingCounter, RecordingLogger, RecordingPushGateway } from '../../support/fakes.js';
@@ -15,6 +16,7 @@ describe('dispatchNotifications', () => {
   let stores: InMemoryStores;
   let push: RecordingPushGateway;
   let clock: ManualClock;
+  let queue: InMemoryEventQueue;
   let deps: DispatcherDeps;
   let sequence = 0;
 
@@ -47,6 +49,7 @@ describe('dispatchNotifications', () => {
     clock = new ManualClock(T0);
     stores = createInMemoryStores({ now: clock.now });
     push = new RecordingPushGateway();
+    queue = new InMemoryEventQueue();
     deps = {
       store: stores.devices,
       dedupe: stores.dedupe,
@@ -57,6 +60,8 @@ describe('dispatchNotifications', () => {
       counter: new RecordingCounter(),
       maxReceiveCount: 3,
       dedupeTtlSeconds: 172_800,
+      queue,
+      burstWindowMs: 5_000,
     };
     await stores.devices.createDevice(device(), [
       { deviceId: 'device-1', mailboxId: 'primary', kind: 'primary', callbackKey: 'k1', createdAt: T0 },
@@ -91,6 +96,7 @@ describe('dispatchNotifications', () => {
 
   it('counts only the new items of a message that repeats some', async () => {
     await dispatchNotifications([record(['key-1'])], deps);
+    clock.advance(deps.burstWindowMs);
     await dispatchNotifications([record(['key-1', 'key-2'])], deps);
     expect(push.sent[1]!.message.payload).toMatchObject({ newMessages: 1 });
   });
@@ -145,6 +151,8 @@ describe('dispatchNotifications', () => {
     expect((await dispatchNotifications([first], deps)).failedMessageIds).toEqual(['msg-retry']);
     expect((await decisions())[0]).toMatchObject({ outcome: 'retried', reason: 'ServiceUnavailable' });
 
+    // SQS redelivers after the visibility timeout, which is longer than the burst window the failed push opened.
+    clock.advance(deps.burstWindowMs);
     const redelivered = { ...first, receiveCount: 2 };
     expect((await dispatchNotifications([redelivered], deps)).failedMessageIds).toEqual([]);
     expect(push.sent).toHaveLength(1);
@@ -155,6 +163,7 @@ describe('dispatchNotifications', () => {
     push.answerNext(new Error('process died'));
     const first = record(['key-1'], { messageId: 'msg-crash' });
     expect((await dispatchNotifications([first], deps)).failedMessageIds).toEqual(['msg-crash']);
+    clock.advance(deps.burstWindowMs);
     await dispatchNotifications([{ ...first, receiveCount: 2 }], deps);
     expect(push.sent).toHaveLength(1);
   });
@@ -194,5 +203,79 @@ describe('dispatchNotifications', () => {
     expect(result.failedMessageIds).toEqual([]);
     expect(push.sent).toHaveLength(0);
     expect(await decisions()).toEqual([]);
+  });
+
+  describe('burst coalescing', () => {
+    const flushRecords = () =>
+      queue.deliveries.map(({ message, delaySeconds }, index) => ({
+        delaySeconds,
+        record: { messageId: `flush-${index}`, body: JSON.stringify(message), receiveCount: 1 } as DispatchRecord,
+      }));
+    const pushedCounts = () => push.sent.map((s) => (s.message.payload as { newMessages: number }).newMessages);
+
+    it('holds new mail inside the burst window and pushes it as one alert when the window closes', async () => {
+      await dispatchNotifications([record(['a'])], deps);
+      clock.advance(1_000);
+      await dispatchNotifications([record(['b', 'c'], { receivedAt: clock.now() })], deps);
+      clock.advance(500);
+      await dispatchNotifications([record(['d'], { receivedAt: clock.now() })], deps);
+      expect(pushedCounts()).toEqual([1]);
+      expect((await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox?.heldAlerts).toBe(3);
+      const flushes = flushRecords();
+      expect(flushes.map((f) => f.delaySeconds)).toEqual([4, 4]);
+
+      clock.advance(3_500);
+      await dispatchNotifications([flushes[0]!.record], deps);
+      await dispatchNotifications([flushes[1]!.record], deps);
+      expect(pushedCounts()).toEqual([1, 3]);
+      expect((await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox?.heldAlerts).toBe(0);
+      expect((await decisions())[0]).toMatchObject({ outcome: 'pushed', reason: 'apns:delivered:coalesced-3' });
+    });
+
+    it('turns a burst of 20 new mails in 2 s into at most 2 pushes that carry all 20', async () => {
+      for (let i = 0; i < 20; i++) {
+        await dispatchNotifications([record([`mail-${i}`], { receivedAt: clock.now() })], deps);
+        clock.advance(100);
+      }
+      clock.advance(5_000);
+      for (const flush of flushRecords()) await dispatchNotifications([flush.record], deps);
+      expect(push.sent.length).toBeLessThanOrEqual(2);
+      expect(pushedCounts().reduce((a, b) => a + b, 0)).toBe(20);
+    });
+
+    it('re-queues a flush that arrives while another alert owns the window', async () => {
+      await dispatchNotifications([record(['a'])], deps);
+      clock.advance(1_000);
+      await dispatchNotifications([record(['b'], { receivedAt: clock.now() })], deps);
+      const [early] = flushRecords();
+      await dispatchNotifications([early!.record], deps);
+      expect(pushedCounts()).toEqual([1]);
+      expect(queue.deliveries).toHaveLength(2);
+      clock.advance(4_000);
+      await dispatchNotifications([flushRecords()[1]!.record], deps);
+      expect(pushedCounts()).toEqual([1, 1]);
+    });
+
+    it('does not hold mail once the window has passed', async () => {
+      await dispatchNotifications([record(['a'])], deps);
+      clock.advance(5_000);
+      await dispatchNotifications([record(['b'], { receivedAt: clock.now() })], deps);
+      expect(pushedCounts()).toEqual([1, 1]);
+      expect(queue.deliveries).toHaveLength(0);
+    });
+
+    it('keeps held mail when the flush push must be retried', async () => {
+      await dispatchNotifications([record(['a'])], deps);
+      clock.advance(1_000);
+      await dispatchNotifications([record(['b'], { receivedAt: clock.now() })], deps);
+      push.answerNext(new RetryableDeliveryError('ServiceUnavailable'));
+      const [flush] = flushRecords();
+      clock.advance(4_000);
+      expect((await dispatchNotifications([flush!.record], deps)).failedMessageIds).toEqual([flush!.record.messageId]);
+      expect((await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox?.heldAlerts).toBe(1);
+      clock.advance(deps.burstWindowMs);
+      await dispatchNotifications([{ ...flush!.record, receiveCount: 2 }], deps);
+      expect(pushedCounts()).toEqual([1, 1]);
+    });
   });
 });

@@ -1,9 +1,11 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { handleExchangeCallback, LAST_SEEN_WRITE_INTERVAL_MS, type CallbackDeps } from '../../../functions/exchange-callback/handle-exchange-callback.js';
+import { handleExchangeCallback, type CallbackDeps } from '../../../functions/exchange-callback/handle-exchange-callback.js';
+import { LAST_SEEN_WRITE_INTERVAL_MS } from '../../../shared/supervision/subscription-state.js';
 import { hashSecret } from '../../../functions/_lib/secrets.js';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
 import { EwsBodyTooLargeError, EwsDoctypeError, EwsMalformedError } from '../../../shared/ews/ews-errors.js';
 import { DEFAULT_ALERT_SETTINGS } from '../../../shared/device/device-schemas.js';
+import type { NewMailMessage } from '../../../shared/queue/queue-messages.js';
 import { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';
 import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
 import type { DeviceRecord } from '../../../shared/store/ports.js';
@@ -37,6 +39,7 @@ describe('handleExchangeCallback', () => {
     ...overrides,
   });
 
+  const queued = () => queue.messages.filter((m): m is NewMailMessage => m.type === 'new-mail');
   const call = (body: string | Uint8Array, contentType = 'text/xml; charset=utf-8', secret = SECRET) =>
     handleExchangeCallback({ secret, contentType, body: typeof body === 'string' ? bytes(body) : body }, deps);
 
@@ -48,14 +51,14 @@ describe('handleExchangeCallback', () => {
     await stores.devices.createDevice(device(), [
       { deviceId: 'device-1', mailboxId: 'primary', kind: 'primary', callbackKey: hashSecret(SECRET), createdAt: T0 - 1000 },
     ]);
-    await stores.devices.setSubscription('device-1', 'primary', { subscriptionId: 'sub-1', expiresAt: T0 + 3_600_000 });
+    await stores.devices.setSubscription('device-1', 'primary', { subscriptionId: 'sub-1', expiresAt: T0 + 3_600_000, reportedAt: T0 - 1000, dueAt: T0 + 3_600_000 });
   });
 
   it('queues one event key per distinct new item and answers OK', async () => {
     const status = await call(newMailBody('sub-1', [{ itemId: 'item-A' }, { itemId: 'item-B' }, { itemId: 'item-A', watermark: 'other' }]));
     expect(status).toBe('OK');
     expect(queue.messages).toHaveLength(1);
-    const [message] = queue.messages;
+    const [message] = queued();
     expect(message).toMatchObject({ type: 'new-mail', deviceId: 'device-1', mailboxId: 'primary', receivedAt: T0 });
     expect(message!.eventKeys).toHaveLength(2);
   });
@@ -69,7 +72,7 @@ describe('handleExchangeCallback', () => {
     const body = newMailBody('sub-1', [{ itemId: 'item-A' }]);
     await call(body);
     await call(body);
-    const [first, second] = queue.messages;
+    const [first, second] = queued();
     expect(second!.eventKeys).toEqual(first!.eventKeys);
   });
 
@@ -155,6 +158,6 @@ describe('handleExchangeCallback', () => {
   it('splits a body with many new items into messages of at most 100 keys', async () => {
     const mails = Array.from({ length: 250 }, (_, i) => ({ itemId: `item-${i}` }));
     await call(newMailBody('sub-1', mails));
-    expect(queue.messages.map((m) => m.eventKeys.length)).toEqual([100, 100, 50]);
+    expect(queued().map((m) => m.eventKeys.length)).toEqual([100, 100, 50]);
   });
 });

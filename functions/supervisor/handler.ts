@@ -1,0 +1,19 @@
+import { DynamoDbDecisionLog } from '../_lib/adapters/dynamodb-decision-log.js';
+import { DynamoDbDeviceStore } from '../_lib/adapters/dynamodb-device-store.js';
+import { awsClients, pushGateway } from '../_lib/aws-runtime.js';
+import { config } from '../_lib/config.js';
+import { metricsCounter, useCaseLogger } from '../_lib/powertools.js';
+import { createSupervisorHandler } from './supervisor.js';
+
+const { documentClient } = awsClients();
+const tableName = config.tableName();
+
+export const handler = createSupervisorHandler({
+  store: new DynamoDbDeviceStore(documentClient, tableName),
+  decisions: new DynamoDbDecisionLog(documentClient, tableName),
+  push: await pushGateway(),
+  now: Date.now,
+  random: Math.random,
+  logger: useCaseLogger,
+  counter: metricsCounter,
+});

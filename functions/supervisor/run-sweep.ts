@@ -1,0 +1,229 @@
+import type { DecisionOutcome } from '../../shared/device/device-schemas.js';
+import { RetryableDeliveryError } from '../../shared/errors.js';
+import { intervalPush, resubscribePush } from '../../shared/push/apns-payloads.js';
+import type { PushGateway, PushMessage, PushResult } from '../../shared/push/push-gateway.js';
+import { decideAlert } from '../../shared/rules/alert-rules.js';
+import type { DecisionLog, DeviceRecord, DeviceStore, DueItem } from '../../shared/store/ports.js';
+import { DUE_SHARDS } from '../../shared/store/ports.js';
+import { nextIntervalAt } from '../../shared/supervision/interval-schedule.js';
+import { needsResubscribe, subscriptionState, supervisionDueAt } from '../../shared/supervision/subscription-state.js';
+import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
+
+export interface SupervisorDeps {
+  store: DeviceStore;
+  decisions: DecisionLog;
+  push: PushGateway;
+  now: () => number;
+  random: () => number;
+  logger: UseCaseLogger;
+  counter: OutcomeCounter;
+}
+
+export interface SweepOptions {
+  /** Most items one sweep handles; the rest stay due and are taken by the next sweep. */
+  maxItems?: number;
+  /** Items handled at once (each is a read, maybe a push, and a write). */
+  concurrency?: number;
+  /** Index page size. */
+  pageSize?: number;
+}
+
+export interface SweepReport {
+  /** Due items read from the index. */
+  due: number;
+  resubscribeRequested: number;
+  intervalPushes: number;
+  intervalSuppressed: number;
+  /** Subscription state changes recorded (live -> silent, ...). */
+  transitions: number;
+  /** Items that were no longer due when re-read (a heartbeat moved them) or were gone. */
+  stale: number;
+  failed: number;
+  /** True when maxItems stopped the sweep before the index was drained. */
+  truncated: boolean;
+}
+
+/**
+ * A resubscribe request per device at most this often, whatever the number of its mailboxes: background pushes are
+ * throttled by iOS (Apple advises 2-3 an hour), so a second one soon after the first would likely be dropped.
+ */
+export const RESUBSCRIBE_PER_DEVICE_INTERVAL_MS = 15 * 60 * 1000;
+
+/** Retired devices are looked at again this much later (a new push token reactivates them). */
+const RETIRED_RECHECK_MS = 6 * 60 * 60 * 1000;
+
+/**
+ * One supervisor sweep (scheduled every minute on AWS; a timer in `npm start`). It reads only what is due from the
+ * due index, never the table:
+ * - a mailbox whose subscription turned silent (no notification or heartbeat for 2 x StatusFrequency), expired or
+ *   is about to expire gets one background "resubscribe" push to its device, rate-limited per mailbox and device;
+ *   every state change is recorded on the mailbox and every request in the decision log;
+ * - an interval-mode device gets its background push (unless its alert rules exclude now) and its next slot.
+ *
+ * Scale, for 1,000,000 mailboxes in a region: a live subscription never becomes due, because each recorded
+ * heartbeat (one write per mailbox per 5-30 minutes, done by the callback anyway) moves its due time forward. What is
+ * due is only what went silent or nears expiry. If 1% of mailboxes go silent in an hour, that is 10,000 an hour, about
+ * 170 per one-minute sweep: 16 index queries (one per shard) plus, per item, one BatchGetItem, one push and two small
+ * writes; at 10 in parallel and ~30 ms each, about 0.5 s of work per sweep. A mass failure (Exchange down for all
+ * mailboxes) makes all 1,000,000 due at once: with maxItems 10,000 per sweep (about 30 s at 10 in parallel) the
+ * backlog drains in 100 minutes, and the per-mailbox retry interval (1 h) keeps drained items from coming back sooner.
+ * Interval mode costs one read, one push and one write per device per interval (300-900 s): 100,000 interval devices
+ * at 900 s is 111 items a second, about 6,700 per sweep; the schedule spreads them evenly.
+ */
+export async function runSupervisorSweep(deps: SupervisorDeps, options: SweepOptions = {}): Promise<SweepReport> {
+  const maxItems = options.maxItems ?? 10_000;
+  const concurrency = options.concurrency ?? 10;
+  const pageSize = options.pageSize ?? 100;
+  const now = deps.now();
+  const report: SweepReport = { due: 0, resubscribeRequested: 0, intervalPushes: 0, intervalSuppressed: 0, transitions: 0, stale: 0, failed: 0, truncated: false };
+  // Devices asked to resubscribe in this sweep, so that two silent mailboxes of one device give one push.
+  const askedThisSweep = new Set<string>();
+
+  const work: DueItem[] = [];
+  for (let shard = 0; shard < DUE_SHARDS && work.length < maxItems; shard++) {
+    let cursor: string | undefined;
+    do {
+      const page = await deps.store.listDue({ shard, now, limit: Math.min(pageSize, maxItems - work.length), ...(cursor ? { cursor } : {}) });
+      work.push(...page.items);
+      cursor = page.cursor;
+    } while (cursor && work.length < maxItems);
+    if (cursor) report.truncated = true;
+  }
+  report.due = work.length;
+
+  const queue = [...work];
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
+      for (let item = queue.shift(); item; item = queue.shift()) {
+        try {
+          if (item.kind === 'mailbox') await superviseMailbox(item.deviceId, item.mailboxId, now, askedThisSweep, deps, report);
+          else await runInterval(item.deviceId, now, deps, report);
+        } catch (error) {
+          report.failed++;
+          deps.logger.warn('supervision of an item failed; it stays due', { error: error as Error, kind: item.kind });
+        }
+      }
+    }),
+  );
+  deps.counter.count('SupervisorDue', report.due);
+  deps.counter.count('ResubscribeRequested', report.resubscribeRequested);
+  deps.counter.count('IntervalPushes', report.intervalPushes);
+  return report;
+}
+
+async function superviseMailbox(deviceId: string, mailboxId: string, now: number, askedThisSweep: Set<string>, deps: SupervisorDeps, report: SweepReport): Promise<void> {
+  const { device, mailbox } = await deps.store.getDeviceAndMailbox(deviceId, mailboxId);
+  if (!device || !mailbox) {
+    report.stale++;
+    return;
+  }
+  const state = subscriptionState(mailbox, now);
+  const transitioned = state !== mailbox.supervisionState;
+  if (transitioned) {
+    report.transitions++;
+    deps.logger.info('subscription state changed', { from: mailbox.supervisionState ?? 'none', to: state });
+  }
+
+  if (device.status !== 'active') {
+    await deps.store.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: now + RETIRED_RECHECK_MS });
+    return;
+  }
+  const dueAt = mailbox.dueAt ?? 0;
+  if (!needsResubscribe(mailbox, now)) {
+    // A heartbeat or a new report moved the subscription on since the index entry was read.
+    report.stale++;
+    await deps.store.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: supervisionDueAt(mailbox) });
+    return;
+  }
+  const askedRecently = device.lastResubscribePushAt !== undefined && now - device.lastResubscribePushAt < RESUBSCRIBE_PER_DEVICE_INTERVAL_MS;
+  if (askedRecently || askedThisSweep.has(deviceId)) {
+    const later = Math.max(dueAt, (device.lastResubscribePushAt ?? now) + RESUBSCRIBE_PER_DEVICE_INTERVAL_MS);
+    await deps.store.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: later });
+    return;
+  }
+  askedThisSweep.add(deviceId);
+
+  const result = await sendBackground(device, resubscribePush(mailboxId), deps);
+  const outcome = await outcomeOf(result, device, now, deps);
+  if (outcome.outcome === 'pushed') {
+    report.resubscribeRequested++;
+    await deps.store.updateDevice(deviceId, { lastResubscribePushAt: now }, now);
+    const asked = { ...mailbox, resubscribeRequestedAt: now };
+    await deps.store.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, resubscribeRequestedAt: now, dueAt: supervisionDueAt(asked) });
+    await record(deps, deviceId, { at: now, mailbox: mailboxId, outcome: 'resubscribe-requested', reason: `subscription-${state}` });
+    return;
+  }
+  if (outcome.outcome === 'retried') {
+    // Stays due: the next sweep tries again.
+    await deps.store.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state });
+  } else {
+    await deps.store.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: now + RETIRED_RECHECK_MS });
+  }
+  await record(deps, deviceId, { at: now, mailbox: mailboxId, outcome: outcome.outcome, reason: outcome.reason });
+}
+
+async function runInterval(deviceId: string, now: number, deps: SupervisorDeps, report: SweepReport): Promise<void> {
+  const device = await deps.store.getDevice(deviceId);
+  if (!device) {
+    report.stale++;
+    return;
+  }
+  if (device.mode !== 'interval' || device.status !== 'active') {
+    report.stale++;
+    await deps.store.updateDevice(deviceId, { dueAt: null }, now);
+    return;
+  }
+  if ((device.dueAt ?? 0) > now) {
+    report.stale++;
+    return;
+  }
+  const next = nextIntervalAt(now, device.intervalSeconds, deps.random);
+  const rule = decideAlert({ alerts: device.alerts, timeZone: device.timeZone, at: new Date(now) });
+  if (!rule.alert) {
+    report.intervalSuppressed++;
+    await deps.store.updateDevice(deviceId, { dueAt: next }, now);
+    return;
+  }
+  const result = await sendBackground(device, intervalPush(), deps);
+  const outcome = await outcomeOf(result, device, now, deps);
+  if (outcome.outcome === 'pushed') report.intervalPushes++;
+  // The schedule moves on whatever happened: a missed wake-up is made good by the next one.
+  await deps.store.updateDevice(deviceId, { dueAt: next }, now);
+  if (outcome.outcome !== 'pushed' && outcome.outcome !== 'retried') {
+    await record(deps, deviceId, { at: now, mailbox: '*', outcome: outcome.outcome, reason: `interval:${outcome.reason}` });
+  }
+}
+
+async function sendBackground(device: DeviceRecord, message: PushMessage, deps: SupervisorDeps): Promise<PushResult | RetryableDeliveryError> {
+  try {
+    return await deps.push.send(
+      { deviceId: device.deviceId, pushToken: device.pushToken, environment: device.apnsEnvironment, ...(device.endpointArn ? { endpointArn: device.endpointArn } : {}) },
+      message,
+    );
+  } catch (error) {
+    if (error instanceof RetryableDeliveryError) return error;
+    throw error;
+  }
+}
+
+async function outcomeOf(result: PushResult | RetryableDeliveryError, device: DeviceRecord, now: number, deps: SupervisorDeps): Promise<{ outcome: DecisionOutcome; reason: string }> {
+  if (result instanceof RetryableDeliveryError) return { outcome: 'retried', reason: result.reason };
+  switch (result.outcome) {
+    case 'delivered':
+      return { outcome: 'pushed', reason: 'apns:delivered' };
+    case 'token-invalid': {
+      const retired = await deps.store.retireDevice(device.deviceId, { pushToken: device.pushToken, tokenRejectedAt: result.timestamp ?? now, reason: result.reason, now });
+      return { outcome: retired ? 'token-retired' : 'failed', reason: `apns:${result.status}:${result.reason}` };
+    }
+    case 'rejected':
+      return { outcome: 'failed', reason: `apns:${result.status}:${result.reason}` };
+  }
+}
+
+async function record(deps: SupervisorDeps, deviceId: string, decision: { at: number; mailbox: string; outcome: DecisionOutcome; reason: string }): Promise<void> {
+  try {
+    await deps.decisions.record(deviceId, { ...decision, at: new Date(decision.at).toISOString() });
+  } catch (error) {
+    deps.logger.error('could not record a supervisor decision', { error: error as Error, outcome: decision.outcome });
+  }
+}

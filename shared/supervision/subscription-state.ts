@@ -1,0 +1,89 @@
+import * as z from 'zod';
+
+/**
+ * The life of one mailbox's Exchange subscription as the relay sees it, and when the supervisor must look at it
+ * again. Pure functions of stored times, shared by the callback, the device API and the supervisor, so that every
+ * write recomputes the same due time.
+ */
+
+export const subscriptionStateSchema = z.enum(['pending', 'live', 'silent', 'expired', 'superseded']);
+export type SubscriptionState = z.infer<typeof subscriptionStateSchema>;
+
+/** Exchange's default StatusFrequency; the device may report its own (1..1440 minutes). */
+export const DEFAULT_STATUS_FREQUENCY_MINUTES = 30;
+
+/**
+ * The callback records a heartbeat at most this often (one write per 5 minutes, not one per heartbeat), so the
+ * stored last-seen time may lag the truth by up to this much. Silence is therefore declared only after
+ * 2 x StatusFrequency plus this lag: never too early, at most 5 minutes late.
+ */
+export const LAST_SEEN_WRITE_INTERVAL_MS = 5 * 60 * 1000;
+
+/** Ask for a renewal this long before the subscription expires. */
+export const EXPIRY_LEAD_MS = 15 * 60 * 1000;
+
+/** After a resubscribe request, wait this long before asking again for the same mailbox. */
+export const RESUBSCRIBE_RETRY_MS = 60 * 60 * 1000;
+
+/** Fields of a mailbox the supervision depends on (all epoch ms). */
+export interface SupervisedMailbox {
+  createdAt: number;
+  subscriptionId?: string;
+  /** When the device last reported its subscription. */
+  subscriptionReportedAt?: number;
+  statusFrequencyMinutes?: number;
+  expiresAt?: number;
+  lastNotificationAt?: number;
+  /** When the callback last answered Unsubscribe because a notification carried another subscription id. */
+  supersededAt?: number;
+  /** When the supervisor last asked the device to resubscribe this mailbox. */
+  resubscribeRequestedAt?: number;
+}
+
+function statusFrequencyMs(mailbox: SupervisedMailbox): number {
+  return (mailbox.statusFrequencyMinutes ?? DEFAULT_STATUS_FREQUENCY_MINUTES) * 60 * 1000;
+}
+
+/** The last sign of life: a notification or heartbeat, else the report of the subscription, else registration. */
+export function lastSignOfLife(mailbox: SupervisedMailbox): number {
+  return Math.max(mailbox.lastNotificationAt ?? 0, mailbox.subscriptionReportedAt ?? 0, mailbox.createdAt);
+}
+
+/** When the subscription counts as silent: more than 2 x StatusFrequency without anything, plus the write lag. */
+export function silentAt(mailbox: SupervisedMailbox): number {
+  return lastSignOfLife(mailbox) + 2 * statusFrequencyMs(mailbox) + LAST_SEEN_WRITE_INTERVAL_MS;
+}
+
+export function subscriptionState(mailbox: SupervisedMailbox, now: number): SubscriptionState {
+  if (mailbox.expiresAt !== undefined && mailbox.expiresAt <= now) return 'expired';
+  if (mailbox.supersededAt !== undefined && mailbox.supersededAt > (mailbox.lastNotificationAt ?? 0) && mailbox.supersededAt > (mailbox.subscriptionReportedAt ?? 0)) {
+    return 'superseded';
+  }
+  if (now >= silentAt(mailbox)) return 'silent';
+  return mailbox.lastNotificationAt === undefined ? 'pending' : 'live';
+}
+
+/**
+ * When the supervisor must next look at the mailbox: when it turns silent or nears expiry, whichever is first; and
+ * after a resubscribe request, not before the retry interval has passed (the rate limit per mailbox).
+ */
+export function supervisionDueAt(mailbox: SupervisedMailbox): number {
+  let due = silentAt(mailbox);
+  if (mailbox.expiresAt !== undefined) due = Math.min(due, mailbox.expiresAt - EXPIRY_LEAD_MS);
+  if (mailbox.supersededAt !== undefined) due = Math.min(due, mailbox.supersededAt);
+  if (mailbox.resubscribeRequestedAt !== undefined && mailbox.resubscribeRequestedAt >= lastReportOrLife(mailbox)) {
+    due = Math.max(due, mailbox.resubscribeRequestedAt + RESUBSCRIBE_RETRY_MS);
+  }
+  return due;
+}
+
+function lastReportOrLife(mailbox: SupervisedMailbox): number {
+  return Math.max(mailbox.subscriptionReportedAt ?? 0, mailbox.createdAt);
+}
+
+/** True when the mailbox needs a resubscribe push now (silent, superseded, expired or about to expire). */
+export function needsResubscribe(mailbox: SupervisedMailbox, now: number): boolean {
+  const state = subscriptionState(mailbox, now);
+  if (state === 'silent' || state === 'expired' || state === 'superseded') return true;
+  return mailbox.expiresAt !== undefined && mailbox.expiresAt - EXPIRY_LEAD_MS <= now;
+}

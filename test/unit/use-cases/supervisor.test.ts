@@ -1,0 +1,261 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { runSupervisorSweep, RESUBSCRIBE_PER_DEVICE_INTERVAL_MS, type SupervisorDeps } from '../../../functions/supervisor/run-sweep.js';
+import { hashSecret } from '../../../functions/_lib/secrets.js';
+import { DEFAULT_ALERT_SETTINGS } from '../../../shared/device/device-schemas.js';
+import { RetryableDeliveryError } from '../../../shared/errors.js';
+import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
+import type { DeviceRecord } from '../../../shared/store/ports.js';
+import { INTERVAL_JITTER_FRACTION, firstIntervalAt } from '../../../shared/supervision/interval-schedule.js';
+import { LAST_SEEN_WRITE_INTERVAL_MS, RESUBSCRIBE_RETRY_MS, supervisionDueAt } from '../../../shared/supervision/subscription-state.js';
+import { ManualClock, RecordingCounter, RecordingLogger, RecordingPushGateway } from '../../support/fakes.js';
+
+// Monday 2026-11-23 10:00 UTC.
+const T0 = Date.parse('2026-11-23T10:00:00Z');
+const MINUTE = 60_000;
+
+describe('supervisor sweep', () => {
+  let stores: InMemoryStores;
+  let push: RecordingPushGateway;
+  let clock: ManualClock;
+  let deps: SupervisorDeps;
+  let randomValue: number;
+
+  const device = (overrides: Partial<DeviceRecord> = {}): DeviceRecord => ({
+    deviceId: 'device-1',
+    orgId: 'org-1',
+    secretHash: hashSecret('s'),
+    pushToken: 'a'.repeat(64),
+    pushTokenUpdatedAt: T0,
+    apnsEnvironment: 'production',
+    mode: 'realtime',
+    intervalSeconds: 900,
+    timeZone: 'UTC',
+    alerts: DEFAULT_ALERT_SETTINGS,
+    status: 'active',
+    createdAt: T0,
+    updatedAt: T0,
+    ...overrides,
+  });
+
+  const reportSubscription = async (mailboxId: string, subscriptionId: string, expiresAt: number, statusFrequencyMinutes = 30) => {
+    const { mailbox } = await stores.devices.getDeviceAndMailbox('device-1', mailboxId);
+    const reportedAt = clock.now();
+    await stores.devices.setSubscription('device-1', mailboxId, {
+      subscriptionId,
+      expiresAt,
+      reportedAt,
+      statusFrequencyMinutes,
+      dueAt: supervisionDueAt({ ...mailbox!, subscriptionId, expiresAt, statusFrequencyMinutes, subscriptionReportedAt: reportedAt }),
+    });
+  };
+  const heartbeat = async (mailboxId: string) => {
+    const { mailbox } = await stores.devices.getDeviceAndMailbox('device-1', mailboxId);
+    await stores.devices.touchMailbox('device-1', mailboxId, clock.now(), supervisionDueAt({ ...mailbox!, lastNotificationAt: clock.now() }));
+  };
+  const resubscribePushes = () => push.sent.filter((s) => (s.message.payload as { action?: string }).action === 'resubscribe');
+  const stateOf = async (mailboxId: string) => (await stores.devices.getDeviceAndMailbox('device-1', mailboxId)).mailbox?.supervisionState;
+
+  beforeEach(async () => {
+    clock = new ManualClock(T0);
+    stores = createInMemoryStores({ now: clock.now });
+    push = new RecordingPushGateway();
+    randomValue = 0.5;
+    deps = { store: stores.devices, decisions: stores.decisions, push, now: clock.now, random: () => randomValue, logger: new RecordingLogger(), counter: new RecordingCounter() };
+    await stores.devices.createDevice(device(), [
+      { deviceId: 'device-1', mailboxId: 'primary', kind: 'primary', callbackKey: 'k1', createdAt: T0, dueAt: supervisionDueAt({ createdAt: T0 }) },
+      { deviceId: 'device-1', mailboxId: 'shared', kind: 'delegated', callbackKey: 'k2', createdAt: T0, dueAt: supervisionDueAt({ createdAt: T0 }) },
+    ]);
+    await reportSubscription('primary', 'sub-1', T0 + 24 * 60 * MINUTE);
+    await reportSubscription('shared', 'sub-s', T0 + 24 * 60 * MINUTE);
+  });
+
+  it('finds nothing due while the subscriptions are live', async () => {
+    for (let minute = 0; minute < 120; minute += 30) {
+      clock.advance(30 * MINUTE);
+      await heartbeat('primary');
+      await heartbeat('shared');
+      const report = await runSupervisorSweep(deps);
+      expect(report.due).toBe(0);
+    }
+    expect(push.sent).toHaveLength(0);
+  });
+
+  it('takes a silent subscription through one resubscribe push back to live', async () => {
+    await heartbeat('primary');
+    await heartbeat('shared');
+    // The shared mailbox keeps beating; the primary goes quiet.
+    // Silent after 2 x StatusFrequency (60 min) plus the last-seen write lag (5 min), not a minute earlier.
+    expect(2 * 30 * MINUTE + LAST_SEEN_WRITE_INTERVAL_MS).toBe(65 * MINUTE);
+    for (let step = 0; step < 64; step++) {
+      clock.advance(MINUTE);
+      if (step % 5 === 0) await heartbeat('shared');
+      expect((await runSupervisorSweep(deps)).resubscribeRequested).toBe(0);
+    }
+    clock.advance(MINUTE);
+    const report = await runSupervisorSweep(deps);
+    expect(report.resubscribeRequested).toBe(1);
+    expect(resubscribePushes()).toHaveLength(1);
+    expect(push.sent[0]!.message).toMatchObject({ kind: 'background', priority: 5, payload: { aps: { 'content-available': 1 }, action: 'resubscribe', mailbox: 'primary' } });
+    expect(await stateOf('primary')).toBe('silent');
+    expect((await stores.decisions.list('device-1', 0))[0]).toMatchObject({ mailbox: 'primary', outcome: 'resubscribe-requested', reason: 'subscription-silent' });
+
+    // No second push while the device has not reacted yet.
+    clock.advance(10 * MINUTE);
+    expect((await runSupervisorSweep(deps)).resubscribeRequested).toBe(0);
+
+    // The device resubscribes; notifications flow again.
+    await reportSubscription('primary', 'sub-2', clock.now() + 24 * 60 * MINUTE);
+    clock.advance(MINUTE);
+    await heartbeat('primary');
+    clock.advance(RESUBSCRIBE_RETRY_MS);
+    await heartbeat('primary');
+    await heartbeat('shared');
+    await runSupervisorSweep(deps);
+    expect(resubscribePushes()).toHaveLength(1);
+    const view = await stores.devices.getDeviceAndMailbox('device-1', 'primary');
+    expect(view.mailbox?.subscriptionId).toBe('sub-2');
+  });
+
+  it('asks again after the retry interval when the device does not react', async () => {
+    clock.advance(2 * 30 * MINUTE + LAST_SEEN_WRITE_INTERVAL_MS);
+    await heartbeat('shared');
+    await runSupervisorSweep(deps);
+    clock.advance(RESUBSCRIBE_RETRY_MS - MINUTE);
+    await heartbeat('shared');
+    await runSupervisorSweep(deps);
+    expect(resubscribePushes()).toHaveLength(1);
+    clock.advance(MINUTE);
+    await heartbeat('shared');
+    await runSupervisorSweep(deps);
+    expect(resubscribePushes()).toHaveLength(2);
+  });
+
+  it('sends one resubscribe push per device when several of its mailboxes go silent together', async () => {
+    clock.advance(2 * 30 * MINUTE + LAST_SEEN_WRITE_INTERVAL_MS);
+    const report = await runSupervisorSweep(deps);
+    expect(report.due).toBe(2);
+    expect(resubscribePushes()).toHaveLength(1);
+    clock.advance(RESUBSCRIBE_PER_DEVICE_INTERVAL_MS);
+    await runSupervisorSweep(deps);
+    expect(resubscribePushes().map((p) => (p.message.payload as { mailbox: string }).mailbox).sort()).toEqual(['primary', 'shared']);
+  });
+
+  it('asks for a renewal before the subscription expires', async () => {
+    await reportSubscription('primary', 'sub-1', T0 + 40 * MINUTE, 1440);
+    await reportSubscription('shared', 'sub-s', T0 + 24 * 60 * MINUTE, 1440);
+    clock.advance(24 * MINUTE);
+    expect((await runSupervisorSweep(deps)).resubscribeRequested).toBe(0);
+    clock.advance(MINUTE);
+    expect((await runSupervisorSweep(deps)).resubscribeRequested).toBe(1);
+    expect(resubscribePushes()[0]!.message.payload).toMatchObject({ mailbox: 'primary' });
+  });
+
+  it('keeps an item due when the push must be retried', async () => {
+    clock.advance(2 * 30 * MINUTE + LAST_SEEN_WRITE_INTERVAL_MS);
+    await heartbeat('shared');
+    push.answerNext(new RetryableDeliveryError('ServiceUnavailable'));
+    expect((await runSupervisorSweep(deps)).resubscribeRequested).toBe(0);
+    expect((await runSupervisorSweep(deps)).resubscribeRequested).toBe(1);
+  });
+
+  it('retires the device when APNs says its token is dead', async () => {
+    clock.advance(2 * 30 * MINUTE + LAST_SEEN_WRITE_INTERVAL_MS);
+    push.answerNext({ outcome: 'token-invalid', status: 410, reason: 'Unregistered', timestamp: clock.now() });
+    await runSupervisorSweep(deps);
+    expect((await stores.devices.getDevice('device-1'))?.status).toBe('retired');
+  });
+
+  it('reads only due items: the sweep cost does not grow with live mailboxes', async () => {
+    for (let i = 0; i < 200; i++) {
+      const id = `device-live-${i}`;
+      await stores.devices.createDevice(device({ deviceId: id }), [{ deviceId: id, mailboxId: 'm', kind: 'primary', callbackKey: `k-${i}`, createdAt: T0, dueAt: T0 + 1e9 }]);
+    }
+    clock.advance(2 * 30 * MINUTE + LAST_SEEN_WRITE_INTERVAL_MS);
+    const report = await runSupervisorSweep(deps);
+    expect(report.due).toBe(2);
+  });
+
+  it('stops at maxItems and leaves the rest due for the next sweep', async () => {
+    for (let i = 0; i < 30; i++) {
+      const id = `device-silent-${i}`;
+      await stores.devices.createDevice(device({ deviceId: id }), [{ deviceId: id, mailboxId: 'm', kind: 'primary', callbackKey: `ks-${i}`, createdAt: T0, dueAt: T0 }]);
+    }
+    clock.advance(2 * 30 * MINUTE + LAST_SEEN_WRITE_INTERVAL_MS);
+    const first = await runSupervisorSweep(deps, { maxItems: 10 });
+    expect(first).toMatchObject({ due: 10, truncated: true });
+    const second = await runSupervisorSweep(deps, { maxItems: 100 });
+    expect(second.due).toBe(22);
+  });
+
+  describe('interval mode', () => {
+    const intervalDevice = async (overrides: Partial<DeviceRecord> = {}) => {
+      await stores.devices.createDevice(
+        device({ deviceId: 'device-i', mode: 'interval', intervalSeconds: 600, dueAt: firstIntervalAt(T0, 600, () => 0.5), ...overrides }),
+        [{ deviceId: 'device-i', mailboxId: 'm', kind: 'primary', callbackKey: 'ki', createdAt: T0 }],
+      );
+    };
+    const intervalPushTimes = () => push.sent.filter((s) => s.target.deviceId === 'device-i').map((s) => s.message);
+
+    it('wakes the device every interval, jittered within bounds', async () => {
+      await intervalDevice();
+      const times: number[] = [];
+      const originalSend = push.send.bind(push);
+      push.send = async (target, message) => {
+        if (target.deviceId === 'device-i') times.push(clock.now());
+        return originalSend(target, message);
+      };
+      let seq = 0;
+      const randoms = [0, 1, 0.25, 0.75, 0.5, 0.1, 0.9, 0.3];
+      deps.random = () => randoms[seq++ % randoms.length]!;
+      for (let t = 0; t < 3 * 60 * 60; t += 10) {
+        clock.advance(10_000);
+        await runSupervisorSweep(deps);
+      }
+      expect(intervalPushTimes().every((m) => m.kind === 'background' && m.priority === 5)).toBe(true);
+      expect(intervalPushTimes()[0]!.payload).toEqual({ aps: { 'content-available': 1 } });
+      const gaps = times.slice(1).map((t, i) => t - times[i]!);
+      expect(gaps.length).toBeGreaterThan(15);
+      for (const gap of gaps) {
+        expect(gap).toBeGreaterThanOrEqual(600_000 * (1 - INTERVAL_JITTER_FRACTION));
+        expect(gap).toBeLessThanOrEqual(600_000 + 10_000); // plus one sweep tick
+      }
+      expect(new Set(gaps.map((g) => Math.round(g / 10_000))).size).toBeGreaterThan(1);
+    });
+
+    it('sends none outside work hours, but keeps the schedule', async () => {
+      // Work hours 11:00-12:00 on Mondays only.
+      await intervalDevice({ alerts: { ...DEFAULT_ALERT_SETTINGS, workHoursOnly: true, workHours: { start: '11:00', end: '12:00', days: [1] } } });
+      for (let t = 0; t < 60 * 60; t += 30) {
+        clock.advance(30_000);
+        await runSupervisorSweep(deps);
+      }
+      expect(intervalPushTimes()).toHaveLength(0);
+      for (let t = 0; t < 60 * 60; t += 30) {
+        clock.advance(30_000);
+        await runSupervisorSweep(deps);
+      }
+      expect(intervalPushTimes().length).toBeGreaterThanOrEqual(5);
+    });
+
+    it('sends on a weekend day when weekend alerts cover it', async () => {
+      clock.nowMs = Date.parse('2026-11-28T10:00:00Z'); // Saturday
+      await intervalDevice({ dueAt: clock.now(), alerts: { ...DEFAULT_ALERT_SETTINGS, workHoursOnly: true, weekendAlerts: true } });
+      await runSupervisorSweep(deps);
+      expect(intervalPushTimes()).toHaveLength(1);
+    });
+
+    it('stops at once for a device switched back to real time', async () => {
+      await intervalDevice({ dueAt: T0 });
+      await stores.devices.updateDevice('device-i', { mode: 'realtime', dueAt: null }, T0);
+      clock.advance(60 * MINUTE);
+      await runSupervisorSweep(deps);
+      expect(intervalPushTimes()).toHaveLength(0);
+    });
+
+    it('spreads the first pushes of devices registered in the same minute over the interval', () => {
+      const firsts = Array.from({ length: 1000 }, (_, i) => firstIntervalAt(T0, 900, () => i / 1000) - T0);
+      expect(Math.min(...firsts)).toBe(0);
+      expect(Math.max(...firsts)).toBeGreaterThan(890_000);
+    });
+  });
+});
