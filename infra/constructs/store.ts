@@ -1,7 +1,8 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { TABLE_KEYS, TTL_ATTRIBUTE } from '../table-design.js';
+import { TTL_ATTRIBUTE, tableDefinition } from '../table-design.js';
 import type { RelayFunction } from './relay-function.js';
 
 export interface StoreProps {
@@ -18,8 +19,9 @@ const READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Que
 const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 
 /**
- * The single DynamoDB table behind every store port (infra/table-design.ts): on-demand, point-in-time recovery,
- * encrypted with the AWS managed key (so its use shows in CloudTrail), expiring dedupe keys and decisions by TTL.
+ * The single DynamoDB table behind every store port: on-demand, point-in-time recovery, encrypted with the AWS
+ * managed key (so its use shows in CloudTrail), expiring dedupe keys and decisions by TTL. Keys and indexes come from
+ * infra/table-design.ts, the definition the local backends create too, so the two cannot drift apart.
  */
 export class Store extends Construct {
   readonly table: dynamodb.TableV2;
@@ -27,9 +29,23 @@ export class Store extends Construct {
   constructor(scope: Construct, id: string, props: StoreProps = {}) {
     super(scope, id);
     const production = props.production ?? false;
+    const design = tableDefinition('inbox-relay');
+    const key = (schema: Array<{ AttributeName?: string; KeyType?: string }> | undefined, keyType: 'HASH' | 'RANGE') => {
+      const name = schema?.find((element) => element.KeyType === keyType)?.AttributeName;
+      if (name === undefined) return undefined;
+      const type = design.AttributeDefinitions?.find((attribute) => attribute.AttributeName === name)?.AttributeType;
+      return { name, type: type === 'N' ? dynamodb.AttributeType.NUMBER : type === 'B' ? dynamodb.AttributeType.BINARY : dynamodb.AttributeType.STRING };
+    };
+
     this.table = new dynamodb.TableV2(this, 'Table', {
-      partitionKey: { name: TABLE_KEYS.partitionKey, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: TABLE_KEYS.sortKey, type: dynamodb.AttributeType.STRING },
+      partitionKey: key(design.KeySchema, 'HASH')!,
+      ...(key(design.KeySchema, 'RANGE') ? { sortKey: key(design.KeySchema, 'RANGE')! } : {}),
+      globalSecondaryIndexes: (design.GlobalSecondaryIndexes ?? []).map((index) => ({
+        indexName: index.IndexName!,
+        partitionKey: key(index.KeySchema, 'HASH')!,
+        ...(key(index.KeySchema, 'RANGE') ? { sortKey: key(index.KeySchema, 'RANGE')! } : {}),
+        projectionType: index.Projection?.ProjectionType === 'KEYS_ONLY' ? dynamodb.ProjectionType.KEYS_ONLY : dynamodb.ProjectionType.ALL,
+      })),
       billing: dynamodb.Billing.onDemand(),
       timeToLiveAttribute: TTL_ATTRIBUTE,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
@@ -54,9 +70,14 @@ export class Store extends Construct {
     this.grant(fn, ['dynamodb:UpdateItem']);
   }
 
+  /** Query on one index (the supervisor's sweep of the due index); the table grants do not include any index. */
+  grantIndexQuery(fn: RelayFunction, indexName: string): void {
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${this.table.tableArn}/index/${indexName}`] }));
+  }
+
   private grant(fn: RelayFunction, actions: string[]): void {
-    // The table has no indexes, so the grant names the table ARN alone.
-    this.table.grant(fn.role, ...actions);
+    // Not table.grant(): with an index that would add `<table>/index/*` to every grant.
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [this.table.tableArn] }));
     fn.addEnvironment('TABLE_NAME', this.table.tableName);
   }
 }

@@ -9,7 +9,9 @@ import { Monitoring } from '../constructs/monitoring.js';
 import { NamedSecret } from '../constructs/named-secret.js';
 import { PushDelivery } from '../constructs/push-delivery.js';
 import { RelayFunction } from '../constructs/relay-function.js';
+import { Schedules } from '../constructs/schedules.js';
 import { Store } from '../constructs/store.js';
+import { DUE_INDEX_NAME } from '../table-design.js';
 
 export interface RelayStackProps extends StackProps {
   readonly config: DeploymentConfig;
@@ -25,8 +27,14 @@ export class RelayStack extends Stack {
   readonly events: EventQueue;
   readonly push: PushDelivery;
   readonly api: DeviceApi;
+  readonly schedules: Schedules;
   readonly monitoring: Monitoring;
-  readonly functions: { readonly deviceApi: RelayFunction; readonly callback: RelayFunction; readonly dispatcher: RelayFunction };
+  readonly functions: {
+    readonly deviceApi: RelayFunction;
+    readonly callback: RelayFunction;
+    readonly dispatcher: RelayFunction;
+    readonly supervisor: RelayFunction;
+  };
 
   constructor(scope: Construct, id: string, props: RelayStackProps) {
     super(scope, id, props);
@@ -73,7 +81,14 @@ export class RelayStack extends Stack {
       timeout: DISPATCHER_TIMEOUT,
       ...logs,
     });
-    this.functions = { deviceApi, callback, dispatcher };
+    const supervisor = new RelayFunction(this, 'SupervisorFunction', {
+      entry: 'functions/supervisor/handler.ts',
+      description: 'Every minute: asks devices to renew silent or expiring subscriptions, sends interval-mode pushes',
+      // Under the one-minute tick, so sweeps do not pile up.
+      timeout: Duration.seconds(50),
+      ...logs,
+    });
+    this.functions = { deviceApi, callback, dispatcher, supervisor };
 
     this.push = new PushDelivery(this, 'Push', {
       gateway: config.pushGateway,
@@ -96,7 +111,14 @@ export class RelayStack extends Stack {
 
     this.store.grantReadWrite(dispatcher);
     this.events.feed(dispatcher, { maxConcurrency: config.dispatcherMaxConcurrency });
+    // The dispatcher queues a delayed flush of alerts it held back during a burst.
+    this.events.allowSendFrom(dispatcher);
     this.push.allowPublish(dispatcher);
+
+    this.store.grantReadWrite(supervisor);
+    this.store.grantIndexQuery(supervisor, DUE_INDEX_NAME);
+    this.push.allowPublish(supervisor);
+    this.schedules = new Schedules(this, 'Schedules', { supervisor });
 
     this.api = new DeviceApi(this, 'Api', {
       deviceFunction: deviceApi,
@@ -114,6 +136,7 @@ export class RelayStack extends Stack {
         DeviceApi: deviceApi,
         Callback: callback,
         Dispatcher: dispatcher,
+        Supervisor: supervisor,
         ...(this.push.feedbackFunction ? { EndpointFeedback: this.push.feedbackFunction } : {}),
       },
       topicKey,

@@ -20,24 +20,28 @@ const { template, json, report } = synthRelay({
 });
 
 const dispatcher = functionId(json, 'DispatcherFunction');
+const supervisor = functionId(json, 'SupervisorFunction');
 const deviceApi = functionId(json, 'DeviceApiFunction');
 const apnsSecret = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:us-east-2:', { Ref: 'AWS::AccountId' }, ':secret:relay/apns']] };
 
 describe('direct APNs delivery', () => {
   it('creates no platform applications, endpoint-event topic or feedback function', () => {
     template.resourceCountIs('Custom::SnsPlatformApplication', 0);
-    expect(resourcesOfType(json, 'AWS::Lambda::Function')).toHaveLength(3);
+    expect(resourcesOfType(json, 'AWS::Lambda::Function')).toHaveLength(4);
     expect(resourcesOfType(json, 'AWS::SNS::Topic').map(([id]) => id)).toEqual([expect.stringMatching(/^MonitoringAlarmTopic/)]);
   });
 
-  it('lets the dispatcher, and nothing else, read the APNs key, and tells it where', () => {
-    expect(roleStatements(json, dispatcher)).toContainEqual({
-      Action: 'secretsmanager:GetSecretValue',
-      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:us-east-2:', { Ref: 'AWS::AccountId' }, ':secret:relay/apns-??????']] },
-    });
-    expect(json.Resources[dispatcher].Properties.Environment.Variables).toMatchObject({ PUSH_GATEWAY: 'apns', APNS_CREDENTIALS_SECRET_ARN: apnsSecret });
+  it('lets the two functions that push, and nothing else, read the APNs key, and tells them where', () => {
+    for (const pusher of [dispatcher, supervisor]) {
+      expect(roleStatements(json, pusher)).toContainEqual({
+        Action: 'secretsmanager:GetSecretValue',
+        Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:us-east-2:', { Ref: 'AWS::AccountId' }, ':secret:relay/apns-??????']] },
+      });
+      expect(json.Resources[pusher].Properties.Environment.Variables).toMatchObject({ PUSH_GATEWAY: 'apns', APNS_CREDENTIALS_SECRET_ARN: apnsSecret });
+      expect(JSON.stringify(roleStatements(json, pusher))).not.toContain('sns:');
+    }
     const readers = resourcesOfType(json, 'AWS::IAM::Policy').filter(([, p]) => JSON.stringify(p.Properties.PolicyDocument).includes(':secret:relay/apns'));
-    expect(readers).toHaveLength(1);
+    expect(readers).toHaveLength(2);
   });
 
   it('gives the device API no SNS permission and no platform application', () => {

@@ -18,6 +18,7 @@ const ids = {
   dispatcher: functionId(json, 'DispatcherFunction'),
   provider: functionId(json, 'PushPlatformApplicationProvider'),
   feedback: functionId(json, 'PushEndpointFeedback'),
+  supervisor: functionId(json, 'SupervisorFunction'),
 };
 const [tableId] = onlyResource(json, 'AWS::DynamoDB::GlobalTable');
 const queues = resourcesOfType(json, 'AWS::SQS::Queue');
@@ -52,7 +53,17 @@ describe('the table', () => {
       TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
       Replicas: [{ Region: 'eu-west-1', DeletionProtectionEnabled: true, PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }],
     });
-    expect(table.Properties.GlobalSecondaryIndexes).toBeUndefined();
+    // The supervisor's sparse due index (infra/table-design.ts), keys only.
+    expect(table.Properties.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: 'due-index',
+        KeySchema: [
+          { AttributeName: 'dueShard', KeyType: 'HASH' },
+          { AttributeName: 'dueAt', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+    ]);
     expect(table.DeletionPolicy).toBe('Retain');
     expect(table.UpdateReplacePolicy).toBe('Retain');
   });
@@ -106,7 +117,7 @@ describe('the event queue', () => {
 describe('the functions', () => {
   it('all run Node.js 22 on arm64 with active tracing and JSON logs into their own log group', () => {
     const functions = resourcesOfType(json, 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(5);
+    expect(functions).toHaveLength(6);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -120,21 +131,28 @@ describe('the functions', () => {
 
   it('get exactly the environment each one reads (functions/_lib/config.ts)', () => {
     const variables = (id: string) => Object.keys(json.Resources[id].Properties.Environment.Variables).sort();
-    const powertools = ['POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME'];
+    const powertools = ['NODE_OPTIONS', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME'];
     expect(variables(ids.deviceApi)).toEqual(
       [...powertools, 'TABLE_NAME', 'ORG_TOKEN_SECRET_ARN', 'PUBLIC_URL', 'PUSH_GATEWAY', 'SNS_PLATFORM_APPLICATION_ARN', 'SNS_SANDBOX_PLATFORM_APPLICATION_ARN'].sort(),
     );
     expect(variables(ids.callback)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'TABLE_NAME'].sort());
-    expect(variables(ids.dispatcher)).toEqual([...powertools, 'MAX_RECEIVE_COUNT', 'PUSH_GATEWAY', 'TABLE_NAME'].sort());
+    expect(variables(ids.dispatcher)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'MAX_RECEIVE_COUNT', 'PUSH_GATEWAY', 'TABLE_NAME'].sort());
+    expect(variables(ids.supervisor)).toEqual([...powertools, 'PUSH_GATEWAY', 'TABLE_NAME'].sort());
     expect(variables(ids.feedback)).toEqual([...powertools, 'TABLE_NAME'].sort());
     expect(variables(ids.provider)).toEqual(powertools);
-    expect(json.Resources[ids.dispatcher].Properties.Environment.Variables).toMatchObject({ MAX_RECEIVE_COUNT: '5', PUSH_GATEWAY: 'sns' });
+    expect(json.Resources[ids.dispatcher].Properties.Environment.Variables).toMatchObject({
+      MAX_RECEIVE_COUNT: '5',
+      PUSH_GATEWAY: 'sns',
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: 'inbox-relay',
+      POWERTOOLS_METRICS_NAMESPACE: 'InboxRelay',
+    });
     expect(json.Resources[ids.deviceApi].Properties.Environment.Variables.ORG_TOKEN_SECRET_ARN).toEqual(secretArn('inbox-relay/org-token'));
   });
 
   it('keep their logs for the configured days, and keep them when the stack is deleted in production', () => {
     const logGroups = resourcesOfType(json, 'AWS::Logs::LogGroup');
-    expect(logGroups).toHaveLength(6); // five functions and the API access log
+    expect(logGroups).toHaveLength(7); // six functions and the API access log
     for (const [, logGroup] of logGroups) {
       expect(logGroup.Properties.RetentionInDays).toBe(90);
       expect(logGroup.DeletionPolicy).toBe('Retain');
@@ -183,13 +201,22 @@ describe('IAM', () => {
     ]);
   });
 
-  it('dispatcher: the table, consuming the event queue and Publish to this stack\'s endpoints; no secret', () => {
+  it('dispatcher: the table, consuming (and re-queueing to) the event queue and Publish to this stack\'s endpoints; no secret', () => {
     expect(roleStatements(json, ids.dispatcher)).toEqual([
       { Action: [...READ, ...WRITE], Resource: tableArn },
       {
         Action: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
         Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
       },
+      { Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+      { Action: 'sns:Publish', Resource: endpointArns },
+    ]);
+  });
+
+  it('supervisor: the table, Query on the due index only, and Publish to this stack\'s endpoints', () => {
+    expect(roleStatements(json, ids.supervisor)).toEqual([
+      { Action: [...READ, ...WRITE], Resource: tableArn },
+      { Action: 'dynamodb:Query', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId, 'Arn'] }, '/index/due-index']] } },
       { Action: 'sns:Publish', Resource: endpointArns },
     ]);
   });
@@ -311,7 +338,7 @@ describe('alarms', () => {
   const [alarmTopicId, alarmTopic] = onlyResource(json, 'AWS::SNS::Topic', 'MonitoringAlarmTopic');
 
   it('all notify the encrypted alarm topic when they fire and when they clear', () => {
-    expect(alarms).toHaveLength(8);
+    expect(alarms).toHaveLength(9);
     for (const [, { Properties }] of alarms) {
       expect(Properties.AlarmActions).toEqual([{ Ref: alarmTopicId }]);
       expect(Properties.OKActions).toEqual([{ Ref: alarmTopicId }]);
@@ -375,8 +402,10 @@ describe('alarms', () => {
     });
   });
 
-  it.each(['DeviceApi', 'Callback', 'Dispatcher', 'EndpointFeedback'])('fire on any throttle of the %s function', (name) => {
-    const fnId = { DeviceApi: ids.deviceApi, Callback: ids.callback, Dispatcher: ids.dispatcher, EndpointFeedback: ids.feedback }[name]!;
+  it.each(['DeviceApi', 'Callback', 'Dispatcher', 'Supervisor', 'EndpointFeedback'])('fire on any throttle of the %s function', (name) => {
+    const fnId = { DeviceApi: ids.deviceApi, Callback: ids.callback, Dispatcher: ids.dispatcher, Supervisor: ids.supervisor, EndpointFeedback: ids.feedback }[
+      name
+    ]!;
     expect(alarm(`${name}Throttles`)).toMatchObject({
       Namespace: 'AWS/Lambda',
       MetricName: 'Throttles',
@@ -384,6 +413,18 @@ describe('alarms', () => {
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
     });
+  });
+});
+
+describe('schedules', () => {
+  it('sweep with the supervisor every minute, without retrying a missed sweep', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [{ Arn: { 'Fn::GetAtt': [ids.supervisor, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 } }],
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: ids.supervisor }, MaximumRetryAttempts: 0 });
+    expect(json.Resources[ids.supervisor].Properties.Timeout).toBeLessThan(60);
   });
 });
 
