@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -34,6 +34,7 @@ export function synthRelay(rawConfig: unknown): SynthesizedRelay {
   const assembly = app.synth();
   const json = assembly.getStackByName(stack!.stackName).template as Record<string, any>;
   const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as ValidationReport;
+  rmSync(outdir, { recursive: true, force: true });
   return { template: Template.fromJSON(json), json, report };
 }
 
