@@ -1,0 +1,180 @@
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Locator, Page } from 'playwright-core';
+import { startLocalService, type LocalService } from '../../infra/local/service.js';
+import { readStatusSnapshot } from '../../infra/local/status-page.js';
+import { launchHeadlessChromium, type HeadlessBrowser } from '../support/browser.js';
+import { api, PUSH_TOKEN_B } from '../support/device-api.js';
+import { newMailBody, postNotification } from '../support/exchange.js';
+
+/**
+ * The operators' status page of `npm start`, in Debian's headless Chromium: what the device API registers and what
+ * the real-time path does shows up on the open page by itself, and nothing secret ever reaches it.
+ */
+describe('status page, in a headless browser', () => {
+  // Organization ids are whatever the token issuer put in `sub`: this one would run script if rendered as HTML.
+  const ORG_ID = 'org-<img src=x onerror="globalThis.injected=1">';
+  const SUBSCRIPTION_ID = 'AAMkAGstatus-page-subscription-0123456789abcdefghijklmnopqrstuvwxyz=';
+  const WAIT = { timeout: 20_000 };
+
+  let service: LocalService;
+  let browser: HeadlessBrowser | undefined;
+  let launchError: unknown;
+  let device: { deviceId: string; deviceSecret: string; callbackUrl: string };
+  const pageErrors: string[] = [];
+  let pageLoads = 0;
+
+  // Without a browser every browser test fails with the launch error (a missing /usr/bin/chromium says so); a
+  // failing beforeAll would only mark them skipped.
+  const page = (): Page => {
+    if (!browser) throw launchError;
+    return browser.page;
+  };
+  const deviceCard = (): Locator => page().locator('article.device').filter({ has: page().getByRole('heading', { name: device.deviceId, exact: true }) });
+  const mailboxRows = (): Locator => deviceCard().getByRole('table', { name: `Mailboxes of ${device.deviceId}` }).locator('tbody tr');
+  const decisionRows = (): Locator => deviceCard().getByRole('table', { name: `Recent decisions of ${device.deviceId}` }).locator('tbody tr');
+  const pushRows = (): Locator => page().getByRole('table', { name: 'Pushes received by the APNs sandbox' }).locator('tbody tr');
+
+  beforeAll(async () => {
+    service = await startLocalService({ port: 0, dataDir: ':memory:', supervisorIntervalMs: 0 });
+    const registered = await api(service.baseUrl, 'POST', '/v1/devices', {
+      token: service.orgToken(ORG_ID),
+      body: { pushToken: PUSH_TOKEN_B, timeZone: 'Europe/Zurich', mailboxes: [{ id: 'inbox-primary', kind: 'primary' }] },
+    });
+    expect(registered.status).toBe(201);
+    device = { deviceId: registered.body.deviceId, deviceSecret: registered.body.deviceSecret, callbackUrl: registered.body.mailboxes[0].callbackUrl };
+    const reported = await api(service.baseUrl, 'PUT', `/v1/devices/${device.deviceId}/mailboxes/inbox-primary/subscription`, {
+      token: device.deviceSecret,
+      body: { subscriptionId: SUBSCRIPTION_ID, expiresAt: new Date(Date.now() + 86_400_000).toISOString() },
+    });
+    expect(reported.status).toBe(204);
+
+    try {
+      browser = await launchHeadlessChromium();
+    } catch (error) {
+      launchError = error;
+      return;
+    }
+    browser.page.on('pageerror', (error) => pageErrors.push(error.message));
+    // A refused inline script or style shows up only as a console message.
+    browser.page.on('console', (message) => {
+      if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) pageErrors.push(message.text());
+    });
+    browser.page.on('load', () => {
+      pageLoads += 1;
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await service?.stop();
+  });
+
+  it('shows a device registered through the API, its mailbox and its shortened push token', async () => {
+    await page().goto(`${service.baseUrl}/status`);
+
+    const card = deviceCard();
+    await card.waitFor(WAIT);
+    await expect(card.locator('dd').first().textContent()).resolves.toBe(ORG_ID);
+    await expect(card.textContent()).resolves.toContain('b1b1b1b1…');
+    await expect(card.textContent()).resolves.toContain('Europe/Zurich');
+    const mailboxRow = mailboxRows().filter({ hasText: 'inbox-primary' });
+    await mailboxRow.waitFor(WAIT);
+    await expect(mailboxRow.textContent()).resolves.toMatch(/primary.*AAMkAGstatus….*pending/);
+    await expect(card.textContent()).resolves.toContain('no decisions in the last 7 days');
+  }, 60_000);
+
+  it('renders client-chosen ids as text, never as markup', async () => {
+    await deviceCard().waitFor(WAIT);
+    await expect(page().locator('img').count()).resolves.toBe(0);
+    await expect(page().evaluate(() => (globalThis as { injected?: unknown }).injected)).resolves.toBeUndefined();
+  }, 60_000);
+
+  it('shows the alert push and the pushed decision of a new mail without a reload', async () => {
+    const answer = await postNotification(device.callbackUrl, newMailBody(SUBSCRIPTION_ID, [{ itemId: 'AAMkItem-status-1' }]));
+    expect(answer.subscriptionStatus).toBe('OK');
+
+    const pushRow = pushRows().filter({ hasText: 'b1b1b1b1…' });
+    await pushRow.waitFor(WAIT);
+    const pushText = await pushRow.textContent();
+    expect(pushText).toMatch(/alert\s*10\s*b1b1b1b1…\s*200/);
+    expect(pushText).toContain('"mailbox":"inbox-primary"');
+    expect(pushText).not.toContain('AAMkItem');
+
+    const decisionRow = decisionRows().filter({ hasText: 'pushed' });
+    await decisionRow.waitFor(WAIT);
+    await expect(decisionRow.textContent()).resolves.toContain('inbox-primary');
+    // The notification is the subscription's first sign of life.
+    await mailboxRows().filter({ hasText: 'inbox-primary' }).filter({ hasText: 'live' }).waitFor(WAIT);
+
+    expect(pageLoads).toBe(1);
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
+  it('never shows the device secret, the full push token, the callback secret or the full subscription id', async () => {
+    const callbackSecret = new URL(device.callbackUrl).pathname.split('/').pop()!;
+    expect(callbackSecret.length).toBeGreaterThanOrEqual(16);
+    const json = await (await fetch(`${service.baseUrl}/_local/status.json`)).text();
+    const html = await page().content();
+
+    for (const shown of [json, html]) {
+      expect(shown).toContain(device.deviceId);
+      expect(shown).not.toContain(device.deviceSecret);
+      expect(shown).not.toContain(PUSH_TOKEN_B);
+      expect(shown).not.toContain(PUSH_TOKEN_B.slice(0, 9));
+      expect(shown).not.toContain(callbackSecret);
+      expect(shown).not.toContain(SUBSCRIPTION_ID);
+      expect(shown).not.toMatch(/secretHash|callbackKey|authorization/i);
+    }
+  }, 60_000);
+
+  it('answers with a nonce content security policy and no-store', async () => {
+    const response = await fetch(`${service.baseUrl}/status`);
+    const csp = response.headers.get('content-security-policy') ?? '';
+    const nonce = /script-src 'nonce-([A-Za-z0-9+/=]+)'/.exec(csp)?.[1];
+    expect(nonce).toBeDefined();
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(await response.text()).toContain(`<script nonce="${nonce}">`);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect((await fetch(`${service.baseUrl}/_local/status.json`)).headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('refuses a request that names a host other than loopback (DNS rebinding, tunnels)', async () => {
+    for (const path of ['/status', '/_local/status.json']) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: service.port, path, headers: { host: `rebind.example:${service.port}` } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(status).toBe(403);
+    }
+  });
+
+  it('says when the scan stopped at its device limit, showing whole devices only', async () => {
+    const second = await api(service.baseUrl, 'POST', '/v1/devices', {
+      token: service.orgToken('org-second'),
+      body: { pushToken: 'c'.repeat(64), mailboxes: [{ id: 'inbox', kind: 'primary' }] },
+    });
+    expect(second.status).toBe(201);
+    const read = (devices: number) => readStatusSnapshot({
+      documentClient: service.awsClients.documentClient,
+      tableName: service.backends.tableName,
+      apnsSandbox: service.apnsSandbox,
+      now: Date.now,
+      limits: { devices },
+    });
+
+    const capped = await read(1);
+    expect(capped.capped).toBe(true);
+    expect(capped.devices).toHaveLength(1);
+    expect(capped.devices[0]!.mailboxes).toHaveLength(1);
+
+    const whole = await read(2);
+    expect(whole.capped).toBe(false);
+    expect(whole.devices.map((d) => d.orgId).sort()).toEqual([ORG_ID, 'org-second'].sort());
+  });
+});
