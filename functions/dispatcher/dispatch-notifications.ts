@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DecisionOutcome } from '../../shared/device/device-schemas.js';
 import { RetryableDeliveryError } from '../../shared/errors.js';
 import { newMailPush } from '../../shared/push/apns-payloads.js';
@@ -73,8 +74,8 @@ const GROUP_CONCURRENCY = 10;
  *
  * Per group: drop events already seen (idempotency keys claimed before the rules run, so a retry of a suppressed
  * notification never pushes later), apply the alert rules at the time each notification arrived, push once, and
- * record why. A crash after the claim and before the push is safe: the same SQS message finds its own pending claim
- * on redelivery and pushes then. A crash after the push and before completion pushes at most once more.
+ * record why. A crash after the claim and before the push is safe: the same message finds its own pending claim on
+ * redelivery and pushes then. A crash after the push and before completion pushes at most once more.
  */
 export async function dispatchNotifications(records: DispatchRecord[], deps: DispatcherDeps): Promise<DispatchResult> {
   const failed: string[] = [];
@@ -146,7 +147,7 @@ async function dispatchNewMail(records: ParsedRecord[], device: DeviceRecord, ma
     const claims = await deps.dedupe.claim({
       deviceId,
       keys: parsed.message.eventKeys,
-      claimant: parsed.record.messageId,
+      claimant: claimantOf(parsed.record),
       now,
       ttlSeconds: deps.dedupeTtlSeconds,
     });
@@ -303,9 +304,19 @@ async function settle(
   }
 }
 
+/**
+ * Who claims a record's idempotency keys: a hash of its body, not the SQS message id. A DLQ redrive sends the same body
+ * under a new message id; keyed by message id, the redriven record would find its keys pending under the dead one and
+ * drop the mail as a duplicate. An Exchange retry is a different body (another receivedAt), so it still finds the
+ * keys taken.
+ */
+function claimantOf(record: DispatchRecord): string {
+  return createHash('sha256').update(record.body, 'utf8').digest('base64url');
+}
+
 async function completeKeys(deps: DispatcherDeps, deviceId: string, entry: ClaimedRecord, outcome: string): Promise<void> {
   try {
-    await deps.dedupe.complete({ deviceId, keys: entry.keys, claimant: entry.parsed.record.messageId, outcome, now: deps.now() });
+    await deps.dedupe.complete({ deviceId, keys: entry.keys, claimant: claimantOf(entry.parsed.record), outcome, now: deps.now() });
   } catch (error) {
     deps.logger.error('could not complete event keys', { error: error as Error });
   }

@@ -189,7 +189,8 @@ export interface DeviceStore {
 export type ClaimResult = 'claimed' | 'duplicate';
 
 /**
- * Idempotency keys for notifications. A key is claimed by one claimant (the SQS message id) in state `pending`,
+ * Idempotency keys for notifications. A key is claimed by one claimant (a hash of the queue message body, which a DLQ
+ * redrive keeps while SQS gives the message a new id) in state `pending`,
  * then completed. A redelivery of the same message finds its own pending claim and may push; any other claimant
  * finds the key taken. Expired keys count as absent, so correctness never depends on TTL deletion.
  */
