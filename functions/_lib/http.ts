@@ -86,8 +86,17 @@ export function bearerToken(event: HttpEvent): string {
 /** Keys that would reach an object's prototype if ever merged; refused anywhere in a JSON body. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
+/**
+ * Deepest nesting a JSON body may have; a registration is four levels deep. The walk below, the merge patch and the
+ * schemas all recurse, and 64 KiB of brackets would otherwise take them past the stack limit (a RangeError, a 500).
+ */
+const MAX_JSON_DEPTH = 32;
+
 function findForbiddenKey(value: unknown, path: string[] = []): string | undefined {
   if (value === null || typeof value !== 'object') return undefined;
+  if (path.length >= MAX_JSON_DEPTH) {
+    throw new ValidationError([{ path: path.slice(0, 4).join('.'), message: `is nested deeper than ${MAX_JSON_DEPTH} levels` }]);
+  }
   for (const key of Object.keys(value)) {
     if (FORBIDDEN_KEYS.has(key)) return [...path, key].join('.');
     const nested = findForbiddenKey((value as Record<string, unknown>)[key], [...path, key]);
@@ -96,7 +105,7 @@ function findForbiddenKey(value: unknown, path: string[] = []): string | undefin
   return undefined;
 }
 
-/** Reads a JSON body: content type, size, syntax, hostile keys, then the schema; 4xx errors name the field. */
+/** Reads a JSON body: content type, size, syntax, nesting depth and hostile keys, then the schema; 4xx errors name the field. */
 export function parseJsonBody<S extends z.ZodType>(event: HttpEvent, schema: S): z.output<S> {
   const contentType = header(event, 'content-type');
   if (!contentType || !/^application\/(.+\+)?json\s*(;|$)/i.test(contentType)) {
