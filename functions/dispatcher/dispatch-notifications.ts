@@ -5,7 +5,7 @@ import { newMailPush } from '../../shared/push/apns-payloads.js';
 import type { PushGateway, PushResult } from '../../shared/push/push-gateway.js';
 import { queueMessageSchema, type EventQueue, type FlushHeldAlertsMessage, type NewMailMessage, type QueueMessage } from '../../shared/queue/queue-messages.js';
 import { decideAlert } from '../../shared/rules/alert-rules.js';
-import type { DecisionLog, DedupeStore, DeviceRecord, DeviceStore, MailboxRecord } from '../../shared/store/ports.js';
+import type { AlertBudget, DecisionLog, DedupeStore, DeviceRecord, DeviceStore, MailboxRecord } from '../../shared/store/ports.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
 
 export interface DispatcherDeps {
@@ -26,13 +26,15 @@ export interface DispatcherDeps {
   /** The event queue, for the delayed flush of alerts held back during a burst. */
   queue: EventQueue;
   /**
-   * New mail within this long after an alert for the same mailbox is held back and pushed as one alert when the
-   * window closes: a burst of 20 mails becomes 2 pushes, not 20 (APNs answers 429 to too many pushes to one token).
+   * Burst coalescing: each notification is pushed at once while the mailbox has alerts left in its window; new mail
+   * beyond that is held and pushed as one alert with the count when the window closes. A burst of 20 mails in 2 s
+   * becomes 4 pushes, not 20 (APNs answers 429 to too many pushes to one token), while every notification of an
+   * ordinary day still gets its own push at once (contract section 4: at least one per notification).
    */
-  burstWindowMs: number;
+  alertBudget: AlertBudget;
 }
 
-export const DEFAULT_BURST_WINDOW_MS = 5_000;
+export const DEFAULT_ALERT_BUDGET: AlertBudget = { windowMs: 5_000, maxPerWindow: 3 };
 
 export const DEFAULT_DEDUPE_TTL_SECONDS = 2 * 24 * 60 * 60;
 
@@ -68,13 +70,14 @@ interface MailboxGroup {
 const GROUP_CONCURRENCY = 10;
 
 /**
- * Drains a batch from the event queue. Records are grouped per mailbox so that several new mails arriving in one
- * batch become one alert (coalescing), which is why this does not use a per-record batch processor: a group fails
- * or succeeds together and its records are reported as batch item failures together.
+ * Drains a batch from the event queue. Records are grouped per mailbox, because the mailbox's alert budget is
+ * shared by all of them (several new mails in one notification are one alert; notifications beyond the budget are
+ * held and pushed as one alert with the count), which is why this does not use a per-record batch processor: a
+ * group's records are read once and reported as batch item failures together.
  *
  * Per group: drop events already seen (idempotency keys claimed before the rules run, so a retry of a suppressed
- * notification never pushes later), apply the alert rules at the time each notification arrived, push once, and
- * record why. A crash after the claim and before the push is safe: the same message finds its own pending claim on
+ * notification never pushes later), apply the alert rules at the time each notification arrived, push, and record
+ * why. A crash after the claim and before the push is safe: the same message finds its own pending claim on
  * redelivery and pushes then. A crash after the push and before completion pushes at most once more.
  */
 export async function dispatchNotifications(records: DispatchRecord[], deps: DispatcherDeps): Promise<DispatchResult> {
@@ -176,19 +179,19 @@ async function dispatchNewMail(records: ParsedRecord[], device: DeviceRecord, ma
   }
   if (allowed.length === 0) return;
 
-  const newMessages = allowed.reduce((sum, entry) => sum + entry.keys.length, 0);
-  // One alert per burst window and mailbox, also across concurrent consumers: whoever opens the window pushes now.
-  if (!(await deps.store.claimAlertWindow(deviceId, mailboxId, now, deps.burstWindowMs))) {
-    await holdForBurst(allowed, newMessages, mailbox, now, deps);
-    return;
+  for (const [index, entry] of allowed.entries()) {
+    if (!(await deps.store.claimAlertSlot(deviceId, mailboxId, now, deps.alertBudget))) {
+      const rest = allowed.slice(index);
+      await holdForBurst(rest, rest.reduce((sum, held) => sum + held.keys.length, 0), mailbox, now, deps);
+      return;
+    }
+    const outcome = await pushNewMail(device, mailboxId, entry.keys.length, [{ at: entry.parsed.message.receivedAt, receiveCount: entry.parsed.record.receiveCount }], deps);
+    await settle(deps, device, mailboxId, [entry], outcome.outcome, outcome.reason);
   }
-
-  const outcome = await pushNewMail(device, mailboxId, newMessages, allowed.map((entry) => ({ at: entry.parsed.message.receivedAt, receiveCount: entry.parsed.record.receiveCount })), deps);
-  await settle(deps, device, mailboxId, allowed, outcome.outcome, outcome.reason);
 }
 
 /**
- * Inside a burst: the mails are counted on the mailbox and a delayed flush is queued for the end of the window. The
+ * Beyond the budget: the mails are counted on the mailbox and a delayed flush is queued for the end of the window. The
  * flush is queued first, so a crash in between leaves a flush that finds nothing to push rather than held mail
  * that nobody pushes. Their idempotency keys are completed as held: a retry of them is a duplicate.
  */
@@ -205,8 +208,10 @@ async function holdForBurst(allowed: ClaimedRecord[], newMessages: number, mailb
 /** Queues a flush for when the mailbox's current burst window closes (at least 1 s, at most SQS's 900 s). */
 async function enqueueFlush(mailbox: MailboxRecord, heldSince: number, now: number, deps: DispatcherDeps): Promise<void> {
   // The mailbox read may predate the window another consumer just opened; then assume it opened now.
-  const opened = mailbox.lastAlertAt !== undefined && mailbox.lastAlertAt > now - deps.burstWindowMs ? mailbox.lastAlertAt : now;
-  const delaySeconds = Math.min(900, Math.max(1, Math.ceil((opened + deps.burstWindowMs - now) / 1000)));
+  const { windowMs } = deps.alertBudget;
+  const started = mailbox.alertWindowStartedAt;
+  const opened = started !== undefined && started > now - windowMs ? started : now;
+  const delaySeconds = Math.min(900, Math.max(1, Math.ceil((opened + windowMs - now) / 1000)));
   await deps.queue.enqueue([{ v: 1, type: 'flush-held-alerts', deviceId: mailbox.deviceId, mailboxId: mailbox.mailboxId, heldSince }], { delaySeconds });
 }
 
@@ -219,8 +224,9 @@ async function flushHeldAlerts(flushes: ParsedFlush[], device: DeviceRecord, mai
   let outcome: { outcome: DecisionOutcome; reason: string };
   if (device.status !== 'active') {
     outcome = { outcome: 'token-retired', reason: `device-retired:${device.retiredReason ?? 'unknown'}` };
-  } else if (!(await deps.store.claimAlertWindow(deviceId, mailboxId, deps.now(), deps.burstWindowMs))) {
-    // Another alert opened a window since this flush was queued: flush again when that one closes.
+  } else if (!(await deps.store.claimAlertSlot(deviceId, mailboxId, deps.now(), deps.alertBudget))) {
+    // The window's budget is still spent (other alerts opened or filled it since this flush was queued): flush
+    // again when it closes.
     await enqueueFlush(mailbox, at, deps.now(), deps);
     return;
   } else {

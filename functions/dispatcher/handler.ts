@@ -5,7 +5,7 @@ import { awsClients, pushGateway } from '../_lib/aws-runtime.js';
 import { config } from '../_lib/config.js';
 import { metricsCounter, useCaseLogger } from '../_lib/powertools.js';
 import { SqsEventQueue } from '../_lib/adapters/sqs-event-queue.js';
-import { DEFAULT_BURST_WINDOW_MS, DEFAULT_DEDUPE_TTL_SECONDS } from './dispatch-notifications.js';
+import { DEFAULT_ALERT_BUDGET, DEFAULT_DEDUPE_TTL_SECONDS } from './dispatch-notifications.js';
 import { createDispatcherHandler } from './dispatcher.js';
 
 const { documentClient, sqs } = awsClients();
@@ -22,5 +22,5 @@ export const handler = createDispatcherHandler({
   maxReceiveCount: config.maxReceiveCount(),
   dedupeTtlSeconds: DEFAULT_DEDUPE_TTL_SECONDS,
   queue: new SqsEventQueue(sqs, config.eventQueueUrl()),
-  burstWindowMs: DEFAULT_BURST_WINDOW_MS,
+  alertBudget: DEFAULT_ALERT_BUDGET,
 });

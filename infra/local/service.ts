@@ -12,12 +12,13 @@ import { useCaseLogger, metricsCounter, type OutcomeCounter, type UseCaseLogger 
 import { CALLBACK_ROUTES, DEVICE_API_ROUTES } from '../../functions/_lib/routes.js';
 import { createDeviceApiHandler } from '../../functions/device-api/device-api.js';
 import { createDispatcherHandler } from '../../functions/dispatcher/dispatcher.js';
-import { DEFAULT_BURST_WINDOW_MS, DEFAULT_DEDUPE_TTL_SECONDS } from '../../functions/dispatcher/dispatch-notifications.js';
+import { DEFAULT_ALERT_BUDGET, DEFAULT_DEDUPE_TTL_SECONDS } from '../../functions/dispatcher/dispatch-notifications.js';
 import { createSupervisorHandler } from '../../functions/supervisor/supervisor.js';
 import type { SweepReport } from '../../functions/supervisor/run-sweep.js';
 import { createExchangeCallbackHandler } from '../../functions/exchange-callback/exchange-callback.js';
 import { noEndpointRegistry, type PushGateway } from '../../shared/push/push-gateway.js';
 import type { EventQueue } from '../../shared/queue/queue-messages.js';
+import type { AlertBudget } from '../../shared/store/ports.js';
 import { generateApnsTestKey, startApnsSandbox, type ApnsSandbox } from './apns-sandbox.js';
 import { startLocalBackends, type LocalBackends } from './backends.js';
 import { createHttpRouter, sendJson, type LocalExtraRoute } from './http-router.js';
@@ -54,8 +55,8 @@ export interface LocalServiceOptions {
   visibilityTimeoutSeconds?: number;
   /** How often the supervisor sweeps (default 15 s); 0 turns the timer off. */
   supervisorIntervalMs?: number;
-  /** Burst coalescing window of the dispatcher (default 5 s). */
-  burstWindowMs?: number;
+  /** Burst coalescing budget of the dispatcher (default 3 alerts per 5 s per mailbox). */
+  alertBudget?: AlertBudget;
   maxReceiveCount?: number;
   /** Replaces the push gateway (fault injection in tests). */
   wrapPushGateway?: (gateway: PushGateway) => PushGateway;
@@ -153,7 +154,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
       maxReceiveCount,
       dedupeTtlSeconds: DEFAULT_DEDUPE_TTL_SECONDS,
       queue,
-      burstWindowMs: options.burstWindowMs ?? DEFAULT_BURST_WINDOW_MS,
+      alertBudget: options.alertBudget ?? DEFAULT_ALERT_BUDGET,
     });
 
     const extras: LocalExtraRoute[] = [

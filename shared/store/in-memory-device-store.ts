@@ -6,6 +6,7 @@ import {
   type DeviceRecord,
   type DeviceStore,
   type DeviceWithMailboxes,
+  type AlertBudget,
   type DueItem,
   type MailboxRecord,
   type MailboxSupervisionChanges,
@@ -204,10 +205,16 @@ export class InMemoryDeviceStore implements DeviceStore {
     return true;
   }
 
-  async claimAlertWindow(deviceId: string, mailboxId: string, at: number, windowMs: number): Promise<boolean> {
+  async claimAlertSlot(deviceId: string, mailboxId: string, at: number, budget: AlertBudget): Promise<boolean> {
     const mailbox = this.mailbox(deviceId, mailboxId);
-    if (!mailbox || (mailbox.lastAlertAt !== undefined && mailbox.lastAlertAt > at - windowMs)) return false;
-    mailbox.lastAlertAt = at;
+    if (!mailbox) return false;
+    if (mailbox.alertWindowStartedAt === undefined || mailbox.alertWindowStartedAt <= at - budget.windowMs) {
+      mailbox.alertWindowStartedAt = at;
+      mailbox.alertsInWindow = 1;
+      return true;
+    }
+    if ((mailbox.alertsInWindow ?? 0) >= budget.maxPerWindow) return false;
+    mailbox.alertsInWindow = (mailbox.alertsInWindow ?? 0) + 1;
     return true;
   }
 

@@ -61,11 +61,19 @@ export interface MailboxRecord {
   supervisionState?: SubscriptionState;
   /** When the supervisor must look at this mailbox next (`supervisionDueAt`); indexed in the due index. */
   dueAt?: number;
-  /** When the last new-mail alert for this mailbox was pushed (burst coalescing). */
-  lastAlertAt?: number;
+  /** When the current burst window of new-mail alerts for this mailbox opened (burst coalescing). */
+  alertWindowStartedAt?: number;
+  /** Alerts pushed in that window. */
+  alertsInWindow?: number;
   /** New mails held back during a burst, pushed as one alert when the burst window closes. */
   heldAlerts?: number;
   createdAt: number;
+}
+
+/** How many new-mail alerts a mailbox may get per window before further mail is held and pushed as one. */
+export interface AlertBudget {
+  windowMs: number;
+  maxPerWindow: number;
 }
 
 /**
@@ -176,11 +184,12 @@ export interface DeviceStore {
   releaseHeldAlerts(deviceId: string, mailboxId: string, count: number): Promise<boolean>;
 
   /**
-   * Opens a burst window for the mailbox: sets `lastAlertAt = at` only when no alert was pushed in the last
-   * `windowMs` (or none ever). True when this call opened it and may push; false when another alert owns the window
-   * (or the mailbox is gone). Atomic, so concurrent consumers push at most one alert per window.
+   * Takes one slot of the mailbox's alert budget: at most `maxPerWindow` new-mail alerts per window of `windowMs`,
+   * the window opening with the first alert after the previous one closed. True when the caller may push now; false
+   * when the budget of the current window is spent (or the mailbox is gone). Atomic (conditional writes), so
+   * concurrent consumers never exceed the budget together.
    */
-  claimAlertWindow(deviceId: string, mailboxId: string, at: number, windowMs: number): Promise<boolean>;
+  claimAlertSlot(deviceId: string, mailboxId: string, at: number, budget: AlertBudget): Promise<boolean>;
 
   /** Deletes everything stored for the device (device item first, so its callbacks answer Unsubscribe at once). */
   deleteDevice(deviceId: string): Promise<void>;

@@ -648,26 +648,26 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
         });
       });
 
-      describe('claimAlertWindow', () => {
-        it('opens one window at a time and ignores a missing mailbox', async () => {
+      describe('claimAlertSlot', () => {
+        const budget = { windowMs: 5_000, maxPerWindow: 3 };
+
+        it('grants the budget of a window, then nothing until it closes, and ignores a missing mailbox', async () => {
           const { device } = await registered();
-          const last = async () => (await mailboxOf(device.deviceId, 'primary'))?.lastAlertAt;
+          const claim = (at: number) => stores.devices.claimAlertSlot(device.deviceId, 'primary', at, budget);
 
-          expect(await stores.devices.claimAlertWindow(device.deviceId, 'primary', T0, 5_000)).toBe(true);
-          expect(await last()).toBe(T0);
-          expect(await stores.devices.claimAlertWindow(device.deviceId, 'primary', T0 + 4_999, 5_000)).toBe(false);
-          expect(await last()).toBe(T0);
-          expect(await stores.devices.claimAlertWindow(device.deviceId, 'primary', T0 + 5_000, 5_000)).toBe(true);
-          expect(await last()).toBe(T0 + 5_000);
+          expect([await claim(T0), await claim(T0 + 1), await claim(T0 + 2), await claim(T0 + 4_999)]).toEqual([true, true, true, false]);
+          expect(await mailboxOf(device.deviceId, 'primary')).toMatchObject({ alertWindowStartedAt: T0, alertsInWindow: 3 });
+          expect(await claim(T0 + 5_000)).toBe(true);
+          expect(await mailboxOf(device.deviceId, 'primary')).toMatchObject({ alertWindowStartedAt: T0 + 5_000, alertsInWindow: 1 });
 
-          expect(await stores.devices.claimAlertWindow(device.deviceId, 'ghost', T0, 5_000)).toBe(false);
+          expect(await stores.devices.claimAlertSlot(device.deviceId, 'ghost', T0, budget)).toBe(false);
           expect(await mailboxOf(device.deviceId, 'ghost')).toBeUndefined();
         });
 
-        it('lets exactly one of several concurrent claims open the window', async () => {
+        it('never grants more than the budget to concurrent claims', async () => {
           const { device } = await registered();
-          const claims = await Promise.all(Array.from({ length: 8 }, () => stores.devices.claimAlertWindow(device.deviceId, 'primary', T0, 5_000)));
-          expect(claims.filter(Boolean)).toHaveLength(1);
+          const claims = await Promise.all(Array.from({ length: 10 }, () => stores.devices.claimAlertSlot(device.deviceId, 'primary', T0, budget)));
+          expect(claims.filter(Boolean)).toHaveLength(3);
         });
       });
 

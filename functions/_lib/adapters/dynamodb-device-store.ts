@@ -14,6 +14,7 @@ import {
   type DeviceRecord,
   type DeviceStore,
   type DeviceWithMailboxes,
+  type AlertBudget,
   type DueItem,
   type MailboxRecord,
   type MailboxSupervisionChanges,
@@ -350,16 +351,37 @@ export class DynamoDbDeviceStore implements DeviceStore {
     }
   }
 
-  async claimAlertWindow(deviceId: string, mailboxId: string, at: number, windowMs: number): Promise<boolean> {
-    const update = new UpdateBuilder().set('lastAlertAt', at).build();
+  /**
+   * Two conditional writes at most: open a new window when the last one closed, else take a slot in the open one.
+   * Each is atomic on the item, so concurrent consumers cannot take more slots than the budget.
+   */
+  async claimAlertSlot(deviceId: string, mailboxId: string, at: number, budget: AlertBudget): Promise<boolean> {
+    const key = mailboxKey(deviceId, mailboxId);
+    const cutoff = at - budget.windowMs;
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: mailboxKey(deviceId, mailboxId),
-          ...update,
-          ConditionExpression: 'attribute_exists(sk) AND (attribute_not_exists(#lastAlertAt) OR #lastAlertAt <= :windowOpenedBefore)',
-          ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':windowOpenedBefore': at - windowMs },
+          Key: key,
+          UpdateExpression: 'SET #start = :at, #count = :one',
+          ConditionExpression: 'attribute_exists(sk) AND (attribute_not_exists(#start) OR #start <= :cutoff)',
+          ExpressionAttributeNames: { '#start': 'alertWindowStartedAt', '#count': 'alertsInWindow' },
+          ExpressionAttributeValues: { ':at': at, ':one': 1, ':cutoff': cutoff },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: 'ADD #count :one',
+          ConditionExpression: 'attribute_exists(sk) AND #start > :cutoff AND #count < :max',
+          ExpressionAttributeNames: { '#start': 'alertWindowStartedAt', '#count': 'alertsInWindow' },
+          ExpressionAttributeValues: { ':one': 1, ':cutoff': cutoff, ':max': budget.maxPerWindow },
         }),
       );
       return true;

@@ -61,7 +61,7 @@ describe('dispatchNotifications', () => {
       maxReceiveCount: 3,
       dedupeTtlSeconds: 172_800,
       queue,
-      burstWindowMs: 5_000,
+      alertBudget: { windowMs: 5_000, maxPerWindow: 3 },
     };
     await stores.devices.createDevice(device(), [
       { deviceId: 'device-1', mailboxId: 'primary', kind: 'primary', callbackKey: 'k1', createdAt: T0 },
@@ -78,13 +78,10 @@ describe('dispatchNotifications', () => {
     expect(await decisions()).toEqual([{ at: new Date(T0).toISOString(), mailbox: 'primary', outcome: 'pushed', reason: 'apns:delivered' }]);
   });
 
-  it('coalesces several new mails for one mailbox in one batch into one push with the count', async () => {
+  it('pushes each mailbox of a batch separately, several new mails of one notification as one alert', async () => {
     await dispatchNotifications([record(['a', 'b']), record(['c']), record(['d'], { mailboxId: 'shared' })], deps);
     const payloads = push.sent.map((s) => s.message.payload as { mailbox: string; newMessages: number });
-    expect(payloads.map(({ mailbox, newMessages }) => ({ mailbox, newMessages })).sort((a, b) => a.mailbox.localeCompare(b.mailbox))).toEqual([
-      { mailbox: 'primary', newMessages: 3 },
-      { mailbox: 'shared', newMessages: 1 },
-    ]);
+    expect(payloads.map(({ mailbox, newMessages }) => `${mailbox}:${newMessages}`).sort()).toEqual(['primary:1', 'primary:2', 'shared:1']);
   });
 
   it('drops a redelivered event seen in another message as a duplicate', async () => {
@@ -96,7 +93,7 @@ describe('dispatchNotifications', () => {
 
   it('counts only the new items of a message that repeats some', async () => {
     await dispatchNotifications([record(['key-1'])], deps);
-    clock.advance(deps.burstWindowMs);
+    clock.advance(deps.alertBudget.windowMs);
     await dispatchNotifications([record(['key-1', 'key-2'])], deps);
     expect(push.sent[1]!.message.payload).toMatchObject({ newMessages: 1 });
   });
@@ -152,7 +149,7 @@ describe('dispatchNotifications', () => {
     expect((await decisions())[0]).toMatchObject({ outcome: 'retried', reason: 'ServiceUnavailable' });
 
     // SQS redelivers after the visibility timeout, which is longer than the burst window the failed push opened.
-    clock.advance(deps.burstWindowMs);
+    clock.advance(deps.alertBudget.windowMs);
     const redelivered = { ...first, receiveCount: 2 };
     expect((await dispatchNotifications([redelivered], deps)).failedMessageIds).toEqual([]);
     expect(push.sent).toHaveLength(1);
@@ -163,7 +160,7 @@ describe('dispatchNotifications', () => {
     push.answerNext(new Error('process died'));
     const first = record(['key-1'], { messageId: 'msg-crash' });
     expect((await dispatchNotifications([first], deps)).failedMessageIds).toEqual(['msg-crash']);
-    clock.advance(deps.burstWindowMs);
+    clock.advance(deps.alertBudget.windowMs);
     await dispatchNotifications([{ ...first, receiveCount: 2 }], deps);
     expect(push.sent).toHaveLength(1);
   });
@@ -212,14 +209,26 @@ describe('dispatchNotifications', () => {
         record: { messageId: `flush-${index}`, body: JSON.stringify(message), receiveCount: 1 } as DispatchRecord,
       }));
     const pushedCounts = () => push.sent.map((s) => (s.message.payload as { newMessages: number }).newMessages);
+    const newMailAt = async (keys: string[], at = clock.now()) => dispatchNotifications([record(keys, { receivedAt: at })], deps);
 
-    it('holds new mail inside the burst window and pushes it as one alert when the window closes', async () => {
-      await dispatchNotifications([record(['a'])], deps);
+    it('pushes every notification at once while the mailbox has budget left', async () => {
+      await dispatchNotifications([record(['a']), record(['b']), record(['c'])], deps);
+      expect(pushedCounts()).toEqual([1, 1, 1]);
+      expect(queue.deliveries).toHaveLength(0);
+    });
+
+    it('pushes several new mails of one notification as one alert with their count', async () => {
+      await newMailAt(['a', 'b', 'c']);
+      expect(pushedCounts()).toEqual([3]);
+    });
+
+    it('holds mail beyond the budget and pushes it as one alert when the window closes', async () => {
+      await dispatchNotifications([record(['a']), record(['b']), record(['c'])], deps);
       clock.advance(1_000);
-      await dispatchNotifications([record(['b', 'c'], { receivedAt: clock.now() })], deps);
+      await newMailAt(['d', 'e']);
       clock.advance(500);
-      await dispatchNotifications([record(['d'], { receivedAt: clock.now() })], deps);
-      expect(pushedCounts()).toEqual([1]);
+      await newMailAt(['f']);
+      expect(pushedCounts()).toEqual([1, 1, 1]);
       expect((await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox?.heldAlerts).toBe(3);
       const flushes = flushRecords();
       expect(flushes.map((f) => f.delaySeconds)).toEqual([4, 4]);
@@ -227,55 +236,55 @@ describe('dispatchNotifications', () => {
       clock.advance(3_500);
       await dispatchNotifications([flushes[0]!.record], deps);
       await dispatchNotifications([flushes[1]!.record], deps);
-      expect(pushedCounts()).toEqual([1, 3]);
+      expect(pushedCounts()).toEqual([1, 1, 1, 3]);
       expect((await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox?.heldAlerts).toBe(0);
       expect((await decisions())[0]).toMatchObject({ outcome: 'pushed', reason: 'apns:delivered:coalesced-3' });
     });
 
-    it('turns a burst of 20 new mails in 2 s into at most 2 pushes that carry all 20', async () => {
+    it('turns a burst of 20 new mails in 2 s into at most 4 pushes that carry all 20', async () => {
       for (let i = 0; i < 20; i++) {
-        await dispatchNotifications([record([`mail-${i}`], { receivedAt: clock.now() })], deps);
+        await newMailAt([`mail-${i}`]);
         clock.advance(100);
       }
       clock.advance(5_000);
       for (const flush of flushRecords()) await dispatchNotifications([flush.record], deps);
-      expect(push.sent.length).toBeLessThanOrEqual(2);
+      expect(push.sent.length).toBeLessThanOrEqual(4);
       expect(pushedCounts().reduce((a, b) => a + b, 0)).toBe(20);
     });
 
-    it('re-queues a flush that arrives while another alert owns the window', async () => {
-      await dispatchNotifications([record(['a'])], deps);
+    it('re-queues a flush that arrives while the budget is still spent', async () => {
+      await dispatchNotifications([record(['a']), record(['b']), record(['c'])], deps);
       clock.advance(1_000);
-      await dispatchNotifications([record(['b'], { receivedAt: clock.now() })], deps);
+      await newMailAt(['d']);
       const [early] = flushRecords();
       await dispatchNotifications([early!.record], deps);
-      expect(pushedCounts()).toEqual([1]);
+      expect(pushedCounts()).toEqual([1, 1, 1]);
       expect(queue.deliveries).toHaveLength(2);
       clock.advance(4_000);
       await dispatchNotifications([flushRecords()[1]!.record], deps);
-      expect(pushedCounts()).toEqual([1, 1]);
+      expect(pushedCounts()).toEqual([1, 1, 1, 1]);
     });
 
-    it('does not hold mail once the window has passed', async () => {
-      await dispatchNotifications([record(['a'])], deps);
+    it('starts a new budget once the window has passed', async () => {
+      await dispatchNotifications([record(['a']), record(['b']), record(['c'])], deps);
       clock.advance(5_000);
-      await dispatchNotifications([record(['b'], { receivedAt: clock.now() })], deps);
-      expect(pushedCounts()).toEqual([1, 1]);
+      await newMailAt(['d']);
+      expect(pushedCounts()).toEqual([1, 1, 1, 1]);
       expect(queue.deliveries).toHaveLength(0);
     });
 
     it('keeps held mail when the flush push must be retried', async () => {
-      await dispatchNotifications([record(['a'])], deps);
+      await dispatchNotifications([record(['a']), record(['b']), record(['c'])], deps);
       clock.advance(1_000);
-      await dispatchNotifications([record(['b'], { receivedAt: clock.now() })], deps);
+      await newMailAt(['d']);
       push.answerNext(new RetryableDeliveryError('ServiceUnavailable'));
       const [flush] = flushRecords();
       clock.advance(4_000);
       expect((await dispatchNotifications([flush!.record], deps)).failedMessageIds).toEqual([flush!.record.messageId]);
       expect((await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox?.heldAlerts).toBe(1);
-      clock.advance(deps.burstWindowMs);
+      clock.advance(deps.alertBudget.windowMs);
       await dispatchNotifications([{ ...flush!.record, receiveCount: 2 }], deps);
-      expect(pushedCounts()).toEqual([1, 1]);
+      expect(pushedCounts()).toEqual([1, 1, 1, 1]);
     });
   });
 });
