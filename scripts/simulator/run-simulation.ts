@@ -1,0 +1,385 @@
+import { RelayClient, buildMailboxSubscribeRequest, decodePush, parseAppConfig, readSubscribeResponse, type AppConfig } from '../../shared/client/index.js';
+import { ALERT_INTENTS, alertSettingsFor, suppressionReason, type AlertIntent } from './alert-profiles.js';
+import { mapLimit, sleep } from './concurrency.js';
+import { PlayedExchange, type CallbackAnswer, type SentNotification } from './played-exchange.js';
+import { ROUNDS, SETTINGS_CHANGE_BEFORE_ROUND, planSimulation, type PlannedDevice, type PlannedSend, type SimulationPlan } from './plan.js';
+import { seedFrom } from './random.js';
+import { connectToRelay, startInProcessRelay, type ObservedPush, type RelayTarget } from './relay-target.js';
+import { checkExpectations } from './expectations.js';
+import {
+  NOTIFICATION_KINDS,
+  expectedDecisions,
+  type AnswerTally,
+  type DecisionOutcomeName,
+  type DeviceRun,
+  type MailboxRun,
+  type NotificationKind,
+  type SimulationReport,
+} from './report.js';
+
+export type { AnswerTally, Expectation, NotificationKind, SimulationReport } from './report.js';
+
+/**
+ * Plays N devices and their Exchange server against a relay, then checks what the relay did. The devices act through
+ * the client library only (`shared/client`), exactly as the app would; the relay is reached over HTTP only.
+ */
+
+export interface SimulationOptions {
+  /** Devices to play (default 20). */
+  devices?: number;
+  /** Same seed, same devices and traffic (default: a random one, reported). */
+  seed?: number | string;
+  /** Base URL of a running relay; without it, one is started in-process and stopped at the end. */
+  url?: string;
+  /** Organization token for `url` (`npm run org-token -- <orgId>`); ignored in-process, where one is issued. */
+  orgToken?: string;
+  /** One line per phase, for a human watching. */
+  progress?: (line: string) => void;
+  /** How long to wait for the relay to decide one round's notifications before calling it a failure (default 60 s). */
+  settleTimeoutMs?: number;
+  /** Requests in flight at once (default 16). */
+  concurrency?: number;
+}
+
+const ORGANIZATION_ID = 'org-simulator';
+/** Devices whose event logs are watched at once while a round settles. */
+const SETTLE_WATCHERS = 4;
+/** Outcomes that settle a notification; `retried` and `resubscribe-requested` are on the way to one or unrelated. */
+const FINAL_OUTCOMES: ReadonlySet<string> = new Set(['pushed', 'suppressed', 'duplicate', 'failed', 'dead-lettered', 'token-retired']);
+
+export async function runSimulation(options: SimulationOptions = {}): Promise<SimulationReport> {
+  const startedAt = Date.now();
+  const deviceCount = options.devices ?? 20;
+  const seed = seedFrom(options.seed ?? Math.floor(Math.random() * 0xffffffff));
+  const concurrency = options.concurrency ?? 16;
+  const settleTimeoutMs = options.settleTimeoutMs ?? 60_000;
+  const progress = options.progress ?? (() => {});
+  if (options.url && !options.orgToken) throw new Error('--url needs --org-token (npm run org-token -- <orgId> prints one)');
+
+  const plan = planSimulation(seed, deviceCount);
+  const allMailboxes = plan.devices.flatMap((d) => d.mailboxes);
+  const phases = 5 + ROUNDS.length;
+  let phase = 0;
+  const elapsed = () => `${((Date.now() - startedAt) / 1000).toFixed(1).padStart(5)} s`;
+  const step = (text: string) => progress(`${elapsed()}  [${++phase}/${phases}] ${text}`);
+  const detail = (text: string) => progress(`${elapsed()}        ${text}`);
+
+  step(options.url ? `relay: connecting to ${options.url}` : 'relay: starting one in-process (dynalite, fauxqs, APNs sandbox)');
+  const relay = options.url ? await connectToRelay(options.url, options.orgToken!) : await startInProcessRelay(ORGANIZATION_ID);
+  let exchange: PlayedExchange | undefined;
+  try {
+    exchange = await PlayedExchange.start({
+      seed,
+      busyOnFirstSubscribe: new Set(allMailboxes.filter((m) => m.busyOnFirstSubscribe).map((m) => m.address)),
+    });
+    detail(`relay at ${relay.baseUrl}, played Exchange at ${exchange.baseUrl}/EWS/Exchange.asmx`);
+    return await simulate({ plan, relay, exchange, concurrency, settleTimeoutMs, startedAt, step, detail });
+  } finally {
+    await exchange?.stop();
+    await relay.stop();
+  }
+}
+
+interface RunContext {
+  plan: SimulationPlan;
+  relay: RelayTarget;
+  exchange: PlayedExchange;
+  concurrency: number;
+  settleTimeoutMs: number;
+  startedAt: number;
+  step(text: string): void;
+  detail(text: string): void;
+}
+
+async function simulate({ plan, relay, exchange, concurrency, settleTimeoutMs, startedAt, step, detail }: RunContext): Promise<SimulationReport> {
+  const allMailboxes = plan.devices.flatMap((d) => d.mailboxes);
+  const notifications = Object.fromEntries(NOTIFICATION_KINDS.map((kind) => [kind, emptyTally()])) as Record<NotificationKind, AnswerTally>;
+  const subscriptions = { subscribed: 0, resubscribed: 0, busyRetries: 0 };
+  const settingsAnswers: string[] = [];
+  const unsettled: string[] = [];
+
+  // What an administrator hands every device through MDM.
+  const { config, problems } = parseAppConfig({
+    allow_realtime_notifications: 'true',
+    notification_server_host: relay.baseUrl,
+    notification_server_authorization: `Bearer ${relay.orgToken}`,
+    notification_server_organization_id: ORGANIZATION_ID,
+    email_ews_host: exchange.baseUrl,
+    enabled_features: 'delegated_shared_mailbox',
+    allow_detailed_notifications: 'true',
+    sentry_server_host: 'https://sentry.contoso.example',
+  });
+  if (problems.length > 0) throw new Error(`the simulated app configuration has problems: ${problems.map((p) => p.message).join('; ')}`);
+
+  step(`devices: registering ${plan.devices.length} with ${allMailboxes.length} mailboxes`);
+  const devices = await mapLimit(plan.devices, concurrency, (device) => registerDevice(device, config));
+  const addedLater = allMailboxes.filter((m) => m.addedAfterRegistration).length;
+  detail(`${devices.length} registered, ${addedLater} delegated mailboxes added afterwards`);
+
+  step(`subscriptions: subscribing ${allMailboxes.length} mailboxes at Exchange and reporting them to the relay`);
+  const mailboxRuns = devices.flatMap((device) => [...device.mailboxes.values()].map((mailbox) => ({ device, mailbox })));
+  await mapLimit(mailboxRuns, concurrency, ({ device, mailbox }) => subscribe(device, mailbox, config, subscriptions));
+  subscriptions.subscribed = mailboxRuns.length;
+  detail(`${mailboxRuns.length} subscribed (${subscriptions.busyRetries} answered ErrorServerBusy first and were retried)`);
+
+  for (const [round, name] of ROUNDS.entries()) {
+    if (round === SETTINGS_CHANGE_BEFORE_ROUND) {
+      const changing = devices.filter((d) => d.plan.settingsChange);
+      step(`settings: ${changing.length} devices change their alert settings`);
+      await mapLimit(changing, concurrency, (device) => changeSettings(device, settingsAnswers));
+      const now = settingsAnswers.filter((a) => a === 'now').length;
+      detail(`${changing.length} changed; the client says ${now} apply now`);
+    }
+    const resubscribing = mailboxRuns.filter(({ mailbox }) => mailbox.plan.rounds[round]?.resubscribe);
+    const sends = mailboxRuns.reduce((sum, { mailbox }) => sum + (mailbox.plan.rounds[round]?.sends.length ?? 0), 0);
+    step(`round ${round + 1}, ${name}: ${sends} notifications${resubscribing.length > 0 ? `, ${resubscribing.length} mailboxes resubscribe first` : ''}`);
+    const before = tallyTotal(notifications);
+    await mapLimit(mailboxRuns, concurrency, async ({ device, mailbox }) => {
+      const planned = mailbox.plan.rounds[round];
+      if (!planned) return;
+      // A retry repeats what an earlier round sent, never this round's own mail.
+      const earlier = mailbox.lastNewMail;
+      if (planned.resubscribe) {
+        await subscribe(device, mailbox, config, subscriptions);
+        subscriptions.resubscribed += 1;
+      }
+      for (const send of planned.sends) await deliver(device, mailbox, send, earlier, exchange, notifications);
+    });
+    const after = tallyTotal(notifications);
+    const expected = devices.reduce((sum, d) => sum + expectedDecisions(d), 0);
+    detail(
+      `sent ${after.sent - before.sent}: OK ${after.ok - before.ok}, Unsubscribe ${after.unsubscribe - before.unsubscribe}, ` +
+        `errors ${after.errors - before.errors}; waiting for the relay to decide (${expected} so far)`,
+    );
+    const missing = await settle(devices, settleTimeoutMs);
+    if (missing.length > 0) unsettled.push(...missing.map((m) => `round ${round + 1}: ${m}`));
+    detail(missing.length === 0 ? 'decided' : `${missing.length} devices still undecided after ${settleTimeoutMs / 1000} s`);
+  }
+
+  step('results: reading every device\'s events and what reached APNs');
+  const events = await mapLimit(devices, concurrency, async (device) => ({ device, events: await device.client.getEvents() }));
+  const pushes = await relay.pushes();
+  const ours = pushes && ownPushes(pushes, devices, startedAt);
+
+  const report: SimulationReport = {
+    seed: plan.seed,
+    target: { kind: relay.kind, baseUrl: relay.baseUrl },
+    durationMs: 0,
+    devices: {
+      count: devices.length,
+      mailboxes: allMailboxes.length,
+      delegated: allMailboxes.filter((m) => m.kind === 'delegated').length,
+      delegatedAddedLater: addedLater,
+      timeZones: new Set(plan.devices.flatMap((d) => [d.timeZone, d.settingsChange?.timeZone ?? d.timeZone])).size,
+      byIntent: Object.fromEntries(ALERT_INTENTS.map((i) => [i, plan.devices.filter((d) => d.profile.intent === i).length])) as Record<AlertIntent, number>,
+      settingsChanged: plan.devices.filter((d) => d.settingsChange).length,
+    },
+    subscriptions,
+    notifications,
+    apns: summarizePushes(ours),
+    decisions: countDecisions(events.flatMap((e) => e.events)),
+    expectations: [],
+    ok: false,
+  };
+  report.expectations = checkExpectations({ report, devices, events, pushes: ours, settingsAnswers, unsettled });
+  report.ok = report.expectations.every((e) => e.ok !== false);
+  report.durationMs = Date.now() - startedAt;
+  return report;
+}
+
+async function registerDevice(device: PlannedDevice, config: AppConfig): Promise<DeviceRun> {
+  const client = new RelayClient({ baseUrl: config.notificationServerUrl!, organizationToken: config.organizationToken! });
+  const atRegistration = device.mailboxes.filter((m) => !m.addedAfterRegistration);
+  const registration = await client.register({
+    pushToken: device.pushToken,
+    apnsEnvironment: device.apnsEnvironment,
+    mode: config.deliveryMode,
+    timeZone: device.timeZone,
+    alerts: alertSettingsFor(device.profile, device.timeZone, new Date()),
+    mailboxes: atRegistration.map(({ id, kind }) => ({ id, kind })),
+  });
+  const callbackUrls = new Map(registration.mailboxes.map((m) => [m.id, m.callbackUrl]));
+  for (const mailbox of device.mailboxes.filter((m) => m.addedAfterRegistration)) {
+    if (!config.features.delegatedMailboxes) throw new Error('delegated mailboxes are not enabled in the app configuration');
+    callbackUrls.set(mailbox.id, (await client.addDelegatedMailbox(mailbox.id)).callbackUrl);
+  }
+  const mailboxes = new Map(
+    device.mailboxes.map((plan) => [
+      plan.id,
+      {
+        plan,
+        callbackUrl: callbackUrls.get(plan.id)!,
+        lastNewMail: undefined,
+        supersededItems: [],
+        expected: { alertNotifications: 0, alertItems: 0, suppressed: new Map(), duplicates: 0 },
+      } satisfies MailboxRun,
+    ]),
+  );
+  return { plan: device, client, intent: device.profile.intent, mailboxes, decided: 0 };
+}
+
+/** What the app does to (re)subscribe a mailbox: Subscribe at Exchange, then tell the relay which subscription is current. */
+async function subscribe(device: DeviceRun, mailbox: MailboxRun, config: AppConfig, tally: { busyRetries: number }): Promise<void> {
+  const delegated = mailbox.plan.kind === 'delegated';
+  const body = buildMailboxSubscribeRequest({ callbackUrl: mailbox.callbackUrl, ...(delegated ? { impersonateSmtpAddress: mailbox.plan.address } : {}) });
+  for (let attempt = 1; ; attempt++) {
+    const response = await fetch(config.ewsUrl!, {
+      method: 'POST',
+      headers: { 'content-type': 'text/xml; charset=utf-8', 'x-anchormailbox': mailbox.plan.address },
+      body,
+    });
+    const result = readSubscribeResponse(await response.text(), { now: Date.now(), subscriptionValidMinutes: config.subscriptionValidMinutes });
+    if (result.ok) {
+      await device.client.reportSubscription(mailbox.plan.id, result.report);
+      return;
+    }
+    if (result.responseCode === 'ErrorServerBusy' && attempt < 3) {
+      tally.busyRetries += 1;
+      continue;
+    }
+    throw new Error(`Exchange refused to subscribe ${device.plan.name}/${mailbox.plan.id}: ${result.responseCode}`);
+  }
+}
+
+async function changeSettings(device: DeviceRun, answers: string[]): Promise<void> {
+  const change = device.plan.settingsChange;
+  if (!change) return;
+  const timeZone = change.timeZone ?? device.plan.timeZone;
+  const update = await device.client.updateSettings({
+    ...(change.timeZone ? { timeZone: change.timeZone } : {}),
+    alerts: alertSettingsFor(change.profile, timeZone, new Date()),
+  });
+  answers.push(update.appliesFrom === 'now' && update.changes.every((c) => c.appliesFrom === 'now') ? 'now' : 'later');
+  // The client says the change applies now, so the very next mail must follow it: that is what the next round checks.
+  device.intent = change.profile.intent;
+}
+
+async function deliver(
+  device: DeviceRun,
+  mailbox: MailboxRun,
+  send: PlannedSend,
+  earlier: SentNotification | undefined,
+  exchange: PlayedExchange,
+  tally: Record<NotificationKind, AnswerTally>,
+): Promise<void> {
+  const address = mailbox.plan.address;
+  switch (send.kind) {
+    case 'heartbeat':
+      count(tally.heartbeat, (await exchange.heartbeat(address, 'current')).answer);
+      return;
+    case 'new-mail': {
+      const sent = await exchange.newMail(address, 'current', send.items, send.sameItemsAsSuperseded ? mailbox.supersededItems : undefined);
+      count(tally[sent.itemIds.length > 1 ? 'new-mail-batch' : 'new-mail-single'], sent.answer);
+      mailbox.lastNewMail = sent;
+      if (sent.answer.subscriptionStatus !== 'OK') return;
+      const reason = suppressionReason(device.intent);
+      if (reason === undefined) {
+        mailbox.expected.alertNotifications += 1;
+        mailbox.expected.alertItems += sent.itemIds.length;
+      } else {
+        mailbox.expected.suppressed.set(reason, (mailbox.expected.suppressed.get(reason) ?? 0) + 1);
+      }
+      return;
+    }
+    case 'retry': {
+      if (!earlier) throw new Error(`${device.plan.name}/${mailbox.plan.id}: a retry was planned before any mail`);
+      const sent = await exchange.retry(earlier);
+      count(tally.retry, sent.answer);
+      if (sent.answer.subscriptionStatus === 'OK') mailbox.expected.duplicates += 1;
+      return;
+    }
+    case 'superseded': {
+      const sent = send.carries === 'new-mail' ? await exchange.newMail(address, 'previous', send.items) : await exchange.heartbeat(address, 'previous');
+      count(tally.superseded, sent.answer);
+      mailbox.supersededItems = sent.itemIds;
+      return;
+    }
+  }
+}
+
+function count(tally: AnswerTally, answer: CallbackAnswer): void {
+  tally.sent += 1;
+  if (answer.status === 200 && answer.subscriptionStatus === 'OK') tally.ok += 1;
+  else if (answer.status === 200 && answer.subscriptionStatus === 'Unsubscribe') tally.unsubscribe += 1;
+  else tally.errors += 1;
+}
+
+function emptyTally(): AnswerTally {
+  return { sent: 0, ok: 0, unsubscribe: 0, errors: 0 };
+}
+
+function tallyTotal(tally: Record<NotificationKind, AnswerTally>): AnswerTally {
+  const total = emptyTally();
+  for (const t of Object.values(tally)) {
+    total.sent += t.sent;
+    total.ok += t.ok;
+    total.unsubscribe += t.unsubscribe;
+    total.errors += t.errors;
+  }
+  return total;
+}
+
+/**
+ * Waits until every device's event log holds a final decision for every notification the relay accepted. The
+ * relay answers Exchange before it pushes (it only queues), so this is how the simulation knows a round is over; it
+ * also keeps rounds apart, so that one round's mail is never coalesced with the next round's.
+ *
+ * Each device is watched until it is done before the next one is read: the queue drains roughly in the order the
+ * mail arrived, so by the time the first devices are done most others are too, and the event logs are read about
+ * once per device instead of once per device per poll (each read is a query on the store the relay is writing).
+ */
+async function settle(devices: DeviceRun[], timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  const late: string[] = [];
+  await mapLimit(devices.filter((d) => expectedDecisions(d) > d.decided), SETTLE_WATCHERS, async (device) => {
+    for (;;) {
+      device.decided = (await device.client.getEvents()).filter((e) => FINAL_OUTCOMES.has(e.outcome)).length;
+      if (device.decided >= expectedDecisions(device)) return;
+      if (Date.now() > deadline) {
+        late.push(device.plan.name);
+        return;
+      }
+      await sleep(200);
+    }
+  });
+  return late;
+}
+
+function ownPushes(pushes: ObservedPush[], devices: DeviceRun[], since: number): ObservedPush[] {
+  const tokens = new Set(devices.map((d) => d.plan.pushToken.toLowerCase()));
+  return pushes.filter((p) => tokens.has(p.token.toLowerCase()) && p.at >= since);
+}
+
+function summarizePushes(pushes: ObservedPush[] | undefined): SimulationReport['apns'] {
+  const apns = { visible: pushes !== undefined, alerts: 0, newMessages: 0, resubscribeRequests: 0, backgroundRefreshes: 0, other: 0, refused: 0, devicesReached: 0 };
+  if (!pushes) return apns;
+  const reached = new Set<string>();
+  for (const push of pushes) {
+    if (push.status !== 200) {
+      apns.refused += 1;
+      continue;
+    }
+    reached.add(push.token.toLowerCase());
+    const instruction = decodePush(push.payload);
+    if (instruction.type === 'sync-mailbox') {
+      apns.alerts += 1;
+      apns.newMessages += instruction.newMessages;
+    } else if (instruction.type === 'resubscribe') apns.resubscribeRequests += 1;
+    else if (instruction.type === 'background-refresh') apns.backgroundRefreshes += 1;
+    else apns.other += 1;
+  }
+  apns.devicesReached = reached.size;
+  return apns;
+}
+
+function countDecisions(events: Array<{ outcome: DecisionOutcomeName; reason: string }>): SimulationReport['decisions'] {
+  const counts = new Map<string, { outcome: DecisionOutcomeName; reason: string; count: number }>();
+  for (const { outcome, reason } of events) {
+    const key = `${outcome}\u0000${reason}`;
+    const entry = counts.get(key) ?? { outcome, reason, count: 0 };
+    entry.count += 1;
+    counts.set(key, entry);
+  }
+  const order = ['pushed', 'suppressed', 'duplicate', 'retried', 'resubscribe-requested', 'token-retired', 'failed', 'dead-lettered'];
+  return [...counts.values()].sort((a, b) => order.indexOf(a.outcome) - order.indexOf(b.outcome) || a.reason.localeCompare(b.reason));
+}

@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalService, type LocalService } from '../../infra/local/service.js';
+import { EXPECTATIONS } from '../../scripts/simulator/expectations.js';
+import { planSimulation } from '../../scripts/simulator/plan.js';
+import { runSimulation, type SimulationReport } from '../../scripts/simulator/run-simulation.js';
+import { formatSummary } from '../../scripts/simulator/summary.js';
+
+/**
+ * `npm run simulate` run programmatically with a few devices. The simulator checks the relay against the contract;
+ * these tests check that its summary adds up, and that its checks catch a relay that misbehaves.
+ */
+
+// A whole run is a few hundred requests against embedded backends on a loaded two-core machine.
+const RUN_TIMEOUT_MS = 180_000;
+const SEED = 20261123;
+
+describe('the simulator', () => {
+  let report: SimulationReport;
+  const progress: string[] = [];
+
+  beforeAll(async () => {
+    report = await runSimulation({ devices: 8, seed: SEED, progress: (line) => progress.push(line) });
+  }, RUN_TIMEOUT_MS);
+
+  it('meets every one of its own expectations against the in-process relay', () => {
+    expect(report.expectations.filter((e) => e.ok !== true)).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.target.kind).toBe('in-process');
+  });
+
+  it('answers every notification with a SendNotificationResult: OK on the current subscription, Unsubscribe on a superseded one', () => {
+    const { superseded, ...current } = report.notifications;
+    expect(superseded.sent).toBeGreaterThan(0);
+    expect(superseded).toEqual({ sent: superseded.sent, ok: 0, unsubscribe: superseded.sent, errors: 0 });
+    for (const tally of Object.values(current)) expect(tally).toEqual({ sent: tally.sent, ok: tally.sent, unsubscribe: 0, errors: 0 });
+  });
+
+  it('logs one decision per accepted notification with new mail, and every exact retry as a duplicate', () => {
+    const n = report.notifications;
+    const decided = (outcome: string) => report.decisions.filter((d) => d.outcome === outcome).reduce((sum, d) => sum + d.count, 0);
+    expect(n.retry.ok).toBeGreaterThan(0);
+    expect(decided('duplicate')).toBe(n.retry.ok);
+    expect(report.decisions.find((d) => d.outcome === 'duplicate')?.reason).toBe('already-seen');
+    expect(decided('pushed') + decided('suppressed')).toBe(n['new-mail-single'].ok + n['new-mail-batch'].ok);
+    // Heartbeats and superseded notifications are decided by nobody: the totals above leave no room for them.
+    expect(report.decisions.reduce((sum, d) => sum + d.count, 0)).toBe(decided('pushed') + decided('suppressed') + decided('duplicate'));
+  });
+
+  it('suppresses by the rules of section 5, and pushes no alert without new mail', () => {
+    const suppressed = report.decisions.filter((d) => d.outcome === 'suppressed');
+    expect(suppressed.length).toBeGreaterThan(0);
+    for (const { reason } of suppressed) expect(['rule:outside-work-hours', 'rule:non-work-day']).toContain(reason);
+    const pushedDecisions = report.decisions.filter((d) => d.outcome === 'pushed').reduce((sum, d) => sum + d.count, 0);
+    expect(report.apns.alerts).toBeGreaterThan(0);
+    expect(report.apns.alerts).toBeLessThanOrEqual(pushedDecisions);
+    expect(report.apns.refused).toBe(0);
+    expect(report.apns.resubscribeRequests + report.apns.backgroundRefreshes + report.apns.other).toBe(0);
+  });
+
+  it('shows progress one phase at a time and prints the summary tables', () => {
+    const phases = progress.filter((line) => /\[\d+\/\d+\]/.test(line)).map((line) => /\[(\d+)\/(\d+)\]/.exec(line)!.slice(1).map(Number));
+    expect(phases.map(([step]) => step)).toEqual(Array.from({ length: phases[0]![1]! }, (_, i) => i + 1));
+    const summary = formatSummary(report);
+    expect(summary).toContain(`seed ${SEED}, 8 devices`);
+    expect(summary).toMatch(/superseded subscription\s+(\d+)\s+0\s+\1\s+0/);
+    expect(summary).toContain('All expectations met.');
+  });
+
+  it('plans the same devices and traffic for the same seed, and others for another seed', () => {
+    expect(planSimulation(SEED, 8)).toEqual(planSimulation(SEED, 8));
+    expect(planSimulation(SEED + 1, 8)).not.toEqual(planSimulation(SEED, 8));
+  });
+});
+
+describe('the simulator against a relay that pushes every alert twice', () => {
+  let service: LocalService;
+
+  beforeAll(async () => {
+    service = await startLocalService({
+      port: 0,
+      dataDir: ':memory:',
+      wrapPushGateway: (gateway) => ({
+        send: async (target, message) => {
+          await gateway.send(target, message);
+          return gateway.send(target, message);
+        },
+      }),
+    });
+  }, RUN_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await service?.stop();
+  });
+
+  it('drives it by URL and fails the expectation that no alert is pushed without new mail', async () => {
+    const report = await runSimulation({ devices: 5, seed: SEED, url: service.baseUrl, orgToken: service.orgToken('org-simulator') });
+
+    expect(report.target).toEqual({ kind: 'external', baseUrl: service.baseUrl });
+    expect(report.ok).toBe(false);
+    const failed = report.expectations.filter((e) => e.ok === false).map((e) => e.name);
+    expect(failed).toEqual([EXPECTATIONS.noPushWithoutMail]);
+  }, RUN_TIMEOUT_MS);
+});
