@@ -27,7 +27,9 @@ export function awsClients(): AwsClients {
 
 let sns: SNSClient | undefined;
 function snsClient(): SNSClient {
-  sns ??= tracer.captureAWSv3Client(new SNSClient({ region: config.region() }));
+  // One SDK attempt: the push gateway retries with its own jittered backoff, and 3 x 3 attempts would hold a record
+  // far longer than the queue's visibility budget allows.
+  sns ??= tracer.captureAWSv3Client(new SNSClient({ region: config.region(), maxAttempts: 1 }));
   return sns;
 }
 

@@ -261,6 +261,8 @@ async function pushNewMail(
   } catch (error) {
     const lastAttempt = notifications.some((n) => n.receiveCount >= deps.maxReceiveCount);
     const reason = error instanceof RetryableDeliveryError ? error.reason : 'push-error';
+    // Counted, so that the push failure rate alarm sees outages and not only the refusals APNs answers.
+    deps.counter.count(lastAttempt ? 'Outcome-dead-lettered' : 'Outcome-retried', notifications.length);
     for (const notification of notifications) {
       await decide(deps, deviceId, { at: notification.at, mailbox: mailboxId, outcome: lastAttempt ? 'dead-lettered' : 'retried', reason });
     }
