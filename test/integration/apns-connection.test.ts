@@ -1,4 +1,10 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http2, { type Http2Session, type ServerHttp2Stream, type Settings } from 'node:http2';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApnsProviderToken } from '../../functions/_lib/adapters/apns-provider-token.js';
@@ -307,6 +313,43 @@ describe('ApnsPushGateway connections', () => {
     await gateway.close(); // would hang if the session waited for the silent peer
 
     expect(sockets).toHaveLength(2);
+  });
+
+  it('keeps a script that awaits close() alive until the connections are closed', async () => {
+    // The idle connection does not hold the process open, so close() must, or Node exits mid-await (code 13).
+    const sockets: Socket[] = [];
+    const silent = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const dir = await mkdtemp(join(tmpdir(), 'apns-close-'));
+    cleanups.push(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+      await rm(dir, { recursive: true, force: true });
+    });
+    const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+    const module = (path: string): string => JSON.stringify(pathToFileURL(join(repoRoot, path)).href);
+    const script = join(dir, 'close.mts');
+    await writeFile(
+      script,
+      `import { ApnsProviderToken } from ${module('functions/_lib/adapters/apns-provider-token.ts')};
+       import { ApnsPushGateway } from ${module('functions/_lib/adapters/apns-push-gateway.ts')};
+       const token = new ApnsProviderToken({ keyId: 'KEYID12345', teamId: 'TEAMID6789', privateKeyPem: process.env.TEST_APNS_KEY });
+       const url = process.env.TEST_APNS_URL;
+       const gateway = new ApnsPushGateway({ production: url, sandbox: url, topic: ${JSON.stringify(TOPIC)}, token, requestTimeoutMs: 200, retry: { attempts: 1 } });
+       const result = await gateway.send(${JSON.stringify(target)}, ${JSON.stringify(alert)}).catch((error) => error.reason);
+       await gateway.close();
+       process.stdout.write('closed after ' + result);`,
+    );
+
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], {
+      cwd: repoRoot,
+      env: { ...process.env, TEST_APNS_URL: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, TEST_APNS_KEY: key.privateKeyPem },
+    }).catch((error: { code?: number }) => ({ stdout: `exit code ${error.code}` }));
+
+    expect(stdout).toBe('closed after RequestTimeout');
   });
 
   it('keeps no more streams in flight than maxConcurrentStreams', async () => {

@@ -106,6 +106,8 @@ describe('ApnsPushGateway over TLS', () => {
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], {
       cwd: repoRoot,
       env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile, TEST_APNS_URL: sandbox.url, TEST_APNS_KEY: key.privateKeyPem },
+    }).catch((error: { code?: number; signal?: string; stdout?: string; stderr?: string }) => {
+      throw new Error(`child exited ${error.code} ${error.signal} stdout=${error.stdout} stderr=${error.stderr}`);
     });
 
     expect(JSON.parse(stdout)).toMatchObject({ outcome: 'delivered' });

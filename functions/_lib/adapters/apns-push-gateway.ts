@@ -377,6 +377,8 @@ class Http2Origin {
         clearTimeout(deadline);
         resolve();
       });
+      // An idle session is unref'd; whoever awaits close() needs the process to live until it is done.
+      session.ref();
       session.close();
     });
   }
