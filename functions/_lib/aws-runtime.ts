@@ -8,7 +8,7 @@ import { createAwsClients, type AwsClients } from './adapters/aws-clients.js';
 import { SnsEndpointRegistry } from './adapters/sns-endpoint-registry.js';
 import { SnsPushGateway } from './adapters/sns-push-gateway.js';
 import { config } from './config.js';
-import { tracer, useCaseLogger } from './powertools.js';
+import { traced, useCaseLogger } from './powertools.js';
 
 /**
  * AWS wiring shared by the Lambda entry points: one client per service per process (module scope, so connections and
@@ -18,8 +18,8 @@ let clients: AwsClients | undefined;
 export function awsClients(): AwsClients {
   if (!clients) {
     const created = createAwsClients({ region: config.region() });
-    tracer.captureAWSv3Client(created.dynamodb);
-    tracer.captureAWSv3Client(created.sqs);
+    traced(created.dynamodb);
+    traced(created.sqs);
     clients = created;
   }
   return clients;
@@ -29,13 +29,13 @@ let sns: SNSClient | undefined;
 function snsClient(): SNSClient {
   // One SDK attempt: the push gateway retries with its own jittered backoff, and 3 x 3 attempts would hold a record
   // far longer than the queue's visibility budget allows.
-  sns ??= tracer.captureAWSv3Client(new SNSClient({ region: config.region(), maxAttempts: 1 }));
+  sns ??= traced(new SNSClient({ region: config.region(), maxAttempts: 1 }));
   return sns;
 }
 
 /** Reads a secret string once per cold start; secrets never reach environment variables or logs. */
 export async function readSecret(secretArn: string): Promise<string> {
-  const client = tracer.captureAWSv3Client(new SecretsManagerClient({ region: config.region() }));
+  const client = traced(new SecretsManagerClient({ region: config.region() }));
   try {
     const answer = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
     if (!answer.SecretString) throw new Error(`secret ${secretArn} has no string value`);

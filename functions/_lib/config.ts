@@ -37,4 +37,6 @@ export const config = {
   apnsCredentialsSecretArn: () => required('APNS_CREDENTIALS_SECRET_ARN', 'the APNs token credentials (PUSH_GATEWAY=apns)'),
   apnsUrl: () => optional('APNS_URL'),
   region: () => optional('AWS_REGION') ?? 'us-east-1',
+  /** True inside Lambda; the local runtime and tests run the same handlers without X-Ray. */
+  inLambda: () => optional('AWS_LAMBDA_FUNCTION_NAME') !== undefined,
 };

@@ -1,7 +1,4 @@
 import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type * as z from 'zod';
 import {
@@ -13,7 +10,8 @@ import {
 } from '../../shared/errors.js';
 import { toFieldIssues } from '../../shared/validation.js';
 import { httpAnswerFor } from './http-errors.js';
-import { logger, metrics, tracer } from './powertools.js';
+import { observability } from './middleware.js';
+import { logger, metrics } from './powertools.js';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -28,9 +26,7 @@ const MAX_JSON_BODY_BYTES = 64 * 1024;
  */
 export function httpHandler(route: (event: HttpEvent) => Promise<HttpResult>): HttpHandler {
   return middy<HttpEvent, HttpResult>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(captureLambdaHandler(tracer))
-    .use(logMetrics(metrics))
+    .use(observability())
     .use(httpErrorHandler())
     .handler(route) as unknown as HttpHandler;
 }

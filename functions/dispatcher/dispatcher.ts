@@ -1,9 +1,6 @@
 import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { logger, metrics, tracer } from '../_lib/powertools.js';
+import { observability } from '../_lib/middleware.js';
 import { dispatchNotifications, type DispatcherDeps } from './dispatch-notifications.js';
 
 export type DispatcherHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -11,9 +8,7 @@ export type DispatcherHandler = (event: SQSEvent, context: Context) => Promise<S
 /** The SQS consumer: reports partial batch failures (the event source mapping has ReportBatchItemFailures). */
 export function createDispatcherHandler(deps: DispatcherDeps): DispatcherHandler {
   return middy<SQSEvent, SQSBatchResponse>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(captureLambdaHandler(tracer))
-    .use(logMetrics(metrics))
+    .use(observability())
     .handler(async (event) => {
       const { failedMessageIds } = await dispatchNotifications(
         event.Records.map((record) => ({

@@ -1,13 +1,12 @@
 import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { SNSEvent } from 'aws-lambda';
 import { DynamoDbDeviceStore } from '../_lib/adapters/dynamodb-device-store.js';
 import { SnsEndpointRegistry } from '../_lib/adapters/sns-endpoint-registry.js';
 import { awsClients } from '../_lib/aws-runtime.js';
 import { config } from '../_lib/config.js';
-import { logger, tracer, useCaseLogger } from '../_lib/powertools.js';
+import { observability } from '../_lib/middleware.js';
+import { logger, traced, useCaseLogger } from '../_lib/powertools.js';
 import { endpointEventSchema, retireDisabledEndpoint, type RetireDisabledEndpointDeps } from './retire-disabled-endpoint.js';
 
 /**
@@ -19,15 +18,14 @@ import { endpointEventSchema, retireDisabledEndpoint, type RetireDisabledEndpoin
 const { documentClient } = awsClients();
 const deps: RetireDisabledEndpointDeps = {
   // Only describe() is used: the registry needs no platform applications for it.
-  endpoints: new SnsEndpointRegistry(tracer.captureAWSv3Client(new SNSClient({ region: config.region() })), { platformApplicationArns: {} }),
+  endpoints: new SnsEndpointRegistry(traced(new SNSClient({ region: config.region() })), { platformApplicationArns: {} }),
   devices: new DynamoDbDeviceStore(documentClient, config.tableName()),
   logger: useCaseLogger,
   now: Date.now,
 };
 
 export const handler = middy<SNSEvent, void>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(captureLambdaHandler(tracer))
+  .use(observability())
   .handler(async (event) => {
     for (const record of event.Records) {
       const parsed = endpointEventSchema.safeParse(parseJson(record.Sns.Message));
