@@ -1,5 +1,5 @@
 import { errorResponseSchema } from '../device/device-schemas.js';
-import { RelayError, type FieldIssue } from '../errors.js';
+import { RelayError } from '../errors.js';
 
 /**
  * What the relay client throws. Every error has a machine `code`; switch on it, or on the class.
