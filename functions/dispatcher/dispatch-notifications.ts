@@ -168,6 +168,12 @@ async function dispatchNewMail(records: ParsedRecord[], device: DeviceRecord, ma
     return;
   }
 
+  if (device.mode === 'interval') {
+    // The device opted out of real time: it syncs on its interval wake-ups instead (contract section 6).
+    await settle(deps, device, mailboxId, fresh, 'suppressed', 'mode:interval');
+    return;
+  }
+
   const allowed: ClaimedRecord[] = [];
   for (const entry of fresh) {
     const decision = decideAlert({ alerts: device.alerts, timeZone: device.timeZone, at: new Date(entry.parsed.message.receivedAt) });

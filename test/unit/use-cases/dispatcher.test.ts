@@ -111,6 +111,13 @@ describe('dispatchNotifications', () => {
     expect((await decisions())[0]).toMatchObject({ outcome: 'duplicate' });
   });
 
+  it('sends no real-time alert to a device in interval mode', async () => {
+    await stores.devices.updateDevice('device-1', { mode: 'interval' }, T0);
+    await dispatchNotifications([record(['key-1'])], deps);
+    expect(push.sent).toHaveLength(0);
+    expect((await decisions())[0]).toMatchObject({ outcome: 'suppressed', reason: 'mode:interval' });
+  });
+
   it('evaluates the rules at the time the notification arrived, not when it is dispatched', async () => {
     await stores.devices.updateDevice('device-1', { alerts: { ...DEFAULT_ALERT_SETTINGS, workHoursOnly: true, workHours: { start: '09:00', end: '10:30', days: [1] } } }, T0);
     clock.advance(3_600_000); // dispatched at 11:00, outside the window
