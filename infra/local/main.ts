@@ -39,6 +39,7 @@ async function main(): Promise<void> {
       ? `  APNs sandbox: ${service.apnsSandbox.url} (pushes listed at ${service.baseUrl}/_local/apns/pushes)`
       : `  APNs: ${process.env.APNS_URL}`,
   );
+  console.log(`  status page: ${service.baseUrl}/status`);
   console.log(`  an organization token: npm run org-token -- <orgId>`);
 
   let stopping = false;
