@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
-  DEFAULT_BURST_WINDOW_MS,
+  DEFAULT_ALERT_BUDGET,
   DEFAULT_DEDUPE_TTL_SECONDS,
   dispatchNotifications,
   type DispatcherDeps,
@@ -46,7 +46,7 @@ describe('dead-lettered notification, redriven', () => {
       counter: new RecordingCounter(),
       maxReceiveCount: MAX_RECEIVES,
       dedupeTtlSeconds: DEFAULT_DEDUPE_TTL_SECONDS,
-      burstWindowMs: DEFAULT_BURST_WINDOW_MS,
+      alertBudget: DEFAULT_ALERT_BUDGET,
     };
     await stores.devices.createDevice(
       {

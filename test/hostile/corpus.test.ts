@@ -1,0 +1,70 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalService, type LocalService } from '../../infra/local/service.js';
+import { api, PUSH_TOKEN_A } from '../support/device-api.js';
+import { waitForQuiescence } from '../faults/harness/fleet.js';
+import { emptyRow, printSummary } from '../faults/harness/summary.js';
+
+/**
+ * Every file of the shared corpus (../shared/corpus, real EWS and Graph messages, some deliberately malformed) POSTed to
+ * a real callback URL of the running service. Contract section 4: a body that is not a well-formed SendNotification is
+ * refused with 400; the SendNotification requests among the files (heartbeats and a folder change) are answered OK and
+ * push nothing, since they carry no NewMailEvent.
+ */
+const CORPUS = path.resolve(import.meta.dirname, '../../../shared/corpus');
+const files = ['ews', 'graph'].flatMap((dir) =>
+  readdirSync(path.join(CORPUS, dir))
+    .filter((name) => name !== 'SOURCES.md')
+    .map((name) => ({ dir, name, bytes: readFileSync(path.join(CORPUS, dir, name)) })),
+);
+/** The requests Exchange POSTs to a callback; every other file is some other message, or broken. */
+const isSendNotificationRequest = (name: string) => /sendnotification-/.test(name) && !/result|malformed/.test(name);
+
+describe('the shared corpus on the Exchange callback', () => {
+  let service: LocalService;
+  let callbackUrl: string;
+  const row = emptyRow('hostile', 'shared corpus files (HTTP)');
+
+  beforeAll(async () => {
+    service = await startLocalService({ port: 0, dataDir: ':memory:', supervisorIntervalMs: 0 });
+    const registered = await api(service.baseUrl, 'POST', '/v1/devices', {
+      token: service.orgToken('org-corpus'),
+      body: { pushToken: PUSH_TOKEN_A, mailboxes: [{ id: 'inbox', kind: 'primary' }] },
+    });
+    callbackUrl = registered.body.mailboxes[0].callbackUrl;
+  });
+
+  afterAll(async () => {
+    printSummary('Hostile input: shared corpus', [row]);
+    await service?.stop();
+  });
+
+  it('has malformed files to refuse and SendNotification requests to accept', () => {
+    expect(files.filter((f) => /malformed/.test(f.name)).length).toBeGreaterThanOrEqual(5);
+    expect(files.filter((f) => isSendNotificationRequest(f.name)).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it.each(files.map((file) => [`${file.dir}/${file.name}`, file] as const))('answers %s as the contract says', async (_, file) => {
+    const contentTypes = file.name.endsWith('.json') ? ['application/json', 'text/xml; charset=utf-8'] : ['text/xml; charset=utf-8'];
+    for (const contentType of contentTypes) {
+      const response = await fetch(callbackUrl, { method: 'POST', headers: { 'content-type': contentType }, body: file.bytes });
+      const text = await response.text();
+      row.injected++;
+      row.sent++;
+      if (response.status >= 500) row.crashes++;
+      if (isSendNotificationRequest(file.name)) {
+        expect(response.status).toBe(200);
+        expect(text).toMatch(/<(?:\w+:)?SubscriptionStatus>OK</);
+      } else {
+        expect(response.status).toBe(400);
+        expect((JSON.parse(text) as { error: { code: string } }).error.code).toMatch(/^ews_/);
+      }
+    }
+  });
+
+  it('pushed nothing for any of them', async () => {
+    await waitForQuiescence(service);
+    expect(service.apnsSandbox!.pushes()).toEqual([]);
+  });
+});
