@@ -6,6 +6,7 @@ import {
   type DeviceRecord,
   type DeviceStore,
   type DeviceWithMailboxes,
+  DEVICE_CHANGEABLE_FIELDS,
   type AlertBudget,
   type DueItem,
   type MailboxRecord,
@@ -13,17 +14,6 @@ import {
 } from './ports.js';
 import { InMemoryStoreState, copy } from './in-memory-store-state.js';
 
-const CHANGEABLE_FIELDS = [
-  'pushToken',
-  'pushTokenUpdatedAt',
-  'apnsEnvironment',
-  'mode',
-  'intervalSeconds',
-  'timeZone',
-  'alerts',
-  'status',
-  'endpointArn',
-] as const satisfies readonly (keyof DeviceChanges)[];
 
 /**
  * DeviceStore in memory, for unit tests of the use cases. Same semantics as DynamoDbDeviceStore: values are deep
@@ -82,7 +72,7 @@ export class InMemoryDeviceStore implements DeviceStore {
     const device = this.state.devices.get(deviceId);
     if (!device) throw new DeviceNotFoundError();
     const updated: DeviceRecord = { ...device, updatedAt: now };
-    for (const field of CHANGEABLE_FIELDS) {
+    for (const field of DEVICE_CHANGEABLE_FIELDS) {
       const value = changes[field];
       if (value !== undefined) Object.assign(updated, { [field]: copy(value) });
     }

@@ -99,22 +99,26 @@ export interface DeviceWithMailboxes {
   mailboxes: MailboxRecord[];
 }
 
-/** Settings and token fields that a PATCH or the dispatcher may change on a device. */
-export type DeviceChanges = Partial<
-  Pick<
-    DeviceRecord,
-    | 'pushToken'
-    | 'pushTokenUpdatedAt'
-    | 'apnsEnvironment'
-    | 'mode'
-    | 'intervalSeconds'
-    | 'timeZone'
-    | 'alerts'
-    | 'status'
-    | 'endpointArn'
-    | 'lastResubscribePushAt'
-  >
-> & { retiredReason?: string | null; /** Interval schedule; null removes it from the due index. */ dueAt?: number | null };
+/** The device fields `updateDevice` writes; both stores use this list, anything else in a changes object is ignored. */
+export const DEVICE_CHANGEABLE_FIELDS = [
+  'pushToken',
+  'pushTokenUpdatedAt',
+  'apnsEnvironment',
+  'mode',
+  'intervalSeconds',
+  'timeZone',
+  'alerts',
+  'status',
+  'endpointArn',
+  'lastResubscribePushAt',
+] as const satisfies readonly (keyof DeviceRecord)[];
+
+/** Settings and token fields that a PATCH, the dispatcher or the supervisor may change on a device. */
+export type DeviceChanges = Partial<Pick<DeviceRecord, (typeof DEVICE_CHANGEABLE_FIELDS)[number]>> & {
+  retiredReason?: string | null;
+  /** Interval schedule; null removes it from the due index. */
+  dueAt?: number | null;
+};
 
 export interface DeviceStore {
   /**

@@ -14,6 +14,7 @@ import {
   type DeviceRecord,
   type DeviceStore,
   type DeviceWithMailboxes,
+  DEVICE_CHANGEABLE_FIELDS,
   type AlertBudget,
   type DueItem,
   type MailboxRecord,
@@ -47,18 +48,6 @@ import {
   type WriteRequest,
 } from './dynamodb-support.js';
 
-/** The device fields `updateDevice` may write; anything else in a changes object is ignored. */
-const CHANGEABLE_FIELDS = [
-  'pushToken',
-  'pushTokenUpdatedAt',
-  'apnsEnvironment',
-  'mode',
-  'intervalSeconds',
-  'timeZone',
-  'alerts',
-  'status',
-  'endpointArn',
-] as const satisfies readonly (keyof DeviceChanges)[];
 
 /**
  * DeviceStore on the single table (infra/table-design.ts). No transactions (dynalite has none): every multi-item
@@ -149,7 +138,7 @@ export class DynamoDbDeviceStore implements DeviceStore {
 
   async updateDevice(deviceId: string, changes: DeviceChanges, now: number): Promise<DeviceRecord> {
     const update = new UpdateBuilder().set('updatedAt', now);
-    for (const field of CHANGEABLE_FIELDS) {
+    for (const field of DEVICE_CHANGEABLE_FIELDS) {
       const value = changes[field];
       if (value !== undefined) update.set(field, value);
     }

@@ -140,6 +140,24 @@ describe('supervisor sweep', () => {
     expect(resubscribePushes().map((p) => (p.message.payload as { mailbox: string }).mailbox).sort()).toEqual(['primary', 'shared']);
   });
 
+  it('asks a device at most once per 15 minutes, also when its mailboxes go silent in different sweeps', async () => {
+    await heartbeat('primary');
+    clock.nowMs = T0 + 10 * MINUTE;
+    await heartbeat('shared');
+
+    clock.nowMs = T0 + 65 * MINUTE; // the primary is silent
+    await runSupervisorSweep(deps);
+    expect(resubscribePushes().map((p) => (p.message.payload as { mailbox: string }).mailbox)).toEqual(['primary']);
+
+    clock.nowMs = T0 + 75 * MINUTE; // the shared mailbox is silent too, 10 minutes after the device was asked
+    await runSupervisorSweep(deps);
+    expect(resubscribePushes()).toHaveLength(1);
+
+    clock.nowMs = T0 + 80 * MINUTE;
+    await runSupervisorSweep(deps);
+    expect(resubscribePushes().map((p) => (p.message.payload as { mailbox: string }).mailbox)).toEqual(['primary', 'shared']);
+  });
+
   it('asks for a renewal before the subscription expires', async () => {
     await reportSubscription('primary', 'sub-1', T0 + 40 * MINUTE, 1440);
     await reportSubscription('shared', 'sub-s', T0 + 24 * 60 * MINUTE, 1440);
