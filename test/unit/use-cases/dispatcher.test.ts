@@ -1,12 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { dispatchNotifications, type DispatcherDeps, type DispatchRecord } from '../../../functions/dispatcher/dispatch-notifications.js';
-import { hashSecret } from '../../../functions/_lib/secrets.js';
 import { DEFAULT_ALERT_SETTINGS } from '../../../shared/device/device-schemas.js';
 import { RetryableDeliveryError } from '../../../shared/errors.js';
 import type { NewMailMessage } from '../../../shared/queue/queue-messages.js';
 import { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';
 import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
 import type { DeviceRecord } from '../../../shared/store/ports.js';
+import { makeDevice } from '../../support/store-fixtures.js';
 import { ManualClock, RecordingCounter, RecordingLogger, RecordingPushGateway } from '../../support/fakes.js';
 
 // A Monday, 10:00 UTC.
@@ -20,22 +20,7 @@ describe('dispatchNotifications', () => {
   let deps: DispatcherDeps;
   let sequence = 0;
 
-  const device = (overrides: Partial<DeviceRecord> = {}): DeviceRecord => ({
-    deviceId: 'device-1',
-    orgId: 'org-1',
-    secretHash: hashSecret('s'),
-    pushToken: 'a'.repeat(64),
-    pushTokenUpdatedAt: T0 - 60_000,
-    apnsEnvironment: 'production',
-    mode: 'realtime',
-    intervalSeconds: 900,
-    timeZone: 'UTC',
-    alerts: DEFAULT_ALERT_SETTINGS,
-    status: 'active',
-    createdAt: T0 - 60_000,
-    updatedAt: T0 - 60_000,
-    ...overrides,
-  });
+  const device = (overrides: Partial<DeviceRecord> = {}): DeviceRecord => makeDevice({ ...{ deviceId: 'device-1' }, ...overrides });
 
   const record = (keys: string[], overrides: Partial<NewMailMessage> & { messageId?: string; receiveCount?: number } = {}): DispatchRecord => {
     const { messageId, receiveCount, ...message } = overrides;

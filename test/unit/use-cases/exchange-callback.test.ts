@@ -4,12 +4,12 @@ import { LAST_SEEN_WRITE_INTERVAL_MS } from '../../../shared/supervision/subscri
 import { hashSecret } from '../../../functions/_lib/secrets.js';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
 import { EwsBodyTooLargeError, EwsDoctypeError, EwsMalformedError } from '../../../shared/ews/ews-errors.js';
-import { DEFAULT_ALERT_SETTINGS } from '../../../shared/device/device-schemas.js';
 import type { NewMailMessage } from '../../../shared/queue/queue-messages.js';
 import { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';
 import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
 import type { DeviceRecord } from '../../../shared/store/ports.js';
 import { multiNotificationBody, newMailBody, statusEventBody } from '../../support/exchange.js';
+import { makeDevice } from '../../support/store-fixtures.js';
 import { ManualClock, RecordingCounter, RecordingLogger } from '../../support/fakes.js';
 
 const SECRET = 'callback-secret-of-the-primary-mailbox-0001';
@@ -22,22 +22,7 @@ describe('handleExchangeCallback', () => {
   let clock: ManualClock;
   let deps: CallbackDeps;
 
-  const device = (overrides: Partial<DeviceRecord> = {}): DeviceRecord => ({
-    deviceId: 'device-1',
-    orgId: 'org-1',
-    secretHash: hashSecret('device-secret'),
-    pushToken: 'a'.repeat(64),
-    pushTokenUpdatedAt: T0 - 1000,
-    apnsEnvironment: 'production',
-    mode: 'realtime',
-    intervalSeconds: 900,
-    timeZone: 'UTC',
-    alerts: DEFAULT_ALERT_SETTINGS,
-    status: 'active',
-    createdAt: T0 - 1000,
-    updatedAt: T0 - 1000,
-    ...overrides,
-  });
+  const device = (overrides: Partial<DeviceRecord> = {}): DeviceRecord => makeDevice({ ...{ deviceId: 'device-1', secretHash: hashSecret('device-secret'), pushTokenUpdatedAt: T0 - 1000, createdAt: T0 - 1000, updatedAt: T0 - 1000 }, ...overrides });
 
   const queued = () => queue.messages.filter((m): m is NewMailMessage => m.type === 'new-mail');
   const call = (body: string | Uint8Array, contentType = 'text/xml; charset=utf-8', secret = SECRET) =>

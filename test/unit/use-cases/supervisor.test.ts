@@ -1,12 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runSupervisorSweep, RESUBSCRIBE_PER_DEVICE_INTERVAL_MS, type SupervisorDeps } from '../../../functions/supervisor/run-sweep.js';
-import { hashSecret } from '../../../functions/_lib/secrets.js';
 import { DEFAULT_ALERT_SETTINGS } from '../../../shared/device/device-schemas.js';
 import { RetryableDeliveryError } from '../../../shared/errors.js';
 import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
 import type { DeviceRecord } from '../../../shared/store/ports.js';
 import { INTERVAL_JITTER_FRACTION, firstIntervalAt } from '../../../shared/supervision/interval-schedule.js';
 import { LAST_SEEN_WRITE_INTERVAL_MS, RESUBSCRIBE_RETRY_MS, supervisionDueAt } from '../../../shared/supervision/subscription-state.js';
+import { makeDevice } from '../../support/store-fixtures.js';
 import { ManualClock, RecordingCounter, RecordingLogger, RecordingPushGateway } from '../../support/fakes.js';
 
 // Monday 2026-11-23 10:00 UTC.
@@ -20,22 +20,7 @@ describe('supervisor sweep', () => {
   let deps: SupervisorDeps;
   let randomValue: number;
 
-  const device = (overrides: Partial<DeviceRecord> = {}): DeviceRecord => ({
-    deviceId: 'device-1',
-    orgId: 'org-1',
-    secretHash: hashSecret('s'),
-    pushToken: 'a'.repeat(64),
-    pushTokenUpdatedAt: T0,
-    apnsEnvironment: 'production',
-    mode: 'realtime',
-    intervalSeconds: 900,
-    timeZone: 'UTC',
-    alerts: DEFAULT_ALERT_SETTINGS,
-    status: 'active',
-    createdAt: T0,
-    updatedAt: T0,
-    ...overrides,
-  });
+  const device = (overrides: Partial<DeviceRecord> = {}): DeviceRecord => makeDevice({ ...{ deviceId: 'device-1', pushTokenUpdatedAt: T0, createdAt: T0, updatedAt: T0 }, ...overrides });
 
   const reportSubscription = async (mailboxId: string, subscriptionId: string, expiresAt: number, statusFrequencyMinutes = 30) => {
     const { mailbox } = await stores.devices.getDeviceAndMailbox('device-1', mailboxId);
