@@ -84,7 +84,7 @@ await step('event queue unavailable', () => runQueueOutage({ devices: n(40), par
 await step('APNs faults', () => runApnsFaults({ devices: n(20), faultFactor: 1.5 }), (r) => r.rows);
 await step('dead letter and redrive', () => runDeadLetterRedrive(), (r) => [r.row]);
 for (const [index, dynamoSeed] of [seed, seed + 1, seed + 2].entries()) {
-  await step(`DynamoDB faults ${index + 1}/3`, () => runDynamoFaults({ devices: n(10), seed: dynamoSeed, failureRate: 0.2 }), (r) => [r.row]);
+  await step(`DynamoDB faults ${index + 1}/3`, () => runDynamoFaults({ devices: Math.max(2, n(10)), seed: dynamoSeed, failureRate: 0.2 }), (r) => [r.row]);
 }
 await step('restart cycles', () => runRestartCycles({ devices: n(10), cycles: Math.max(2, n(5)) }), (r) => [r.row]);
 await step(`callback fuzz, ${n(50_000)} cases`, () => fuzzCallback({ cases: n(50_000), seed }), (r) => [r.row]);

@@ -29,7 +29,7 @@ describe('APNs faults', () => {
     }
   });
 
-  it('pushes nothing twice except where APNs accepted a push whose answer was lost', () => {
+  it('pushes nothing twice except where APNs accepted a push whose answer was lost with a dropped connection', () => {
     for (const row of faults.rows) {
       expect(row.duplicates, row.scenario).toBeLessThanOrEqual(row.duplicatesAllowed);
     }

@@ -1,3 +1,5 @@
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import http2, { type ClientHttp2Session, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 
@@ -21,6 +23,21 @@ export interface H2FaultProxy {
   acceptedButUnanswered: number;
   use(plan: H2FaultPlan | undefined): void;
   stop(): Promise<void>;
+}
+
+/**
+ * Runs a session teardown on a later turn of the event loop, never inside an HTTP/2 callback: Node 20's HTTP/2 binding
+ * corrupts its heap when a session is destroyed or sent GOAWAY re-entrantly while nghttp2 is still processing input
+ * (seen here as "corrupted size vs. prev_size" aborts in about one run in four).
+ */
+function tearDown(action: () => void): void {
+  setImmediate(() => {
+    try {
+      action();
+    } catch {
+      // Already gone.
+    }
+  });
 }
 
 const HOP_HEADERS = new Set([':method', ':path', ':scheme', ':authority', 'connection', 'host']);
@@ -68,6 +85,26 @@ export async function startH2FaultProxy(upstreamUrl: string): Promise<H2FaultPro
     session.on('error', () => undefined);
   });
 
+  /**
+   * Per session, the pushes APNs accepted whose answer may not have reached the relay yet (the stream is not closed).
+   * When a fault drops the connection, their answers are lost with it: the relay has to resend those, so each may
+   * legitimately arrive twice.
+   */
+  const answering = new Map<Http2Session, Map<ServerHttp2Stream, number>>();
+  const dropConnection = (session: Http2Session) =>
+    tearDown(() => {
+      for (const newMessages of answering.get(session)?.values() ?? []) proxy.acceptedButUnanswered += newMessages;
+      answering.delete(session);
+      session.destroy();
+    });
+  const newMessagesOf = (body: Buffer) => {
+    try {
+      return Number((JSON.parse(body.toString('utf8')) as { newMessages?: number }).newMessages ?? 1);
+    } catch {
+      return 1;
+    }
+  };
+
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     const session = stream.session as (Http2Session & { connectionNumber?: number; streamsSeen?: number }) | undefined;
     if (!session) return;
@@ -80,16 +117,19 @@ export async function startH2FaultProxy(upstreamUrl: string): Promise<H2FaultPro
       void (async () => {
         if (fault === 'drop-before') {
           proxy.injected['drop-before']++;
-          session.destroy();
+          dropConnection(session);
           return;
         }
         if (fault === 'goaway') {
           proxy.injected.goaway++;
           // As APNs does when it shuts a connection down: this stream (after lastStreamID) is refused unprocessed,
           // the ones before it finish normally, then the connection closes.
-          session.goaway(http2.constants.NGHTTP2_NO_ERROR, Math.max(0, (stream.id ?? 2) - 2), Buffer.from('{"reason":"Shutdown"}'));
-          stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
-          session.close();
+          const lastStreamId = Math.max(0, (stream.id ?? 2) - 2);
+          tearDown(() => {
+            session.goaway(http2.constants.NGHTTP2_NO_ERROR, lastStreamId, Buffer.from('{"reason":"Shutdown"}'));
+            stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+            session.close();
+          });
           return;
         }
         const body = Buffer.concat(chunks);
@@ -97,18 +137,27 @@ export async function startH2FaultProxy(upstreamUrl: string): Promise<H2FaultPro
         try {
           answer = await forward(headers, body);
         } catch {
-          session.destroy();
+          dropConnection(session);
           return;
         }
+        const accepted = Number(answer.headers[':status']) === 200;
         if (fault === 'drop-after') {
           proxy.injected['drop-after']++;
-          if (Number(answer.headers[':status']) === 200) {
-            proxy.acceptedButUnanswered += Number((JSON.parse(body.toString('utf8')) as { newMessages?: number }).newMessages ?? 1);
-          }
-          session.destroy();
+          if (accepted) proxy.acceptedButUnanswered += newMessagesOf(body);
+          dropConnection(session);
           return;
         }
-        if (stream.destroyed || stream.closed) return;
+        if (stream.destroyed || stream.closed || session.destroyed) {
+          // The connection went down (another stream's fault) while APNs was answering this one.
+          if (accepted) proxy.acceptedButUnanswered += newMessagesOf(body);
+          return;
+        }
+        if (accepted) {
+          const pending = answering.get(session) ?? new Map<ServerHttp2Stream, number>();
+          answering.set(session, pending);
+          pending.set(stream, newMessagesOf(body));
+          stream.once('close', () => pending.delete(stream));
+        }
         const responseHeaders: Record<string, string | number> = {};
         for (const [name, value] of Object.entries(answer.headers)) {
           if (value !== undefined && (name === ':status' || !name.startsWith(':'))) responseHeaders[name] = value as string;
@@ -146,4 +195,77 @@ export async function startH2FaultProxy(upstreamUrl: string): Promise<H2FaultPro
       await closed;
     },
   } as H2FaultProxy;
+}
+
+/** A declarative plan that can cross a process boundary: the first `count` streams from now get `fault`. */
+export interface H2FaultOrder {
+  fault: H2Fault;
+  count: number;
+}
+
+export interface H2FaultProxyProcess {
+  url: string;
+  use(order: H2FaultOrder | undefined): Promise<void>;
+  stats(): Promise<{ injected: Record<H2Fault, number>; acceptedButUnanswered: number }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The proxy in a child process, as APNs is another machine: a fault that tears down an HTTP/2 session then happens
+ * in another process's HTTP/2 stack, and whatever the relay's side does with it is the relay's own behaviour.
+ */
+export async function startH2FaultProxyProcess(upstreamUrl: string): Promise<H2FaultProxyProcess> {
+  const child = fork(fileURLToPath(import.meta.url), ['--h2-fault-proxy-child', upstreamUrl], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  let sequence = 0;
+  const pending = new Map<number, (value: unknown) => void>();
+  child.on('message', (message: { id: number; value: unknown }) => {
+    pending.get(message.id)?.(message.value);
+    pending.delete(message.id);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.on('error', () => undefined);
+  const call = <T>(command: string, argument?: unknown): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (!child.connected) {
+        reject(new Error('the fault proxy process is gone'));
+        return;
+      }
+      const id = ++sequence;
+      pending.set(id, resolve as (value: unknown) => void);
+      child.send({ id, command, argument });
+      void exited.then(() => reject(new Error('the fault proxy process exited')));
+    });
+  const url = await call<string>('url');
+  return {
+    url,
+    use: (order) => call('use', order ?? null),
+    stats: () => call('stats'),
+    async stop() {
+      child.kill();
+      await exited;
+    },
+  };
+}
+
+if (process.argv[2] === '--h2-fault-proxy-child') {
+  const upstream = process.argv[3]!;
+  const ready = startH2FaultProxy(upstream);
+  process.on('message', (message: { id: number; command: string; argument: H2FaultOrder | null }) => {
+    void (async () => {
+      const proxy = await ready;
+      let value: unknown;
+      if (message.command === 'url') value = proxy.url;
+      else if (message.command === 'stats') value = { injected: proxy.injected, acceptedButUnanswered: proxy.acceptedButUnanswered };
+      else if (message.command === 'use') {
+        const order = message.argument;
+        let left = order?.count ?? 0;
+        proxy.use(order ? () => (left > 0 ? (left--, order.fault) : undefined) : undefined);
+      }
+      process.send?.({ id: message.id, value });
+    })();
+  });
+  process.on('disconnect', () => process.exit(0));
 }

@@ -5,7 +5,7 @@ import { redriveDeadLetters } from '../../../soak/redrive-dlq.js';
 import { api, eventually } from '../../support/device-api.js';
 import { RecordingLogger } from '../../support/fakes.js';
 import { accountPushes, deliverLikeExchange, inParallel, queueDepth, registerFleet, waitForQuiescence } from '../harness/fleet.js';
-import { startH2FaultProxy, type H2FaultPlan, type H2FaultProxy } from '../harness/h2-fault-proxy.js';
+import { startH2FaultProxyProcess, type H2FaultProxyProcess } from '../harness/h2-fault-proxy.js';
 import { emptyRow, type SummaryRow } from '../harness/summary.js';
 
 /**
@@ -31,7 +31,7 @@ export interface ApnsFaultResult {
 interface Harness {
   service: LocalService;
   sandbox: ApnsSandbox;
-  proxy: H2FaultProxy;
+  proxy: H2FaultProxyProcess;
   logger: RecordingLogger;
 }
 
@@ -39,7 +39,7 @@ async function startHarness(options: { visibilityTimeoutSeconds: number; maxRece
   const key = generateApnsTestKey();
   const credentials = { keyId: 'FAULTKEY01', teamId: 'FAULTTEAM1', topic: LOCAL_APNS_TOPIC };
   const sandbox = await startApnsSandbox({ ...credentials, publicKeyPem: key.publicKeyPem });
-  const proxy = await startH2FaultProxy(sandbox.url);
+  const proxy = await startH2FaultProxyProcess(sandbox.url);
   const logger = new RecordingLogger();
   try {
     const service = await startLocalService({
@@ -71,17 +71,6 @@ function firstAnswers(count: number, answer: SandboxAnswer): { rule: () => Sandb
   return { rule: () => (injected < count ? (injected++, answer) : undefined), injected: () => injected };
 }
 
-function firstStreams(count: number, fault: 'drop-before' | 'drop-after'): H2FaultPlan {
-  let injected = 0;
-  return () => (injected < count ? (injected++, fault) : undefined);
-}
-
-/** GOAWAY on the first `count` streams; each ends its connection, so the relay has to reconnect every time. */
-function goawayFirst(count: number): H2FaultPlan {
-  let injected = 0;
-  return () => (injected < count ? (injected++, 'goaway') : undefined);
-}
-
 export async function runApnsFaults(options: ApnsFaultOptions): Promise<ApnsFaultResult> {
   const result: ApnsFaultResult = { rows: [], unsubscribes: 0 };
   // The gateway retries 3 times within one dispatcher run (at most 2 x 1 s with retry-after: 1); the visibility timeout
@@ -91,70 +80,73 @@ export async function runApnsFaults(options: ApnsFaultOptions): Promise<ApnsFaul
   try {
     const mailboxes = options.devices * 5;
     const faults = Math.max(1, Math.round(mailboxes * (options.faultFactor ?? 1)));
-    const scenarios: Array<{ name: string; arm: () => () => number; allowed: () => number; note: string }> = [
+    const scenarios: Array<{ name: string; arm: () => Promise<() => Promise<number>>; allowed: () => Promise<number>; note: string }> = [
       {
         name: 'APNs 503 ServiceUnavailable',
-        arm: () => {
+        arm: async () => {
           const plan = firstAnswers(faults, { status: 503, reason: 'ServiceUnavailable' });
           harness.sandbox.respondWith(plan.rule);
-          return plan.injected;
+          return async () => plan.injected();
         },
-        allowed: () => 0,
+        allowed: async () => 0,
         note: `first ${faults} requests answered 503; the gateway also drops the connection after each`,
       },
       {
         name: 'APNs 429 TooManyRequests',
-        arm: () => {
+        arm: async () => {
           const plan = firstAnswers(faults, { status: 429, reason: 'TooManyRequests', retryAfter: 1 });
           harness.sandbox.respondWith(plan.rule);
-          return plan.injected;
+          return async () => plan.injected();
         },
-        allowed: () => 0,
+        allowed: async () => 0,
         note: `first ${faults} requests answered 429 with retry-after: 1`,
       },
       {
         name: 'APNs 500 InternalServerError',
-        arm: () => {
+        arm: async () => {
           const plan = firstAnswers(faults, { status: 500, reason: 'InternalServerError' });
           harness.sandbox.respondWith(plan.rule);
-          return plan.injected;
+          return async () => plan.injected();
         },
-        allowed: () => 0,
+        allowed: async () => 0,
         note: `first ${faults} requests answered 500`,
       },
       {
         name: 'connection dropped before APNs',
-        arm: () => {
-          harness.proxy.use(firstStreams(faults, 'drop-before'));
-          return () => harness.proxy.injected['drop-before'];
+        arm: async () => {
+          await harness.proxy.use({ fault: 'drop-before', count: faults });
+          return async () => (await harness.proxy.stats()).injected['drop-before'];
         },
-        allowed: () => 0,
-        note: `TCP connection destroyed on the first ${faults} streams, before APNs saw them`,
+        // The dropped stream never reached APNs, but other streams on the same connection may have been accepted
+        // with their answers still in flight: those the relay must resend.
+        allowed: async () => (await harness.proxy.stats()).acceptedButUnanswered,
+        note: `TCP connection destroyed on the first ${faults} streams, before APNs saw them (answers of other streams in flight on it are lost too)`,
       },
       {
         name: 'GOAWAY',
-        arm: () => {
-          harness.proxy.use(goawayFirst(Math.max(1, Math.ceil(faults / 2))));
-          return () => harness.proxy.injected.goaway;
+        arm: async () => {
+          // Each GOAWAY ends its connection, so the relay has to reconnect every time.
+          await harness.proxy.use({ fault: 'goaway', count: Math.max(1, Math.ceil(faults / 2)) });
+          return async () => (await harness.proxy.stats()).injected.goaway;
         },
-        allowed: () => 0,
+        allowed: async () => 0,
         note: 'GOAWAY (Shutdown) refusing the stream in flight, on each new connection in turn',
       },
       {
         name: 'connection dropped after APNs accepted',
-        arm: () => {
-          harness.proxy.use(firstStreams(Math.max(1, Math.ceil(faults / 4)), 'drop-after'));
-          return () => harness.proxy.injected['drop-after'];
+        arm: async () => {
+          await harness.proxy.use({ fault: 'drop-after', count: Math.max(1, Math.ceil(faults / 4)) });
+          return async () => (await harness.proxy.stats()).injected['drop-after'];
         },
         // The relay cannot know APNs took a push whose answer never came: it must resend, so those may arrive twice.
-        allowed: () => harness.proxy.acceptedButUnanswered,
-        note: 'APNs accepted, the answer was lost: a resend is the only safe choice, so those mails may arrive twice',
+        allowed: async () => (await harness.proxy.stats()).acceptedButUnanswered,
+        note: 'APNs accepted, the answer was lost with the connection: a resend is the only safe choice, so those mails may arrive twice',
       },
     ];
 
     for (const scenario of scenarios) {
       const fleet = await registerFleet(harness.service, { devices: options.devices, run: `apns-${scenario.name}` });
-      const injected = scenario.arm();
+      const injected = await scenario.arm();
       const deliveries = await inParallel(
         fleet.flatMap((device) => device.mailboxes),
         8,
@@ -167,18 +159,18 @@ export async function runApnsFaults(options: ApnsFaultOptions): Promise<ApnsFaul
       const account = accountPushes(harness.sandbox.pushes(), deliveries);
       result.rows.push({
         ...emptyRow('faults', scenario.name),
-        injected: injected(),
+        injected: await injected(),
         sent: deliveries.length,
         pushesExpected: account.expected,
         pushesReceived: account.received,
         lost: account.lost + deadLetters,
         duplicates: account.duplicates,
-        duplicatesAllowed: scenario.allowed(),
+        duplicatesAllowed: await scenario.allowed(),
         crashes: unsubscribes,
         note: scenario.note,
       });
       harness.sandbox.respondWith(undefined);
-      harness.proxy.use(undefined);
+      await harness.proxy.use(undefined);
     }
   } finally {
     await stopHarness(harness);

@@ -24,7 +24,7 @@ export interface DynamoFaultResult {
   row: SummaryRow;
   /** OK answers for a notification whose events the queue had not accepted (must be 0). */
   okWithoutQueueing: number;
-  /** Unsubscribe answers (must be 0: a throttle must not cancel a subscription). */
+  /** Unsubscribe answers to healthy devices (must be 0: a throttle must not cancel a subscription). */
   unsubscribes: number;
   /** Exchange gave up on a body (must be 0). */
   undelivered: number;
@@ -118,8 +118,10 @@ export async function runDynamoFaults(options: DynamoFaultOptions): Promise<Dyna
       const key = `${delivery.mailbox.deviceId}/${delivery.mailbox.mailboxId}`;
       const oks = delivery.answers.filter((a) => a.status === 200 && a.subscriptionStatus === 'OK').length;
       result.okWithoutQueueing += Math.max(0, oks - (queue!.accepted.get(key) ?? 0));
-      result.unsubscribes += delivery.answers.filter((a) => a.subscriptionStatus === 'Unsubscribe').length;
       if (delivery.answers.at(-1)?.status !== 200) result.undelivered++;
+      // Once APNs has retired the doomed device, its mailboxes are rightly told to unsubscribe.
+      if (delivery.mailbox.deviceId === doomed.deviceId) continue;
+      result.unsubscribes += delivery.answers.filter((a) => a.subscriptionStatus === 'Unsubscribe').length;
     }
     for (const device of fleet) {
       const read = await api(service.baseUrl, 'GET', `/v1/devices/${device.deviceId}`, { token: device.deviceSecret });
