@@ -1,0 +1,167 @@
+import { execFile } from 'node:child_process';
+import { readdir, readFile, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build, type Metafile } from 'esbuild';
+import { progress } from './support/progress.js';
+import { fixed, median } from './support/stats.js';
+
+/**
+ * Group 5, Lambda bundles: every `functions/<name>/handler.ts`, bundled as the CDK stack bundles it (RelayFunction in
+ * infra/constructs/relay-function.ts: esbuild, ESM, node22, minified, `@aws-sdk/*` left to the runtime, a
+ * createRequire banner), then imported cold in a fresh `node` process, timed around the `import()` itself.
+ *
+ * The device API reads the organization-token secret with a top-level await at import: it is pointed at a loopback
+ * stub of Secrets Manager, so its time includes one GetSecretValue round trip on loopback (on AWS add the network).
+ * The dispatcher and supervisor are imported with PUSH_GATEWAY=sns (the default), which reads no secret at import.
+ */
+
+export interface BundleFigures {
+  name: string;
+  minifiedBytes: number;
+  gzipBytes: number;
+  /** Median over the runs, ms, measured inside the process around `await import(bundle)`. */
+  coldImportMs: number;
+  runs: number;
+  /** The largest contributors to the bundle, by package (or `(project)` for this repository's code). */
+  largestInputs: Array<{ input: string; bytes: number }>;
+  /** What the import time includes beyond loading the code, when anything. */
+  note?: string;
+}
+
+export interface BundlesResult {
+  node: string;
+  bundles: BundleFigures[];
+}
+
+const SCOPE = 'bundles';
+const REPOSITORY_ROOT = fileURLToPath(new URL('../', import.meta.url));
+// Copied from RelayFunction's bundling options (importing the construct would load aws-cdk-lib for nothing).
+const BANNER = "import { createRequire as __relayCreateRequire } from 'node:module'; const require = __relayCreateRequire(import.meta.url);";
+
+const IMPORT_ENV: Record<string, string> = {
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'bench',
+  AWS_SECRET_ACCESS_KEY: 'bench',
+  TABLE_NAME: 'inbox-relay-bench',
+  EVENT_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/inbox-relay-bench',
+  PUBLIC_URL: 'https://relay.example.com',
+  ORG_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-org-token',
+  PUSH_GATEWAY: 'sns',
+  SNS_PLATFORM_APPLICATION_ARN: 'arn:aws:sns:us-east-1:000000000000:app/APNS/bench',
+  SNS_SANDBOX_PLATFORM_APPLICATION_ARN: 'arn:aws:sns:us-east-1:000000000000:app/APNS_SANDBOX/bench',
+  MAX_RECEIVE_COUNT: '5',
+  POWERTOOLS_SERVICE_NAME: 'inbox-relay',
+  POWERTOOLS_METRICS_NAMESPACE: 'InboxRelay',
+};
+
+export async function runBundlesBench(options: { quick: boolean }): Promise<BundlesResult> {
+  const runs = options.quick ? 1 : 5;
+  const outDir = await mkdtemp(path.join(os.tmpdir(), 'inbox-relay-bundles-'));
+  const secrets = await startSecretsManagerStub();
+  try {
+    // The bundles leave @aws-sdk/* external, as Lambda's runtime provides it; here the project's copy stands in.
+    await symlink(path.join(REPOSITORY_ROOT, 'node_modules'), path.join(outDir, 'node_modules'), 'dir');
+    const runner = path.join(outDir, 'measure-import.mjs');
+    await writeFile(
+      runner,
+      'const started = performance.now();\nawait import(process.argv[2]);\nprocess.stdout.write(JSON.stringify({ ms: performance.now() - started }));\nprocess.exit(0);\n',
+    );
+    const names = (await readdir(path.join(REPOSITORY_ROOT, 'functions'), { withFileTypes: true }))
+      .filter((entry) => entry.isDirectory() && !entry.name.startsWith('_'))
+      .map((entry) => entry.name)
+      .sort();
+    const bundles: BundleFigures[] = [];
+    for (const name of names) {
+      const entry = path.join(REPOSITORY_ROOT, 'functions', name, 'handler.ts');
+      if (!(await stat(entry).catch(() => undefined))) continue;
+      const outfile = path.join(outDir, name, 'index.mjs');
+      const { metafile } = await build({
+        entryPoints: [entry],
+        outfile,
+        bundle: true,
+        platform: 'node',
+        target: 'node22',
+        format: 'esm',
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourcemap: true,
+        sourcesContent: false,
+        external: ['@aws-sdk/*'],
+        banner: { js: BANNER },
+        metafile: true,
+        logLevel: 'silent',
+      });
+      const code = await readFile(outfile);
+      const times: number[] = [];
+      for (let run = 0; run < runs; run++) times.push(await coldImport(runner, outfile, secrets.url));
+      const figures: BundleFigures = {
+        name,
+        minifiedBytes: code.byteLength,
+        gzipBytes: gzipSync(code, { level: 9 }).byteLength,
+        coldImportMs: fixed(median(times), 1),
+        runs,
+        largestInputs: largestInputs(metafile, outfile),
+        ...(name === 'device-api' ? { note: 'includes one GetSecretValue round trip to a loopback stub' } : {}),
+      };
+      progress(SCOPE, `${name}: ${Math.round(figures.minifiedBytes / 1024)} KiB minified, cold import ${figures.coldImportMs} ms`);
+      bundles.push(figures);
+    }
+    return { node: process.version, bundles };
+  } finally {
+    await secrets.stop();
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+function coldImport(runner: string, bundle: string, secretsUrl: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [runner, bundle],
+      { env: { PATH: process.env.PATH ?? '', ...IMPORT_ENV, AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsUrl, NODE_NO_WARNINGS: '1' }, timeout: 30_000 },
+      (error, stdout, stderr) => {
+        if (error) return reject(new Error(`importing ${path.basename(path.dirname(bundle))} failed: ${stderr || error.message}`));
+        try {
+          resolve((JSON.parse(stdout) as { ms: number }).ms);
+        } catch {
+          reject(new Error(`importing ${path.basename(path.dirname(bundle))} printed no time: ${stdout} ${stderr}`));
+        }
+      },
+    );
+  });
+}
+
+function largestInputs(metafile: Metafile, outfile: string): Array<{ input: string; bytes: number }> {
+  const output = Object.entries(metafile.outputs).find(([file]) => path.resolve(file) === path.resolve(outfile))?.[1];
+  const byPackage = new Map<string, number>();
+  for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
+    const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+    const key = match ? match[1]! : '(project)';
+    byPackage.set(key, (byPackage.get(key) ?? 0) + bytesInOutput);
+  }
+  return [...byPackage]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, 5)
+    .map(([input, bytes]) => ({ input, bytes }));
+}
+
+/** Answers every GetSecretValue (AWS JSON 1.1) with a fixed string: all the cold imports need. */
+async function startSecretsManagerStub(): Promise<{ url: string; stop(): Promise<void> }> {
+  const server: Server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      response.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+      response.end(JSON.stringify({ ARN: IMPORT_ENV.ORG_TOKEN_SECRET_ARN, Name: 'bench', SecretString: 'bench-org-token-secret', VersionId: 'v1' }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,172 @@
+import { createHash } from 'node:crypto';
+import { BatchWriteCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { hashSecret } from '../../functions/_lib/secrets.js';
+import { callbackUrl } from '../../functions/device-api/deps.js';
+import { api } from '../../test/support/device-api.js';
+import { progress } from './progress.js';
+
+/**
+ * A fleet of registered mailboxes for load and growth runs, one device per mailbox. Every identifier and secret is
+ * derived from (salt, index), so a load generator in another process can rebuild any mailbox's callback URL and push
+ * token from the index alone, and the parent can tell which request a push answers by its token.
+ *
+ * Seeding writes the table directly (BatchWrite through the document client), because registering 100,000 devices
+ * through the HTTP API would take longer than the whole benchmark may. The items are clones of what the API itself
+ * wrote for one template device, so they cannot drift from the real layout as the store adapters change.
+ */
+
+export interface FleetMember {
+  index: number;
+  deviceId: string;
+  deviceSecret: string;
+  mailboxId: string;
+  callbackSecret: string;
+  pushToken: string;
+  subscriptionId: string;
+}
+
+/** StatusFrequency the fleet's subscriptions report: Exchange's default and the reference workload's. */
+export const FLEET_STATUS_FREQUENCY_MINUTES = 30;
+
+const TEMPLATE_PUSH_TOKEN = 'f00d'.repeat(16);
+const TEMPLATE_MAILBOX_ID = 'bench-template-mailbox';
+const TEMPLATE_SUBSCRIPTION_ID = 'bench-template-subscription';
+
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+export function fleetMember(salt: string, index: number): FleetMember {
+  const id = digest(`${salt}:device:${index}`).toString('hex');
+  return {
+    index,
+    // UUID v4 layout, like the ids the API hands out.
+    deviceId: `${id.slice(0, 8)}-${id.slice(8, 12)}-4${id.slice(13, 16)}-8${id.slice(17, 20)}-${id.slice(20, 32)}`,
+    deviceSecret: digest(`${salt}:device-secret:${index}`).toString('base64url'),
+    mailboxId: `mb-${index}`,
+    callbackSecret: digest(`${salt}:callback:${index}`).toString('base64url'),
+    pushToken: digest(`${salt}:push-token:${index}`).toString('hex'),
+    subscriptionId: `sub-${salt}-${index}`,
+  };
+}
+
+export function fleetCallbackUrl(publicUrl: string, member: FleetMember): string {
+  return callbackUrl(publicUrl, member.callbackSecret);
+}
+
+/** The items one registration wrote, and the identifiers in them that differ per device. */
+export interface FleetTemplate {
+  items: Record<string, unknown>[];
+  replacements: { deviceId: string; secretHash: string; callbackKey: string };
+}
+
+/**
+ * Registers one device with one mailbox through the device API, reports its subscription, and reads back every item
+ * that wrote. Must run on an empty table: everything the scan finds is taken as the template.
+ */
+export async function captureFleetTemplate(input: {
+  baseUrl: string;
+  orgToken: string;
+  documentClient: DynamoDBDocumentClient;
+  tableName: string;
+  subscriptionExpiresAt: number;
+}): Promise<FleetTemplate> {
+  const registered = await api(input.baseUrl, 'POST', '/v1/devices', {
+    token: input.orgToken,
+    body: { pushToken: TEMPLATE_PUSH_TOKEN, mailboxes: [{ id: TEMPLATE_MAILBOX_ID, kind: 'primary' }] },
+  });
+  if (registered.status !== 201) throw new Error(`template registration answered ${registered.status}: ${JSON.stringify(registered.body)}`);
+  const { deviceId, deviceSecret } = registered.body as { deviceId: string; deviceSecret: string };
+  const templateCallbackUrl = String(registered.body.mailboxes[0].callbackUrl);
+  const reported = await api(input.baseUrl, 'PUT', `/v1/devices/${deviceId}/mailboxes/${TEMPLATE_MAILBOX_ID}/subscription`, {
+    token: deviceSecret,
+    body: {
+      subscriptionId: TEMPLATE_SUBSCRIPTION_ID,
+      expiresAt: new Date(input.subscriptionExpiresAt).toISOString(),
+      statusFrequencyMinutes: FLEET_STATUS_FREQUENCY_MINUTES,
+    },
+  });
+  if (reported.status !== 204) throw new Error(`template subscription report answered ${reported.status}: ${JSON.stringify(reported.body)}`);
+
+  const items: Record<string, unknown>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await input.documentClient.send(
+      new ScanCommand({ TableName: input.tableName, ConsistentRead: true, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
+    );
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  if (items.length === 0) throw new Error('the template registration wrote nothing that a scan could find');
+  const callbackSecret = templateCallbackUrl.slice(templateCallbackUrl.lastIndexOf('/') + 1);
+  return { items, replacements: { deviceId, secretHash: hashSecret(deviceSecret), callbackKey: hashSecret(callbackSecret) } };
+}
+
+/** The template's items rewritten for one member. */
+export function fleetItems(template: FleetTemplate, member: FleetMember): Record<string, unknown>[] {
+  const swaps: Array<[string, string]> = [
+    [template.replacements.deviceId, member.deviceId],
+    [template.replacements.secretHash, hashSecret(member.deviceSecret)],
+    [template.replacements.callbackKey, hashSecret(member.callbackSecret)],
+    [TEMPLATE_PUSH_TOKEN, member.pushToken],
+    [TEMPLATE_MAILBOX_ID, member.mailboxId],
+    [TEMPLATE_SUBSCRIPTION_ID, member.subscriptionId],
+  ];
+  const rewrite = (value: unknown): unknown => {
+    if (typeof value === 'string') return swaps.reduce((text, [from, to]) => text.split(from).join(to), value);
+    if (Array.isArray(value)) return value.map(rewrite);
+    if (value instanceof Set || value instanceof Uint8Array) return value;
+    if (value !== null && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, rewrite(inner)]));
+    }
+    return value;
+  };
+  // A due-index shard (if the layout has one) stays the template's: the supervisor that reads it is off in the
+  // benchmarks, and nothing on the real-time path reads it.
+  return template.items.map((item) => rewrite(item) as Record<string, unknown>);
+}
+
+const BATCH_ITEMS = 25;
+
+/** Writes members `from` .. `to - 1`; returns the wall time it took. */
+export async function seedFleet(input: {
+  documentClient: DynamoDBDocumentClient;
+  tableName: string;
+  template: FleetTemplate;
+  salt: string;
+  from: number;
+  to: number;
+  concurrency?: number;
+  scope: string;
+}): Promise<{ seconds: number; items: number }> {
+  const started = performance.now();
+  const perMember = input.template.items.length;
+  const membersPerBatch = Math.max(1, Math.floor(BATCH_ITEMS / perMember));
+  let next = input.from;
+  let written = 0;
+  let reported = input.from;
+  const step = Math.max(1000, Math.floor((input.to - input.from) / 10));
+
+  const worker = async (): Promise<void> => {
+    while (next < input.to) {
+      const start = next;
+      next = Math.min(input.to, start + membersPerBatch);
+      let requests = [];
+      for (let index = start; index < next; index++) {
+        for (const item of fleetItems(input.template, fleetMember(input.salt, index))) requests.push({ PutRequest: { Item: item } });
+      }
+      // Unprocessed items are retried; a bounded number of rounds keeps a broken backend from looping forever.
+      for (let round = 0; requests.length > 0; round++) {
+        if (round === 20) throw new Error('seeding: DynamoDB kept items unprocessed for 20 rounds');
+        const answer = await input.documentClient.send(new BatchWriteCommand({ RequestItems: { [input.tableName]: requests } }));
+        const unprocessed = answer.UnprocessedItems?.[input.tableName] ?? [];
+        written += requests.length - unprocessed.length;
+        requests = unprocessed as typeof requests;
+      }
+      if (next - reported >= step) {
+        reported = next;
+        progress(input.scope, `seeded ${next.toLocaleString('en-US')} of ${input.to.toLocaleString('en-US')} mailboxes`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: input.concurrency ?? 4 }, worker));
+  return { seconds: (performance.now() - started) / 1000, items: written };
+}
