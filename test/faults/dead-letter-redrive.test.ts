@@ -7,19 +7,18 @@ import {
   type DispatchRecord,
 } from '../../functions/dispatcher/dispatch-notifications.js';
 import { hashSecret } from '../../functions/_lib/secrets.js';
-import { DEFAULT_ALERT_SETTINGS } from '../../shared/device/device-schemas.js';
 import { RetryableDeliveryError } from '../../shared/errors.js';
 import type { NewMailMessage } from '../../shared/queue/queue-messages.js';
 import { createInMemoryStores, type InMemoryStores } from '../../shared/store/in-memory-stores.js';
 import { InMemoryEventQueue } from '../../shared/store/in-memory-event-queue.js';
 import { ManualClock, RecordingCounter, RecordingLogger, RecordingPushGateway } from '../support/fakes.js';
+import { T0, makeDevice, makeMailbox } from '../support/store-fixtures.js';
 
 /**
  * A dead-lettered notification must be pushed when an operator redrives the DLQ. SQS's redrive (StartMessageMoveTask,
  * or soak/redrive-dlq.ts locally) sends the body as a new message with a new message id, so whatever claims the
  * idempotency keys must survive that move.
  */
-const T0 = Date.parse('2026-11-23T10:00:00Z');
 const MAX_RECEIVES = 3;
 
 describe('dead-lettered notification, redriven', () => {
@@ -49,22 +48,8 @@ describe('dead-lettered notification, redriven', () => {
       alertBudget: DEFAULT_ALERT_BUDGET,
     };
     await stores.devices.createDevice(
-      {
-        deviceId: 'device-1',
-        orgId: 'org-1',
-        secretHash: hashSecret('s'),
-        pushToken: 'a'.repeat(64),
-        pushTokenUpdatedAt: T0 - 60_000,
-        apnsEnvironment: 'production',
-        mode: 'realtime',
-        intervalSeconds: 900,
-        timeZone: 'UTC',
-        alerts: DEFAULT_ALERT_SETTINGS,
-        status: 'active',
-        createdAt: T0 - 60_000,
-        updatedAt: T0 - 60_000,
-      },
-      [{ deviceId: 'device-1', mailboxId: 'inbox', kind: 'primary', callbackKey: 'k1', createdAt: T0 - 60_000 }],
+      makeDevice({ deviceId: 'device-1', secretHash: hashSecret('s') }),
+      [makeMailbox('device-1', { mailboxId: 'inbox', kind: 'primary', callbackKey: 'k1' })],
     );
   });
 

@@ -10,7 +10,7 @@ const { timingSafeEqual } = await import('node:crypto');
 const { hashSecret, newSecret, secretMatches } = await import('../../functions/_lib/secrets.js');
 const { authenticateDevice } = await import('../../functions/device-api/authenticate-device.js');
 const { createInMemoryStores } = await import('../../shared/store/in-memory-stores.js');
-const { DEFAULT_ALERT_SETTINGS } = await import('../../shared/device/device-schemas.js');
+const { makeDevice, makeMailbox } = await import('../support/store-fixtures.js');
 
 /**
  * Device secrets are compared in constant time: both sides are hashed to SHA-256 first, so the comparison always runs
@@ -42,22 +42,8 @@ describe('device secret comparison', () => {
   it('authenticates a device through that comparison, for right and wrong secrets alike', async () => {
     const stores = createInMemoryStores();
     await stores.devices.createDevice(
-      {
-        deviceId: 'device-1',
-        orgId: 'org-1',
-        secretHash: hashSecret(secret),
-        pushToken: 'a'.repeat(64),
-        pushTokenUpdatedAt: 0,
-        apnsEnvironment: 'production',
-        mode: 'realtime',
-        intervalSeconds: 900,
-        timeZone: 'UTC',
-        alerts: DEFAULT_ALERT_SETTINGS,
-        status: 'active',
-        createdAt: 0,
-        updatedAt: 0,
-      },
-      [{ deviceId: 'device-1', mailboxId: 'inbox', kind: 'primary', callbackKey: 'k', createdAt: 0 }],
+      makeDevice({ deviceId: 'device-1', secretHash: hashSecret(secret) }),
+      [makeMailbox('device-1', { mailboxId: 'inbox', kind: 'primary', callbackKey: 'k' })],
     );
     await expect(authenticateDevice('device-1', secret, { store: stores.devices })).resolves.toMatchObject({ deviceId: 'device-1' });
     await expect(authenticateDevice('device-1', secret.slice(1), { store: stores.devices })).rejects.toMatchObject({ code: 'forbidden' });

@@ -6,12 +6,12 @@ import {
   type DispatchRecord,
 } from '../../../functions/dispatcher/dispatch-notifications.js';
 import { hashSecret } from '../../../functions/_lib/secrets.js';
-import { DEFAULT_ALERT_SETTINGS } from '../../../shared/device/device-schemas.js';
 import type { PushGateway } from '../../../shared/push/push-gateway.js';
 import type { EventQueue, NewMailMessage } from '../../../shared/queue/queue-messages.js';
 import { createInMemoryStores } from '../../../shared/store/in-memory-stores.js';
 import type { DecisionLog, DedupeStore, DeviceStore } from '../../../shared/store/ports.js';
 import { RecordingCounter, RecordingLogger } from '../../support/fakes.js';
+import { T0, makeDevice, makeMailbox } from '../../support/store-fixtures.js';
 
 /**
  * The dispatcher killed mid-batch, with Lambda's SQS semantics around it: a killed invocation deletes nothing, so its
@@ -123,7 +123,6 @@ class Reaper {
   }
 }
 
-const T0 = Date.parse('2026-11-23T10:00:00Z');
 const VISIBILITY_MS = 30_000;
 const STEP_MS = 200;
 
@@ -132,22 +131,13 @@ export async function simulateCrashes(scenario: SimScenario): Promise<SimResult>
   const stores = createInMemoryStores({ now: () => clock });
   for (let device = 0; device < scenario.devices; device++) {
     await stores.devices.createDevice(
-      {
+      makeDevice({
         deviceId: `device-${device}`,
         orgId: 'org-sim',
         secretHash: hashSecret(`secret-${device}`),
         pushToken: device.toString(16).padStart(64, '0'),
-        pushTokenUpdatedAt: T0 - 60_000,
-        apnsEnvironment: 'production',
-        mode: 'realtime',
-        intervalSeconds: 900,
-        timeZone: 'UTC',
-        alerts: DEFAULT_ALERT_SETTINGS,
-        status: 'active',
-        createdAt: T0 - 60_000,
-        updatedAt: T0 - 60_000,
-      },
-      [{ deviceId: `device-${device}`, mailboxId: 'inbox', kind: 'primary', callbackKey: `cb-${device}`, createdAt: T0 - 60_000 }],
+      }),
+      [makeMailbox(`device-${device}`, { mailboxId: 'inbox', kind: 'primary', callbackKey: `cb-${device}` })],
     );
   }
 
