@@ -7,7 +7,8 @@ import { EwsBodyTooLargeError, EwsDoctypeError, EwsMalformedError } from './ews-
  * Order of checks, each cheaper than the next and each before anything that could be abused:
  * size → DOCTYPE/ENTITY → strict UTF-8 → XML characters → XML declaration → well-formedness (XMLValidator) →
  * parse (fast-xml-parser, entities off, depth-limited) → tree conversion (namespaces, entity decoding, attribute limits).
- * The result uses Maps and arrays only, so element or attribute names such as `__proto__` are plain data.
+ * The result uses Maps and arrays only, so no name could reach a prototype; names such as `__proto__` are refused all
+ * the same (contract section 4: hostile shapes get 400), as elements, attributes and namespace prefixes alike.
  */
 
 /** Largest body accepted (contract: 256 KiB). */
@@ -25,7 +26,7 @@ export const MAX_MARKUP_COUNT = 16_384;
 const MAX_DECLARATION_LENGTH = 256;
 
 const XML_NS = 'http://www.w3.org/XML/1998/namespace';
-/** Element names that could reach an object's prototype if anything ever used them as keys; never legitimate in EWS. */
+/** Names that could reach an object's prototype if anything ever used them as keys; never legitimate in EWS. */
 const RESERVED_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** One element of a parsed document. Attributes hold only unprefixed names; values are entity-decoded. */
@@ -300,6 +301,7 @@ function convertElement(record: FxpNode, qname: string, content: unknown, parent
       if (raw.length > MAX_ATTRIBUTE_LENGTH) throw new EwsMalformedError('an attribute value is too long');
       if (raw.includes('<')) throw new EwsMalformedError('an attribute value holds "<"');
       const name = key.slice(2);
+      refuseReservedName(name, 'an attribute name is reserved');
       const value = decodeCharacterData(raw);
       if (name === 'xmlns') {
         declarations.set('', value);
@@ -320,9 +322,9 @@ function convertElement(record: FxpNode, qname: string, content: unknown, parent
   // Prefixed attributes (xsi:type and the like) are not used, but their prefixes must be declared.
   for (const name of prefixedAttributes) resolvePrefix(scope, splitQName(name).prefix);
 
+  // fast-xml-parser already refuses these element names unprefixed; refusing them with any prefix keeps the rule here.
+  refuseReservedName(qname, 'an element name is reserved');
   const { prefix, localName } = splitQName(qname);
-  // fast-xml-parser already refuses these names unprefixed; refusing them with any prefix keeps the rule in one place.
-  if (RESERVED_NAMES.has(localName)) throw new EwsMalformedError('an element name is reserved');
   // `xmlns=""` undeclares the default namespace, hence the empty string mapping to "no namespace".
   const namespace = prefix === undefined ? lookup(scope, '') || undefined : resolvePrefix(scope, prefix);
 
@@ -334,6 +336,13 @@ function convertElement(record: FxpNode, qname: string, content: unknown, parent
     else if (child.kind === 'text') text += child.text;
   }
   return { namespace, localName, attributes, children, text };
+}
+
+/** Refuses a qualified name (`xmlns:p`, `p:name` or `name`) any part of which is in {@link RESERVED_NAMES}. */
+function refuseReservedName(qname: string, message: string): void {
+  for (const part of qname.split(':')) {
+    if (RESERVED_NAMES.has(part)) throw new EwsMalformedError(message);
+  }
 }
 
 function resolvePrefix(scope: Scope, prefix: string | undefined): string | undefined {

@@ -487,21 +487,32 @@ describe('parseSendNotification', () => {
       },
     );
 
-    it('ignores attributes named __proto__, constructor and prototype without touching prototypes', () => {
+    it.each([
+      ['an attribute', '<t:ItemId ', '<t:ItemId __proto__="polluted" '],
+      ['an attribute named constructor', '<t:ItemId ', '<t:ItemId constructor="polluted" '],
+      ['an attribute named prototype', '<t:NewMailEvent>', '<t:NewMailEvent prototype="x">'],
+      ['a prefixed attribute', '<t:ItemId ', '<t:ItemId xmlns:x="urn:x" x:__proto__="polluted" '],
+      ['an attribute prefix', '<t:ItemId ', '<t:ItemId xmlns:constructor="urn:x" constructor:a="polluted" '],
+      ['a namespace prefix on an element', '<t:Watermark>', '<__proto__:Foo xmlns:__proto__="urn:x">1</__proto__:Foo><t:Watermark>'],
+    ])('refuses %s with a reserved name without touching prototypes', (_case, anchor, replacement) => {
       const before = prototypeKeys();
+      const body = sendNotificationBody(NEW_MAIL.replace(anchor, replacement));
+
+      thrownBy(() => parseSendNotification(body), EwsMalformedError);
+
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      expect(prototypeKeys()).toEqual(before);
+    });
+
+    it('accepts names that only contain a reserved word (protoType, my__proto__, constructors)', () => {
       const body = sendNotificationBody(
-        NEW_MAIL.replace('<t:ItemId ', '<t:ItemId __proto__="polluted" constructor="polluted" prototype="polluted" ').replace(
+        NEW_MAIL.replace('<t:ItemId ', '<t:ItemId protoType="a" my__proto__="b" constructors="c" ').replace(
           '<t:NewMailEvent>',
-          '<t:NewMailEvent __proto__="x" polluted="yes">',
+          '<t:NewMailEvent xmlns:prototypes="urn:x" prototypes:a="x">',
         ),
       );
 
-      const notifications = parseSendNotification(body);
-
-      expect(notifications).toStrictEqual([NEW_MAIL_NOTIFICATION]);
-      expect(Object.getPrototypeOf(notifications[0]?.events[0]?.itemId)).toBe(Object.prototype);
-      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-      expect(prototypeKeys()).toEqual(before);
+      expect(parseSendNotification(body)).toStrictEqual([NEW_MAIL_NOTIFICATION]);
     });
 
     it.each([
