@@ -73,6 +73,14 @@ export class MailboxExistsError extends RelayError {
   readonly code = 'mailbox_exists';
 }
 
+/** The device changed between reading and writing it, more often than a request retries. Maps to 409. */
+export class ConcurrentUpdateError extends RelayError {
+  readonly code = 'concurrent_update';
+  constructor() {
+    super('the device was changed by another request at the same time; send the change again');
+  }
+}
+
 export class PrimaryMailboxRemovalError extends RelayError {
   readonly code = 'primary_mailbox_not_removable';
   constructor() {

@@ -1,4 +1,5 @@
 import {
+  ConcurrentUpdateError,
   DependencyUnavailableError,
   DeviceNotFoundError,
   ForbiddenError,
@@ -35,6 +36,7 @@ const statusByError: ReadonlyArray<[abstract new (...args: never[]) => RelayErro
   [MailboxLimitError, 409],
   [MailboxExistsError, 409],
   [PrimaryMailboxRemovalError, 409],
+  [ConcurrentUpdateError, 409],
   [PayloadTooLargeError, 413],
   [EwsBodyTooLargeError, 413],
   [UnsupportedMediaTypeError, 415],

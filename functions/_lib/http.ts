@@ -122,6 +122,6 @@ export function parseJsonBody<S extends z.ZodType>(event: HttpEvent, schema: S):
 
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value);
-  if (!result.success) throw new ValidationError(toFieldIssues(result.error.issues));
+  if (!result.success) throw new ValidationError(toFieldIssues(result.error.issues, value));
   return result.data;
 }

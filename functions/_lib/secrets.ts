@@ -12,6 +12,15 @@ export function newDeviceId(): string {
   return randomUUID();
 }
 
+/**
+ * Could this be an id the service issued? Ids are UUIDs; the looser shape (up to 64 characters of A-Z, a-z, 0-9, "_"
+ * and "-") only keeps a path parameter from reaching the table when it cannot name a device: DynamoDB refuses a key
+ * over 2 KiB with an error that would otherwise surface as a 500.
+ */
+export function isPossibleDeviceId(deviceId: string): boolean {
+  return /^[A-Za-z0-9_-]{1,64}$/.test(deviceId);
+}
+
 export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret, 'utf8').digest('base64url');
 }

@@ -1,6 +1,6 @@
 import { DeviceNotFoundError, ForbiddenError } from '../../shared/errors.js';
 import type { DeviceRecord } from '../../shared/store/ports.js';
-import { secretMatches } from '../_lib/secrets.js';
+import { isPossibleDeviceId, secretMatches } from '../_lib/secrets.js';
 import type { DeviceApiDeps } from './deps.js';
 
 /**
@@ -8,6 +8,7 @@ import type { DeviceApiDeps } from './deps.js';
  * A missing device answers 404 and a wrong secret 403 (contract: another device's secret gets 403 or 404).
  */
 export async function authenticateDevice(deviceId: string, presentedSecret: string, deps: Pick<DeviceApiDeps, 'store'>): Promise<DeviceRecord> {
+  if (!isPossibleDeviceId(deviceId)) throw new DeviceNotFoundError();
   const device = await deps.store.getDevice(deviceId);
   if (!device) throw new DeviceNotFoundError();
   if (!secretMatches(presentedSecret, device.secretHash)) throw new ForbiddenError('this device secret does not belong to this device');

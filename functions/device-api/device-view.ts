@@ -16,16 +16,14 @@ export function toDeviceView({ device, mailboxes }: DeviceWithMailboxes, now: nu
     intervalSeconds: device.intervalSeconds,
     timeZone: device.timeZone,
     alerts: device.alerts,
-    mailboxes: ordered.map((mailbox) => ({
-      id: mailbox.mailboxId,
-      kind: mailbox.kind,
-      subscription: {
+    mailboxes: ordered.map((mailbox) => {
+      const times = {
         subscriptionId: mailbox.subscriptionId ?? null,
         expiresAt: iso(mailbox.expiresAt),
         lastNotificationAt: iso(mailbox.lastNotificationAt),
-        state: subscriptionState(mailbox, now),
-      },
-    })),
+      };
+      return { id: mailbox.mailboxId, kind: mailbox.kind, ...times, subscription: { ...times, state: subscriptionState(mailbox, now) } };
+    }),
     createdAt: new Date(device.createdAt).toISOString(),
     updatedAt: new Date(device.updatedAt).toISOString(),
   };

@@ -1,19 +1,45 @@
 import { deviceSettingsSchema, type DeviceView, type PatchDeviceRequest } from '../../shared/device/device-schemas.js';
 import { applyMergePatch } from '../../shared/device/merge-patch.js';
-import { DeviceNotFoundError, ValidationError } from '../../shared/errors.js';
+import { ConcurrentUpdateError, DeviceNotFoundError, ValidationError } from '../../shared/errors.js';
 import type { DeviceChanges, DeviceRecord } from '../../shared/store/ports.js';
 import { toFieldIssues } from '../../shared/validation.js';
 import type { DeviceApiDeps } from './deps.js';
 import { toDeviceView } from './device-view.js';
 import { firstIntervalAt } from '../../shared/supervision/interval-schedule.js';
 
+/** How often a PATCH is re-applied when another request changed the device between its read and its write. */
+const MAX_PATCH_ATTEMPTS = 5;
+
 /**
  * Applies a JSON Merge Patch to the device's settings. The merged settings are validated as a whole, so `null`
- * restores a default and an invalid combination is refused without storing anything. A new push token (or a new
- * APNs environment, which makes the same token a different destination) reactivates a retired device.
+ * restores a default and an invalid combination is refused without storing anything. A push token reactivates a
+ * retired device: a new one, or the same one sent again, since the app sends the token iOS just gave it and APNs
+ * counts a token registered after its rejection as valid again. So does a new APNs environment, which makes the same
+ * token a different destination.
+ *
+ * The merged settings are written whole, so the write is conditional on the revision that was read: when two PATCHes
+ * race, the second is merged again onto the first's result instead of overwriting it (409 only after
+ * MAX_PATCH_ATTEMPTS collisions in a row).
  */
 export async function updateDevice(input: { device: DeviceRecord; patch: PatchDeviceRequest }, deps: DeviceApiDeps): Promise<DeviceView> {
-  const { device, patch } = input;
+  let device = input.device;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await applyPatch(device, input.patch, deps);
+      break;
+    } catch (error) {
+      if (!(error instanceof ConcurrentUpdateError) || attempt >= MAX_PATCH_ATTEMPTS) throw error;
+      const latest = await deps.store.getDevice(device.deviceId);
+      if (!latest) throw new DeviceNotFoundError();
+      device = latest;
+    }
+  }
+  const updated = await deps.store.getDeviceWithMailboxes(device.deviceId);
+  if (!updated) throw new DeviceNotFoundError();
+  return toDeviceView(updated, deps.now());
+}
+
+async function applyPatch(device: DeviceRecord, patch: PatchDeviceRequest, deps: DeviceApiDeps): Promise<void> {
   const { pushToken, ...settingsPatch } = patch;
   const current = {
     apnsEnvironment: device.apnsEnvironment,
@@ -22,8 +48,9 @@ export async function updateDevice(input: { device: DeviceRecord; patch: PatchDe
     timeZone: device.timeZone,
     alerts: device.alerts,
   };
-  const merged = deviceSettingsSchema.safeParse(applyMergePatch(current, settingsPatch));
-  if (!merged.success) throw new ValidationError(toFieldIssues(merged.error.issues));
+  const mergedInput = applyMergePatch(current, settingsPatch);
+  const merged = deviceSettingsSchema.safeParse(mergedInput);
+  if (!merged.success) throw new ValidationError(toFieldIssues(merged.error.issues, mergedInput));
   const settings = merged.data;
 
   const now = deps.now();
@@ -35,8 +62,9 @@ export async function updateDevice(input: { device: DeviceRecord; patch: PatchDe
     changes.dueAt = firstIntervalAt(now, settings.intervalSeconds, deps.random);
   }
   const tokenChanged = pushToken !== undefined && pushToken !== device.pushToken;
-  const destinationChanged = tokenChanged || settings.apnsEnvironment !== device.apnsEnvironment;
-  if (tokenChanged) {
+  const tokenResent = pushToken !== undefined && device.status === 'retired';
+  const destinationChanged = tokenChanged || tokenResent || settings.apnsEnvironment !== device.apnsEnvironment;
+  if (tokenChanged || tokenResent) {
     changes.pushToken = pushToken;
     changes.pushTokenUpdatedAt = now;
   }
@@ -51,8 +79,5 @@ export async function updateDevice(input: { device: DeviceRecord; patch: PatchDe
     });
     if (endpointArn !== undefined) changes.endpointArn = endpointArn;
   }
-  await deps.store.updateDevice(device.deviceId, changes, now);
-  const updated = await deps.store.getDeviceWithMailboxes(device.deviceId);
-  if (!updated) throw new DeviceNotFoundError();
-  return toDeviceView(updated, now);
+  await deps.store.updateDevice(device.deviceId, changes, now, { ifRevision: device.revision ?? 0 });
 }

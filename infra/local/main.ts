@@ -1,4 +1,12 @@
-import { startLocalService, LOCAL_APNS_TOPIC, LOCAL_ORG_TOKEN_SECRET, type LocalApnsCredentials } from './service.js';
+import { generateApnsTestKey } from './apns-sandbox.js';
+import {
+  startLocalService,
+  LOCAL_APNS_KEY_ID,
+  LOCAL_APNS_TEAM_ID,
+  LOCAL_APNS_TOPIC,
+  LOCAL_ORG_TOKEN_SECRET,
+  type LocalApnsCredentials,
+} from './service.js';
 
 /**
  * `npm start`: runs inbox-relay on this machine, configured by the environment variables of contract section 1.
@@ -12,9 +20,19 @@ function apnsFromEnv(): LocalApnsCredentials | undefined {
   const privateKeyPem = process.env.APNS_PRIVATE_KEY;
   const missing = [!keyId && 'APNS_KEY_ID', !teamId && 'APNS_TEAM_ID', !privateKeyPem && 'APNS_PRIVATE_KEY'].filter(Boolean);
   if (missing.length > 0) {
-    throw new Error(`APNS_URL is set, so ${missing.join(', ')} must be set too (the provider token for that server)`);
+    // Contract section 1: each of these defaults to the sandbox's value, also with APNS_URL (a test peer may not check).
+    console.warn(
+      `warning: APNS_URL is set without ${missing.join(', ')}; using the sandbox values (key id ${LOCAL_APNS_KEY_ID}, ` +
+        `team ${LOCAL_APNS_TEAM_ID}, a signing key generated for this run). A server that verifies provider tokens will refuse them.`,
+    );
   }
-  return { url, keyId: keyId!, teamId: teamId!, privateKeyPem: privateKeyPem!.replace(/\\n/g, '\n'), topic: process.env.APNS_TOPIC ?? LOCAL_APNS_TOPIC };
+  return {
+    url,
+    keyId: keyId || LOCAL_APNS_KEY_ID,
+    teamId: teamId || LOCAL_APNS_TEAM_ID,
+    privateKeyPem: privateKeyPem ? privateKeyPem.replace(/\\n/g, '\n') : generateApnsTestKey().privateKeyPem,
+    topic: process.env.APNS_TOPIC || LOCAL_APNS_TOPIC,
+  };
 }
 
 async function main(): Promise<void> {
@@ -24,15 +42,16 @@ async function main(): Promise<void> {
   if (!orgTokenSecret) {
     console.warn('warning: ORG_TOKEN_SECRET is not set; using the fixed local default. Never use it outside this machine.');
   }
+  const apns = apnsFromEnv();
   const service = await startLocalService({
     port,
     ...(process.env.PUBLIC_URL ? { publicUrl: process.env.PUBLIC_URL } : {}),
     dataDir: process.env.DATA_DIR ?? '.data',
     orgTokenSecret: orgTokenSecret || LOCAL_ORG_TOKEN_SECRET,
-    ...(apnsFromEnv() ? { apns: apnsFromEnv()! } : {}),
+    ...(apns ? { apns } : {}),
   });
   console.log(`inbox-relay is running at ${service.baseUrl}`);
-  console.log(`  callback URLs start with ${service.publicUrl}/v1/callbacks/`);
+  console.log(`  callback URLs start with ${service.publicUrl.replace(/\/+$/, '')}/v1/callbacks/`);
   console.log(`  data: ${process.env.DATA_DIR ?? '.data'}`);
   console.log(
     service.apnsSandbox

@@ -29,6 +29,9 @@ import { statusPageRoutes } from './status-page.js';
 /** Used when ORG_TOKEN_SECRET is not set; `npm start` warns about it. Never deploy with it. */
 export const LOCAL_ORG_TOKEN_SECRET = 'inbox-relay-local-org-token-secret-do-not-deploy';
 export const LOCAL_APNS_TOPIC = 'com.example.inbox-relay.local';
+/** The sandbox's provider-token identity; the signing key is generated on every start. */
+export const LOCAL_APNS_KEY_ID = 'LOCALKEY01';
+export const LOCAL_APNS_TEAM_ID = 'LOCALTEAM1';
 
 export interface LocalApnsCredentials {
   url: string;
@@ -104,7 +107,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     let apns = options.apns;
     if (!apns) {
       const key = generateApnsTestKey();
-      const sandboxCredentials = { keyId: 'LOCALKEY01', teamId: 'LOCALTEAM1', topic: LOCAL_APNS_TOPIC };
+      const sandboxCredentials = { keyId: LOCAL_APNS_KEY_ID, teamId: LOCAL_APNS_TEAM_ID, topic: LOCAL_APNS_TOPIC };
       apnsSandbox = await startApnsSandbox({ ...sandboxCredentials, publicKeyPem: key.publicKeyPem });
       cleanups.push(() => apnsSandbox?.stop());
       apns = { url: apnsSandbox.url, privateKeyPem: key.privateKeyPem, ...sandboxCredentials };

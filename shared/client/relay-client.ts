@@ -345,7 +345,7 @@ export class RelayClient {
     }
     const parsed = answerSchema.safeParse(json);
     if (!parsed.success) {
-      const issues = toFieldIssues(parsed.error.issues).map((i) => `${i.path || '(body)'}: ${i.message}`);
+      const issues = toFieldIssues(parsed.error.issues, json).map((i) => `${i.path || '(body)'}: ${i.message}`);
       throw new RelayProtocolError(`${method} answered ${status} with an unexpected body: ${issues.join('; ')}`, { cause: parsed.error });
     }
     return parsed.data;
@@ -354,7 +354,7 @@ export class RelayClient {
 
 function validate<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new ValidationError(toFieldIssues(parsed.error.issues));
+  if (!parsed.success) throw new ValidationError(toFieldIssues(parsed.error.issues, value));
   return parsed.data;
 }
 

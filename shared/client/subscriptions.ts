@@ -191,7 +191,7 @@ export function planRenewal(state: SubscriptionState, now: number): RenewalPlan 
  * planRenewal({ ...policy, subscribedAt, ...relaySubscriptionTimes(view) }, Date.now());
  * ```
  */
-export function relaySubscriptionTimes(mailbox: MailboxView): Pick<SubscriptionState, 'expiresAt' | 'lastNotificationAt'> {
+export function relaySubscriptionTimes(mailbox: Pick<MailboxView, 'subscription'>): Pick<SubscriptionState, 'expiresAt' | 'lastNotificationAt'> {
   const times: Pick<SubscriptionState, 'expiresAt' | 'lastNotificationAt'> = {};
   const expiresAt = Date.parse(mailbox.subscription.expiresAt ?? '');
   const lastNotificationAt = Date.parse(mailbox.subscription.lastNotificationAt ?? '');

@@ -131,7 +131,8 @@ export type PatchDeviceRequest = z.infer<typeof patchDeviceRequestSchema>;
 
 export const addMailboxRequestSchema = z.strictObject({
   id: mailboxIdSchema,
-  kind: z.literal('delegated', { error: 'only delegated mailboxes can be added' }),
+  // Only delegated mailboxes can be added, so the kind may be left out.
+  kind: z.literal('delegated', { error: 'only delegated mailboxes can be added' }).default('delegated'),
 });
 export type AddMailboxRequest = z.infer<typeof addMailboxRequestSchema>;
 
@@ -164,6 +165,13 @@ export type DeviceStatus = z.infer<typeof deviceStatusSchema>;
 export const mailboxViewSchema = z.object({
   id: mailboxIdSchema,
   kind: mailboxKindSchema,
+  /**
+   * Contract section 3 names these three per mailbox without saying where they stand, so they stand both on the
+   * mailbox itself and in `subscription`, which adds the supervision state; the values are always the same.
+   */
+  subscriptionId: z.string().nullable(),
+  expiresAt: z.string().nullable(),
+  lastNotificationAt: z.string().nullable(),
   subscription: z.object({
     subscriptionId: z.string().nullable(),
     expiresAt: z.string().nullable(),

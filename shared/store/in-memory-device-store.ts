@@ -1,4 +1,4 @@
-import { DeviceNotFoundError, MailboxExistsError, MailboxLimitError, MailboxNotFoundError } from '../errors.js';
+import { ConcurrentUpdateError, DeviceNotFoundError, MailboxExistsError, MailboxLimitError, MailboxNotFoundError } from '../errors.js';
 import { dueShardOf } from './due-shard.js';
 import {
   DUE_SHARDS,
@@ -68,10 +68,12 @@ export class InMemoryDeviceStore implements DeviceStore {
     return lookup && copy(lookup);
   }
 
-  async updateDevice(deviceId: string, changes: DeviceChanges, now: number): Promise<DeviceRecord> {
+  async updateDevice(deviceId: string, changes: DeviceChanges, now: number, options?: { ifRevision?: number }): Promise<DeviceRecord> {
     const device = this.state.devices.get(deviceId);
     if (!device) throw new DeviceNotFoundError();
-    const updated: DeviceRecord = { ...device, updatedAt: now };
+    const revision = device.revision ?? 0;
+    if (options?.ifRevision !== undefined && options.ifRevision !== revision) throw new ConcurrentUpdateError();
+    const updated: DeviceRecord = { ...device, updatedAt: now, revision: revision + 1 };
     for (const field of DEVICE_CHANGEABLE_FIELDS) {
       const value = changes[field];
       if (value !== undefined) Object.assign(updated, { [field]: copy(value) });

@@ -38,6 +38,12 @@ export interface DeviceRecord {
   lastResubscribePushAt?: number;
   createdAt: number;
   updatedAt: number;
+  /**
+   * Incremented by every `updateDevice`; absent (read as 0) until the first one. A read-modify-write such as a PATCH
+   * passes the revision it read as `ifRevision`, so that of two concurrent PATCHes the second is re-applied to the
+   * first's result instead of overwriting it.
+   */
+  revision?: number;
 }
 
 export interface MailboxRecord {
@@ -138,8 +144,11 @@ export interface DeviceStore {
   /** Resolves a callback key (hash of the URL secret) to its mailbox. */
   findCallback(callbackKey: string): Promise<{ deviceId: string; mailboxId: string } | undefined>;
 
-  /** Applies changes and stamps `updatedAt`; throws DeviceNotFoundError when the device is gone. Returns the new record. */
-  updateDevice(deviceId: string, changes: DeviceChanges, now: number): Promise<DeviceRecord>;
+  /**
+   * Applies changes, stamps `updatedAt` and increments `revision`; throws DeviceNotFoundError when the device is gone,
+   * and ConcurrentUpdateError when `ifRevision` is given and the stored revision is another. Returns the new record.
+   */
+  updateDevice(deviceId: string, changes: DeviceChanges, now: number, options?: { ifRevision?: number }): Promise<DeviceRecord>;
 
   /**
    * Retires the device unless its push token changed after `tokenRejectedAt` (APNs' 410 timestamp, or the time of the

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MAX_DELEGATED_MAILBOXES, type Decision } from '../../shared/device/device-schemas.js';
-import { DeviceNotFoundError, MailboxExistsError, MailboxLimitError, MailboxNotFoundError } from '../../shared/errors.js';
+import { ConcurrentUpdateError, DeviceNotFoundError, MailboxExistsError, MailboxLimitError, MailboxNotFoundError } from '../../shared/errors.js';
 import { dueShardOf } from '../../shared/store/due-shard.js';
 import {
   DECISION_RETENTION_MS,
@@ -140,7 +140,7 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
             T0 + 1000,
           );
 
-          const expected = { ...device, timeZone: 'Europe/Berlin', alerts, updatedAt: T0 + 1000 };
+          const expected = { ...device, timeZone: 'Europe/Berlin', alerts, updatedAt: T0 + 1000, revision: 1 };
           expect(updated).toEqual(expected);
           expect(await stores.devices.getDevice(device.deviceId)).toEqual(expected);
         });
@@ -165,6 +165,35 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
 
           await expect(stores.devices.updateDevice(deviceId, { timeZone: 'UTC' }, T0)).rejects.toBeInstanceOf(DeviceNotFoundError);
           expect(await stores.devices.getDevice(deviceId)).toBeUndefined();
+        });
+
+        it('counts revisions and refuses a conditional update whose revision is stale, without writing', async () => {
+          const { device } = await registered();
+          expect(device).not.toHaveProperty('revision');
+
+          const first = await stores.devices.updateDevice(device.deviceId, { timeZone: 'Europe/Berlin' }, T0 + 1, { ifRevision: 0 });
+          expect(first.revision).toBe(1);
+          await expect(
+            stores.devices.updateDevice(device.deviceId, { timeZone: 'Asia/Tokyo' }, T0 + 2, { ifRevision: 0 }),
+          ).rejects.toBeInstanceOf(ConcurrentUpdateError);
+          expect(await stores.devices.getDevice(device.deviceId)).toMatchObject({ timeZone: 'Europe/Berlin', revision: 1, updatedAt: T0 + 1 });
+
+          const second = await stores.devices.updateDevice(device.deviceId, { timeZone: 'Asia/Tokyo' }, T0 + 3, { ifRevision: 1 });
+          expect(second).toMatchObject({ timeZone: 'Asia/Tokyo', revision: 2 });
+          // Unconditional writers (the supervisor's schedule) move the revision too, so a PATCH that read before them retries.
+          await stores.devices.updateDevice(device.deviceId, { lastResubscribePushAt: T0 + 4 }, T0 + 4);
+          await expect(
+            stores.devices.updateDevice(device.deviceId, { timeZone: 'UTC' }, T0 + 5, { ifRevision: 2 }),
+          ).rejects.toBeInstanceOf(ConcurrentUpdateError);
+        });
+
+        it('throws DeviceNotFoundError, not ConcurrentUpdateError, for a conditional update of a deleted device', async () => {
+          const { device } = await registered();
+          await stores.devices.deleteDevice(device.deviceId);
+
+          await expect(
+            stores.devices.updateDevice(device.deviceId, { timeZone: 'UTC' }, T0, { ifRevision: 0 }),
+          ).rejects.toBeInstanceOf(DeviceNotFoundError);
         });
       });
 

@@ -6,7 +6,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { DeviceNotFoundError, MailboxExistsError, MailboxLimitError, MailboxNotFoundError } from '../../../shared/errors.js';
+import { ConcurrentUpdateError, DeviceNotFoundError, MailboxExistsError, MailboxLimitError, MailboxNotFoundError } from '../../../shared/errors.js';
 import { dueShardOf } from '../../../shared/store/due-shard.js';
 import {
   DUE_SHARDS,
@@ -136,8 +136,8 @@ export class DynamoDbDeviceStore implements DeviceStore {
     return { deviceId: String(item.deviceId), mailboxId: String(item.mailboxId) };
   }
 
-  async updateDevice(deviceId: string, changes: DeviceChanges, now: number): Promise<DeviceRecord> {
-    const update = new UpdateBuilder().set('updatedAt', now);
+  async updateDevice(deviceId: string, changes: DeviceChanges, now: number, options?: { ifRevision?: number }): Promise<DeviceRecord> {
+    const update = new UpdateBuilder().set('updatedAt', now).add('revision', 1);
     for (const field of DEVICE_CHANGEABLE_FIELDS) {
       const value = changes[field];
       if (value !== undefined) update.set(field, value);
@@ -145,20 +145,28 @@ export class DynamoDbDeviceStore implements DeviceStore {
     if (changes.retiredReason === null) update.remove('retiredReason');
     else if (changes.retiredReason !== undefined) update.set('retiredReason', changes.retiredReason);
     if (changes.dueAt !== undefined) update.dueAt(deviceId, changes.dueAt);
+    const expression = update.build();
+    let condition = 'attribute_exists(pk)';
+    if (options?.ifRevision !== undefined) {
+      // A device never updated has no revision yet: it counts as 0.
+      condition += options.ifRevision === 0 ? ' AND (attribute_not_exists(#revision) OR #revision = :ifRevision)' : ' AND #revision = :ifRevision';
+      expression.ExpressionAttributeValues = { ...expression.ExpressionAttributeValues, ':ifRevision': options.ifRevision };
+    }
     try {
       const { Attributes: attributes } = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: deviceKey(deviceId),
-          ...update.build(),
-          ConditionExpression: 'attribute_exists(pk)',
+          ...expression,
+          ConditionExpression: condition,
           ReturnValues: 'ALL_NEW',
         }),
       );
       return toDevice(attributes ?? {});
     } catch (error) {
-      if (isConditionalCheckFailed(error)) throw new DeviceNotFoundError();
-      throw error;
+      if (!isConditionalCheckFailed(error)) throw error;
+      if (options?.ifRevision === undefined || !(await this.getDevice(deviceId))) throw new DeviceNotFoundError();
+      throw new ConcurrentUpdateError();
     }
   }
 

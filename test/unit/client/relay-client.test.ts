@@ -57,7 +57,7 @@ function deviceView(overrides: Partial<DeviceView> = {}): DeviceView {
       vipAfterHours: false,
       showDetails: false,
     },
-    mailboxes: [{ id: 'me', kind: 'primary', subscription: { subscriptionId: null, expiresAt: null, lastNotificationAt: null } }],
+    mailboxes: [{ id: 'me', kind: 'primary', subscriptionId: null, expiresAt: null, lastNotificationAt: null, subscription: { subscriptionId: null, expiresAt: null, lastNotificationAt: null } }],
     createdAt: '2026-11-23T10:00:00.000Z',
     updatedAt: '2026-11-23T10:00:00.000Z',
     ...overrides,
@@ -67,6 +67,9 @@ function deviceView(overrides: Partial<DeviceView> = {}): DeviceView {
 const mailboxView = (id: string, kind: 'primary' | 'delegated') => ({
   id,
   kind,
+  subscriptionId: null,
+  expiresAt: null,
+  lastNotificationAt: null,
   subscription: { subscriptionId: null, expiresAt: null, lastNotificationAt: null },
 });
 

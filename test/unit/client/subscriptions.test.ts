@@ -223,14 +223,12 @@ describe('relaySubscriptionTimes', () => {
   it('turns the relay view into planner times', () => {
     expect(
       relaySubscriptionTimes({
-        id: 'me',
-        kind: 'primary',
         subscription: { subscriptionId: 's', expiresAt: '2026-11-24T08:00:00.000Z', lastNotificationAt: '2026-11-23T08:30:00.000Z' },
       }),
     ).toEqual({ expiresAt: T0 + 1440 * MIN, lastNotificationAt: T0 + 30 * MIN });
   });
 
   it('leaves out what the relay does not know', () => {
-    expect(relaySubscriptionTimes({ id: 'me', kind: 'primary', subscription: { subscriptionId: null, expiresAt: null, lastNotificationAt: null } })).toEqual({});
+    expect(relaySubscriptionTimes({ subscription: { subscriptionId: null, expiresAt: null, lastNotificationAt: null } })).toEqual({});
   });
 });

@@ -2,6 +2,7 @@ import jwt from 'jsonwebtoken';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createDeviceApiHandler } from '../../../functions/device-api/device-api.js';
 import type { DeviceApiDeps } from '../../../functions/device-api/deps.js';
+import { updateDevice } from '../../../functions/device-api/update-device.js';
 import { issueOrgToken } from '../../../functions/_lib/org-token.js';
 import { hashSecret } from '../../../functions/_lib/secrets.js';
 import type { HttpResult } from '../../../functions/_lib/http.js';
@@ -17,12 +18,13 @@ const TOKEN = 'ab'.repeat(32);
 describe('device API', () => {
   let stores: InMemoryStores;
   let clock: ManualClock;
+  let deps: DeviceApiDeps;
   let call: (routeKey: string, options?: { params?: Record<string, string>; token?: string; body?: unknown; contentType?: string }) => Promise<{ status: number; body: any }>;
 
   beforeEach(() => {
     clock = new ManualClock(T0);
     stores = createInMemoryStores({ now: clock.now });
-    const deps: DeviceApiDeps = {
+    deps = {
       store: stores.devices,
       decisions: stores.decisions,
       endpoints: noEndpointRegistry,
@@ -206,6 +208,64 @@ describe('device API', () => {
       expect((await call('GET /v1/devices/{deviceId}', { params, token: device.deviceSecret })).body.status).toBe('retired');
       const answer = await call('PATCH /v1/devices/{deviceId}', { params, token: device.deviceSecret, body: { pushToken: 'cd'.repeat(32) } });
       expect(answer.body).toMatchObject({ status: 'active', pushToken: 'cd'.repeat(32) });
+    });
+
+    it('makes a retired device active again when the app sends the same push token after the rejection', async () => {
+      const device = await registered();
+      await stores.devices.retireDevice(device.deviceId, { pushToken: TOKEN, tokenRejectedAt: T0 + 1, reason: 'Unregistered', now: T0 + 1 });
+      clock.advance(60_000);
+      const params = { deviceId: device.deviceId };
+
+      const answer = await call('PATCH /v1/devices/{deviceId}', { params, token: device.deviceSecret, body: { pushToken: TOKEN } });
+
+      expect(answer.body).toMatchObject({ status: 'active', pushToken: TOKEN });
+      // Registered after the rejection, so APNs' earlier 410 can no longer retire it.
+      expect((await stores.devices.getDevice(device.deviceId))?.pushTokenUpdatedAt).toBe(T0 + 60_000);
+      expect(await stores.devices.retireDevice(device.deviceId, { pushToken: TOKEN, tokenRejectedAt: T0 + 1, reason: 'Unregistered', now: clock.now() })).toBe(false);
+    });
+
+    it('re-applies a PATCH whose device changed after it was read, so two concurrent PATCHes both take effect', async () => {
+      const device = await registered();
+      const stale = (await stores.devices.getDevice(device.deviceId))!;
+
+      await updateDevice({ device: stale, patch: { timeZone: 'Europe/Rome' } }, deps);
+      const view = await updateDevice({ device: stale, patch: { mode: 'interval', alerts: { weekendAlerts: true } } }, deps);
+
+      expect(view).toMatchObject({ timeZone: 'Europe/Rome', mode: 'interval', alerts: { weekendAlerts: true } });
+      expect(await stores.devices.getDevice(device.deviceId)).toMatchObject({ timeZone: 'Europe/Rome', mode: 'interval', revision: 2 });
+    });
+
+    it('answers 409 concurrent_update when the device keeps changing under the PATCH, and stops retrying', async () => {
+      const device = await registered();
+      let writes = 0;
+      const racing = Object.create(stores.devices) as typeof stores.devices;
+      racing.updateDevice = async (deviceId, changes, now, options) => {
+        writes++;
+        // Another request writes first, every time.
+        await stores.devices.updateDevice(deviceId, { lastResubscribePushAt: now }, now);
+        return stores.devices.updateDevice(deviceId, changes, now, options);
+      };
+      const handler = createDeviceApiHandler({ ...deps, store: racing });
+
+      const result = (await handler(
+        {
+          version: '2.0',
+          routeKey: 'PATCH /v1/devices/{deviceId}',
+          rawPath: '/',
+          rawQueryString: '',
+          headers: { authorization: `Bearer ${device.deviceSecret}`, 'content-type': 'application/json' },
+          pathParameters: { deviceId: device.deviceId },
+          requestContext: {} as never,
+          body: JSON.stringify({ timeZone: 'Europe/Rome' }),
+          isBase64Encoded: false,
+        },
+        localLambdaContext('device-api'),
+      )) as HttpResult;
+
+      expect(result.statusCode).toBe(409);
+      expect(JSON.parse(result.body!)).toMatchObject({ error: { code: 'concurrent_update' } });
+      expect(writes).toBe(5);
+      expect((await stores.devices.getDevice(device.deviceId))?.timeZone).toBe('UTC');
     });
   });
 

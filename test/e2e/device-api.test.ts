@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalService, type LocalService } from '../../infra/local/service.js';
+import { api, PUSH_TOKEN_A } from '../support/device-api.js';
+
+/** Device API behaviour that only shows against the real store (dynalite) and over HTTP. */
+describe('device API on the local stack', () => {
+  let service: LocalService;
+
+  const register = async () => {
+    const answer = await api(service.baseUrl, 'POST', '/v1/devices', {
+      token: service.orgToken('org-device-api'),
+      body: { pushToken: PUSH_TOKEN_A, mailboxes: [{ id: 'me', kind: 'primary' }] },
+    });
+    expect(answer.status).toBe(201);
+    return answer.body as { deviceId: string; deviceSecret: string };
+  };
+
+  beforeAll(async () => {
+    service = await startLocalService({ port: 0, dataDir: ':memory:', supervisorIntervalMs: 0 });
+  });
+
+  afterAll(async () => {
+    await service?.stop();
+  });
+
+  it('applies both of two PATCHes sent at the same time, also to different members of alerts', async () => {
+    for (let round = 0; round < 5; round++) {
+      const device = await register();
+      const patch = (body: unknown) => api(service.baseUrl, 'PATCH', `/v1/devices/${device.deviceId}`, { token: device.deviceSecret, body });
+
+      const answers = await Promise.all([
+        patch({ timeZone: 'Europe/Rome' }),
+        patch({ mode: 'interval' }),
+        patch({ alerts: { weekendAlerts: true } }),
+        patch({ alerts: { showDetails: true } }),
+      ]);
+
+      expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
+      const view = await api(service.baseUrl, 'GET', `/v1/devices/${device.deviceId}`, { token: device.deviceSecret });
+      expect(view.body, `round ${round}`).toMatchObject({ timeZone: 'Europe/Rome', mode: 'interval', alerts: { weekendAlerts: true, showDetails: true } });
+    }
+  });
+
+  it('answers 404 for a device id no device can have, however long, on every device route', async () => {
+    const device = await register();
+    for (const deviceId of ['a'.repeat(65), 'a'.repeat(2_042), 'x'.repeat(10_000), 'not%20an%20id']) {
+      for (const [method, suffix, body] of [
+        ['GET', '', undefined],
+        ['PATCH', '', { timeZone: 'UTC' }],
+        ['DELETE', '', undefined],
+        ['GET', '/events', undefined],
+        ['POST', '/mailboxes', { id: 'x', kind: 'delegated' }],
+        ['PUT', '/mailboxes/me/subscription', { subscriptionId: 's', expiresAt: '2030-01-01T00:00:00Z' }],
+      ] as const) {
+        const answer = await api(service.baseUrl, method, `/v1/devices/${deviceId}${suffix}`, { token: device.deviceSecret, body });
+        expect(answer.status, `${method} ${deviceId.length} chars ${suffix}`).toBe(404);
+        expect(answer.body.error.code).toBe('device_not_found');
+      }
+    }
+  });
+
+  it('shows each mailbox subscription fields on the mailbox itself and, with the state, in subscription', async () => {
+    const device = await register();
+    const expiresAt = '2030-01-01T00:00:00.000Z';
+    const added = await api(service.baseUrl, 'POST', `/v1/devices/${device.deviceId}/mailboxes`, { token: device.deviceSecret, body: { id: 'shared-1' } });
+    expect(added.status).toBe(201);
+    expect(added.body).toEqual({ id: 'shared-1', callbackUrl: expect.stringMatching(/\/v1\/callbacks\//) });
+    const reported = await api(service.baseUrl, 'PUT', `/v1/devices/${device.deviceId}/mailboxes/me/subscription`, {
+      token: device.deviceSecret,
+      body: { subscriptionId: 'sub-42', expiresAt },
+    });
+    expect(reported.status).toBe(204);
+
+    const view = await api(service.baseUrl, 'GET', `/v1/devices/${device.deviceId}`, { token: device.deviceSecret });
+
+    expect(view.body.mailboxes).toEqual([
+      {
+        id: 'me',
+        kind: 'primary',
+        subscriptionId: 'sub-42',
+        expiresAt,
+        lastNotificationAt: null,
+        subscription: { subscriptionId: 'sub-42', expiresAt, lastNotificationAt: null, state: 'pending' },
+      },
+      {
+        id: 'shared-1',
+        kind: 'delegated',
+        subscriptionId: null,
+        expiresAt: null,
+        lastNotificationAt: null,
+        subscription: { subscriptionId: null, expiresAt: null, lastNotificationAt: null, state: 'pending' },
+      },
+    ]);
+  });
+});

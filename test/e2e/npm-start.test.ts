@@ -1,0 +1,125 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { issueOrgToken } from '../../functions/_lib/org-token.js';
+import { LOCAL_APNS_TOPIC, LOCAL_ORG_TOKEN_SECRET } from '../../infra/local/service.js';
+import { api, eventually, PUSH_TOKEN_A } from '../support/device-api.js';
+import { newMailBody, postNotification } from '../support/exchange.js';
+
+/**
+ * `npm start` as contract section 1 describes it: the real entry point (infra/local/main.ts) in its own process,
+ * configured only through environment variables, ready when it prints the base URL and /health answers 200.
+ */
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+interface Started {
+  child: ChildProcess;
+  baseUrl: string;
+  output: () => string;
+}
+
+const running: ChildProcess[] = [];
+
+async function npmStart(env: Record<string, string>): Promise<Started> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts'], {
+    cwd: REPO,
+    // Only what the test sets: none of the contract's variables leak in from the developer's shell.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', DATA_DIR: ':memory:', POWERTOOLS_LOG_LEVEL: 'SILENT', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.push(child);
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const baseUrl = await eventually(() => {
+    if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode}:\n${output}`);
+    return /inbox-relay is running at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+  }, 30_000);
+  return { child, baseUrl, output: () => output };
+}
+
+async function stop(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  return exited;
+}
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map(stop));
+});
+
+describe('npm start', () => {
+  it('runs with no configuration at all: prints the base URL once /health answers, warns about the org-token secret, stops on SIGTERM', async () => {
+    const { child, baseUrl, output } = await npmStart({});
+
+    expect((await fetch(`${baseUrl}/health`)).status).toBe(200);
+    expect(output()).toContain('warning: ORG_TOKEN_SECRET is not set');
+    expect(output()).toContain(`APNs sandbox:`);
+    const registered = await api(baseUrl, 'POST', '/v1/devices', {
+      token: issueOrgToken('org-start', LOCAL_ORG_TOKEN_SECRET),
+      body: { pushToken: PUSH_TOKEN_A, mailboxes: [{ id: 'me', kind: 'primary' }] },
+    });
+    expect(registered.status).toBe(201);
+    expect(registered.body.mailboxes[0].callbackUrl).toMatch(new RegExp(`^${baseUrl}/v1/callbacks/[A-Za-z0-9_-]{22,}$`));
+
+    expect(await stop(child)).toBe(0);
+  });
+
+  it('honours ORG_TOKEN_SECRET and PUBLIC_URL, and sends to APNS_URL with the sandbox credentials when none are given', async () => {
+    const received: Array<{ headers: http2.IncomingHttpHeaders; body: string }> = [];
+    const peer = http2.createServer();
+    const sessions = new Set<http2.ServerHttp2Session>();
+    peer.on('session', (session) => sessions.add(session));
+    peer.on('stream', (stream, headers) => {
+      let body = '';
+      stream.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      stream.on('end', () => {
+        received.push({ headers, body });
+        stream.respond({ ':status': 200, 'apns-id': '00000000-0000-0000-0000-000000000001' });
+        stream.end();
+      });
+    });
+    await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
+    try {
+      const peerUrl = `http://127.0.0.1:${(peer.address() as AddressInfo).port}`;
+      const { baseUrl, output } = await npmStart({
+        ORG_TOKEN_SECRET: 'a-secret-only-this-test-knows',
+        PUBLIC_URL: 'https://relay.example.test/base/',
+        APNS_URL: peerUrl,
+      });
+
+      expect(output()).toContain('warning: APNS_URL is set without APNS_KEY_ID, APNS_TEAM_ID, APNS_PRIVATE_KEY');
+      expect(output()).toContain('callback URLs start with https://relay.example.test/base/v1/callbacks/\n');
+      const refused = await api(baseUrl, 'POST', '/v1/devices', {
+        token: issueOrgToken('org-start', LOCAL_ORG_TOKEN_SECRET),
+        body: { pushToken: PUSH_TOKEN_A, mailboxes: [{ id: 'me', kind: 'primary' }] },
+      });
+      expect(refused.status).toBe(401);
+      const registered = await api(baseUrl, 'POST', '/v1/devices', {
+        token: issueOrgToken('org-start', 'a-secret-only-this-test-knows'),
+        body: { pushToken: PUSH_TOKEN_A, mailboxes: [{ id: 'me', kind: 'primary' }] },
+      });
+      expect(registered.status).toBe(201);
+      const callbackUrl: string = registered.body.mailboxes[0].callbackUrl;
+      expect(callbackUrl).toMatch(/^https:\/\/relay\.example\.test\/base\/v1\/callbacks\/[A-Za-z0-9_-]{22,}$/);
+
+      // The public URL is not this process: deliver to the same path on the local port, as a reverse proxy would.
+      const answer = await postNotification(`${baseUrl}${new URL(callbackUrl).pathname.replace(/^\/base/, '')}`, newMailBody('sub-1', [{ itemId: 'AAMk-start-1' }]));
+      expect(answer.subscriptionStatus).toBe('OK');
+
+      const [push] = await eventually(() => (received.length > 0 ? received : undefined));
+      expect(push!.headers[':path']).toBe(`/3/device/${PUSH_TOKEN_A}`);
+      expect(push!.headers['apns-topic']).toBe(LOCAL_APNS_TOPIC);
+      expect(push!.headers['apns-push-type']).toBe('alert');
+      const jwtHeader = JSON.parse(Buffer.from(String(push!.headers.authorization).replace(/^bearer /, '').split('.')[0]!, 'base64url').toString());
+      expect(jwtHeader).toEqual({ alg: 'ES256', kid: 'LOCALKEY01' });
+    } finally {
+      for (const session of sessions) session.destroy();
+      await new Promise((resolve) => peer.close(resolve));
+    }
+  });
+});
