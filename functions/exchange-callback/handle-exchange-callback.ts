@@ -56,18 +56,23 @@ export async function handleExchangeCallback(input: CallbackInput, deps: Callbac
     return unsubscribe('subscription-superseded', deps);
   }
 
-  const keys = newMailEventKeys(mailbox, notifications);
+  // One message per notification that brings new mail: the dispatcher gives each message its own alert (contract
+  // section 4: at least one per notification), within the mailbox's burst budget.
+  const keysPerNotification = newMailEventKeys(mailbox, notifications);
   const messages: NewMailMessage[] = [];
-  for (let start = 0; start < keys.length; start += EVENT_KEYS_PER_MESSAGE) {
-    messages.push({
-      v: 1,
-      type: 'new-mail',
-      deviceId: mailbox.deviceId,
-      mailboxId: mailbox.mailboxId,
-      receivedAt,
-      eventKeys: keys.slice(start, start + EVENT_KEYS_PER_MESSAGE),
-    });
+  for (const keys of keysPerNotification) {
+    for (let start = 0; start < keys.length; start += EVENT_KEYS_PER_MESSAGE) {
+      messages.push({
+        v: 1,
+        type: 'new-mail',
+        deviceId: mailbox.deviceId,
+        mailboxId: mailbox.mailboxId,
+        receivedAt,
+        eventKeys: keys.slice(start, start + EVENT_KEYS_PER_MESSAGE),
+      });
+    }
   }
+  const keyCount = keysPerNotification.reduce((sum, keys) => sum + keys.length, 0);
   // Only the enqueue decides the answer; the last-seen write is best effort and runs alongside it.
   const [queued] = await Promise.allSettled([
     messages.length > 0 ? deps.queue.enqueue(messages) : Promise.resolve(),
@@ -76,7 +81,7 @@ export async function handleExchangeCallback(input: CallbackInput, deps: Callbac
   if (queued.status === 'rejected') throw queued.reason;
 
   deps.counter.count(messages.length > 0 ? 'CallbackNewMailQueued' : 'CallbackWithoutNewMail');
-  if (keys.length > 0) deps.counter.count('NewMailEventsQueued', keys.length);
+  if (keyCount > 0) deps.counter.count('NewMailEventsQueued', keyCount);
   return 'OK';
 }
 
@@ -87,23 +92,33 @@ function unsubscribe(reason: string, deps: CallbackDeps): SubscriptionStatus {
 }
 
 /**
- * One idempotency key per distinct new item: an Exchange retry of the same body, or the same item reported twice,
- * gives the same keys. Events without an item id fall back to SubscriptionId + Watermark.
+ * One idempotency key per distinct new item, grouped by notification (notifications without new mail left out): an
+ * Exchange retry of the same body, or the same item reported twice, gives the same keys, and an item a notification
+ * repeats from an earlier one in the body stays with the earlier one. Events without an item id fall back to
+ * SubscriptionId + Watermark.
  */
-function newMailEventKeys(mailbox: MailboxRecord, notifications: EwsNotification[]): string[] {
-  const keys = new Set<string>();
+function newMailEventKeys(mailbox: MailboxRecord, notifications: EwsNotification[]): string[][] {
+  const seen = new Set<string>();
+  const groups: string[][] = [];
   for (const notification of notifications) {
+    const keys: string[] = [];
+    const add = (key: string) => {
+      if (seen.has(key)) return;
+      seen.add(key);
+      keys.push(key);
+    };
     notification.events.forEach((event, index) => {
       if (event.type !== 'NewMail') return;
       if (event.itemId?.id) {
-        keys.add(eventKey(mailbox.deviceId, mailbox.mailboxId, 'item', event.itemId.id));
+        add(eventKey(mailbox.deviceId, mailbox.mailboxId, 'item', event.itemId.id));
       } else {
         const position = event.watermark ?? `${notification.previousWatermark ?? ''}#${index}`;
-        keys.add(eventKey(mailbox.deviceId, mailbox.mailboxId, 'watermark', `${notification.subscriptionId}\u0000${position}`));
+        add(eventKey(mailbox.deviceId, mailbox.mailboxId, 'watermark', `${notification.subscriptionId}\u0000${position}`));
       }
     });
+    if (keys.length > 0) groups.push(keys);
   }
-  return [...keys];
+  return groups;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { apnsPayloadSchema } from '../push/apns-payloads.js';
+import { apnsPayloadSchema, newMessagesOf } from '../push/apns-payloads.js';
 
 /**
  * What the app does with a push from the relay (contract section 6), and what it shows once it has synced.
@@ -46,7 +46,7 @@ export function decodePush(payload: unknown): PushInstruction {
   const push = decoded.data;
   switch (push.type) {
     case 'new-mail':
-      return { type: 'sync-mailbox', mailboxId: push.payload.mailbox, newMessages: push.payload.newMessages, alert: push.payload.aps.alert };
+      return { type: 'sync-mailbox', mailboxId: push.payload.mailbox, newMessages: newMessagesOf(push.payload), alert: push.payload.aps.alert };
     case 'resubscribe':
       return { type: 'resubscribe', mailboxId: push.payload.mailbox };
     case 'interval':

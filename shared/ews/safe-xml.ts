@@ -100,6 +100,7 @@ export function readXmlDocument(body: Uint8Array | string): XmlElement {
     // EWS never sends processing instructions; refusing them also refuses a misplaced second XML declaration.
     if (content.includes('<?')) throw new EwsMalformedError('the body holds a processing instruction');
     if (countOf(content, '<') > MAX_MARKUP_COUNT) throw new EwsMalformedError('the body holds too many elements');
+    checkComments(content);
     const validation = XMLValidator.validate(content, { allowBooleanAttributes: false });
     if (validation !== true) {
       throw new EwsMalformedError('the body is not well-formed XML', { cause: validation.err });
@@ -210,22 +211,51 @@ function decodeText(body: Uint8Array | string): string {
 }
 
 /**
- * Removes the XML declaration, tolerating whitespace before it (published samples have it) and not interpreting its
- * `version` (one published WorkMail sample reads `version="1.0 (http://www.w3.org/TR/REC-xml/)"`). A declared encoding
- * other than UTF-8 is refused: the bytes were decoded as UTF-8 and would be misread otherwise.
+ * Removes the XML declaration after checking it against XML 1.0 (production 23): only at the very start (after a BOM,
+ * which decoding removed), `version` first and `1.x`, then optionally `encoding` and `standalone`. Whitespace before
+ * it, or a version such as the published WorkMail sample's `"1.0 (http://www.w3.org/TR/REC-xml/)"`, makes the body
+ * not well-formed (contract section 4: 400). A declared encoding other than UTF-8 is refused too: the bytes were
+ * decoded as UTF-8 and would be misread otherwise.
  */
 function stripXmlDeclaration(text: string): string {
-  const start = text.search(/[^ \t\r\n]/);
-  if (start === -1 || !text.startsWith('<?xml', start) || !/[\s?]/.test(text.charAt(start + 5))) return text;
-  const end = text.indexOf('?>', start + 5);
-  if (end === -1 || end - start > MAX_DECLARATION_LENGTH) throw new EwsMalformedError('the XML declaration is not closed');
-  const declaration = text.slice(start + 5, end);
-  const encoding = /\sencoding\s*=\s*(?:"([^"]*)"|'([^']*)')/.exec(declaration);
-  if (encoding) {
-    const name = (encoding[1] ?? encoding[2] ?? '').toLowerCase();
-    if (name !== 'utf-8' && name !== 'utf8') throw new EwsMalformedError('only UTF-8 encoded bodies are accepted');
+  if (!text.startsWith('<?xml') || !/[ \t\r\n?]/.test(text.charAt(5))) return text;
+  const end = text.indexOf('?>', 5);
+  if (end === -1 || end > MAX_DECLARATION_LENGTH) throw new EwsMalformedError('the XML declaration is not closed');
+  const declaration = XML_DECLARATION.exec(text.slice(0, end + 2));
+  if (!declaration) throw new EwsMalformedError('the XML declaration is not well-formed');
+  const encoding = (declaration[1] ?? declaration[2])?.toLowerCase();
+  if (encoding !== undefined && encoding !== 'utf-8' && encoding !== 'utf8') {
+    throw new EwsMalformedError('only UTF-8 encoded bodies are accepted');
   }
   return text.slice(end + 2);
+}
+
+/** XML 1.0 production 23 (with 24 to 26, 32, 80 and 81): `<?xml version="1.x" encoding="…"? standalone="yes|no"? ?>`. */
+const XML_DECLARATION =
+  /^<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"1\.[0-9]+"|'1\.[0-9]+')(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:"([A-Za-z][A-Za-z0-9._-]*)"|'([A-Za-z][A-Za-z0-9._-]*)'))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?:"(?:yes|no)"|'(?:yes|no)'))?[ \t\r\n]*\?>$/;
+
+/**
+ * A comment may not hold "--" or end in "-" (XML 1.0, production 15), which XMLValidator does not check. CDATA
+ * sections are skipped: "<!--" inside one is text.
+ */
+function checkComments(content: string): void {
+  let from = 0;
+  for (;;) {
+    const comment = content.indexOf('<!--', from);
+    if (comment === -1) return;
+    const cdata = content.indexOf('<![CDATA[', from);
+    if (cdata !== -1 && cdata < comment) {
+      const cdataEnd = content.indexOf(']]>', cdata + 9);
+      if (cdataEnd === -1) return; // the validator refuses an unclosed section
+      from = cdataEnd + 3;
+      continue;
+    }
+    const end = content.indexOf('-->', comment + 4);
+    if (end === -1) return; // the validator refuses an unclosed comment
+    const text = content.slice(comment + 4, end);
+    if (text.includes('--') || text.endsWith('-')) throw new EwsMalformedError('a comment holds "--"');
+    from = end + 3;
+  }
 }
 
 type FxpNode = Record<string, unknown>;
@@ -271,7 +301,12 @@ function convertNode(node: unknown, scope: Scope, depth: number): Converted {
   const [key, ...others] = keys;
   if (key === undefined || others.length > 0) throw new EwsMalformedError('unexpected parser output');
   const value = record[key];
-  if (key === '#text') return { kind: 'text', text: decodeCharacterData(String(value)) };
+  if (key === '#text') {
+    const raw = String(value);
+    // Character data may not hold "]]>" outside a CDATA section (XML 1.0, production 14).
+    if (raw.includes(']]>')) throw new EwsMalformedError('character data holds "]]>"');
+    return { kind: 'text', text: decodeCharacterData(raw) };
+  }
   if (key === '#cdata') return { kind: 'text', text: cdataText(value) };
   // Processing instructions were refused before parsing; one showing up here means the two scans disagree.
   if (key.startsWith('?')) throw new EwsMalformedError('the body holds a processing instruction');
@@ -319,8 +354,15 @@ function convertElement(record: FxpNode, qname: string, content: unknown, parent
     }
   }
   const scope: Scope = declarations.size === 0 ? parentScope : { bindings: declarations, parent: parentScope };
-  // Prefixed attributes (xsi:type and the like) are not used, but their prefixes must be declared.
-  for (const name of prefixedAttributes) resolvePrefix(scope, splitQName(name).prefix);
+  // Prefixed attributes (xsi:type and the like) are not used, but their prefixes must be declared, and two of them may
+  // not name the same attribute through two prefixes bound to one namespace.
+  const expandedNames = new Set<string>();
+  for (const name of prefixedAttributes) {
+    const { prefix, localName: attributeName } = splitQName(name);
+    const expanded = `${resolvePrefix(scope, prefix)}\u0000${attributeName}`;
+    if (expandedNames.has(expanded)) throw new EwsMalformedError('an attribute appears twice under two prefixes');
+    expandedNames.add(expanded);
+  }
 
   // fast-xml-parser already refuses these element names unprefixed; refusing them with any prefix keeps the rule here.
   refuseReservedName(qname, 'an element name is reserved');

@@ -23,9 +23,18 @@ export const newMailPayloadSchema = z.strictObject({
     'thread-id': mailboxIdSchema,
   }),
   mailbox: mailboxIdSchema,
-  newMessages: z.number().int().min(1),
+  /**
+   * How many new items a coalesced alert (a burst held back, or several in one notification) stands for; absent for
+   * one, so that the everyday alert carries exactly the keys contract section 6 lists.
+   */
+  newMessages: z.number().int().min(2).optional(),
 });
 export type NewMailPayload = z.infer<typeof newMailPayloadSchema>;
+
+/** How many new items a new-mail alert stands for (the payload leaves the count out when it is one). */
+export function newMessagesOf(payload: Pick<NewMailPayload, 'newMessages'>): number {
+  return payload.newMessages ?? 1;
+}
 
 /** Interval mode: a silent wake-up, after which the app checks its mailboxes itself. */
 export const intervalPayloadSchema = z.strictObject({
@@ -95,7 +104,7 @@ export function newMailPush(input: { mailboxId: string; newMessages: number; ale
   const payload: NewMailPayload = {
     aps: { alert: alertText, 'mutable-content': 1, 'thread-id': mailboxId },
     mailbox: mailboxId,
-    newMessages,
+    ...(newMessages > 1 ? { newMessages } : {}),
   };
   return { kind: 'alert', priority: 10, payload };
 }

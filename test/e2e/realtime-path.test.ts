@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalService, LOCAL_APNS_TOPIC, type LocalService } from '../../infra/local/service.js';
 import { api, eventually, PUSH_TOKEN_A } from '../support/device-api.js';
-import { newMailBody, postNotification, statusEventBody } from '../support/exchange.js';
+import { multiNotificationBody, newMailBody, postNotification, statusEventBody } from '../support/exchange.js';
 
 /**
  * The real-time path end to end on the local stack: device API -> callback -> SQS (fauxqs) -> dispatcher ->
@@ -59,7 +59,6 @@ describe('real-time path, end to end', () => {
     expect(push!.payload).toEqual({
       aps: { alert: 'You have new messages', 'mutable-content': 1, 'thread-id': 'inbox-primary' },
       mailbox: 'inbox-primary',
-      newMessages: 1,
     });
     expect(JSON.stringify(push!.payload)).not.toContain('AAMkItem');
     expect(push!.jwt.header).toMatchObject({ alg: 'ES256', kid: 'LOCALKEY01' });
@@ -126,10 +125,32 @@ describe('real-time path, end to end', () => {
     expect(pushes()).toHaveLength(before);
   });
 
+  it('pushes once per notification of a body that carries several, and once per distinct item', async () => {
+    const before = pushes().length;
+    const answer = await postNotification(
+      device.callbackUrl,
+      multiNotificationBody([
+        { subscriptionId: 'sub-1', mails: [{ itemId: 'AAMkItem-multi-1' }] },
+        { subscriptionId: 'sub-1', mails: [{ itemId: 'AAMkItem-multi-2' }, { itemId: 'AAMkItem-multi-3' }] },
+        // Only an item the body already announced: no alert of its own.
+        { subscriptionId: 'sub-1', mails: [{ itemId: 'AAMkItem-multi-1', watermark: 'wm-again' }] },
+      ]),
+    );
+    expect(answer.subscriptionStatus).toBe('OK');
+
+    const received = await eventually(() => (pushes().length >= before + 2 ? pushes().slice(before) : undefined));
+    expect(received.map((push) => (push.payload as { newMessages?: number }).newMessages ?? 1)).toEqual([1, 2]);
+    const decided = await waitForDecisions(6);
+    expect(decided.slice(0, 2).map((event) => event.outcome)).toEqual(['pushed', 'pushed']);
+    // Nothing else arrives: the third notification repeated an item.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(pushes()).toHaveLength(before + 2);
+  });
+
   it('retires the device on 410 Unregistered and pushes nothing more', async () => {
     service.apnsSandbox!.unregister(PUSH_TOKEN_A, Date.now());
     await postNotification(device.callbackUrl, newMailBody('sub-1', [{ itemId: 'AAMkItem-6' }]));
-    const events = await waitForDecisions(6);
+    const events = await waitForDecisions(8);
     expect(events[0]).toMatchObject({ outcome: 'token-retired' });
     expect(events[0]!.reason).toContain('Unregistered');
 

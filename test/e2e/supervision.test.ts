@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newMessagesOf, type NewMailPayload } from '../../shared/push/apns-payloads.js';
 import { startLocalService, type LocalService } from '../../infra/local/service.js';
 import { api, eventually, PUSH_TOKEN_B } from '../support/device-api.js';
 import { newMailBody, postNotification, statusEventBody } from '../support/exchange.js';
@@ -73,11 +74,11 @@ describe('subscription supervision, interval mode and bursts, end to end', () =>
     expect(answers.every((answer) => answer.subscriptionStatus === 'OK')).toBe(true);
     const alerts = await eventually(() => {
       const pushed = pushesOfType('alert').slice(before);
-      const count = pushed.reduce((sum, p) => sum + (p.payload as { newMessages: number }).newMessages, 0);
+      const count = pushed.reduce((sum, p) => sum + newMessagesOf(p.payload as NewMailPayload), 0);
       return count >= 20 ? pushed : undefined;
     }, 20_000);
     expect(alerts.length).toBeLessThanOrEqual(4);
-    expect(alerts.reduce((sum, p) => sum + (p.payload as { newMessages: number }).newMessages, 0)).toBe(20);
+    expect(alerts.reduce((sum, p) => sum + newMessagesOf(p.payload as NewMailPayload), 0)).toBe(20);
   });
 
   it('answers Unsubscribe to Exchange once the subscription has expired', async () => {

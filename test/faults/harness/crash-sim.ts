@@ -7,6 +7,7 @@ import {
 } from '../../../functions/dispatcher/dispatch-notifications.js';
 import { hashSecret } from '../../../functions/_lib/secrets.js';
 import type { PushGateway } from '../../../shared/push/push-gateway.js';
+import { newMessagesOf, type NewMailPayload } from '../../../shared/push/apns-payloads.js';
 import type { EventQueue, NewMailMessage } from '../../../shared/queue/queue-messages.js';
 import { createInMemoryStores } from '../../../shared/store/in-memory-stores.js';
 import type { DecisionLog, DedupeStore, DeviceStore } from '../../../shared/store/ports.js';
@@ -281,7 +282,7 @@ export async function simulateCrashes(scenario: SimScenario): Promise<SimResult>
     const push: PushGateway = {
       send: async (target, message) => {
         reaper.check();
-        const newMessages = (message.payload as { newMessages?: number }).newMessages ?? 0;
+        const newMessages = message.kind === 'alert' ? newMessagesOf(message.payload as NewMailPayload) : 0;
         let covered: string[];
         if ((claimedByDevice.get(target.deviceId) ?? []).length > 0) {
           // A notification's own alert: its keys, next in claim order.

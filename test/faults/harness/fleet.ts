@@ -1,5 +1,6 @@
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { RecordedPush } from '../../../infra/local/apns-sandbox.js';
+import { newMessagesOf } from '../../../shared/push/apns-payloads.js';
 import type { LocalService } from '../../../infra/local/service.js';
 import { api, eventually } from '../../support/device-api.js';
 import { newMailBody, postNotification, type CallbackAnswer } from '../../support/exchange.js';
@@ -119,7 +120,7 @@ export function accountPushes(pushes: RecordedPush[], deliveries: Delivery[]): P
     if (push.status !== 200 || push.headers['apns-push-type'] !== 'alert' || !tokens.has(push.token)) continue;
     const payload = push.payload as { mailbox?: string; newMessages?: number };
     const key = `${push.token}/${payload.mailbox}`;
-    received.set(key, (received.get(key) ?? 0) + (payload.newMessages ?? 1));
+    received.set(key, (received.get(key) ?? 0) + newMessagesOf(payload));
   }
   const account: PushAccount = { expected: 0, received: 0, lost: 0, duplicates: 0, offBy: [] };
   for (const key of new Set([...expected.keys(), ...received.keys()])) {

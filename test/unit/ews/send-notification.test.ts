@@ -237,8 +237,56 @@ describe('parseSendNotification', () => {
       expect(parseSendNotification(sendNotificationBody(NEW_MAIL, 't:Notification'))).toStrictEqual([NEW_MAIL_NOTIFICATION]);
     });
 
-    it('accepts leading whitespace before the XML declaration', () => {
-      expect(parseSendNotification(`\r\n  ${sendNotificationBody(NEW_MAIL)}`)).toStrictEqual([NEW_MAIL_NOTIFICATION]);
+    it('refuses whitespace before the XML declaration (XML allows it only at the very start)', () => {
+      thrownBy(() => parseSendNotification(`\r\n  ${sendNotificationBody(NEW_MAIL)}`), EwsMalformedError);
+      thrownBy(() => parseSendNotification(` ${sendNotificationBody(NEW_MAIL)}`), EwsMalformedError);
+    });
+
+    it.each([
+      ['a version that is not 1.x', '<?xml version="1.0 (http://www.w3.org/TR/REC-xml/)" encoding="utf-8"?>'],
+      ['version 2.0', '<?xml version="2.0"?>'],
+      ['no version', '<?xml encoding="utf-8"?>'],
+      ['encoding before version', '<?xml encoding="utf-8" version="1.0"?>'],
+      ['an unknown pseudo-attribute', '<?xml version="1.0" foo="bar"?>'],
+      ['standalone other than yes or no', '<?xml version="1.0" standalone="maybe"?>'],
+      ['mismatched quotes', `<?xml version="1.0'?>`],
+    ])('refuses an XML declaration with %s', (_case, declaration) => {
+      const body = sendNotificationBody(NEW_MAIL).replace('<?xml version="1.0" encoding="utf-8"?>', declaration);
+      expect(body.startsWith(declaration)).toBe(true);
+
+      thrownBy(() => parseSendNotification(body), EwsMalformedError);
+    });
+
+    it.each([
+      ['version only', '<?xml version="1.0"?>'],
+      ['version 1.1 with single quotes', "<?xml version='1.1'?>"],
+      ['everything, spaced out', '<?xml  version = "1.0"  encoding = "UTF-8"  standalone = "yes" ?>'],
+    ])('accepts an XML declaration with %s', (_case, declaration) => {
+      const body = sendNotificationBody(NEW_MAIL).replace('<?xml version="1.0" encoding="utf-8"?>', declaration);
+
+      expect(parseSendNotification(body)).toStrictEqual([NEW_MAIL_NOTIFICATION]);
+    });
+
+    it.each([
+      ['"--" inside a comment', '<!-- a -- b -->'],
+      ['a comment ending in "-"', '<!-- a --->'],
+      ['"]]>" in character data', '<t:Extra>x]]>y</t:Extra>'],
+      ['one attribute twice through two prefixes of one namespace', '<t:Extra xmlns:p="urn:1" xmlns:q="urn:1" p:x="1" q:x="2"/>'],
+    ])('refuses a body with %s', (_case, insert) => {
+      const body = sendNotificationBody(NEW_MAIL.replace('<t:Watermark>', `${insert}<t:Watermark>`));
+
+      thrownBy(() => parseSendNotification(body), EwsMalformedError);
+    });
+
+    it('accepts comments, "<!--" inside CDATA, "]]>" inside CDATA and attributes of two namespaces', () => {
+      const body = sendNotificationBody(
+        NEW_MAIL.replace(
+          '<t:Watermark>',
+          '<!-- a - b --><t:Extra xmlns:p="urn:1" xmlns:q="urn:2" p:x="1" q:x="2"><![CDATA[ <!-- a -- b ]]></t:Extra><t:Watermark>',
+        ),
+      );
+
+      expect(parseSendNotification(body)).toStrictEqual([NEW_MAIL_NOTIFICATION]);
     });
 
     it('reads a notification of 1,000 events, the most a 256 KiB body comfortably holds', () => {

@@ -29,6 +29,13 @@ describe('newMailPush', () => {
     });
   });
 
+  it('leaves the count out of the everyday alert for one new item', () => {
+    expect(newMailPush({ mailboxId: 'inbox-1', newMessages: 1 }).payload).toStrictEqual({
+      aps: { alert: 'You have new messages', 'mutable-content': 1, 'thread-id': 'inbox-1' },
+      mailbox: 'inbox-1',
+    });
+  });
+
   it('uses the given alert text', () => {
     const message = newMailPush({ mailboxId: 'inbox-1', newMessages: 1, alertText: '2 new messages' });
 

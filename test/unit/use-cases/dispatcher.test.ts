@@ -8,6 +8,7 @@ import { createInMemoryStores, type InMemoryStores } from '../../../shared/store
 import type { DeviceRecord } from '../../../shared/store/ports.js';
 import { makeDevice } from '../../support/store-fixtures.js';
 import { ManualClock, RecordingCounter, RecordingLogger, RecordingPushGateway } from '../../support/fakes.js';
+import { newMessagesOf, type NewMailPayload } from '../../../shared/push/apns-payloads.js';
 
 // A Monday, 10:00 UTC.
 const T0 = Date.parse('2026-11-23T10:00:00Z');
@@ -59,14 +60,15 @@ describe('dispatchNotifications', () => {
     expect(result.failedMessageIds).toEqual([]);
     expect(push.sent).toHaveLength(1);
     expect(push.sent[0]!.target).toMatchObject({ deviceId: 'device-1', pushToken: 'a'.repeat(64), environment: 'production' });
-    expect(push.sent[0]!.message).toMatchObject({ kind: 'alert', priority: 10, payload: { mailbox: 'primary', newMessages: 1 } });
+    expect(push.sent[0]!.message).toMatchObject({ kind: 'alert', priority: 10, payload: { mailbox: 'primary' } });
+    expect(newMessagesOf(push.sent[0]!.message.payload as NewMailPayload)).toBe(1);
     expect(await decisions()).toEqual([{ at: new Date(T0).toISOString(), mailbox: 'primary', outcome: 'pushed', reason: 'apns:delivered' }]);
   });
 
   it('pushes each mailbox of a batch separately, several new mails of one notification as one alert', async () => {
     await dispatchNotifications([record(['a', 'b']), record(['c']), record(['d'], { mailboxId: 'shared' })], deps);
-    const payloads = push.sent.map((s) => s.message.payload as { mailbox: string; newMessages: number });
-    expect(payloads.map(({ mailbox, newMessages }) => `${mailbox}:${newMessages}`).sort()).toEqual(['primary:1', 'primary:2', 'shared:1']);
+    const payloads = push.sent.map((s) => s.message.payload as NewMailPayload);
+    expect(payloads.map((payload) => `${payload.mailbox}:${newMessagesOf(payload)}`).sort()).toEqual(['primary:1', 'primary:2', 'shared:1']);
   });
 
   it('drops a redelivered event seen in another message as a duplicate', async () => {
@@ -80,7 +82,8 @@ describe('dispatchNotifications', () => {
     await dispatchNotifications([record(['key-1'])], deps);
     clock.advance(deps.alertBudget.windowMs);
     await dispatchNotifications([record(['key-1', 'key-2'])], deps);
-    expect(push.sent[1]!.message.payload).toMatchObject({ newMessages: 1 });
+    expect(push.sent).toHaveLength(2);
+    expect(newMessagesOf(push.sent[1]!.message.payload as NewMailPayload)).toBe(1);
   });
 
   it('suppresses by rule and never pushes a retry of the suppressed notification later', async () => {
@@ -200,7 +203,7 @@ describe('dispatchNotifications', () => {
         delaySeconds,
         record: { messageId: `flush-${index}`, body: JSON.stringify(message), receiveCount: 1 } as DispatchRecord,
       }));
-    const pushedCounts = () => push.sent.map((s) => (s.message.payload as { newMessages: number }).newMessages);
+    const pushedCounts = () => push.sent.map((s) => newMessagesOf(s.message.payload as NewMailPayload));
     const newMailAt = async (keys: string[], at = clock.now()) => dispatchNotifications([record(keys, { receivedAt: at })], deps);
 
     it('pushes every notification at once while the mailbox has budget left', async () => {

@@ -140,6 +140,24 @@ describe('handleExchangeCallback', () => {
     expect(queue.messages).toHaveLength(0);
   });
 
+  it('queues one message per notification with new mail, each item once, in body order', async () => {
+    const body = multiNotificationBody([
+      { subscriptionId: 'sub-1', mails: [{ itemId: 'item-A' }] },
+      { subscriptionId: 'sub-1', mails: [] },
+      { subscriptionId: 'sub-1', mails: [{ itemId: 'item-B' }, { itemId: 'item-A', watermark: 'again' }, { itemId: 'item-C' }] },
+      { subscriptionId: 'sub-1', mails: [{ itemId: 'item-B', watermark: 'again' }] },
+    ]);
+    expect(await call(body)).toBe('OK');
+    const single = (itemId: string) => {
+      const before = queue.messages.length;
+      return call(newMailBody('sub-1', [{ itemId }])).then(() => queued()[before]!.eventKeys[0]!);
+    };
+    const messages = queued();
+    expect(messages.map((m) => m.eventKeys.length)).toEqual([1, 2]);
+    expect(messages[0]!.eventKeys).toEqual([await single('item-A')]);
+    expect(messages[1]!.eventKeys).toEqual([await single('item-B'), await single('item-C')]);
+  });
+
   it('splits a body with many new items into messages of at most 100 keys', async () => {
     const mails = Array.from({ length: 250 }, (_, i) => ({ itemId: `item-${i}` }));
     await call(newMailBody('sub-1', mails));
