@@ -140,7 +140,7 @@ describe('real-time path, end to end', () => {
 
     const received = await eventually(() => (pushes().length >= before + 2 ? pushes().slice(before) : undefined));
     expect(received.map((push) => (push.payload as { newMessages?: number }).newMessages ?? 1)).toEqual([1, 2]);
-    const decided = await waitForDecisions(6);
+    const decided = await waitForDecisions(7);
     expect(decided.slice(0, 2).map((event) => event.outcome)).toEqual(['pushed', 'pushed']);
     // Nothing else arrives: the third notification repeated an item.
     await new Promise((resolve) => setTimeout(resolve, 300));
