@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoDbDecisionLog } from '../../functions/_lib/adapters/dynamodb-decision-log.js';
@@ -103,6 +103,8 @@ describe('local backends across a restart', () => {
       await client.send(
         new CreateTableCommand({ ...withoutIndex, AttributeDefinitions: withoutIndex.AttributeDefinitions?.filter((a) => ['pk', 'sk'].includes(a.AttributeName!)) }),
       );
+      // Even with createTableMs 0, dynalite turns the table ACTIVE on a later tick.
+      await waitUntilTableExists({ client, maxWaitTime: 10, minDelay: 1, maxDelay: 1 }, { TableName: LOCAL_TABLE_NAME });
       await client.send(new PutItemCommand({ TableName: LOCAL_TABLE_NAME, Item: oldItem }));
     });
 
