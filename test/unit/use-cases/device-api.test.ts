@@ -33,28 +33,30 @@ describe('device API', () => {
       now: clock.now,
       random: () => 0.5,
     };
-    const handler = createDeviceApiHandler(deps);
-    call = async (routeKey, options = {}) => {
-      const headers: Record<string, string> = {};
-      if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-      if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
-      const result = (await handler(
-        {
-          version: '2.0',
-          routeKey,
-          rawPath: '/',
-          rawQueryString: '',
-          headers,
-          pathParameters: options.params ?? {},
-          requestContext: {} as never,
-          body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
-          isBase64Encoded: false,
-        },
-        localLambdaContext('device-api'),
-      )) as HttpResult;
-      return { status: result.statusCode ?? 0, body: result.body ? JSON.parse(result.body) : undefined };
-    };
+    call = callerFor(createDeviceApiHandler(deps));
   });
+
+  /** Calls the handler as API Gateway would, with the route key, path parameters, bearer token and JSON body given. */
+  const callerFor = (handler: ReturnType<typeof createDeviceApiHandler>): typeof call => async (routeKey, options = {}) => {
+    const headers: Record<string, string> = {};
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+    if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
+    const result = (await handler(
+      {
+        version: '2.0',
+        routeKey,
+        rawPath: '/',
+        rawQueryString: '',
+        headers,
+        pathParameters: options.params ?? {},
+        requestContext: {} as never,
+        body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+        isBase64Encoded: false,
+      },
+      localLambdaContext('device-api'),
+    )) as HttpResult;
+    return { status: result.statusCode ?? 0, body: result.body ? JSON.parse(result.body) : undefined };
+  };
 
   const orgToken = (orgId = 'org-1') => issueOrgToken(orgId, ORG_SECRET);
   const register = (body: Record<string, unknown> = {}) =>
@@ -245,25 +247,12 @@ describe('device API', () => {
         await stores.devices.updateDevice(deviceId, { lastResubscribePushAt: now }, now);
         return stores.devices.updateDevice(deviceId, changes, now, options);
       };
-      const handler = createDeviceApiHandler({ ...deps, store: racing });
+      const callRacing = callerFor(createDeviceApiHandler({ ...deps, store: racing }));
 
-      const result = (await handler(
-        {
-          version: '2.0',
-          routeKey: 'PATCH /v1/devices/{deviceId}',
-          rawPath: '/',
-          rawQueryString: '',
-          headers: { authorization: `Bearer ${device.deviceSecret}`, 'content-type': 'application/json' },
-          pathParameters: { deviceId: device.deviceId },
-          requestContext: {} as never,
-          body: JSON.stringify({ timeZone: 'Europe/Rome' }),
-          isBase64Encoded: false,
-        },
-        localLambdaContext('device-api'),
-      )) as HttpResult;
+      const answer = await callRacing('PATCH /v1/devices/{deviceId}', { params: { deviceId: device.deviceId }, token: device.deviceSecret, body: { timeZone: 'Europe/Rome' } });
 
-      expect(result.statusCode).toBe(409);
-      expect(JSON.parse(result.body!)).toMatchObject({ error: { code: 'concurrent_update' } });
+      expect(answer.status).toBe(409);
+      expect(answer.body).toMatchObject({ error: { code: 'concurrent_update' } });
       expect(writes).toBe(5);
       expect((await stores.devices.getDevice(device.deviceId))?.timeZone).toBe('UTC');
     });
