@@ -106,7 +106,9 @@ export async function startH2FaultProxy(upstreamUrl: string): Promise<H2FaultPro
   };
 
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-    const session = stream.session as (Http2Session & { connectionNumber?: number; streamsSeen?: number }) | undefined;
+    const session = stream.session as
+      | (Http2Session & { connectionNumber?: number; streamsSeen?: number; forwardedMax?: number; refuseAbove?: number })
+      | undefined;
     if (!session) return;
     session.streamsSeen = (session.streamsSeen ?? 0) + 1;
     const fault = plan?.({ stream: ++streams, connection: session.connectionNumber ?? 0, firstOnConnection: session.streamsSeen === 1 });
@@ -120,11 +122,19 @@ export async function startH2FaultProxy(upstreamUrl: string): Promise<H2FaultPro
           dropConnection(session);
           return;
         }
+        const refuse = () => tearDown(() => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM));
+        if (session.refuseAbove !== undefined && (stream.id ?? 0) > session.refuseAbove) {
+          // After the GOAWAY: a stream it did not let through is never processed.
+          refuse();
+          return;
+        }
         if (fault === 'goaway') {
           proxy.injected.goaway++;
-          // As APNs does when it shuts a connection down: this stream (after lastStreamID) is refused unprocessed,
-          // the ones before it finish normally, then the connection closes.
-          const lastStreamId = Math.max(0, (stream.id ?? 2) - 2);
+          // As APNs does when it shuts a connection down: every stream it already took (up to lastStreamID) finishes,
+          // this one is refused unprocessed (RST_STREAM REFUSED_STREAM), later ones too, then the connection closes.
+          // lastStreamID never goes below a stream already forwarded: the relay would resend it, and APNs has it.
+          const lastStreamId = Math.max(0, (stream.id ?? 2) - 2, session.forwardedMax ?? 0);
+          session.refuseAbove = lastStreamId;
           tearDown(() => {
             session.goaway(http2.constants.NGHTTP2_NO_ERROR, lastStreamId, Buffer.from('{"reason":"Shutdown"}'));
             stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
@@ -132,6 +142,7 @@ export async function startH2FaultProxy(upstreamUrl: string): Promise<H2FaultPro
           });
           return;
         }
+        session.forwardedMax = Math.max(session.forwardedMax ?? 0, stream.id ?? 0);
         const body = Buffer.concat(chunks);
         let answer: { headers: IncomingHttpHeaders; body: Buffer };
         try {
