@@ -40,9 +40,9 @@ export class RelayApiError extends RelayError {
     this.code = code;
   }
 
-  /** Worth retrying later with the same request: 429 and 5xx. */
+  /** Worth retrying with the same request: 429, 5xx, and a 409 `concurrent_update` (another change won the race). */
   get retryable(): boolean {
-    return this.status === 429 || this.status >= 500;
+    return this.status === 429 || this.status >= 500 || (this.status === 409 && this.code === 'concurrent_update');
   }
 }
 
@@ -62,7 +62,7 @@ export class RelayForbiddenError extends RelayApiError {
 export class RelayNotFoundError extends RelayApiError {
   declare readonly status: 404;
 }
-/** 409: `mailbox_limit_reached`, `mailbox_exists` or `primary_mailbox_not_removable`. */
+/** 409: `mailbox_limit_reached`, `mailbox_exists`, `primary_mailbox_not_removable`, or `concurrent_update` (retryable). */
 export class RelayConflictError extends RelayApiError {
   declare readonly status: 409;
 }

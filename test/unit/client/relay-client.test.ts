@@ -176,6 +176,7 @@ describe('RelayClient error answers', () => {
     [403, RelayForbiddenError, 'forbidden'],
     [404, RelayNotFoundError, 'device_not_found'],
     [409, RelayConflictError, 'mailbox_limit_reached'],
+    [409, RelayConflictError, 'concurrent_update'],
     [413, RelayPayloadTooLargeError, 'payload_too_large'],
     [405, RelayApiError, 'method_not_allowed'],
     [415, RelayApiError, 'unsupported_media_type'],
@@ -189,7 +190,7 @@ describe('RelayClient error answers', () => {
     const error = await registeredClient(fetch).getDevice().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ErrorClass);
     expect(error).toBeInstanceOf(RelayApiError);
-    expect(error).toMatchObject({ status, code, message: `text for ${code}`, retryable: status === 429 || status >= 500 });
+    expect(error).toMatchObject({ status, code, message: `text for ${code}`, retryable: status === 429 || status >= 500 || code === 'concurrent_update' });
   });
 
   it('keeps each 4xx class distinct from the others', async () => {
