@@ -4,6 +4,7 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DeviceApi } from './device-api.js';
 import type { EventQueue } from './event-queue.js';
@@ -18,6 +19,8 @@ const PUSH_OUTCOME = { pushed: 'Outcome-pushed', failed: 'Outcome-failed', deadL
 export interface MonitoringProps {
   readonly api: DeviceApi;
   readonly queue: EventQueue;
+  /** SNS push only: endpoint events that could not be handled (PushDelivery.feedbackDeadLetterQueue). */
+  readonly feedbackDeadLetterQueue?: sqs.IQueue;
   /** Functions watched for throttles, by a name used in alarm descriptions and on the dashboard. */
   readonly functions: Readonly<Record<string, RelayFunction>>;
   /** The SQS consumer, whose invocations and errors the dashboard shows. */
@@ -43,6 +46,7 @@ export class Monitoring extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
   readonly alarms: {
     readonly deadLetters: cloudwatch.Alarm;
+    readonly feedbackDeadLetters?: cloudwatch.Alarm;
     readonly callbackErrorRate: cloudwatch.Alarm;
     readonly pushFailureRate: cloudwatch.Alarm;
     readonly backlogAge: cloudwatch.Alarm;
@@ -66,6 +70,17 @@ export class Monitoring extends Construct {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+
+    const feedbackDeadLetters = props.feedbackDeadLetterQueue
+      ?.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: oneMinute })
+      .createAlarm(this, 'EndpointEventDeadLettersNotEmpty', {
+        alarmDescription:
+          'SNS endpoint events (a disabled endpoint) could not be handled: those devices are retired only at their next push. See docs/operations.md#endpoint-event-dead-letters.',
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
 
     const callbackMetric = (metricName: string) =>
       new cloudwatch.Metric({
@@ -139,8 +154,9 @@ export class Monitoring extends Construct {
       });
     }
 
-    this.alarms = { deadLetters, callbackErrorRate, pushFailureRate, backlogAge, throttles };
-    for (const alarm of [deadLetters, callbackErrorRate, pushFailureRate, backlogAge, ...Object.values(throttles)]) {
+    this.alarms = { deadLetters, ...(feedbackDeadLetters ? { feedbackDeadLetters } : {}), callbackErrorRate, pushFailureRate, backlogAge, throttles };
+    const allAlarms = [deadLetters, ...(feedbackDeadLetters ? [feedbackDeadLetters] : []), callbackErrorRate, pushFailureRate, backlogAge, ...Object.values(throttles)];
+    for (const alarm of allAlarms) {
       alarm.addAlarmAction(notify);
       alarm.addOkAction(notify);
     }
@@ -164,7 +180,7 @@ export class Monitoring extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({
         title: 'Alarms',
-        alarms: [deadLetters, callbackErrorRate, pushFailureRate, backlogAge, ...Object.values(throttles)],
+        alarms: allAlarms,
         width: 24,
         height: 3,
       }),

@@ -2,11 +2,13 @@ import { ArnFormat, CustomResource, Duration, RemovalPolicy, Stack } from 'aws-c
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { NamedSecret } from './named-secret.js';
-import { acknowledgeWildcardResources } from './nag.js';
+import { acknowledge, acknowledgeWildcardResources } from './nag.js';
 import { RelayFunction } from './relay-function.js';
 import type { Store } from './store.js';
 
@@ -51,6 +53,12 @@ export class PushDelivery extends Construct {
   readonly sandbox?: PlatformApplication;
   readonly eventTopic?: sns.Topic;
   readonly feedbackFunction?: RelayFunction;
+  /**
+   * SNS mode only: endpoint events that never reached `feedbackFunction` (SNS gave up delivering) or that it failed
+   * on every attempt. Losing one only delays a retirement (the next publish to a disabled endpoint retires the
+   * device too), but an operator should see it, so the queue is kept 14 days and alarmed on.
+   */
+  readonly feedbackDeadLetterQueue?: sqs.Queue;
   readonly providerFunction?: RelayFunction;
   private readonly apnsCredentials: NamedSecret;
 
@@ -124,7 +132,23 @@ export class PushDelivery extends Construct {
     });
     props.store.grantUpdate(this.feedbackFunction);
     this.grantEndpoints(this.feedbackFunction, ['sns:GetEndpointAttributes']);
-    this.eventTopic.addSubscription(new subscriptions.LambdaSubscription(this.feedbackFunction.function));
+    this.feedbackDeadLetterQueue = new sqs.Queue(this, 'EndpointEventDeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    acknowledge(
+      this.feedbackDeadLetterQueue,
+      'AwsSolutions-SQS3',
+      'This queue is itself a dead-letter queue: of the endpoint-event subscription and of the feedback function\'s asynchronous invocations.',
+    );
+    this.eventTopic.addSubscription(
+      new subscriptions.LambdaSubscription(this.feedbackFunction.function, { deadLetterQueue: this.feedbackDeadLetterQueue }),
+    );
+    this.feedbackFunction.function.configureAsyncInvoke({
+      retryAttempts: 2,
+      onFailure: new destinations.SqsDestination(this.feedbackDeadLetterQueue),
+    });
   }
 
   /** The applications, production first; empty in direct-APNs mode. */

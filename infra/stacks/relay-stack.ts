@@ -131,6 +131,7 @@ export class RelayStack extends Stack {
     this.monitoring = new Monitoring(this, 'Monitoring', {
       api: this.api,
       queue: this.events,
+      ...(this.push.feedbackDeadLetterQueue ? { feedbackDeadLetterQueue: this.push.feedbackDeadLetterQueue } : {}),
       dispatcher,
       functions: {
         DeviceApi: deviceApi,

@@ -24,6 +24,7 @@ const [tableId] = onlyResource(json, 'AWS::DynamoDB::GlobalTable');
 const queues = resourcesOfType(json, 'AWS::SQS::Queue');
 const queueId = queues.find(([id]) => id.startsWith('EventsQueue'))![0];
 const deadLetterId = queues.find(([id]) => id.startsWith('EventsDeadLetters'))![0];
+const feedbackDeadLetterId = queues.find(([id]) => id.startsWith('PushEndpointEventDeadLetters'))![0];
 const [apnsAppId, sandboxAppId] = ['PushApnsApplication', 'PushApnsSandboxApplication'].map(
   (prefix) => resourcesOfType(json, 'Custom::SnsPlatformApplication').find(([id]) => id.startsWith(prefix) && !id.startsWith(`${prefix}Sandbox`))![0],
 ) as [string, string];
@@ -83,6 +84,7 @@ describe('the event queue', () => {
   it.each([
     ['queue', () => queueId],
     ['dead-letter queue', () => deadLetterId],
+    ['endpoint-event dead-letter queue', () => feedbackDeadLetterId],
   ])('%s is encrypted and refuses every request without TLS', (_name, id) => {
     expect(json.Resources[id()].Properties.SqsManagedSseEnabled).toBe(true);
     template.hasResourceProperties('AWS::SQS::QueuePolicy', {
@@ -235,6 +237,8 @@ describe('IAM', () => {
     expect(roleStatements(json, ids.feedback)).toEqual([
       { Action: 'dynamodb:UpdateItem', Resource: tableArn },
       { Action: 'sns:GetEndpointAttributes', Resource: endpointArns },
+      // The asynchronous-invocation destination (CDK's grant: sending, and reading that one queue's URL and attributes).
+      { Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Resource: { 'Fn::GetAtt': [feedbackDeadLetterId, 'Arn'] } },
     ]);
   });
 
@@ -246,6 +250,41 @@ describe('IAM', () => {
     const roleOf = (id: string) => json.Resources[id].Properties.Role['Fn::GetAtt'][0];
     expect(readers('inbox-relay/org-token')).toEqual([roleOf(ids.deviceApi)]);
     expect(readers('inbox-relay/apns-credentials')).toEqual([roleOf(ids.provider)]);
+  });
+});
+
+describe('endpoint events (SNS push)', () => {
+  const deadLetters = { 'Fn::GetAtt': [feedbackDeadLetterId, 'Arn'] };
+
+  it('reach the feedback function, and what SNS cannot deliver goes to their own dead-letter queue', () => {
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'lambda',
+      Endpoint: { 'Fn::GetAtt': [ids.feedback, 'Arn'] },
+      RedrivePolicy: { deadLetterTargetArn: deadLetters },
+    });
+    // SNS may write to that queue, only for this topic's subscription.
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: feedbackDeadLetterId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'sns.amazonaws.com' },
+            Action: 'sqs:SendMessage',
+            Condition: { ArnEquals: { 'aws:SourceArn': { Ref: Match.stringLikeRegexp('^PushEndpointEvents') } } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('that the function fails on twice more go to the same queue, kept 14 days', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: ids.feedback },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: deadLetters } },
+    });
+    expect(json.Resources[feedbackDeadLetterId].Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
   });
 });
 
@@ -338,12 +377,22 @@ describe('alarms', () => {
   const [alarmTopicId, alarmTopic] = onlyResource(json, 'AWS::SNS::Topic', 'MonitoringAlarmTopic');
 
   it('all notify the encrypted alarm topic when they fire and when they clear', () => {
-    expect(alarms).toHaveLength(9);
+    expect(alarms).toHaveLength(10);
     for (const [, { Properties }] of alarms) {
       expect(Properties.AlarmActions).toEqual([{ Ref: alarmTopicId }]);
       expect(Properties.OKActions).toEqual([{ Ref: alarmTopicId }]);
     }
     expect(alarmTopic.Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^TopicKey/), 'Arn'] });
+  });
+
+  it('fire as soon as one endpoint event could not be handled', () => {
+    expect(alarm('EndpointEventDeadLettersNotEmpty')).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [feedbackDeadLetterId, 'QueueName'] } }],
+      Threshold: 1,
+      EvaluationPeriods: 1,
+    });
   });
 
   it('fire as soon as one message is in the dead-letter queue', () => {
@@ -469,7 +518,7 @@ describe('cdk-nag (AwsSolutions)', () => {
 
   it('acknowledges only the reviewed rules, each with a reason', () => {
     const acknowledged = new Set(nag!.suppressedViolations.map((violation) => violation.ruleName.replace(/\[.*$/, '')));
-    expect([...acknowledged].sort()).toEqual(['AwsSolutions-APIG4', 'AwsSolutions-IAM5', 'AwsSolutions-L1']);
+    expect([...acknowledged].sort()).toEqual(['AwsSolutions-APIG4', 'AwsSolutions-IAM5', 'AwsSolutions-L1', 'AwsSolutions-SQS3']);
     for (const violation of nag!.suppressedViolations) expect(violation.reason.length, violation.ruleName).toBeGreaterThan(60);
     // The only wildcard resources: X-Ray, this stack's SNS endpoints, this stack's platform applications.
     const wildcards = new Set(nag!.suppressedViolations.filter((v) => v.ruleName.startsWith('AwsSolutions-IAM5')).map((v) => v.ruleName));
