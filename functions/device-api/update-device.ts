@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { deviceSettingsSchema, type DeviceView, type PatchDeviceRequest } from '../../shared/device/device-schemas.js';
 import { applyMergePatch } from '../../shared/device/merge-patch.js';
 import { ConcurrentUpdateError, DeviceNotFoundError, ValidationError } from '../../shared/errors.js';
@@ -7,8 +8,12 @@ import type { DeviceApiDeps } from './deps.js';
 import { toDeviceView } from './device-view.js';
 import { firstIntervalAt } from '../../shared/supervision/interval-schedule.js';
 
-/** How often a PATCH is re-applied when another request changed the device between its read and its write. */
-const MAX_PATCH_ATTEMPTS = 5;
+/**
+ * How often a PATCH is re-applied when another request changed the device between its read and its write, and the
+ * jittered pause before each new attempt (so that a dozen simultaneous PATCHes of one device spread out and all apply).
+ */
+const MAX_PATCH_ATTEMPTS = 10;
+const RETRY_PAUSE_MS = { base: 5, jitter: 20 };
 
 /**
  * Applies a JSON Merge Patch to the device's settings. The merged settings are validated as a whole, so `null`
@@ -29,6 +34,7 @@ export async function updateDevice(input: { device: DeviceRecord; patch: PatchDe
       break;
     } catch (error) {
       if (!(error instanceof ConcurrentUpdateError) || attempt >= MAX_PATCH_ATTEMPTS) throw error;
+      await sleep(RETRY_PAUSE_MS.base * attempt + RETRY_PAUSE_MS.jitter * deps.random());
       const latest = await deps.store.getDevice(device.deviceId);
       if (!latest) throw new DeviceNotFoundError();
       device = latest;

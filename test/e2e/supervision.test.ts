@@ -96,7 +96,8 @@ describe('subscription supervision, interval mode and bursts, end to end', () =>
     const patched = await api(service.baseUrl, 'PATCH', `/v1/devices/${device.deviceId}`, { token: device.deviceSecret, body: { mode: 'interval', intervalSeconds: 300 } });
     expect(patched.status).toBe(200);
     for (let step = 0; step < 4; step++) {
-      offset += 300_000;
+      // One interval plus its largest jitter (10 %): every step finds the next wake-up due.
+      offset += 330_000;
       await service.runSupervisorSweep();
     }
     const wakes = pushesOfType('background').slice(before).filter((p) => JSON.stringify(p.payload) === '{"aps":{"content-available":1}}');

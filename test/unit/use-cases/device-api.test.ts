@@ -253,7 +253,7 @@ describe('device API', () => {
 
       expect(answer.status).toBe(409);
       expect(answer.body).toMatchObject({ error: { code: 'concurrent_update' } });
-      expect(writes).toBe(5);
+      expect(writes).toBe(10);
       expect((await stores.devices.getDevice(device.deviceId))?.timeZone).toBe('UTC');
     });
   });
