@@ -211,32 +211,62 @@ async function holdForBurst(allowed: ClaimedRecord[], newMessages: number, mailb
   }
 }
 
-/** Queues a flush for when the mailbox's current burst window closes (at least 1 s, at most SQS's 900 s). */
+/** Queues a flush for when the mailbox's current burst window closes. */
 async function enqueueFlush(mailbox: MailboxRecord, heldSince: number, now: number, deps: DispatcherDeps): Promise<void> {
   // The mailbox read may predate the window another consumer just opened; then assume it opened now.
   const { windowMs } = deps.alertBudget;
   const started = mailbox.alertWindowStartedAt;
   const opened = started !== undefined && started > now - windowMs ? started : now;
-  const delaySeconds = Math.min(900, Math.max(1, Math.ceil((opened + windowMs - now) / 1000)));
+  await enqueueFlushIn(mailbox, heldSince, opened + windowMs - now, deps);
+}
+
+/** Queues a flush to arrive after `delayMs` (rounded up to whole seconds, at least 1 s, at most SQS's 900 s). */
+async function enqueueFlushIn(mailbox: MailboxRecord, heldSince: number, delayMs: number, deps: DispatcherDeps): Promise<void> {
+  const delaySeconds = Math.min(900, Math.max(1, Math.ceil(delayMs / 1000)));
   await deps.queue.enqueue([{ v: 1, type: 'flush-held-alerts', deviceId: mailbox.deviceId, mailboxId: mailbox.mailboxId, heldSince }], { delaySeconds });
 }
 
-/** Pushes what a burst held back, as one alert with the count. Another flush that comes later finds nothing held. */
+/**
+ * How long a flush holds a mailbox's held alerts: longer than one flush takes (a budget claim and a push with the
+ * gateway's own retries). Only a crashed flush keeps it that long; a failing one gives it back before it rethrows.
+ */
+const FLUSH_LEASE_MS = 30_000;
+
+/**
+ * Pushes what a burst held back, as one alert with the count. Each held notification queued a flush, and they may run
+ * at once in separate batches: the lease (`beginFlush`) lets exactly one of them push; one that finds the lease taken
+ * looks again when it ends, and one that comes later finds nothing held.
+ */
 async function flushHeldAlerts(flushes: ParsedFlush[], device: DeviceRecord, mailbox: MailboxRecord, deps: DispatcherDeps): Promise<void> {
-  const held = mailbox.heldAlerts ?? 0;
-  if (held <= 0) return;
+  if ((mailbox.heldAlerts ?? 0) <= 0) return;
   const at = Math.min(...flushes.map((flush) => flush.message.heldSince));
   const { deviceId, mailboxId } = mailbox;
-  let outcome: { outcome: DecisionOutcome; reason: string };
-  if (device.status !== 'active') {
-    outcome = { outcome: 'token-retired', reason: `device-retired:${device.retiredReason ?? 'unknown'}` };
-  } else if (!(await deps.store.claimAlertSlot(deviceId, mailboxId, deps.now(), deps.alertBudget))) {
-    // The window's budget is still spent (other alerts opened or filled it since this flush was queued): flush
-    // again when it closes.
-    await enqueueFlush(mailbox, at, deps.now(), deps);
+  const now = deps.now();
+  const lease = await deps.store.beginFlush(deviceId, mailboxId, now, now + FLUSH_LEASE_MS);
+  if (lease === undefined) return;
+  if ('busyUntil' in lease) {
+    // Another flush is pushing them. Should it crash, its lease ends and this one takes over then.
+    await enqueueFlushIn(mailbox, at, lease.busyUntil - now + 1_000, deps);
     return;
-  } else {
-    outcome = await pushNewMail(device, mailboxId, held, flushes.map((flush) => ({ at, receiveCount: flush.record.receiveCount })), deps);
+  }
+  const { held } = lease;
+  let outcome: { outcome: DecisionOutcome; reason: string };
+  try {
+    if (device.status !== 'active') {
+      outcome = { outcome: 'token-retired', reason: `device-retired:${device.retiredReason ?? 'unknown'}` };
+    } else if (!(await deps.store.claimAlertSlot(deviceId, mailboxId, deps.now(), deps.alertBudget))) {
+      // The window's budget is still spent (other alerts opened or filled it since this flush was queued): flush
+      // again when it closes.
+      await deps.store.endFlush(deviceId, mailboxId);
+      await enqueueFlush(mailbox, at, deps.now(), deps);
+      return;
+    } else {
+      outcome = await pushNewMail(device, mailboxId, held, flushes.map((flush) => ({ at, receiveCount: flush.record.receiveCount })), deps);
+    }
+  } catch (error) {
+    // The record fails and SQS brings the flush back; the lease must not make it wait.
+    await deps.store.endFlush(deviceId, mailboxId).catch(() => undefined);
+    throw error;
   }
   // Released only after the push: a crash before this line pushes the held mail again (at most once more).
   if (!(await deps.store.releaseHeldAlerts(deviceId, mailboxId, held))) {

@@ -189,11 +189,25 @@ export class InMemoryDeviceStore implements DeviceStore {
     if (mailbox) mailbox.heldAlerts = (mailbox.heldAlerts ?? 0) + count;
   }
 
+  async beginFlush(deviceId: string, mailboxId: string, now: number, leaseUntil: number): Promise<{ held: number } | { busyUntil: number } | undefined> {
+    const mailbox = this.mailbox(deviceId, mailboxId);
+    if (!mailbox || (mailbox.heldAlerts ?? 0) <= 0) return undefined;
+    if (mailbox.flushingUntil !== undefined && mailbox.flushingUntil > now) return { busyUntil: mailbox.flushingUntil };
+    mailbox.flushingUntil = leaseUntil;
+    return { held: mailbox.heldAlerts! };
+  }
+
+  async endFlush(deviceId: string, mailboxId: string): Promise<void> {
+    const mailbox = this.mailbox(deviceId, mailboxId);
+    if (mailbox) delete mailbox.flushingUntil;
+  }
+
   async releaseHeldAlerts(deviceId: string, mailboxId: string, count: number): Promise<boolean> {
     checkAlertCount(count);
     const mailbox = this.mailbox(deviceId, mailboxId);
     if (!mailbox || mailbox.heldAlerts === undefined || mailbox.heldAlerts < count) return false;
     mailbox.heldAlerts -= count;
+    delete mailbox.flushingUntil;
     return true;
   }
 

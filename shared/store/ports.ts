@@ -73,6 +73,8 @@ export interface MailboxRecord {
   alertsInWindow?: number;
   /** New mails held back during a burst, pushed as one alert when the burst window closes. */
   heldAlerts?: number;
+  /** While a flush pushes the held alerts: until when it holds them (`beginFlush`), so no other flush pushes them too. */
+  flushingUntil?: number;
   createdAt: number;
 }
 
@@ -191,8 +193,18 @@ export interface DeviceStore {
   holdAlerts(deviceId: string, mailboxId: string, count: number): Promise<void>;
 
   /**
-   * Takes back `count` held alerts once they were pushed; returns false (changing nothing) when fewer are held,
-   * i.e. another flush already pushed them.
+   * Starts a flush: leases the held alerts to one flusher until `leaseUntil`, so that concurrent flushes of one burst
+   * push them once. Returns how many are held (`held`), `busyUntil` when another flush holds an unexpired lease, or
+   * undefined when nothing is held (or the mailbox is gone). An expired lease is taken over: its holder crashed.
+   */
+  beginFlush(deviceId: string, mailboxId: string, now: number, leaseUntil: number): Promise<{ held: number } | { busyUntil: number } | undefined>;
+
+  /** Gives a lease back without pushing (the budget was spent): the next flush may take it at once. */
+  endFlush(deviceId: string, mailboxId: string): Promise<void>;
+
+  /**
+   * Takes back `count` held alerts once they were pushed, and ends the flush's lease; returns false (changing nothing)
+   * when fewer are held, i.e. another flush already pushed them.
    */
   releaseHeldAlerts(deviceId: string, mailboxId: string, count: number): Promise<boolean>;
 

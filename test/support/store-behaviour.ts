@@ -646,6 +646,27 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
           expect(await stores.devices.releaseHeldAlerts(device.deviceId, 'primary', 1)).toBe(false);
         });
 
+        it('leases held alerts to one flush at a time, until it releases them, gives the lease back or it ends', async () => {
+          const { device } = await registered();
+          const { deviceId } = device;
+          expect(await stores.devices.beginFlush(deviceId, 'primary', T0, T0 + 30_000)).toBeUndefined();
+          await stores.devices.holdAlerts(deviceId, 'primary', 3);
+
+          const leases = await Promise.all([1, 2, 3].map(() => stores.devices.beginFlush(deviceId, 'primary', T0, T0 + 30_000)));
+          expect(leases.filter((lease) => lease && 'held' in lease)).toEqual([{ held: 3 }]);
+          expect(leases.filter((lease) => lease && 'busyUntil' in lease)).toEqual([{ busyUntil: T0 + 30_000 }, { busyUntil: T0 + 30_000 }]);
+
+          await stores.devices.endFlush(deviceId, 'primary');
+          expect(await stores.devices.beginFlush(deviceId, 'primary', T0 + 1, T0 + 30_001)).toEqual({ held: 3 });
+          // A lease that has ended is taken over (its holder crashed).
+          expect(await stores.devices.beginFlush(deviceId, 'primary', T0 + 30_001, T0 + 60_001)).toEqual({ held: 3 });
+
+          expect(await stores.devices.releaseHeldAlerts(deviceId, 'primary', 3)).toBe(true);
+          expect(await mailboxOf(deviceId, 'primary')).not.toHaveProperty('flushingUntil');
+          expect(await stores.devices.beginFlush(deviceId, 'primary', T0 + 30_002, T0 + 60_002)).toBeUndefined();
+          expect(await stores.devices.beginFlush(deviceId, 'ghost', T0, T0 + 1)).toBeUndefined();
+        });
+
         it('lets only one of two concurrent flushes release the same held alerts', async () => {
           const { device } = await registered();
           await stores.devices.holdAlerts(device.deviceId, 'primary', 4);

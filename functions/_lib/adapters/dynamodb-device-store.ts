@@ -328,6 +328,35 @@ export class DynamoDbDeviceStore implements DeviceStore {
     await this.updateIgnoringMissing(mailboxKey(deviceId, mailboxId), new UpdateBuilder().add('heldAlerts', count), 'attribute_exists(sk)');
   }
 
+  async beginFlush(deviceId: string, mailboxId: string, now: number, leaseUntil: number): Promise<{ held: number } | { busyUntil: number } | undefined> {
+    try {
+      const { Attributes: attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: mailboxKey(deviceId, mailboxId),
+          UpdateExpression: 'SET flushingUntil = :leaseUntil',
+          // Atomic on the item: of two flushes at once, one takes the lease and the other sees it taken.
+          ConditionExpression: 'heldAlerts > :zero AND (attribute_not_exists(flushingUntil) OR flushingUntil <= :now)',
+          ExpressionAttributeValues: { ':leaseUntil': leaseUntil, ':zero': 0, ':now': now },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { held: Number(attributes?.heldAlerts) };
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+    const { Item: item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: mailboxKey(deviceId, mailboxId), ConsistentRead: true }),
+    );
+    if (!item || !(Number(item.heldAlerts) > 0)) return undefined;
+    // Held mail and a lease (or a race with one just ended): the caller looks again later, never drops it.
+    return { busyUntil: typeof item.flushingUntil === 'number' ? Math.max(item.flushingUntil, now) : now };
+  }
+
+  async endFlush(deviceId: string, mailboxId: string): Promise<void> {
+    await this.updateIgnoringMissing(mailboxKey(deviceId, mailboxId), new UpdateBuilder().remove('flushingUntil'), 'attribute_exists(sk)');
+  }
+
   async releaseHeldAlerts(deviceId: string, mailboxId: string, count: number): Promise<boolean> {
     checkAlertCount(count);
     try {
@@ -335,7 +364,7 @@ export class DynamoDbDeviceStore implements DeviceStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: mailboxKey(deviceId, mailboxId),
-          UpdateExpression: 'ADD heldAlerts :minus',
+          UpdateExpression: 'ADD heldAlerts :minus REMOVE flushingUntil',
           // Fails on a missing mailbox too (no heldAlerts): two flushes of one burst cannot both take the count.
           ConditionExpression: 'heldAlerts >= :count',
           ExpressionAttributeValues: { ':minus': -count, ':count': count },

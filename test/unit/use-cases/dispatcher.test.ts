@@ -247,6 +247,44 @@ describe('dispatchNotifications', () => {
       expect(pushedCounts().reduce((a, b) => a + b, 0)).toBe(20);
     });
 
+    it('pushes held mail once when two of its flushes run at the same time in separate batches', async () => {
+      await dispatchNotifications([record(['a']), record(['b']), record(['c'])], deps);
+      clock.advance(1_000);
+      await newMailAt(['d']);
+      await newMailAt(['e']);
+      await newMailAt(['f']);
+      const flushes = flushRecords();
+      expect(flushes).toHaveLength(3);
+      clock.advance(4_000);
+
+      // Three consumers, each with one of the flushes, all reading the mailbox before any of them pushes.
+      await Promise.all(flushes.map((flush) => dispatchNotifications([flush.record], deps)));
+
+      expect(pushedCounts()).toEqual([1, 1, 1, 3]);
+      expect((await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox).toMatchObject({ heldAlerts: 0 });
+      // The flushes that found the lease taken look again after it; by then nothing is held.
+      for (const later of flushRecords().slice(3)) await dispatchNotifications([later.record], deps);
+      expect(pushedCounts()).toEqual([1, 1, 1, 3]);
+    });
+
+    it('takes over the held mail of a flush that crashed holding the lease, once the lease has ended', async () => {
+      await dispatchNotifications([record(['a']), record(['b']), record(['c'])], deps);
+      clock.advance(1_000);
+      await newMailAt(['d']);
+      clock.advance(4_000);
+      // A flush took the lease and crashed before pushing.
+      expect(await stores.devices.beginFlush('device-1', 'primary', clock.now(), clock.now() + 30_000)).toEqual({ held: 1 });
+
+      await dispatchNotifications([flushRecords()[0]!.record], deps);
+      expect(pushedCounts()).toEqual([1, 1, 1]);
+      const retry = flushRecords().at(-1)!;
+      expect(retry.delaySeconds).toBe(31);
+
+      clock.advance(31_000);
+      await dispatchNotifications([retry.record], deps);
+      expect(pushedCounts()).toEqual([1, 1, 1, 1]);
+    });
+
     it('re-queues a flush that arrives while the budget is still spent', async () => {
       await dispatchNotifications([record(['a']), record(['b']), record(['c'])], deps);
       clock.advance(1_000);
