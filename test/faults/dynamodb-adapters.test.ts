@@ -56,6 +56,8 @@ const calls: Array<[string, object, string, unknown[]]> = [
   ['devices', devices, 'touchMailbox', ['device-1', 'inbox', 1]],
   ['devices', devices, 'holdAlerts', ['device-1', 'inbox', 1]],
   ['devices', devices, 'releaseHeldAlerts', ['device-1', 'inbox', 1]],
+  ['devices', devices, 'beginFlush', ['device-1', 'inbox', 1, 2]],
+  ['devices', devices, 'endFlush', ['device-1', 'inbox']],
   ['devices', devices, 'claimAlertWindow', ['device-1', 'inbox', 1, 5_000]],
   ['devices', devices, 'claimAlertSlot', ['device-1', 'inbox', 1, { windowMs: 5_000, maxPerWindow: 1 }]],
   ['devices', devices, 'deleteDevice', ['device-1']],
