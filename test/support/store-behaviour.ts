@@ -843,6 +843,17 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
         expect(await stores.decisions.list(deviceId, 0, 2)).toEqual([newest, since]);
       });
 
+      it('lists the decisions about one notification (one `at`) in the order they were taken, newest first', async () => {
+        const deviceId = uniqueId('dev');
+        const outcomes = ['retried', 'retried', 'retried', 'retried', 'retried', 'pushed'] as const;
+        for (const outcome of outcomes) {
+          nowMs += 10_000;
+          await stores.decisions.record(deviceId, decisionAt(T0, outcome));
+        }
+
+        expect((await stores.decisions.list(deviceId, 0)).map((d) => d.outcome)).toEqual([...outcomes].reverse());
+      });
+
       it('keeps two decisions taken at the same moment', async () => {
         const deviceId = uniqueId('dev');
 

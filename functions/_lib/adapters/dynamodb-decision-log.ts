@@ -38,8 +38,9 @@ export class DynamoDbDecisionLog implements DecisionLog {
         TableName: this.tableName,
         Item: {
           pk: devicePk(deviceId),
-          // The suffix keeps two decisions of the same millisecond apart.
-          sk: eventSk(new Date(atMs).toISOString(), randomUUID()),
+          // After `at`, when it was recorded: the decisions about one notification (retried, retried, pushed) share
+          // its `at` and still list newest first. The UUID keeps two decisions of the same millisecond apart.
+          sk: eventSk(new Date(atMs).toISOString(), `${String(this.now()).padStart(15, '0')}-${randomUUID()}`),
           at,
           mailbox,
           outcome,
