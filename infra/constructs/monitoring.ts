@@ -155,7 +155,8 @@ export class Monitoring extends Construct {
     }
 
     this.alarms = { deadLetters, ...(feedbackDeadLetters ? { feedbackDeadLetters } : {}), callbackErrorRate, pushFailureRate, backlogAge, throttles };
-    const allAlarms = [deadLetters, ...(feedbackDeadLetters ? [feedbackDeadLetters] : []), callbackErrorRate, pushFailureRate, backlogAge, ...Object.values(throttles)];
+    // Every alarm of `this.alarms`, in its order, the per-function throttle alarms included.
+    const allAlarms = Object.values(this.alarms).flatMap((alarm) => (alarm instanceof cloudwatch.Alarm ? [alarm] : Object.values(alarm)));
     for (const alarm of allAlarms) {
       alarm.addAlarmAction(notify);
       alarm.addOkAction(notify);

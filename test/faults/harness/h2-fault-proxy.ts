@@ -122,10 +122,9 @@ export async function startH2FaultProxy(upstreamUrl: string): Promise<H2FaultPro
           dropConnection(session);
           return;
         }
-        const refuse = () => tearDown(() => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM));
         if (session.refuseAbove !== undefined && (stream.id ?? 0) > session.refuseAbove) {
           // After the GOAWAY: a stream it did not let through is never processed.
-          refuse();
+          tearDown(() => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM));
           return;
         }
         if (fault === 'goaway') {
