@@ -1,6 +1,6 @@
 /**
  * The SOAP messages the played Exchange reads and writes, shaped like the ones Exchange 2013-2019 and Exchange Online
- * exchange with a push subscriber (see ../shared/corpus/ews: the msdocs Subscribe samples and the exchangelib
+ * exchange with a push subscriber (see test/corpus/ews: the msdocs Subscribe samples and the exchangelib
  * SendNotification capture). Written here rather than taken from `shared/ews`, so that the relay's parser is checked
  * against an independent writer.
  */

@@ -7,12 +7,12 @@ import { waitForQuiescence } from '../faults/harness/fleet.js';
 import { emptyRow, printSummary } from '../faults/harness/summary.js';
 
 /**
- * Every file of the shared corpus (../shared/corpus, real EWS and Graph messages, some deliberately malformed) POSTed to
+ * Every file of the shared corpus (test/corpus, real EWS and Graph messages, some deliberately malformed) POSTed to
  * a real callback URL of the running service. Contract section 4: a body that is not a well-formed SendNotification is
  * refused with 400; the SendNotification requests among the files (heartbeats and a folder change) are answered OK and
  * push nothing, since they carry no NewMailEvent.
  */
-const CORPUS = path.resolve(import.meta.dirname, '../../../shared/corpus');
+const CORPUS = path.resolve(import.meta.dirname, '../corpus');
 const files = ['ews', 'graph'].flatMap((dir) =>
   readdirSync(path.join(CORPUS, dir))
     .filter((name) => name !== 'SOURCES.md')

@@ -53,7 +53,7 @@ function heapMb(gc: (() => void) | undefined): number | undefined {
 // ---------------------------------------------------------------------------------------------------------------
 // SendNotification bodies
 
-const CORPUS_DIR = path.resolve(import.meta.dirname, '../../../shared/corpus/ews');
+const CORPUS_DIR = path.resolve(import.meta.dirname, '../corpus/ews');
 
 /** Valid SendNotification bodies: the builders' shapes and the corpus files that are SendNotification requests. */
 export function validSendNotificationSeeds(): string[] {

@@ -1,6 +1,6 @@
 /**
  * Plays Exchange in tests: builds SendNotification bodies of the shape Exchange 2010+ POSTs (see
- * ../shared/corpus/ews) and posts them to a callback URL.
+ * test/corpus/ews) and posts them to a callback URL.
  */
 export interface NewMailSpec {
   itemId: string;

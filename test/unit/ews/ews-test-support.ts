@@ -1,8 +1,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { expect } from 'vitest';
 
-/** The shared sample corpus lives beside the repository (../shared/corpus), locally and in CI. */
-export const CORPUS_DIR = new URL('../../../../shared/corpus/ews/', import.meta.url);
+/** The shared sample corpus lives beside the repository (test/corpus, vendored from the public samples; SOURCES.md names each), locally and in CI. */
+export const CORPUS_DIR = new URL('../../corpus/ews/', import.meta.url);
 const FIXTURES_DIR = new URL('./fixtures/', import.meta.url);
 
 export function corpusFileNames(): string[] {
