@@ -326,8 +326,13 @@ export function generateApnsTestKey(): { privateKeyPem: string; publicKeyPem: st
 /**
  * A self-signed P-256 certificate for `127.0.0.1` and `localhost`, valid from an hour ago for 30 days, with its key.
  * Node can sign but not build X.509, so the DER is assembled here; trust it with `ca` or NODE_EXTRA_CA_CERTS.
+ * `serial` (unsigned big-endian bytes, random 16 by default) is there so tests can walk the INTEGER encoding's edges.
  */
-export function generateLoopbackCertificate(commonName = 'inbox-relay local APNs sandbox'): { keyPem: string; certPem: string } {
+export function generateLoopbackCertificate(
+  options: { commonName?: string; serial?: Uint8Array } = {},
+): { keyPem: string; certPem: string } {
+  const commonName = options.commonName ?? 'inbox-relay local APNs sandbox';
+  const serial = options.serial ?? randomBytes(16);
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const ecdsaWithSha256 = der.sequence(der.oid('1.2.840.10045.4.3.2'));
   const name = der.sequence(der.set(der.sequence(der.oid('2.5.4.3'), der.utf8(commonName))));
@@ -338,8 +343,8 @@ export function generateLoopbackCertificate(commonName = 'inbox-relay local APNs
   );
   const basicConstraintsCa = der.sequence(der.boolean(true));
   const tbs = der.sequence(
-    der.tagged(0xa0, der.integer(Buffer.from([2]))), // v3
-    der.integer(randomBytes(16)),
+    der.tagged(0xa0, derUnsignedInteger(Uint8Array.of(2))), // v3
+    derUnsignedInteger(serial),
     ecdsaWithSha256,
     name,
     der.sequence(der.utcTime(new Date(now - 3_600_000)), der.utcTime(new Date(now + 30 * 86_400_000))),
@@ -362,6 +367,20 @@ export function generateLoopbackCertificate(commonName = 'inbox-relay local APNs
   };
 }
 
+/**
+ * A non-negative integer, given as unsigned big-endian bytes, as a DER INTEGER. DER wants the fewest two's-complement
+ * octets: leading zero octets go (a random serial starts with one 1 time in 256, and OpenSSL then refuses the whole
+ * certificate with "illegal padding"), and one zero octet comes back in front when the top bit is set, else the value
+ * would read as negative. Zero is the single octet 0.
+ */
+export function derUnsignedInteger(unsigned: Uint8Array): Buffer {
+  let start = 0;
+  while (start < unsigned.length - 1 && unsigned[start] === 0) start++;
+  const minimal = Buffer.from(unsigned.subarray(start));
+  if (minimal.length === 0) return der.tagged(0x02, Buffer.from([0]));
+  return der.tagged(0x02, minimal[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal);
+}
+
 /** The few DER encodings a certificate needs. */
 const der = {
   tagged(tag: number, content: Buffer): Buffer {
@@ -379,10 +398,6 @@ const der = {
   sequence: (...items: Buffer[]): Buffer => der.tagged(0x30, Buffer.concat(items)),
   set: (...items: Buffer[]): Buffer => der.tagged(0x31, Buffer.concat(items)),
   boolean: (value: boolean): Buffer => der.tagged(0x01, Buffer.from([value ? 0xff : 0])),
-  integer(unsigned: Buffer): Buffer {
-    // A leading 0 keeps a value with its top bit set positive.
-    return der.tagged(0x02, unsigned[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), unsigned]) : unsigned);
-  },
   oid(dotted: string): Buffer {
     const [first, second, ...rest] = dotted.split('.').map(Number);
     const bytes = [first! * 40 + second!];
