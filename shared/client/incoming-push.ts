@@ -10,12 +10,17 @@ import { apnsPayloadSchema, newMessagesOf } from '../push/apns-payloads.js';
  *   alert (`alert`, the text APNs displayed).
  * - `resubscribe`: the relay has not heard from the mailbox's Exchange subscription, or it is about to expire;
  *   renew it (see `planRenewal`).
+ * - `reauthorize`: Graph asks to reauthorize the mailbox's subscription (`reauthorizationRequired`); renew it with a
+ *   fresh token (PATCH, see `planGraphRenewal`), or Graph pauses delivery and drops what it held after 4 hours.
+ * - `sync`: Graph missed notifications for the mailbox; catch up with a delta query, then show what is new.
  * - `background-refresh`: interval mode's periodic wake-up; check every mailbox.
  * - `unknown`: not a relay push (another sender, or a newer contract); ignore it. `reason` says why, for logs.
  */
 export type PushInstruction =
   | { type: 'sync-mailbox'; mailboxId: string; newMessages: number; alert: string }
   | { type: 'resubscribe'; mailboxId: string }
+  | { type: 'reauthorize'; mailboxId: string }
+  | { type: 'sync'; mailboxId: string }
   | { type: 'background-refresh' }
   | { type: 'unknown'; reason: string };
 
@@ -48,7 +53,9 @@ export function decodePush(payload: unknown): PushInstruction {
     case 'new-mail':
       return { type: 'sync-mailbox', mailboxId: push.payload.mailbox, newMessages: newMessagesOf(push.payload), alert: push.payload.aps.alert };
     case 'resubscribe':
-      return { type: 'resubscribe', mailboxId: push.payload.mailbox };
+    case 'reauthorize':
+    case 'sync':
+      return { type: push.type, mailboxId: push.payload.mailbox };
     case 'interval':
       return { type: 'background-refresh' };
   }

@@ -67,6 +67,22 @@ export {
   type RenewalReason,
   type SubscriptionState,
 } from './subscriptions.js';
+export {
+  DEFAULT_GRAPH_SUBSCRIPTION_MINUTES,
+  GRAPH_INBOX_RESOURCE,
+  GRAPH_RENEWAL_LEAD_MAX_MS,
+  buildGraphRenewalRequestFor,
+  buildGraphSubscriptionRequestFor,
+  planGraphRenewal,
+  readGraphSubscriptionResponse,
+  type AcceptedGraphSubscription,
+  type GraphRenewalPlan,
+  type GraphRenewalReason,
+  type GraphSubscribeOptions,
+  type GraphSubscriptionState,
+  type RefusedGraphSubscription,
+} from './graph-subscriptions.js';
+export { GRAPH_IMMUTABLE_ID_HEADERS, GRAPH_SUBSCRIPTIONS_URL, GraphArgumentError, GraphMalformedError } from '../graph/index.js';
 export { decodePush, planDisplay, type DisplaySettings, type PlannedNotification, type PushInstruction, type UnreadMail } from './incoming-push.js';
 export {
   MAILBOX_ACTIONS,

@@ -272,6 +272,25 @@ export class RelayClient {
   }
 
   /**
+   * `POST /v1/devices/{deviceId}/mailboxes/{mailboxId}/rotate`: new secrets for the mailbox's callback URL, Graph URLs
+   * and `clientState`. From then on the old callback URL answers `Unsubscribe`, the old Graph URLs 404 and the old
+   * `clientState` is refused: subscribe again with the new ones (and report the new subscription).
+   *
+   * @returns the mailbox's new `callbackUrl` and `graph` block.
+   * @throws RelayNotFoundError (`mailbox_not_found`) when the relay does not know the mailbox.
+   *
+   * @example
+   * ```ts
+   * const { graph } = await client.rotateMailbox('me');
+   * ```
+   */
+  async rotateMailbox(mailboxId: string): Promise<RegisteredMailbox> {
+    const rotated = await this.send('POST', `${this.mailboxPath(mailboxId)}/rotate`, this.secret(), undefined, registeredMailboxSchema);
+    if (rotated.id !== mailboxId) throw new RelayProtocolError(`asked to rotate mailbox ${mailboxId}, the relay answered for another one`);
+    return rotated;
+  }
+
+  /**
    * `GET /v1/devices/{deviceId}/events`: why each notification of the last 7 days was or was not pushed, newest first.
    *
    * @example

@@ -136,12 +136,19 @@ export const addMailboxRequestSchema = z.strictObject({
 });
 export type AddMailboxRequest = z.infer<typeof addMailboxRequestSchema>;
 
+/** The inbound protocols a mailbox may subscribe with (contract v2 section 3): EWS push, or Graph change notifications. */
+export const subscriptionProtocolSchema = z.enum(['ews', 'graph']);
+export type SubscriptionProtocol = z.infer<typeof subscriptionProtocolSchema>;
+
 export const reportSubscriptionRequestSchema = z.strictObject({
+  /** Which protocol the subscription speaks (v2; default `ews`). Reporting one supersedes the other's. */
+  protocol: subscriptionProtocolSchema.optional(),
   subscriptionId: z.string().min(1).max(512),
   expiresAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }),
   /**
    * An addition to contract v1 (optional, so v1 devices are unaffected): the StatusFrequency the device subscribed
-   * with, so that silence is judged against it; 30 minutes (Exchange's default) when absent.
+   * with, so that silence is judged against it; 30 minutes (Exchange's default) when absent. EWS only: Graph sends no
+   * heartbeats, so a Graph report's value is ignored.
    */
   statusFrequencyMinutes: z.number().int().min(1).max(1440).optional(),
 });
@@ -149,7 +156,19 @@ export type ReportSubscriptionRequest = z.infer<typeof reportSubscriptionRequest
 
 // ---- responses ----
 
-export const registeredMailboxSchema = z.object({ id: mailboxIdSchema, callbackUrl: z.string().url() });
+/**
+ * Where a mailbox's Graph subscription points (contract v2 section 7): its notification and lifecycle URLs and the
+ * `clientState` to subscribe with. The relay keeps only hashes of their secrets.
+ */
+export const graphEndpointsSchema = z.object({
+  notificationUrl: z.string().url(),
+  lifecycleNotificationUrl: z.string().url(),
+  clientState: z.string().min(1).max(128),
+});
+export type GraphEndpoints = z.infer<typeof graphEndpointsSchema>;
+
+/** `graph` is optional so that the client still reads a relay that predates Graph (contract v1). */
+export const registeredMailboxSchema = z.object({ id: mailboxIdSchema, callbackUrl: z.string().url(), graph: graphEndpointsSchema.optional() });
 export type RegisteredMailbox = z.infer<typeof registeredMailboxSchema>;
 
 export const registerDeviceResponseSchema = z.object({
@@ -172,6 +191,10 @@ export const mailboxViewSchema = z.object({
   subscriptionId: z.string().nullable(),
   expiresAt: z.string().nullable(),
   lastNotificationAt: z.string().nullable(),
+  /** The protocol of the current subscription (v2): `ews`, `graph`, or null before the first report. Optional for older relays. */
+  protocol: subscriptionProtocolSchema.nullable().optional(),
+  /** The current subscription's state (v2), the same as `subscription.state`. Optional for older relays. */
+  state: subscriptionStateSchema.optional(),
   subscription: z.object({
     subscriptionId: z.string().nullable(),
     expiresAt: z.string().nullable(),
@@ -206,6 +229,12 @@ export const decisionOutcomeSchema = z.enum([
   'dead-lettered',
   'token-retired',
   'resubscribe-requested',
+  // v2 (contract sections 7 and 9).
+  'reauthorize-requested',
+  'sync-requested',
+  'subscription-renewed',
+  'subscription-recreated',
+  'caught-up',
 ]);
 export type DecisionOutcome = z.infer<typeof decisionOutcomeSchema>;
 

@@ -42,13 +42,33 @@ export const intervalPayloadSchema = z.strictObject({
 });
 export type IntervalPayload = z.infer<typeof intervalPayloadSchema>;
 
-/** A silent request to renew the Exchange subscription of one mailbox (silent or about to expire). */
-export const resubscribePayloadSchema = z.strictObject({
-  aps: z.strictObject({ 'content-available': z.literal(1) }),
-  action: z.literal('resubscribe'),
-  mailbox: mailboxIdSchema,
-});
+/**
+ * What a silent push may ask the app to do about one mailbox's subscription (contract sections 6 and 7):
+ * - `resubscribe`: renew it (silent, about to expire, or removed by Graph);
+ * - `reauthorize`: Graph asks for reauthorization (renew it with a fresh token) or it pauses delivery;
+ * - `sync`: Graph missed notifications; catch up with a delta query.
+ */
+export const mailboxActionSchema = z.enum(['resubscribe', 'reauthorize', 'sync']);
+export type MailboxAction = z.infer<typeof mailboxActionSchema>;
+
+const mailboxActionPayloadSchema = <A extends MailboxAction>(action: A) =>
+  z.strictObject({
+    aps: z.strictObject({ 'content-available': z.literal(1) }),
+    action: z.literal(action),
+    mailbox: mailboxIdSchema,
+  });
+
+/** A silent request to renew the Exchange subscription of one mailbox (silent, about to expire, or removed). */
+export const resubscribePayloadSchema = mailboxActionPayloadSchema('resubscribe');
 export type ResubscribePayload = z.infer<typeof resubscribePayloadSchema>;
+
+/** A silent request to reauthorize a mailbox's Graph subscription (Graph's `reauthorizationRequired`). */
+export const reauthorizePayloadSchema = mailboxActionPayloadSchema('reauthorize');
+export type ReauthorizePayload = z.infer<typeof reauthorizePayloadSchema>;
+
+/** A silent request to catch up a mailbox with a delta query (Graph's `missed`). */
+export const syncPayloadSchema = mailboxActionPayloadSchema('sync');
+export type SyncPayload = z.infer<typeof syncPayloadSchema>;
 
 /**
  * Decodes any payload the relay sends into what the device should do, discriminated on `type`. The wire shapes share
@@ -58,11 +78,13 @@ export type ResubscribePayload = z.infer<typeof resubscribePayloadSchema>;
 export const apnsPayloadSchema = z.union([
   newMailPayloadSchema.transform((payload) => ({ type: 'new-mail' as const, payload })),
   resubscribePayloadSchema.transform((payload) => ({ type: 'resubscribe' as const, payload })),
+  reauthorizePayloadSchema.transform((payload) => ({ type: 'reauthorize' as const, payload })),
+  syncPayloadSchema.transform((payload) => ({ type: 'sync' as const, payload })),
   intervalPayloadSchema.transform((payload) => ({ type: 'interval' as const, payload })),
 ]);
 /** Any payload on the wire. */
 export type ApnsPayload = z.input<typeof apnsPayloadSchema>;
-/** A decoded push: `{ type: 'new-mail' | 'resubscribe' | 'interval', payload }`. */
+/** A decoded push: `{ type: 'new-mail' | 'resubscribe' | 'reauthorize' | 'sync' | 'interval', payload }`. */
 export type ReceivedPush = z.output<typeof apnsPayloadSchema>;
 
 /** A serialized payload is larger than APNs accepts; sending it would only earn a 413 `PayloadTooLarge`. */
@@ -121,9 +143,18 @@ export function intervalPush(): PushMessage {
  * @throws RangeError when `mailboxId` is not a valid mailbox id.
  */
 export function resubscribePush(mailboxId: string): PushMessage {
+  return mailboxActionPush('resubscribe', mailboxId);
+}
+
+/**
+ * Asks the device to act on one mailbox's subscription (`resubscribe`, `reauthorize` or `sync`):
+ * `apns-push-type: background`, `apns-priority: 5`.
+ *
+ * @throws RangeError when `mailboxId` is not a valid mailbox id.
+ */
+export function mailboxActionPush(action: MailboxAction, mailboxId: string): PushMessage {
   assertMailboxId(mailboxId);
-  const payload: ResubscribePayload = { aps: { 'content-available': 1 }, action: 'resubscribe', mailbox: mailboxId };
-  return { kind: 'background', priority: 5, payload };
+  return { kind: 'background', priority: 5, payload: { aps: { 'content-available': 1 }, action, mailbox: mailboxId } };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodePush, planDisplay, type UnreadMail } from '../../../shared/client/incoming-push.js';
-import { intervalPush, newMailPush, resubscribePush } from '../../../shared/push/apns-payloads.js';
+import { intervalPush, mailboxActionPush, newMailPush, resubscribePush } from '../../../shared/push/apns-payloads.js';
 
 describe('decodePush', () => {
   it('turns a new-mail alert into a sync of its mailbox', () => {
@@ -14,6 +14,12 @@ describe('decodePush', () => {
 
   it('turns a resubscribe push into a resubscription of its mailbox', () => {
     expect(decodePush(resubscribePush('team-inbox').payload)).toEqual({ type: 'resubscribe', mailboxId: 'team-inbox' });
+  });
+
+  it('turns a reauthorize push into a reauthorization of its mailbox, and a sync push into a catch-up of its mailbox', () => {
+    expect(decodePush(mailboxActionPush('reauthorize', 'me').payload)).toEqual({ type: 'reauthorize', mailboxId: 'me' });
+    expect(decodePush(JSON.stringify(mailboxActionPush('sync', 'team-inbox').payload))).toEqual({ type: 'sync', mailboxId: 'team-inbox' });
+    expect(decodePush({ aps: { 'content-available': 1 }, action: 'sync', mailbox: 'me' })).toEqual({ type: 'sync', mailboxId: 'me' });
   });
 
   it("turns interval mode's silent push into a background refresh", () => {
@@ -37,6 +43,8 @@ describe('decodePush', () => {
     ['an action the contract does not have', { aps: { 'content-available': 1 }, action: 'wipe', mailbox: 'me' }],
     ['a silent push with an extra key', { aps: { 'content-available': 1 }, extra: true }],
     ['a resubscribe without its mailbox', { aps: { 'content-available': 1 }, action: 'resubscribe' }],
+    ['a sync without its mailbox', { aps: { 'content-available': 1 }, action: 'sync' }],
+    ['a reauthorize as an alert', { aps: { alert: 'x', 'mutable-content': 1, 'thread-id': 'me' }, action: 'reauthorize', mailbox: 'me' }],
   ])('calls %s unknown, without throwing', (_name, payload) => {
     expect(decodePush(payload)).toEqual({ type: 'unknown', reason: expect.any(String) });
   });

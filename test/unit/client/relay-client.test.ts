@@ -429,6 +429,28 @@ describe('RelayClient delegated mailboxes', () => {
   });
 });
 
+describe('RelayClient.rotateMailbox', () => {
+  const graph = {
+    notificationUrl: `${BASE}/v1/graph/notifications/new-secret`,
+    lifecycleNotificationUrl: `${BASE}/v1/graph/lifecycle/new-secret`,
+    clientState: 'new-client-state',
+  };
+
+  it("POSTs to the mailbox's rotate route and returns the new callback URL and Graph block", async () => {
+    const { fetch, calls } = fakeFetch({ status: 200, body: { id: 'me', callbackUrl: `${BASE}/v1/callbacks/new-secret`, graph } });
+    const client = new RelayClient({ baseUrl: BASE, fetch, credentials: CREDENTIALS });
+    expect(await client.rotateMailbox('me')).toEqual({ id: 'me', callbackUrl: `${BASE}/v1/callbacks/new-secret`, graph });
+    expect(calls.map((call) => [call.method, call.url, call.headers.authorization])).toEqual([['POST', `${BASE}/v1/devices/dev-1/mailboxes/me/rotate`, 'Bearer device-secret']]);
+  });
+
+  it('refuses an answer for another mailbox, and passes on a 404', async () => {
+    const other = fakeFetch({ status: 200, body: { id: 'other', callbackUrl: `${BASE}/v1/callbacks/x`, graph } });
+    await expect(new RelayClient({ baseUrl: BASE, fetch: other.fetch, credentials: CREDENTIALS }).rotateMailbox('me')).rejects.toBeInstanceOf(RelayProtocolError);
+    const missing = fakeFetch({ status: 404, body: { error: { code: 'mailbox_not_found', message: 'no such mailbox on this device' } } });
+    await expect(new RelayClient({ baseUrl: BASE, fetch: missing.fetch, credentials: CREDENTIALS }).rotateMailbox('gone')).rejects.toBeInstanceOf(RelayNotFoundError);
+  });
+});
+
 describe('RelayClient.unregister', () => {
   it('deletes the device and forgets the credentials', async () => {
     const { fetch, calls } = fakeFetch({ status: 204 });

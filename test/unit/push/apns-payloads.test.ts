@@ -4,6 +4,7 @@ import { RelayError } from '../../../shared/errors.js';
 import {
   apnsPayloadSchema,
   intervalPush,
+  mailboxActionPush,
   newMailPush,
   PushPayloadTooLargeError,
   resubscribePush,
@@ -58,6 +59,21 @@ describe('newMailPush', () => {
 describe('intervalPush', () => {
   it('builds a background push with priority 5 and only content-available', () => {
     expect(intervalPush()).toStrictEqual({ kind: 'background', priority: 5, payload: { aps: { 'content-available': 1 } } });
+  });
+});
+
+describe('mailboxActionPush', () => {
+  it.each(['resubscribe', 'reauthorize', 'sync'] as const)('asks in the background for %s, naming the mailbox', (action) => {
+    expect(mailboxActionPush(action, 'me')).toStrictEqual({
+      kind: 'background',
+      priority: 5,
+      payload: { aps: { 'content-available': 1 }, action, mailbox: 'me' },
+    });
+    expect(serializePayload(mailboxActionPush(action, 'm1'))).toBe(`{"aps":{"content-available":1},"action":"${action}","mailbox":"m1"}`);
+  });
+
+  it('refuses an invalid mailbox id', () => {
+    expect(() => mailboxActionPush('sync', 'not valid')).toThrow(RangeError);
   });
 });
 
@@ -137,6 +153,10 @@ describe('apnsPayloadSchema', () => {
     expect(decode(newMail)).toEqual({ type: 'new-mail', payload: newMail });
     expect(decode(interval)).toEqual({ type: 'interval', payload: interval });
     expect(decode(resubscribe)).toEqual({ type: 'resubscribe', payload: resubscribe });
+    for (const action of ['reauthorize', 'sync'] as const) {
+      const payload = mailboxActionPush(action, 'inbox-1').payload;
+      expect(decode(payload)).toEqual({ type: action, payload });
+    }
   });
 
   it('decodes every new-mail push the builder can make', () => {
@@ -168,6 +188,8 @@ describe('apnsPayloadSchema', () => {
     ['an unknown action', { ...resubscribe, action: 'wipe' }],
     ['a resubscribe without mailbox', { aps: { 'content-available': 1 }, action: 'resubscribe' }],
     ['a resubscribe with an invalid mailbox id', { ...resubscribe, mailbox: '../etc' }],
+    ['a sync with an extra key', { ...resubscribe, action: 'sync', since: '2026-01-01' }],
+    ['a reauthorize without content-available', { aps: {}, action: 'reauthorize', mailbox: 'm1' }],
     ['a new-mail push without alert', { ...newMail, aps: { 'mutable-content': 1, 'thread-id': 'm1' } }],
     ['a new-mail push with mutable-content 0', { ...newMail, aps: { ...newMail.aps, 'mutable-content': 0 } }],
     ['a new-mail push without mailbox', { aps: newMail.aps, newMessages: 1 }],

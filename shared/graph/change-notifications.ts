@@ -1,0 +1,109 @@
+import * as z from 'zod';
+import { GraphMalformedError } from './graph-errors.js';
+import { readJsonDocument } from './safe-json.js';
+
+/**
+ * Microsoft Graph change notifications (GRAPH change-notifications-delivery-webhooks.md): the collection Graph POSTs to
+ * a subscription's `notificationUrl`, and what in it is new mail.
+ */
+
+/**
+ * Most items one body may carry. Graph documents no batch size; a real Outlook item is 500-700 bytes, so a body within
+ * the 256 KiB cap holds well under this. More is a hostile shape (each item may cost a queue message), refused whole.
+ */
+export const MAX_GRAPH_ITEMS = 1_000;
+
+const boundedString = (max: number) => z.string().min(1).max(max);
+/** Graph sends `null` for an absent optional property as often as it leaves it out. */
+const optional = <T extends z.ZodType>(schema: T) => schema.nullable().transform((value) => value ?? undefined).optional();
+
+/** `resourceData` of a basic notification: what changed, without its content. */
+export const graphResourceDataSchema = z.object({
+  '@odata.type': optional(z.string().max(256)),
+  id: optional(boundedString(1024)),
+});
+export type GraphResourceData = z.infer<typeof graphResourceDataSchema>;
+
+/**
+ * One item of `value`. Unknown properties (`tenantId`, `subscriptionExpirationDateTime`, `encryptedContent`, ...) are
+ * dropped: in device mode the relay never decrypts anything, so a rich notification is read as a basic one.
+ * `clientState` is read as sent (up to 1,024 characters, beyond Graph's 128) so that a forged one is recorded as such.
+ */
+export const graphChangeNotificationSchema = z.object({
+  subscriptionId: boundedString(512),
+  changeType: boundedString(64),
+  resource: boundedString(2048),
+  clientState: optional(z.string().max(1024)),
+  resourceData: optional(graphResourceDataSchema),
+});
+export type GraphChangeNotification = z.infer<typeof graphChangeNotificationSchema>;
+
+/** The collection: its items as read, and how many were malformed and skipped. */
+export interface GraphNotificationBatch<Item> {
+  items: Item[];
+  /** Items that were not well-formed, left out; the others are still handled (contract section 7). */
+  skipped: number;
+}
+
+/**
+ * Reads a notification POST: `{"value": [ ... ]}`. Checks size, UTF-8, depth and JSON first, then the collection; an
+ * item without `subscriptionId`, `changeType` and `resource` (or with one of the wrong type or length) is skipped.
+ *
+ * @throws GraphBodyTooLargeError over 256 KiB; GraphMalformedError when the body is not JSON, has no `value` array,
+ * more than {@link MAX_GRAPH_ITEMS} items, or no well-formed item. Nothing else.
+ */
+export function parseChangeNotifications(body: Uint8Array | string): GraphNotificationBatch<GraphChangeNotification> {
+  return readCollection(body, graphChangeNotificationSchema, 'subscriptionId, changeType and resource');
+}
+
+/** Shared by the notification and lifecycle readers: the same limits, the same partial acceptance. */
+export function readCollection<S extends z.ZodType>(body: Uint8Array | string, itemSchema: S, required: string): GraphNotificationBatch<z.output<S>> {
+  const document = readJsonDocument(body);
+  if (typeof document !== 'object' || document === null || Array.isArray(document) || !Object.hasOwn(document, 'value')) {
+    throw new GraphMalformedError('the body is not an object with a "value" array');
+  }
+  const value: unknown = (document as { value: unknown }).value;
+  if (!Array.isArray(value)) throw new GraphMalformedError('"value" is not an array');
+  if (value.length > MAX_GRAPH_ITEMS) throw new GraphMalformedError(`"value" holds more than ${MAX_GRAPH_ITEMS} items`);
+  const items: z.output<S>[] = [];
+  for (const candidate of value) {
+    const parsed = itemSchema.safeParse(candidate);
+    if (parsed.success) items.push(parsed.data);
+  }
+  if (items.length === 0) throw new GraphMalformedError(`no item of "value" has ${required}`);
+  return { items, skipped: value.length - items.length };
+}
+
+const MESSAGE_TYPE = '#microsoft.graph.message';
+/** `.../messages/{id}` or `.../messages('{id}')` as the last segment, any case (the corpus has `Messages` and `messages(...)`). */
+const MESSAGE_RESOURCE = /(?:^|\/)messages(?:\/([^/()']+)|\('([^'/]+)'\))\/?$/i;
+
+/** The message id a resource path names, or undefined when the path names no message. */
+export function messageIdOfResource(resource: string): string | undefined {
+  const match = MESSAGE_RESOURCE.exec(resource);
+  return match ? (match[1] ?? match[2]) : undefined;
+}
+
+/**
+ * Is the item about an Outlook message? `resourceData['@odata.type']` decides when Graph sent one (compared
+ * case-insensitively: the docs show both `#Microsoft.Graph.Message` and `#microsoft.graph.message`), so a Teams
+ * `chatMessage` under `.../messages('...')` is not mail; without it, a resource path naming a message does.
+ */
+export function isMessageNotification(item: GraphChangeNotification): boolean {
+  const type = item.resourceData?.['@odata.type'];
+  if (type !== undefined) return type.toLowerCase() === MESSAGE_TYPE;
+  return messageIdOfResource(item.resource) !== undefined;
+}
+
+/** New mail: a `created` change on a message. `updated` and `deleted` (and anything else) push nothing. */
+export function isNewMessageNotification(item: GraphChangeNotification): boolean {
+  return item.changeType === 'created' && isMessageNotification(item);
+}
+
+/**
+ * What identifies the message for dedupe: `resourceData.id`, else the id its resource path names, else the resource
+ * itself, so that Graph's retry of an item, or the same message twice in one body, is one item.
+ */
+export function messageKeyOf(item: GraphChangeNotification): string {
+  return item.resourceData?.id ?? messageIdOfResource(item.resource) ?? item.resource;
+}
