@@ -98,3 +98,14 @@ export {
   type PermissionLevel,
   type PurgePlan,
 } from './delegation.js';
+export {
+  AlertDecryptionError,
+  alertKeyIdOf,
+  alertKeyThumbprint,
+  decryptAlert,
+  exportAlertPublicKey,
+  generateAlertKeyPair,
+  importAlertPrivateKey,
+  type AlertDetails,
+  type AlertPublicKey,
+} from './alert-key.js';

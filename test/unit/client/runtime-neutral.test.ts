@@ -17,7 +17,7 @@ async function bundle(entry: string): Promise<string> {
 }
 
 describe('the client library', () => {
-  it.each(['index', 'app-config', 'relay-client', 'subscriptions', 'graph-subscriptions', 'incoming-push', 'delegation'])(
+  it.each(['index', 'app-config', 'relay-client', 'subscriptions', 'graph-subscriptions', 'incoming-push', 'delegation', 'alert-key'])(
     'bundles %s for a runtime without Node built-ins',
     async (module) => {
       const code = await bundle(`shared/client/${module}.ts`);

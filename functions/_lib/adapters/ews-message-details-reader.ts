@@ -1,0 +1,135 @@
+import { EwsBodyTooLargeError } from '../../../shared/ews/ews-errors.js';
+import {
+  buildCheckRequest,
+  buildGetInboxRequest,
+  buildGetItemFolderRequest,
+  buildGetMessageDetailsRequest,
+  readEwsOperationResponse,
+  readFolderId,
+  readItemFolder,
+  readMessageDetails,
+  type EwsOperationResult,
+} from '../../../shared/ews/get-item.js';
+import type { XmlElement } from '../../../shared/ews/safe-xml.js';
+import type { MailServerSettings } from '../../../shared/org/org-schemas.js';
+import { MailServerError, type MailServerErrorKind, type MessageDetails, type MessageDetailsReader } from '../../../shared/org/ports.js';
+import type { OutboundPolicy } from '../outbound-address-policy.js';
+import { DEFAULT_MAIL_SERVER_BUDGET_MS, systemClock, withinBudget, type Clock } from './mail-server-budget.js';
+import { MAX_MAIL_SERVER_ANSWER_BYTES, retryAfterMs, sendMailServerRequest } from './mail-server-http.js';
+
+export interface MailServerReaderOptions {
+  policy: OutboundPolicy;
+  /** Per operation, retries included (default 3 s, contract section 8). */
+  budgetMs?: number;
+  clock?: Clock;
+}
+
+/** EWS response codes that say what went wrong in terms the relay acts on; anything else is `server-error`. */
+const KIND_BY_RESPONSE_CODE: ReadonlyMap<string, MailServerErrorKind> = new Map([
+  ['ErrorImpersonateUserDenied', 'forbidden'],
+  ['ErrorImpersonationDenied', 'forbidden'],
+  ['ErrorImpersonationFailed', 'forbidden'],
+  ['ErrorAccessDenied', 'forbidden'],
+  ['ErrorNonExistentMailbox', 'not-found'],
+  ['ErrorItemNotFound', 'not-found'],
+  ['ErrorInvalidIdMalformed', 'not-found'],
+  ['ErrorInvalidIdMalformedEwsLegacyIdFormat', 'not-found'],
+  ['ErrorInvalidIdNotAnItemAttachmentId', 'not-found'],
+  ['ErrorCrossMailboxMoveCopy', 'not-found'],
+  ['ErrorServerBusy', 'throttled'],
+]);
+
+/**
+ * The EWS adapter of {@link MessageDetailsReader}: GetItem with the service account over Basic authentication
+ * (HTTPS only, except loopback under `npm start`), impersonating the mailbox with `ExchangeImpersonation` and routing
+ * with `X-AnchorMailbox` (Microsoft: "when using impersonation you must always use the X-AnchorMailbox header").
+ */
+export function ewsMessageDetailsReader(
+  server: Extract<MailServerSettings, { type: 'ews' }>,
+  password: string,
+  options: MailServerReaderOptions,
+): MessageDetailsReader {
+  const budgetMs = options.budgetMs ?? DEFAULT_MAIL_SERVER_BUDGET_MS;
+  const clock = options.clock ?? systemClock;
+  const authorization = `Basic ${Buffer.from(`${server.username}:${password}`, 'utf8').toString('base64')}`;
+
+  async function call(operation: 'GetItem' | 'GetFolder' | 'GetServerTimeZones', body: string, anchor: string | undefined, timeoutMs: number): Promise<XmlElement> {
+    const answer = await sendMailServerRequest({
+      url: server.url,
+      method: 'POST',
+      headers: {
+        'content-type': 'text/xml; charset=utf-8',
+        accept: 'text/xml',
+        authorization,
+        ...(anchor === undefined ? {} : { 'x-anchormailbox': anchor }),
+      },
+      body,
+      timeoutMs,
+      maxBodyBytes: MAX_MAIL_SERVER_ANSWER_BYTES,
+      policy: options.policy,
+    });
+    if (answer.status === 401) throw new MailServerError('unauthorized', 'http-401');
+    if (answer.status === 403) throw new MailServerError('forbidden', 'http-403');
+    if (answer.status === 429 || answer.status === 503) {
+      throw new MailServerError('throttled', `http-${answer.status}`, { retryAfterMs: retryAfterMs(answer.headers, clock.now()) });
+    }
+    // EWS answers SOAP faults (impersonation refused, ErrorServerBusy, schema errors) with HTTP 500.
+    if (answer.status !== 200 && answer.status !== 500) throw new MailServerError('server-error', `http-${answer.status}`);
+    let result: EwsOperationResult;
+    try {
+      result = readEwsOperationResponse(answer.body, operation);
+    } catch (error) {
+      if (error instanceof EwsBodyTooLargeError) throw new MailServerError('response-too-large', operation, { cause: error });
+      throw new MailServerError('malformed-response', operation, { cause: error });
+    }
+    if (!result.ok) {
+      const kind = KIND_BY_RESPONSE_CODE.get(result.responseCode) ?? 'server-error';
+      // The code is a fixed EWS identifier; keep it short and free of anything the server might have put in it.
+      const detail = /^[A-Za-z0-9]{1,80}$/.test(result.responseCode) ? result.responseCode : 'ews-error';
+      throw new MailServerError(kind, detail, result.backOffMs === undefined ? {} : { retryAfterMs: result.backOffMs });
+    }
+    return result.message;
+  }
+
+  const run = <T>(operation: (timeoutMs: number) => Promise<T>): Promise<T> => withinBudget(budgetMs, operation, clock);
+  const malformed = (read: () => unknown, what: string) => {
+    try {
+      return read();
+    } catch (error) {
+      throw new MailServerError('malformed-response', what, { cause: error });
+    }
+  };
+
+  return {
+    readMessage: (address, messageId) =>
+      run(async (timeoutMs) => {
+        const message = await call('GetItem', buildGetMessageDetailsRequest({ impersonate: address, itemId: messageId }), address, timeoutMs);
+        return malformed(() => readMessageDetails(message), 'GetItem') as MessageDetails;
+      }),
+    inboxMessageReceivedAt: async (address, messageId) => {
+      const deadline = clock.now() + budgetMs;
+      const item = await withinBudget(
+        budgetMs,
+        async (timeoutMs) => {
+          const message = await call('GetItem', buildGetItemFolderRequest({ impersonate: address, itemId: messageId }), address, timeoutMs);
+          return malformed(() => readItemFolder(message), 'GetItem') as { parentFolderId: string; receivedAt: string };
+        },
+        clock,
+      );
+      const inboxId = await withinBudget(
+        Math.max(0, deadline - clock.now()),
+        async (timeoutMs) => {
+          const message = await call('GetFolder', buildGetInboxRequest({ impersonate: address }), address, timeoutMs);
+          return malformed(() => readFolderId(message), 'GetFolder') as string;
+        },
+        clock,
+      );
+      if (item.parentFolderId !== inboxId) throw new MailServerError('not-found', 'not-in-inbox');
+      return item.receivedAt;
+    },
+    check: () =>
+      run(async (timeoutMs) => {
+        await call('GetServerTimeZones', buildCheckRequest(), undefined, timeoutMs);
+      }),
+  };
+}

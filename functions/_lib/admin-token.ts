@@ -1,0 +1,41 @@
+import jwt from 'jsonwebtoken';
+import { UnauthorizedError } from '../../shared/errors.js';
+
+export const ADMIN_TOKEN_AUDIENCE = 'admin';
+
+/**
+ * Verifies an operator (admin) token (contract section 2, v2): HS256 only, audience "admin", a non-empty `sub` (the
+ * operator's name), `exp` honoured when present. Returns the operator's name.
+ *
+ * The audience keeps the two token kinds apart even if someone configured the same secret for both: an org token
+ * (audience "devices") is refused here, and `verifyOrgToken` refuses an admin token. `secrets` may list the current
+ * secret and the previous one, so a rotation does not cut off operators mid-way.
+ */
+export function verifyAdminToken(token: string, secrets: string | readonly string[], now: number = Date.now()): string {
+  const candidates = typeof secrets === 'string' ? [secrets] : secrets;
+  let lastError: unknown;
+  for (const secret of candidates) {
+    let claims: string | jwt.JwtPayload;
+    try {
+      claims = jwt.verify(token, secret, { algorithms: ['HS256'], audience: ADMIN_TOKEN_AUDIENCE, clockTimestamp: Math.floor(now / 1000) });
+    } catch (error) {
+      lastError = error;
+      continue;
+    }
+    if (typeof claims !== 'object' || typeof claims.sub !== 'string' || claims.sub.length === 0) {
+      throw new UnauthorizedError('the admin token has no subject (operator name)');
+    }
+    return claims.sub;
+  }
+  throw new UnauthorizedError('the admin token is invalid or expired', { cause: lastError });
+}
+
+/** Issues an admin token; used by `npm run admin-token` and tests. */
+export function issueAdminToken(operator: string, secret: string, options: { expiresInSeconds?: number } = {}): string {
+  return jwt.sign({}, secret, {
+    algorithm: 'HS256',
+    subject: operator,
+    audience: ADMIN_TOKEN_AUDIENCE,
+    ...(options.expiresInSeconds === undefined ? {} : { expiresIn: options.expiresInSeconds }),
+  });
+}
