@@ -8,7 +8,7 @@ import { DEFAULT_ALERT_SETTINGS } from '../shared/device/device-schemas.js';
 import type { PushGateway } from '../shared/push/push-gateway.js';
 import { dueShardOf } from '../shared/store/due-shard.js';
 import { supervisionDueAt } from '../shared/supervision/subscription-state.js';
-import { dueShardValue, deviceKey, mailboxKey } from '../infra/table-design.js';
+import { dueShardValue, deviceKey, mailboxKey } from '../functions/_lib/adapters/table-design.js';
 import { startLocalBackends } from '../infra/local/backends.js';
 
 /**

@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { TTL_ATTRIBUTE, tableDefinition } from '../table-design.js';
+import { TTL_ATTRIBUTE, tableDefinition } from '../../functions/_lib/adapters/table-design.js';
 import type { RelayFunction } from './relay-function.js';
 
 export interface StoreProps {
@@ -21,7 +21,7 @@ const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Dele
 /**
  * The single DynamoDB table behind every store port: on-demand, point-in-time recovery, encrypted with the AWS
  * managed key (so its use shows in CloudTrail), expiring dedupe keys and decisions by TTL. Keys and indexes come from
- * infra/table-design.ts, the definition the local backends create too, so the two cannot drift apart.
+ * functions/_lib/adapters/table-design.ts, the definition the local backends create too, so the two cannot drift apart.
  */
 export class Store extends Construct {
   readonly table: dynamodb.TableV2;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
-import { DUE_INDEX_NAME, tableDefinition } from '../table-design.js';
+import { DUE_INDEX_NAME, tableDefinition } from '../../functions/_lib/adapters/table-design.js';
 
 /**
  * Embedded AWS backends for `npm start` and integration tests: dynalite (DynamoDB) and fauxqs (SQS) in this

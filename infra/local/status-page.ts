@@ -6,7 +6,7 @@ import * as z from 'zod';
 import { isPastTtl, type Item } from '../../functions/_lib/adapters/dynamodb-support.js';
 import { decisionSchema } from '../../shared/device/device-schemas.js';
 import { subscriptionState, subscriptionStateSchema, type SupervisedMailbox } from '../../shared/supervision/subscription-state.js';
-import { DEVICE_PK_PREFIX, EVENT_SK_PREFIX, MAILBOX_SK_PREFIX, META_SK, TABLE_KEYS, TTL_ATTRIBUTE } from '../table-design.js';
+import { DEVICE_PK_PREFIX, EVENT_SK_PREFIX, MAILBOX_SK_PREFIX, META_SK, TABLE_KEYS, TTL_ATTRIBUTE } from '../../functions/_lib/adapters/table-design.js';
 import type { ApnsSandbox } from './apns-sandbox.js';
 import { sendJson, type LocalExtraRoute } from './http-router.js';
 

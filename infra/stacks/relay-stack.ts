@@ -11,7 +11,7 @@ import { PushDelivery } from '../constructs/push-delivery.js';
 import { RelayFunction } from '../constructs/relay-function.js';
 import { Schedules } from '../constructs/schedules.js';
 import { Store } from '../constructs/store.js';
-import { DUE_INDEX_NAME } from '../table-design.js';
+import { DUE_INDEX_NAME } from '../../functions/_lib/adapters/table-design.js';
 
 export interface RelayStackProps extends StackProps {
   readonly config: DeploymentConfig;

@@ -54,7 +54,7 @@ describe('the table', () => {
       TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
       Replicas: [{ Region: 'eu-west-1', DeletionProtectionEnabled: true, PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }],
     });
-    // The supervisor's sparse due index (infra/table-design.ts), keys only.
+    // The supervisor's sparse due index (functions/_lib/adapters/table-design.ts), keys only.
     expect(table.Properties.GlobalSecondaryIndexes).toEqual([
       {
         IndexName: 'due-index',

@@ -3,7 +3,7 @@ import { networkInterfaces } from 'node:os';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DUE_AT_ATTRIBUTE, DUE_INDEX_NAME, DUE_SHARD_ATTRIBUTE, TABLE_KEYS } from '../../infra/table-design.js';
+import { DUE_AT_ATTRIBUTE, DUE_INDEX_NAME, DUE_SHARD_ATTRIBUTE, TABLE_KEYS } from '../../functions/_lib/adapters/table-design.js';
 import { withLocalBackends, type LocalBackendsHarness } from '../support/local-backends.js';
 
 let local: LocalBackendsHarness;

@@ -5,7 +5,7 @@ import { DynamoDbDedupeStore } from '../../functions/_lib/adapters/dynamodb-dedu
 import { DynamoDbDeviceStore } from '../../functions/_lib/adapters/dynamodb-device-store.js';
 import { MailboxLimitError } from '../../shared/errors.js';
 import { DECISION_RETENTION_MS } from '../../shared/store/ports.js';
-import { callbackKey, dedupeKey, deviceKey, devicePk, mailboxKey } from '../../infra/table-design.js';
+import { callbackKey, dedupeKey, deviceKey, devicePk, mailboxKey } from '../../functions/_lib/adapters/table-design.js';
 import { dueShardOf } from '../../shared/store/due-shard.js';
 import { withLocalBackends, type LocalBackendsHarness } from '../support/local-backends.js';
 import { decisionAt, describeStoreBehaviour } from '../support/store-behaviour.js';

@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoDbDecisionLog } from '../../functions/_lib/adapters/dynamodb-decision-log.js';
 import { DynamoDbDeviceStore } from '../../functions/_lib/adapters/dynamodb-device-store.js';
 import { LOCAL_BACKEND_CREDENTIALS, LOCAL_REGION, LOCAL_TABLE_NAME } from '../../infra/local/backends.js';
-import { tableDefinition } from '../../infra/table-design.js';
+import { tableDefinition } from '../../functions/_lib/adapters/table-design.js';
 import { startLocalBackends, withLocalBackends, type LocalBackendsHarness } from '../support/local-backends.js';
 import { decisionAt } from '../support/store-behaviour.js';
 import { makeDevice, makeMailbox } from '../support/store-fixtures.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { decisionSchema, type Decision } from '../../../shared/device/device-schemas.js';
 import { DECISION_RETENTION_MS, type DecisionLog } from '../../../shared/store/ports.js';
-import { EVENT_SK_PREFIX, EVENT_SK_UPPER_BOUND, TTL_ATTRIBUTE, devicePk, eventSk } from '../../../infra/table-design.js';
+import { EVENT_SK_PREFIX, EVENT_SK_UPPER_BOUND, TTL_ATTRIBUTE, devicePk, eventSk } from './table-design.js';
 import { isPastTtl, ttlSeconds, type Item } from './dynamodb-support.js';
 
 /** How many decisions `list` returns when the caller names no limit. */

@@ -1,6 +1,6 @@
 import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ClaimResult, DedupeStore } from '../../../shared/store/ports.js';
-import { TTL_ATTRIBUTE, dedupeKey } from '../../../infra/table-design.js';
+import { TTL_ATTRIBUTE, dedupeKey } from './table-design.js';
 import { isConditionalCheckFailed, mapWithConcurrency, ttlSeconds } from './dynamodb-support.js';
 
 /** Conditional writes in flight per claim or complete call; a message carries at most 100 keys. */

@@ -32,7 +32,7 @@ import {
   devicePk,
   dueShardValue,
   mailboxKey,
-} from '../../../infra/table-design.js';
+} from './table-design.js';
 import {
   backoff,
   batchGetAll,
@@ -50,7 +50,7 @@ import {
 
 
 /**
- * DeviceStore on the single table (infra/table-design.ts). No transactions (dynalite has none): every multi-item
+ * DeviceStore on the single table (functions/_lib/adapters/table-design.ts). No transactions (dynalite has none): every multi-item
  * change is ordered so that a crash half-way leaves only items nothing can reach.
  */
 export class DynamoDbDeviceStore implements DeviceStore {

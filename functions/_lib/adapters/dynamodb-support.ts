@@ -1,6 +1,6 @@
 import { BatchGetCommand, BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
-import { DUE_SHARD_ATTRIBUTE, TTL_ATTRIBUTE, type TableKey } from '../../../infra/table-design.js';
+import { DUE_SHARD_ATTRIBUTE, TTL_ATTRIBUTE, type TableKey } from './table-design.js';
 
 /** A stored item as the document client returns it. */
 export type Item = Record<string, unknown>;

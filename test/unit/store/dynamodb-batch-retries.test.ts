@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoDbDeviceStore } from '../../../functions/_lib/adapters/dynamodb-device-store.js';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
-import { callbackKey, deviceKey, mailboxKey } from '../../../infra/table-design.js';
+import { callbackKey, deviceKey, mailboxKey } from '../../../functions/_lib/adapters/table-design.js';
 import { makeDevice, makeMailbox } from '../../support/store-fixtures.js';
 
 // The unprocessed-entries paths cannot be provoked on dynalite, which never throttles; a mocked client can.
