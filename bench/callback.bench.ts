@@ -178,7 +178,7 @@ async function measureInProcess(quick: boolean): Promise<CallbackBenchResult['in
       orgId: 'bench-org',
       request: registerDeviceRequestSchema.parse({ pushToken: 'ab'.repeat(32), mailboxes: [{ id: 'primary', kind: 'primary' }] }),
     },
-    { store: stores.devices, decisions: stores.decisions, endpoints: noEndpointRegistry, publicUrl: 'http://127.0.0.1', orgTokenSecret: 'bench', now: Date.now, random: Math.random },
+    { ...stores.ports, decisions: stores.decisions, endpoints: noEndpointRegistry, publicUrl: 'http://127.0.0.1', orgTokenSecret: 'bench', now: Date.now, random: Math.random },
   );
   const device = (await stores.devices.getDevice(registered.deviceId))!;
   await reportSubscription(
@@ -187,11 +187,11 @@ async function measureInProcess(quick: boolean): Promise<CallbackBenchResult['in
       mailboxId: 'primary',
       request: { subscriptionId: 'sub-bench', expiresAt: new Date(Date.now() + 86_400_000).toISOString(), statusFrequencyMinutes: FLEET_STATUS_FREQUENCY_MINUTES },
     },
-    { store: stores.devices, decisions: stores.decisions, endpoints: noEndpointRegistry, publicUrl: 'http://127.0.0.1', orgTokenSecret: 'bench', now: Date.now, random: Math.random },
+    { ...stores.ports, decisions: stores.decisions, endpoints: noEndpointRegistry, publicUrl: 'http://127.0.0.1', orgTokenSecret: 'bench', now: Date.now, random: Math.random },
   );
   const callbackUrl = registered.mailboxes[0]!.callbackUrl;
   const secret = callbackUrl.slice(callbackUrl.lastIndexOf('/') + 1);
-  const deps: CallbackDeps = { store: stores.devices, queue, now: Date.now, logger: quiet, counter: { count() {} } };
+  const deps: CallbackDeps = { ...stores.ports, queue, now: Date.now, logger: quiet, counter: { count() {} } };
   const parser = new XMLParser();
 
   const bodies = {

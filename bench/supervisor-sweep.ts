@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { createAwsClients, destroyAwsClients } from '../functions/_lib/adapters/aws-clients.js';
 import { DynamoDbDecisionLog } from '../functions/_lib/adapters/dynamodb-decision-log.js';
-import { DynamoDbDeviceStore } from '../functions/_lib/adapters/dynamodb-device-store.js';
+import { dynamoDbDevicePorts } from '../functions/_lib/adapters/dynamodb-device-ports.js';
 import { runSupervisorSweep } from '../functions/supervisor/run-sweep.js';
 import { DEFAULT_ALERT_SETTINGS } from '../shared/device/device-schemas.js';
 import type { PushGateway } from '../shared/push/push-gateway.js';
@@ -85,10 +85,10 @@ export async function runSupervisorSweepBench(options: { mailboxes: number; dueF
       { step: 'initialize', name: 'benchCallCounter' },
     );
     const push: PushGateway = { send: async () => ({ outcome: 'delivered', apnsId: 'bench' }) };
-    const store = new DynamoDbDeviceStore(clients.documentClient, backends.tableName, { now: () => now });
+    const ports = dynamoDbDevicePorts(clients.documentClient, backends.tableName, { now: () => now });
     const started = performance.now();
     const report = await runSupervisorSweep(
-      { store, decisions: new DynamoDbDecisionLog(clients.documentClient, backends.tableName, { now: () => now }), push, now: () => now, random: Math.random, logger: { debug() {}, info() {}, warn() {}, error() {} }, counter: { count() {} } },
+      { ...ports, decisions: new DynamoDbDecisionLog(clients.documentClient, backends.tableName, { now: () => now }), push, now: () => now, random: Math.random, logger: { debug() {}, info() {}, warn() {}, error() {} }, counter: { count() {} } },
       { maxItems: 1_000_000 },
     );
     const sweepMs = performance.now() - started;

@@ -1,9 +1,11 @@
-import type { DecisionLog, DeviceStore } from '../../shared/store/ports.js';
+import type { DecisionLog, DeviceReader, DeviceRegistry, MailboxRegistry } from '../../shared/store/ports.js';
 import type { PushEndpointRegistry } from '../../shared/push/push-gateway.js';
 
 /** What the device API's use cases need; the handler wires AWS adapters, tests wire in-memory ones. */
 export interface DeviceApiDeps {
-  store: DeviceStore;
+  devices: DeviceReader;
+  registry: DeviceRegistry;
+  mailboxes: MailboxRegistry;
   decisions: DecisionLog;
   endpoints: PushEndpointRegistry;
   /** Base of the callback URLs handed out (contract: PUBLIC_URL). */

@@ -14,21 +14,21 @@ import { callbackUrl, type DeviceApiDeps } from './deps.js';
 import { toDeviceView } from './device-view.js';
 
 export async function getDevice(device: DeviceRecord, deps: DeviceApiDeps): Promise<DeviceView> {
-  const found = await deps.store.getDeviceWithMailboxes(device.deviceId);
+  const found = await deps.devices.getDeviceWithMailboxes(device.deviceId);
   if (!found) throw new DeviceNotFoundError();
   return toDeviceView(found, deps.now());
 }
 
 /** Deletes everything stored for the device, then its push endpoint (if the gateway has one). */
 export async function deleteDevice(device: DeviceRecord, deps: DeviceApiDeps): Promise<void> {
-  await deps.store.deleteDevice(device.deviceId);
+  await deps.registry.deleteDevice(device.deviceId);
   if (device.endpointArn) await deps.endpoints.unregister(device.endpointArn);
 }
 
 export async function addDelegatedMailbox(input: { device: DeviceRecord; request: AddMailboxRequest }, deps: DeviceApiDeps): Promise<RegisteredMailbox> {
   const secret = newSecret();
   const createdAt = deps.now();
-  await deps.store.addMailbox(
+  await deps.mailboxes.addMailbox(
     {
       deviceId: input.device.deviceId,
       mailboxId: input.request.id,
@@ -45,17 +45,17 @@ export async function addDelegatedMailbox(input: { device: DeviceRecord; request
 
 /** Removes a delegated mailbox; from then on its callback URL answers Unsubscribe. */
 export async function removeMailbox(input: { device: DeviceRecord; mailboxId: string }, deps: DeviceApiDeps): Promise<void> {
-  const { mailbox } = await deps.store.getDeviceAndMailbox(input.device.deviceId, input.mailboxId);
+  const { mailbox } = await deps.devices.getDeviceAndMailbox(input.device.deviceId, input.mailboxId);
   if (!mailbox) throw new MailboxNotFoundError();
   if (mailbox.kind === 'primary') throw new PrimaryMailboxRemovalError();
-  await deps.store.removeMailbox(input.device.deviceId, input.mailboxId);
+  await deps.mailboxes.removeMailbox(input.device.deviceId, input.mailboxId);
 }
 
 export async function reportSubscription(
   input: { device: DeviceRecord; mailboxId: string; request: ReportSubscriptionRequest },
   deps: DeviceApiDeps,
 ): Promise<void> {
-  const { mailbox } = await deps.store.getDeviceAndMailbox(input.device.deviceId, input.mailboxId);
+  const { mailbox } = await deps.devices.getDeviceAndMailbox(input.device.deviceId, input.mailboxId);
   if (!mailbox) throw new MailboxNotFoundError();
   const reportedAt = deps.now();
   const subscription = {
@@ -66,7 +66,7 @@ export async function reportSubscription(
   };
   const { statusFrequencyMinutes: _previous, ...withoutFrequency } = mailbox;
   const dueAt = supervisionDueAt({ ...withoutFrequency, ...subscription, subscriptionReportedAt: reportedAt });
-  await deps.store.setSubscription(input.device.deviceId, input.mailboxId, { ...subscription, dueAt });
+  await deps.mailboxes.setSubscription(input.device.deviceId, input.mailboxId, { ...subscription, dueAt });
 }
 
 /** Why each notification was or was not pushed, newest first, the last 7 days. */

@@ -43,7 +43,7 @@ export async function registerDevice(input: { orgId: string; request: RegisterDe
     createdAt: now,
     updatedAt: now,
   };
-  await deps.store.createDevice(device, mailboxes);
+  await deps.registry.createDevice(device, mailboxes);
 
   return {
     deviceId,

@@ -35,12 +35,12 @@ export async function updateDevice(input: { device: DeviceRecord; patch: PatchDe
     } catch (error) {
       if (!(error instanceof ConcurrentUpdateError) || attempt >= MAX_PATCH_ATTEMPTS) throw error;
       await sleep(RETRY_PAUSE_MS.base * attempt + RETRY_PAUSE_MS.jitter * deps.random());
-      const latest = await deps.store.getDevice(device.deviceId);
+      const latest = await deps.devices.getDevice(device.deviceId);
       if (!latest) throw new DeviceNotFoundError();
       device = latest;
     }
   }
-  const updated = await deps.store.getDeviceWithMailboxes(device.deviceId);
+  const updated = await deps.devices.getDeviceWithMailboxes(device.deviceId);
   if (!updated) throw new DeviceNotFoundError();
   return toDeviceView(updated, deps.now());
 }
@@ -85,5 +85,5 @@ async function applyPatch(device: DeviceRecord, patch: PatchDeviceRequest, deps:
     });
     if (endpointArn !== undefined) changes.endpointArn = endpointArn;
   }
-  await deps.store.updateDevice(device.deviceId, changes, now, { ifRevision: device.revision ?? 0 });
+  await deps.registry.updateDevice(device.deviceId, changes, now, { ifRevision: device.revision ?? 0 });
 }

@@ -5,11 +5,13 @@ import { newMailPush } from '../../shared/push/apns-payloads.js';
 import type { PushGateway, PushResult } from '../../shared/push/push-gateway.js';
 import { queueMessageSchema, type EventQueue, type FlushHeldAlertsMessage, type NewMailMessage, type QueueMessage } from '../../shared/queue/queue-messages.js';
 import { decideAlert } from '../../shared/rules/alert-rules.js';
-import type { AlertBudget, DecisionLog, DedupeStore, DeviceRecord, DeviceStore, MailboxRecord } from '../../shared/store/ports.js';
+import type { AlertBudget, BurstBudget, DecisionLog, DedupeStore, DeviceReader, DeviceRecord, MailboxRecord, TokenRetirement } from '../../shared/store/ports.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
 
 export interface DispatcherDeps {
-  store: DeviceStore;
+  devices: Pick<DeviceReader, 'getDeviceAndMailbox'>;
+  retirement: TokenRetirement;
+  burstBudget: BurstBudget;
   dedupe: DedupeStore;
   decisions: DecisionLog;
   push: PushGateway;
@@ -132,7 +134,7 @@ async function dispatchGroup(group: MailboxGroup, deps: DispatcherDeps): Promise
   const first = group.newMail[0]?.message ?? group.flushes[0]?.message;
   if (!first) return;
   const { deviceId, mailboxId } = first;
-  const { device, mailbox } = await deps.store.getDeviceAndMailbox(deviceId, mailboxId);
+  const { device, mailbox } = await deps.devices.getDeviceAndMailbox(deviceId, mailboxId);
   if (!device || !mailbox) {
     // Deleted device or removed mailbox: nothing may be stored for it any more, not even a decision.
     deps.counter.count('DroppedForRemovedMailbox', group.newMail.length + group.flushes.length);
@@ -186,7 +188,7 @@ async function dispatchNewMail(records: ParsedRecord[], device: DeviceRecord, ma
   if (allowed.length === 0) return;
 
   for (const [index, entry] of allowed.entries()) {
-    if (!(await deps.store.claimAlertSlot(deviceId, mailboxId, now, deps.alertBudget))) {
+    if (!(await deps.burstBudget.claimAlertSlot(deviceId, mailboxId, now, deps.alertBudget))) {
       const rest = allowed.slice(index);
       await holdForBurst(rest, rest.reduce((sum, held) => sum + held.keys.length, 0), mailbox, now, deps);
       return;
@@ -204,7 +206,7 @@ async function dispatchNewMail(records: ParsedRecord[], device: DeviceRecord, ma
 async function holdForBurst(allowed: ClaimedRecord[], newMessages: number, mailbox: MailboxRecord, now: number, deps: DispatcherDeps): Promise<void> {
   const heldSince = Math.min(...allowed.map((entry) => entry.parsed.message.receivedAt));
   await enqueueFlush(mailbox, heldSince, now, deps);
-  await deps.store.holdAlerts(mailbox.deviceId, mailbox.mailboxId, newMessages);
+  await deps.burstBudget.holdAlerts(mailbox.deviceId, mailbox.mailboxId, newMessages);
   deps.counter.count('AlertsHeldInBurst', newMessages);
   for (const entry of allowed) {
     await completeKeys(deps, mailbox.deviceId, entry, 'held');
@@ -242,7 +244,7 @@ async function flushHeldAlerts(flushes: ParsedFlush[], device: DeviceRecord, mai
   const at = Math.min(...flushes.map((flush) => flush.message.heldSince));
   const { deviceId, mailboxId } = mailbox;
   const now = deps.now();
-  const lease = await deps.store.beginFlush(deviceId, mailboxId, now, now + FLUSH_LEASE_MS);
+  const lease = await deps.burstBudget.beginFlush(deviceId, mailboxId, now, now + FLUSH_LEASE_MS);
   if (lease === undefined) return;
   if ('busyUntil' in lease) {
     // Another flush is pushing them. Should it crash, its lease ends and this one takes over then.
@@ -254,10 +256,10 @@ async function flushHeldAlerts(flushes: ParsedFlush[], device: DeviceRecord, mai
   try {
     if (device.status !== 'active') {
       outcome = { outcome: 'token-retired', reason: `device-retired:${device.retiredReason ?? 'unknown'}` };
-    } else if (!(await deps.store.claimAlertSlot(deviceId, mailboxId, deps.now(), deps.alertBudget))) {
+    } else if (!(await deps.burstBudget.claimAlertSlot(deviceId, mailboxId, deps.now(), deps.alertBudget))) {
       // The window's budget is still spent (other alerts opened or filled it since this flush was queued): flush
       // again when it closes.
-      await deps.store.endFlush(deviceId, mailboxId);
+      await deps.burstBudget.endFlush(deviceId, mailboxId);
       await enqueueFlush(mailbox, at, deps.now(), deps);
       return;
     } else {
@@ -265,11 +267,11 @@ async function flushHeldAlerts(flushes: ParsedFlush[], device: DeviceRecord, mai
     }
   } catch (error) {
     // The record fails and SQS brings the flush back; the lease must not make it wait.
-    await deps.store.endFlush(deviceId, mailboxId).catch(() => undefined);
+    await deps.burstBudget.endFlush(deviceId, mailboxId).catch(() => undefined);
     throw error;
   }
   // Released only after the push: a crash before this line pushes the held mail again (at most once more).
-  if (!(await deps.store.releaseHeldAlerts(deviceId, mailboxId, held))) {
+  if (!(await deps.burstBudget.releaseHeldAlerts(deviceId, mailboxId, held))) {
     deps.logger.warn('held alerts were already released by another flush', { held });
   }
   deps.counter.count(`Outcome-${outcome.outcome}`);
@@ -310,7 +312,7 @@ async function pushNewMail(
     case 'delivered':
       return { outcome: 'pushed', reason: `apns:delivered${newMessages > 1 ? `:coalesced-${newMessages}` : ''}` };
     case 'token-invalid': {
-      const retired = await deps.store.retireDevice(deviceId, {
+      const retired = await deps.retirement.retireDevice(deviceId, {
         pushToken: device.pushToken,
         tokenRejectedAt: result.timestamp ?? now,
         reason: result.reason,

@@ -1,6 +1,6 @@
 import { DynamoDbDecisionLog } from '../_lib/adapters/dynamodb-decision-log.js';
 import { DynamoDbDedupeStore } from '../_lib/adapters/dynamodb-dedupe-store.js';
-import { DynamoDbDeviceStore } from '../_lib/adapters/dynamodb-device-store.js';
+import { dynamoDbDevicePorts } from '../_lib/adapters/dynamodb-device-ports.js';
 import { awsClients, pushGateway } from '../_lib/aws-runtime.js';
 import { config } from '../_lib/config.js';
 import { metricsCounter, useCaseLogger } from '../_lib/powertools.js';
@@ -10,9 +10,12 @@ import { createDispatcherHandler } from './dispatcher.js';
 
 const { documentClient, sqs } = awsClients();
 const tableName = config.tableName();
+const { devices, retirement, burstBudget } = dynamoDbDevicePorts(documentClient, tableName);
 
 export const handler = createDispatcherHandler({
-  store: new DynamoDbDeviceStore(documentClient, tableName),
+  devices,
+  retirement,
+  burstBudget,
   dedupe: new DynamoDbDedupeStore(documentClient, tableName),
   decisions: new DynamoDbDecisionLog(documentClient, tableName),
   push: await pushGateway(),

@@ -1,13 +1,16 @@
 import { EwsMalformedError } from '../../shared/ews/ews-errors.js';
 import { parseSendNotification, type EwsNotification } from '../../shared/ews/send-notification.js';
 import type { EventQueue, NewMailMessage } from '../../shared/queue/queue-messages.js';
-import type { DeviceStore, MailboxRecord } from '../../shared/store/ports.js';
+import type { CallbackDirectory, DeviceReader, MailboxRecord, SupervisionIndex } from '../../shared/store/ports.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
 import { eventKey, hashSecret } from '../_lib/secrets.js';
 import { LAST_SEEN_WRITE_INTERVAL_MS, supervisionDueAt } from '../../shared/supervision/subscription-state.js';
 
 export interface CallbackDeps {
-  store: DeviceStore;
+  callbacks: CallbackDirectory;
+  devices: Pick<DeviceReader, 'getDeviceAndMailbox'>;
+  /** Records a superseded subscription. */
+  supervision: Pick<SupervisionIndex, 'updateMailboxSupervision'>;
   queue: EventQueue;
   now: () => number;
   logger: UseCaseLogger;
@@ -42,15 +45,15 @@ export async function handleExchangeCallback(input: CallbackInput, deps: Callbac
   }
   const receivedAt = deps.now();
 
-  const callback = await deps.store.findCallback(hashSecret(input.secret));
+  const callback = await deps.callbacks.findCallback(hashSecret(input.secret));
   if (!callback) return unsubscribe('unknown-callback', deps);
-  const { device, mailbox } = await deps.store.getDeviceAndMailbox(callback.deviceId, callback.mailboxId);
+  const { device, mailbox } = await deps.devices.getDeviceAndMailbox(callback.deviceId, callback.mailboxId);
   if (!device || !mailbox) return unsubscribe('mailbox-removed', deps);
   if (device.status !== 'active') return unsubscribe('device-retired', deps);
   if (mailbox.expiresAt !== undefined && mailbox.expiresAt <= receivedAt) return unsubscribe('subscription-expired', deps);
   if (mailbox.subscriptionId !== undefined && notifications.some((n) => n.subscriptionId !== mailbox.subscriptionId)) {
     // Only a holder of this mailbox's URL secret gets here, so recording it cannot be driven by forged traffic.
-    await deps.store
+    await deps.supervision
       .updateMailboxSupervision(mailbox.deviceId, mailbox.mailboxId, { supersededAt: receivedAt })
       .catch((error: unknown) => deps.logger.warn('could not record a superseded subscription', { error: error as Error }));
     return unsubscribe('subscription-superseded', deps);
@@ -129,7 +132,7 @@ function newMailEventKeys(mailbox: MailboxRecord, notifications: EwsNotification
 async function recordLastSeen(mailbox: MailboxRecord, at: number, deps: CallbackDeps): Promise<void> {
   if (mailbox.lastNotificationAt !== undefined && at - mailbox.lastNotificationAt < LAST_SEEN_WRITE_INTERVAL_MS) return;
   try {
-    await deps.store.touchMailbox(mailbox.deviceId, mailbox.mailboxId, at, supervisionDueAt({ ...mailbox, lastNotificationAt: at }));
+    await deps.callbacks.touchMailbox(mailbox.deviceId, mailbox.mailboxId, at, supervisionDueAt({ ...mailbox, lastNotificationAt: at }));
   } catch (error) {
     deps.logger.warn('could not record the mailbox last-seen time', { error: error as Error });
   }

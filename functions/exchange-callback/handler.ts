@@ -1,4 +1,4 @@
-import { DynamoDbDeviceStore } from '../_lib/adapters/dynamodb-device-store.js';
+import { dynamoDbDevicePorts } from '../_lib/adapters/dynamodb-device-ports.js';
 import { SqsEventQueue } from '../_lib/adapters/sqs-event-queue.js';
 import { awsClients } from '../_lib/aws-runtime.js';
 import { config } from '../_lib/config.js';
@@ -6,9 +6,12 @@ import { metricsCounter, useCaseLogger } from '../_lib/powertools.js';
 import { createExchangeCallbackHandler } from './exchange-callback.js';
 
 const { documentClient, sqs } = awsClients();
+const { callbacks, devices, supervision } = dynamoDbDevicePorts(documentClient, config.tableName());
 
 export const handler = createExchangeCallbackHandler({
-  store: new DynamoDbDeviceStore(documentClient, config.tableName()),
+  callbacks,
+  devices,
+  supervision,
   queue: new SqsEventQueue(sqs, config.eventQueueUrl()),
   now: Date.now,
   logger: useCaseLogger,

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { SNSEvent } from 'aws-lambda';
-import { DynamoDbDeviceStore } from '../_lib/adapters/dynamodb-device-store.js';
+import { DynamoDbTokenRetirement } from '../_lib/adapters/dynamodb-token-retirement.js';
 import { SnsEndpointRegistry } from '../_lib/adapters/sns-endpoint-registry.js';
 import { awsClients } from '../_lib/aws-runtime.js';
 import { config } from '../_lib/config.js';
@@ -19,7 +19,7 @@ const { documentClient } = awsClients();
 const deps: RetireDisabledEndpointDeps = {
   // Only describe() is used: the registry needs no platform applications for it.
   endpoints: new SnsEndpointRegistry(traced(new SNSClient({ region: config.region() })), { platformApplicationArns: {} }),
-  devices: new DynamoDbDeviceStore(documentClient, config.tableName()),
+  retirement: new DynamoDbTokenRetirement(documentClient, config.tableName()),
   logger: useCaseLogger,
   now: Date.now,
 };

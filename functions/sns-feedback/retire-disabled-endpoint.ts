@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { DeviceStore } from '../../shared/store/ports.js';
+import type { TokenRetirement } from '../../shared/store/ports.js';
 import type { UseCaseLogger } from '../_lib/powertools.js';
 
 /**
@@ -32,7 +32,7 @@ export interface RetireDisabledEndpointDeps {
     /** The endpoint's state, or undefined when it no longer exists. */
     describe(endpointArn: string): Promise<{ enabled: boolean; token: string | undefined; deviceId: string | undefined } | undefined>;
   };
-  devices: Pick<DeviceStore, 'retireDevice'>;
+  retirement: TokenRetirement;
   logger: UseCaseLogger;
   now: () => number;
 }
@@ -62,7 +62,7 @@ export async function retireDisabledEndpoint(input: RetireDisabledEndpointInput,
   } else if (endpoint.deviceId === undefined || endpoint.token === undefined) {
     outcome = 'no-device';
   } else {
-    const retired = await deps.devices.retireDevice(endpoint.deviceId, {
+    const retired = await deps.retirement.retireDevice(endpoint.deviceId, {
       pushToken: endpoint.token,
       tokenRejectedAt: input.publishedAt,
       reason: ENDPOINT_DISABLED_REASON,

@@ -1,5 +1,5 @@
 import { DynamoDbDecisionLog } from '../_lib/adapters/dynamodb-decision-log.js';
-import { DynamoDbDeviceStore } from '../_lib/adapters/dynamodb-device-store.js';
+import { dynamoDbDevicePorts } from '../_lib/adapters/dynamodb-device-ports.js';
 import { awsClients, pushGateway } from '../_lib/aws-runtime.js';
 import { config } from '../_lib/config.js';
 import { metricsCounter, useCaseLogger } from '../_lib/powertools.js';
@@ -7,9 +7,13 @@ import { createSupervisorHandler } from './supervisor.js';
 
 const { documentClient } = awsClients();
 const tableName = config.tableName();
+const { devices, registry, supervision, retirement } = dynamoDbDevicePorts(documentClient, tableName);
 
 export const handler = createSupervisorHandler({
-  store: new DynamoDbDeviceStore(documentClient, tableName),
+  devices,
+  registry,
+  supervision,
+  retirement,
   decisions: new DynamoDbDecisionLog(documentClient, tableName),
   push: await pushGateway(),
   now: Date.now,

@@ -3,14 +3,18 @@ import { RetryableDeliveryError } from '../../shared/errors.js';
 import { intervalPush, resubscribePush } from '../../shared/push/apns-payloads.js';
 import type { PushGateway, PushMessage, PushResult } from '../../shared/push/push-gateway.js';
 import { decideAlert } from '../../shared/rules/alert-rules.js';
-import type { DecisionLog, DeviceRecord, DeviceStore, DueItem } from '../../shared/store/ports.js';
+import type { DecisionLog, DeviceReader, DeviceRecord, DeviceRegistry, DueItem, SupervisionIndex, TokenRetirement } from '../../shared/store/ports.js';
 import { DUE_SHARDS } from '../../shared/store/ports.js';
 import { nextIntervalAt } from '../../shared/supervision/interval-schedule.js';
 import { needsResubscribe, subscriptionState, supervisionDueAt } from '../../shared/supervision/subscription-state.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
 
 export interface SupervisorDeps {
-  store: DeviceStore;
+  devices: DeviceReader;
+  /** The interval schedule and the per-device resubscribe rate limit. */
+  registry: Pick<DeviceRegistry, 'updateDevice'>;
+  supervision: SupervisionIndex;
+  retirement: TokenRetirement;
   decisions: DecisionLog;
   push: PushGateway;
   now: () => number;
@@ -83,7 +87,7 @@ export async function runSupervisorSweep(deps: SupervisorDeps, options: SweepOpt
   for (let shard = 0; shard < DUE_SHARDS && work.length < maxItems; shard++) {
     let cursor: string | undefined;
     do {
-      const page = await deps.store.listDue({ shard, now, limit: Math.min(pageSize, maxItems - work.length), ...(cursor ? { cursor } : {}) });
+      const page = await deps.supervision.listDue({ shard, now, limit: Math.min(pageSize, maxItems - work.length), ...(cursor ? { cursor } : {}) });
       work.push(...page.items);
       cursor = page.cursor;
     } while (cursor && work.length < maxItems);
@@ -112,7 +116,7 @@ export async function runSupervisorSweep(deps: SupervisorDeps, options: SweepOpt
 }
 
 async function superviseMailbox(deviceId: string, mailboxId: string, now: number, askedThisSweep: Set<string>, deps: SupervisorDeps, report: SweepReport): Promise<void> {
-  const { device, mailbox } = await deps.store.getDeviceAndMailbox(deviceId, mailboxId);
+  const { device, mailbox } = await deps.devices.getDeviceAndMailbox(deviceId, mailboxId);
   if (!device || !mailbox) {
     report.stale++;
     return;
@@ -125,20 +129,20 @@ async function superviseMailbox(deviceId: string, mailboxId: string, now: number
   }
 
   if (device.status !== 'active') {
-    await deps.store.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: now + RETIRED_RECHECK_MS });
+    await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: now + RETIRED_RECHECK_MS });
     return;
   }
   const dueAt = mailbox.dueAt ?? 0;
   if (!needsResubscribe(mailbox, now)) {
     // A heartbeat or a new report moved the subscription on since the index entry was read.
     report.stale++;
-    await deps.store.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: supervisionDueAt(mailbox) });
+    await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: supervisionDueAt(mailbox) });
     return;
   }
   const askedRecently = device.lastResubscribePushAt !== undefined && now - device.lastResubscribePushAt < RESUBSCRIBE_PER_DEVICE_INTERVAL_MS;
   if (askedRecently || askedThisSweep.has(deviceId)) {
     const later = Math.max(dueAt, (device.lastResubscribePushAt ?? now) + RESUBSCRIBE_PER_DEVICE_INTERVAL_MS);
-    await deps.store.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: later });
+    await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: later });
     return;
   }
   askedThisSweep.add(deviceId);
@@ -147,30 +151,30 @@ async function superviseMailbox(deviceId: string, mailboxId: string, now: number
   const outcome = await outcomeOf(result, device, now, deps);
   if (outcome.outcome === 'pushed') {
     report.resubscribeRequested++;
-    await deps.store.updateDevice(deviceId, { lastResubscribePushAt: now }, now);
+    await deps.registry.updateDevice(deviceId, { lastResubscribePushAt: now }, now);
     const asked = { ...mailbox, resubscribeRequestedAt: now };
-    await deps.store.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, resubscribeRequestedAt: now, dueAt: supervisionDueAt(asked) });
+    await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, resubscribeRequestedAt: now, dueAt: supervisionDueAt(asked) });
     await record(deps, deviceId, { at: now, mailbox: mailboxId, outcome: 'resubscribe-requested', reason: `subscription-${state}` });
     return;
   }
   if (outcome.outcome === 'retried') {
     // Stays due: the next sweep tries again.
-    await deps.store.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state });
+    await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state });
   } else {
-    await deps.store.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: now + RETIRED_RECHECK_MS });
+    await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: now + RETIRED_RECHECK_MS });
   }
   await record(deps, deviceId, { at: now, mailbox: mailboxId, outcome: outcome.outcome, reason: outcome.reason });
 }
 
 async function runInterval(deviceId: string, now: number, deps: SupervisorDeps, report: SweepReport): Promise<void> {
-  const device = await deps.store.getDevice(deviceId);
+  const device = await deps.devices.getDevice(deviceId);
   if (!device) {
     report.stale++;
     return;
   }
   if (device.mode !== 'interval' || device.status !== 'active') {
     report.stale++;
-    await deps.store.updateDevice(deviceId, { dueAt: null }, now);
+    await deps.registry.updateDevice(deviceId, { dueAt: null }, now);
     return;
   }
   if ((device.dueAt ?? 0) > now) {
@@ -181,14 +185,14 @@ async function runInterval(deviceId: string, now: number, deps: SupervisorDeps, 
   const rule = decideAlert({ alerts: device.alerts, timeZone: device.timeZone, at: new Date(now) });
   if (!rule.alert) {
     report.intervalSuppressed++;
-    await deps.store.updateDevice(deviceId, { dueAt: next }, now);
+    await deps.registry.updateDevice(deviceId, { dueAt: next }, now);
     return;
   }
   const result = await sendBackground(device, intervalPush(), deps);
   const outcome = await outcomeOf(result, device, now, deps);
   if (outcome.outcome === 'pushed') report.intervalPushes++;
   // The schedule moves on whatever happened: a missed wake-up is made good by the next one.
-  await deps.store.updateDevice(deviceId, { dueAt: next }, now);
+  await deps.registry.updateDevice(deviceId, { dueAt: next }, now);
   if (outcome.outcome !== 'pushed' && outcome.outcome !== 'retried') {
     await record(deps, deviceId, { at: now, mailbox: '*', outcome: outcome.outcome, reason: `interval:${outcome.reason}` });
   }
@@ -212,7 +216,7 @@ async function outcomeOf(result: PushResult | RetryableDeliveryError, device: De
     case 'delivered':
       return { outcome: 'pushed', reason: 'apns:delivered' };
     case 'token-invalid': {
-      const retired = await deps.store.retireDevice(device.deviceId, { pushToken: device.pushToken, tokenRejectedAt: result.timestamp ?? now, reason: result.reason, now });
+      const retired = await deps.retirement.retireDevice(device.deviceId, { pushToken: device.pushToken, tokenRejectedAt: result.timestamp ?? now, reason: result.reason, now });
       return { outcome: retired ? 'token-retired' : 'failed', reason: `apns:${result.status}:${result.reason}` };
     }
     case 'rejected':

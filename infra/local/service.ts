@@ -5,7 +5,7 @@ import { ApnsPushGateway } from '../../functions/_lib/adapters/apns-push-gateway
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../../functions/_lib/adapters/aws-clients.js';
 import { DynamoDbDecisionLog } from '../../functions/_lib/adapters/dynamodb-decision-log.js';
 import { DynamoDbDedupeStore } from '../../functions/_lib/adapters/dynamodb-dedupe-store.js';
-import { DynamoDbDeviceStore } from '../../functions/_lib/adapters/dynamodb-device-store.js';
+import { dynamoDbDevicePorts } from '../../functions/_lib/adapters/dynamodb-device-ports.js';
 import { SqsEventQueue } from '../../functions/_lib/adapters/sqs-event-queue.js';
 import { issueOrgToken } from '../../functions/_lib/org-token.js';
 import { useCaseLogger, metricsCounter, type OutcomeCounter, type UseCaseLogger } from '../../functions/_lib/powertools.js';
@@ -119,7 +119,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
       credentials: backends.credentials,
     });
     cleanups.push(() => destroyAwsClients(clients));
-    const store = new DynamoDbDeviceStore(clients.documentClient, backends.tableName, { now });
+    const ports = dynamoDbDevicePorts(clients.documentClient, backends.tableName, { now });
     const dedupe = new DynamoDbDedupeStore(clients.documentClient, backends.tableName);
     const decisions = new DynamoDbDecisionLog(clients.documentClient, backends.tableName, { now });
     const baseQueue = new SqsEventQueue(clients.sqs, backends.eventQueueUrl);
@@ -144,10 +144,10 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     const baseUrl = `http://127.0.0.1:${port}`;
     const publicUrl = options.publicUrl ?? baseUrl;
 
-    const deviceApi = createDeviceApiHandler({ store, decisions, endpoints: noEndpointRegistry, publicUrl, orgTokenSecret, now, random });
-    const callback = createExchangeCallbackHandler({ store, queue, now, logger, counter });
+    const deviceApi = createDeviceApiHandler({ ...ports, decisions, endpoints: noEndpointRegistry, publicUrl, orgTokenSecret, now, random });
+    const callback = createExchangeCallbackHandler({ ...ports, queue, now, logger, counter });
     const dispatcher = createDispatcherHandler({
-      store,
+      ...ports,
       dedupe,
       decisions,
       push,
@@ -190,7 +190,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     cleanups.push(() => poller.stop());
 
     // EventBridge's one-minute schedule, as a timer; tests turn it off and call runSupervisorSweep themselves.
-    const supervisor = createSupervisorHandler({ store, decisions, push, now, random, logger, counter });
+    const supervisor = createSupervisorHandler({ ...ports, decisions, push, now, random, logger, counter });
     const sweep = () => supervisor({} as never, localLambdaContext('supervisor'));
     const sweepEveryMs = options.supervisorIntervalMs ?? 15_000;
     let sweeping: Promise<unknown> = Promise.resolve();

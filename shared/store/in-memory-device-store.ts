@@ -4,7 +4,15 @@ import {
   DUE_SHARDS,
   type DeviceChanges,
   type DeviceRecord,
-  type DeviceStore,
+  type BurstBudget,
+  type CallbackDirectory,
+  type DevicePorts,
+  type DeviceReader,
+  type DeviceRegistry,
+  type MailboxRegistry,
+  type SubscriptionReport,
+  type SupervisionIndex,
+  type TokenRetirement,
   type DeviceWithMailboxes,
   DEVICE_CHANGEABLE_FIELDS,
   type AlertBudget,
@@ -16,7 +24,8 @@ import { InMemoryStoreState, copy } from './in-memory-store-state.js';
 
 
 /**
- * DeviceStore in memory, for unit tests of the use cases. Same semantics as DynamoDbDeviceStore: values are deep
+ * Every device port in memory over one state, for unit tests of the use cases. Same semantics as the DynamoDB
+ * adapters (`functions/_lib/adapters/dynamodb-*.ts`), held to the same behaviour suite: values are deep
  * copies both ways, mailboxes come back ordered by id (the table's sort order), the delegated-mailbox limit holds.
  * Each call completes atomically, so concurrent adds get exactly `maxDelegated` through, where the DynamoDB store
  * may refuse more of them (never fewer than are stored).
@@ -25,11 +34,18 @@ import { InMemoryStoreState, copy } from './in-memory-store-state.js';
  * `dueShardOf` gives, as the table's sparse index would. Like DynamoDB, a full page always carries a cursor, so
  * callers meet the possibly empty last page here too.
  */
-export class InMemoryDeviceStore implements DeviceStore {
+export class InMemoryDeviceStore
+  implements DeviceReader, DeviceRegistry, MailboxRegistry, CallbackDirectory, SupervisionIndex, TokenRetirement, BurstBudget
+{
   private readonly state: InMemoryStoreState;
 
   constructor(options?: { state?: InMemoryStoreState }) {
     this.state = options?.state ?? new InMemoryStoreState();
+  }
+
+  /** This store in every port's place, for a use case's deps. */
+  ports(): DevicePorts {
+    return { devices: this, registry: this, mailboxes: this, callbacks: this, supervision: this, retirement: this, burstBudget: this };
   }
 
   async createDevice(device: DeviceRecord, mailboxes: MailboxRecord[]): Promise<void> {
@@ -124,11 +140,7 @@ export class InMemoryDeviceStore implements DeviceStore {
     mailboxes.delete(mailboxId);
   }
 
-  async setSubscription(
-    deviceId: string,
-    mailboxId: string,
-    subscription: { subscriptionId: string; expiresAt: number; reportedAt: number; statusFrequencyMinutes?: number; dueAt: number },
-  ): Promise<void> {
+  async setSubscription(deviceId: string, mailboxId: string, subscription: SubscriptionReport): Promise<void> {
     const mailbox = this.mailbox(deviceId, mailboxId);
     if (!mailbox) throw new MailboxNotFoundError();
     mailbox.subscriptionId = subscription.subscriptionId;

@@ -2,9 +2,12 @@ import { InMemoryDecisionLog } from './in-memory-decision-log.js';
 import { InMemoryDedupeStore } from './in-memory-dedupe-store.js';
 import { InMemoryDeviceStore } from './in-memory-device-store.js';
 import { InMemoryStoreState } from './in-memory-store-state.js';
+import type { DevicePorts } from './ports.js';
 
 export interface InMemoryStores {
   devices: InMemoryDeviceStore;
+  /** `devices` in the place of every device port, to spread into a use case's deps. */
+  ports: DevicePorts;
   dedupe: InMemoryDedupeStore;
   decisions: InMemoryDecisionLog;
   /** The shared state, for assertions on what is stored. */
@@ -17,8 +20,10 @@ export interface InMemoryStores {
  */
 export function createInMemoryStores(options?: { now?: () => number }): InMemoryStores {
   const state = new InMemoryStoreState();
+  const devices = new InMemoryDeviceStore({ state });
   return {
-    devices: new InMemoryDeviceStore({ state }),
+    devices,
+    ports: devices.ports(),
     dedupe: new InMemoryDedupeStore({ state }),
     decisions: new InMemoryDecisionLog({ state, ...(options?.now ? { now: options.now } : {}) }),
     state,

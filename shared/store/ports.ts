@@ -1,82 +1,19 @@
-import type { AlertSettings, ApnsEnvironment, Decision, DeliveryMode, DeviceStatus, MailboxKind } from '../device/device-schemas.js';
+import type { Decision } from '../device/device-schemas.js';
 import type { SubscriptionState } from '../supervision/subscription-state.js';
+import type { CallbackTarget, DeviceRecord, MailboxRecord } from './records.js';
+
+export type { CallbackTarget, DeviceRecord, MailboxRecord } from './records.js';
 
 /**
  * Storage ports. The use cases depend on these interfaces only; `functions/_lib/adapters/dynamodb-*.ts` implement
- * them on one DynamoDB table and `shared/store/in-memory-*.ts` implement them for unit tests.
+ * them on one DynamoDB table and `shared/store/in-memory-*.ts` implement them for unit tests. The records they keep
+ * are in `records.ts`.
  *
  * Nothing here holds an e-mail address or mail content: mailbox ids are the device's opaque ids, secrets are stored
  * as SHA-256 hashes, Exchange item ids only as salted hashes inside dedupe keys.
  *
  * Times are epoch milliseconds unless the name says otherwise.
  */
-
-export interface DeviceRecord {
-  deviceId: string;
-  orgId: string;
-  /** SHA-256 (base64url) of the device secret; the secret itself is never stored. */
-  secretHash: string;
-  pushToken: string;
-  /** When the current push token was registered; a 410 older than this must not retire the device. */
-  pushTokenUpdatedAt: number;
-  apnsEnvironment: ApnsEnvironment;
-  mode: DeliveryMode;
-  intervalSeconds: number;
-  timeZone: string;
-  alerts: AlertSettings;
-  status: DeviceStatus;
-  /** Why the device was retired (`Unregistered`, `BadDeviceToken`, ...); absent while active. */
-  retiredReason?: string;
-  /** SNS platform endpoint ARN when pushes go through SNS mobile push. */
-  endpointArn?: string;
-  /**
-   * Interval mode: when the next background push is due. Indexed (with `dueShard`) in the due index, so the
-   * scheduler reads only what is due; absent for real-time devices.
-   */
-  dueAt?: number;
-  /** When the supervisor last sent this device a resubscribe push (rate limit per device). */
-  lastResubscribePushAt?: number;
-  createdAt: number;
-  updatedAt: number;
-  /**
-   * Incremented by every `updateDevice`; absent (read as 0) until the first one. A read-modify-write such as a PATCH
-   * passes the revision it read as `ifRevision`, so that of two concurrent PATCHes the second is re-applied to the
-   * first's result instead of overwriting it.
-   */
-  revision?: number;
-}
-
-export interface MailboxRecord {
-  deviceId: string;
-  mailboxId: string;
-  kind: MailboxKind;
-  /** SHA-256 (base64url) of the callback URL secret; the key of the callback lookup. */
-  callbackKey: string;
-  subscriptionId?: string;
-  expiresAt?: number;
-  lastNotificationAt?: number;
-  /** When the device last reported its subscription (PUT .../subscription). */
-  subscriptionReportedAt?: number;
-  /** The StatusFrequency the device subscribed with; 30 (Exchange's default) when not reported. */
-  statusFrequencyMinutes?: number;
-  /** When the callback last refused a notification of another (older) subscription. */
-  supersededAt?: number;
-  /** When the supervisor last asked the device to resubscribe this mailbox. */
-  resubscribeRequestedAt?: number;
-  /** The subscription state the supervisor last recorded, so that only transitions are recorded. */
-  supervisionState?: SubscriptionState;
-  /** When the supervisor must look at this mailbox next (`supervisionDueAt`); indexed in the due index. */
-  dueAt?: number;
-  /** When the current burst window of new-mail alerts for this mailbox opened (burst coalescing). */
-  alertWindowStartedAt?: number;
-  /** Alerts pushed in that window. */
-  alertsInWindow?: number;
-  /** New mails held back during a burst, pushed as one alert when the burst window closes. */
-  heldAlerts?: number;
-  /** While a flush pushes the held alerts: until when it holds them (`beginFlush`), so no other flush pushes them too. */
-  flushingUntil?: number;
-  createdAt: number;
-}
 
 /** How many new-mail alerts a mailbox may get per window before further mail is held and pushed as one. */
 export interface AlertBudget {
@@ -128,13 +65,23 @@ export type DeviceChanges = Partial<Pick<DeviceRecord, (typeof DEVICE_CHANGEABLE
   dueAt?: number | null;
 };
 
-export interface DeviceStore {
-  /**
-   * Stores a new device with its mailboxes. Writes the callback lookups and mailboxes first and the device item
-   * last, so a crash half-way leaves only unreachable items (a callback whose device is missing answers Unsubscribe).
-   */
-  createDevice(device: DeviceRecord, mailboxes: MailboxRecord[]): Promise<void>;
-
+/**
+ * The device ports, each as narrow as its callers (a use case's deps name only the ports it calls):
+ *
+ * | port               | used by                                                                 |
+ * |--------------------|-------------------------------------------------------------------------|
+ * | DeviceReader       | every function: reads a device, a device with a mailbox, a registration |
+ * | DeviceRegistry     | device API (register, PATCH, delete); supervisor (interval schedule)    |
+ * | MailboxRegistry    | device API (delegated mailboxes, subscription reports)                  |
+ * | CallbackDirectory  | the callback: callback URL -> mailbox, last-seen time                   |
+ * | SupervisionIndex   | supervisor (due items, states); callback (superseded subscriptions)     |
+ * | TokenRetirement    | dispatcher, supervisor, SNS feedback: retire a device whose token died  |
+ * | BurstBudget        | dispatcher: alert budget per mailbox and the alerts held in a burst     |
+ *
+ * `functions/_lib/adapters/dynamodb-<port>.ts` implements each on the one table; `InMemoryDeviceStore` implements
+ * them all over one in-memory state for tests.
+ */
+export interface DeviceReader {
   getDevice(deviceId: string): Promise<DeviceRecord | undefined>;
 
   /** The device and all its mailboxes in one consistent read (undefined when the device does not exist). */
@@ -142,9 +89,14 @@ export interface DeviceStore {
 
   /** The device and one of its mailboxes, read together (either may be missing). */
   getDeviceAndMailbox(deviceId: string, mailboxId: string): Promise<{ device?: DeviceRecord; mailbox?: MailboxRecord }>;
+}
 
-  /** Resolves a callback key (hash of the URL secret) to its mailbox. */
-  findCallback(callbackKey: string): Promise<{ deviceId: string; mailboxId: string } | undefined>;
+export interface DeviceRegistry {
+  /**
+   * Stores a new device with its mailboxes. Writes the callback lookups and mailboxes first and the device item
+   * last, so a crash half-way leaves only unreachable items (a callback whose device is missing answers Unsubscribe).
+   */
+  createDevice(device: DeviceRecord, mailboxes: MailboxRecord[]): Promise<void>;
 
   /**
    * Applies changes, stamps `updatedAt` and increments `revision`; throws DeviceNotFoundError when the device is gone,
@@ -152,12 +104,11 @@ export interface DeviceStore {
    */
   updateDevice(deviceId: string, changes: DeviceChanges, now: number, options?: { ifRevision?: number }): Promise<DeviceRecord>;
 
-  /**
-   * Retires the device unless its push token changed after `tokenRejectedAt` (APNs' 410 timestamp, or the time of the
-   * rejected request) or it no longer holds `pushToken`. Returns true when this call retired it.
-   */
-  retireDevice(deviceId: string, input: { pushToken: string; tokenRejectedAt: number; reason: string; now: number }): Promise<boolean>;
+  /** Deletes everything stored for the device (device item first, so its callbacks answer Unsubscribe at once). */
+  deleteDevice(deviceId: string): Promise<void>;
+}
 
+export interface MailboxRegistry {
   /**
    * Adds a delegated mailbox. Throws MailboxExistsError when the id is taken on this device and MailboxLimitError
    * when the device would have more than `maxDelegated` delegated mailboxes (also under concurrent adds).
@@ -171,23 +122,53 @@ export interface DeviceStore {
    * Records the device's current Exchange subscription (and its new supervision due time); throws
    * MailboxNotFoundError.
    */
-  setSubscription(
-    deviceId: string,
-    mailboxId: string,
-    subscription: { subscriptionId: string; expiresAt: number; reportedAt: number; statusFrequencyMinutes?: number; dueAt: number },
-  ): Promise<void>;
+  setSubscription(deviceId: string, mailboxId: string, subscription: SubscriptionReport): Promise<void>;
+}
+
+/** A subscription the device reported, with the supervision due time it implies. */
+export interface SubscriptionReport {
+  subscriptionId: string;
+  expiresAt: number;
+  reportedAt: number;
+  statusFrequencyMinutes?: number;
+  dueAt: number;
+}
+
+export interface CallbackDirectory {
+  /** Resolves a callback key (hash of the URL secret) to its mailbox. */
+  findCallback(callbackKey: string): Promise<CallbackTarget | undefined>;
 
   /** Sets `lastNotificationAt` (only ever forward) and, in the same write, the new supervision due time. */
   touchMailbox(deviceId: string, mailboxId: string, at: number, dueAt?: number): Promise<void>;
+}
 
-  /** Changes supervision fields of an existing mailbox; a missing mailbox is ignored (it was removed). */
-  updateMailboxSupervision(deviceId: string, mailboxId: string, changes: MailboxSupervisionChanges): Promise<void>;
-
+export interface SupervisionIndex {
   /**
    * Items of one due-index shard whose `dueAt` is at or before `now`, oldest first, at most `limit`. Reads the
    * index only (eventually consistent): callers re-read each item before acting on it.
    */
   listDue(input: { shard: number; now: number; limit: number; cursor?: string }): Promise<{ items: DueItem[]; cursor?: string }>;
+
+  /** Changes supervision fields of an existing mailbox; a missing mailbox is ignored (it was removed). */
+  updateMailboxSupervision(deviceId: string, mailboxId: string, changes: MailboxSupervisionChanges): Promise<void>;
+}
+
+export interface TokenRetirement {
+  /**
+   * Retires the device unless its push token changed after `tokenRejectedAt` (APNs' 410 timestamp, or the time of the
+   * rejected request) or it no longer holds `pushToken`. Returns true when this call retired it.
+   */
+  retireDevice(deviceId: string, input: { pushToken: string; tokenRejectedAt: number; reason: string; now: number }): Promise<boolean>;
+}
+
+export interface BurstBudget {
+  /**
+   * Takes one slot of the mailbox's alert budget: at most `maxPerWindow` new-mail alerts per window of `windowMs`,
+   * the window opening with the first alert after the previous one closed. True when the caller may push now; false
+   * when the budget of the current window is spent (or the mailbox is gone). Atomic (conditional writes), so
+   * concurrent consumers never exceed the budget together.
+   */
+  claimAlertSlot(deviceId: string, mailboxId: string, at: number, budget: AlertBudget): Promise<boolean>;
 
   /** Adds new mails held back during a burst (ADD heldAlerts). */
   holdAlerts(deviceId: string, mailboxId: string, count: number): Promise<void>;
@@ -207,17 +188,20 @@ export interface DeviceStore {
    * when fewer are held, i.e. another flush already pushed them.
    */
   releaseHeldAlerts(deviceId: string, mailboxId: string, count: number): Promise<boolean>;
+}
 
-  /**
-   * Takes one slot of the mailbox's alert budget: at most `maxPerWindow` new-mail alerts per window of `windowMs`,
-   * the window opening with the first alert after the previous one closed. True when the caller may push now; false
-   * when the budget of the current window is spent (or the mailbox is gone). Atomic (conditional writes), so
-   * concurrent consumers never exceed the budget together.
-   */
-  claimAlertSlot(deviceId: string, mailboxId: string, at: number, budget: AlertBudget): Promise<boolean>;
-
-  /** Deletes everything stored for the device (device item first, so its callbacks answer Unsubscribe at once). */
-  deleteDevice(deviceId: string): Promise<void>;
+/**
+ * Every device port by the name use cases give it in their deps. The wiring builds one of these (DynamoDB adapters
+ * in a Lambda and in `npm start`, the in-memory store in tests) and each use case takes the ports it names.
+ */
+export interface DevicePorts {
+  devices: DeviceReader;
+  registry: DeviceRegistry;
+  mailboxes: MailboxRegistry;
+  callbacks: CallbackDirectory;
+  supervision: SupervisionIndex;
+  retirement: TokenRetirement;
+  burstBudget: BurstBudget;
 }
 
 export type ClaimResult = 'claimed' | 'duplicate';

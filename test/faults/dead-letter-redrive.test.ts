@@ -35,7 +35,7 @@ describe('dead-lettered notification, redriven', () => {
     stores = createInMemoryStores({ now: clock.now });
     push = new RecordingPushGateway();
     deps = {
-      store: stores.devices,
+      ...stores.ports,
       dedupe: stores.dedupe,
       decisions: stores.decisions,
       push,

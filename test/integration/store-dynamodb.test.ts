@@ -2,7 +2,7 @@ import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/li
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbDecisionLog } from '../../functions/_lib/adapters/dynamodb-decision-log.js';
 import { DynamoDbDedupeStore } from '../../functions/_lib/adapters/dynamodb-dedupe-store.js';
-import { DynamoDbDeviceStore } from '../../functions/_lib/adapters/dynamodb-device-store.js';
+import { dynamoDbDeviceStore, type AllDevicePorts } from '../support/device-ports.js';
 import { MailboxLimitError } from '../../shared/errors.js';
 import { DECISION_RETENTION_MS } from '../../shared/store/ports.js';
 import { callbackKey, dedupeKey, deviceKey, devicePk, mailboxKey } from '../../functions/_lib/adapters/table-design.js';
@@ -21,14 +21,14 @@ describeStoreBehaviour('DynamoDB adapters on dynalite', (now) => {
   const { documentClient } = local.clients;
   const table = local.backends.tableName;
   return {
-    devices: new DynamoDbDeviceStore(documentClient, table, { now }),
+    devices: dynamoDbDeviceStore(documentClient, table, { now }),
     dedupe: new DynamoDbDedupeStore(documentClient, table),
     decisions: new DynamoDbDecisionLog(documentClient, table, { now }),
   };
 });
 
 describe('DynamoDB adapters: the table as others see it', () => {
-  let devices: DynamoDbDeviceStore;
+  let devices: AllDevicePorts;
   let nowMs: number;
   const raw = () => local.clients.documentClient;
   const table = () => local.backends.tableName;
@@ -41,7 +41,7 @@ describe('DynamoDB adapters: the table as others see it', () => {
 
   beforeEach(() => {
     nowMs = T0;
-    devices = new DynamoDbDeviceStore(raw(), table(), { now: () => nowMs });
+    devices = dynamoDbDeviceStore(raw(), table(), { now: () => nowMs });
   });
 
   it('lays items out as the table design says', async () => {
@@ -124,6 +124,20 @@ describe('DynamoDB adapters: the table as others see it', () => {
     expect(await devices.getDevice(device.deviceId)).toEqual(device);
   });
 
+  it('refuses a malformed stored record at the adapter edge, naming the field and not its value', async () => {
+    const device = makeDevice();
+    const primary = makeMailbox(device.deviceId, { kind: 'primary', mailboxId: 'primary' });
+    await devices.createDevice(device, [primary]);
+    await putItem({ ...deviceKey(device.deviceId), ...device, pushTokenUpdatedAt: 'yesterday' });
+    await putItem({ ...mailboxKey(device.deviceId, 'primary'), ...primary, kind: 'shared' });
+
+    await expect(devices.getDevice(device.deviceId)).rejects.toMatchObject({ name: 'InvalidStoredRecordError', message: expect.stringContaining('pushTokenUpdatedAt') });
+    await expect(devices.getDevice(device.deviceId)).rejects.not.toMatchObject({ message: expect.stringContaining('yesterday') });
+    await expect(devices.getDeviceAndMailbox(device.deviceId, 'primary')).rejects.toMatchObject({ name: 'InvalidStoredRecordError' });
+    await putItem({ ...deviceKey(device.deviceId), ...device });
+    await expect(devices.getDeviceWithMailboxes(device.deviceId)).rejects.toMatchObject({ message: expect.stringContaining('kind') });
+  });
+
   it('treats a dedupe item whose expiresAt has passed as free even if TTL deletion never ran', async () => {
     const deviceId = uniqueId('dev');
     await putItem({ ...dedupeKey(deviceId, 'k'), claimant: 'old', state: 'done', outcome: 'pushed', expiresAt: T0 - 1, ttl: T0 / 1000 });
@@ -196,7 +210,7 @@ describe('DynamoDB adapters: the table as others see it', () => {
       },
     });
 
-    await expect(new DynamoDbDeviceStore(racingClient, table(), { addMailboxAttempts: 1 }).addMailbox(earlier, 4)).rejects.toBeInstanceOf(
+    await expect(dynamoDbDeviceStore(racingClient, table(), { addMailboxAttempts: 1 }).addMailbox(earlier, 4)).rejects.toBeInstanceOf(
       MailboxLimitError,
     );
 
@@ -234,7 +248,7 @@ describe('DynamoDB adapters: the table as others see it', () => {
       },
     });
 
-    await new DynamoDbDeviceStore(racingClient, table(), { addMailboxBackoffMs: 1 }).addMailbox(mine, 4);
+    await dynamoDbDeviceStore(racingClient, table(), { addMailboxBackoffMs: 1 }).addMailbox(mine, 4);
 
     expect(collided).toBe(true);
     expect((await devices.getDeviceWithMailboxes(device.deviceId))?.mailboxes.map((m) => m.mailboxId).sort()).toEqual([
@@ -266,7 +280,7 @@ describe('DynamoDB adapters: the table as others see it', () => {
         };
       },
     });
-    const racing = new DynamoDbDeviceStore(racingClient, table(), { now: () => nowMs });
+    const racing = dynamoDbDeviceStore(racingClient, table(), { now: () => nowMs });
 
     await expect(racing.addMailbox(added, 4)).rejects.toThrow('no such device');
 

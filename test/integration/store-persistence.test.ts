@@ -11,7 +11,7 @@ import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, GetItemComman
 import { SendMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoDbDecisionLog } from '../../functions/_lib/adapters/dynamodb-decision-log.js';
-import { DynamoDbDeviceStore } from '../../functions/_lib/adapters/dynamodb-device-store.js';
+import { dynamoDbDeviceStore, type AllDevicePorts } from '../support/device-ports.js';
 import { LOCAL_BACKEND_CREDENTIALS, LOCAL_REGION, LOCAL_TABLE_NAME } from '../../infra/local/backends.js';
 import { tableDefinition } from '../../functions/_lib/adapters/table-design.js';
 import { startLocalBackends, withLocalBackends, type LocalBackendsHarness } from '../support/local-backends.js';
@@ -44,13 +44,13 @@ describe('local backends across a restart', () => {
     const decision = decisionAt(Date.now(), 'pushed');
 
     const first = await start(dataDir);
-    await new DynamoDbDeviceStore(first.clients.documentClient, first.backends.tableName).createDevice(device, [primary]);
+    await dynamoDbDeviceStore(first.clients.documentClient, first.backends.tableName).createDevice(device, [primary]);
     await new DynamoDbDecisionLog(first.clients.documentClient, first.backends.tableName).record(device.deviceId, decision);
     await first.clients.sqs.send(new SendMessageCommand({ QueueUrl: first.backends.eventQueueUrl, MessageBody: 'lost on restart' }));
     await first.stop();
 
     const second = await start(dataDir);
-    const devices = new DynamoDbDeviceStore(second.clients.documentClient, second.backends.tableName);
+    const devices = dynamoDbDeviceStore(second.clients.documentClient, second.backends.tableName);
 
     expect(await readdir(path.join(dataDir, 'dynamodb'))).not.toEqual([]);
     expect(await devices.getDeviceWithMailboxes(device.deviceId)).toEqual({ device, mailboxes: [primary] });
@@ -67,12 +67,12 @@ describe('local backends across a restart', () => {
   it('keeps nothing with :memory:', async () => {
     const device = makeDevice();
     const first = await start(':memory:');
-    await new DynamoDbDeviceStore(first.clients.documentClient, first.backends.tableName).createDevice(device, []);
+    await dynamoDbDeviceStore(first.clients.documentClient, first.backends.tableName).createDevice(device, []);
     await first.stop();
 
     const second = await start(':memory:');
 
-    expect(await new DynamoDbDeviceStore(second.clients.documentClient, second.backends.tableName).getDevice(device.deviceId)).toBeUndefined();
+    expect(await dynamoDbDeviceStore(second.clients.documentClient, second.backends.tableName).getDevice(device.deviceId)).toBeUndefined();
   });
 
   it('stops idempotently', async () => {
@@ -92,7 +92,7 @@ describe('local backends across a restart', () => {
     // Still alive, and the directory is usable once the other process is gone: the check holds nothing itself.
     await holder.stop();
     const local = await start(dataDir);
-    expect(await new DynamoDbDeviceStore(local.clients.documentClient, local.backends.tableName).getDevice('none')).toBeUndefined();
+    expect(await dynamoDbDeviceStore(local.clients.documentClient, local.backends.tableName).getDevice('none')).toBeUndefined();
   });
 
   it('refuses a DATA_DIR whose table predates the due index, and leaves its data alone', async () => {

@@ -45,8 +45,8 @@ describe('device secret comparison', () => {
       makeDevice({ deviceId: 'device-1', secretHash: hashSecret(secret) }),
       [makeMailbox('device-1', { mailboxId: 'inbox', kind: 'primary', callbackKey: 'k' })],
     );
-    await expect(authenticateDevice('device-1', secret, { store: stores.devices })).resolves.toMatchObject({ deviceId: 'device-1' });
-    await expect(authenticateDevice('device-1', secret.slice(1), { store: stores.devices })).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(authenticateDevice('device-1', secret, { devices: stores.devices })).resolves.toMatchObject({ deviceId: 'device-1' });
+    await expect(authenticateDevice('device-1', secret.slice(1), { devices: stores.devices })).rejects.toMatchObject({ code: 'forbidden' });
     expect(spy).toHaveBeenCalledTimes(2);
   });
 });

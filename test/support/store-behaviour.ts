@@ -7,15 +7,15 @@ import {
   DUE_SHARDS,
   type DecisionLog,
   type DedupeStore,
-  type DeviceStore,
   type DueItem,
   type MailboxRecord,
 } from '../../shared/store/ports.js';
+import type { AllDevicePorts } from './device-ports.js';
 import { T0, makeDevice, makeMailbox, uniqueId } from './store-fixtures.js';
 
 /** The three storage ports of one implementation, sharing one backing store. */
 export interface StoresUnderTest {
-  devices: DeviceStore;
+  devices: AllDevicePorts;
   dedupe: DedupeStore;
   decisions: DecisionLog;
 }
@@ -72,7 +72,7 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
     const byDevice = (a: DueItem, b: DueItem) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0);
     const mailboxOf = async (deviceId: string, mailboxId: string) => (await stores.devices.getDeviceAndMailbox(deviceId, mailboxId)).mailbox;
 
-    describe('DeviceStore', () => {
+    describe('device ports', () => {
       it('reads back a created device with its mailboxes and resolves each callback key', async () => {
         const { device, mailboxes } = await registered(2);
 

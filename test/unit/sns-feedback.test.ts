@@ -33,7 +33,7 @@ function setup(retired = true) {
   const info = vi.fn();
   const deps: RetireDisabledEndpointDeps = {
     endpoints: new SnsEndpointRegistry(new SNSClient({ region: 'eu-west-1' }), { platformApplicationArns: {} }),
-    devices: { retireDevice },
+    retirement: { retireDevice },
     logger: { debug: vi.fn(), info, warn: vi.fn(), error: vi.fn() },
     now: () => NOW,
   };
@@ -106,7 +106,7 @@ describe('retireDisabledEndpoint', () => {
     snsMock.on(GetEndpointAttributesCommand).resolves({ Attributes: { Enabled: 'false', Token: TOKEN, CustomUserData: 'device-1' } });
     const { deps } = setup();
     const failure = new Error('ProvisionedThroughputExceeded');
-    deps.devices.retireDevice = async () => {
+    deps.retirement.retireDevice = async () => {
       throw failure;
     };
 

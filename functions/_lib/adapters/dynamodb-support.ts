@@ -15,14 +15,6 @@ export interface DynamoDbAdapterOptions {
   batchBackoffMs?: number;
 }
 
-/** Options of DynamoDbDeviceStore. */
-export interface DynamoDbDeviceStoreOptions extends DynamoDbAdapterOptions {
-  /** Tries of an addMailbox that collided with concurrent adds at the limit, including the first (default 5). */
-  addMailboxAttempts?: number;
-  /** First backoff delay in ms after such a collision; doubles per try, with jitter (default 50). */
-  addMailboxBackoffMs?: number;
-}
-
 export interface ResolvedAdapterOptions {
   now: () => number;
   batchRetries: number;

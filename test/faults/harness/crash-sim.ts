@@ -9,8 +9,9 @@ import { hashSecret } from '../../../functions/_lib/secrets.js';
 import type { PushGateway } from '../../../shared/push/push-gateway.js';
 import { newMessagesOf, type NewMailPayload } from '../../../shared/push/apns-payloads.js';
 import type { EventQueue, NewMailMessage } from '../../../shared/queue/queue-messages.js';
+import type { InMemoryDeviceStore } from '../../../shared/store/in-memory-device-store.js';
 import { createInMemoryStores } from '../../../shared/store/in-memory-stores.js';
-import type { DecisionLog, DedupeStore, DeviceStore } from '../../../shared/store/ports.js';
+import type { DecisionLog, DedupeStore } from '../../../shared/store/ports.js';
 import { RecordingCounter, RecordingLogger } from '../../support/fakes.js';
 import { T0, makeDevice, makeMailbox } from '../../support/store-fixtures.js';
 
@@ -259,7 +260,7 @@ export async function simulateCrashes(scenario: SimScenario): Promise<SimResult>
         if (reaper.reach('after-complete')) throw new Killed('after-complete');
       },
     };
-    const devices: DeviceStore = new Proxy(stores.devices, {
+    const devices: InMemoryDeviceStore = new Proxy(stores.devices, {
       get(target, property, receiver) {
         const value = Reflect.get(target, property, receiver);
         if (typeof value !== 'function') return value;
@@ -318,7 +319,7 @@ export async function simulateCrashes(scenario: SimScenario): Promise<SimResult>
       list: async (...args) => (reaper.check(), stores.decisions.list(...args)),
     };
     const deps: DispatcherDeps = {
-      store: devices,
+      ...devices.ports(),
       dedupe,
       decisions,
       push,

@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DynamoDbDeviceStore } from '../../../functions/_lib/adapters/dynamodb-device-store.js';
+import { dynamoDbDeviceStore, type AllDevicePorts } from '../../support/device-ports.js';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
 import { callbackKey, deviceKey, mailboxKey } from '../../../functions/_lib/adapters/table-design.js';
 import { makeDevice, makeMailbox } from '../../support/store-fixtures.js';
@@ -15,7 +15,7 @@ const options = { batchBackoffMs: 1, batchRetries: 3 };
 
 afterEach(() => mock.reset());
 
-describe('DynamoDbDeviceStore batch operations', () => {
+describe('AllDevicePorts batch operations', () => {
   it('reads back keys that BatchGetItem left unprocessed', async () => {
     const device = makeDevice();
     const mailbox = makeMailbox(device.deviceId, { mailboxId: 'primary', kind: 'primary' });
@@ -27,7 +27,7 @@ describe('DynamoDbDeviceStore batch operations', () => {
       })
       .resolvesOnce({ Responses: { [TABLE]: [{ ...mailboxKey(device.deviceId, 'primary'), ...mailbox }] } });
 
-    const result = await new DynamoDbDeviceStore(documentClient, TABLE, options).getDeviceAndMailbox(device.deviceId, 'primary');
+    const result = await dynamoDbDeviceStore(documentClient, TABLE, options).getDeviceAndMailbox(device.deviceId, 'primary');
 
     expect(result).toEqual({ device, mailbox });
     const calls = mock.commandCalls(BatchGetCommand);
@@ -39,7 +39,7 @@ describe('DynamoDbDeviceStore batch operations', () => {
   it('gives up with DependencyUnavailableError when keys stay unprocessed', async () => {
     mock.on(BatchGetCommand).resolves({ UnprocessedKeys: { [TABLE]: { Keys: [deviceKey('d')] } } });
 
-    await expect(new DynamoDbDeviceStore(documentClient, TABLE, options).getDeviceAndMailbox('d', 'm')).rejects.toBeInstanceOf(
+    await expect(dynamoDbDeviceStore(documentClient, TABLE, options).getDeviceAndMailbox('d', 'm')).rejects.toBeInstanceOf(
       DependencyUnavailableError,
     );
     expect(mock.commandCalls(BatchGetCommand)).toHaveLength(1 + options.batchRetries);
@@ -59,7 +59,7 @@ describe('DynamoDbDeviceStore batch operations', () => {
       .resolvesOnce({ UnprocessedItems: { [TABLE]: [unprocessed] } })
       .resolves({});
 
-    await new DynamoDbDeviceStore(documentClient, TABLE, options).deleteDevice(deviceId);
+    await dynamoDbDeviceStore(documentClient, TABLE, options).deleteDevice(deviceId);
 
     const batches = mock.commandCalls(BatchWriteCommand).map((call) => call.args[0].input.RequestItems?.[TABLE] ?? []);
     expect(batches.map((batch) => batch.length)).toEqual([1, 25, 1, 6]);
@@ -71,14 +71,14 @@ describe('DynamoDbDeviceStore batch operations', () => {
     mock.on(QueryCommand).resolves({ Items: [{ pk: 'DEVICE#d', sk: 'DEDUPE#k' }] });
     mock.on(BatchWriteCommand).resolves({ UnprocessedItems: { [TABLE]: [{ DeleteRequest: { Key: { pk: 'DEVICE#d', sk: 'DEDUPE#k' } } }] } });
 
-    await expect(new DynamoDbDeviceStore(documentClient, TABLE, options).deleteDevice('d')).rejects.toBeInstanceOf(DependencyUnavailableError);
+    await expect(dynamoDbDeviceStore(documentClient, TABLE, options).deleteDevice('d')).rejects.toBeInstanceOf(DependencyUnavailableError);
     expect(mock.commandCalls(BatchWriteCommand)).toHaveLength(1 + options.batchRetries);
   });
 
   it('lets errors other than a failed condition propagate from writes that tolerate a failed condition', async () => {
     const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' });
     mock.on(UpdateCommand).rejects(throttled);
-    const store = new DynamoDbDeviceStore(documentClient, TABLE, options);
+    const store = dynamoDbDeviceStore(documentClient, TABLE, options);
 
     await expect(store.touchMailbox('d', 'm', 1)).rejects.toBe(throttled);
     await expect(store.retireDevice('d', { pushToken: 't', tokenRejectedAt: 1, reason: 'Unregistered', now: 1 })).rejects.toBe(throttled);

@@ -25,7 +25,7 @@ describe('device API', () => {
     clock = new ManualClock(T0);
     stores = createInMemoryStores({ now: clock.now });
     deps = {
-      store: stores.devices,
+      ...stores.ports,
       decisions: stores.decisions,
       endpoints: noEndpointRegistry,
       publicUrl: 'https://relay.example.com/',
@@ -247,7 +247,7 @@ describe('device API', () => {
         await stores.devices.updateDevice(deviceId, { lastResubscribePushAt: now }, now);
         return stores.devices.updateDevice(deviceId, changes, now, options);
       };
-      const callRacing = callerFor(createDeviceApiHandler({ ...deps, store: racing }));
+      const callRacing = callerFor(createDeviceApiHandler({ ...deps, registry: racing }));
 
       const answer = await callRacing('PATCH /v1/devices/{deviceId}', { params: { deviceId: device.deviceId }, token: device.deviceSecret, body: { timeZone: 'Europe/Rome' } });
 

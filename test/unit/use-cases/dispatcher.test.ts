@@ -37,7 +37,7 @@ describe('dispatchNotifications', () => {
     push = new RecordingPushGateway();
     queue = new InMemoryEventQueue();
     deps = {
-      store: stores.devices,
+      ...stores.ports,
       dedupe: stores.dedupe,
       decisions: stores.decisions,
       push,

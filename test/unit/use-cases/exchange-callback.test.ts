@@ -32,7 +32,7 @@ describe('handleExchangeCallback', () => {
     clock = new ManualClock(T0);
     stores = createInMemoryStores({ now: clock.now });
     queue = new InMemoryEventQueue();
-    deps = { store: stores.devices, queue, now: clock.now, logger: new RecordingLogger(), counter: new RecordingCounter() };
+    deps = { ...stores.ports, queue, now: clock.now, logger: new RecordingLogger(), counter: new RecordingCounter() };
     await stores.devices.createDevice(device(), [
       { deviceId: 'device-1', mailboxId: 'primary', kind: 'primary', callbackKey: hashSecret(SECRET), createdAt: T0 - 1000 },
     ]);

@@ -45,7 +45,7 @@ describe('supervisor sweep', () => {
     stores = createInMemoryStores({ now: clock.now });
     push = new RecordingPushGateway();
     randomValue = 0.5;
-    deps = { store: stores.devices, decisions: stores.decisions, push, now: clock.now, random: () => randomValue, logger: new RecordingLogger(), counter: new RecordingCounter() };
+    deps = { ...stores.ports, decisions: stores.decisions, push, now: clock.now, random: () => randomValue, logger: new RecordingLogger(), counter: new RecordingCounter() };
     await stores.devices.createDevice(device(), [
       { deviceId: 'device-1', mailboxId: 'primary', kind: 'primary', callbackKey: 'k1', createdAt: T0, dueAt: supervisionDueAt({ createdAt: T0 }) },
       { deviceId: 'device-1', mailboxId: 'shared', kind: 'delegated', callbackKey: 'k2', createdAt: T0, dueAt: supervisionDueAt({ createdAt: T0 }) },

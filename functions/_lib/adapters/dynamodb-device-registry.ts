@@ -1,0 +1,92 @@
+import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConcurrentUpdateError, DeviceNotFoundError } from '../../../shared/errors.js';
+import { DEVICE_CHANGEABLE_FIELDS, type DeviceChanges, type DeviceRecord, type DeviceRegistry, type MailboxRecord } from '../../../shared/store/ports.js';
+import { batchWriteAll, isConditionalCheckFailed, queryAll, type Item, type WriteRequest } from './dynamodb-support.js';
+import { DeviceTable, UpdateBuilder, callbackItem, deviceItem, mailboxItem, toDevice } from './dynamodb-device-items.js';
+import { MAILBOX_SK_PREFIX, callbackKey, deviceKey, devicePk } from './table-design.js';
+
+/** DeviceRegistry on the table: a device's creation, changes and deletion. */
+export class DynamoDbDeviceRegistry extends DeviceTable implements DeviceRegistry {
+  /**
+   * Callback lookups first, then mailboxes, then the device item (conditional on the id being new). The device id
+   * must be fresh: on a collision this throws, but the mailbox and callback items are already written.
+   */
+  async createDevice(device: DeviceRecord, mailboxes: MailboxRecord[]): Promise<void> {
+    for (const mailbox of mailboxes) {
+      if (mailbox.deviceId !== device.deviceId) {
+        throw new Error(`mailbox ${mailbox.mailboxId} belongs to device ${mailbox.deviceId}, not ${device.deviceId}`);
+      }
+    }
+    const put = (item: Item): WriteRequest => ({ PutRequest: { Item: item } });
+    await batchWriteAll(this.client, this.tableName, mailboxes.map((m) => put(callbackItem(m))), this.options);
+    await batchWriteAll(this.client, this.tableName, mailboxes.map((m) => put(mailboxItem(m))), this.options);
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: deviceItem(device),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) throw new Error(`device ${device.deviceId} already exists`, { cause: error });
+      throw error;
+    }
+  }
+
+  async updateDevice(deviceId: string, changes: DeviceChanges, now: number, options?: { ifRevision?: number }): Promise<DeviceRecord> {
+    const update = new UpdateBuilder().set('updatedAt', now).add('revision', 1);
+    for (const field of DEVICE_CHANGEABLE_FIELDS) {
+      const value = changes[field];
+      if (value !== undefined) update.set(field, value);
+    }
+    if (changes.retiredReason === null) update.remove('retiredReason');
+    else if (changes.retiredReason !== undefined) update.set('retiredReason', changes.retiredReason);
+    if (changes.dueAt !== undefined) update.dueAt(deviceId, changes.dueAt);
+    const expression = update.build();
+    let condition = 'attribute_exists(pk)';
+    if (options?.ifRevision !== undefined) {
+      // A device never updated has no revision yet: it counts as 0.
+      condition += options.ifRevision === 0 ? ' AND (attribute_not_exists(#revision) OR #revision = :ifRevision)' : ' AND #revision = :ifRevision';
+      expression.ExpressionAttributeValues = { ...expression.ExpressionAttributeValues, ':ifRevision': options.ifRevision };
+    }
+    try {
+      const { Attributes: attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: deviceKey(deviceId),
+          ...expression,
+          ConditionExpression: condition,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toDevice(attributes ?? {});
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      if (options?.ifRevision === undefined || !(await this.readDevice(deviceId))) throw new DeviceNotFoundError();
+      throw new ConcurrentUpdateError();
+    }
+  }
+
+  /**
+   * The device item goes first, so callbacks answer Unsubscribe at once; then everything under the device's key,
+   * page by page, each mailbox's callback lookup before the mailbox that names it (a crash in between would
+   * otherwise leave a callback item nothing points to). Safe to repeat after a crash.
+   */
+  async deleteDevice(deviceId: string): Promise<void> {
+    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: deviceKey(deviceId) }));
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': devicePk(deviceId) },
+      ProjectionExpression: 'pk, sk, callbackKey',
+      ConsistentRead: true,
+    });
+    const callbacks = items
+      .filter((item) => typeof item.sk === 'string' && item.sk.startsWith(MAILBOX_SK_PREFIX) && typeof item.callbackKey === 'string')
+      .map((item): WriteRequest => ({ DeleteRequest: { Key: callbackKey(item.callbackKey as string) } }));
+    await batchWriteAll(this.client, this.tableName, callbacks, this.options);
+    const rest = items.map((item): WriteRequest => ({ DeleteRequest: { Key: { pk: String(item.pk), sk: String(item.sk) } } }));
+    await batchWriteAll(this.client, this.tableName, rest, this.options);
+  }
+}

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { alertSettingsSchema, apnsEnvironmentSchema, deliveryModeSchema, deviceStatusSchema, mailboxKindSchema } from '../device/device-schemas.js';
+import { subscriptionStateSchema } from '../supervision/subscription-state.js';
+
+/**
+ * What the stores keep about a device and a mailbox. One schema per record: the ports' types are inferred from it and
+ * the DynamoDB adapters parse every item they read with it, so a malformed item fails at the adapter edge, named,
+ * instead of travelling on as a cast.
+ *
+ * Nothing here holds an e-mail address or mail content: mailbox ids are the device's opaque ids, secrets are stored
+ * as SHA-256 hashes. Times are epoch milliseconds unless the name says otherwise.
+ */
+export const deviceRecordSchema = z.object({
+  deviceId: z.string(),
+  orgId: z.string(),
+  /** SHA-256 (base64url) of the device secret; the secret itself is never stored. */
+  secretHash: z.string(),
+  pushToken: z.string(),
+  /** When the current push token was registered; a 410 older than this must not retire the device. */
+  pushTokenUpdatedAt: z.number(),
+  apnsEnvironment: apnsEnvironmentSchema,
+  mode: deliveryModeSchema,
+  intervalSeconds: z.number(),
+  timeZone: z.string(),
+  alerts: alertSettingsSchema,
+  status: deviceStatusSchema,
+  /** Why the device was retired (`Unregistered`, `BadDeviceToken`, ...); absent while active. */
+  retiredReason: z.string().optional(),
+  /** SNS platform endpoint ARN when pushes go through SNS mobile push. */
+  endpointArn: z.string().optional(),
+  /**
+   * Interval mode: when the next background push is due. Indexed (with `dueShard`) in the due index, so the
+   * scheduler reads only what is due; absent for real-time devices.
+   */
+  dueAt: z.number().optional(),
+  /** When the supervisor last sent this device a resubscribe push (rate limit per device). */
+  lastResubscribePushAt: z.number().optional(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  /**
+   * Incremented by every `updateDevice`; absent (read as 0) until the first one. A read-modify-write such as a PATCH
+   * passes the revision it read as `ifRevision`, so that of two concurrent PATCHes the second is re-applied to the
+   * first's result instead of overwriting it.
+   */
+  revision: z.number().optional(),
+});
+export type DeviceRecord = z.infer<typeof deviceRecordSchema>;
+
+export const mailboxRecordSchema = z.object({
+  deviceId: z.string(),
+  mailboxId: z.string(),
+  kind: mailboxKindSchema,
+  /** SHA-256 (base64url) of the callback URL secret; the key of the callback lookup. */
+  callbackKey: z.string(),
+  subscriptionId: z.string().optional(),
+  expiresAt: z.number().optional(),
+  lastNotificationAt: z.number().optional(),
+  /** When the device last reported its subscription (PUT .../subscription). */
+  subscriptionReportedAt: z.number().optional(),
+  /** The StatusFrequency the device subscribed with; 30 (Exchange's default) when not reported. */
+  statusFrequencyMinutes: z.number().optional(),
+  /** When the callback last refused a notification of another (older) subscription. */
+  supersededAt: z.number().optional(),
+  /** When the supervisor last asked the device to resubscribe this mailbox. */
+  resubscribeRequestedAt: z.number().optional(),
+  /** The subscription state the supervisor last recorded, so that only transitions are recorded. */
+  supervisionState: subscriptionStateSchema.optional(),
+  /** When the supervisor must look at this mailbox next (`supervisionDueAt`); indexed in the due index. */
+  dueAt: z.number().optional(),
+  /** When the current burst window of new-mail alerts for this mailbox opened (burst coalescing). */
+  alertWindowStartedAt: z.number().optional(),
+  /** Alerts pushed in that window. */
+  alertsInWindow: z.number().optional(),
+  /** New mails held back during a burst, pushed as one alert when the burst window closes. */
+  heldAlerts: z.number().optional(),
+  /** While a flush pushes the held alerts: until when it holds them (`beginFlush`), so no other flush pushes them too. */
+  flushingUntil: z.number().optional(),
+  createdAt: z.number(),
+});
+export type MailboxRecord = z.infer<typeof mailboxRecordSchema>;
+
+/** A callback lookup: which mailbox a callback URL's secret belongs to. */
+export const callbackTargetSchema = z.object({ deviceId: z.string(), mailboxId: z.string() });
+export type CallbackTarget = z.infer<typeof callbackTargetSchema>;
