@@ -1,7 +1,8 @@
 import { XMLParser } from 'fast-xml-parser';
 import { registerDevice } from '../functions/device-api/register-device.js';
-import { reportSubscription } from '../functions/device-api/manage-device.js';
-import { handleExchangeCallback, type CallbackDeps } from '../functions/exchange-callback/handle-exchange-callback.js';
+import { reportSubscription } from '../functions/device-api/report-subscription.js';
+import { acceptNotifications, type CallbackDeps } from '../functions/exchange-callback/accept-notifications.js';
+import { readSendNotification } from '../shared/ews/inbound.js';
 import { registerDeviceRequestSchema } from '../shared/device/device-schemas.js';
 import { buildSendNotificationResult } from '../shared/ews/index.js';
 import { noEndpointRegistry } from '../shared/push/push-gateway.js';
@@ -178,7 +179,7 @@ async function measureInProcess(quick: boolean): Promise<CallbackBenchResult['in
       orgId: 'bench-org',
       request: registerDeviceRequestSchema.parse({ pushToken: 'ab'.repeat(32), mailboxes: [{ id: 'primary', kind: 'primary' }] }),
     },
-    { ...stores.ports, decisions: stores.decisions, endpoints: noEndpointRegistry, publicUrl: 'http://127.0.0.1', orgTokenSecret: 'bench', now: Date.now, random: Math.random },
+    { ...stores.ports, endpoints: noEndpointRegistry, publicUrl: 'http://127.0.0.1', now: Date.now, random: Math.random },
   );
   const device = (await stores.devices.getDevice(registered.deviceId))!;
   await reportSubscription(
@@ -187,7 +188,7 @@ async function measureInProcess(quick: boolean): Promise<CallbackBenchResult['in
       mailboxId: 'primary',
       request: { subscriptionId: 'sub-bench', expiresAt: new Date(Date.now() + 86_400_000).toISOString(), statusFrequencyMinutes: FLEET_STATUS_FREQUENCY_MINUTES },
     },
-    { ...stores.ports, decisions: stores.decisions, endpoints: noEndpointRegistry, publicUrl: 'http://127.0.0.1', orgTokenSecret: 'bench', now: Date.now, random: Math.random },
+    { ...stores.ports, now: Date.now },
   );
   const callbackUrl = registered.mailboxes[0]!.callbackUrl;
   const secret = callbackUrl.slice(callbackUrl.lastIndexOf('/') + 1);
@@ -204,7 +205,7 @@ async function measureInProcess(quick: boolean): Promise<CallbackBenchResult['in
   for (const kind of ['newMail', 'status'] as const) {
     const body = bodies[kind];
     const ours = async () => {
-      const status = await handleExchangeCallback({ secret, contentType: 'text/xml; charset=utf-8', body }, deps);
+      const status = await acceptNotifications({ secret, notifications: readSendNotification(body, 'text/xml; charset=utf-8') }, deps);
       if (status !== 'OK') throw new Error(`in-process callback answered ${status}`);
       buildSendNotificationResult(status);
     };

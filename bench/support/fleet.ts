@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { BatchWriteCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { hashSecret } from '../../functions/_lib/secrets.js';
+import { hashSecret } from '../../functions/_lib/device-secrets.js';
 import { callbackUrl } from '../../functions/device-api/deps.js';
 import { api } from '../../test/support/device-api.js';
 import { progress } from './progress.js';

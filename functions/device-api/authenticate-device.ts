@@ -1,6 +1,6 @@
 import { DeviceNotFoundError, ForbiddenError } from '../../shared/errors.js';
 import type { DeviceRecord } from '../../shared/store/ports.js';
-import { isPossibleDeviceId, secretMatches } from '../_lib/secrets.js';
+import { isPossibleDeviceId, secretMatches } from '../_lib/device-secrets.js';
 import type { DeviceApiDeps } from './deps.js';
 
 /**

@@ -2,7 +2,7 @@ import { DynamoDbDecisionLog } from '../_lib/adapters/dynamodb-decision-log.js';
 import { dynamoDbDevicePorts } from '../_lib/adapters/dynamodb-device-ports.js';
 import { awsClients, pushEndpointRegistry, readSecret } from '../_lib/aws-runtime.js';
 import { config } from '../_lib/config.js';
-import { createDeviceApiHandler } from './device-api.js';
+import { createDeviceApiHandler } from './edge.js';
 
 const { documentClient } = awsClients();
 const tableName = config.tableName();

@@ -2,14 +2,14 @@ import type { RegisterDeviceRequest, RegisterDeviceResponse } from '../../shared
 import type { DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
 import { firstIntervalAt } from '../../shared/supervision/interval-schedule.js';
 import { supervisionDueAt } from '../../shared/supervision/subscription-state.js';
-import { hashSecret, newDeviceId, newSecret } from '../_lib/secrets.js';
+import { hashSecret, newDeviceId, newSecret } from '../_lib/device-secrets.js';
 import { callbackUrl, type DeviceApiDeps } from './deps.js';
 
 /**
  * Registers a device for an organization. The device secret and each mailbox's callback secret are returned once
  * and stored only as hashes; a lost secret means registering again.
  */
-export async function registerDevice(input: { orgId: string; request: RegisterDeviceRequest }, deps: DeviceApiDeps): Promise<RegisterDeviceResponse> {
+export async function registerDevice(input: { orgId: string; request: RegisterDeviceRequest }, deps: Pick<DeviceApiDeps, 'registry' | 'endpoints' | 'publicUrl' | 'now' | 'random'>): Promise<RegisterDeviceResponse> {
   const { orgId, request } = input;
   const now = deps.now();
   const deviceId = newDeviceId();

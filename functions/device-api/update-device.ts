@@ -5,6 +5,8 @@ import { ConcurrentUpdateError, DeviceNotFoundError, ValidationError } from '../
 import type { DeviceChanges, DeviceRecord } from '../../shared/store/ports.js';
 import { toFieldIssues } from '../../shared/validation.js';
 import type { DeviceApiDeps } from './deps.js';
+
+type UpdateDeviceDeps = Pick<DeviceApiDeps, 'devices' | 'registry' | 'endpoints' | 'now' | 'random'>;
 import { toDeviceView } from './device-view.js';
 import { firstIntervalAt } from '../../shared/supervision/interval-schedule.js';
 
@@ -26,7 +28,7 @@ const RETRY_PAUSE_MS = { base: 5, jitter: 20 };
  * race, the second is merged again onto the first's result instead of overwriting it (409 only after
  * MAX_PATCH_ATTEMPTS collisions in a row).
  */
-export async function updateDevice(input: { device: DeviceRecord; patch: PatchDeviceRequest }, deps: DeviceApiDeps): Promise<DeviceView> {
+export async function updateDevice(input: { device: DeviceRecord; patch: PatchDeviceRequest }, deps: UpdateDeviceDeps): Promise<DeviceView> {
   let device = input.device;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -45,7 +47,7 @@ export async function updateDevice(input: { device: DeviceRecord; patch: PatchDe
   return toDeviceView(updated, deps.now());
 }
 
-async function applyPatch(device: DeviceRecord, patch: PatchDeviceRequest, deps: DeviceApiDeps): Promise<void> {
+async function applyPatch(device: DeviceRecord, patch: PatchDeviceRequest, deps: UpdateDeviceDeps): Promise<void> {
   const { pushToken, ...settingsPatch } = patch;
   const current = {
     apnsEnvironment: device.apnsEnvironment,

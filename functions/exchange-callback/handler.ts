@@ -3,7 +3,7 @@ import { SqsEventQueue } from '../_lib/adapters/sqs-event-queue.js';
 import { awsClients } from '../_lib/aws-runtime.js';
 import { config } from '../_lib/config.js';
 import { metricsCounter, useCaseLogger } from '../_lib/powertools.js';
-import { createExchangeCallbackHandler } from './exchange-callback.js';
+import { createExchangeCallbackHandler } from './edge.js';
 
 const { documentClient, sqs } = awsClients();
 const { callbacks, devices, supervision } = dynamoDbDevicePorts(documentClient, config.tableName());

@@ -3,7 +3,7 @@ import { dynamoDbDevicePorts } from '../_lib/adapters/dynamodb-device-ports.js';
 import { awsClients, pushGateway } from '../_lib/aws-runtime.js';
 import { config } from '../_lib/config.js';
 import { metricsCounter, useCaseLogger } from '../_lib/powertools.js';
-import { createSupervisorHandler } from './supervisor.js';
+import { createSupervisorHandler } from './edge.js';
 
 const { documentClient } = awsClients();
 const tableName = config.tableName();

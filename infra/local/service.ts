@@ -10,12 +10,12 @@ import { SqsEventQueue } from '../../functions/_lib/adapters/sqs-event-queue.js'
 import { issueOrgToken } from '../../functions/_lib/org-token.js';
 import { useCaseLogger, metricsCounter, type OutcomeCounter, type UseCaseLogger } from '../../functions/_lib/powertools.js';
 import { CALLBACK_ROUTES, DEVICE_API_ROUTES } from '../../functions/_lib/routes.js';
-import { createDeviceApiHandler } from '../../functions/device-api/device-api.js';
-import { createDispatcherHandler } from '../../functions/dispatcher/dispatcher.js';
+import { createDeviceApiHandler } from '../../functions/device-api/edge.js';
+import { createDispatcherHandler } from '../../functions/dispatcher/edge.js';
 import { DEFAULT_ALERT_BUDGET, DEFAULT_DEDUPE_TTL_SECONDS } from '../../functions/dispatcher/dispatch-notifications.js';
-import { createSupervisorHandler } from '../../functions/supervisor/supervisor.js';
+import { createSupervisorHandler } from '../../functions/supervisor/edge.js';
 import type { SweepReport } from '../../functions/supervisor/run-sweep.js';
-import { createExchangeCallbackHandler } from '../../functions/exchange-callback/exchange-callback.js';
+import { createExchangeCallbackHandler } from '../../functions/exchange-callback/edge.js';
 import { noEndpointRegistry, type PushGateway } from '../../shared/push/push-gateway.js';
 import type { EventQueue } from '../../shared/queue/queue-messages.js';
 import type { AlertBudget } from '../../shared/store/ports.js';

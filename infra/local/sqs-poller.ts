@@ -1,6 +1,6 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
-import type { DispatcherHandler } from '../../functions/dispatcher/dispatcher.js';
+import type { DispatcherHandler } from '../../functions/dispatcher/edge.js';
 import type { UseCaseLogger } from '../../functions/_lib/powertools.js';
 import { localLambdaContext } from './lambda-context.js';
 

@@ -6,7 +6,7 @@ import {
   type DispatcherDeps,
   type DispatchRecord,
 } from '../../functions/dispatcher/dispatch-notifications.js';
-import { hashSecret } from '../../functions/_lib/secrets.js';
+import { hashSecret } from '../../functions/_lib/device-secrets.js';
 import { RetryableDeliveryError } from '../../shared/errors.js';
 import type { NewMailMessage } from '../../shared/queue/queue-messages.js';
 import { createInMemoryStores, type InMemoryStores } from '../../shared/store/in-memory-stores.js';

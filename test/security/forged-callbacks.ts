@@ -1,6 +1,6 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
-import { hashSecret } from '../../functions/_lib/secrets.js';
+import { hashSecret } from '../../functions/_lib/device-secrets.js';
 import { startLocalService, type LocalService } from '../../infra/local/service.js';
 import type { EventQueue, QueueMessage } from '../../shared/queue/queue-messages.js';
 import { api, PUSH_TOKEN_A } from '../support/device-api.js';

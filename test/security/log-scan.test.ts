@@ -1,7 +1,7 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UseCaseLogger } from '../../functions/_lib/powertools.js';
-import { hashSecret } from '../../functions/_lib/secrets.js';
+import { hashSecret } from '../../functions/_lib/device-secrets.js';
 import type { LocalService } from '../../infra/local/service.js';
 import type { EventQueue, QueueMessage } from '../../shared/queue/queue-messages.js';
 import { api, eventually } from '../support/device-api.js';

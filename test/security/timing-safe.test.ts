@@ -7,7 +7,7 @@ vi.mock('node:crypto', async (importOriginal) => {
 });
 
 const { timingSafeEqual } = await import('node:crypto');
-const { hashSecret, newSecret, secretMatches } = await import('../../functions/_lib/secrets.js');
+const { hashSecret, newSecret, secretMatches } = await import('../../functions/_lib/device-secrets.js');
 const { authenticateDevice } = await import('../../functions/device-api/authenticate-device.js');
 const { createInMemoryStores } = await import('../../shared/store/in-memory-stores.js');
 const { makeDevice, makeMailbox } = await import('../support/store-fixtures.js');

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashSecret } from '../../functions/_lib/secrets.js';
+import { hashSecret } from '../../functions/_lib/device-secrets.js';
 import { LOCAL_ORG_TOKEN_SECRET, startLocalService, type LocalService } from '../../infra/local/service.js';
 import { api, PUSH_TOKEN_A, PUSH_TOKEN_B } from '../support/device-api.js';
 import { emptyRow, printSummary } from '../faults/harness/summary.js';

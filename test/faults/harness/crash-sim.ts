@@ -5,7 +5,7 @@ import {
   type DispatcherDeps,
   type DispatchRecord,
 } from '../../../functions/dispatcher/dispatch-notifications.js';
-import { hashSecret } from '../../../functions/_lib/secrets.js';
+import { hashSecret } from '../../../functions/_lib/device-secrets.js';
 import type { PushGateway } from '../../../shared/push/push-gateway.js';
 import { newMessagesOf, type NewMailPayload } from '../../../shared/push/apns-payloads.js';
 import type { EventQueue, NewMailMessage } from '../../../shared/queue/queue-messages.js';

@@ -1,10 +1,10 @@
 import jwt from 'jsonwebtoken';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createDeviceApiHandler } from '../../../functions/device-api/device-api.js';
+import { createDeviceApiHandler } from '../../../functions/device-api/edge.js';
 import type { DeviceApiDeps } from '../../../functions/device-api/deps.js';
 import { updateDevice } from '../../../functions/device-api/update-device.js';
 import { issueOrgToken } from '../../../functions/_lib/org-token.js';
-import { hashSecret } from '../../../functions/_lib/secrets.js';
+import { hashSecret } from '../../../functions/_lib/device-secrets.js';
 import type { HttpResult } from '../../../functions/_lib/http.js';
 import { noEndpointRegistry } from '../../../shared/push/push-gateway.js';
 import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';

@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { handleExchangeCallback, type CallbackDeps } from '../../../functions/exchange-callback/handle-exchange-callback.js';
+import { acceptNotifications, type CallbackDeps } from '../../../functions/exchange-callback/accept-notifications.js';
+import { readSendNotification } from '../../../shared/ews/inbound.js';
 import { LAST_SEEN_WRITE_INTERVAL_MS } from '../../../shared/supervision/subscription-state.js';
-import { hashSecret } from '../../../functions/_lib/secrets.js';
+import { hashSecret } from '../../../functions/_lib/device-secrets.js';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
 import { EwsBodyTooLargeError, EwsDoctypeError, EwsMalformedError } from '../../../shared/ews/ews-errors.js';
 import type { NewMailMessage } from '../../../shared/queue/queue-messages.js';
@@ -16,7 +17,7 @@ const SECRET = 'callback-secret-of-the-primary-mailbox-0001';
 const T0 = Date.parse('2026-11-23T10:00:00Z');
 const bytes = (text: string) => new TextEncoder().encode(text);
 
-describe('handleExchangeCallback', () => {
+describe('the Exchange callback: reading a SendNotification and accepting it', () => {
   let stores: InMemoryStores;
   let queue: InMemoryEventQueue;
   let clock: ManualClock;
@@ -25,8 +26,9 @@ describe('handleExchangeCallback', () => {
   const device = (overrides: Partial<DeviceRecord> = {}): DeviceRecord => makeDevice({ ...{ deviceId: 'device-1', secretHash: hashSecret('device-secret'), pushTokenUpdatedAt: T0 - 1000, createdAt: T0 - 1000, updatedAt: T0 - 1000 }, ...overrides });
 
   const queued = () => queue.messages.filter((m): m is NewMailMessage => m.type === 'new-mail');
-  const call = (body: string | Uint8Array, contentType = 'text/xml; charset=utf-8', secret = SECRET) =>
-    handleExchangeCallback({ secret, contentType, body: typeof body === 'string' ? bytes(body) : body }, deps);
+  // As the edge does it: read (and normalize) the body, then accept it.
+  const call = async (body: string | Uint8Array, contentType = 'text/xml; charset=utf-8', secret = SECRET) =>
+    acceptNotifications({ secret, notifications: readSendNotification(typeof body === 'string' ? bytes(body) : body, contentType) }, deps);
 
   beforeEach(async () => {
     clock = new ManualClock(T0);

@@ -11,11 +11,16 @@ import { verifyOrgToken } from '../_lib/org-token.js';
 import type { DeviceApiRoute } from '../_lib/routes.js';
 import { authenticateDevice } from './authenticate-device.js';
 import type { DeviceApiDeps } from './deps.js';
-import { addDelegatedMailbox, deleteDevice, getDevice, listDecisions, removeMailbox, reportSubscription } from './manage-device.js';
+import { addDelegatedMailbox } from './add-delegated-mailbox.js';
+import { deleteDevice } from './delete-device.js';
+import { getDevice } from './get-device.js';
+import { listDecisions } from './list-decisions.js';
+import { removeMailbox } from './remove-mailbox.js';
+import { reportSubscription } from './report-subscription.js';
 import { registerDevice } from './register-device.js';
 import { updateDevice } from './update-device.js';
 
-/** The device API: one function behind every `/v1/devices` route; each route is auth + parse + one use case. */
+/** The device API's edge: one function behind every `/v1/devices` route; each route is auth + parse + one use case. */
 export function createDeviceApiHandler(deps: DeviceApiDeps): HttpHandler {
   return httpHandler((event) => routeDeviceApi(event, deps));
 }

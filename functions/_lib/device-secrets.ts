@@ -31,11 +31,3 @@ export function secretMatches(presented: string, storedHash: string): boolean {
   const stored = Buffer.from(storedHash, 'utf8');
   return presentedHash.length === stored.length && timingSafeEqual(presentedHash, stored);
 }
-
-/**
- * An idempotency key for a notification event, scoped to one mailbox of one device: the same Exchange item id seen
- * by another mailbox gives another key, and the key reveals nothing about the item.
- */
-export function eventKey(deviceId: string, mailboxId: string, kind: 'item' | 'watermark', value: string): string {
-  return createHash('sha256').update(`${deviceId}\u0000${mailboxId}\u0000${kind}\u0000${value}`, 'utf8').digest('base64url').slice(0, 32);
-}

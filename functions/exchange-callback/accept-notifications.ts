@@ -1,9 +1,9 @@
-import { EwsMalformedError } from '../../shared/ews/ews-errors.js';
-import { parseSendNotification, type EwsNotification } from '../../shared/ews/send-notification.js';
+import type { InboundNotification } from '../../shared/inbound/inbound-notification.js';
 import type { EventQueue, NewMailMessage } from '../../shared/queue/queue-messages.js';
 import type { CallbackDirectory, DeviceReader, MailboxRecord, SupervisionIndex } from '../../shared/store/ports.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
-import { eventKey, hashSecret } from '../_lib/secrets.js';
+import { hashSecret } from '../_lib/device-secrets.js';
+import { eventKey } from '../_lib/event-keys.js';
 import { LAST_SEEN_WRITE_INTERVAL_MS, supervisionDueAt } from '../../shared/supervision/subscription-state.js';
 
 export interface CallbackDeps {
@@ -19,30 +19,23 @@ export interface CallbackDeps {
 
 export type SubscriptionStatus = 'OK' | 'Unsubscribe';
 
-export interface CallbackInput {
+export interface AcceptNotificationsInput {
   /** The last path segment of the callback URL. */
   secret: string;
-  contentType: string | undefined;
-  body: Uint8Array;
+  /** What the server sent, normalized by its protocol's reader (`shared/ews/inbound.ts`). */
+  notifications: InboundNotification[];
 }
-
 
 /** Event keys per queue message; a 256 KiB body holds at most a few hundred NewMail events. */
 const EVENT_KEYS_PER_MESSAGE = 100;
 
-const ACCEPTED_CONTENT_TYPE = /^(text\/xml|application\/xml|application\/soap\+xml)\s*(;|$)/i;
-
 /**
- * Handles one EWS SendNotification POST (contract section 4). Checks size, DOCTYPE and well-formedness first (the
- * parser does, in that order), then the URL secret and the subscription's state. New mail is queued before OK is
- * answered: if the queue refuses, the error propagates, the answer is 5xx, and Exchange retries.
+ * Accepts the notifications of one callback (contract section 4), once the edge has read and normalized them:
+ * checks the URL secret and the subscription's state, then queues the new mail. New mail is queued before OK is
+ * answered: if the queue refuses, the error propagates, the answer is 5xx, and the server retries.
  */
-export async function handleExchangeCallback(input: CallbackInput, deps: CallbackDeps): Promise<SubscriptionStatus> {
-  const notifications = parseSendNotification(input.body);
-  // After the parser: a body that is too large or hostile is refused for that, whatever its declared type.
-  if (!input.contentType || !ACCEPTED_CONTENT_TYPE.test(input.contentType)) {
-    throw new EwsMalformedError('a SendNotification must be sent as text/xml');
-  }
+export async function acceptNotifications(input: AcceptNotificationsInput, deps: CallbackDeps): Promise<SubscriptionStatus> {
+  const { notifications } = input;
   const receivedAt = deps.now();
 
   const callback = await deps.callbacks.findCallback(hashSecret(input.secret));
@@ -95,30 +88,21 @@ function unsubscribe(reason: string, deps: CallbackDeps): SubscriptionStatus {
 }
 
 /**
- * One idempotency key per distinct new item, grouped by notification (notifications without new mail left out): an
- * Exchange retry of the same body, or the same item reported twice, gives the same keys, and an item a notification
- * repeats from an earlier one in the body stays with the earlier one. Events without an item id fall back to
- * SubscriptionId + Watermark.
+ * One idempotency key per distinct new mail, grouped by notification (notifications without new mail left out): a
+ * retry of the same body, or the same item reported twice, gives the same keys, and an item a notification repeats
+ * from an earlier one in the body stays with the earlier one.
  */
-function newMailEventKeys(mailbox: MailboxRecord, notifications: EwsNotification[]): string[][] {
+function newMailEventKeys(mailbox: MailboxRecord, notifications: InboundNotification[]): string[][] {
   const seen = new Set<string>();
   const groups: string[][] = [];
   for (const notification of notifications) {
     const keys: string[] = [];
-    const add = (key: string) => {
-      if (seen.has(key)) return;
+    for (const mail of notification.newMail) {
+      const key = eventKey(mailbox.deviceId, mailbox.mailboxId, mail.kind, mail.kind === 'item' ? mail.id : mail.value);
+      if (seen.has(key)) continue;
       seen.add(key);
       keys.push(key);
-    };
-    notification.events.forEach((event, index) => {
-      if (event.type !== 'NewMail') return;
-      if (event.itemId?.id) {
-        add(eventKey(mailbox.deviceId, mailbox.mailboxId, 'item', event.itemId.id));
-      } else {
-        const position = event.watermark ?? `${notification.previousWatermark ?? ''}#${index}`;
-        add(eventKey(mailbox.deviceId, mailbox.mailboxId, 'watermark', `${notification.subscriptionId}\u0000${position}`));
-      }
-    });
+    }
     if (keys.length > 0) groups.push(keys);
   }
   return groups;

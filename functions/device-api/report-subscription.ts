@@ -1,0 +1,24 @@
+import type { ReportSubscriptionRequest } from '../../shared/device/device-schemas.js';
+import { MailboxNotFoundError } from '../../shared/errors.js';
+import type { DeviceRecord } from '../../shared/store/ports.js';
+import { supervisionDueAt } from '../../shared/supervision/subscription-state.js';
+import type { DeviceApiDeps } from './deps.js';
+
+/** Records the subscription the device made for a mailbox, and when the supervisor must look at it next. */
+export async function reportSubscription(
+  input: { device: DeviceRecord; mailboxId: string; request: ReportSubscriptionRequest },
+  deps: Pick<DeviceApiDeps, 'devices' | 'mailboxes' | 'now'>,
+): Promise<void> {
+  const { mailbox } = await deps.devices.getDeviceAndMailbox(input.device.deviceId, input.mailboxId);
+  if (!mailbox) throw new MailboxNotFoundError();
+  const reportedAt = deps.now();
+  const subscription = {
+    subscriptionId: input.request.subscriptionId,
+    expiresAt: Date.parse(input.request.expiresAt),
+    reportedAt,
+    ...(input.request.statusFrequencyMinutes === undefined ? {} : { statusFrequencyMinutes: input.request.statusFrequencyMinutes }),
+  };
+  const { statusFrequencyMinutes: _previous, ...withoutFrequency } = mailbox;
+  const dueAt = supervisionDueAt({ ...withoutFrequency, ...subscription, subscriptionReportedAt: reportedAt });
+  await deps.mailboxes.setSubscription(input.device.deviceId, input.mailboxId, { ...subscription, dueAt });
+}
