@@ -1,16 +1,27 @@
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { queueMessageSchema } from '../../shared/queue/queue-messages.js';
+import type { UseCaseLogger } from '../_lib/powertools.js';
 import { observability } from '../_lib/middleware.js';
-import { dispatchNotifications, type DispatcherDeps } from './dispatch-notifications.js';
+import type { DispatcherDeps, DispatchRecord } from './deps.js';
+import { dispatchNotifications, type DispatchResult } from './dispatch-notifications.js';
 
 export type DispatcherHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+/** One SQS record as the edge gets it. */
+export interface QueueRecord {
+  messageId: string;
+  body: string;
+  /** SQS ApproximateReceiveCount. */
+  receiveCount: number;
+}
 
 /** The SQS consumer: reports partial batch failures (the event source mapping has ReportBatchItemFailures). */
 export function createDispatcherHandler(deps: DispatcherDeps): DispatcherHandler {
   return middy<SQSEvent, SQSBatchResponse>()
     .use(observability())
     .handler(async (event) => {
-      const { failedMessageIds } = await dispatchNotifications(
+      const { failedMessageIds } = await dispatchQueueRecords(
         event.Records.map((record) => ({
           messageId: record.messageId,
           body: record.body,
@@ -20,4 +31,34 @@ export function createDispatcherHandler(deps: DispatcherDeps): DispatcherHandler
       );
       return { batchItemFailures: failedMessageIds.map((itemIdentifier) => ({ itemIdentifier })) };
     }) as unknown as DispatcherHandler;
+}
+
+/** Parses the batch's records and dispatches the queue messages among them; the rest fail as poison. */
+export async function dispatchQueueRecords(records: QueueRecord[], deps: DispatcherDeps): Promise<DispatchResult> {
+  const poison: string[] = [];
+  const parsed: DispatchRecord[] = [];
+  for (const record of records) {
+    const message = parseQueueRecord(record, deps.logger);
+    // A body that can never be parsed is poison: fail it so it reaches the DLQ with its reason logged.
+    if (message) parsed.push({ ...record, message });
+    else poison.push(record.messageId);
+  }
+  const { failedMessageIds } = await dispatchNotifications(parsed, deps);
+  return { failedMessageIds: [...poison, ...failedMessageIds] };
+}
+
+function parseQueueRecord(record: QueueRecord, logger: UseCaseLogger): DispatchRecord['message'] | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(record.body);
+  } catch {
+    logger.error('poison record: body is not JSON', { messageId: record.messageId });
+    return undefined;
+  }
+  const parsed = queueMessageSchema.safeParse(json);
+  if (!parsed.success) {
+    logger.error('poison record: body is not a queue message', { messageId: record.messageId, issues: parsed.error.issues.length });
+    return undefined;
+  }
+  return parsed.data;
 }

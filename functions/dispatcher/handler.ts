@@ -5,7 +5,7 @@ import { awsClients, pushGateway } from '../_lib/aws-runtime.js';
 import { config } from '../_lib/config.js';
 import { metricsCounter, useCaseLogger } from '../_lib/powertools.js';
 import { SqsEventQueue } from '../_lib/adapters/sqs-event-queue.js';
-import { DEFAULT_ALERT_BUDGET, DEFAULT_DEDUPE_TTL_SECONDS } from './dispatch-notifications.js';
+import { DEFAULT_ALERT_BUDGET, DEFAULT_DEDUPE_TTL_SECONDS } from './deps.js';
 import { createDispatcherHandler } from './edge.js';
 
 const { documentClient, sqs } = awsClients();

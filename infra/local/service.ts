@@ -12,7 +12,7 @@ import { useCaseLogger, metricsCounter, type OutcomeCounter, type UseCaseLogger 
 import { CALLBACK_ROUTES, DEVICE_API_ROUTES } from '../../functions/_lib/routes.js';
 import { createDeviceApiHandler } from '../../functions/device-api/edge.js';
 import { createDispatcherHandler } from '../../functions/dispatcher/edge.js';
-import { DEFAULT_ALERT_BUDGET, DEFAULT_DEDUPE_TTL_SECONDS } from '../../functions/dispatcher/dispatch-notifications.js';
+import { DEFAULT_ALERT_BUDGET, DEFAULT_DEDUPE_TTL_SECONDS } from '../../functions/dispatcher/deps.js';
 import { createSupervisorHandler } from '../../functions/supervisor/edge.js';
 import type { SweepReport } from '../../functions/supervisor/run-sweep.js';
 import { createExchangeCallbackHandler } from '../../functions/exchange-callback/edge.js';

@@ -1,11 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  DEFAULT_ALERT_BUDGET,
-  DEFAULT_DEDUPE_TTL_SECONDS,
-  dispatchNotifications,
-  type DispatcherDeps,
-  type DispatchRecord,
-} from '../../functions/dispatcher/dispatch-notifications.js';
+import { DEFAULT_ALERT_BUDGET, DEFAULT_DEDUPE_TTL_SECONDS, type DispatcherDeps } from '../../functions/dispatcher/deps.js';
+import { dispatchQueueRecords, type QueueRecord } from '../../functions/dispatcher/edge.js';
 import { hashSecret } from '../../functions/_lib/device-secrets.js';
 import { RetryableDeliveryError } from '../../shared/errors.js';
 import type { NewMailMessage } from '../../shared/queue/queue-messages.js';
@@ -28,7 +23,7 @@ describe('dead-lettered notification, redriven', () => {
   let deps: DispatcherDeps;
 
   const body = JSON.stringify({ v: 1, type: 'new-mail', deviceId: 'device-1', mailboxId: 'inbox', receivedAt: T0, eventKeys: ['key-1'] } satisfies NewMailMessage);
-  const record = (messageId: string, receiveCount: number): DispatchRecord => ({ messageId, body, receiveCount });
+  const record = (messageId: string, receiveCount: number): QueueRecord => ({ messageId, body, receiveCount });
 
   beforeEach(async () => {
     clock = new ManualClock(T0);
@@ -57,7 +52,7 @@ describe('dead-lettered notification, redriven', () => {
   async function deadLetter(messageId: string): Promise<void> {
     for (let receive = 1; receive <= MAX_RECEIVES; receive++) {
       push.answerNext(new RetryableDeliveryError('ServiceUnavailable'));
-      const result = await dispatchNotifications([record(messageId, receive)], deps);
+      const result = await dispatchQueueRecords([record(messageId, receive)], deps);
       expect(result.failedMessageIds).toEqual([messageId]);
       clock.advance(60_000);
     }
@@ -67,26 +62,26 @@ describe('dead-lettered notification, redriven', () => {
     await deadLetter('original-id');
     expect(push.sent).toHaveLength(0);
 
-    const redriven = await dispatchNotifications([record('new-id-after-redrive', 1)], deps);
+    const redriven = await dispatchQueueRecords([record('new-id-after-redrive', 1)], deps);
     expect(redriven.failedMessageIds).toEqual([]);
     expect(push.sent).toHaveLength(1);
     expect((await stores.decisions.list('device-1', 0))[0]).toMatchObject({ outcome: 'pushed' });
   });
 
   it('still treats an Exchange retry of a pushed mail (another body, same item) as a duplicate', async () => {
-    await dispatchNotifications([record('first', 1)], deps);
+    await dispatchQueueRecords([record('first', 1)], deps);
     clock.advance(60_000);
     const retry = JSON.stringify({ ...(JSON.parse(body) as NewMailMessage), receivedAt: T0 + 1_000 });
-    await dispatchNotifications([{ messageId: 'exchange-retry', body: retry, receiveCount: 1 }], deps);
+    await dispatchQueueRecords([{ messageId: 'exchange-retry', body: retry, receiveCount: 1 }], deps);
     expect(push.sent).toHaveLength(1);
     expect((await stores.decisions.list('device-1', 0))[0]).toMatchObject({ outcome: 'duplicate' });
   });
 
   it('pushes a redelivery of a record that died between the claim and the push', async () => {
     push.answerNext(new Error('process died'));
-    await dispatchNotifications([record('crashed', 1)], deps);
+    await dispatchQueueRecords([record('crashed', 1)], deps);
     clock.advance(60_000);
-    await dispatchNotifications([record('crashed', 2)], deps);
+    await dispatchQueueRecords([record('crashed', 2)], deps);
     expect(push.sent).toHaveLength(1);
   });
 });

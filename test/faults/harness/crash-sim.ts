@@ -1,10 +1,5 @@
-import {
-  DEFAULT_ALERT_BUDGET,
-  DEFAULT_DEDUPE_TTL_SECONDS,
-  dispatchNotifications,
-  type DispatcherDeps,
-  type DispatchRecord,
-} from '../../../functions/dispatcher/dispatch-notifications.js';
+import { DEFAULT_ALERT_BUDGET, DEFAULT_DEDUPE_TTL_SECONDS, type DispatcherDeps } from '../../../functions/dispatcher/deps.js';
+import { dispatchQueueRecords, type QueueRecord } from '../../../functions/dispatcher/edge.js';
 import { hashSecret } from '../../../functions/_lib/device-secrets.js';
 import type { PushGateway } from '../../../shared/push/push-gateway.js';
 import { newMessagesOf, type NewMailPayload } from '../../../shared/push/apns-payloads.js';
@@ -332,10 +327,10 @@ export async function simulateCrashes(scenario: SimScenario): Promise<SimResult>
       alertBudget: DEFAULT_ALERT_BUDGET,
     };
 
-    const records: DispatchRecord[] = batch.map((m) => ({ messageId: m.messageId, body: m.body, receiveCount: m.receiveCount }));
+    const records: QueueRecord[] = batch.map((m) => ({ messageId: m.messageId, body: m.body, receiveCount: m.receiveCount }));
     let failed: string[];
     try {
-      failed = (await dispatchNotifications(records, deps)).failedMessageIds;
+      failed = (await dispatchQueueRecords(records, deps)).failedMessageIds;
     } catch (error) {
       if (!(error instanceof Killed)) throw error;
       failed = records.map((r) => r.messageId);

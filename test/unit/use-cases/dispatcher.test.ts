@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { dispatchNotifications, type DispatcherDeps, type DispatchRecord } from '../../../functions/dispatcher/dispatch-notifications.js';
+import type { DispatcherDeps } from '../../../functions/dispatcher/deps.js';
+import { dispatchQueueRecords, type QueueRecord } from '../../../functions/dispatcher/edge.js';
 import { DEFAULT_ALERT_SETTINGS } from '../../../shared/device/device-schemas.js';
 import { RetryableDeliveryError } from '../../../shared/errors.js';
 import type { NewMailMessage } from '../../../shared/queue/queue-messages.js';
@@ -13,7 +14,7 @@ import { newMessagesOf, type NewMailPayload } from '../../../shared/push/apns-pa
 // A Monday, 10:00 UTC.
 const T0 = Date.parse('2026-11-23T10:00:00Z');
 
-describe('dispatchNotifications', () => {
+describe('dispatchQueueRecords', () => {
   let stores: InMemoryStores;
   let push: RecordingPushGateway;
   let clock: ManualClock;
@@ -23,7 +24,7 @@ describe('dispatchNotifications', () => {
 
   const device = (overrides: Partial<DeviceRecord> = {}): DeviceRecord => makeDevice({ ...{ deviceId: 'device-1' }, ...overrides });
 
-  const record = (keys: string[], overrides: Partial<NewMailMessage> & { messageId?: string; receiveCount?: number } = {}): DispatchRecord => {
+  const record = (keys: string[], overrides: Partial<NewMailMessage> & { messageId?: string; receiveCount?: number } = {}): QueueRecord => {
     const { messageId, receiveCount, ...message } = overrides;
     const body: NewMailMessage = { v: 1, type: 'new-mail', deviceId: 'device-1', mailboxId: 'primary', receivedAt: T0, eventKeys: keys, ...message };
     return { messageId: messageId ?? `msg-${++sequence}`, body: JSON.stringify(body), receiveCount: receiveCount ?? 1 };
@@ -56,7 +57,7 @@ describe('dispatchNotifications', () => {
   });
 
   it('pushes one alert for a new mail and records why', async () => {
-    const result = await dispatchNotifications([record(['key-1'])], deps);
+    const result = await dispatchQueueRecords([record(['key-1'])], deps);
     expect(result.failedMessageIds).toEqual([]);
     expect(push.sent).toHaveLength(1);
     expect(push.sent[0]!.target).toMatchObject({ deviceId: 'device-1', pushToken: 'a'.repeat(64), environment: 'production' });
@@ -66,42 +67,42 @@ describe('dispatchNotifications', () => {
   });
 
   it('pushes each mailbox of a batch separately, several new mails of one notification as one alert', async () => {
-    await dispatchNotifications([record(['a', 'b']), record(['c']), record(['d'], { mailboxId: 'shared' })], deps);
+    await dispatchQueueRecords([record(['a', 'b']), record(['c']), record(['d'], { mailboxId: 'shared' })], deps);
     const payloads = push.sent.map((s) => s.message.payload as NewMailPayload);
     expect(payloads.map((payload) => `${payload.mailbox}:${newMessagesOf(payload)}`).sort()).toEqual(['primary:1', 'primary:2', 'shared:1']);
   });
 
   it('drops a redelivered event seen in another message as a duplicate', async () => {
-    await dispatchNotifications([record(['key-1'])], deps);
-    await dispatchNotifications([record(['key-1'])], deps);
+    await dispatchQueueRecords([record(['key-1'])], deps);
+    await dispatchQueueRecords([record(['key-1'])], deps);
     expect(push.sent).toHaveLength(1);
     expect((await decisions())[0]).toMatchObject({ outcome: 'duplicate' });
   });
 
   it('counts only the new items of a message that repeats some', async () => {
-    await dispatchNotifications([record(['key-1'])], deps);
+    await dispatchQueueRecords([record(['key-1'])], deps);
     clock.advance(deps.alertBudget.windowMs);
-    await dispatchNotifications([record(['key-1', 'key-2'])], deps);
+    await dispatchQueueRecords([record(['key-1', 'key-2'])], deps);
     expect(push.sent).toHaveLength(2);
     expect(newMessagesOf(push.sent[1]!.message.payload as NewMailPayload)).toBe(1);
   });
 
   it('suppresses by rule and never pushes a retry of the suppressed notification later', async () => {
     await stores.devices.updateDevice('device-1', { alerts: { ...DEFAULT_ALERT_SETTINGS, workHoursOnly: true, workHours: { start: '11:00', end: '12:00', days: [1] } } }, T0);
-    await dispatchNotifications([record(['key-1'])], deps);
+    await dispatchQueueRecords([record(['key-1'])], deps);
     expect(push.sent).toHaveLength(0);
     expect((await decisions())[0]).toMatchObject({ outcome: 'suppressed', reason: 'rule:outside-work-hours' });
 
     // The retry arrives inside the window: still a duplicate.
     clock.advance(3_600_000);
-    await dispatchNotifications([record(['key-1'], { receivedAt: T0 + 3_600_000 })], deps);
+    await dispatchQueueRecords([record(['key-1'], { receivedAt: T0 + 3_600_000 })], deps);
     expect(push.sent).toHaveLength(0);
     expect((await decisions())[0]).toMatchObject({ outcome: 'duplicate' });
   });
 
   it('sends no real-time alert to a device in interval mode', async () => {
     await stores.devices.updateDevice('device-1', { mode: 'interval' }, T0);
-    await dispatchNotifications([record(['key-1'])], deps);
+    await dispatchQueueRecords([record(['key-1'])], deps);
     expect(push.sent).toHaveLength(0);
     expect((await decisions())[0]).toMatchObject({ outcome: 'suppressed', reason: 'mode:interval' });
   });
@@ -109,44 +110,44 @@ describe('dispatchNotifications', () => {
   it('evaluates the rules at the time the notification arrived, not when it is dispatched', async () => {
     await stores.devices.updateDevice('device-1', { alerts: { ...DEFAULT_ALERT_SETTINGS, workHoursOnly: true, workHours: { start: '09:00', end: '10:30', days: [1] } } }, T0);
     clock.advance(3_600_000); // dispatched at 11:00, outside the window
-    await dispatchNotifications([record(['key-1'])], deps); // received at 10:00, inside
+    await dispatchQueueRecords([record(['key-1'])], deps); // received at 10:00, inside
     expect(push.sent).toHaveLength(1);
   });
 
   it('retires the device on a 410 newer than its token registration', async () => {
     push.answerNext({ outcome: 'token-invalid', status: 410, reason: 'Unregistered', timestamp: T0 });
-    await dispatchNotifications([record(['key-1'])], deps);
+    await dispatchQueueRecords([record(['key-1'])], deps);
     expect((await stores.devices.getDevice('device-1'))?.status).toBe('retired');
     expect((await decisions())[0]).toMatchObject({ outcome: 'token-retired', reason: 'apns:410:Unregistered' });
 
-    await dispatchNotifications([record(['key-2'])], deps);
+    await dispatchQueueRecords([record(['key-2'])], deps);
     expect(push.sent).toHaveLength(1); // only the push that was answered 410
     expect((await decisions())[0]).toMatchObject({ outcome: 'token-retired' });
   });
 
   it('keeps the device when the 410 predates its current token', async () => {
     push.answerNext({ outcome: 'token-invalid', status: 410, reason: 'Unregistered', timestamp: T0 - 120_000 });
-    await dispatchNotifications([record(['key-1'])], deps);
+    await dispatchQueueRecords([record(['key-1'])], deps);
     expect((await stores.devices.getDevice('device-1'))?.status).toBe('active');
     expect((await decisions())[0]).toMatchObject({ outcome: 'failed' });
   });
 
   it('retires the device on BadDeviceToken', async () => {
     push.answerNext({ outcome: 'token-invalid', status: 400, reason: 'BadDeviceToken' });
-    await dispatchNotifications([record(['key-1'])], deps);
+    await dispatchQueueRecords([record(['key-1'])], deps);
     expect((await stores.devices.getDevice('device-1'))?.status).toBe('retired');
   });
 
   it('fails the records on a retryable error and pushes on redelivery of the same message', async () => {
     push.answerNext(new RetryableDeliveryError('ServiceUnavailable'));
     const first = record(['key-1'], { messageId: 'msg-retry' });
-    expect((await dispatchNotifications([first], deps)).failedMessageIds).toEqual(['msg-retry']);
+    expect((await dispatchQueueRecords([first], deps)).failedMessageIds).toEqual(['msg-retry']);
     expect((await decisions())[0]).toMatchObject({ outcome: 'retried', reason: 'ServiceUnavailable' });
 
     // SQS redelivers after the visibility timeout, which is longer than the burst window the failed push opened.
     clock.advance(deps.alertBudget.windowMs);
     const redelivered = { ...first, receiveCount: 2 };
-    expect((await dispatchNotifications([redelivered], deps)).failedMessageIds).toEqual([]);
+    expect((await dispatchQueueRecords([redelivered], deps)).failedMessageIds).toEqual([]);
     expect(push.sent).toHaveLength(1);
     expect((await decisions())[0]).toMatchObject({ outcome: 'pushed' });
   });
@@ -154,28 +155,28 @@ describe('dispatchNotifications', () => {
   it('pushes after a crash between the claim and the push (at least once)', async () => {
     push.answerNext(new Error('process died'));
     const first = record(['key-1'], { messageId: 'msg-crash' });
-    expect((await dispatchNotifications([first], deps)).failedMessageIds).toEqual(['msg-crash']);
+    expect((await dispatchQueueRecords([first], deps)).failedMessageIds).toEqual(['msg-crash']);
     clock.advance(deps.alertBudget.windowMs);
-    await dispatchNotifications([{ ...first, receiveCount: 2 }], deps);
+    await dispatchQueueRecords([{ ...first, receiveCount: 2 }], deps);
     expect(push.sent).toHaveLength(1);
   });
 
   it('records dead-lettered on the last attempt', async () => {
     push.answerNext(new RetryableDeliveryError('TooManyRequests'));
-    const result = await dispatchNotifications([record(['key-1'], { receiveCount: 3 })], deps);
+    const result = await dispatchQueueRecords([record(['key-1'], { receiveCount: 3 })], deps);
     expect(result.failedMessageIds).toHaveLength(1);
     expect((await decisions())[0]).toMatchObject({ outcome: 'dead-lettered', reason: 'TooManyRequests' });
   });
 
   it('records a rejected push as failed without retrying it', async () => {
     push.answerNext({ outcome: 'rejected', status: 400, reason: 'BadTopic' });
-    const result = await dispatchNotifications([record(['key-1'])], deps);
+    const result = await dispatchQueueRecords([record(['key-1'])], deps);
     expect(result.failedMessageIds).toEqual([]);
     expect((await decisions())[0]).toMatchObject({ outcome: 'failed', reason: 'apns:400:BadTopic' });
   });
 
   it('fails a poison record so it reaches the dead-letter queue, and still processes the rest', async () => {
-    const result = await dispatchNotifications([{ messageId: 'poison', body: '{"v":2}', receiveCount: 1 }, record(['key-1'])], deps);
+    const result = await dispatchQueueRecords([{ messageId: 'poison', body: '{"v":2}', receiveCount: 1 }, record(['key-1'])], deps);
     expect(result.failedMessageIds).toEqual(['poison']);
     expect(push.sent).toHaveLength(1);
   });
@@ -184,14 +185,14 @@ describe('dispatchNotifications', () => {
     push.answerNext(new RetryableDeliveryError('InternalServerError'));
     const primary = record(['a'], { messageId: 'to-primary' });
     const shared = record(['b'], { messageId: 'to-shared', mailboxId: 'shared' });
-    const result = await dispatchNotifications([primary, shared], deps);
+    const result = await dispatchQueueRecords([primary, shared], deps);
     expect(result.failedMessageIds).toEqual(['to-primary']);
     expect(push.sent).toHaveLength(1);
   });
 
   it('drops events for a deleted device without storing anything for it', async () => {
     await stores.devices.deleteDevice('device-1');
-    const result = await dispatchNotifications([record(['key-1'])], deps);
+    const result = await dispatchQueueRecords([record(['key-1'])], deps);
     expect(result.failedMessageIds).toEqual([]);
     expect(push.sent).toHaveLength(0);
     expect(await decisions()).toEqual([]);
@@ -201,13 +202,13 @@ describe('dispatchNotifications', () => {
     const flushRecords = () =>
       queue.deliveries.map(({ message, delaySeconds }, index) => ({
         delaySeconds,
-        record: { messageId: `flush-${index}`, body: JSON.stringify(message), receiveCount: 1 } as DispatchRecord,
+        record: { messageId: `flush-${index}`, body: JSON.stringify(message), receiveCount: 1 } as QueueRecord,
       }));
     const pushedCounts = () => push.sent.map((s) => newMessagesOf(s.message.payload as NewMailPayload));
-    const newMailAt = async (keys: string[], at = clock.now()) => dispatchNotifications([record(keys, { receivedAt: at })], deps);
+    const newMailAt = async (keys: string[], at = clock.now()) => dispatchQueueRecords([record(keys, { receivedAt: at })], deps);
 
     it('pushes every notification at once while the mailbox has budget left', async () => {
-      await dispatchNotifications([record(['a']), record(['b']), record(['c'])], deps);
+      await dispatchQueueRecords([record(['a']), record(['b']), record(['c'])], deps);
       expect(pushedCounts()).toEqual([1, 1, 1]);
       expect(queue.deliveries).toHaveLength(0);
     });
@@ -218,7 +219,7 @@ describe('dispatchNotifications', () => {
     });
 
     it('holds mail beyond the budget and pushes it as one alert when the window closes', async () => {
-      await dispatchNotifications([record(['a']), record(['b']), record(['c'])], deps);
+      await dispatchQueueRecords([record(['a']), record(['b']), record(['c'])], deps);
       clock.advance(1_000);
       await newMailAt(['d', 'e']);
       clock.advance(500);
@@ -229,8 +230,8 @@ describe('dispatchNotifications', () => {
       expect(flushes.map((f) => f.delaySeconds)).toEqual([4, 4]);
 
       clock.advance(3_500);
-      await dispatchNotifications([flushes[0]!.record], deps);
-      await dispatchNotifications([flushes[1]!.record], deps);
+      await dispatchQueueRecords([flushes[0]!.record], deps);
+      await dispatchQueueRecords([flushes[1]!.record], deps);
       expect(pushedCounts()).toEqual([1, 1, 1, 3]);
       expect((await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox?.heldAlerts).toBe(0);
       expect((await decisions())[0]).toMatchObject({ outcome: 'pushed', reason: 'apns:delivered:coalesced-3' });
@@ -242,13 +243,13 @@ describe('dispatchNotifications', () => {
         clock.advance(100);
       }
       clock.advance(5_000);
-      for (const flush of flushRecords()) await dispatchNotifications([flush.record], deps);
+      for (const flush of flushRecords()) await dispatchQueueRecords([flush.record], deps);
       expect(push.sent.length).toBeLessThanOrEqual(4);
       expect(pushedCounts().reduce((a, b) => a + b, 0)).toBe(20);
     });
 
     it('pushes held mail once when two of its flushes run at the same time in separate batches', async () => {
-      await dispatchNotifications([record(['a']), record(['b']), record(['c'])], deps);
+      await dispatchQueueRecords([record(['a']), record(['b']), record(['c'])], deps);
       clock.advance(1_000);
       await newMailAt(['d']);
       await newMailAt(['e']);
@@ -258,48 +259,48 @@ describe('dispatchNotifications', () => {
       clock.advance(4_000);
 
       // Three consumers, each with one of the flushes, all reading the mailbox before any of them pushes.
-      await Promise.all(flushes.map((flush) => dispatchNotifications([flush.record], deps)));
+      await Promise.all(flushes.map((flush) => dispatchQueueRecords([flush.record], deps)));
 
       expect(pushedCounts()).toEqual([1, 1, 1, 3]);
       expect((await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox).toMatchObject({ heldAlerts: 0 });
       // The flushes that found the lease taken look again after it; by then nothing is held.
-      for (const later of flushRecords().slice(3)) await dispatchNotifications([later.record], deps);
+      for (const later of flushRecords().slice(3)) await dispatchQueueRecords([later.record], deps);
       expect(pushedCounts()).toEqual([1, 1, 1, 3]);
     });
 
     it('takes over the held mail of a flush that crashed holding the lease, once the lease has ended', async () => {
-      await dispatchNotifications([record(['a']), record(['b']), record(['c'])], deps);
+      await dispatchQueueRecords([record(['a']), record(['b']), record(['c'])], deps);
       clock.advance(1_000);
       await newMailAt(['d']);
       clock.advance(4_000);
       // A flush took the lease and crashed before pushing.
       expect(await stores.devices.beginFlush('device-1', 'primary', clock.now(), clock.now() + 30_000)).toEqual({ held: 1 });
 
-      await dispatchNotifications([flushRecords()[0]!.record], deps);
+      await dispatchQueueRecords([flushRecords()[0]!.record], deps);
       expect(pushedCounts()).toEqual([1, 1, 1]);
       const retry = flushRecords().at(-1)!;
       expect(retry.delaySeconds).toBe(31);
 
       clock.advance(31_000);
-      await dispatchNotifications([retry.record], deps);
+      await dispatchQueueRecords([retry.record], deps);
       expect(pushedCounts()).toEqual([1, 1, 1, 1]);
     });
 
     it('re-queues a flush that arrives while the budget is still spent', async () => {
-      await dispatchNotifications([record(['a']), record(['b']), record(['c'])], deps);
+      await dispatchQueueRecords([record(['a']), record(['b']), record(['c'])], deps);
       clock.advance(1_000);
       await newMailAt(['d']);
       const [early] = flushRecords();
-      await dispatchNotifications([early!.record], deps);
+      await dispatchQueueRecords([early!.record], deps);
       expect(pushedCounts()).toEqual([1, 1, 1]);
       expect(queue.deliveries).toHaveLength(2);
       clock.advance(4_000);
-      await dispatchNotifications([flushRecords()[1]!.record], deps);
+      await dispatchQueueRecords([flushRecords()[1]!.record], deps);
       expect(pushedCounts()).toEqual([1, 1, 1, 1]);
     });
 
     it('starts a new budget once the window has passed', async () => {
-      await dispatchNotifications([record(['a']), record(['b']), record(['c'])], deps);
+      await dispatchQueueRecords([record(['a']), record(['b']), record(['c'])], deps);
       clock.advance(5_000);
       await newMailAt(['d']);
       expect(pushedCounts()).toEqual([1, 1, 1, 1]);
@@ -307,16 +308,16 @@ describe('dispatchNotifications', () => {
     });
 
     it('keeps held mail when the flush push must be retried', async () => {
-      await dispatchNotifications([record(['a']), record(['b']), record(['c'])], deps);
+      await dispatchQueueRecords([record(['a']), record(['b']), record(['c'])], deps);
       clock.advance(1_000);
       await newMailAt(['d']);
       push.answerNext(new RetryableDeliveryError('ServiceUnavailable'));
       const [flush] = flushRecords();
       clock.advance(4_000);
-      expect((await dispatchNotifications([flush!.record], deps)).failedMessageIds).toEqual([flush!.record.messageId]);
+      expect((await dispatchQueueRecords([flush!.record], deps)).failedMessageIds).toEqual([flush!.record.messageId]);
       expect((await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox?.heldAlerts).toBe(1);
       clock.advance(deps.alertBudget.windowMs);
-      await dispatchNotifications([{ ...flush!.record, receiveCount: 2 }], deps);
+      await dispatchQueueRecords([{ ...flush!.record, receiveCount: 2 }], deps);
       expect(pushedCounts()).toEqual([1, 1, 1, 1]);
     });
   });

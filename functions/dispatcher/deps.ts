@@ -1,0 +1,47 @@
+import type { PushGateway } from '../../shared/push/push-gateway.js';
+import type { EventQueue, QueueMessage } from '../../shared/queue/queue-messages.js';
+import type { AlertBudget, BurstBudget, DecisionLog, DedupeStore, DeviceReader, TokenRetirement } from '../../shared/store/ports.js';
+import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
+
+/** What the dispatcher's use case needs; the Lambda and `npm start` wire AWS adapters, tests in-memory ones. */
+export interface DispatcherDeps {
+  devices: Pick<DeviceReader, 'getDeviceAndMailbox'>;
+  retirement: TokenRetirement;
+  burstBudget: BurstBudget;
+  dedupe: DedupeStore;
+  decisions: DecisionLog;
+  push: PushGateway;
+  now: () => number;
+  logger: UseCaseLogger;
+  counter: OutcomeCounter;
+  /** The queue's maxReceiveCount: a failing attempt at this count is the last before the DLQ. */
+  maxReceiveCount: number;
+  /**
+   * How long an event key blocks a repeat. Exchange retries a failed push for at most StatusFrequency (max 1440
+   * minutes), so two days covers every retry of the same body.
+   */
+  dedupeTtlSeconds: number;
+  /** The event queue, for the delayed flush of alerts held back during a burst. */
+  queue: EventQueue;
+  /**
+   * Burst coalescing: each notification is pushed at once while the mailbox has alerts left in its window; new mail
+   * beyond that is held and pushed as one alert with the count when the window closes. A burst of 20 mails in 2 s
+   * becomes 4 pushes, not 20 (APNs answers 429 to too many pushes to one token), while every notification of an
+   * ordinary day still gets its own push at once (contract section 4: at least one per notification).
+   */
+  alertBudget: AlertBudget;
+}
+
+export const DEFAULT_ALERT_BUDGET: AlertBudget = { windowMs: 5_000, maxPerWindow: 3 };
+
+export const DEFAULT_DEDUPE_TTL_SECONDS = 2 * 24 * 60 * 60;
+
+/** A queue message as the use case gets it: parsed at the edge, with what SQS says about its delivery. */
+export interface DispatchRecord<M = QueueMessage> {
+  messageId: string;
+  /** The body as queued: its hash is the claimant of the message's idempotency keys (`event-claims.ts`). */
+  body: string;
+  /** SQS ApproximateReceiveCount. */
+  receiveCount: number;
+  message: M;
+}
