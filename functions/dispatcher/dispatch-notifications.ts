@@ -8,7 +8,6 @@ import { claimantOf, completeKeys } from './event-claims.js';
 import { pushNewMail } from './push-new-mail.js';
 import { recordOutcome } from './record-outcome.js';
 
-
 export interface DispatchResult {
   /** Records to report as batch item failures: SQS redelivers them and, after maxReceiveCount, dead-letters them. */
   failedMessageIds: string[];
