@@ -314,7 +314,9 @@ export async function simulateCrashes(scenario: SimScenario): Promise<SimResult>
       list: async (...args) => (reaper.check(), stores.decisions.list(...args)),
     };
     const deps: DispatcherDeps = {
-      ...devices.ports(),
+      devices,
+      retirement: devices,
+      burstBudget: devices,
       dedupe,
       decisions,
       push,
