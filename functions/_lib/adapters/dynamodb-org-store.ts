@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { ConcurrentUpdateError } from '../../../shared/errors.js';
 import { detailedAlertsSchema, mailServerSettingsSchema } from '../../../shared/org/org-schemas.js';
 import { MAIL_SERVER_ERROR_KINDS, type OrgHealth, type OrgRecord, type OrgStore } from '../../../shared/org/ports.js';
-import { META_SK } from '../../../infra/table-design.js';
+import { META_SK } from './table-design.js';
 import { isConditionalCheckFailed, withoutKeys } from './dynamodb-support.js';
 
 /** Item layout: `ORG#<orgId>` / `META`, the OrgRecord fields (the secret and data key only sealed). */
