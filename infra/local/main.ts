@@ -60,6 +60,7 @@ async function main(): Promise<void> {
   );
   console.log(`  status page: ${service.baseUrl}/status`);
   console.log(`  an organization token: npm run org-token -- <orgId>`);
+  console.log(`  stop it with Ctrl-C or kill ${process.pid}`);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -71,6 +72,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // npm start execs this process, so a TERM to npm's pid reaches it; but a parent killed outright (kill -9, a closed
+  // terminal) would leave it listening and holding DATA_DIR, so it stops when it finds itself adopted by another.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void stop('parent process gone');
+  }, 1000).unref();
 }
 
 main().catch((error: unknown) => {

@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -23,8 +26,9 @@ interface Started {
 
 const running: ChildProcess[] = [];
 
-async function npmStart(env: Record<string, string>): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts'], {
+async function npmStart(env: Record<string, string>, command: 'entry point' | 'npm' = 'entry point'): Promise<Started> {
+  const [file, args] = command === 'npm' ? ['npm', ['start']] : [process.execPath, ['--import', 'tsx', 'infra/local/main.ts']];
+  const child = spawn(file, args, {
     cwd: REPO,
     // Only what the test sets: none of the contract's variables leak in from the developer's shell.
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', DATA_DIR: ':memory:', POWERTOOLS_LOG_LEVEL: 'SILENT', ...env },
@@ -41,8 +45,22 @@ async function npmStart(env: Record<string, string>): Promise<Started> {
   return { child, baseUrl, output: () => output };
 }
 
+/** Whether the process is alive; an exited one its new parent has not reaped yet (a zombie) is not. */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
 async function stop(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
   return exited;
@@ -122,4 +140,31 @@ describe('npm start', () => {
       await new Promise((resolve) => peer.close(resolve));
     }
   });
+});
+
+describe('npm start, stopped through the process npm started', () => {
+  it('stops the whole service on a TERM to npm, and when npm itself is killed outright', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'inbox-relay-npm-start-'));
+    try {
+      const first = await npmStart({ DATA_DIR: dataDir }, 'npm');
+      const servicePid = Number(/kill (\d+)/.exec(first.output())?.[1]);
+      expect(isRunning(servicePid)).toBe(true);
+      const npmExited = new Promise((resolve) => first.child.once('exit', resolve));
+      first.child.kill('SIGTERM');
+      await npmExited;
+      await eventually(() => (isRunning(servicePid) ? undefined : true), 30_000);
+      expect(first.output()).toContain('SIGTERM: stopping');
+
+      // The data directory was released: a second start on it works (it used to fail with "DATA_DIR is in use").
+      const second = await npmStart({ DATA_DIR: dataDir }, 'npm');
+      const secondPid = Number(/kill (\d+)/.exec(second.output())?.[1]);
+      expect((await fetch(`${second.baseUrl}/health`)).status).toBe(200);
+      second.child.kill('SIGKILL');
+      // The service writes to the pipe npm handed down, which stays open after npm is gone.
+      await eventually(() => (second.output().includes('parent process gone: stopping') ? true : undefined), 30_000);
+      await eventually(() => (isRunning(secondPid) ? undefined : true), 30_000);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
