@@ -26,6 +26,16 @@ export function buildRelayApp(app: App, config: DeploymentConfig = parseDeployme
 // Synthesize when run as the CDK app (cdk.json), not when a test imports this module.
 if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const app = new App();
-  buildRelayApp(app);
-  app.synth();
+  let config: DeploymentConfig | undefined;
+  try {
+    config = parseDeploymentConfig(app.node.tryGetContext(CONTEXT_KEY));
+  } catch (error) {
+    // The message names every bad field; a stack trace after it would only bury it.
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exitCode = 1;
+  }
+  if (config) {
+    buildRelayApp(app, config);
+    app.synth();
+  }
 }

@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import cdkJson from '../../cdk.json' with { type: 'json' };
@@ -22,6 +25,11 @@ describe('parseDeploymentConfig', () => {
 
   it('accepts the configuration shipped in cdk.json', () => {
     expect(() => parseDeploymentConfig(cdkJson.context.relay)).not.toThrow();
+  });
+
+  it('ships a trial configuration: with its example bundle id it is not production, so cdk destroy keeps nothing', () => {
+    expect(cdkJson.context.relay.bundleId).toMatch(/^com\.example\./);
+    expect(cdkJson.context.relay.production).toBe(false);
   });
 
   it('names every problem by its path under "relay"', () => {
@@ -52,6 +60,24 @@ describe('parseDeploymentConfig', () => {
   it('explains a missing context instead of synthesizing nothing', () => {
     expect(() => parseDeploymentConfig(undefined)).toThrow(/cdk.json has no "relay" context/);
   });
+});
+
+describe('the CDK app (cdk synth)', () => {
+  it('prints a bad configuration\'s problems and exits 1, without a stack trace after them', async () => {
+    const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+    const bad = { relay: { ...minimal, bundleId: 'mail', colour: 'blue' } };
+    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, ['--import', 'tsx', 'infra/app.ts'], {
+        cwd: repo,
+        // How the CDK CLI hands cdk.json's context to the app.
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', CDK_CONTEXT_JSON: JSON.stringify(bad), CDK_OUTDIR: '/nonexistent' },
+      }, (_error, _stdout, err) => resolve({ code: child.exitCode, stderr: err }));
+    });
+    expect(code).toBe(1);
+    expect(stderr).toContain('relay.bundleId: must be a bundle id');
+    expect(stderr).toContain('Unrecognized key: "colour"');
+    expect(stderr).not.toMatch(/^\s+at /m);
+  }, 60_000);
 });
 
 describe('buildRelayApp', () => {
