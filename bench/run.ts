@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeBenchCharts } from './support/charts.js';
 import { progress } from './support/progress.js';
 import { renderReport, type BenchReport } from './support/report.js';
 import { stableJson } from './support/stats.js';
@@ -17,6 +18,9 @@ import { stableJson } from './support/stats.js';
  *   npm run bench -- --only growth     one group (name or number; repeat or comma-separate for more)
  *   npm run bench -- --out file.json   write the JSON elsewhere
  *   npm run bench -- --print [file]    print the tables of an earlier run (default bench/results/latest.json)
+ *   npm run bench -- --charts [file]   redraw the SVG charts of an earlier run next to its JSON (default latest.json)
+ *
+ * Every run also draws its charts next to its JSON (`latest.latency-vs-load.svg`, `latest.cost-per-component.svg`).
  *
  * Benchmarks print numbers; nothing here passes or fails on a time.
  */
@@ -42,11 +46,12 @@ const REPOSITORY_ROOT = path.dirname(BENCH_DIR);
 const RESULTS_DIR = path.join(BENCH_DIR, 'results');
 const LATEST = path.join(RESULTS_DIR, 'latest.json');
 
-function parseArgs(argv: string[]): { quick: boolean; only: GroupSpec[]; out?: string; print?: string } {
+function parseArgs(argv: string[]): { quick: boolean; only: GroupSpec[]; out?: string; print?: string; charts?: string } {
   let quick = false;
   const only: GroupSpec[] = [];
   let out: string | undefined;
   let print: string | undefined;
+  let charts: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick') quick = true;
@@ -58,9 +63,10 @@ function parseArgs(argv: string[]): { quick: boolean; only: GroupSpec[]; out?: s
       }
     } else if (arg === '--out') out = argv[++i];
     else if (arg === '--print') print = argv[i + 1] && !argv[i + 1]!.startsWith('--') ? argv[++i] : LATEST;
+    else if (arg === '--charts') charts = argv[i + 1] && !argv[i + 1]!.startsWith('--') ? argv[++i] : LATEST;
     else throw new Error(`unknown argument ${arg}`);
   }
-  return { quick, only: GROUPS.filter((g) => only.includes(g)), ...(out ? { out } : {}), ...(print ? { print } : {}) };
+  return { quick, only: GROUPS.filter((g) => only.includes(g)), ...(out ? { out } : {}), ...(print ? { print } : {}), ...(charts ? { charts } : {}) };
 }
 
 function git(args: string[]): string {
@@ -129,6 +135,11 @@ async function main(): Promise<number> {
     process.stdout.write(renderReport(JSON.parse(await readFile(args.print, 'utf8')) as BenchReport));
     return 0;
   }
+  if (args.charts) {
+    const written = await writeBenchCharts(JSON.parse(await readFile(args.charts, 'utf8')) as BenchReport, args.charts);
+    progress('run', `charts: ${written.map((file) => path.relative(process.cwd(), file)).join(', ') || 'none (the run has no end-to-end or aws-calls group)'}`);
+    return 0;
+  }
   const groups = args.only.length > 0 ? args.only : GROUPS;
   const complete = groups.length === GROUPS.length && !args.quick;
   const out = args.out ?? (complete ? LATEST : path.join(RESULTS_DIR, 'partial.json'));
@@ -187,8 +198,9 @@ async function main(): Promise<number> {
   report.machine.loadAverage.after = Math.round(os.loadavg()[0]! * 100) / 100;
   await mkdir(path.dirname(out), { recursive: true });
   await writeFile(out, stableJson(report));
+  const charts = await writeBenchCharts(report, out);
   process.stdout.write(renderReport(report));
-  progress('run', `done in ${report.durationSeconds} s; JSON in ${path.relative(process.cwd(), out)}`);
+  progress('run', `done in ${report.durationSeconds} s; JSON in ${path.relative(process.cwd(), out)}${charts.length ? `, charts in ${charts.map((file) => path.relative(process.cwd(), file)).join(', ')}` : ''}`);
   return failed ? 1 : 0;
 }
 
