@@ -1,17 +1,36 @@
+import { printingDecisions, printingPushes } from './activity-lines.js';
 import { generateApnsTestKey } from './apns-sandbox.js';
-import {
-  startLocalService,
-  LOCAL_APNS_KEY_ID,
-  LOCAL_APNS_TEAM_ID,
-  LOCAL_APNS_TOPIC,
-  LOCAL_ORG_TOKEN_SECRET,
-  type LocalApnsCredentials,
-} from './service.js';
+import type { LocalApnsCredentials } from './service.js';
 
 /**
  * `npm start`: runs inbox-relay on this machine, configured by the environment variables of contract section 1.
  * This file and org-token.ts are the local runtime's only readers of process.env.
+ *
+ *   npm start                    one readable line per push and decision; warnings and errors only from the logs
+ *   npm start -- --json-logs     the functions' Powertools JSON logs and metrics lines, as Lambda writes them
  */
+const USAGE = 'usage: npm start [-- --json-logs]   (configuration: PORT, PUBLIC_URL, DATA_DIR, ORG_TOKEN_SECRET, APNS_*; see README)';
+
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const unknown = args.filter((arg) => arg !== '--json-logs');
+if (unknown.length > 0) {
+  console.error(`unknown argument ${unknown[0]}\n${USAGE}`);
+  process.exit(2);
+}
+const jsonLogs = args.includes('--json-logs');
+if (!jsonLogs) {
+  // Read by Powertools when its logger and metrics are built, which happens when service.js is imported below: the
+  // JSON lines of every invocation would bury the lines a person reads. An explicit setting still wins.
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+}
+const local = await import('./service.js');
+const { LOCAL_APNS_KEY_ID, LOCAL_APNS_TEAM_ID, LOCAL_APNS_TOPIC, LOCAL_ORG_TOKEN_SECRET } = local;
+
 function apnsFromEnv(): LocalApnsCredentials | undefined {
   const url = process.env.APNS_URL;
   if (!url) return undefined;
@@ -42,10 +61,18 @@ async function main(): Promise<void> {
   if (!orgTokenSecret) {
     console.warn('warning: ORG_TOKEN_SECRET is not set; using the fixed local default. Never use it outside this machine.');
   }
+  const publicUrl = process.env.PUBLIC_URL || undefined;
   const apns = apnsFromEnv();
-  const service = await startLocalService({
+  const print = (line: string) => console.log(line);
+  const service = await local.startLocalService({
     port,
-    ...(process.env.PUBLIC_URL ? { publicUrl: process.env.PUBLIC_URL } : {}),
+    ...(publicUrl ? { publicUrl } : {}),
+    ...(jsonLogs
+      ? {}
+      : {
+          wrapDecisionLog: (decisions) => printingDecisions(decisions, print, Date.now),
+          wrapPushGateway: (gateway) => printingPushes(gateway, print, Date.now),
+        }),
     dataDir: process.env.DATA_DIR ?? '.data',
     orgTokenSecret: orgTokenSecret || LOCAL_ORG_TOKEN_SECRET,
     ...(apns ? { apns } : {}),
@@ -61,6 +88,7 @@ async function main(): Promise<void> {
   console.log(`  status page: ${service.baseUrl}/status`);
   console.log(`  an organization token: npm run org-token -- <orgId>`);
   console.log(`  stop it with Ctrl-C or kill ${process.pid}`);
+  console.log(jsonLogs ? '  logs: Powertools JSON (--json-logs)' : '  one line per push and decision below, times in UTC (npm start -- --json-logs for the JSON logs)');
 
   let stopping = false;
   const stop = async (signal: string) => {

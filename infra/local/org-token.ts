@@ -3,9 +3,15 @@ import { LOCAL_ORG_TOKEN_SECRET } from './service.js';
 
 /** `npm run org-token -- <orgId> [--expires-in <seconds>]`: prints an organization token signed with ORG_TOKEN_SECRET. */
 const args = process.argv.slice(2);
+const USAGE = 'usage: npm run org-token -- <orgId> [--expires-in <seconds>]';
+if (args.includes('--help') || args.includes('-h')) {
+  // Asked for: the usage on stdout and success, not the exit 2 of a mistake.
+  console.log(USAGE);
+  process.exit(0);
+}
 const orgId = args.find((arg) => !arg.startsWith('--'));
 if (!orgId) {
-  console.error('usage: npm run org-token -- <orgId> [--expires-in <seconds>]');
+  console.error(USAGE);
   process.exit(2);
 }
 const expiresIndex = args.indexOf('--expires-in');

@@ -18,7 +18,7 @@ import type { SweepReport } from '../../functions/supervisor/run-sweep.js';
 import { createExchangeCallbackHandler } from '../../functions/exchange-callback/edge.js';
 import { noEndpointRegistry, type PushGateway } from '../../shared/push/push-gateway.js';
 import type { EventQueue } from '../../shared/queue/queue-messages.js';
-import type { AlertBudget } from '../../shared/store/ports.js';
+import type { AlertBudget, DecisionLog } from '../../shared/store/ports.js';
 import { generateApnsTestKey, startApnsSandbox, type ApnsSandbox } from './apns-sandbox.js';
 import { startLocalBackends, type LocalBackends } from './backends.js';
 import { createHttpRouter, sendJson, type LocalExtraRoute } from './http-router.js';
@@ -65,6 +65,8 @@ export interface LocalServiceOptions {
   wrapPushGateway?: (gateway: PushGateway) => PushGateway;
   /** Replaces the event queue (fault injection in tests). */
   wrapEventQueue?: (queue: EventQueue) => EventQueue;
+  /** Replaces the decision log (`npm start` prints each decision as it is recorded). */
+  wrapDecisionLog?: (decisions: DecisionLog) => DecisionLog;
   logger?: UseCaseLogger;
   counter?: OutcomeCounter;
 }
@@ -85,10 +87,36 @@ export interface LocalService {
 }
 
 /**
+ * PUBLIC_URL is the base of every callback URL handed to devices, so a value that is not an absolute http(s) URL is
+ * refused at start rather than handed out to Exchange.
+ */
+export function checkPublicUrl(value: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new Error(`PUBLIC_URL must be an absolute http:// or https:// URL, such as https://relay.example.com, not "${value}"`);
+  }
+  if (url.search || url.hash) throw new Error(`PUBLIC_URL must not have a query or a fragment, not "${value}"`);
+}
+
+/** The HTTP port is taken, usually by another `npm start`; the message says how to pick another. */
+export class PortInUseError extends Error {
+  constructor(readonly port: number, options?: { cause?: unknown }) {
+    super(`port ${port} on 127.0.0.1 is already in use (another npm start?); stop that one, or choose another port: PORT=${port + 1} npm start`, options);
+    this.name = 'PortInUseError';
+  }
+}
+
+/**
  * The whole service on one machine: the same function handlers behind a local router, the SQS event source as a
  * poller, dynalite and fauxqs in-process on loopback, and an APNs sandbox unless an APNs server is given.
  */
 export async function startLocalService(options: LocalServiceOptions = {}): Promise<LocalService> {
+  if (options.publicUrl !== undefined) checkPublicUrl(options.publicUrl);
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const logger = options.logger ?? useCaseLogger;
@@ -121,7 +149,8 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     cleanups.push(() => destroyAwsClients(clients));
     const ports = dynamoDbDevicePorts(clients.documentClient, backends.tableName, { now });
     const dedupe = new DynamoDbDedupeStore(clients.documentClient, backends.tableName);
-    const decisions = new DynamoDbDecisionLog(clients.documentClient, backends.tableName, { now });
+    const baseDecisions = new DynamoDbDecisionLog(clients.documentClient, backends.tableName, { now });
+    const decisions = options.wrapDecisionLog ? options.wrapDecisionLog(baseDecisions) : baseDecisions;
     const baseQueue = new SqsEventQueue(clients.sqs, backends.eventQueueUrl);
     const queue = options.wrapEventQueue ? options.wrapEventQueue(baseQueue) : baseQueue;
 
@@ -132,9 +161,16 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     const push = options.wrapPushGateway ? options.wrapPushGateway(apnsGateway) : apnsGateway;
 
     const server: Server = createServer();
+    const requestedPort = options.port ?? 8080;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 8080, '127.0.0.1', () => resolve());
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          error.code === 'EADDRINUSE'
+            ? new PortInUseError(requestedPort, { cause: error })
+            : error,
+        ),
+      );
+      server.listen(requestedPort, '127.0.0.1', () => resolve());
     });
     cleanups.push(() => new Promise<void>((resolve) => {
       server.closeAllConnections();

@@ -8,7 +8,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { issueOrgToken } from '../../functions/_lib/org-token.js';
-import { LOCAL_APNS_TOPIC, LOCAL_ORG_TOKEN_SECRET } from '../../infra/local/service.js';
+import { createServer } from 'node:net';
+import { execFile } from 'node:child_process';
+import { LOCAL_APNS_TOPIC, LOCAL_ORG_TOKEN_SECRET, PortInUseError, startLocalService } from '../../infra/local/service.js';
 import { api, eventually, PUSH_TOKEN_A } from '../support/device-api.js';
 import { newMailBody, postNotification } from '../support/exchange.js';
 
@@ -135,6 +137,12 @@ describe('npm start', () => {
       expect(push!.headers['apns-push-type']).toBe('alert');
       const jwtHeader = JSON.parse(Buffer.from(String(push!.headers.authorization).replace(/^bearer /, '').split('.')[0]!, 'base64url').toString());
       expect(jwtHeader).toEqual({ alg: 'ES256', kid: 'LOCALKEY01' });
+
+      // What a person reads while it runs: a line per push and per decision, no JSON metrics lines.
+      await eventually(() => (/decision pushed +device [0-9a-f]{8}… mailbox me \(apns:delivered\)/.test(output()) ? true : undefined));
+      expect(output()).toMatch(/push +alert +to aaaaaaaa… for device [0-9a-f]{8}…: delivered/);
+      expect(output()).not.toContain('"_aws"');
+      expect(output()).not.toContain(PUSH_TOKEN_A);
     } finally {
       for (const session of sessions) session.destroy();
       await new Promise((resolve) => peer.close(resolve));
@@ -167,4 +175,35 @@ describe('npm start, stopped through the process npm started', () => {
       await rm(dataDir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe('npm start, refusing a configuration it cannot run with', () => {
+  it('refuses a PUBLIC_URL that is not an absolute http(s) URL before starting anything', async () => {
+    for (const publicUrl of ['not-a-url', 'ftp://relay.example.com', 'https://relay.example.com/?x=1']) {
+      await expect(startLocalService({ port: 0, dataDir: ':memory:', publicUrl })).rejects.toThrow(/PUBLIC_URL must/);
+    }
+  });
+
+  it('says a taken port is taken and how to choose another', async () => {
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const port = (squatter.address() as AddressInfo).port;
+    try {
+      const started = startLocalService({ port, dataDir: ':memory:', supervisorIntervalMs: 0 });
+      await expect(started).rejects.toBeInstanceOf(PortInUseError);
+      await expect(started).rejects.toThrow(`PORT=${port + 1} npm start`);
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+  });
+
+  it('answers org-token --help with its usage and exit 0', async () => {
+    const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = execFile(process.execPath, ['--import', 'tsx', 'infra/local/org-token.ts', '--help'], { cwd: REPO }, (_error, out) =>
+        resolve({ code: child.exitCode, stdout: out }),
+      );
+    });
+    expect(code).toBe(0);
+    expect(stdout).toContain('usage: npm run org-token -- <orgId>');
+  });
 });
