@@ -208,7 +208,13 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
         else sendJson(res, 200, { pushes: apnsSandbox.pushes() });
         return true;
       },
-      ...statusPageRoutes({ documentClient: clients.documentClient, tableName: backends.tableName, apnsSandbox, now }),
+      ...statusPageRoutes({
+        documentClient: clients.documentClient,
+        tableName: backends.tableName,
+        apnsSandbox,
+        now,
+        queues: { sqs: clients.sqs, eventQueueUrl: backends.eventQueueUrl, deadLetterQueueUrl: backends.deadLetterQueueUrl },
+      }),
     ];
     server.on(
       'request',

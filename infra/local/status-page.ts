@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { isPastTtl, type Item } from '../../functions/_lib/adapters/dynamodb-support.js';
@@ -9,15 +10,21 @@ import { subscriptionState, subscriptionStateSchema, type SupervisedMailbox } fr
 import { DEVICE_PK_PREFIX, EVENT_SK_PREFIX, MAILBOX_SK_PREFIX, META_SK, TABLE_KEYS, TTL_ATTRIBUTE } from '../../functions/_lib/adapters/table-design.js';
 import type { ApnsSandbox } from './apns-sandbox.js';
 import { sendJson, type LocalExtraRoute } from './http-router.js';
+import { statusSummarySchema, statusTileSchema, statusTiles, summarizeStatus, type StatusSummaryInput, type SummaryDecision } from './status-summary.js';
 
 /**
- * The operators' status page of the local runtime (`npm start` only; nothing here is deployed): devices, their
- * mailboxes and subscription states, recent decisions and the pushes the embedded APNs sandbox received.
- * `GET /status` is a static page that polls `GET /_local/status.json`.
+ * The operators' status page of the local runtime (`npm start` only; nothing here is deployed): a dashboard (summary
+ * tiles, the last hour as a chart), then devices, their mailboxes and subscription states and recent decisions, a
+ * page at a time with search and filters, and the pushes the embedded APNs sandbox received. All times are UTC.
+ * `GET /status` is a static page that polls `GET /_local/status.json?q=&outcome=&status=&page=`; `/` redirects to it.
  */
 
 export const STATUS_PAGE_PATH = '/status';
 export const STATUS_JSON_PATH = '/_local/status.json';
+export const FAVICON_PATH = '/favicon.svg';
+
+/** An envelope with a bell's badge: the page's tab icon (served for /favicon.ico too, which browsers ask for). */
+const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect x="2" y="7" width="24" height="18" rx="3" fill="#2b6cb0"/><path d="M3 9l11 8 11-8" fill="none" stroke="#fff" stroke-width="2.2"/><circle cx="25" cy="8" r="6" fill="#e53e3e"/></svg>`;
 
 /** How much one snapshot reads and shows; the page says when a limit cut the view short. */
 export interface StatusLimits {
@@ -30,12 +37,15 @@ export interface StatusLimits {
 }
 
 export const STATUS_LIMITS: Readonly<StatusLimits> = {
-  devices: 500,
+  devices: 5_000,
   /** Items read by the Scan in all, so that a device with a week of busy decisions cannot make one refresh slow. */
-  items: 20_000,
+  items: 50_000,
   decisionsPerDevice: 20,
   pushes: 50,
 };
+
+/** Devices per page of the device list. */
+export const DEVICES_PER_PAGE = 20;
 
 /** Payloads are under 4 KB by the contract; anything longer is not ours and is cut. */
 const MAX_PAYLOAD_CHARS = 4096;
@@ -48,6 +58,8 @@ const statusMailboxSchema = z.object({
   expiresAt: z.string().nullable(),
   lastNotificationAt: z.string().nullable(),
   state: subscriptionStateSchema,
+  /** `ews`, `graph`, or null before a subscription of either is reported. */
+  protocol: z.string().nullable(),
 });
 
 const statusDeviceSchema = z.object({
@@ -88,6 +100,12 @@ export const statusSnapshotSchema = z.object({
   limits: z.object({ devices: z.number(), items: z.number(), decisionsPerDevice: z.number(), pushes: z.number() }),
   /** True when the Scan stopped at a limit: there is more in the table than shown. */
   capped: z.boolean(),
+  /** Over every device read, whatever the filter: see status-summary.ts. */
+  summary: statusSummarySchema,
+  tiles: z.array(statusTileSchema),
+  filter: z.object({ q: z.string(), outcome: z.string(), status: z.string() }),
+  /** `total` devices match the filter; `devices` holds page `number` of `pages`. */
+  page: z.object({ number: z.number(), size: z.number(), total: z.number(), pages: z.number() }),
   devices: z.array(statusDeviceSchema),
   apns: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('sandbox'), received: z.number(), pushes: z.array(statusPushSchema) }),
@@ -105,6 +123,26 @@ export interface StatusPageOptions {
   now: () => number;
   /** Lower limits for tests; defaults `STATUS_LIMITS`. */
   limits?: Partial<StatusLimits>;
+  /** The event queue and its dead-letter queue, for the queue tile; left out, the tile says it could not read them. */
+  queues?: { sqs: SQSClient; eventQueueUrl: string; deadLetterQueueUrl: string };
+}
+
+/** What the operator asked the page for: a search over org, device and mailbox ids, filters, and a page. */
+export interface StatusQuery {
+  q?: string;
+  outcome?: string;
+  status?: string;
+  page?: number;
+}
+
+export function statusQueryFrom(url: URL): StatusQuery {
+  const page = Number(url.searchParams.get('page') ?? '1');
+  return {
+    q: (url.searchParams.get('q') ?? '').trim().slice(0, 200),
+    outcome: url.searchParams.get('outcome') ?? '',
+    status: url.searchParams.get('status') ?? '',
+    page: Number.isInteger(page) && page >= 1 ? page : 1,
+  };
 }
 
 /** The page's routes, for the local router's `extras`. */
@@ -119,8 +157,21 @@ export function statusPageRoutes(options: StatusPageOptions): LocalExtraRoute[] 
     async (req, res, url) => {
       if (url.pathname !== STATUS_JSON_PATH || req.method !== 'GET') return false;
       if (refuseForeignHost(req, res)) return true;
-      const snapshot = await readStatusSnapshot({ ...options, limits });
+      const snapshot = await readStatusSnapshot({ ...options, limits }, statusQueryFrom(url));
       sendJson(res, 200, snapshot);
+      return true;
+    },
+    (req, res, url) => {
+      // A person who opens the base URL in a browser wants this page, not the API's JSON 404.
+      if (url.pathname !== '/' || req.method !== 'GET') return false;
+      res.writeHead(302, { location: STATUS_PAGE_PATH, 'cache-control': 'no-store' });
+      res.end();
+      return true;
+    },
+    (req, res, url) => {
+      if ((url.pathname !== '/favicon.ico' && url.pathname !== FAVICON_PATH) || req.method !== 'GET') return false;
+      res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'max-age=86400', 'x-content-type-options': 'nosniff' });
+      res.end(FAVICON_SVG);
       return true;
     },
   ];
@@ -130,23 +181,73 @@ export function statusPageRoutes(options: StatusPageOptions): LocalExtraRoute[] 
  * Reads everything the page shows. A paginated Scan of the whole table is acceptable only because this is a local
  * operator page over a developer's data; nothing deployed reads the table this way (the sweep uses the due index).
  */
-export async function readStatusSnapshot(options: StatusPageOptions): Promise<StatusSnapshot> {
+export async function readStatusSnapshot(options: StatusPageOptions, query: StatusQuery = {}): Promise<StatusSnapshot> {
   const limits = { ...STATUS_LIMITS, ...options.limits };
   const now = options.now();
-  const { partitions, capped } = await scanDevicePartitions(options.documentClient, options.tableName, limits, now);
+  const [{ partitions, capped }, queues] = await Promise.all([
+    scanDevicePartitions(options.documentClient, options.tableName, limits, now),
+    readQueueDepths(options.queues),
+  ]);
   const devices = [...partitions.values()].flatMap((items) => {
     const device = toStatusDevice(items, now, limits.decisionsPerDevice);
     return device ? [device] : [];
   });
   devices.sort((a, b) => a.createdAt - b.createdAt || a.view.deviceId.localeCompare(b.view.deviceId));
 
+  const sandboxPushes = options.apnsSandbox?.pushes();
+  const summaryInput: StatusSummaryInput = {
+    now,
+    devices: devices.map((device) => device.view),
+    recentDecisions: devices.flatMap((device) => device.recentDecisions),
+    sandboxPushes: sandboxPushes?.map((push) => ({ atMs: push.at, status: push.status })),
+    queues,
+  };
+  const summary = summarizeStatus(summaryInput);
+
+  const filter = { q: query.q ?? '', outcome: query.outcome ?? '', status: query.status ?? '' };
+  const matching = devices.map((device) => device.view).filter((device) => matchesFilter(device, filter));
+  const pages = Math.max(1, Math.ceil(matching.length / DEVICES_PER_PAGE));
+  const number = Math.min(query.page ?? 1, pages);
+
   return statusSnapshotSchema.parse({
     generatedAt: new Date(now).toISOString(),
     limits,
     capped,
-    devices: devices.map((device) => device.view),
-    apns: options.apnsSandbox ? sandboxPushes(options.apnsSandbox, limits.pushes) : { kind: 'external' },
+    summary,
+    tiles: statusTiles(summary),
+    filter,
+    page: { number, size: DEVICES_PER_PAGE, total: matching.length, pages },
+    devices: matching.slice((number - 1) * DEVICES_PER_PAGE, number * DEVICES_PER_PAGE),
+    apns: options.apnsSandbox ? recentSandboxPushes(sandboxPushes ?? [], limits.pushes) : { kind: 'external' },
   });
+}
+
+type DeviceView = StatusSnapshot['devices'][number];
+
+/** Search: any of org, device and mailbox ids contains the text (case-insensitive); filters: exact. */
+function matchesFilter(device: DeviceView, filter: { q: string; outcome: string; status: string }): boolean {
+  if (filter.status && device.status !== filter.status) return false;
+  if (filter.outcome && !device.decisions.some((decision) => decision.outcome === filter.outcome)) return false;
+  if (!filter.q) return true;
+  const needle = filter.q.toLowerCase();
+  return [device.orgId, device.deviceId, ...device.mailboxes.map((mailbox) => mailbox.id)].some((id) => id.toLowerCase().includes(needle));
+}
+
+async function readQueueDepths(queues: StatusPageOptions['queues']): Promise<StatusSummaryInput['queues']> {
+  if (!queues) return undefined;
+  const read = async (queueUrl: string) =>
+    (await queues.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes ?? {};
+  try {
+    const [events, deadLetters] = await Promise.all([read(queues.eventQueueUrl), read(queues.deadLetterQueueUrl)]);
+    return {
+      visible: Number(events.ApproximateNumberOfMessages ?? 0),
+      inFlight: Number(events.ApproximateNumberOfMessagesNotVisible ?? 0),
+      deadLetters: Number(deadLetters.ApproximateNumberOfMessages ?? 0) + Number(deadLetters.ApproximateNumberOfMessagesNotVisible ?? 0),
+    };
+  } catch {
+    // The page still shows everything else; the tile says the queue could not be read.
+    return undefined;
+  }
 }
 
 /**
@@ -161,7 +262,7 @@ const PROJECTED_ATTRIBUTES = [
   'deviceId', 'orgId', 'status', 'retiredReason', 'mode', 'intervalSeconds', 'apnsEnvironment', 'timeZone', 'pushToken', 'createdAt',
   // mailbox (the fields `subscriptionState` reads)
   'mailboxId', 'kind', 'subscriptionId', 'expiresAt', 'lastNotificationAt', 'subscriptionReportedAt', 'statusFrequencyMinutes',
-  'supersededAt', 'resubscribeRequestedAt',
+  'supersededAt', 'resubscribeRequestedAt', 'protocol',
   // decision
   'at', 'mailbox', 'outcome', 'reason',
 ] as const;
@@ -215,7 +316,11 @@ function isShown(item: Item): boolean {
 }
 
 /** One device partition as the page shows it; undefined for a partition without its device item (a crash's leftovers). */
-function toStatusDevice(items: Item[], now: number, decisionsPerDevice: number): { createdAt: number; view: StatusSnapshot['devices'][number] } | undefined {
+function toStatusDevice(
+  items: Item[],
+  now: number,
+  decisionsPerDevice: number,
+): { createdAt: number; view: DeviceView; recentDecisions: SummaryDecision[] } | undefined {
   const meta = items.find((item) => item[TABLE_KEYS.sortKey] === META_SK);
   if (!meta) return undefined;
   const sortKey = (item: Item): string => String(item[TABLE_KEYS.sortKey]);
@@ -228,10 +333,17 @@ function toStatusDevice(items: Item[], now: number, decisionsPerDevice: number):
       expiresAt: isoOrNull(item.expiresAt),
       lastNotificationAt: isoOrNull(item.lastNotificationAt),
       state: subscriptionState(supervisedMailbox(item), now),
+      protocol: typeof item.protocol === 'string' ? item.protocol : null,
     }));
   // Event sort keys are `EVENT#<ISO at>#<suffix>`, so sorting them sorts by time.
-  const decisions = items
-    .filter((item) => sortKey(item).startsWith(EVENT_SK_PREFIX))
+  const events = items.filter((item) => sortKey(item).startsWith(EVENT_SK_PREFIX));
+  const hourAgo = now - 3_600_000;
+  const recentDecisions = events.flatMap((item): SummaryDecision[] => {
+    const atMs = typeof item.at === 'string' ? Date.parse(item.at) : Number.NaN;
+    if (!(atMs >= hourAgo) || typeof item.outcome !== 'string') return [];
+    return [{ atMs, recordedMs: recordedAt(sortKey(item)), outcome: item.outcome }];
+  });
+  const decisions = events
     .sort((a, b) => (sortKey(a) < sortKey(b) ? 1 : sortKey(a) > sortKey(b) ? -1 : 0))
     .slice(0, decisionsPerDevice)
     .flatMap((item) => {
@@ -240,6 +352,7 @@ function toStatusDevice(items: Item[], now: number, decisionsPerDevice: number):
     });
   return {
     createdAt: typeof meta.createdAt === 'number' ? meta.createdAt : 0,
+    recentDecisions,
     view: {
       deviceId: String(meta[TABLE_KEYS.partitionKey]).slice(DEVICE_PK_PREFIX.length),
       orgId: text(meta.orgId),
@@ -256,6 +369,12 @@ function toStatusDevice(items: Item[], now: number, decisionsPerDevice: number):
   };
 }
 
+/** The recording time the decision log puts after `at` in the sort key (`EVENT#<at>#<15-digit ms>-<uuid>`). */
+function recordedAt(sortKey: string): number | undefined {
+  const match = /#(\d{15})-[^#]*$/.exec(sortKey);
+  return match ? Number(match[1]) : undefined;
+}
+
 function supervisedMailbox(item: Item): SupervisedMailbox {
   const number = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
   return {
@@ -270,8 +389,7 @@ function supervisedMailbox(item: Item): SupervisedMailbox {
   };
 }
 
-function sandboxPushes(sandbox: ApnsSandbox, limit: number): StatusSnapshot['apns'] {
-  const all = sandbox.pushes();
+function recentSandboxPushes(all: ReturnType<ApnsSandbox['pushes']>, limit: number): StatusSnapshot['apns'] {
   // Headers are left out on purpose: `authorization` carries the provider JWT.
   const pushes = all.slice(-limit).reverse().map((push) => ({
     at: new Date(push.at).toISOString(),

@@ -111,6 +111,80 @@ describe('status page, in a headless browser', () => {
     expect(pageErrors).toEqual([]);
   }, 60_000);
 
+  it('opens on a dashboard: summary tiles with the numbers and a chart of the last hour, within the first screen', async () => {
+    await page().setViewportSize({ width: 1280, height: 800 });
+    const tile = (id: string) => page().locator(`[data-tile="${id}"]`);
+    await tile('pushes').filter({ has: page().locator('.value', { hasText: /^1$/ }) }).waitFor(WAIT);
+    await expect(tile('devices').locator('.value').textContent()).resolves.toBe('1');
+    await expect(tile('devices').locator('.detail').textContent()).resolves.toBe('1 active');
+    await expect(tile('mailboxes').locator('.detail').textContent()).resolves.toContain('1 live');
+    await expect(tile('failures').locator('.value').textContent()).resolves.toBe('0');
+    await expect(tile('latency').locator('.value').textContent()).resolves.toMatch(/^p50 \d+ ms$/);
+    await expect(tile('queue').locator('.detail').textContent()).resolves.toMatch(/^0 waiting · 0 in flight · 0 dead letters$/);
+    // The summary is what the operator sees first, not 7,000 px further down.
+    const summaryBox = await page().locator('#summary').boundingBox();
+    expect(summaryBox!.y + summaryBox!.height).toBeLessThan(800);
+    await expect(page().locator('#chart rect.bar-pushed').count()).resolves.toBe(1);
+
+    // Screenshot level: the rendered pixels of the chart hold the pushed bar's green, and the tiles are not blank.
+    const chartPng = (await page().locator('#chart').screenshot()).toString('base64');
+    const tilesPng = (await page().locator('#summary').screenshot()).toString('base64');
+    const blank = await browser!.context.newPage();
+    try {
+      // Runs in the blank page (no CSP there, unlike the status page): decode the PNG and count pixels.
+      const countPixels = `async ({ png, rgb }) => {
+        const image = new Image();
+        image.src = 'data:image/png;base64,' + png;
+        await image.decode();
+        const canvas = document.createElement('canvas');
+        canvas.width = image.width;
+        canvas.height = image.height;
+        const context = canvas.getContext('2d');
+        context.drawImage(image, 0, 0);
+        const data = context.getImageData(0, 0, image.width, image.height).data;
+        let matching = 0;
+        let dark = 0;
+        for (let i = 0; i < data.length; i += 4) {
+          if (Math.abs(data[i] - rgb[0]) < 12 && Math.abs(data[i + 1] - rgb[1]) < 12 && Math.abs(data[i + 2] - rgb[2]) < 12) matching++;
+          if (data[i] < 90 && data[i + 1] < 90 && data[i + 2] < 90) dark++;
+        }
+        return { matching, dark, total: data.length / 4 };
+      }`;
+      const pixels = (png: string, rgb: [number, number, number]) =>
+        blank.evaluate(([source, arg]) => (0, eval)(source)(arg) as Promise<{ matching: number; dark: number; total: number }>, [countPixels, { png, rgb }] as const);
+      const chart = await pixels(chartPng, [0x38, 0xa1, 0x69]);
+      expect(chart.matching).toBeGreaterThan(50);
+      const tiles = await pixels(tilesPng, [0x2f, 0x85, 0x5a]);
+      expect(tiles.matching).toBeGreaterThan(50); // the green edge of the "pushed" tile
+      expect(tiles.dark).toBeGreaterThan(200); // the figures and labels as text
+    } finally {
+      await blank.close();
+    }
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
+  it('searches by org, device or mailbox id and says when nothing matches', async () => {
+    await page().locator('#search').fill('inbox-prim');
+    await page().getByText('1 device match;').waitFor(WAIT);
+    await expect(deviceCard().count()).resolves.toBe(1);
+    await page().locator('#search').fill('no-such-id');
+    await page().getByText('no device matches').waitFor(WAIT);
+    await page().locator('#search').fill('');
+    await deviceCard().waitFor(WAIT);
+  }, 60_000);
+
+  it('redirects / to the page and serves a favicon', async () => {
+    const root = await fetch(`${service.baseUrl}/`, { redirect: 'manual' });
+    expect(root.status).toBe(302);
+    expect(root.headers.get('location')).toBe('/status');
+    for (const path of ['/favicon.ico', '/favicon.svg']) {
+      const icon = await fetch(`${service.baseUrl}${path}`);
+      expect(icon.status).toBe(200);
+      expect(icon.headers.get('content-type')).toBe('image/svg+xml');
+      expect(await icon.text()).toMatch(/^<svg /);
+    }
+  });
+
   it('never shows the device secret, the full push token, the callback secret or the full subscription id', async () => {
     const callbackSecret = new URL(device.callbackUrl).pathname.split('/').pop()!;
     expect(callbackSecret.length).toBeGreaterThanOrEqual(16);
@@ -177,4 +251,45 @@ describe('status page, in a headless browser', () => {
     expect(whole.capped).toBe(false);
     expect(whole.devices.map((d) => d.orgId).sort()).toEqual([ORG_ID, 'org-second'].sort());
   });
+});
+
+describe('status snapshot paging and filters', () => {
+  it('pages thousands of devices 20 at a time and filters by status, outcome and org, counting the summary over all', async () => {
+    const service = await startLocalService({ port: 0, dataDir: ':memory:', supervisorIntervalMs: 0 });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 23; i++) {
+        const registered = await api(service.baseUrl, 'POST', '/v1/devices', {
+          token: service.orgToken(i < 3 ? 'org-small' : 'org-large'),
+          body: { pushToken: (i + 16).toString(16).padStart(2, '0').repeat(32), mailboxes: [{ id: `box-${i}`, kind: 'primary' }] },
+        });
+        expect(registered.status).toBe(201);
+        ids.push(registered.body.deviceId);
+      }
+      const read = (query: Parameters<typeof readStatusSnapshot>[1]) => readStatusSnapshot({
+        documentClient: service.awsClients.documentClient,
+        tableName: service.backends.tableName,
+        apnsSandbox: service.apnsSandbox,
+        now: Date.now,
+      }, query);
+
+      const first = await read({ page: 1 });
+      expect(first.page).toEqual({ number: 1, size: 20, total: 23, pages: 2 });
+      expect(first.devices.map((d) => d.deviceId)).toEqual(ids.slice(0, 20));
+      const second = await read({ page: 2 });
+      expect(second.devices.map((d) => d.deviceId)).toEqual(ids.slice(20));
+      expect((await read({ page: 9 })).page.number).toBe(2);
+
+      const small = await read({ q: 'ORG-SMALL' });
+      expect(small.page.total).toBe(3);
+      expect(small.summary.devices.total).toBe(23);
+      expect((await read({ q: 'box-22' })).devices.map((d) => d.deviceId)).toEqual([ids[22]]);
+      expect((await read({ status: 'retired' })).page.total).toBe(0);
+      expect((await read({ outcome: 'pushed' })).page.total).toBe(0);
+      expect(first.summary.mailboxes.byState).toEqual({ pending: 23 });
+      expect(first.tiles.map((tile) => tile.id)).toEqual(['devices', 'mailboxes', 'pushes', 'failures', 'latency', 'queue']);
+    } finally {
+      await service.stop();
+    }
+  }, 90_000);
 });
