@@ -161,6 +161,10 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     const push = options.wrapPushGateway ? options.wrapPushGateway(apnsGateway) : apnsGateway;
 
     const server: Server = createServer();
+    // Node closes an idle keep-alive connection after 5 s by default, while a client (fetch/undici) may still hand it
+    // the next request: on a loaded machine that race reset requests (the forged-callbacks suite's 8 connections
+    // failed with ECONNRESET every run at load 15+). Longer than any client's idle timeout, as load balancers do.
+    server.keepAliveTimeout = 65_000;
     const requestedPort = options.port ?? 8080;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) =>
