@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { printSummary } from '../faults/harness/summary.js';
-import { ANSWER_BOUND_MS, fuzzCallback, type FuzzReport } from './fuzz.js';
+import { fuzzCallback, type FuzzReport } from './fuzz.js';
 
 /**
  * 10,000 mutated SendNotification bodies (fixed seed) POSTed to a real callback URL of the running local service
  * (contract section 4): only 200 with a SendNotificationResult, 400 or 413; never a 5xx, never a broken connection,
- * each answer within the bound; the heap after the run stays within a fixed allowance of where it started.
+ * each answer within the soak's time bound when the soak runs it; the heap after the run stays within a fixed allowance of where it started.
  */
 const SEED = 0x5e7d;
 const CASES = 10_000;
@@ -31,7 +31,7 @@ describe('fuzzing the Exchange callback', () => {
     expect(report.statuses['413']).toBeGreaterThan(0);
   });
 
-  it(`answers every case with a contract answer within ${ANSWER_BOUND_MS} ms, never a 5xx`, () => {
+  it(`answers every case with a contract answer (within the soak's time bound when it runs them), never a 5xx`, () => {
     expect(report.failures).toEqual([]);
   });
 

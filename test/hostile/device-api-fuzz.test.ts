@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { printSummary } from '../faults/harness/summary.js';
-import { ANSWER_BOUND_MS, fuzzDeviceApi, type FuzzReport } from './fuzz.js';
+import { fuzzDeviceApi, type FuzzReport } from './fuzz.js';
 
 /**
  * 10,000 mutated device-API requests (fixed seed) over HTTP to the running local service (contract section 3): JSON
  * bodies with replaced, removed, wrapped and added members (prototype-polluting names among them), broken bytes,
  * wrong content types, other devices' secrets and org tokens in the wrong place, unknown routes and methods. Only the
- * contract's statuses with the error shape, no stack trace, each within the bound; the device stays readable and valid.
+ * contract's statuses with the error shape, no stack trace (each within the soak's time bound when the soak runs it); the device stays readable and valid.
  */
 const SEED = 0xde71ce;
 const CASES = 10_000;
@@ -31,7 +31,7 @@ describe('fuzzing the device API', () => {
     for (const status of ['401', '403', '404', '415']) expect(report.statuses[status], status).toBeGreaterThan(0);
   });
 
-  it(`answers every case with a contract status and error shape within ${ANSWER_BOUND_MS} ms, never a 5xx`, () => {
+  it(`answers every case with a contract status and error shape (within the soak's time bound when it runs them), never a 5xx`, () => {
     expect(report.failures).toEqual([]);
   });
 

@@ -16,8 +16,17 @@ import { emptyRow, type SummaryRow } from '../faults/harness/summary.js';
  * that reproduces), are generated in chunks and sent a few at a time.
  */
 
-/** How long one answer may take, generously: two CI cores run this process, the stack it talks to and a sibling file. */
-export const ANSWER_BOUND_MS = 2_000;
+/**
+ * How long one answer may take, enforced only by `npm run soak` (which sets HOSTILE_ANSWER_BOUND_MS): `npm test` holds no
+ * timing threshold, since on a loaded two-core machine a wall-clock bound fails for the machine, not for a defect. The
+ * tests still record the slowest answer in their summary, so a pathological input shows there.
+ */
+export const ANSWER_BOUND_MS: number | undefined = process.env.HOSTILE_ANSWER_BOUND_MS ? Number(process.env.HOSTILE_ANSWER_BOUND_MS) : undefined;
+
+/** True when an answer took longer than the soak's bound (never under `npm test`). */
+export function overAnswerBound(ms: number): boolean {
+  return ANSWER_BOUND_MS !== undefined && ms > ANSWER_BOUND_MS;
+}
 
 export interface FuzzReport {
   row: SummaryRow;
@@ -220,7 +229,7 @@ export interface CallbackFuzzOptions {
   concurrency?: number;
 }
 
-/** Mutated SendNotification bodies to a real callback URL: 200 (SOAP), 400 or 413 only, each within the bound. */
+/** Mutated SendNotification bodies to a real callback URL: 200 (SOAP), 400 or 413 only (each within the soak's bound when it runs). */
 export async function fuzzCallback(options: CallbackFuzzOptions): Promise<FuzzReport> {
   const gc = forceGc();
   const report = newReport(`callback fuzz, seed ${options.seed}`);
@@ -246,7 +255,7 @@ export async function fuzzCallback(options: CallbackFuzzOptions): Promise<FuzzRe
         report.slowest = Math.max(report.slowest, answer.ms);
         let checked: Checked;
         if ('error' in answer) checked = { status: 0, rule: `no answer: ${answer.error}` };
-        else if (answer.ms > ANSWER_BOUND_MS) checked = { status: answer.status, rule: `answered after ${Math.round(answer.ms)} ms` };
+        else if (overAnswerBound(answer.ms)) checked = { status: answer.status, rule: `answered after ${Math.round(answer.ms)} ms` };
         else if (answer.status === 200) {
           checked = /<(?:\w+:)?SubscriptionStatus>(OK|Unsubscribe)</.test(answer.text) && answer.contentType === 'text/xml; charset=utf-8'
             ? { status: 200 }
@@ -450,7 +459,7 @@ export async function fuzzDeviceApi(options: DeviceApiFuzzOptions): Promise<Fuzz
         report.slowest = Math.max(report.slowest, answer.ms);
         let checked: Checked;
         if ('error' in answer) checked = { status: 0, rule: `no answer: ${answer.error}` };
-        else if (answer.ms > ANSWER_BOUND_MS) checked = { status: answer.status, rule: `answered after ${Math.round(answer.ms)} ms` };
+        else if (overAnswerBound(answer.ms)) checked = { status: answer.status, rule: `answered after ${Math.round(answer.ms)} ms` };
         else if (!DEVICE_API_STATUSES.has(answer.status)) checked = { status: answer.status, rule: `status ${answer.status} is not in the contract` };
         else if (answer.status >= 400 && method !== 'HEAD') {
           const problem = errorShapeProblem(answer.text);
@@ -476,5 +485,5 @@ function finish(report: FuzzReport): void {
   report.row.sent = report.cases;
   report.row.crashes = report.failureCount;
   const statuses = Object.entries(report.statuses).map(([status, count]) => `${status}: ${count}`).join(', ');
-  report.row.note = `answers ${statuses}; slowest ${Math.round(report.slowest)} ms (bound ${ANSWER_BOUND_MS} ms); heap after GC ${report.heapBeforeMb ?? '?'} -> ${report.heapAfterMb ?? '?'} MB`;
+  report.row.note = `answers ${statuses}; slowest ${Math.round(report.slowest)} ms (bound ${ANSWER_BOUND_MS === undefined ? 'none outside the soak' : `${ANSWER_BOUND_MS} ms`}); heap after GC ${report.heapBeforeMb ?? '?'} -> ${report.heapAfterMb ?? '?'} MB`;
 }

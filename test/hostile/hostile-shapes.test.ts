@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalService, type LocalService } from '../../infra/local/service.js';
 import { api, PUSH_TOKEN_A } from '../support/device-api.js';
 import { newMailBody, postNotification } from '../support/exchange.js';
+import { overAnswerBound } from './fuzz.js';
 import { emptyRow, printSummary, type SummaryRow } from '../faults/harness/summary.js';
 
 /**
@@ -13,8 +14,6 @@ import { emptyRow, printSummary, type SummaryRow } from '../faults/harness/summa
  * push, never stored state; JSON bodies of the device API get a 4xx with the error shape, never a stack trace.
  */
 const MAX_EWS_BODY = 262_144;
-/** The answer bound for one request; generous, since CI has two cores and this process hosts the whole stack. */
-const ANSWER_BOUND_MS = 2_000;
 
 describe('hostile and broken input', () => {
   let service: LocalService;
@@ -30,7 +29,7 @@ describe('hostile and broken input', () => {
       .map((item) => JSON.stringify(item))
       .sort();
 
-  /** Posts a body to the callback and checks the bound; counts the case. */
+  /** Posts a body to the callback and checks the soak's answer bound (none under npm test); counts the case. */
   async function post(body: string | Uint8Array, options: { url?: string; contentType?: string } = {}) {
     const started = performance.now();
     const response = await fetch(options.url ?? device.callbackUrl, {
@@ -42,7 +41,7 @@ describe('hostile and broken input', () => {
     const ms = performance.now() - started;
     summary.injected++;
     summary.sent++;
-    if (response.status >= 500 || ms > ANSWER_BOUND_MS) summary.crashes++;
+    if (response.status >= 500 || overAnswerBound(ms)) summary.crashes++;
     let code: string | undefined;
     try {
       code = (JSON.parse(text) as { error?: { code?: string } }).error?.code;
@@ -203,7 +202,7 @@ describe('hostile and broken input', () => {
       expect(added.filter((item) => /"sk":"(DEVICE|MAILBOX#|CALLBACK)/.test(item) && !/lastNotificationAt|lastAlertAt|heldAlerts/.test(item))).toEqual([]);
     });
 
-    it('answers every hostile body within the bound and never with a 5xx', () => {
+    it('answers every hostile body, never with a 5xx (within the soak time bound when the soak runs it)', () => {
       expect(summary.crashes).toBe(0);
     });
   });
