@@ -2,6 +2,7 @@ import type { DecisionOutcome } from '../../shared/device/device-schemas.js';
 import { RetryableDeliveryError } from '../../shared/errors.js';
 import { intervalPush, resubscribePush } from '../../shared/push/apns-payloads.js';
 import type { PushGateway, PushMessage, PushResult } from '../../shared/push/push-gateway.js';
+import { deferredPushOutcome, settlePushResult, type PushOutcome } from '../../shared/push/push-outcome.js';
 import { decideAlert } from '../../shared/rules/alert-rules.js';
 import type { DecisionLog, DeviceReader, DeviceRecord, DeviceRegistry, DueItem, SupervisionIndex, TokenRetirement } from '../../shared/store/ports.js';
 import { DUE_SHARDS } from '../../shared/store/ports.js';
@@ -210,18 +211,10 @@ async function sendBackground(device: DeviceRecord, message: PushMessage, deps: 
   }
 }
 
-async function outcomeOf(result: PushResult | RetryableDeliveryError, device: DeviceRecord, now: number, deps: SupervisorDeps): Promise<{ outcome: DecisionOutcome; reason: string }> {
-  if (result instanceof RetryableDeliveryError) return { outcome: 'retried', reason: result.reason };
-  switch (result.outcome) {
-    case 'delivered':
-      return { outcome: 'pushed', reason: 'apns:delivered' };
-    case 'token-invalid': {
-      const retired = await deps.retirement.retireDevice(device.deviceId, { pushToken: device.pushToken, tokenRejectedAt: result.timestamp ?? now, reason: result.reason, now });
-      return { outcome: retired ? 'token-retired' : 'failed', reason: `apns:${result.status}:${result.reason}` };
-    }
-    case 'rejected':
-      return { outcome: 'failed', reason: `apns:${result.status}:${result.reason}` };
-  }
+async function outcomeOf(result: PushResult | RetryableDeliveryError, device: DeviceRecord, now: number, deps: SupervisorDeps): Promise<PushOutcome> {
+  // A background push is not retried from a queue: the next sweep or wake-up is its retry.
+  if (result instanceof RetryableDeliveryError) return deferredPushOutcome(result, false);
+  return settlePushResult({ result, device, now }, deps);
 }
 
 async function record(deps: SupervisorDeps, deviceId: string, decision: { at: number; mailbox: string; outcome: DecisionOutcome; reason: string }): Promise<void> {
