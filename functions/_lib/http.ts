@@ -15,7 +15,8 @@ import { logger, metrics } from './powertools.js';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
-export type HttpHandler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
+/** Middy's own type for the handler, so its typing flows to callers (they call it as `(event, context)`). */
+export type HttpHandler = middy.MiddyfiedHandler<HttpEvent, HttpResult, Error, Context>;
 
 /** Largest JSON body the device API reads; registrations are well under 4 KiB. */
 const MAX_JSON_BODY_BYTES = 64 * 1024;
@@ -28,7 +29,7 @@ export function httpHandler(route: (event: HttpEvent) => Promise<HttpResult>): H
   return middy<HttpEvent, HttpResult>()
     .use(observability())
     .use(httpErrorHandler())
-    .handler(route) as unknown as HttpHandler;
+    .handler(route);
 }
 
 function httpErrorHandler(): middy.MiddlewareObj<HttpEvent, HttpResult> {

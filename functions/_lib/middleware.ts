@@ -8,7 +8,6 @@ import { logger, metrics, tracer } from './powertools.js';
  * The observability middlewares every function starts with, in this order: logger context (with the request id,
  * reset per invocation), X-Ray tracing inside Lambda, and the metrics flush.
  */
-export function observability<TEvent, TResult>(): Array<middy.MiddlewareObj<TEvent, TResult>> {
-  const middlewares = [injectLambdaContext(logger, { resetKeys: true }), ...(tracer ? [captureLambdaHandler(tracer)] : []), logMetrics(metrics)];
-  return middlewares as unknown as Array<middy.MiddlewareObj<TEvent, TResult>>;
+export function observability(): middy.MiddlewareObj[] {
+  return [injectLambdaContext(logger, { resetKeys: true }), ...(tracer ? [captureLambdaHandler(tracer)] : []), logMetrics(metrics)];
 }

@@ -6,7 +6,7 @@ import { observability } from '../_lib/middleware.js';
 import type { DispatcherDeps, DispatchRecord } from './deps.js';
 import { dispatchNotifications, type DispatchResult } from './dispatch-notifications.js';
 
-export type DispatcherHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+export type DispatcherHandler = middy.MiddyfiedHandler<SQSEvent, SQSBatchResponse, Error, Context>;
 
 /** One SQS record as the edge gets it. */
 export interface QueueRecord {
@@ -30,7 +30,7 @@ export function createDispatcherHandler(deps: DispatcherDeps): DispatcherHandler
         deps,
       );
       return { batchItemFailures: failedMessageIds.map((itemIdentifier) => ({ itemIdentifier })) };
-    }) as unknown as DispatcherHandler;
+    });
 }
 
 /** Parses the batch's records and dispatches the queue messages among them; the rest fail as poison. */

@@ -4,7 +4,7 @@ import { observability } from '../_lib/middleware.js';
 import { logger } from '../_lib/powertools.js';
 import { runSupervisorSweep, type SupervisorDeps, type SweepOptions, type SweepReport } from './run-sweep.js';
 
-export type SupervisorHandler = (event: ScheduledEvent, context: Context) => Promise<SweepReport>;
+export type SupervisorHandler = middy.MiddyfiedHandler<ScheduledEvent, SweepReport, Error, Context>;
 
 /** The scheduled supervisor: one sweep per EventBridge tick. */
 export function createSupervisorHandler(deps: SupervisorDeps, options: SweepOptions = {}): SupervisorHandler {
@@ -14,5 +14,5 @@ export function createSupervisorHandler(deps: SupervisorDeps, options: SweepOpti
       const report = await runSupervisorSweep(deps, options);
       logger.info('supervisor sweep done', { ...report });
       return report;
-    }) as unknown as SupervisorHandler;
+    });
 }
