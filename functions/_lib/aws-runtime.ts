@@ -1,12 +1,12 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
-import * as z from 'zod';
 import type { PushEndpointRegistry, PushGateway } from '../../shared/push/push-gateway.js';
 import { ApnsProviderToken } from './adapters/apns-provider-token.js';
 import { ApnsPushGateway } from './adapters/apns-push-gateway.js';
 import { createAwsClients, type AwsClients } from './adapters/aws-clients.js';
 import { SnsEndpointRegistry } from './adapters/sns-endpoint-registry.js';
 import { SnsPushGateway } from './adapters/sns-push-gateway.js';
+import { apnsCredentialsSchema } from './apns-credentials.js';
 import { config } from './config.js';
 import { traced, useCaseLogger } from './powertools.js';
 
@@ -44,13 +44,6 @@ export async function readSecret(secretArn: string): Promise<string> {
     client.destroy();
   }
 }
-
-const apnsCredentialsSchema = z.object({
-  keyId: z.string().min(1),
-  teamId: z.string().min(1),
-  privateKey: z.string().min(1),
-  topic: z.string().min(1),
-});
 
 /** The push gateway this deployment uses: SNS mobile push (default) or HTTP/2 straight to APNs. */
 export async function pushGateway(): Promise<PushGateway> {

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { apnsCredentialsSchema } from '../_lib/apns-credentials.js';
 
 /**
  * The SNS platform application (APNS or APNS_SANDBOX) as a CloudFormation custom resource. CloudFormation has no
@@ -23,14 +24,6 @@ export const platformApplicationPropertiesSchema = z.object({
 });
 export type PlatformApplicationProperties = z.infer<typeof platformApplicationPropertiesSchema>;
 
-/** The APNs token credentials as stored in the secret (contract: the same JSON serves the direct gateway). */
-export const apnsCredentialsSchema = z.object({
-  keyId: z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character key id of the .p8 key'),
-  teamId: z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character Apple team id'),
-  privateKey: z.string().includes('PRIVATE KEY', { message: 'must be the PEM text of the .p8 signing key' }),
-  topic: z.string().min(1).optional(),
-});
-export type ApnsCredentials = z.infer<typeof apnsCredentialsSchema>;
 
 export type RequestType = 'Create' | 'Update' | 'Delete';
 
@@ -112,7 +105,7 @@ async function platformAttributes(properties: PlatformApplicationProperties, dep
     throw new PlatformApplicationConfigError(`the APNs credentials secret is invalid: ${problems}`);
   }
   const { keyId, teamId, privateKey, topic } = credentials.data;
-  if (topic !== undefined && topic !== properties.BundleId) {
+  if (topic !== properties.BundleId) {
     // The direct gateway sends to `topic`, SNS to the bundle id: they must be the same app.
     throw new PlatformApplicationConfigError(
       `the secret's topic "${topic}" differs from the configured bundle id "${properties.BundleId}"`,

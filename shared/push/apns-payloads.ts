@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { mailboxIdSchema } from '../device/device-schemas.js';
 import { RelayError } from '../errors.js';
-import { APNS_MAX_PAYLOAD_BYTES, type PushMessage } from './push-gateway.js';
+import { APNS_MAX_PAYLOAD_BYTES, type PushMessage, type PushResult } from './push-gateway.js';
 
 /**
  * The pushes that reach APNs (contract section 6): builders for the relay and one schema for the device that receives
@@ -171,4 +171,17 @@ export function serializePayload(message: PushMessage): string {
     throw new PushPayloadTooLargeError(bytes);
   }
   return body;
+}
+
+/**
+ * What a gateway sends for `message`: its body, or (over APNs' size limit) the answer APNs would give, without
+ * sending it. The one size check both gateways (HTTP/2 and SNS) make.
+ */
+export function bodyToSend(message: PushMessage): { body: string } | { refused: PushResult } {
+  try {
+    return { body: serializePayload(message) };
+  } catch (error) {
+    if (error instanceof PushPayloadTooLargeError) return { refused: { outcome: 'rejected', status: 413, reason: 'PayloadTooLarge' } };
+    throw error;
+  }
 }

@@ -108,6 +108,14 @@ describe('managePlatformApplication', () => {
     expect(deps.createPlatformApplication).not.toHaveBeenCalled();
   });
 
+  it('refuses a secret without a topic, which the direct APNs gateway could not use either', async () => {
+    const { topic: _topic, ...withoutTopic } = credentials;
+    const deps = fakeDeps(JSON.stringify(withoutTopic));
+
+    await expect(managePlatformApplication(create, deps)).rejects.toThrow(/topic: /);
+    expect(deps.createPlatformApplication).not.toHaveBeenCalled();
+  });
+
   it('names what is wrong with a malformed secret without echoing its values', async () => {
     const failure = await managePlatformApplication(create, fakeDeps(JSON.stringify({ ...credentials, keyId: 'short' }))).catch((e: unknown) => e);
 

@@ -8,12 +8,12 @@ import http2, {
 import type { Duplex } from 'node:stream';
 import { RetryableDeliveryError } from '../../../shared/errors.js';
 import {
-  APNS_MAX_PAYLOAD_BYTES,
   type PushGateway,
   type PushMessage,
   type PushResult,
   type PushTarget,
 } from '../../../shared/push/push-gateway.js';
+import { bodyToSend } from '../../../shared/push/apns-payloads.js';
 import type { ApnsProviderToken } from './apns-provider-token.js';
 
 /**
@@ -140,10 +140,9 @@ export class ApnsPushGateway implements PushGateway {
    * `RetryableDeliveryError`, since only time can fix it (the token is younger than Apple's 20-minute floor).
    */
   async send(target: PushTarget, message: PushMessage): Promise<PushResult> {
-    const body = JSON.stringify(message.payload);
-    if (Buffer.byteLength(body) > APNS_MAX_PAYLOAD_BYTES) {
-      return { outcome: 'rejected', status: 413, reason: 'PayloadTooLarge' };
-    }
+    const toSend = bodyToSend(message);
+    if ('refused' in toSend) return toSend.refused;
+    const { body } = toSend;
     const origin = this.origins[target.environment];
     if (origin === undefined) throw new TypeError(`unknown APNs environment ${String(target.environment)}`);
     const headers = this.requestHeaders(target, message);

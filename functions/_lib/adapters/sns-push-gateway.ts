@@ -1,12 +1,12 @@
 import { PublishCommand, type MessageAttributeValue, type SNSClient } from '@aws-sdk/client-sns';
 import { RetryableDeliveryError } from '../../../shared/errors.js';
 import {
-  APNS_MAX_PAYLOAD_BYTES,
   type PushGateway,
   type PushMessage,
   type PushResult,
   type PushTarget,
 } from '../../../shared/push/push-gateway.js';
+import { bodyToSend } from '../../../shared/push/apns-payloads.js';
 import { classifySnsError } from './sns-errors.js';
 
 /**
@@ -83,10 +83,9 @@ export class SnsPushGateway implements PushGateway {
       // registration (or token update) gives it an endpoint, so retrying cannot help.
       return { outcome: 'rejected', status: 400, reason: 'MissingEndpointArn' };
     }
-    const payload = JSON.stringify(message.payload);
-    if (Buffer.byteLength(payload) > APNS_MAX_PAYLOAD_BYTES) {
-      return { outcome: 'rejected', status: 413, reason: 'PayloadTooLarge' };
-    }
+    const toSend = bodyToSend(message);
+    if ('refused' in toSend) return toSend.refused;
+    const payload = toSend.body;
     const platform = PLATFORM_KEY[target.environment];
     if (platform === undefined) throw new TypeError(`unknown APNs environment ${String(target.environment)}`);
     const command = new PublishCommand({
