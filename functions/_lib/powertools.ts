@@ -2,18 +2,18 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { config } from './config.js';
+import { METRICS_NAMESPACE, SERVICE_NAME } from './observability-names.js';
 
 /**
- * Logger, metrics and tracer, built once per process and shared by every function.
- * Service name and namespace come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE, set by the
- * RelayFunction construct; the defaults below serve the local runtime.
+ * Logger, metrics and tracer, built once per process and shared by every function. Their service name and namespace
+ * are given here (observability-names.ts), the one place they are set.
  */
-const serviceName = 'inbox-relay';
+const serviceName = SERVICE_NAME;
 
 export const logger = new Logger({ serviceName });
 export const metrics = new Metrics({
   serviceName,
-  namespace: 'InboxRelay',
+  namespace: METRICS_NAMESPACE,
   // Heartbeat-only invocations publish no metric, and Metrics warns about that on every call: keep it at debug.
   logger: {
     debug: (...args: unknown[]) => logger.debug(String(args[0])),

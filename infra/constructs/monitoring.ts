@@ -8,7 +8,8 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DeviceApi } from './device-api.js';
 import type { EventQueue } from './event-queue.js';
-import { METRICS_NAMESPACE, SERVICE_NAME, type RelayFunction } from './relay-function.js';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/_lib/observability-names.js';
+import type { RelayFunction } from './relay-function.js';
 
 /**
  * The dispatcher's outcome counters (functions/dispatcher/dispatch-notifications.ts, `Outcome-<decision outcome>`),

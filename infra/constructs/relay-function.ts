@@ -10,9 +10,6 @@ import { acknowledge } from './nag.js';
 /** The repository root: entries are given relative to it, and its package-lock.json pins the bundle's dependencies. */
 export const REPOSITORY_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Powertools' service name and metrics namespace; functions/_lib/powertools.ts uses the same values. */
-export const SERVICE_NAME = 'inbox-relay';
-export const METRICS_NAMESPACE = 'InboxRelay';
 
 export interface RelayFunctionProps {
   /** The handler file, relative to the repository root (e.g. `functions/dispatcher/handler.ts`); it exports `handler`. */
@@ -79,8 +76,6 @@ export class RelayFunction extends Construct {
       applicationLogLevelV2: lambda.ApplicationLogLevel[logLevel],
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
       environment: {
-        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
-        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: logLevel,
         // Without it Node ignores the bundle's source map and error stacks point into minified code.
         NODE_OPTIONS: '--enable-source-maps',

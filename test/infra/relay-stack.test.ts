@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { functionId, onlyResource, resourcesOfType, roleStatements, synthRelay } from './support.js';
+import { functionId, observabilityStatements, onlyResource, resourcesOfType, roleStatements, synthRelay } from './support.js';
 
 /** A production deployment with SNS mobile push: the configuration the security properties matter most for. */
 const { template, json, report } = synthRelay({
@@ -133,7 +133,8 @@ describe('the functions', () => {
 
   it('get exactly the environment each one reads (functions/_lib/config.ts)', () => {
     const variables = (id: string) => Object.keys(json.Resources[id].Properties.Environment.Variables).sort();
-    const powertools = ['NODE_OPTIONS', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME'];
+    // Service name and namespace are set in code only (functions/_lib/observability-names.ts), not here as well.
+    const powertools = ['NODE_OPTIONS', 'POWERTOOLS_LOG_LEVEL'];
     expect(variables(ids.deviceApi)).toEqual(
       [...powertools, 'TABLE_NAME', 'ORG_TOKEN_SECRET_ARN', 'PUBLIC_URL', 'PUSH_GATEWAY', 'SNS_PLATFORM_APPLICATION_ARN', 'SNS_SANDBOX_PLATFORM_APPLICATION_ARN'].sort(),
     );
@@ -146,8 +147,6 @@ describe('the functions', () => {
       MAX_RECEIVE_COUNT: '5',
       PUSH_GATEWAY: 'sns',
       NODE_OPTIONS: '--enable-source-maps',
-      POWERTOOLS_SERVICE_NAME: 'inbox-relay',
-      POWERTOOLS_METRICS_NAMESPACE: 'InboxRelay',
     });
     expect(json.Resources[ids.deviceApi].Properties.Environment.Variables.ORG_TOKEN_SECRET_ARN).toEqual(secretArn('inbox-relay/org-token'));
   });
@@ -172,18 +171,15 @@ describe('IAM', () => {
     for (const [, role] of resourcesOfType(json, 'AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
   });
 
-  it('lets each function write only its own log group', () => {
+  it('lets each function write only its own log group, and send traces: no other logs: or xray: grant', () => {
     for (const id of Object.values(ids)) {
-      const roleId = json.Resources[id].Properties.Role['Fn::GetAtt'][0];
       const logGroupId = json.Resources[id].Properties.LoggingConfig.LogGroup.Ref;
-      template.hasResourceProperties('AWS::IAM::Policy', {
-        Roles: [{ Ref: roleId }],
-        PolicyDocument: {
-          Statement: Match.arrayWith([
-            { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } },
-          ]),
-        },
-      });
+      // Exactly these, so that a logs:PutLogEvents on '*' (or on another function's group) fails here.
+      expect(observabilityStatements(json, id)).toEqual([
+        { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } },
+        // X-Ray takes no resource-level permissions: '*' is the only resource these two actions accept.
+        { Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: '*' },
+      ]);
     }
   });
 

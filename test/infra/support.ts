@@ -52,17 +52,28 @@ export function functionId(json: Record<string, any>, prefix: string): string {
 
 /** The statements of the role of a function, minus the two every function has (own log group, X-Ray). */
 export function roleStatements(json: Record<string, any>, fnId: string): Array<{ Action: string | string[]; Resource: unknown }> {
+  return allRoleStatements(json, fnId)
+    .filter((statement) => !isObservability(statement))
+    .map(({ Action, Resource }) => ({ Action, Resource }));
+}
+
+/** The statements `roleStatements` leaves out: those whose every action is `logs:` or `xray:`, as written. */
+export function observabilityStatements(json: Record<string, any>, fnId: string): Statement[] {
+  return allRoleStatements(json, fnId).filter(isObservability);
+}
+
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+
+function allRoleStatements(json: Record<string, any>, fnId: string): Statement[] {
   const roleId = json.Resources[fnId].Properties.Role['Fn::GetAtt'][0] as string;
   const policies = resourcesOfType(json, 'AWS::IAM::Policy').filter(([, policy]) =>
     (policy.Properties.Roles as Array<{ Ref: string }>).some((role) => role.Ref === roleId),
   );
-  return policies
-    .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown; Effect: string }>)
-    .filter((statement) => {
-      const actions = [statement.Action].flat();
-      return !actions.every((action) => action.startsWith('logs:') || action.startsWith('xray:'));
-    })
-    .map(({ Action, Resource }) => ({ Action, Resource }));
+  return policies.flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+function isObservability(statement: Statement): boolean {
+  return [statement.Action].flat().every((action) => action.startsWith('logs:') || action.startsWith('xray:'));
 }
 
 /** The one resource of a type (whose logical id starts with `idPrefix`, if given); throws unless there is exactly one. */
