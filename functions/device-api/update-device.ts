@@ -30,9 +30,10 @@ const RETRY_PAUSE_MS = { base: 5, jitter: 20 };
  */
 export async function updateDevice(input: { device: DeviceRecord; patch: PatchDeviceRequest }, deps: UpdateDeviceDeps): Promise<DeviceView> {
   let device = input.device;
+  const endpoints = registerOnce(deps.endpoints);
   for (let attempt = 1; ; attempt++) {
     try {
-      await applyPatch(device, input.patch, deps);
+      await applyPatch(device, input.patch, { ...deps, endpoints });
       break;
     } catch (error) {
       if (!(error instanceof ConcurrentUpdateError) || attempt >= MAX_PATCH_ATTEMPTS) throw error;
@@ -45,6 +46,29 @@ export async function updateDevice(input: { device: DeviceRecord; patch: PatchDe
   const updated = await deps.devices.getDeviceWithMailboxes(device.deviceId);
   if (!updated) throw new DeviceNotFoundError();
   return toDeviceView(updated, deps.now());
+}
+
+/**
+ * The endpoint registry as one PATCH sees it: a re-applied PATCH registers the same destination once, not once per
+ * attempt. Registration stays ahead of the conditional write, so that a failed registration stores nothing and the
+ * app's retry of the PATCH (same token) still finds a destination to register.
+ */
+function registerOnce(endpoints: DeviceApiDeps['endpoints']): DeviceApiDeps['endpoints'] {
+  const registered = new Map<string, Promise<string | undefined>>();
+  return {
+    register: (target) => {
+      const key = JSON.stringify([target.pushToken, target.environment, target.endpointArn ?? null]);
+      let arn = registered.get(key);
+      if (!arn) {
+        arn = endpoints.register(target);
+        registered.set(key, arn);
+        // A failed registration is not remembered: the error fails this PATCH, and nothing was written.
+        arn.catch(() => registered.delete(key));
+      }
+      return arn;
+    },
+    unregister: (endpointArn) => endpoints.unregister(endpointArn),
+  };
 }
 
 async function applyPatch(device: DeviceRecord, patch: PatchDeviceRequest, deps: UpdateDeviceDeps): Promise<void> {

@@ -237,6 +237,26 @@ describe('device API', () => {
       expect(await stores.devices.getDevice(device.deviceId)).toMatchObject({ timeZone: 'Europe/Rome', mode: 'interval', revision: 2 });
     });
 
+    it('registers the push endpoint once for a PATCH that is re-applied after a concurrent change', async () => {
+      const device = await registered();
+      const registrations: unknown[] = [];
+      const endpoints = { register: async (target: unknown) => (registrations.push(target), 'arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/app/1'), unregister: async () => undefined };
+      let collisions = 2;
+      const racing = Object.create(stores.devices) as typeof stores.devices;
+      racing.updateDevice = async (deviceId, changes, now, options) => {
+        // Another request writes first, twice.
+        if (collisions-- > 0) await stores.devices.updateDevice(deviceId, { lastResubscribePushAt: now }, now);
+        return stores.devices.updateDevice(deviceId, changes, now, options);
+      };
+      const callRacing = callerFor(createDeviceApiHandler({ ...deps, registry: racing, endpoints }));
+
+      const answer = await callRacing('PATCH /v1/devices/{deviceId}', { params: { deviceId: device.deviceId }, token: device.deviceSecret, body: { pushToken: 'cd'.repeat(32) } });
+
+      expect(answer.status).toBe(200);
+      expect(registrations).toHaveLength(1);
+      expect((await stores.devices.getDevice(device.deviceId))?.endpointArn).toBe('arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/app/1');
+    });
+
     it('answers 409 concurrent_update when the device keeps changing under the PATCH, and stops retrying', async () => {
       const device = await registered();
       let writes = 0;
