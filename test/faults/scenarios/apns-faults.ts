@@ -197,7 +197,10 @@ export interface DeadLetterResult {
  * and one record that is not a queue message at all. Then APNs recovers and the operator redrives the DLQ.
  */
 export async function runDeadLetterRedrive(): Promise<DeadLetterResult> {
-  const harness = await startHarness({ visibilityTimeoutSeconds: 2, maxReceiveCount: 2, alertBudget: { windowMs: 500, maxPerWindow: 3 } });
+  // The visibility timeout must outlast one attempt (the gateway's own retries of the 500s included), as on AWS, where it
+  // is six times the function's timeout. At 2 s a loaded machine could receive the record again while its first attempt
+  // still ran, the likely way the mail reached the DLQ with no dead-lettered decision (seen twice under load 20+).
+  const harness = await startHarness({ visibilityTimeoutSeconds: 5, maxReceiveCount: 2, alertBudget: { windowMs: 500, maxPerWindow: 3 } });
   try {
     const { service, sandbox } = harness;
     const [device] = await registerFleet(service, { devices: 1, delegated: 0, run: 'dead-letter' });
