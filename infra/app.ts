@@ -2,14 +2,14 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { CONTEXT_KEY, parseDeploymentConfig, type DeploymentConfig } from './config.js';
+import { CONTEXT_KEY, parseDeploymentConfig, withAlarmDestination, type DeploymentConfig } from './config.js';
 import { RelayStack } from './stacks/relay-stack.js';
 
 /**
  * The CDK app: one RelayStack per configured region, checked by cdk-nag's AwsSolutions rules on every synth (an
  * unacknowledged finding fails the synth).
  */
-export function buildRelayApp(app: App, config: DeploymentConfig = parseDeploymentConfig(app.node.tryGetContext(CONTEXT_KEY))): RelayStack[] {
+export function buildRelayApp(app: App, config: DeploymentConfig = configFromContext(app)): RelayStack[] {
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   return config.regions.map(
     (regionConfig) =>
@@ -21,6 +21,11 @@ export function buildRelayApp(app: App, config: DeploymentConfig = parseDeployme
         regionConfig,
       }),
   );
+}
+
+function configFromContext(app: App): DeploymentConfig {
+  const context = { alarmEmail: app.node.tryGetContext('alarmEmail'), alarmTopicArn: app.node.tryGetContext('alarmTopicArn') };
+  return parseDeploymentConfig(withAlarmDestination(app.node.tryGetContext(CONTEXT_KEY), context));
 }
 
 // Synthesize when run as the CDK app (cdk.json), not when a test imports this module.

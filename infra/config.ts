@@ -17,11 +17,28 @@ const customDomainSchema = z.strictObject({
   certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, 'must be an ACM certificate ARN'),
 });
 
+const throttleSchema = z.strictObject({ rateLimit: z.int().positive(), burstLimit: z.int().positive() });
+
 const regionEntrySchema = z.strictObject({
   region: regionSchema,
   /** Optional custom domain for this region's API; without it devices get the execute-api URL. */
   customDomain: customDomainSchema.optional(),
+  /** This region's limits for the Exchange callback route; left out, `callbackThrottle` applies. */
+  callbackThrottle: throttleSchema.optional(),
 });
+
+/**
+ * Where alarms go: an e-mail address subscribed to the stack's own alarm topic (the recipient confirms by e-mail), or
+ * an existing SNS topic (ARN) that on-call tooling already watches. One of the two is required: alarms nobody
+ * receives do not page.
+ */
+const alarmsSchema = z.union(
+  [
+    z.strictObject({ email: z.email('must be an e-mail address') }),
+    z.strictObject({ topicArn: z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'must be an SNS topic ARN') }),
+  ],
+  { error: 'give {"email": "<address>"} or {"topicArn": "<SNS topic ARN>"}' },
+);
 
 export const deploymentConfigSchema = z
   .strictObject({
@@ -51,17 +68,40 @@ export const deploymentConfigSchema = z
      * applications, which read the secret only at deploy time.
      */
     apnsCredentialsRevision: z.int().nonnegative().default(1),
-    /** Subscribed to the alarm topic (the recipient confirms by e-mail). */
-    alarmEmail: z.email().optional(),
+    /**
+     * Required: where alarms are sent (see alarmsSchema). `cdk deploy -c alarmEmail=<address>` or
+     * `-c alarmTopicArn=<arn>` sets it from the command line (infra/app.ts).
+     */
+    alarms: alarmsSchema,
+    /**
+     * Base of the runbook links in alarm descriptions, so that a link works from the console or an e-mail: the
+     * operations guide as published (a repository's blob URL of docs/operations.md, or an internal wiki page).
+     */
+    docsBaseUrl: z.url({ protocol: /^https$/ }).default('https://github.com/inbox-relay/inbox-relay/blob/main/docs/operations.md'),
     /** CloudWatch Logs retention of every function and of the API access log. */
     logRetentionDays: z
       .literal([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653])
       .default(30),
     logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
     /** Stage-wide HTTP API throttling: steady requests per second and burst. */
-    apiThrottle: z
-      .strictObject({ rateLimit: z.int().positive(), burstLimit: z.int().positive() })
-      .default({ rateLimit: 200, burstLimit: 400 }),
+    apiThrottle: throttleSchema.default({ rateLimit: 200, burstLimit: 400 }),
+    /**
+     * Limits of the Exchange callback route (`POST /v1/callbacks/{secret}`), which replace the stage's for that route:
+     * Exchange's genuine traffic and a flood of forged secrets share them, so they are sized for the peak of genuine
+     * notifications (at most one per mailbox per new mail) with room to spare. Per region with `regions[].callbackThrottle`.
+     */
+    callbackThrottle: throttleSchema.default({ rateLimit: 100, burstLimit: 200 }),
+    /**
+     * Concurrency reserved for (and capping) the callback function, so that the device API or the dispatcher cannot
+     * starve it and a flood of callbacks cannot starve them. Lambda keeps 100 of the account's concurrency unreserved:
+     * an account still at a low default quota must raise it first.
+     */
+    callbackReservedConcurrency: z.int().min(1).max(1000).default(50),
+    /**
+     * Devices one organization may have registered (retired ones do not count); one more answers
+     * `409 device_limit_reached`. A cap on what one leaked org token can cost, not a licence count.
+     */
+    maxDevicesPerOrg: z.int().min(1).default(10_000),
     /** Concurrent dispatcher invocations per region at most, so that a backlog cannot flood SNS or APNs. */
     dispatcherMaxConcurrency: z.int().min(2).max(1000).default(20),
   })
@@ -74,15 +114,33 @@ export const deploymentConfigSchema = z
   });
 
 export type DeploymentConfig = z.infer<typeof deploymentConfigSchema>;
+export type AlarmDestination = DeploymentConfig['alarms'];
 export type RegionConfig = DeploymentConfig['regions'][number];
 
 /** Validates the raw context value; the error lists every problem with its path under `relay`. */
 export function parseDeploymentConfig(raw: unknown): DeploymentConfig {
   if (raw === undefined) throw new Error(`cdk.json has no "${CONTEXT_KEY}" context: see docs/operations.md`);
+  if (typeof raw === 'object' && raw !== null && !('alarms' in raw)) {
+    throw new Error(
+      `no alarm destination: alarms that nobody receives do not page. Deploy with \`-c alarmEmail=<address>\` or ` +
+        `\`-c alarmTopicArn=<SNS topic ARN>\`, or set "${CONTEXT_KEY}.alarms" in cdk.json (docs/operations.md#alarms)`,
+    );
+  }
   const result = deploymentConfigSchema.safeParse(raw);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `  ${[CONTEXT_KEY, ...issue.path].join('.')}: ${issue.message}`);
     throw new Error(`invalid deployment configuration:\n${problems.join('\n')}`);
   }
   return result.data;
+}
+
+/**
+ * The raw `relay` context with the alarm destination given on the command line (`-c alarmEmail=...` or
+ * `-c alarmTopicArn=...`), which wins over cdk.json: the address is the operator's, not the repository's.
+ */
+export function withAlarmDestination(raw: unknown, context: { alarmEmail?: unknown; alarmTopicArn?: unknown }): unknown {
+  if (typeof raw !== 'object' || raw === null) return raw;
+  if (typeof context.alarmTopicArn === 'string') return { ...raw, alarms: { topicArn: context.alarmTopicArn } };
+  if (typeof context.alarmEmail === 'string') return { ...raw, alarms: { email: context.alarmEmail } };
+  return raw;
 }

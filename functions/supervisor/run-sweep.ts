@@ -10,6 +10,9 @@ import { nextIntervalAt } from '../../shared/supervision/interval-schedule.js';
 import { needsResubscribe, subscriptionState, supervisionDueAt } from '../../shared/supervision/subscription-state.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
 
+/** Counted once at the end of every sweep that ran to completion. */
+export const SWEEP_COMPLETED_METRIC = 'SweepCompleted';
+
 export interface SupervisorDeps {
   devices: DeviceReader;
   /** The interval schedule and the per-device resubscribe rate limit. */
@@ -113,6 +116,8 @@ export async function runSupervisorSweep(deps: SupervisorDeps, options: SweepOpt
   deps.counter.count('SupervisorDue', report.due);
   deps.counter.count('ResubscribeRequested', report.resubscribeRequested);
   deps.counter.count('IntervalPushes', report.intervalPushes);
+  // The heartbeat the "supervisor has not completed a sweep" alarm watches (infra/constructs/monitoring.ts).
+  deps.counter.count(SWEEP_COMPLETED_METRIC);
   return report;
 }
 

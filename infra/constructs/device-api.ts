@@ -10,12 +10,17 @@ import { acknowledge } from './nag.js';
 import type { RelayFunction } from './relay-function.js';
 
 export interface DeviceApiProps {
-  /** Serves the device routes (functions/_lib/routes.ts) and every unknown route, so errors keep the contract's shape. */
+  /** Serves the device routes (functions/_lib/routes.ts). */
   readonly deviceFunction: RelayFunction;
   /** Serves `POST /v1/callbacks/{secret}`. */
   readonly callbackFunction: RelayFunction;
   /** Stage-wide throttling: steady requests per second and burst. */
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * The callback route's own limits. Route settings replace the stage's for that route, so they are always set
+   * explicitly: a route setting without them leaves the route unthrottled or refusing everything.
+   */
+  readonly callbackThrottle: { readonly rateLimit: number; readonly burstLimit: number };
   /** Days the access log is kept. */
   readonly logRetention: logs.RetentionDays;
   /** Keep the access log when the stack is deleted. @default false */
@@ -58,8 +63,8 @@ export class DeviceApi extends Construct {
     this.api = new apigw.HttpApi(this, 'Api', {
       description: 'inbox-relay device API and Exchange callbacks',
       createDefaultStage: false,
-      // Unknown routes reach the device function, which answers the contract's JSON error instead of API Gateway's.
-      defaultIntegration: deviceIntegration,
+      // No `$default` route: API Gateway itself answers an unknown method or path with 404 {"message":"Not Found"},
+      // so probing and floods of made-up paths invoke no function and cost no concurrency.
       disableExecuteApiEndpoint: domain !== undefined,
     });
 
@@ -95,13 +100,20 @@ export class DeviceApi extends Construct {
         ),
       },
     });
-    // Per-route metrics only for the callback route: its 5xx rate is alarmed on, and each detailed route costs
-    // CloudWatch custom metrics.
-    const cfnStage = this.stage.node.defaultChild as apigw.CfnStage;
-    cfnStage.addPropertyOverride(`RouteSettings.${this.callbackRouteKey}`, { DetailedMetricsEnabled: true });
-
     for (const routeKey of DEVICE_API_ROUTES) this.addRoute(routeKey, deviceIntegration);
-    for (const routeKey of CALLBACK_ROUTES) this.addRoute(routeKey, callbackIntegration);
+    const callbackRoutes = CALLBACK_ROUTES.map((routeKey) => this.addRoute(routeKey, callbackIntegration));
+
+    // The callback route's own settings: per-route metrics (its error rates are alarmed on; each detailed route costs
+    // CloudWatch custom metrics) and its own throttle, so genuine Exchange traffic and forged-secret floods are bounded
+    // apart from the device routes. API Gateway refuses a stage whose RouteSettings name a route that does not exist
+    // yet ("Unable to find Route by key"), so the stage waits for the route.
+    const cfnStage = this.stage.node.defaultChild as apigw.CfnStage;
+    cfnStage.addPropertyOverride(`RouteSettings.${this.callbackRouteKey}`, {
+      DetailedMetricsEnabled: true,
+      ThrottlingRateLimit: props.callbackThrottle.rateLimit,
+      ThrottlingBurstLimit: props.callbackThrottle.burstLimit,
+    });
+    for (const route of callbackRoutes) this.stage.node.addDependency(route);
 
     this.url = props.customDomain ? `https://${props.customDomain.domainName}` : this.api.apiEndpoint;
     if (domain) this.customDomainTarget = domain.regionalDomainName;
@@ -115,9 +127,9 @@ export class DeviceApi extends Construct {
     );
   }
 
-  private addRoute(routeKey: string, integration: HttpLambdaIntegration): void {
+  private addRoute(routeKey: string, integration: HttpLambdaIntegration): apigw.HttpRoute {
     const [method, path] = routeKey.split(' ') as [string, string];
-    new apigw.HttpRoute(this, `Route${routeKey.replace(/[^A-Za-z0-9]/g, '')}`, {
+    return new apigw.HttpRoute(this, `Route${routeKey.replace(/[^A-Za-z0-9]/g, '')}`, {
       httpApi: this.api,
       routeKey: apigw.HttpRouteKey.with(path, method as apigw.HttpMethod),
       integration,

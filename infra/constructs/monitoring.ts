@@ -8,6 +8,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DeviceApi } from './device-api.js';
 import type { EventQueue } from './event-queue.js';
+import { SWEEP_COMPLETED_METRIC } from '../../functions/supervisor/run-sweep.js';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/_lib/observability-names.js';
 import type { RelayFunction } from './relay-function.js';
 
@@ -22,17 +23,29 @@ export interface MonitoringProps {
   readonly queue: EventQueue;
   /** SNS push only: endpoint events that could not be handled (PushDelivery.feedbackDeadLetterQueue). */
   readonly feedbackDeadLetterQueue?: sqs.IQueue;
-  /** Functions watched for throttles, by a name used in alarm descriptions and on the dashboard. */
+  /** Functions watched for errors and throttles, by a name used in alarm descriptions and on the dashboard. */
   readonly functions: Readonly<Record<string, RelayFunction>>;
   /** The SQS consumer, whose invocations and errors the dashboard shows. */
   readonly dispatcher: RelayFunction;
   /** Encrypts the alarm topic; its policy must admit `cloudwatch.amazonaws.com`. */
   readonly topicKey: kms.IKey;
-  /** Subscribed to the alarm topic. @default - no subscription; subscribe on-call tooling to the topic */
-  readonly alarmEmail?: string;
+  /**
+   * Where alarms go (required): an address subscribed to the stack's own encrypted topic, or an existing topic that
+   * on-call tooling watches (its policy, and its key's if encrypted, must let CloudWatch publish).
+   */
+  readonly alarmDestination: { readonly email: string } | { readonly topicArn: string };
+  /** Base URL of the runbook (docs/operations.md as published); alarm descriptions link to `<base>#<section>`. */
+  readonly docsBaseUrl: string;
+  /** Alarm when no supervisor sweep completed for this long. @default 5 minutes */
+  readonly sweepSilenceThreshold?: Duration;
+  /** Alarm when this share of callback requests answers 4xx, 429 included (at least 20 in 5 minutes). @default 20 */
+  readonly callbackRejectRatePercent?: number;
   /** Alarm when the oldest queued notification is older than this. @default 5 minutes */
   readonly backlogAgeThreshold?: Duration;
-  /** Alarm when this share of callback requests answers 5xx (at least 10 requests a minute). @default 5 */
+  /**
+   * Alarm when this share of callback requests answers 5xx in 3 of 5 minutes. Below 10 requests a minute any 5xx counts
+   * as 100 %, so a small deployment's total outage alarms too. @default 5
+   */
   readonly callbackErrorRatePercent?: number;
   /** Alarm when this share of push attempts fails for good (at least 20 in 5 minutes). @default 10 */
   readonly pushFailureRatePercent?: number;
@@ -43,7 +56,7 @@ export interface MonitoringProps {
  * docs/operations.md says what each alarm means and what to do.
  */
 export class Monitoring extends Construct {
-  readonly alarmTopic: sns.Topic;
+  readonly alarmTopic: sns.ITopic;
   readonly dashboard: cloudwatch.Dashboard;
   readonly alarms: {
     readonly deadLetters: cloudwatch.Alarm;
@@ -51,13 +64,23 @@ export class Monitoring extends Construct {
     readonly callbackErrorRate: cloudwatch.Alarm;
     readonly pushFailureRate: cloudwatch.Alarm;
     readonly backlogAge: cloudwatch.Alarm;
+    readonly callbackRejectRate: cloudwatch.Alarm;
+    readonly apiServerErrors: cloudwatch.Alarm;
+    readonly sweepSilence: cloudwatch.Alarm;
+    readonly errors: Readonly<Record<string, cloudwatch.Alarm>>;
     readonly throttles: Readonly<Record<string, cloudwatch.Alarm>>;
   };
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { masterKey: props.topicKey, enforceSSL: true });
-    if (props.alarmEmail) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    if ('topicArn' in props.alarmDestination) {
+      this.alarmTopic = sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmDestination.topicArn);
+    } else {
+      const topic = new sns.Topic(this, 'AlarmTopic', { masterKey: props.topicKey, enforceSSL: true });
+      topic.addSubscription(new subscriptions.EmailSubscription(props.alarmDestination.email));
+      this.alarmTopic = topic;
+    }
+    const runbook = (section: string) => `See ${props.docsBaseUrl}#${section}`;
     const notify = new actions.SnsAction(this.alarmTopic);
     const oneMinute = Duration.minutes(1);
     const fiveMinutes = Duration.minutes(5);
@@ -65,7 +88,7 @@ export class Monitoring extends Construct {
     const deadLetterDepth = props.queue.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: oneMinute });
     const deadLetters = deadLetterDepth.createAlarm(this, 'DeadLettersNotEmpty', {
       alarmDescription:
-        'Notifications failed maxReceiveCount times and wait in the dead-letter queue: their pushes were not sent. See docs/operations.md#dead-letters.',
+        `Notifications failed maxReceiveCount times and wait in the dead-letter queue: their pushes were not sent. ${runbook('dead-letters')}`,
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
@@ -76,7 +99,7 @@ export class Monitoring extends Construct {
       ?.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: oneMinute })
       .createAlarm(this, 'EndpointEventDeadLettersNotEmpty', {
         alarmDescription:
-          'SNS endpoint events (a disabled endpoint) could not be handled: those devices are retired only at their next push. See docs/operations.md#endpoint-event-dead-letters.',
+          `SNS endpoint events (a disabled endpoint) could not be handled: those devices are retired only at their next push. ${runbook('endpoint-event-dead-letters')}`,
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,
@@ -93,21 +116,71 @@ export class Monitoring extends Construct {
       });
     const callbackRequests = callbackMetric('Count');
     const callback5xx = callbackMetric('5xx');
+    const callback4xx = callbackMetric('4xx');
     const callbackErrorRatePercent = new cloudwatch.MathExpression({
-      // Below 10 requests a minute one failure is not a rate.
-      expression: 'IF(requests >= 10, 100 * errors / requests, 0)',
+      // Below 10 requests a minute one failure is not a rate, but a minute with any 5xx still counts as failing: a small
+      // deployment's outage (every callback failing, a few a minute) must alarm too. 3 failing minutes of 5 alarm.
+      expression: 'IF(FILL(requests, 0) >= 10, 100 * FILL(errors, 0) / requests, IF(FILL(errors, 0) > 0, 100, 0))',
       usingMetrics: { requests: callbackRequests, errors: callback5xx },
       label: 'Callback 5xx %',
       period: oneMinute,
     });
     const callbackErrorRate = callbackErrorRatePercent.createAlarm(this, 'CallbackErrorRate', {
-      alarmDescription:
-        'Exchange callbacks answer 5xx: notifications are not being queued and Exchange is retrying. See docs/operations.md#callback-errors.',
+      alarmDescription: `Exchange callbacks answer 5xx: notifications are not being queued and Exchange is retrying. ${runbook('callback-errors')}`,
       threshold: props.callbackErrorRatePercent ?? 5,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 5,
       datapointsToAlarm: 3,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    const fiveMinuteCallbacks = (metricName: string) => callbackMetric(metricName).with({ period: fiveMinutes });
+    const callbackRejectRatePercent = new cloudwatch.MathExpression({
+      expression: 'IF(FILL(requests, 0) >= 20, 100 * FILL(rejected, 0) / requests, 0)',
+      usingMetrics: { requests: fiveMinuteCallbacks('Count'), rejected: fiveMinuteCallbacks('4xx') },
+      label: 'Callback 4xx %',
+      period: fiveMinutes,
+    });
+    const callbackRejectRate = callbackRejectRatePercent.createAlarm(this, 'CallbackRejectRate', {
+      alarmDescription: `Exchange callbacks are refused (429 throttled, 404 unknown secret, 4xx): Exchange may drop subscriptions, or forged callbacks are flooding the route. ${runbook('callback-rejections')}`,
+      threshold: props.callbackRejectRatePercent ?? 20,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    const stageMetric = (metricName: string) =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/ApiGateway',
+        metricName,
+        dimensionsMap: { ApiId: props.api.api.apiId, Stage: '$default' },
+        statistic: 'Sum',
+        period: fiveMinutes,
+      });
+    // Any route: the device API's answers and the callback's. A count, not a rate, so a quiet deployment alarms too.
+    const apiServerErrors = stageMetric('5xx').createAlarm(this, 'ApiServerErrors', {
+      alarmDescription: `The API answered 5xx (device API or callbacks): devices cannot register or change settings. ${runbook('api-errors')}`,
+      threshold: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    const sweepSilenceThreshold = props.sweepSilenceThreshold ?? Duration.minutes(5);
+    const sweepsCompleted = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: SWEEP_COMPLETED_METRIC,
+      dimensionsMap: { service: SERVICE_NAME },
+      statistic: 'Sum',
+      period: oneMinute,
+    });
+    // Missing data is the failure: a supervisor that never finishes publishes nothing.
+    const sweepSilence = sweepsCompleted.createAlarm(this, 'SupervisorSweepSilent', {
+      alarmDescription: `No supervisor sweep completed for ${sweepSilenceThreshold.toMinutes()} minutes: subscriptions are not renewed and will expire silently; interval pushes stop. ${runbook('supervisor-silent')}`,
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: sweepSilenceThreshold.toMinutes(),
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
 
     const outcome = (metricName: string) =>
@@ -125,8 +198,7 @@ export class Monitoring extends Construct {
       period: fiveMinutes,
     });
     const pushFailureRate = pushFailureRatePercent.createAlarm(this, 'PushFailureRate', {
-      alarmDescription:
-        'Pushes are rejected by APNs/SNS or given up: devices miss new-mail alerts. See docs/operations.md#push-failures.',
+      alarmDescription: `Pushes are rejected by APNs/SNS or given up: devices miss new-mail alerts. ${runbook('push-failures')}`,
       threshold: props.pushFailureRatePercent ?? 10,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 3,
@@ -136,18 +208,25 @@ export class Monitoring extends Construct {
 
     const oldestMessageAge = props.queue.queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: oneMinute });
     const backlogAge = oldestMessageAge.createAlarm(this, 'DispatcherBacklogAge', {
-      alarmDescription:
-        'The dispatcher is falling behind: new-mail pushes arrive late. See docs/operations.md#backlog.',
+      alarmDescription: `The dispatcher is falling behind: new-mail pushes arrive late. ${runbook('backlog')}`,
       threshold: (props.backlogAgeThreshold ?? Duration.minutes(5)).toSeconds(),
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 3,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
+    const errors: Record<string, cloudwatch.Alarm> = {};
     const throttles: Record<string, cloudwatch.Alarm> = {};
     for (const [name, fn] of Object.entries(props.functions)) {
+      errors[name] = fn.function.metricErrors({ statistic: 'Sum', period: fiveMinutes }).createAlarm(this, `${name}Errors`, {
+        alarmDescription: `The ${name} function failed (an invocation ended in an error, a timeout or a crash). ${runbook('function-errors')}`,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
       throttles[name] = fn.function.metricThrottles({ statistic: 'Sum', period: fiveMinutes }).createAlarm(this, `${name}Throttles`, {
-        alarmDescription: `Lambda throttled the ${name} function: requests were refused or delayed. See docs/operations.md#throttles.`,
+        alarmDescription: `Lambda throttled the ${name} function: requests were refused or delayed. ${runbook('throttles')}`,
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,
@@ -155,7 +234,18 @@ export class Monitoring extends Construct {
       });
     }
 
-    this.alarms = { deadLetters, ...(feedbackDeadLetters ? { feedbackDeadLetters } : {}), callbackErrorRate, pushFailureRate, backlogAge, throttles };
+    this.alarms = {
+      deadLetters,
+      ...(feedbackDeadLetters ? { feedbackDeadLetters } : {}),
+      callbackErrorRate,
+      callbackRejectRate,
+      apiServerErrors,
+      sweepSilence,
+      pushFailureRate,
+      backlogAge,
+      errors,
+      throttles,
+    };
     // Every alarm of `this.alarms`, in its order, the per-function throttle alarms included.
     const allAlarms = Object.values(this.alarms).flatMap((alarm) => (alarm instanceof cloudwatch.Alarm ? [alarm] : Object.values(alarm)));
     for (const alarm of allAlarms) {
@@ -174,7 +264,7 @@ export class Monitoring extends Construct {
       });
     this.dashboard.addWidgets(
       new cloudwatch.TextWidget({
-        markdown: `# inbox-relay ${Stack.of(this).region}\nAlarms and what to do: docs/operations.md`,
+        markdown: `# inbox-relay ${Stack.of(this).region}\nAlarms and what to do: [runbook](${props.docsBaseUrl})`,
         width: 24,
         height: 1,
       }),
@@ -194,7 +284,7 @@ export class Monitoring extends Construct {
         width: 8,
       }),
       new cloudwatch.GraphWidget({ title: 'API latency p99 (ms)', left: [apiMetric('Latency', 'p99'), apiMetric('IntegrationLatency', 'p99')], width: 8 }),
-      new cloudwatch.GraphWidget({ title: 'Exchange callbacks', left: [callbackRequests, callback5xx], right: [callbackErrorRatePercent], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'Exchange callbacks', left: [callbackRequests, callback4xx, callback5xx], right: [callbackErrorRatePercent], width: 8 }),
     );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({

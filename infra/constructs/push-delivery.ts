@@ -1,4 +1,4 @@
-import { ArnFormat, CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -8,7 +8,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { NamedSecret } from './named-secret.js';
-import { acknowledge, acknowledgeWildcardResources } from './nag.js';
+import { acknowledge } from './nag.js';
 import { RelayFunction } from './relay-function.js';
 import type { Store } from './store.js';
 
@@ -33,11 +33,10 @@ export interface PushDeliveryProps {
   readonly production?: boolean;
 }
 
-/** One SNS platform application and the endpoint ARN pattern beneath it. */
+/** One SNS platform application. */
 interface PlatformApplication {
   readonly resource: CustomResource;
   readonly arn: string;
-  readonly endpointArns: string;
 }
 
 /**
@@ -80,22 +79,12 @@ export class PushDelivery extends Construct {
       timeout: Duration.minutes(1),
     });
     props.apnsCredentials.grantRead(this.providerFunction);
-    // Application names are `<stack name>-<logical id>-<suffix>` (functions/platform-application), so the provider
-    // can touch only this stack's applications.
-    const ownApplications = (['APNS', 'APNS_SANDBOX'] as const).map((platform) =>
-      stack.formatArn({ service: 'sns', resource: 'app', resourceName: `${platform}/${stack.stackName}-*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
-    );
+    // The service authorization reference lists no resource type for the platform-application actions (docs/operations.md
+    // #sns-iam-evidence), so they take Resource "*"; the region condition keeps them to this stack's region.
     this.providerFunction.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['sns:CreatePlatformApplication', 'sns:SetPlatformApplicationAttributes', 'sns:DeletePlatformApplication'],
-        resources: ownApplications,
-      }),
+      snsWithoutResourceTypes(stack, ['sns:CreatePlatformApplication', 'sns:SetPlatformApplicationAttributes', 'sns:DeletePlatformApplication']),
     );
-    acknowledgeWildcardResources(
-      this.providerFunction,
-      'Platform application names get a unique suffix at creation; the wildcard is limited to this stack name and the two APNs platforms.',
-      ownApplications,
-    );
+    acknowledge(this.providerFunction, 'AwsSolutions-IAM5', SNS_WILDCARD_REASON, ['Resource::*']);
 
     const removalPolicy = props.production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const application = (resourceId: string, platform: 'APNS' | 'APNS_SANDBOX'): PlatformApplication => {
@@ -112,13 +101,7 @@ export class PushDelivery extends Construct {
           EventTopicArn: this.eventTopic!.topicArn,
         },
       });
-      const endpointArns = stack.formatArn({
-        service: 'sns',
-        resource: 'endpoint',
-        resourceName: `${platform}/${resource.getAttString('Name')}/*`,
-        arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-      });
-      return { resource, arn: resource.getAttString('Arn'), endpointArns };
+      return { resource, arn: resource.getAttString('Arn') };
     };
     this.production = application('ApnsApplication', 'APNS');
     this.sandbox = application('ApnsSandboxApplication', 'APNS_SANDBOX');
@@ -173,21 +156,30 @@ export class PushDelivery extends Construct {
   allowEndpointRegistration(fn: RelayFunction): void {
     fn.addEnvironment('PUSH_GATEWAY', this.gateway);
     if (this.gateway === 'apns') return;
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['sns:CreatePlatformEndpoint'], resources: this.applications.map((app) => app.arn) }),
-    );
-    this.grantEndpoints(fn, ['sns:GetEndpointAttributes', 'sns:SetEndpointAttributes', 'sns:DeleteEndpoint']);
+    this.grantEndpoints(fn, ['sns:CreatePlatformEndpoint', 'sns:GetEndpointAttributes', 'sns:SetEndpointAttributes', 'sns:DeleteEndpoint']);
     fn.addEnvironment('SNS_PLATFORM_APPLICATION_ARN', this.production!.arn);
     fn.addEnvironment('SNS_SANDBOX_PLATFORM_APPLICATION_ARN', this.sandbox!.arn);
   }
 
+  /**
+   * Endpoint actions. The service authorization reference lists no resource type for the endpoint actions and only
+   * `topic` for Publish (docs/operations.md#sns-iam-evidence): an endpoint or application ARN in Resource would be
+   * matched against nothing the service evaluates. So Resource "*", kept to this stack's region by condition.
+   */
   private grantEndpoints(fn: RelayFunction, actions: string[]): void {
-    const resources = this.applications.map((app) => app.endpointArns);
-    fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources }));
-    acknowledgeWildcardResources(
-      fn,
-      'SNS creates one platform endpoint per device token at run time under a random id; the wildcard covers only the endpoints of this stack\'s two platform applications.',
-      resources,
-    );
+    fn.addToRolePolicy(snsWithoutResourceTypes(Stack.of(this), actions));
+    acknowledge(fn, 'AwsSolutions-IAM5', SNS_WILDCARD_REASON, ['Resource::*']);
   }
+}
+
+const SNS_WILDCARD_REASON =
+  'The AWS service authorization reference lists no resource type for the SNS platform-application and endpoint actions (and only "topic" for Publish), so Resource must be "*"; the statement is limited to this stack\'s region by aws:RequestedRegion (evidence in docs/operations.md#sns-iam-evidence).';
+
+/** SNS mobile-push actions on Resource "*", limited to the stack's region. */
+function snsWithoutResourceTypes(stack: Stack, actions: string[]): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    actions,
+    resources: ['*'],
+    conditions: { StringEquals: { 'aws:RequestedRegion': stack.region } },
+  });
 }

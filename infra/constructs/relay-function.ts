@@ -26,6 +26,8 @@ export interface RelayFunctionProps {
   readonly memorySize?: number;
   /** @default Duration.seconds(10) */
   readonly timeout?: Duration;
+  /** Concurrency reserved for the function, which also caps it. @default - none, the account's unreserved pool */
+  readonly reservedConcurrentExecutions?: number;
 }
 
 /**
@@ -69,6 +71,7 @@ export class RelayFunction extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? Duration.seconds(10),
+      ...(props.reservedConcurrentExecutions === undefined ? {} : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
       role: this.role,
       tracing: lambda.Tracing.ACTIVE,
       logGroup: this.logGroup,
@@ -77,6 +80,11 @@ export class RelayFunction extends Construct {
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
       environment: {
         POWERTOOLS_LOG_LEVEL: logLevel,
+        // Never record a handler's response or error in X-Ray: responses hold device secrets, callback URLs and push
+        // tokens. The code turns both off too (functions/_lib/middleware.ts, powertools.ts); this covers any handler
+        // wired without them.
+        POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+        POWERTOOLS_TRACER_CAPTURE_ERROR: 'false',
         // Without it Node ignores the bundle's source map and error stacks point into minified code.
         NODE_OPTIONS: '--enable-source-maps',
       },

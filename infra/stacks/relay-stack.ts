@@ -46,19 +46,26 @@ export class RelayStack extends Stack {
 
     // One key for the two SNS topics (alarms, endpoint events). CloudWatch and SNS itself publish to them, so the
     // key policy admits those two services (as AWS documents for alarm actions on encrypted topics); no IAM principal
-    // of ours publishes, so none gets the key.
+    // of ours publishes, so none gets the key. Each service only on behalf of this account, and CloudWatch only for
+    // its alarms, SNS only for this account's SNS resources in this region (the confused-deputy conditions).
     const topicKey = new kms.Key(this, 'TopicKey', {
       description: 'inbox-relay: encrypts the alarm and SNS endpoint-event topics',
       enableKeyRotation: true,
       removalPolicy: config.production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
-    topicKey.addToResourcePolicy(
-      new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com'), new iam.ServicePrincipal('sns.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-      }),
-    );
+    for (const [service, sourceArn] of [
+      ['cloudwatch', `arn:${this.partition}:cloudwatch:${this.region}:${this.account}:alarm:*`],
+      ['sns', `arn:${this.partition}:sns:${this.region}:${this.account}:*`],
+    ] as const) {
+      topicKey.addToResourcePolicy(
+        new iam.PolicyStatement({
+          principals: [new iam.ServicePrincipal(`${service}.amazonaws.com`)],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'aws:SourceAccount': this.account }, ArnLike: { 'aws:SourceArn': sourceArn } },
+        }),
+      );
+    }
 
     this.store = new Store(this, 'Store', { production: config.production });
     this.events = new EventQueue(this, 'Events', { consumerTimeout: DISPATCHER_TIMEOUT });
@@ -73,6 +80,9 @@ export class RelayStack extends Stack {
       entry: 'functions/exchange-callback/handler.ts',
       description: 'Exchange EWS push callbacks: answers SendNotification and queues new mail',
       memorySize: 512,
+      // Its own share of the account's concurrency: a busy device API or dispatcher cannot starve Exchange's
+      // callbacks, and a flood of (forged) callbacks cannot starve them.
+      reservedConcurrentExecutions: config.callbackReservedConcurrency,
       ...logs,
     });
     const dispatcher = new RelayFunction(this, 'DispatcherFunction', {
@@ -104,6 +114,7 @@ export class RelayStack extends Stack {
 
     this.store.grantReadWrite(deviceApi);
     orgTokenSecret.grantRead(deviceApi, 'ORG_TOKEN_SECRET_ARN');
+    deviceApi.addEnvironment('MAX_DEVICES_PER_ORG', String(config.maxDevicesPerOrg));
     this.push.allowEndpointRegistration(deviceApi);
 
     this.store.grantReadAndUpdate(callback);
@@ -124,6 +135,7 @@ export class RelayStack extends Stack {
       deviceFunction: deviceApi,
       callbackFunction: callback,
       throttle: config.apiThrottle,
+      callbackThrottle: regionConfig.callbackThrottle ?? config.callbackThrottle,
       ...logs,
       ...(regionConfig.customDomain ? { customDomain: regionConfig.customDomain } : {}),
     });
@@ -141,7 +153,8 @@ export class RelayStack extends Stack {
         ...(this.push.feedbackFunction ? { EndpointFeedback: this.push.feedbackFunction } : {}),
       },
       topicKey,
-      ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
+      alarmDestination: config.alarms,
+      docsBaseUrl: config.docsBaseUrl,
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the device API (POST /v1/devices)' });
@@ -157,6 +170,12 @@ export class RelayStack extends Stack {
     }
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.alarmTopic.topicArn, description: 'Subscribe on-call tooling here' });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.events.deadLetterQueue.queueUrl, description: 'Notifications that failed every attempt' });
+    // `aws sqs start-message-move-task` takes ARNs, not URLs (docs/operations.md#dead-letters).
+    new CfnOutput(this, 'DeadLetterQueueArn', { value: this.events.deadLetterQueue.queueArn, description: 'Source of the dead-letter redrive' });
+    new CfnOutput(this, 'EventQueueArn', { value: this.events.queue.queueArn, description: 'Destination of the dead-letter redrive' });
+    if (this.push.feedbackDeadLetterQueue) {
+      new CfnOutput(this, 'EndpointEventDeadLetterQueueUrl', { value: this.push.feedbackDeadLetterQueue.queueUrl, description: 'SNS endpoint events not handled' });
+    }
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
     new CfnOutput(this, 'TableName', { value: this.store.table.tableName });
     for (const [name, application] of [

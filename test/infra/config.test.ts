@@ -5,9 +5,10 @@ import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import cdkJson from '../../cdk.json' with { type: 'json' };
 import { buildRelayApp } from '../../infra/app.js';
-import { parseDeploymentConfig } from '../../infra/config.js';
+import { parseDeploymentConfig, withAlarmDestination } from '../../infra/config.js';
+import packageJson from '../../package.json' with { type: 'json' };
 
-const minimal = { regions: [{ region: 'eu-west-1' }], production: true, bundleId: 'com.example.mail' };
+const minimal = { regions: [{ region: 'eu-west-1' }], production: true, bundleId: 'com.example.mail', alarms: { email: 'oncall@example.com' } };
 
 describe('parseDeploymentConfig', () => {
   it('fills the documented defaults', () => {
@@ -19,12 +20,31 @@ describe('parseDeploymentConfig', () => {
       logRetentionDays: 30,
       logLevel: 'INFO',
       apiThrottle: { rateLimit: 200, burstLimit: 400 },
+      callbackThrottle: { rateLimit: 100, burstLimit: 200 },
+      callbackReservedConcurrency: 50,
+      maxDevicesPerOrg: 10_000,
+      docsBaseUrl: 'https://github.com/inbox-relay/inbox-relay/blob/main/docs/operations.md',
       dispatcherMaxConcurrency: 20,
     });
   });
 
-  it('accepts the configuration shipped in cdk.json', () => {
-    expect(() => parseDeploymentConfig(cdkJson.context.relay)).not.toThrow();
+  it('accepts the configuration shipped in cdk.json with the alarm destination `npm run synth` passes (-c alarmEmail)', () => {
+    expect(() => parseDeploymentConfig(withAlarmDestination(cdkJson.context.relay, { alarmEmail: 'alarms@example.com' }))).not.toThrow();
+    expect(packageJson.scripts.synth).toContain('-c alarmEmail=');
+  });
+
+  it('refuses to synthesize without an alarm destination, saying how to give one', () => {
+    const { alarms: _alarms, ...withoutAlarms } = minimal;
+    expect(() => parseDeploymentConfig(withoutAlarms)).toThrow(/no alarm destination[\s\S]*-c alarmEmail=<address>[\s\S]*-c alarmTopicArn=<SNS topic ARN>/);
+    expect(() => parseDeploymentConfig(cdkJson.context.relay)).toThrow(/no alarm destination/);
+  });
+
+  it('takes the alarm destination from the command line over cdk.json, and checks it', () => {
+    expect(parseDeploymentConfig(withAlarmDestination(minimal, { alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pager' })).alarms).toEqual({
+      topicArn: 'arn:aws:sns:eu-west-1:123456789012:pager',
+    });
+    expect(parseDeploymentConfig(withAlarmDestination(minimal, { alarmEmail: 'pager@example.com' })).alarms).toEqual({ email: 'pager@example.com' });
+    expect(() => parseDeploymentConfig(withAlarmDestination(minimal, { alarmEmail: 'not an address' }))).toThrow(/relay\.alarms/);
   });
 
   it('ships a trial configuration: with its example bundle id it is not production, so cdk destroy keeps nothing', () => {

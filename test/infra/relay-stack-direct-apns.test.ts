@@ -16,7 +16,7 @@ const { template, json, report } = synthRelay({
   pushGateway: 'apns',
   bundleId: 'com.example.mail',
   secrets: { orgTokenSecretName: 'relay/org', apnsCredentialsSecretName: 'relay/apns' },
-  alarmEmail: 'oncall@example.com',
+  alarms: { email: 'oncall@example.com' },
 });
 
 const dispatcher = functionId(json, 'DispatcherFunction');

@@ -51,10 +51,10 @@ export function functionId(json: Record<string, any>, prefix: string): string {
 }
 
 /** The statements of the role of a function, minus the two every function has (own log group, X-Ray). */
-export function roleStatements(json: Record<string, any>, fnId: string): Array<{ Action: string | string[]; Resource: unknown }> {
+export function roleStatements(json: Record<string, any>, fnId: string): Array<{ Action: string | string[]; Resource: unknown; Condition?: unknown }> {
   return allRoleStatements(json, fnId)
     .filter((statement) => !isObservability(statement))
-    .map(({ Action, Resource }) => ({ Action, Resource }));
+    .map(({ Action, Resource, Condition }) => (Condition === undefined ? { Action, Resource } : { Action, Resource, Condition }));
 }
 
 /** The statements `roleStatements` leaves out: those whose every action is `logs:` or `xray:`, as written. */
@@ -62,7 +62,7 @@ export function observabilityStatements(json: Record<string, any>, fnId: string)
   return allRoleStatements(json, fnId).filter(isObservability);
 }
 
-type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: unknown };
 
 function allRoleStatements(json: Record<string, any>, fnId: string): Statement[] {
   const roleId = json.Resources[fnId].Properties.Role['Fn::GetAtt'][0] as string;
