@@ -97,11 +97,6 @@ export const deploymentConfigSchema = z
      * an account still at a low default quota must raise it first.
      */
     callbackReservedConcurrency: z.int().min(1).max(1000).default(50),
-    /**
-     * Devices one organization may have registered (retired ones do not count); one more answers
-     * `409 device_limit_reached`. A cap on what one leaked org token can cost, not a licence count.
-     */
-    maxDevicesPerOrg: z.int().min(1).default(10_000),
     /** Concurrent dispatcher invocations per region at most, so that a backlog cannot flood SNS or APNs. */
     dispatcherMaxConcurrency: z.int().min(2).max(1000).default(20),
   })

@@ -10,6 +10,7 @@ const { template, json, report } = synthRelay({
         domainName: 'relay-us.example.com',
         certificateArn: 'arn:aws:acm:us-east-2:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666',
       },
+      callbackThrottle: { rateLimit: 30, burstLimit: 60 },
     },
   ],
   production: false,
@@ -87,7 +88,22 @@ describe('a custom domain', () => {
   });
 });
 
+describe('the callback route', () => {
+  it('takes this region\'s own limits over the default', () => {
+    const [, stage] = onlyResource(json, 'AWS::ApiGatewayV2::Stage');
+    expect(stage.Properties.RouteSettings['POST /v1/callbacks/{secret}']).toMatchObject({ ThrottlingRateLimit: 30, ThrottlingBurstLimit: 60 });
+  });
+});
+
 describe('alarm e-mail', () => {
+  it('sends every alarm to the stack\'s own encrypted topic', () => {
+    const [topicId, topic] = onlyResource(json, 'AWS::SNS::Topic', 'MonitoringAlarmTopic');
+    expect(topic.Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^TopicKey/), 'Arn'] });
+    const alarms = resourcesOfType(json, 'AWS::CloudWatch::Alarm');
+    expect(alarms.length).toBeGreaterThan(10);
+    for (const [, alarm] of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+  });
+
   it('subscribes the address to the alarm topic', () => {
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
   });
