@@ -112,12 +112,22 @@ describe('SnsPushGateway.send', () => {
 
   it.each([
     ['InvalidParameter', new InvalidParameterException({ message: 'Invalid parameter: Message too long', ...meta(400) }), 400],
-    ['AuthorizationError', new AuthorizationErrorException({ message: 'not authorized', ...meta(403) }), 403],
     ['PlatformApplicationDisabled', new PlatformApplicationDisabledException({ message: 'disabled', ...meta(400) }), 400],
   ])('answers rejected for %s without retrying', async (reason, error, status) => {
     snsMock.on(PublishCommand).rejects(error);
 
     expect(await gateway().send(target, alert)).toEqual({ outcome: 'rejected', status, reason });
+    expect(snsMock.commandCalls(PublishCommand)).toHaveLength(1);
+  });
+
+  it('hands an AuthorizationError (our IAM or key configuration) back to the queue to retry and dead-letter, never records it as rejected', async () => {
+    snsMock.on(PublishCommand).rejects(new AuthorizationErrorException({ message: 'not authorized to perform sns:Publish', ...meta(403) }));
+
+    const failure = await gateway().send(target, alert).catch((error: unknown) => error);
+
+    expect(failure).toBeInstanceOf(RetryableDeliveryError);
+    expect((failure as Error).message).toContain('AuthorizationError');
+    // Not retried in place: a configuration fix takes minutes, the queue's redelivery and the DLQ take it from here.
     expect(snsMock.commandCalls(PublishCommand)).toHaveLength(1);
   });
 

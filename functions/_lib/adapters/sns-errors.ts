@@ -10,10 +10,30 @@ export type SnsErrorVerdict =
   | { kind: 'not-found' }
   /** Throttling, a 5xx or a network failure: the same request may succeed later. */
   | { kind: 'retryable'; reason: string }
+  /**
+   * Our own configuration refused the request (IAM, the topic key): nothing about the push is wrong, and it succeeds
+   * once an operator fixes the fault. Not retried in place (a fix takes minutes), but never dropped either: it goes
+   * back to the queue and, if the fault stays, to the dead-letter queue for a redrive.
+   */
+  | { kind: 'configuration'; reason: string }
   /** Any other answer from SNS with a 4xx status: the request itself is wrong and retrying cannot fix it. */
   | { kind: 'client-error'; status: number; reason: string }
   /** Not an SNS answer at all (a bug, a crash in the client): the caller rethrows it untouched. */
   | { kind: 'unknown' };
+
+const CONFIGURATION_NAMES = new Set([
+  'AuthorizationErrorException',
+  'AuthorizationError',
+  'KMSAccessDeniedException',
+  'KMSAccessDenied',
+  'KMSDisabledException',
+  'KMSDisabled',
+  'KMSInvalidStateException',
+  'KMSInvalidState',
+  'KMSNotFoundException',
+  'KMSNotFound',
+  'KMSOptInRequired',
+]);
 
 const RETRYABLE_NAMES = new Set([
   'ThrottledException',
@@ -49,6 +69,7 @@ export function classifySnsError(error: unknown): SnsErrorVerdict {
 
   if (name === 'EndpointDisabledException' || name === 'EndpointDisabled') return { kind: 'endpoint-disabled' };
   if (name === 'NotFoundException' || name === 'NotFound') return { kind: 'not-found' };
+  if (CONFIGURATION_NAMES.has(name)) return { kind: 'configuration', reason };
   if (RETRYABLE_NAMES.has(name) || shape.$retryable) return { kind: 'retryable', reason };
   if (status !== undefined && (status >= 500 || status === 429)) return { kind: 'retryable', reason };
   if (status !== undefined && status >= 400) return { kind: 'client-error', status, reason };

@@ -111,6 +111,8 @@ export class SnsPushGateway implements PushGateway {
             return { outcome: 'rejected', status: verdict.status, reason: verdict.reason };
           case 'unknown':
             throw error;
+          case 'configuration':
+            throw new RetryableDeliveryError(verdict.reason, { cause: error });
           case 'retryable':
             if (attempt >= this.attempts) throw new RetryableDeliveryError(verdict.reason, { cause: error });
             {
