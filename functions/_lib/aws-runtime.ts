@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
-import type { PushEndpointRegistry, PushGateway } from '../../shared/push/push-gateway.js';
+import type { PushEndpointRegistry, PushGateway, PushMessage, PushResult, PushTarget } from '../../shared/push/push-gateway.js';
 import { ApnsProviderToken } from './adapters/apns-provider-token.js';
 import { ApnsPushGateway } from './adapters/apns-push-gateway.js';
 import { createAwsClients, type AwsClients } from './adapters/aws-clients.js';
@@ -8,6 +8,7 @@ import { SnsEndpointRegistry } from './adapters/sns-endpoint-registry.js';
 import { SnsPushGateway } from './adapters/sns-push-gateway.js';
 import { apnsCredentialsSchema } from './apns-credentials.js';
 import { config } from './config.js';
+import { cachedSecret, type SecretSource } from './secret-cache.js';
 import { traced, useCaseLogger } from './powertools.js';
 
 /**
@@ -33,7 +34,18 @@ function snsClient(): SNSClient {
   return sns;
 }
 
-/** Reads a secret string once per cold start; secrets never reach environment variables or logs. */
+/**
+ * A secret read from Secrets Manager at most every few minutes (secret-cache.ts), so rotations take effect without a
+ * redeploy; secrets never reach environment variables or logs. The admin-token secret of organization mode is meant
+ * to be read the same way.
+ */
+export function secretsManagerSecret(secretArn: string): SecretSource {
+  return cachedSecret(() => readSecret(secretArn), {
+    onStaleRead: (error) => useCaseLogger.warn('secret re-read failed; the last value stays in use', { error: error as Error }),
+  });
+}
+
+/** Reads a secret string once; secretsManagerSecret() is the cached source functions use. */
 export async function readSecret(secretArn: string): Promise<string> {
   const client = traced(new SecretsManagerClient({ region: config.region() }));
   try {
@@ -48,15 +60,46 @@ export async function readSecret(secretArn: string): Promise<string> {
 /** The push gateway this deployment uses: SNS mobile push (default) or HTTP/2 straight to APNs. */
 export async function pushGateway(): Promise<PushGateway> {
   if (config.pushGateway() === 'sns') return new SnsPushGateway(snsClient(), { logger: useCaseLogger });
-  const credentials = apnsCredentialsSchema.parse(JSON.parse(await readSecret(config.apnsCredentialsSecretArn())));
-  const token = new ApnsProviderToken({ keyId: credentials.keyId, teamId: credentials.teamId, privateKeyPem: credentials.privateKey });
-  return new ApnsPushGateway({
-    production: config.apnsUrl() ?? 'https://api.push.apple.com',
-    sandbox: config.apnsUrl() ?? 'https://api.sandbox.push.apple.com',
-    topic: credentials.topic,
-    token,
-    logger: useCaseLogger,
+  const gateway = new RotatingApnsGateway(secretsManagerSecret(config.apnsCredentialsSecretArn()), (value) => {
+    const credentials = apnsCredentialsSchema.parse(JSON.parse(value));
+    const token = new ApnsProviderToken({ keyId: credentials.keyId, teamId: credentials.teamId, privateKeyPem: credentials.privateKey });
+    return new ApnsPushGateway({
+      production: config.apnsUrl() ?? 'https://api.push.apple.com',
+      sandbox: config.apnsUrl() ?? 'https://api.sandbox.push.apple.com',
+      topic: credentials.topic,
+      token,
+      logger: useCaseLogger,
+    });
   });
+  await gateway.ready(); // a missing or malformed key fails the cold start, as before
+  return gateway;
+}
+
+/**
+ * Direct APNs with a key that can be rotated in place: the credentials secret is re-read on the secret cache, and when
+ * its value changed the next push goes through a gateway built from the new key (the old one's connections close).
+ */
+export class RotatingApnsGateway implements PushGateway {
+  private current: { value: string; gateway: ApnsPushGateway } | undefined;
+
+  constructor(
+    private readonly credentials: SecretSource,
+    private readonly build: (value: string) => ApnsPushGateway,
+  ) {}
+
+  async ready(): Promise<ApnsPushGateway> {
+    const value = await this.credentials();
+    if (this.current?.value !== value) {
+      const previous = this.current?.gateway;
+      this.current = { value, gateway: this.build(value) };
+      void previous?.close().catch(() => undefined);
+    }
+    return this.current.gateway;
+  }
+
+  async send(target: PushTarget, message: PushMessage): Promise<PushResult> {
+    return (await this.ready()).send(target, message);
+  }
 }
 
 /** Endpoint registration for SNS mobile push; nothing for direct APNs. */

@@ -1,35 +1,122 @@
+import { createHmac } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import * as z from 'zod';
 import { UnauthorizedError } from '../../shared/errors.js';
 
 export const ORG_TOKEN_AUDIENCE = 'devices';
 
+/** What `npm run org-token` gives a token unless told otherwise: a year. The contract still accepts tokens without exp. */
+export const DEFAULT_ORG_TOKEN_LIFETIME_SECONDS = 365 * 24 * 60 * 60;
+
+/**
+ * The organization-token secret's value (Secrets Manager, or ORG_TOKEN_SECRET for `npm start` and the CLI). Either the
+ * plain HS256 key of contract section 2, or JSON for rotation and per-organization revocation:
+ * `{"current": "<key>", "previous"?: "<key>", "orgGenerations"?: {"<orgId>": <n>}}`.
+ * - `previous` is still accepted while devices move to tokens signed with `current` (docs/operations.md#rotating-secrets).
+ * - An organization's generation (default 1) is in the `kid` of the tokens issued for it (`org-v<n>`), whose key is
+ *   derived from the secret, the organization and the generation. Raising one organization's generation refuses its
+ *   older tokens, and its tokens without a `kid`, and leaves every other organization's tokens alone.
+ */
+const orgTokenKeysSchema = z.strictObject({
+  current: z.string().min(1),
+  previous: z.string().min(1).optional(),
+  orgGenerations: z.record(z.string().min(1), z.int().min(1)).default({}),
+});
+export type OrgTokenKeys = z.infer<typeof orgTokenKeysSchema>;
+
+/** Parses the secret's value; a plain string is the single current key. Never echoes the value in an error. */
+export function parseOrgTokenSecret(value: string): OrgTokenKeys {
+  if (!value.trimStart().startsWith('{')) return { current: value, orgGenerations: {} };
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch {
+    throw new Error('the organization-token secret starts with "{" but is not valid JSON');
+  }
+  const parsed = orgTokenKeysSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new Error(`the organization-token secret is not {current, previous?, orgGenerations?}: ${parsed.error.issues.map((issue) => issue.path.join('.') || issue.message).join(', ')}`);
+  }
+  return parsed.data;
+}
+
+const KID = /^org-v([1-9]\d{0,8})$/;
+
+/** The HS256 key of one organization's generation-`n` tokens: HMAC-SHA256 of the secret, never the secret itself. */
+function derivedKey(secret: string, orgId: string, generation: number): Buffer {
+  return createHmac('sha256', secret).update(`inbox-relay org token\u0000${orgId}\u0000${generation}`, 'utf8').digest();
+}
+
+let lastParsed: { value: string; keys: OrgTokenKeys } | undefined;
+function keysOf(secret: string | OrgTokenKeys): OrgTokenKeys {
+  if (typeof secret !== 'string') return secret;
+  if (lastParsed?.value !== secret) lastParsed = { value: secret, keys: parseOrgTokenSecret(secret) };
+  return lastParsed.keys;
+}
+
 /**
  * Verifies an organization token (contract section 2): HS256 only (so `none` and RS/HS confusion are refused),
- * audience "devices", a non-empty `sub`, `exp` honoured when present. Returns the organization id.
+ * audience "devices", a non-empty `sub`, `exp` honoured when present (and not required: the contract makes it
+ * optional). Signed with the current or the previous key. A `kid` of `org-v<n>` selects the organization's derived key
+ * and must name its current generation; a token without `kid` is accepted only for an organization never revoked.
+ * Returns the organization id.
  */
-export function verifyOrgToken(token: string, secret: string, now: number = Date.now()): string {
-  let claims: string | jwt.JwtPayload;
-  try {
-    claims = jwt.verify(token, secret, {
-      algorithms: ['HS256'],
-      audience: ORG_TOKEN_AUDIENCE,
-      clockTimestamp: Math.floor(now / 1000),
-    });
-  } catch (error) {
-    throw new UnauthorizedError('the organization token is invalid or expired', { cause: error });
+export function verifyOrgToken(token: string, secret: string | OrgTokenKeys, now: number = Date.now()): string {
+  const keys = keysOf(secret);
+  const decoded = jwt.decode(token, { complete: true });
+  const kid = decoded?.header.kid;
+  const claimedOrg = typeof decoded?.payload === 'object' ? decoded.payload.sub : undefined;
+  const generation = kid === undefined ? undefined : Number(KID.exec(kid)?.[1] ?? NaN);
+  if (generation !== undefined && (Number.isNaN(generation) || typeof claimedOrg !== 'string')) {
+    throw new UnauthorizedError('the organization token is invalid or expired');
   }
+
+  let claims: jwt.JwtPayload | string | undefined;
+  let failure: unknown;
+  for (const candidate of [keys.current, keys.previous]) {
+    if (candidate === undefined) continue;
+    try {
+      claims = jwt.verify(token, generation === undefined ? candidate : derivedKey(candidate, claimedOrg as string, generation), {
+        algorithms: ['HS256'],
+        audience: ORG_TOKEN_AUDIENCE,
+        clockTimestamp: Math.floor(now / 1000),
+      });
+      break;
+    } catch (error) {
+      failure ??= error;
+      // An expired or wrong-audience token signed with this key is refused, not tried with the other key.
+      if (!(error instanceof jwt.JsonWebTokenError) || error.message !== 'invalid signature') break;
+    }
+  }
+  if (claims === undefined) throw new UnauthorizedError('the organization token is invalid or expired', { cause: failure });
   if (typeof claims !== 'object' || typeof claims.sub !== 'string' || claims.sub.length === 0) {
     throw new UnauthorizedError('the organization token has no subject (organization id)');
+  }
+  const currentGeneration = keys.orgGenerations[claims.sub] ?? 1;
+  if ((generation ?? 1) !== currentGeneration || (generation === undefined && currentGeneration !== 1)) {
+    throw new UnauthorizedError('the organization token was revoked; ask for a new one');
   }
   return claims.sub;
 }
 
-/** Issues an organization token; used by `npm run org-token` and tests. */
-export function issueOrgToken(orgId: string, secret: string, options: { expiresInSeconds?: number } = {}): string {
-  return jwt.sign({}, secret, {
+/**
+ * Issues an organization token; used by `npm run org-token`, `npm start` and tests. With `generation` (the CLI always
+ * gives one) the token carries `kid: org-v<n>` and is signed with the organization's derived key, so it can be revoked
+ * alone; without, it has the contract's plain form, signed with the key itself.
+ */
+export function issueOrgToken(orgId: string, secret: string | OrgTokenKeys, options: { expiresInSeconds?: number; generation?: number } = {}): string {
+  const keys = keysOf(secret);
+  const key = options.generation === undefined ? keys.current : derivedKey(keys.current, orgId, options.generation);
+  return jwt.sign({}, key, {
     algorithm: 'HS256',
     subject: orgId,
     audience: ORG_TOKEN_AUDIENCE,
+    ...(options.generation === undefined ? {} : { keyid: `org-v${options.generation}` }),
     ...(options.expiresInSeconds === undefined ? {} : { expiresIn: options.expiresInSeconds }),
   });
+}
+
+/** The generation the CLI issues for an organization: its current one. */
+export function currentGeneration(secret: string | OrgTokenKeys, orgId: string): number {
+  return keysOf(secret).orgGenerations[orgId] ?? 1;
 }

@@ -1,5 +1,6 @@
 import type { DecisionLog, DeviceReader, DeviceRegistry, MailboxRegistry } from '../../shared/store/ports.js';
 import type { PushEndpointRegistry } from '../../shared/push/push-gateway.js';
+import type { SecretSource } from '../_lib/secret-cache.js';
 
 /** What the device API's use cases need; the handler wires AWS adapters, tests wire in-memory ones. */
 export interface DeviceApiDeps {
@@ -10,7 +11,11 @@ export interface DeviceApiDeps {
   endpoints: PushEndpointRegistry;
   /** Base of the callback URLs handed out (contract: PUBLIC_URL). */
   publicUrl: string;
-  orgTokenSecret: string;
+  /**
+   * The organization-token secret's value (functions/_lib/org-token.ts), or its source: on AWS a cached read of
+   * Secrets Manager, re-read every few minutes so a rotation or revocation needs no redeploy.
+   */
+  orgTokenSecret: string | SecretSource;
   now: () => number;
   /** Uniform in [0, 1): spreads interval-mode schedules (injected for tests). */
   random: () => number;

@@ -28,7 +28,9 @@ export function createDeviceApiHandler(deps: DeviceApiDeps): HttpHandler {
 async function routeDeviceApi(event: HttpEvent, deps: DeviceApiDeps): Promise<HttpResult> {
   const route = event.routeKey as DeviceApiRoute;
   if (route === 'POST /v1/devices') {
-    const orgId = verifyOrgToken(bearerToken(event), deps.orgTokenSecret, deps.now());
+    const token = bearerToken(event);
+    const secret = typeof deps.orgTokenSecret === 'string' ? deps.orgTokenSecret : await deps.orgTokenSecret();
+    const orgId = verifyOrgToken(token, secret, deps.now());
     const request = parseJsonBody(event, registerDeviceRequestSchema);
     return json(201, await registerDevice({ orgId, request }, deps));
   }

@@ -1,10 +1,13 @@
 import { DynamoDbDecisionLog } from '../_lib/adapters/dynamodb-decision-log.js';
 import { dynamoDbDevicePorts } from '../_lib/adapters/dynamodb-device-ports.js';
-import { awsClients, pushEndpointRegistry, readSecret } from '../_lib/aws-runtime.js';
+import { awsClients, pushEndpointRegistry, secretsManagerSecret } from '../_lib/aws-runtime.js';
 import { config } from '../_lib/config.js';
 import { createDeviceApiHandler } from './edge.js';
 
 const { documentClient } = awsClients();
+const orgTokenSecret = secretsManagerSecret(config.orgTokenSecretArn());
+// Read once at cold start, so a missing or unreadable secret fails the start (and the Errors alarm), not a request.
+await orgTokenSecret();
 const tableName = config.tableName();
 const { devices, registry, mailboxes } = dynamoDbDevicePorts(documentClient, tableName);
 
@@ -15,7 +18,7 @@ export const handler = createDeviceApiHandler({
   decisions: new DynamoDbDecisionLog(documentClient, tableName),
   endpoints: pushEndpointRegistry(),
   publicUrl: config.publicUrl(),
-  orgTokenSecret: await readSecret(config.orgTokenSecretArn()),
+  orgTokenSecret,
   now: Date.now,
   random: Math.random,
 });

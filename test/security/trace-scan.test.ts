@@ -33,7 +33,7 @@ Object.assign(process.env, {
 delete process.env.POWERTOOLS_TRACER_CAPTURE_RESPONSE;
 delete process.env.POWERTOOLS_TRACER_CAPTURE_ERROR;
 const { tracer } = await import('../../functions/_lib/powertools.js');
-const { createDeviceApiHandler } = await import('../../functions/device-api/device-api.js');
+const { createDeviceApiHandler } = await import('../../functions/device-api/edge.js');
 const { issueOrgToken } = await import('../../functions/_lib/org-token.js');
 
 const ORG_SECRET = 'trace-scan-org-secret';
@@ -59,7 +59,7 @@ describe('no secret in what the X-Ray tracer records', () => {
       },
     });
     const handler = createDeviceApiHandler({
-      store: stores.devices,
+      ...stores.ports,
       decisions: failingDecisions,
       endpoints: noEndpointRegistry,
       publicUrl: 'https://relay.example.com',
