@@ -33,7 +33,7 @@ if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLTo
   const app = new App();
   let config: DeploymentConfig | undefined;
   try {
-    config = parseDeploymentConfig(app.node.tryGetContext(CONTEXT_KEY));
+    config = configFromContext(app);
   } catch (error) {
     // The message names every bad field; a stack trace after it would only bury it.
     console.error(error instanceof Error ? error.message : String(error));
