@@ -25,7 +25,7 @@ export interface MailServerReaderOptions {
 }
 
 /** EWS response codes that say what went wrong in terms the relay acts on; anything else is `server-error`. */
-const KIND_BY_RESPONSE_CODE: ReadonlyMap<string, MailServerErrorKind> = new Map([
+export const KIND_BY_RESPONSE_CODE: ReadonlyMap<string, MailServerErrorKind> = new Map([
   ['ErrorImpersonateUserDenied', 'forbidden'],
   ['ErrorImpersonationDenied', 'forbidden'],
   ['ErrorImpersonationFailed', 'forbidden'],

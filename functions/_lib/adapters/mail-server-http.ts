@@ -12,7 +12,7 @@ import { classifyAddress, guardedLookup, RefusedAddressError, type OutboundPolic
  */
 export interface MailServerHttpRequest {
   url: string;
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   headers: Record<string, string>;
   body?: string;
   timeoutMs: number;

@@ -14,7 +14,9 @@ import { startPlayedHttpServer, type PlayedAnswer, type PlayedHttpServer, type P
  * ApplicationImpersonation role, plus `X-AnchorMailbox` naming the same mailbox. GetItem must ask for IdOnly plus known
  * properties only, in the schema's order (BaseShape, then AdditionalProperties).
  *
- * Reusable: issue 17 adds Subscribe/GetEvents to the same server (see `operations`).
+ * Push `Subscribe` (issue 17): impersonated like the reads, `PushSubscriptionRequest` children in the schema's order
+ * (FolderIds, EventTypes, optional Watermark, StatusFrequency 1..1440, URL), event types from the schema's list
+ * (`StatusEvent` is not subscribable), an http(s) URL; answered with a SubscriptionId and a Watermark.
  */
 export interface PlayedEwsMessage {
   itemId: string;
@@ -45,7 +47,20 @@ export interface PlayedEws extends Omit<PlayedHttpServer, 'baseUrl'> {
   queueServerBusy(backOffMs: number, times?: number): void;
   /** The operations seen, in order, with the impersonated mailbox. */
   operations(): Array<{ operation: string; impersonated?: string }>;
+  /** Push subscriptions made, oldest first. */
+  pushSubscriptions(): PlayedPushSubscription[];
 }
+
+export interface PlayedPushSubscription {
+  subscriptionId: string;
+  mailbox: string;
+  url: string;
+  statusFrequencyMinutes: number;
+  folders: string[];
+  eventTypes: string[];
+}
+
+const SUBSCRIBABLE_EVENT_TYPES = new Set(['NewMailEvent', 'CreatedEvent', 'DeletedEvent', 'ModifiedEvent', 'MovedEvent', 'CopiedEvent', 'FreeBusyChangedEvent']);
 
 const EWS_PATH = '/EWS/Exchange.asmx';
 const ERRORS_NS = 'http://schemas.microsoft.com/exchange/services/2006/errors';
@@ -95,6 +110,7 @@ export async function startPlayedEws(options: PlayedEwsOptions): Promise<PlayedE
   const inboxIds = new Map(options.mailboxes.map((mailbox) => [mailbox.toLowerCase(), `AAMkInbox${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}=`]));
   let impersonationAllowed = options.impersonationAllowed ?? true;
   const seen: Array<{ operation: string; impersonated?: string }> = [];
+  const pushSubscriptions: PlayedPushSubscription[] = [];
 
   function handle(request: PlayedRequest): PlayedAnswer {
     if (request.path !== EWS_PATH) return { status: 404, body: '' };
@@ -130,7 +146,7 @@ export async function startPlayedEws(options: PlayedEwsOptions): Promise<PlayedE
         `<m:GetServerTimeZonesResponse xmlns:m="${EWS_MESSAGES_NS}" xmlns:t="${EWS_TYPES_NS}"><m:ResponseMessages><m:GetServerTimeZonesResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:TimeZoneDefinitions/></m:GetServerTimeZonesResponseMessage></m:ResponseMessages></m:GetServerTimeZonesResponse>`,
       );
     }
-    if (op.localName !== 'GetItem' && op.localName !== 'GetFolder') throw new SoapFault('ErrorInvalidRequest', `${op.localName} is not played`);
+    if (op.localName !== 'GetItem' && op.localName !== 'GetFolder' && op.localName !== 'Subscribe') throw new SoapFault('ErrorInvalidRequest', `${op.localName} is not played`);
     if (!impersonated) throw new SoapFault('ErrorMissingEmailAddress', 'The service account has no mailbox; impersonate the mailbox to read.');
     if (!inboxIds.has(impersonated.toLowerCase())) throw new SoapFault('ErrorNonExistentMailbox', 'The SMTP address has no mailbox associated with it.');
     if (!impersonationAllowed) throw new SoapFault('ErrorImpersonateUserDenied', 'The account does not have permission to impersonate the requested user.');
@@ -138,7 +154,37 @@ export async function startPlayedEws(options: PlayedEwsOptions): Promise<PlayedE
     if (typeof anchor !== 'string' || anchor.toLowerCase() !== impersonated.toLowerCase()) {
       throw new SoapFault('ErrorImpersonationFailed', 'X-AnchorMailbox must name the impersonated mailbox.');
     }
+    if (op.localName === 'Subscribe') return subscribe(op, impersonated);
     return op.localName === 'GetItem' ? getItem(op, impersonated, version) : getFolder(op, impersonated);
+  }
+
+  function subscribe(op: XmlElement, mailbox: string): PlayedAnswer {
+    const request = op.children[0];
+    if (op.children.length !== 1 || request?.localName !== 'PushSubscriptionRequest') throw new SoapFault('ErrorSchemaValidation', 'Subscribe must hold one PushSubscriptionRequest (pull and streaming are not played).');
+    const names = request.children.map((c) => c.localName);
+    const expected = names.includes('Watermark') ? ['FolderIds', 'EventTypes', 'Watermark', 'StatusFrequency', 'URL'] : ['FolderIds', 'EventTypes', 'StatusFrequency', 'URL'];
+    if (names.join(',') !== expected.join(',')) throw new SoapFault('ErrorSchemaValidation', `The element order of PushSubscriptionRequest is invalid: ${names.join(',')}.`);
+    const [folderIds, eventTypes, ...rest] = request.children as [XmlElement, XmlElement, ...XmlElement[]];
+    const folders = folderIds.children.map((folder) => {
+      if (folder.localName !== 'DistinguishedFolderId' || !folder.attributes.get('Id')) throw new SoapFault('ErrorSchemaValidation', 'FolderIds holds DistinguishedFolderId or FolderId.');
+      return folder.attributes.get('Id') as string;
+    });
+    const types = eventTypes.children.map((type) => {
+      if (type.localName !== 'EventType' || !SUBSCRIBABLE_EVENT_TYPES.has(type.text.trim())) throw new SoapFault('ErrorSchemaValidation', `The EventType '${type.text.trim()}' is invalid.`);
+      return type.text.trim();
+    });
+    if (folders.length === 0 || types.length === 0) throw new SoapFault('ErrorSchemaValidation', 'FolderIds and EventTypes must not be empty.');
+    const frequencyText = rest[rest.length - 2]?.text.trim() ?? '';
+    const frequency = /^\d+$/.test(frequencyText) ? Number(frequencyText) : NaN;
+    if (!(frequency >= 1 && frequency <= 1440)) throw new SoapFault('ErrorSchemaValidation', 'StatusFrequency must be 1..1440.');
+    const url = rest[rest.length - 1]?.text.trim() ?? '';
+    if (!/^https?:\/\/[^\s]+$/.test(url)) throw new SoapFault('ErrorInvalidPushSubscriptionUrl', 'The push subscription URL is invalid.');
+    const subscriptionId = `JwBkYjVw${randomBytes(30).toString('base64').replace(/[+/]/g, 'x')}`;
+    const watermark = `AQAAA${randomBytes(24).toString('base64').replace(/[+/]/g, 'y')}`;
+    pushSubscriptions.push({ subscriptionId, mailbox: mailbox.toLowerCase(), url, statusFrequencyMinutes: frequency, folders, eventTypes: types });
+    return soap(
+      `<m:SubscribeResponse xmlns:m="${EWS_MESSAGES_NS}" xmlns:t="${EWS_TYPES_NS}"><m:ResponseMessages><m:SubscribeResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:SubscriptionId>${subscriptionId}</m:SubscriptionId><m:Watermark>${watermark}</m:Watermark></m:SubscribeResponseMessage></m:ResponseMessages></m:SubscribeResponse>`,
+    );
   }
 
   function getItem(op: XmlElement, mailbox: string, version: string | undefined): PlayedAnswer {
@@ -225,5 +271,6 @@ export async function startPlayedEws(options: PlayedEwsOptions): Promise<PlayedE
       }
     },
     operations: () => [...seen],
+    pushSubscriptions: () => pushSubscriptions.map((subscription) => ({ ...subscription })),
   };
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { playedGraphSubscriptions, type PlayedSubscriptionControls } from './played-graph-subscriptions.js';
 import { startPlayedHttpServer, type PlayedAnswer, type PlayedHttpServer, type PlayedRequest } from './played-http.js';
 
 /**
@@ -14,7 +15,7 @@ import { startPlayedHttpServer, type PlayedAnswer, type PlayedHttpServer, type P
  * Beyond the real service, it refuses (400) a request without `Prefer: IdType="ImmutableId"` and without `$select`,
  * because the relay must always send both (contract sections 8 and 9).
  *
- * Reusable: issue 17 adds subscriptions and delta to the same server (see `handlers`).
+ * Subscriptions, change notifications, lifecycle events and the inbox delta query: `played-graph-subscriptions.ts`.
  */
 export interface PlayedGraphMessage {
   id: string;
@@ -36,9 +37,11 @@ export interface PlayedGraphOptions {
   permission?: 'Mail.Read' | 'Mail.ReadBasic';
   /** Lifetime of issued tokens, seconds (default 3599). */
   tokenLifetimeSeconds?: number;
+  /** How long the validation handshake waits for the subscriber's answer (default 10 s, as Graph). */
+  validationTimeoutMs?: number;
 }
 
-export interface PlayedGraph extends Omit<PlayedHttpServer, 'baseUrl'> {
+export interface PlayedGraph extends Omit<PlayedHttpServer, 'baseUrl'>, PlayedSubscriptionControls {
   /** Both `graphUrl` and `loginUrl` for the org's configuration. */
   readonly graphUrl: string;
   readonly loginUrl: string;
@@ -72,6 +75,16 @@ export async function startPlayedGraph(options: PlayedGraphOptions): Promise<Pla
   let accessPolicy = options.accessPolicy?.map((m) => m.toLowerCase());
   let issued = 0;
   let base = '';
+  const subscriptionHalf = playedGraphSubscriptions({
+    mailboxes: new Set(inboxIds.keys()),
+    tenantId: options.tenantId,
+    clientId: options.clientId,
+    ...(options.validationTimeoutMs === undefined ? {} : { validationTimeoutMs: options.validationTimeoutMs }),
+    onMessage: (message) => {
+      const known = messages.get(message.id);
+      messages.set(message.id, known ? { ...known, folder: message.folder } : { ...message, from: { name: 'Sender', address: 'sender@example.net' }, subject: 'Played', preview: '' });
+    },
+  });
 
   function token(request: PlayedRequest): PlayedAnswer {
     const match = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(request.path);
@@ -89,14 +102,23 @@ export async function startPlayedGraph(options: PlayedGraphOptions): Promise<Pla
     return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: accessToken }) };
   }
 
-  function graph(request: PlayedRequest): PlayedAnswer {
+  function graph(request: PlayedRequest): PlayedAnswer | Promise<PlayedAnswer> {
     const url = new URL(request.path, base);
     const bearer = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
     if (!bearer) return graphError(401, 'InvalidAuthenticationToken', 'Access token is empty.');
     const expiresAt = tokens.get(bearer);
     if (expiresAt === undefined || expiresAt < Date.now()) return graphError(401, 'InvalidAuthenticationToken', 'Lifetime validation failed, the token is expired.');
+    const preferences = String(request.headers.prefer ?? '').split(',').map((preference) => preference.trim());
+    if (!preferences.includes('IdType="ImmutableId"')) return graphError(400, 'BadRequest', 'played server: Prefer: IdType="ImmutableId" is required');
+    const routed = subscriptionHalf.route(request, url, (mailbox) => {
+      if (!inboxIds.has(mailbox)) return graphError(404, 'ErrorInvalidUser', 'The requested user is invalid.');
+      if (accessPolicy && !accessPolicy.includes(mailbox)) {
+        return graphError(403, 'ErrorAccessDenied', 'Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.');
+      }
+      return undefined;
+    });
+    if (routed) return routed;
     if (request.method !== 'GET') return graphError(405, 'Request_BadRequest', 'Only GET is played.');
-    if (request.headers.prefer !== 'IdType="ImmutableId"') return graphError(400, 'BadRequest', 'played server: Prefer: IdType="ImmutableId" is required');
     const select = url.searchParams.get('$select')?.split(',');
     if (!select) return graphError(400, 'BadRequest', 'played server: $select is required');
     const match = /^\/v1\.0\/users\/([^/]+)\/(messages\/([^/]+)|mailFolders\/inbox)$/.exec(url.pathname);
@@ -133,7 +155,9 @@ export async function startPlayedGraph(options: PlayedGraphOptions): Promise<Pla
 
   const http = await startPlayedHttpServer((request) => (request.path.startsWith('/v1.0/') ? graph(request) : token(request)));
   base = http.baseUrl;
+  subscriptionHalf.setBase(base);
   return {
+    ...subscriptionHalf.controls,
     graphUrl: base,
     loginUrl: base,
     scope: `${base}/.default`,
