@@ -75,6 +75,18 @@ export const mailboxRecordSchema = z.object({
   heldAlerts: z.number().optional(),
   /** While a flush pushes the held alerts: until when it holds them (`beginFlush`), so no other flush pushes them too. */
   flushingUntil: z.number().optional(),
+  /**
+   * Organization mode, `managedBy: "relay"`: what the relay keeps about the subscription it manages itself
+   * (`shared/org/managed-subscription.ts` names them), one attribute each so that concurrent writers (the supervisor,
+   * a lifecycle event, a catch-up) each change only their own.
+   */
+  managedProtocol: z.enum(['graph', 'ews']).optional(),
+  managedRenewedAt: z.number().optional(),
+  managedSubscribingSince: z.number().optional(),
+  managedFailures: z.number().optional(),
+  managedLastError: z.string().optional(),
+  managedDeltaLink: z.string().optional(),
+  managedGapSince: z.number().optional(),
   createdAt: z.number(),
 });
 export type MailboxRecord = z.infer<typeof mailboxRecordSchema>;

@@ -1,0 +1,106 @@
+import * as z from 'zod';
+import { MAIL_SERVER_ERROR_KINDS } from './ports.js';
+
+/**
+ * What the relay keeps about a subscription it manages itself (contract section 9), beside the mailbox's current
+ * `subscriptionId` and `expiresAt` (the same fields a device's report fills, so the callback, the state and the
+ * status page read a relay-managed mailbox exactly as any other).
+ *
+ * Times are epoch milliseconds. No secret is kept here: the URL secret and `clientState` of each (re)subscription
+ * exist only as the mailbox's hashes.
+ */
+export const managedSubscriptionSchema = z.object({
+  protocol: z.enum(['graph', 'ews']),
+  /** When the current subscription was made or last renewed (the status page's "last renewal"). */
+  renewedAt: z.number().optional(),
+  /**
+   * Set when new secrets were stored for a (re)subscription and cleared once the server's answer is recorded: while
+   * it is set, a subscription may exist at the server that the relay has not recorded (a crash in between), and the
+   * next attempt first looks for it (Graph: among the app's subscriptions, by its notification URL).
+   */
+  subscribingSince: z.number().optional(),
+  /** Failed attempts in a row (subscribe, renew, recreate), for the backoff; absent after a success. */
+  failures: z.number().int().positive().optional(),
+  /** The kind of the last failure (a MailServerError kind), for the status page; never a text from the server. */
+  lastError: z.enum(MAIL_SERVER_ERROR_KINDS).optional(),
+  /** Graph: the inbox delta query's cursor (`@odata.deltaLink`), set by the baseline and moved by each catch-up. */
+  deltaLink: z.string().max(4096).optional(),
+  /**
+   * Graph: since when notifications may have been lost and not caught up yet (a `missed` event, a subscription that
+   * lapsed or was removed); cleared by the catch-up that covers it.
+   */
+  gapSince: z.number().optional(),
+});
+export type ManagedSubscriptionRecord = z.infer<typeof managedSubscriptionSchema>;
+
+/** The mailbox attribute that stores each field (flat, see `shared/store/records.ts`). */
+export const MANAGED_ATTRIBUTES = {
+  protocol: 'managedProtocol',
+  renewedAt: 'managedRenewedAt',
+  subscribingSince: 'managedSubscribingSince',
+  failures: 'managedFailures',
+  lastError: 'managedLastError',
+  deltaLink: 'managedDeltaLink',
+  gapSince: 'managedGapSince',
+} as const satisfies Record<keyof ManagedSubscriptionRecord, string>;
+
+/** The managed record of a stored mailbox, or undefined when the relay does not manage its subscription. */
+export function managedSubscriptionOf(mailbox: Partial<Record<(typeof MANAGED_ATTRIBUTES)[keyof ManagedSubscriptionRecord], unknown>>): ManagedSubscriptionRecord | undefined {
+  if (mailbox.managedProtocol === undefined) return undefined;
+  const fields = Object.fromEntries(
+    Object.entries(MANAGED_ATTRIBUTES)
+      .map(([field, attribute]) => [field, mailbox[attribute]])
+      .filter(([, value]) => value !== undefined),
+  );
+  const parsed = managedSubscriptionSchema.safeParse(fields);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** The mailbox as this use case needs it: its subscription fields and what the relay keeps about managing it. */
+export interface ManagedMailbox {
+  deviceId: string;
+  mailboxId: string;
+  createdAt: number;
+  callbackKey: string;
+  subscriptionId?: string;
+  expiresAt?: number;
+  lastNotificationAt?: number;
+  subscriptionReportedAt?: number;
+  statusFrequencyMinutes?: number;
+  managed: ManagedSubscriptionRecord;
+}
+
+/** The URLs and `clientState` of a fresh (re)subscription, in clear: they go to the mail server and nowhere else. */
+export interface ManagedEndpoints {
+  callbackUrl: string;
+  notificationUrl: string;
+  lifecycleNotificationUrl: string;
+  clientState: string;
+}
+
+/** Changes to a relay-managed mailbox; `null` removes a field. */
+export interface ManagedMailboxChanges {
+  subscriptionId?: string;
+  expiresAt?: number | null;
+  subscriptionReportedAt?: number;
+  statusFrequencyMinutes?: number;
+  /** The supervision due time (the due index). */
+  dueAt?: number;
+  managed?: { [K in keyof ManagedSubscriptionRecord]?: ManagedSubscriptionRecord[K] | null };
+}
+
+export interface ManagedSubscriptionStore {
+  /**
+   * New secrets for the mailbox's URLs and `clientState`, hashes stored (the old URLs stop working at once), and
+   * `subscribingSince` set in the same write: from here until `updateManaged` records the answer, a subscription may
+   * exist at the server that the relay has not recorded.
+   */
+  renewEndpoints(deviceId: string, mailboxId: string, subscribingSince: number): Promise<ManagedEndpoints>;
+  /** Applies changes to an existing mailbox; a removed mailbox is ignored (false). */
+  updateManaged(deviceId: string, mailboxId: string, changes: ManagedMailboxChanges): Promise<boolean>;
+}
+
+/** Asks the dispatcher for a catch-up of a Graph mailbox (queued: it pushes, and may take its time). */
+export interface CatchUpRequests {
+  requestCatchUp(input: { deviceId: string; mailboxId: string; trigger: 'missed' | 'recreated'; gapSince: number; requestedAt: number }): Promise<void>;
+}
