@@ -1,0 +1,91 @@
+import { managedSubscriptionOf, type CatchUpRequests, type ManagedMailbox, type ManagedSubscriptionStore } from '../../shared/org/managed-subscription.js';
+import { MailServerError } from '../../shared/org/ports.js';
+import type { SubscriptionManager } from '../../shared/org/subscription-manager.js';
+import type { ManagedSubscriptionMessage } from '../../shared/queue/queue-messages.js';
+import type { DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
+import { keepManagedSubscription, type KeepOutcome } from '../supervisor/keep-managed-subscription.js';
+import { catchUpMailbox } from './catch-up-mailbox.js';
+import type { DispatcherDeps, DispatchRecord } from './deps.js';
+import { claimantOf } from './event-claims.js';
+
+/**
+ * The mail-server work of a relay-managed subscription (contract section 9), queued by whoever noticed it is due: the
+ * supervisor (subscribe, renew, recreate: `keep`), a lifecycle event (`reauthorize`, `recreate` after
+ * `subscriptionRemoved`, `catch-up` after `missed`) or a recreation (`catch-up`). It runs in the dispatcher because
+ * the dispatcher already opens organizations (their service account, the mailbox's sealed address) and pushes (a
+ * catch-up alerts); nothing here is pushed to the device as a request to act: the app never receives `resubscribe`,
+ * `reauthorize` or `sync` for a relay-managed mailbox.
+ *
+ * A failure the server may recover from is thrown, so the queue redelivers the message (and dead-letters it after
+ * its attempts); `keep` records its own failures and backoff instead, and the supervisor finds the mailbox due again.
+ */
+
+/** Opens what the relay needs to act for a mailbox: its proven address and a manager for its org's mail server. */
+export interface ManagedTargets {
+  /** Undefined when the mailbox is not (or no longer) relay-managed, or its org left organization mode. */
+  open(device: DeviceRecord, mailbox: MailboxRecord): Promise<{ address: string; manager: SubscriptionManager } | undefined>;
+}
+
+export type ManageSubscriptionDeps = DispatcherDeps & {
+  targets: ManagedTargets;
+  managed: ManagedSubscriptionStore;
+  catchUps: CatchUpRequests;
+};
+
+export type ManageOutcome = KeepOutcome | { action: 'caught-up'; alerted: number } | { action: 'skipped'; reason: string };
+
+export async function manageSubscription(record: DispatchRecord<ManagedSubscriptionMessage>, deps: ManageSubscriptionDeps): Promise<ManageOutcome> {
+  const { message } = record;
+  const { device, mailbox } = await deps.devices.getDeviceAndMailbox(message.deviceId, message.mailboxId);
+  if (!device || !mailbox) return skipped('mailbox-removed', deps);
+  const managed = managedSubscriptionOf(mailbox);
+  // managedProtocol is set only on mailboxes the relay manages (and cleared when it hands one back).
+  if (!managed) return skipped('not-relay-managed', deps);
+  const target = await deps.targets.open(device, mailbox);
+  if (!target) return skipped('organization-unavailable', deps);
+  const view: ManagedMailbox = { ...mailbox, managed };
+
+  switch (message.work) {
+    case 'keep':
+      return keepManagedSubscription({ mailbox: view, ...target }, deps);
+    case 'recreate':
+      return keepManagedSubscription({ mailbox: view, ...target, recreate: message.reason }, deps);
+    case 'reauthorize': {
+      if (target.manager.protocol !== 'graph' || mailbox.subscriptionId === undefined) return skipped('nothing-to-reauthorize', deps);
+      try {
+        await target.manager.reauthorize(mailbox.subscriptionId);
+        deps.counter.count('ManagedSubscriptionReauthorized');
+        return { action: 'reauthorized' };
+      } catch (error) {
+        // Graph no longer has it: reauthorizing is moot, a new subscription is what brings notifications back.
+        if (error instanceof MailServerError && error.kind === 'not-found') return keepManagedSubscription({ mailbox: view, ...target, recreate: 'removed' }, deps);
+        throw error;
+      }
+    }
+    case 'catch-up': {
+      if (target.manager.protocol !== 'graph') return skipped('no-delta-for-ews', deps);
+      const gapSince = Math.min(message.gapSince, managed.gapSince ?? message.gapSince);
+      const result = await catchUpMailbox(
+        {
+          device,
+          mailboxId: mailbox.mailboxId,
+          address: target.address,
+          ...(managed.deltaLink === undefined ? {} : { deltaLink: managed.deltaLink }),
+          gapStartedAt: gapSince,
+          trigger: message.trigger,
+          claimant: claimantOf(record),
+          receiveCount: record.receiveCount,
+        },
+        { ...deps, inbox: target.manager },
+      );
+      await deps.managed.updateManaged(mailbox.deviceId, mailbox.mailboxId, { managed: { deltaLink: result.deltaLink, gapSince: null } });
+      return { action: 'caught-up', alerted: result.alerted };
+    }
+  }
+}
+
+function skipped(reason: string, deps: Pick<DispatcherDeps, 'logger' | 'counter'>): ManageOutcome {
+  deps.counter.count(`ManagedSubscriptionSkipped-${reason}`);
+  deps.logger.info('managed subscription work skipped', { reason });
+  return { action: 'skipped', reason };
+}

@@ -1,0 +1,134 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { eventKey } from '../../../functions/_lib/event-keys.js';
+import { dispatchQueueRecords } from '../../../functions/dispatcher/edge.js';
+import { manageSubscription, type ManageSubscriptionDeps } from '../../../functions/dispatcher/manage-subscription.js';
+import { MailServerError } from '../../../shared/org/ports.js';
+import type { GraphSubscriptionManager, InboxChanges } from '../../../shared/org/subscription-manager.js';
+import type { ManagedSubscriptionMessage } from '../../../shared/queue/queue-messages.js';
+import { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';
+import { InMemoryManagedSubscriptions } from '../../../shared/store/in-memory-managed-subscriptions.js';
+import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
+import type { MailboxRecord } from '../../../shared/store/ports.js';
+import { makeDevice } from '../../support/store-fixtures.js';
+import { ManualClock, RecordingCounter, RecordingLogger, RecordingPushGateway } from '../../support/fakes.js';
+
+const T0 = Date.parse('2026-11-23T10:00:00Z');
+const MINUTE = 60_000;
+
+describe('manageSubscription (the dispatcher runs the mail-server work of relay-managed mailboxes)', () => {
+  let stores: InMemoryStores;
+  let push: RecordingPushGateway;
+  let clock: ManualClock;
+  let calls: string[];
+  let pass: InboxChanges;
+  let reauthorizeFails: MailServerError | undefined;
+  let deps: ManageSubscriptionDeps;
+  let sequence = 0;
+
+  const graph: GraphSubscriptionManager = {
+    protocol: 'graph',
+    create: async (target) => {
+      calls.push('create');
+      return { subscriptionId: 'sub-new', expiresAt: target.expiresAt };
+    },
+    renew: async (id, expiresAt) => (calls.push(`renew:${id}`), { subscriptionId: id, expiresAt }),
+    reauthorize: async (id) => {
+      calls.push(`reauthorize:${id}`);
+      if (reauthorizeFails) throw reauthorizeFails;
+    },
+    remove: async (id) => void calls.push(`remove:${id}`),
+    list: async () => [],
+    inboxChanges: async (input) => (calls.push(`delta:${input.deltaLink ?? 'none'}`), pass),
+  };
+
+  const record = (work: Record<string, unknown>) => {
+    const message = { v: 1, type: 'managed-subscription', deviceId: 'device-1', mailboxId: 'primary', requestedAt: clock.now(), ...work } as ManagedSubscriptionMessage;
+    return { messageId: `m-${++sequence}`, body: JSON.stringify(message), receiveCount: 1, message };
+  };
+  const mailbox = () => stores.state.mailboxes.get('device-1')!.get('primary')!;
+  const reasons = async () => (await stores.decisions.list('device-1', 0)).map((d) => `${d.outcome}:${d.reason}`);
+
+  beforeEach(async () => {
+    clock = new ManualClock(T0);
+    stores = createInMemoryStores({ now: clock.now });
+    push = new RecordingPushGateway();
+    calls = [];
+    reauthorizeFails = undefined;
+    pass = { changes: [], deltaLink: 'https://graph.example/v1.0/delta?$deltatoken=after' };
+    const managed = new InMemoryManagedSubscriptions({ state: stores.state });
+    deps = {
+      ...stores.ports,
+      dedupe: stores.dedupe,
+      decisions: stores.decisions,
+      push,
+      now: clock.now,
+      logger: new RecordingLogger(),
+      counter: new RecordingCounter(),
+      maxReceiveCount: 3,
+      dedupeTtlSeconds: 172_800,
+      queue: new InMemoryEventQueue(),
+      alertBudget: { windowMs: 5_000, maxPerWindow: 3 },
+      targets: { open: async (_device, box) => (box.managedProtocol ? { address: 'ada@contoso.example', manager: graph } : undefined) },
+      managed: {
+        updateManaged: managed.updateManaged.bind(managed),
+        renewEndpoints: async () => ({ callbackUrl: 'https://r/cb/s', notificationUrl: 'https://r/n/s', lifecycleNotificationUrl: 'https://r/l/s', clientState: 'c' }),
+      },
+      catchUps: { requestCatchUp: async () => undefined },
+    };
+    const box: MailboxRecord = {
+      deviceId: 'device-1',
+      mailboxId: 'primary',
+      kind: 'primary',
+      callbackKey: 'k1',
+      createdAt: T0 - 86_400_000,
+      subscriptionId: 'sub-1',
+      expiresAt: T0 + 3 * 86_400_000,
+      managedProtocol: 'graph',
+      managedRenewedAt: T0 - 86_400_000,
+      managedDeltaLink: 'https://graph.example/v1.0/delta?$deltatoken=kept',
+    };
+    await stores.devices.createDevice(makeDevice({ deviceId: 'device-1' }), [box]);
+  });
+
+  it('catches up after missed from the kept delta link, alerts once, and keeps the new link', async () => {
+    pass.changes = [{ messageId: 'm1', receivedAt: T0 - 5 * MINUTE, isRead: false }];
+    expect(await manageSubscription(record({ work: 'catch-up', trigger: 'missed', gapSince: T0 - 30 * MINUTE }), deps)).toEqual({ action: 'caught-up', alerted: 1 });
+    expect(calls).toEqual(['delta:https://graph.example/v1.0/delta?$deltatoken=kept']);
+    expect(push.sent).toHaveLength(1);
+    expect(mailbox().managedDeltaLink).toBe(pass.deltaLink);
+    expect(await reasons()).toEqual(['caught-up:missed:new-1:apns:delivered']);
+    // The same mail arriving live afterwards is a duplicate.
+    const live = { v: 1, type: 'new-mail', deviceId: 'device-1', mailboxId: 'primary', receivedAt: clock.now(), eventKeys: [eventKey('device-1', 'primary', 'item', 'm1')] };
+    await dispatchQueueRecords([{ messageId: 'live', body: JSON.stringify(live), receiveCount: 1 }], deps);
+    expect(push.sent).toHaveLength(1);
+  });
+
+  it('reauthorizes when Graph asks, and recreates when Graph no longer has the subscription', async () => {
+    expect(await manageSubscription(record({ work: 'reauthorize' }), deps)).toEqual({ action: 'reauthorized' });
+    reauthorizeFails = new MailServerError('not-found', 'ResourceNotFound');
+    expect(await manageSubscription(record({ work: 'reauthorize' }), deps)).toEqual({ action: 'recreated', reason: 'removed' });
+    expect(calls).toEqual(['reauthorize:sub-1', 'reauthorize:sub-1', 'create', 'remove:sub-1']);
+    expect(mailbox().subscriptionId).toBe('sub-new');
+    expect(await reasons()).toEqual(['subscription-recreated:graph:removed']);
+  });
+
+  it('renews through keep when the renewal is due', async () => {
+    clock.nowMs = T0 + 3 * 86_400_000 - 30 * MINUTE;
+    expect(await manageSubscription(record({ work: 'keep' }), deps)).toEqual({ action: 'renewed' });
+    expect(calls).toEqual(['renew:sub-1']);
+  });
+
+  it('lets a retryable mail-server failure of a catch-up go back to the queue', async () => {
+    deps.targets = { open: async () => ({ address: 'ada@contoso.example', manager: { ...graph, inboxChanges: () => Promise.reject(new MailServerError('throttled', 'TooManyRequests')) } }) };
+    await expect(manageSubscription(record({ work: 'catch-up', trigger: 'missed', gapSince: T0 }), deps)).rejects.toThrow(MailServerError);
+    expect(mailbox().managedDeltaLink).toBe('https://graph.example/v1.0/delta?$deltatoken=kept');
+  });
+
+  it('does nothing for a mailbox the relay does not manage, or one removed', async () => {
+    delete (mailbox() as { managedProtocol?: string }).managedProtocol;
+    expect(await manageSubscription(record({ work: 'keep' }), deps)).toEqual({ action: 'skipped', reason: 'not-relay-managed' });
+    await stores.devices.deleteDevice('device-1');
+    expect(await manageSubscription(record({ work: 'keep' }), deps)).toEqual({ action: 'skipped', reason: 'mailbox-removed' });
+    expect(calls).toEqual([]);
+  });
+});
