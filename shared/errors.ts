@@ -73,6 +73,17 @@ export class MailboxExistsError extends RelayError {
   readonly code = 'mailbox_exists';
 }
 
+/**
+ * The relay manages this mailbox's subscription itself (contract section 9): the device may not report one or rotate
+ * its secrets. Maps to 409.
+ */
+export class RelayManagedError extends RelayError {
+  readonly code = 'relay_managed';
+  constructor() {
+    super('the relay manages this mailbox\'s subscription itself');
+  }
+}
+
 /** The device changed between reading and writing it, more often than a request retries. Maps to 409. */
 export class ConcurrentUpdateError extends RelayError {
   readonly code = 'concurrent_update';

@@ -1,16 +1,20 @@
 import type { ReportSubscriptionRequest } from '../../shared/device/device-schemas.js';
-import { MailboxNotFoundError } from '../../shared/errors.js';
+import { MailboxNotFoundError, RelayManagedError } from '../../shared/errors.js';
 import type { DeviceRecord } from '../../shared/store/ports.js';
 import { supervisionDueAt } from '../../shared/supervision/subscription-state.js';
 import type { DeviceApiDeps } from './deps.js';
 
-/** Records the subscription the device made for a mailbox, and when the supervisor must look at it next. */
+/**
+ * Records the subscription the device made for a mailbox, and when the supervisor must look at it next. A mailbox whose
+ * subscription the relay manages itself refuses it (409 relay_managed): a second subscription would alert twice.
+ */
 export async function reportSubscription(
   input: { device: DeviceRecord; mailboxId: string; request: ReportSubscriptionRequest },
   deps: Pick<DeviceApiDeps, 'devices' | 'mailboxes' | 'now'>,
 ): Promise<void> {
   const { mailbox } = await deps.devices.getDeviceAndMailbox(input.device.deviceId, input.mailboxId);
   if (!mailbox) throw new MailboxNotFoundError();
+  if (mailbox.managedProtocol !== undefined) throw new RelayManagedError();
   const reportedAt = deps.now();
   const subscription = {
     subscriptionId: input.request.subscriptionId,

@@ -326,6 +326,19 @@ describe('device API', () => {
       });
       expect(unknown.status).toBe(404);
     });
+
+    it('answers 409 relay_managed to a subscription report on a mailbox the relay manages itself, and keeps its own', async () => {
+      const device = await registered();
+      const mailbox = stores.state.mailboxes.get(device.deviceId)!.get('me')!;
+      Object.assign(mailbox, { managedProtocol: 'graph', subscriptionId: 'relay-sub', expiresAt: T0 + 86_400_000 });
+      const put = await call('PUT /v1/devices/{deviceId}/mailboxes/{mailboxId}/subscription', {
+        params: { deviceId: device.deviceId, mailboxId: 'me' },
+        token: device.deviceSecret,
+        body: { subscriptionId: 'AAMkSub=', expiresAt: '2026-11-24T10:00:00Z' },
+      });
+      expect(put).toMatchObject({ status: 409, body: { error: { code: 'relay_managed' } } });
+      expect(mailbox.subscriptionId).toBe('relay-sub');
+    });
   });
 
   describe('deletion and decisions', () => {
