@@ -1,5 +1,5 @@
 import type { PushGateway } from '../../shared/push/push-gateway.js';
-import type { EventQueue, QueueMessage } from '../../shared/queue/queue-messages.js';
+import type { EventQueue, ManagedSubscriptionMessage, QueueMessage } from '../../shared/queue/queue-messages.js';
 import type { AlertBudget, BurstBudget, DecisionLog, DedupeStore, DeviceReader, TokenRetirement } from '../../shared/store/ports.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
 
@@ -30,6 +30,11 @@ export interface DispatcherDeps {
    * ordinary day still gets its own push at once (contract section 4: at least one per notification).
    */
   alertBudget: AlertBudget;
+  /**
+   * The mail-server work of relay-managed subscriptions (`manage-subscription.ts`, bound to its org access); absent
+   * where the dispatcher is not wired for organization mode, and then such messages go back to the queue.
+   */
+  manageSubscription?: (record: DispatchRecord<ManagedSubscriptionMessage>) => Promise<unknown>;
 }
 
 export const DEFAULT_ALERT_BUDGET: AlertBudget = { windowMs: 5_000, maxPerWindow: 3 };

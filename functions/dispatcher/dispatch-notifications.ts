@@ -1,5 +1,5 @@
 import type { DecisionOutcome } from '../../shared/device/device-schemas.js';
-import type { FlushHeldAlertsMessage, NewMailMessage } from '../../shared/queue/queue-messages.js';
+import type { FlushHeldAlertsMessage, ManagedSubscriptionMessage, NewMailMessage } from '../../shared/queue/queue-messages.js';
 import { decideAlert } from '../../shared/rules/alert-rules.js';
 import type { DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
 import { flushHeldAlerts, holdForBurst, type ClaimedRecord } from './burst-coalescing.js';
@@ -35,8 +35,13 @@ const GROUP_CONCURRENCY = 10;
 export async function dispatchNotifications(records: DispatchRecord[], deps: DispatcherDeps): Promise<DispatchResult> {
   const failed: string[] = [];
   const groups = new Map<string, MailboxGroup>();
+  const managedWork: DispatchRecord<ManagedSubscriptionMessage>[] = [];
   for (const record of records) {
     const { message } = record;
+    if (message.type === 'managed-subscription') {
+      managedWork.push({ ...record, message });
+      continue;
+    }
     const groupKey = `${message.deviceId}\u0000${message.mailboxId}`;
     const group = groups.get(groupKey) ?? { newMail: [], flushes: [] };
     if (message.type === 'new-mail') group.newMail.push({ ...record, message });
@@ -56,6 +61,16 @@ export async function dispatchNotifications(records: DispatchRecord[], deps: Dis
     }
   });
   await Promise.all(workers);
+  for (const record of managedWork) {
+    // Mail-server work of relay-managed subscriptions, one at a time: it waits on Graph or Exchange, not on APNs.
+    try {
+      if (!deps.manageSubscription) throw new Error('this dispatcher does not do managed-subscription work');
+      await deps.manageSubscription(record);
+    } catch (error) {
+      deps.logger.warn('managed-subscription work failed; it will be redelivered', { error: error as Error });
+      failed.push(record.messageId);
+    }
+  }
   return { failedMessageIds: failed };
 }
 

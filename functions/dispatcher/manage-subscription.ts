@@ -45,11 +45,12 @@ export async function manageSubscription(record: DispatchRecord<ManagedSubscript
   if (!target) return skipped('organization-unavailable', deps);
   const view: ManagedMailbox = { ...mailbox, managed };
 
-  switch (message.work) {
+  const { job } = message;
+  switch (job.work) {
     case 'keep':
       return keepManagedSubscription({ mailbox: view, ...target }, deps);
     case 'recreate':
-      return keepManagedSubscription({ mailbox: view, ...target, recreate: message.reason }, deps);
+      return keepManagedSubscription({ mailbox: view, ...target, recreate: job.reason }, deps);
     case 'reauthorize': {
       if (target.manager.protocol !== 'graph' || mailbox.subscriptionId === undefined) return skipped('nothing-to-reauthorize', deps);
       try {
@@ -64,7 +65,7 @@ export async function manageSubscription(record: DispatchRecord<ManagedSubscript
     }
     case 'catch-up': {
       if (target.manager.protocol !== 'graph') return skipped('no-delta-for-ews', deps);
-      const gapSince = Math.min(message.gapSince, managed.gapSince ?? message.gapSince);
+      const gapSince = Math.min(job.gapSince, managed.gapSince ?? job.gapSince);
       const result = await catchUpMailbox(
         {
           device,
@@ -72,7 +73,7 @@ export async function manageSubscription(record: DispatchRecord<ManagedSubscript
           address: target.address,
           ...(managed.deltaLink === undefined ? {} : { deltaLink: managed.deltaLink }),
           gapStartedAt: gapSince,
-          trigger: message.trigger,
+          trigger: job.trigger,
           claimant: claimantOf(record),
           receiveCount: record.receiveCount,
         },

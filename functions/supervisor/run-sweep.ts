@@ -7,7 +7,8 @@ import { decideAlert } from '../../shared/rules/alert-rules.js';
 import type { DecisionLog, DeviceReader, DeviceRecord, DeviceRegistry, DueItem, SupervisionIndex, TokenRetirement } from '../../shared/store/ports.js';
 import { DUE_SHARDS } from '../../shared/store/ports.js';
 import { nextIntervalAt } from '../../shared/supervision/interval-schedule.js';
-import { needsResubscribe, subscriptionState, supervisionDueAt } from '../../shared/supervision/subscription-state.js';
+import type { EventQueue, ManagedSubscriptionMessage } from '../../shared/queue/queue-messages.js';
+import { needsResubscribe, subscriptionState, supervisionDueAt, type SubscriptionState } from '../../shared/supervision/subscription-state.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
 
 /** Counted once at the end of every sweep that ran to completion. */
@@ -25,7 +26,18 @@ export interface SupervisorDeps {
   random: () => number;
   logger: UseCaseLogger;
   counter: OutcomeCounter;
+  /**
+   * Where the mail-server work of relay-managed mailboxes goes (contract section 9): the dispatcher does it with the
+   * org's service account. Without it such a mailbox is only looked at again later, never pushed.
+   */
+  managedWork?: EventQueue;
 }
+
+/**
+ * A relay-managed mailbox whose work was queued is not queued again for this long: the dispatcher records the real
+ * next due time (the renewal, a retry) when it is done, and if the work is lost this is when it is tried again.
+ */
+export const MANAGED_WORK_LEASE_MS = 10 * 60 * 1000;
 
 export interface SweepOptions {
   /** Most items one sweep handles; the rest stay due and are taken by the next sweep. */
@@ -40,6 +52,8 @@ export interface SweepReport {
   /** Due items read from the index. */
   due: number;
   resubscribeRequested: number;
+  /** Relay-managed mailboxes whose mail-server work was queued for the dispatcher. */
+  managedQueued: number;
   intervalPushes: number;
   intervalSuppressed: number;
   /** Subscription state changes recorded (live -> silent, ...). */
@@ -83,7 +97,7 @@ export async function runSupervisorSweep(deps: SupervisorDeps, options: SweepOpt
   const concurrency = options.concurrency ?? 10;
   const pageSize = options.pageSize ?? 100;
   const now = deps.now();
-  const report: SweepReport = { due: 0, resubscribeRequested: 0, intervalPushes: 0, intervalSuppressed: 0, transitions: 0, stale: 0, failed: 0, truncated: false };
+  const report: SweepReport = { due: 0, resubscribeRequested: 0, managedQueued: 0, intervalPushes: 0, intervalSuppressed: 0, transitions: 0, stale: 0, failed: 0, truncated: false };
   // Devices asked to resubscribe in this sweep, so that two silent mailboxes of one device give one push.
   const askedThisSweep = new Set<string>();
 
@@ -121,6 +135,16 @@ export async function runSupervisorSweep(deps: SupervisorDeps, options: SweepOpt
   return report;
 }
 
+async function superviseManagedMailbox(input: { deviceId: string; mailboxId: string; state: SubscriptionState; now: number }, deps: SupervisorDeps, report: SweepReport): Promise<void> {
+  const { deviceId, mailboxId, state, now } = input;
+  if (deps.managedWork) {
+    const work: ManagedSubscriptionMessage = { v: 1, type: 'managed-subscription', deviceId, mailboxId, requestedAt: now, job: { work: 'keep' } };
+    await deps.managedWork.enqueue([work]);
+    report.managedQueued++;
+  }
+  await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: now + MANAGED_WORK_LEASE_MS });
+}
+
 async function superviseMailbox(deviceId: string, mailboxId: string, now: number, askedThisSweep: Set<string>, deps: SupervisorDeps, report: SweepReport): Promise<void> {
   const { device, mailbox } = await deps.devices.getDeviceAndMailbox(deviceId, mailboxId);
   if (!device || !mailbox) {
@@ -136,6 +160,11 @@ async function superviseMailbox(deviceId: string, mailboxId: string, now: number
 
   if (device.status !== 'active') {
     await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: now + RETIRED_RECHECK_MS });
+    return;
+  }
+  if (mailbox.managedProtocol !== undefined) {
+    // The relay keeps this subscription itself: the app never gets resubscribe pushes for it.
+    await superviseManagedMailbox({ deviceId, mailboxId, state, now }, deps, report);
     return;
   }
   const dueAt = mailbox.dueAt ?? 0;

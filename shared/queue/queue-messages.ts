@@ -36,25 +36,26 @@ export type FlushHeldAlertsMessage = z.infer<typeof flushHeldAlertsMessageSchema
  * org's service account: `keep` (subscribe, renew or recreate as due), `recreate` (Graph removed it), `reauthorize`
  * (Graph asked), `catch-up` (after `missed` or a recreation: a delta query, then alerts for what was missed).
  */
-export const managedSubscriptionMessageSchema = z.intersection(
-  z.object({
-    v: z.literal(1),
-    type: z.literal('managed-subscription'),
-    deviceId: z.string().min(1),
-    mailboxId: z.string().min(1),
-    /** When it was asked for (epoch ms). */
-    requestedAt: z.number().int().nonnegative(),
-  }),
-  z.discriminatedUnion('work', [
-    z.object({ work: z.literal('keep') }),
-    z.object({ work: z.literal('recreate'), reason: z.enum(['removed', 'expired', 'renewal-404', 'silent', 'lost']) }),
-    z.object({ work: z.literal('reauthorize') }),
-    z.object({ work: z.literal('catch-up'), trigger: z.enum(['missed', 'recreated']), gapSince: z.number().int().nonnegative() }),
-  ]),
-);
+export const managedSubscriptionJobSchema = z.discriminatedUnion('work', [
+  z.object({ work: z.literal('keep') }),
+  z.object({ work: z.literal('recreate'), reason: z.enum(['removed', 'expired', 'renewal-404', 'silent', 'lost']) }),
+  z.object({ work: z.literal('reauthorize') }),
+  z.object({ work: z.literal('catch-up'), trigger: z.enum(['missed', 'recreated']), gapSince: z.number().int().nonnegative() }),
+]);
+export type ManagedSubscriptionJob = z.infer<typeof managedSubscriptionJobSchema>;
+
+export const managedSubscriptionMessageSchema = z.object({
+  v: z.literal(1),
+  type: z.literal('managed-subscription'),
+  deviceId: z.string().min(1),
+  mailboxId: z.string().min(1),
+  /** When it was asked for (epoch ms). */
+  requestedAt: z.number().int().nonnegative(),
+  job: managedSubscriptionJobSchema,
+});
 export type ManagedSubscriptionMessage = z.infer<typeof managedSubscriptionMessageSchema>;
 
-export const queueMessageSchema = z.discriminatedUnion('type', [newMailMessageSchema, flushHeldAlertsMessageSchema]);
+export const queueMessageSchema = z.discriminatedUnion('type', [newMailMessageSchema, flushHeldAlertsMessageSchema, managedSubscriptionMessageSchema]);
 export type QueueMessage = z.infer<typeof queueMessageSchema>;
 
 /** The queue port: resolves only once the queue has durably accepted every message. */

@@ -42,7 +42,7 @@ describe('manageSubscription (the dispatcher runs the mail-server work of relay-
   };
 
   const record = (work: Record<string, unknown>) => {
-    const message = { v: 1, type: 'managed-subscription', deviceId: 'device-1', mailboxId: 'primary', requestedAt: clock.now(), ...work } as ManagedSubscriptionMessage;
+    const message = { v: 1, type: 'managed-subscription', deviceId: 'device-1', mailboxId: 'primary', requestedAt: clock.now(), job: work } as ManagedSubscriptionMessage;
     return { messageId: `m-${++sequence}`, body: JSON.stringify(message), receiveCount: 1, message };
   };
   const mailbox = () => stores.state.mailboxes.get('device-1')!.get('primary')!;
@@ -130,5 +130,37 @@ describe('manageSubscription (the dispatcher runs the mail-server work of relay-
     await stores.devices.deleteDevice('device-1');
     expect(await manageSubscription(record({ work: 'keep' }), deps)).toEqual({ action: 'skipped', reason: 'mailbox-removed' });
     expect(calls).toEqual([]);
+  });
+});
+
+describe('dispatchQueueRecords with managed-subscription work', () => {
+  it('hands each to the managed-subscription work and sends it back to the queue when there is none or it fails', async () => {
+    const stores = createInMemoryStores();
+    const seen: string[] = [];
+    const message = { v: 1, type: 'managed-subscription', deviceId: 'device-1', mailboxId: 'primary', requestedAt: T0, job: { work: 'keep' } };
+    const records = [
+      { messageId: 'a', body: JSON.stringify(message), receiveCount: 1 },
+      { messageId: 'b', body: JSON.stringify({ ...message, mailboxId: 'other' }), receiveCount: 1 },
+    ];
+    const base = {
+      ...stores.ports,
+      dedupe: stores.dedupe,
+      decisions: stores.decisions,
+      push: new RecordingPushGateway(),
+      now: () => T0,
+      logger: new RecordingLogger(),
+      counter: new RecordingCounter(),
+      maxReceiveCount: 3,
+      dedupeTtlSeconds: 172_800,
+      queue: new InMemoryEventQueue(),
+      alertBudget: { windowMs: 5_000, maxPerWindow: 3 },
+    };
+    const manageSubscription = async (record: { message: ManagedSubscriptionMessage }) => {
+      seen.push(record.message.mailboxId);
+      if (record.message.mailboxId === 'other') throw new MailServerError('throttled', 'TooManyRequests');
+    };
+    expect(await dispatchQueueRecords(records, { ...base, manageSubscription })).toEqual({ failedMessageIds: ['b'] });
+    expect(seen).toEqual(['primary', 'other']);
+    expect(await dispatchQueueRecords(records, base)).toEqual({ failedMessageIds: ['a', 'b'] });
   });
 });

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { runSupervisorSweep, RESUBSCRIBE_PER_DEVICE_INTERVAL_MS, type SupervisorDeps } from '../../../functions/supervisor/run-sweep.js';
+import { MANAGED_WORK_LEASE_MS, runSupervisorSweep, RESUBSCRIBE_PER_DEVICE_INTERVAL_MS, type SupervisorDeps } from '../../../functions/supervisor/run-sweep.js';
+import { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';
 import { DEFAULT_ALERT_SETTINGS } from '../../../shared/device/device-schemas.js';
 import { RetryableDeliveryError } from '../../../shared/errors.js';
 import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
@@ -63,6 +64,22 @@ describe('supervisor sweep', () => {
       expect(report.due).toBe(0);
     }
     expect(push.sent).toHaveLength(0);
+  });
+
+  it('never pushes resubscribe for a mailbox the relay manages itself: its work is queued for the dispatcher, once per lease', async () => {
+    const queued = new InMemoryEventQueue();
+    deps = { ...deps, managedWork: queued };
+    Object.assign(stores.state.mailboxes.get('device-1')!.get('primary')!, { managedProtocol: 'graph' });
+    clock.advance(3 * 60 * 60 * 1000);
+    await runSupervisorSweep(deps);
+    expect(resubscribePushes().map((s) => (s.message.payload as { mailbox: string }).mailbox)).toEqual(['shared']);
+    expect(queued.messages).toEqual([
+      { v: 1, type: 'managed-subscription', deviceId: 'device-1', mailboxId: 'primary', requestedAt: clock.now(), job: { work: 'keep' } },
+    ]);
+    expect(stores.state.mailboxes.get('device-1')!.get('primary')!.dueAt).toBe(clock.now() + MANAGED_WORK_LEASE_MS);
+    clock.advance(60_000);
+    await runSupervisorSweep(deps);
+    expect(queued.messages).toHaveLength(1);
   });
 
   it('takes a silent subscription through one resubscribe push back to live', async () => {
