@@ -18,6 +18,7 @@ import {
   ValidationError,
 } from '../../shared/errors.js';
 import { EwsBodyTooLargeError, EwsDoctypeError, EwsMalformedError } from '../../shared/ews/ews-errors.js';
+import { GraphBodyTooLargeError, GraphMalformedError, GraphValidationTokenError } from '../../shared/graph/graph-errors.js';
 
 /**
  * The one place that turns typed errors into HTTP answers. 4xx carry the error's own message (written for callers);
@@ -28,6 +29,8 @@ const statusByError: ReadonlyArray<[abstract new (...args: never[]) => RelayErro
   [MalformedJsonError, 400],
   [EwsMalformedError, 400],
   [EwsDoctypeError, 400],
+  [GraphMalformedError, 400],
+  [GraphValidationTokenError, 400],
   [UnauthorizedError, 401],
   [ForbiddenError, 403],
   [DeviceNotFoundError, 404],
@@ -41,6 +44,7 @@ const statusByError: ReadonlyArray<[abstract new (...args: never[]) => RelayErro
   [ConcurrentUpdateError, 409],
   [PayloadTooLargeError, 413],
   [EwsBodyTooLargeError, 413],
+  [GraphBodyTooLargeError, 413],
   [UnsupportedMediaTypeError, 415],
   [DependencyUnavailableError, 503],
 ];

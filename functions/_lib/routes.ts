@@ -10,11 +10,16 @@ export const DEVICE_API_ROUTES = [
   'POST /v1/devices/{deviceId}/mailboxes',
   'DELETE /v1/devices/{deviceId}/mailboxes/{mailboxId}',
   'PUT /v1/devices/{deviceId}/mailboxes/{mailboxId}/subscription',
+  'POST /v1/devices/{deviceId}/mailboxes/{mailboxId}/rotate',
   'GET /v1/devices/{deviceId}/events',
 ] as const;
 export type DeviceApiRoute = (typeof DEVICE_API_ROUTES)[number];
 
-export const CALLBACK_ROUTES = ['POST /v1/callbacks/{secret}'] as const;
+/**
+ * What mail servers POST to, all served by the callback function: EWS push (contract section 4), and Graph change
+ * notifications and lifecycle events (section 7), whose URLs also answer Graph's validation request.
+ */
+export const CALLBACK_ROUTES = ['POST /v1/callbacks/{secret}', 'POST /v1/graph/notifications/{secret}', 'POST /v1/graph/lifecycle/{secret}'] as const;
 export type CallbackRoute = (typeof CALLBACK_ROUTES)[number];
 
 export interface MatchedRoute<R extends string> {

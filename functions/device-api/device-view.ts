@@ -22,7 +22,10 @@ export function toDeviceView({ device, mailboxes }: DeviceWithMailboxes, now: nu
         expiresAt: iso(mailbox.expiresAt),
         lastNotificationAt: iso(mailbox.lastNotificationAt),
       };
-      return { id: mailbox.mailboxId, kind: mailbox.kind, ...times, subscription: { ...times, state: subscriptionState(mailbox, now) } };
+      const state = subscriptionState(mailbox, now);
+      // A subscription reported before v2 had no protocol: it was EWS.
+      const protocol = mailbox.protocol ?? (mailbox.subscriptionId === undefined ? null : 'ews');
+      return { id: mailbox.mailboxId, kind: mailbox.kind, protocol, state, ...times, subscription: { ...times, state } };
     }),
     createdAt: new Date(device.createdAt).toISOString(),
     updatedAt: new Date(device.updatedAt).toISOString(),

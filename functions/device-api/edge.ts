@@ -17,6 +17,7 @@ import { getDevice } from './get-device.js';
 import { listDecisions } from './list-decisions.js';
 import { removeMailbox } from './remove-mailbox.js';
 import { reportSubscription } from './report-subscription.js';
+import { rotateMailbox } from './rotate-mailbox.js';
 import { registerDevice } from './register-device.js';
 import { updateDevice } from './update-device.js';
 
@@ -55,6 +56,8 @@ async function routeDeviceApi(event: HttpEvent, deps: DeviceApiDeps): Promise<Ht
     case 'PUT /v1/devices/{deviceId}/mailboxes/{mailboxId}/subscription':
       await reportSubscription({ device, mailboxId: mailboxIdParam(event), request: parseJsonBody(event, reportSubscriptionRequestSchema) }, deps);
       return noContent();
+    case 'POST /v1/devices/{deviceId}/mailboxes/{mailboxId}/rotate':
+      return json(200, await rotateMailbox({ device, mailboxId: mailboxIdParam(event) }, deps));
     case 'GET /v1/devices/{deviceId}/events':
       return json(200, await listDecisions(device, deps));
     default:

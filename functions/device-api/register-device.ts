@@ -3,11 +3,11 @@ import type { DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
 import { firstIntervalAt } from '../../shared/supervision/interval-schedule.js';
 import { supervisionDueAt } from '../../shared/supervision/subscription-state.js';
 import { hashSecret, newDeviceId, newSecret } from '../_lib/device-secrets.js';
-import { callbackUrl, type DeviceApiDeps } from './deps.js';
+import { mailboxEndpoints, newMailboxSecrets, type DeviceApiDeps } from './deps.js';
 
 /**
- * Registers a device for an organization. The device secret and each mailbox's callback secret are returned once
- * and stored only as hashes; a lost secret means registering again.
+ * Registers a device for an organization. The device secret and each mailbox's secrets (its URL secret and Graph
+ * `clientState`) are returned once and stored only as hashes; a lost secret means registering again (or rotating).
  */
 export async function registerDevice(input: { orgId: string; request: RegisterDeviceRequest }, deps: Pick<DeviceApiDeps, 'registry' | 'endpoints' | 'publicUrl' | 'now' | 'random'>): Promise<RegisterDeviceResponse> {
   const { orgId, request } = input;
@@ -15,12 +15,12 @@ export async function registerDevice(input: { orgId: string; request: RegisterDe
   const deviceId = newDeviceId();
   const deviceSecret = newSecret();
 
-  const issued = request.mailboxes.map((mailbox) => ({ mailbox, secret: newSecret() }));
-  const mailboxes: MailboxRecord[] = issued.map(({ mailbox, secret }) => ({
+  const issued = request.mailboxes.map((mailbox) => ({ mailbox, ...newMailboxSecrets() }));
+  const mailboxes: MailboxRecord[] = issued.map(({ mailbox, stored }) => ({
     deviceId,
     mailboxId: mailbox.id,
     kind: mailbox.kind,
-    callbackKey: hashSecret(secret),
+    ...stored,
     createdAt: now,
     dueAt: supervisionDueAt({ createdAt: now }),
   }));
@@ -48,6 +48,6 @@ export async function registerDevice(input: { orgId: string; request: RegisterDe
   return {
     deviceId,
     deviceSecret,
-    mailboxes: issued.map(({ mailbox, secret }) => ({ id: mailbox.id, callbackUrl: callbackUrl(deps.publicUrl, secret) })),
+    mailboxes: issued.map(({ mailbox, secrets }) => ({ id: mailbox.id, ...mailboxEndpoints(deps.publicUrl, secrets) })),
   };
 }

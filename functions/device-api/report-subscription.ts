@@ -16,11 +16,15 @@ export async function reportSubscription(
   if (!mailbox) throw new MailboxNotFoundError();
   if (mailbox.managedProtocol !== undefined) throw new RelayManagedError();
   const reportedAt = deps.now();
+  const protocol = input.request.protocol ?? 'ews';
+  // A report of one protocol supersedes the other's subscription (contract section 3): the callback of the other
+  // protocol compares with `protocol` from now on. Graph has no StatusFrequency; a value sent with it is ignored.
   const subscription = {
+    protocol,
     subscriptionId: input.request.subscriptionId,
     expiresAt: Date.parse(input.request.expiresAt),
     reportedAt,
-    ...(input.request.statusFrequencyMinutes === undefined ? {} : { statusFrequencyMinutes: input.request.statusFrequencyMinutes }),
+    ...(input.request.statusFrequencyMinutes === undefined || protocol !== 'ews' ? {} : { statusFrequencyMinutes: input.request.statusFrequencyMinutes }),
   };
   const { statusFrequencyMinutes: _previous, ...withoutFrequency } = mailbox;
   const dueAt = supervisionDueAt({ ...withoutFrequency, ...subscription, subscriptionReportedAt: reportedAt });

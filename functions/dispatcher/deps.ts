@@ -1,6 +1,6 @@
 import type { PushGateway } from '../../shared/push/push-gateway.js';
 import type { EventQueue, ManagedSubscriptionMessage, QueueMessage } from '../../shared/queue/queue-messages.js';
-import type { AlertBudget, BurstBudget, DecisionLog, DedupeStore, DeviceReader, TokenRetirement } from '../../shared/store/ports.js';
+import type { AlertBudget, BurstBudget, DecisionLog, DedupeStore, DeviceReader, MailboxActionLimit, TokenRetirement } from '../../shared/store/ports.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
 
 /** What the dispatcher's use case needs; the Lambda and `npm start` wire AWS adapters, tests in-memory ones. */
@@ -8,6 +8,8 @@ export interface DispatcherDeps {
   devices: Pick<DeviceReader, 'getDeviceAndMailbox'>;
   retirement: TokenRetirement;
   burstBudget: BurstBudget;
+  /** One lifecycle push per mailbox and action in 5 minutes. */
+  actionLimit: MailboxActionLimit;
   dedupe: DedupeStore;
   decisions: DecisionLog;
   push: PushGateway;

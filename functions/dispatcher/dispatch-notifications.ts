@@ -1,10 +1,11 @@
 import type { DecisionOutcome } from '../../shared/device/device-schemas.js';
-import type { FlushHeldAlertsMessage, ManagedSubscriptionMessage, NewMailMessage } from '../../shared/queue/queue-messages.js';
+import type { FlushHeldAlertsMessage, MailboxActionMessage, ManagedSubscriptionMessage, NewMailMessage } from '../../shared/queue/queue-messages.js';
 import { decideAlert } from '../../shared/rules/alert-rules.js';
 import type { DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
 import { flushHeldAlerts, holdForBurst, type ClaimedRecord } from './burst-coalescing.js';
 import type { DispatcherDeps, DispatchRecord } from './deps.js';
 import { claimantOf, completeKeys } from './event-claims.js';
+import { pushMailboxActions } from './push-mailbox-action.js';
 import { pushNewMail } from './push-new-mail.js';
 import { recordOutcome } from './record-outcome.js';
 
@@ -16,6 +17,7 @@ export interface DispatchResult {
 interface MailboxGroup {
   newMail: DispatchRecord<NewMailMessage>[];
   flushes: DispatchRecord<FlushHeldAlertsMessage>[];
+  actions: DispatchRecord<MailboxActionMessage>[];
 }
 
 /** How many mailboxes of one batch are worked on at once. */
@@ -43,9 +45,10 @@ export async function dispatchNotifications(records: DispatchRecord[], deps: Dis
       continue;
     }
     const groupKey = `${message.deviceId}\u0000${message.mailboxId}`;
-    const group = groups.get(groupKey) ?? { newMail: [], flushes: [] };
+    const group = groups.get(groupKey) ?? { newMail: [], flushes: [], actions: [] };
     if (message.type === 'new-mail') group.newMail.push({ ...record, message });
-    else group.flushes.push({ ...record, message });
+    else if (message.type === 'flush-held-alerts') group.flushes.push({ ...record, message });
+    else group.actions.push({ ...record, message });
     groups.set(groupKey, group);
   }
 
@@ -55,8 +58,8 @@ export async function dispatchNotifications(records: DispatchRecord[], deps: Dis
       try {
         await dispatchGroup(group, deps);
       } catch (error) {
-        deps.logger.warn('mailbox group failed; its records will be redelivered', { error: error as Error, records: group.newMail.length + group.flushes.length });
-        failed.push(...[...group.newMail, ...group.flushes].map((record) => record.messageId));
+        deps.logger.warn('mailbox group failed; its records will be redelivered', { error: error as Error, records: group.newMail.length + group.flushes.length + group.actions.length });
+        failed.push(...[...group.newMail, ...group.flushes, ...group.actions].map((record) => record.messageId));
       }
     }
   });
@@ -75,17 +78,18 @@ export async function dispatchNotifications(records: DispatchRecord[], deps: Dis
 }
 
 async function dispatchGroup(group: MailboxGroup, deps: DispatcherDeps): Promise<void> {
-  const first = group.newMail[0]?.message ?? group.flushes[0]?.message;
+  const first = group.newMail[0]?.message ?? group.flushes[0]?.message ?? group.actions[0]?.message;
   if (!first) return;
   const { deviceId, mailboxId } = first;
   const { device, mailbox } = await deps.devices.getDeviceAndMailbox(deviceId, mailboxId);
   if (!device || !mailbox) {
     // Deleted device or removed mailbox: nothing may be stored for it any more, not even a decision.
-    deps.counter.count('DroppedForRemovedMailbox', group.newMail.length + group.flushes.length);
+    deps.counter.count('DroppedForRemovedMailbox', group.newMail.length + group.flushes.length + group.actions.length);
     return;
   }
   if (group.newMail.length > 0) await dispatchNewMail({ records: group.newMail, device, mailbox }, deps);
   if (group.flushes.length > 0) await flushHeldAlerts({ flushes: group.flushes, device, mailbox }, deps);
+  if (group.actions.length > 0) await pushMailboxActions({ records: group.actions, device, mailbox }, deps);
 }
 
 async function dispatchNewMail(

@@ -10,12 +10,13 @@ import { createDispatcherHandler } from './edge.js';
 
 const { documentClient, sqs } = awsClients();
 const tableName = config.tableName();
-const { devices, retirement, burstBudget } = dynamoDbDevicePorts(documentClient, tableName);
+const { devices, retirement, burstBudget, actionLimit } = dynamoDbDevicePorts(documentClient, tableName);
 
 export const handler = createDispatcherHandler({
   devices,
   retirement,
   burstBudget,
+  actionLimit,
   dedupe: new DynamoDbDedupeStore(documentClient, tableName),
   decisions: new DynamoDbDecisionLog(documentClient, tableName),
   push: await pushGateway(),

@@ -44,6 +44,9 @@ export async function acceptNotifications(input: AcceptNotificationsInput, deps:
   if (!device || !mailbox) return unsubscribe('mailbox-removed', deps);
   if (device.status !== 'active') return unsubscribe('device-retired', deps);
   if (mailbox.expiresAt !== undefined && mailbox.expiresAt <= receivedAt) return unsubscribe('subscription-expired', deps);
+  // The mailbox moved to Graph (contract section 3): its EWS subscription is a leftover, ended by this answer. Not
+  // recorded as superseded: the current (Graph) subscription is fine, and nobody needs to be asked to renew.
+  if (mailbox.protocol === 'graph') return unsubscribe('protocol-superseded', deps);
   if (mailbox.subscriptionId !== undefined && notifications.some((n) => n.subscriptionId !== mailbox.subscriptionId)) {
     // Only a holder of this mailbox's URL secret gets here, so recording it cannot be driven by forged traffic.
     await deps.supervision
@@ -52,6 +55,20 @@ export async function acceptNotifications(input: AcceptNotificationsInput, deps:
     return unsubscribe('subscription-superseded', deps);
   }
 
+  await queueNewMail({ mailbox, notifications, receivedAt }, deps);
+  return 'OK';
+}
+
+/**
+ * Queues the new mail of accepted notifications (any protocol, normalized) for the dispatcher and records the
+ * mailbox's last-seen time. Resolves only once the queue has taken every message: if it refuses, the error propagates
+ * and the answer is 5xx, so the server retries.
+ */
+export async function queueNewMail(
+  input: { mailbox: MailboxRecord; notifications: InboundNotification[]; receivedAt: number },
+  deps: Pick<CallbackDeps, 'callbacks' | 'queue' | 'logger' | 'counter'>,
+): Promise<void> {
+  const { mailbox, notifications, receivedAt } = input;
   // One message per notification that brings new mail: the dispatcher gives each message its own alert (contract
   // section 4: at least one per notification), within the mailbox's burst budget.
   const keysPerNotification = newMailEventKeys(mailbox, notifications);
@@ -78,7 +95,6 @@ export async function acceptNotifications(input: AcceptNotificationsInput, deps:
 
   deps.counter.count(messages.length > 0 ? 'CallbackNewMailQueued' : 'CallbackWithoutNewMail');
   if (keyCount > 0) deps.counter.count('NewMailEventsQueued', keyCount);
-  return 'OK';
 }
 
 function unsubscribe(reason: string, deps: CallbackDeps): SubscriptionStatus {
@@ -113,7 +129,7 @@ function newMailEventKeys(mailbox: MailboxRecord, notifications: InboundNotifica
  * per heartbeat); the supervision's silence threshold allows for that lag. The same write moves the mailbox's due
  * time, so a live subscription never comes up in the supervisor's sweep.
  */
-async function recordLastSeen(mailbox: MailboxRecord, at: number, deps: CallbackDeps): Promise<void> {
+async function recordLastSeen(mailbox: MailboxRecord, at: number, deps: Pick<CallbackDeps, 'callbacks' | 'logger'>): Promise<void> {
   if (mailbox.lastNotificationAt !== undefined && at - mailbox.lastNotificationAt < LAST_SEEN_WRITE_INTERVAL_MS) return;
   try {
     await deps.callbacks.touchMailbox(mailbox.deviceId, mailbox.mailboxId, at, supervisionDueAt({ ...mailbox, lastNotificationAt: at }));

@@ -1,23 +1,55 @@
 import { buildSendNotificationResult } from '../../shared/ews/send-notification.js';
 import { readSendNotification } from '../../shared/ews/inbound.js';
 import { RouteNotFoundError } from '../../shared/errors.js';
-import { bodyBytes, header, httpHandler, type HttpHandler } from '../_lib/http.js';
-import { acceptNotifications, type CallbackDeps } from './accept-notifications.js';
+import { parseChangeNotifications } from '../../shared/graph/change-notifications.js';
+import { parseLifecycleNotifications } from '../../shared/graph/lifecycle-notifications.js';
+import { VALIDATION_RESPONSE_HEADERS, validationTokenOf } from '../../shared/graph/validation-request.js';
+import { bodyBytes, header, httpHandler, type HttpEvent, type HttpHandler, type HttpResult } from '../_lib/http.js';
+import type { CallbackRoute } from '../_lib/routes.js';
+import { acceptGraphNotifications, findGraphTarget, type GraphCallbackDeps } from './accept-graph-notifications.js';
+import { acceptLifecycleEvents } from './accept-lifecycle-events.js';
+import { acceptNotifications } from './accept-notifications.js';
 
 /**
- * The Exchange callback's edge: `POST /v1/callbacks/{secret}` reads the SendNotification (EWS), lets the use case
- * accept it, and answers a SOAP SendNotificationResult.
+ * The callback function's edge, for every route a mail server POSTs to:
+ * - `POST /v1/callbacks/{secret}`: EWS push; reads the SendNotification and answers a SOAP SendNotificationResult;
+ * - `POST /v1/graph/notifications/{secret}` and `/v1/graph/lifecycle/{secret}`: Graph; echoes a validation request,
+ *   otherwise reads the notification collection and answers `202 Accepted` once what it brings is queued.
  */
-export function createExchangeCallbackHandler(deps: CallbackDeps): HttpHandler {
+export function createExchangeCallbackHandler(deps: GraphCallbackDeps): HttpHandler {
   return httpHandler(async (event) => {
     const secret = event.pathParameters?.secret;
     if (!secret) throw new RouteNotFoundError('no callback secret in the path');
-    const notifications = readSendNotification(bodyBytes(event), header(event, 'content-type'));
-    const status = await acceptNotifications({ secret, notifications }, deps);
-    return {
-      statusCode: 200,
-      headers: { 'content-type': 'text/xml; charset=utf-8', 'cache-control': 'no-store' },
-      body: buildSendNotificationResult(status),
-    };
+    switch (event.routeKey as CallbackRoute) {
+      case 'POST /v1/graph/notifications/{secret}':
+        return answerGraph(event, secret, deps, async (body) => acceptGraphNotifications({ secret, batch: parseChangeNotifications(body) }, deps));
+      case 'POST /v1/graph/lifecycle/{secret}':
+        return answerGraph(event, secret, deps, async (body) => acceptLifecycleEvents({ secret, batch: parseLifecycleNotifications(body) }, deps));
+      default: {
+        const notifications = readSendNotification(bodyBytes(event), header(event, 'content-type'));
+        const status = await acceptNotifications({ secret, notifications }, deps);
+        return {
+          statusCode: 200,
+          headers: { 'content-type': 'text/xml; charset=utf-8', 'cache-control': 'no-store' },
+          body: buildSendNotificationResult(status),
+        };
+      }
+    }
   });
+}
+
+/**
+ * Graph's two answers: the validation echo (`?validationToken=`, within Graph's 10 s: one lookup), else `202` with an
+ * empty body once the body's work is queued (within Graph's 3 s). The token is checked before the secret is looked
+ * up, and the body before the secret, so that garbage never costs a read.
+ */
+async function answerGraph(event: HttpEvent, secret: string, deps: GraphCallbackDeps, accept: (body: Uint8Array) => Promise<void>): Promise<HttpResult> {
+  const token = validationTokenOf(event.rawQueryString);
+  if (token !== undefined) {
+    await findGraphTarget(secret, deps);
+    deps.counter.count('GraphValidations');
+    return { statusCode: 200, headers: { ...VALIDATION_RESPONSE_HEADERS }, body: token };
+  }
+  await accept(bodyBytes(event));
+  return { statusCode: 202, headers: { 'cache-control': 'no-store' } };
 }

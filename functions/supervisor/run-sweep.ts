@@ -189,7 +189,7 @@ async function superviseMailbox(deviceId: string, mailboxId: string, now: number
     await deps.registry.updateDevice(deviceId, { lastResubscribePushAt: now }, now);
     const asked = { ...mailbox, resubscribeRequestedAt: now };
     await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, resubscribeRequestedAt: now, dueAt: supervisionDueAt(asked) });
-    await record(deps, deviceId, { at: now, mailbox: mailboxId, outcome: 'resubscribe-requested', reason: `subscription-${state}` });
+    await record(deps, deviceId, { at: now, mailbox: mailboxId, outcome: 'resubscribe-requested', reason: `subscription-${state === 'live' || state === 'pending' ? 'expiring' : state}` });
     return;
   }
   if (outcome.outcome === 'retried') {

@@ -185,7 +185,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     const publicUrl = options.publicUrl ?? baseUrl;
 
     const deviceApi = createDeviceApiHandler({ ...ports, decisions, endpoints: noEndpointRegistry, publicUrl, orgTokenSecret, now, random });
-    const callback = createExchangeCallbackHandler({ ...ports, queue, now, logger, counter });
+    const callback = createExchangeCallbackHandler({ ...ports, decisions, queue, now, logger, counter });
     const dispatcher = createDispatcherHandler({
       ...ports,
       dedupe,

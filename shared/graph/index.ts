@@ -26,6 +26,7 @@ export {
   type GraphLifecycleNotification,
   type LifecycleAction,
 } from './lifecycle-notifications.js';
+export { toInboundNotifications } from './inbound.js';
 export { MAX_VALIDATION_TOKEN_LENGTH, VALIDATION_RESPONSE_HEADERS, validationTokenOf } from './validation-request.js';
 export {
   GRAPH_IMMUTABLE_ID_HEADERS,

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { mailboxActionSchema } from '../push/apns-payloads.js';
 
 /**
  * Messages on the event queue (callback -> dispatcher). One discriminated union; the dispatcher refuses anything else.
@@ -55,7 +56,24 @@ export const managedSubscriptionMessageSchema = z.object({
 });
 export type ManagedSubscriptionMessage = z.infer<typeof managedSubscriptionMessageSchema>;
 
-export const queueMessageSchema = z.discriminatedUnion('type', [newMailMessageSchema, flushHeldAlertsMessageSchema, managedSubscriptionMessageSchema]);
+/**
+ * A background push asking the app to act on one mailbox's subscription, from a Graph lifecycle event
+ * (`reauthorizationRequired` -> `reauthorize`, `subscriptionRemoved` -> `resubscribe`, `missed` -> `sync`).
+ */
+export const mailboxActionMessageSchema = z.object({
+  v: z.literal(1),
+  type: z.literal('mailbox-action'),
+  deviceId: z.string().min(1),
+  mailboxId: z.string().min(1),
+  action: mailboxActionSchema,
+  /** When the event arrived (epoch ms), the decision's `at`. */
+  receivedAt: z.number().int().nonnegative(),
+  /** Why, for the decision log: `lifecycle:<event>`. */
+  reason: z.string().min(1).max(64),
+});
+export type MailboxActionMessage = z.infer<typeof mailboxActionMessageSchema>;
+
+export const queueMessageSchema = z.discriminatedUnion('type', [newMailMessageSchema, flushHeldAlertsMessageSchema, managedSubscriptionMessageSchema, mailboxActionMessageSchema]);
 export type QueueMessage = z.infer<typeof queueMessageSchema>;
 
 /** The queue port: resolves only once the queue has durably accepted every message. */

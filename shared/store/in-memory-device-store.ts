@@ -9,6 +9,7 @@ import {
   type DevicePorts,
   type DeviceReader,
   type DeviceRegistry,
+  type MailboxActionLimit,
   type MailboxRegistry,
   type SubscriptionReport,
   type SupervisionIndex,
@@ -21,6 +22,7 @@ import {
   type MailboxSupervisionChanges,
 } from './ports.js';
 import { InMemoryStoreState, copy } from './in-memory-store-state.js';
+import type { MailboxAction } from '../push/apns-payloads.js';
 
 
 /**
@@ -35,7 +37,7 @@ import { InMemoryStoreState, copy } from './in-memory-store-state.js';
  * callers meet the possibly empty last page here too.
  */
 export class InMemoryDeviceStore
-  implements DeviceReader, DeviceRegistry, MailboxRegistry, CallbackDirectory, SupervisionIndex, TokenRetirement, BurstBudget
+  implements DeviceReader, DeviceRegistry, MailboxRegistry, CallbackDirectory, SupervisionIndex, TokenRetirement, BurstBudget, MailboxActionLimit
 {
   private readonly state: InMemoryStoreState;
 
@@ -45,7 +47,7 @@ export class InMemoryDeviceStore
 
   /** This store in every port's place, for a use case's deps. */
   ports(): DevicePorts {
-    return { devices: this, registry: this, mailboxes: this, callbacks: this, supervision: this, retirement: this, burstBudget: this };
+    return { devices: this, registry: this, mailboxes: this, callbacks: this, supervision: this, retirement: this, burstBudget: this, actionLimit: this };
   }
 
   async createDevice(device: DeviceRecord, mailboxes: MailboxRecord[]): Promise<void> {
@@ -143,12 +145,38 @@ export class InMemoryDeviceStore
   async setSubscription(deviceId: string, mailboxId: string, subscription: SubscriptionReport): Promise<void> {
     const mailbox = this.mailbox(deviceId, mailboxId);
     if (!mailbox) throw new MailboxNotFoundError();
+    if (subscription.protocol === undefined) delete mailbox.protocol;
+    else mailbox.protocol = subscription.protocol;
     mailbox.subscriptionId = subscription.subscriptionId;
     mailbox.expiresAt = subscription.expiresAt;
     mailbox.subscriptionReportedAt = subscription.reportedAt;
     if (subscription.statusFrequencyMinutes === undefined) delete mailbox.statusFrequencyMinutes;
     else mailbox.statusFrequencyMinutes = subscription.statusFrequencyMinutes;
     mailbox.dueAt = subscription.dueAt;
+  }
+
+  async rotateSecrets(deviceId: string, mailboxId: string, secrets: { callbackKey: string; clientStateHash: string }): Promise<void> {
+    const mailbox = this.mailbox(deviceId, mailboxId);
+    if (!mailbox) throw new MailboxNotFoundError();
+    this.deleteCallback(mailbox);
+    mailbox.callbackKey = secrets.callbackKey;
+    mailbox.clientStateHash = secrets.clientStateHash;
+    this.writeMailbox(mailbox);
+  }
+
+  async claimMailboxAction(deviceId: string, mailboxId: string, action: MailboxAction, now: number, windowMs: number): Promise<boolean> {
+    const mailbox = this.mailbox(deviceId, mailboxId);
+    if (!mailbox) return false;
+    const field = `${action}PushedAt` as const;
+    const last = mailbox[field];
+    if (last !== undefined && last > now - windowMs) return false;
+    mailbox[field] = now;
+    return true;
+  }
+
+  async releaseMailboxAction(deviceId: string, mailboxId: string, action: MailboxAction, claimedAt: number): Promise<void> {
+    const mailbox = this.mailbox(deviceId, mailboxId);
+    if (mailbox && mailbox[`${action}PushedAt`] === claimedAt) delete mailbox[`${action}PushedAt`];
   }
 
   async touchMailbox(deviceId: string, mailboxId: string, at: number, dueAt?: number): Promise<void> {

@@ -1,4 +1,5 @@
-import type { Decision } from '../device/device-schemas.js';
+import type { Decision, SubscriptionProtocol } from '../device/device-schemas.js';
+import type { MailboxAction } from '../push/apns-payloads.js';
 import type { SubscriptionState } from '../supervision/subscription-state.js';
 import type { CallbackTarget, DeviceRecord, MailboxRecord } from './records.js';
 
@@ -77,6 +78,7 @@ export type DeviceChanges = Partial<Pick<DeviceRecord, (typeof DEVICE_CHANGEABLE
  * | SupervisionIndex   | supervisor (due items, states); callback (superseded subscriptions)     |
  * | TokenRetirement    | dispatcher, supervisor, SNS feedback: retire a device whose token died  |
  * | BurstBudget        | dispatcher: alert budget per mailbox and the alerts held in a burst     |
+ * | MailboxActionLimit | dispatcher: one lifecycle push per mailbox and action in 5 minutes      |
  *
  * `functions/_lib/adapters/dynamodb-<port>.ts` implements each on the one table; `InMemoryDeviceStore` implements
  * them all over one in-memory state for tests.
@@ -123,10 +125,18 @@ export interface MailboxRegistry {
    * MailboxNotFoundError.
    */
   setSubscription(deviceId: string, mailboxId: string, subscription: SubscriptionReport): Promise<void>;
+
+  /**
+   * Gives the mailbox new secrets: the new callback lookup is written, then the mailbox, then the old lookup goes, so
+   * the old URLs stop working and the new ones work from the answer on. Throws MailboxNotFoundError.
+   */
+  rotateSecrets(deviceId: string, mailboxId: string, secrets: { callbackKey: string; clientStateHash: string }): Promise<void>;
 }
 
 /** A subscription the device reported, with the supervision due time it implies. */
 export interface SubscriptionReport {
+  /** The protocol of the reported subscription; it supersedes the other's (absent: EWS). */
+  protocol?: SubscriptionProtocol;
   subscriptionId: string;
   expiresAt: number;
   reportedAt: number;
@@ -190,6 +200,18 @@ export interface BurstBudget {
   releaseHeldAlerts(deviceId: string, mailboxId: string, count: number): Promise<boolean>;
 }
 
+export interface MailboxActionLimit {
+  /**
+   * Takes the right to send the mailbox an `action` push now: true, and `<action>PushedAt` set to `now`, when none
+   * was sent in the last `windowMs`; false (changing nothing) otherwise, or when the mailbox is gone. Atomic, so
+   * concurrent lifecycle events send one push.
+   */
+  claimMailboxAction(deviceId: string, mailboxId: string, action: MailboxAction, now: number, windowMs: number): Promise<boolean>;
+
+  /** Gives back a claim taken at `claimedAt` whose push failed and will be retried; a later claim is left alone. */
+  releaseMailboxAction(deviceId: string, mailboxId: string, action: MailboxAction, claimedAt: number): Promise<void>;
+}
+
 /**
  * Every device port by the name use cases give it in their deps. The wiring builds one of these (DynamoDB adapters
  * in a Lambda and in `npm start`, the in-memory store in tests) and each use case takes the ports it names.
@@ -202,6 +224,7 @@ export interface DevicePorts {
   supervision: SupervisionIndex;
   retirement: TokenRetirement;
   burstBudget: BurstBudget;
+  actionLimit: MailboxActionLimit;
 }
 
 export type ClaimResult = 'claimed' | 'duplicate';

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { alertSettingsSchema, apnsEnvironmentSchema, deliveryModeSchema, deviceStatusSchema, mailboxKindSchema } from '../device/device-schemas.js';
+import {
+  alertSettingsSchema,
+  apnsEnvironmentSchema,
+  deliveryModeSchema,
+  deviceStatusSchema,
+  mailboxKindSchema,
+  subscriptionProtocolSchema,
+} from '../device/device-schemas.js';
 import { subscriptionStateSchema } from '../supervision/subscription-state.js';
 
 /**
@@ -52,6 +59,13 @@ export const mailboxRecordSchema = z.object({
   kind: mailboxKindSchema,
   /** SHA-256 (base64url) of the callback URL secret; the key of the callback lookup. */
   callbackKey: z.string(),
+  /**
+   * SHA-256 (base64url) of the Graph `clientState` handed out with the mailbox (contract section 7); absent for a
+   * mailbox registered before the relay spoke Graph, whose Graph items are all refused until it is rotated.
+   */
+  clientStateHash: z.string().optional(),
+  /** The protocol of the current subscription (`subscriptionId`); absent (read as EWS) before v2 or the first report. */
+  protocol: subscriptionProtocolSchema.optional(),
   subscriptionId: z.string().optional(),
   expiresAt: z.number().optional(),
   lastNotificationAt: z.number().optional(),
@@ -67,6 +81,13 @@ export const mailboxRecordSchema = z.object({
   supervisionState: subscriptionStateSchema.optional(),
   /** When the supervisor must look at this mailbox next (`supervisionDueAt`); indexed in the due index. */
   dueAt: z.number().optional(),
+  /**
+   * When a background push asking the app to act on this mailbox (`resubscribe`, `reauthorize`, `sync`) was last
+   * sent for a lifecycle event: at most one per mailbox and action in 5 minutes (contract section 6).
+   */
+  resubscribePushedAt: z.number().optional(),
+  reauthorizePushedAt: z.number().optional(),
+  syncPushedAt: z.number().optional(),
   /** When the current burst window of new-mail alerts for this mailbox opened (burst coalescing). */
   alertWindowStartedAt: z.number().optional(),
   /** Alerts pushed in that window. */

@@ -25,9 +25,18 @@ export const EXPIRY_LEAD_MS = 15 * 60 * 1000;
 /** After a resubscribe request, wait this long before asking again for the same mailbox. */
 export const RESUBSCRIBE_RETRY_MS = 60 * 60 * 1000;
 
+/**
+ * Graph: ask for renewal once less than this share of the subscription's lifetime is left, and at most
+ * {@link GRAPH_RENEWAL_LEAD_MAX_MS} before expiry (contract section 7).
+ */
+export const GRAPH_RENEWAL_LEAD_SHARE = 1 / 4;
+export const GRAPH_RENEWAL_LEAD_MAX_MS = 24 * 60 * 60 * 1000;
+
 /** Fields of a mailbox the supervision depends on (all epoch ms). */
 export interface SupervisedMailbox {
   createdAt: number;
+  /** The protocol of the current subscription; absent is EWS (or nothing reported yet). */
+  protocol?: 'ews' | 'graph';
   subscriptionId?: string;
   /** When the device last reported its subscription. */
   subscriptionReportedAt?: number;
@@ -56,6 +65,8 @@ export function silentAt(mailbox: SupervisedMailbox): number {
 
 export function subscriptionState(mailbox: SupervisedMailbox, now: number): SubscriptionState {
   if (mailbox.expiresAt !== undefined && mailbox.expiresAt <= now) return 'expired';
+  // Graph sends no heartbeats: silence says nothing about a Graph subscription, and it is never `silent`.
+  if (mailbox.protocol === 'graph') return mailbox.lastNotificationAt === undefined ? 'pending' : 'live';
   if (mailbox.supersededAt !== undefined && mailbox.supersededAt > (mailbox.lastNotificationAt ?? 0) && mailbox.supersededAt > (mailbox.subscriptionReportedAt ?? 0)) {
     return 'superseded';
   }
@@ -68,9 +79,33 @@ export function subscriptionState(mailbox: SupervisedMailbox, now: number): Subs
  * after a resubscribe request, not before the retry interval has passed (the rate limit per mailbox).
  */
 export function supervisionDueAt(mailbox: SupervisedMailbox): number {
+  if (mailbox.protocol === 'graph') return graphDueAt(mailbox);
   let due = silentAt(mailbox);
   if (mailbox.expiresAt !== undefined) due = Math.min(due, mailbox.expiresAt - EXPIRY_LEAD_MS);
   if (mailbox.supersededAt !== undefined) due = Math.min(due, mailbox.supersededAt);
+  if (mailbox.resubscribeRequestedAt !== undefined && mailbox.resubscribeRequestedAt >= lastReportOrLife(mailbox)) {
+    due = Math.max(due, mailbox.resubscribeRequestedAt + RESUBSCRIBE_RETRY_MS);
+  }
+  return due;
+}
+
+/**
+ * When the device should renew a Graph subscription: once less than a quarter of its lifetime (from the report to
+ * `expiresAt`), and at most 24 hours, is left.
+ */
+export function graphRenewalDueAt(mailbox: SupervisedMailbox & { expiresAt: number }): number {
+  const lifetime = Math.max(0, mailbox.expiresAt - lastReportOrLife(mailbox));
+  return mailbox.expiresAt - Math.min(GRAPH_RENEWAL_LEAD_MAX_MS, lifetime * GRAPH_RENEWAL_LEAD_SHARE);
+}
+
+/**
+ * Graph: due at the renewal point, and after a renewal request no sooner than an hour later (the contract's "at most
+ * once an hour"). Not due for silence: a Graph subscription that hears nothing is simply a quiet mailbox. `expired`
+ * needs no visit of its own: the state is computed from `expiresAt` wherever it is shown.
+ */
+function graphDueAt(mailbox: SupervisedMailbox): number {
+  if (mailbox.expiresAt === undefined) return silentAt(mailbox);
+  let due = graphRenewalDueAt({ ...mailbox, expiresAt: mailbox.expiresAt });
   if (mailbox.resubscribeRequestedAt !== undefined && mailbox.resubscribeRequestedAt >= lastReportOrLife(mailbox)) {
     due = Math.max(due, mailbox.resubscribeRequestedAt + RESUBSCRIBE_RETRY_MS);
   }
@@ -84,6 +119,9 @@ function lastReportOrLife(mailbox: SupervisedMailbox): number {
 /** True when the mailbox needs a resubscribe push now (silent, superseded, expired or about to expire). */
 export function needsResubscribe(mailbox: SupervisedMailbox, now: number): boolean {
   const state = subscriptionState(mailbox, now);
+  if (mailbox.protocol === 'graph' && mailbox.expiresAt !== undefined) {
+    return state === 'expired' || graphRenewalDueAt({ ...mailbox, expiresAt: mailbox.expiresAt }) <= now;
+  }
   if (state === 'silent' || state === 'expired' || state === 'superseded') return true;
   return mailbox.expiresAt !== undefined && mailbox.expiresAt - EXPIRY_LEAD_MS <= now;
 }

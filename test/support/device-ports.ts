@@ -7,6 +7,7 @@ import type {
   DevicePorts,
   DeviceReader,
   DeviceRegistry,
+  MailboxActionLimit,
   MailboxRegistry,
   SupervisionIndex,
   TokenRetirement,
@@ -16,16 +17,17 @@ import type {
  * Every device port as one object, for the tests that arrange and inspect the store across ports (the behaviour
  * suite, the adapters' own tests). Use cases never take this: each names the ports it calls.
  */
-export type AllDevicePorts = DeviceReader & DeviceRegistry & MailboxRegistry & CallbackDirectory & SupervisionIndex & TokenRetirement & BurstBudget;
+export type AllDevicePorts = DeviceReader & DeviceRegistry & MailboxRegistry & CallbackDirectory & SupervisionIndex & TokenRetirement & BurstBudget & MailboxActionLimit;
 
 const METHODS = {
   devices: ['getDevice', 'getDeviceWithMailboxes', 'getDeviceAndMailbox'],
   registry: ['createDevice', 'updateDevice', 'deleteDevice'],
-  mailboxes: ['addMailbox', 'removeMailbox', 'setSubscription'],
+  mailboxes: ['addMailbox', 'removeMailbox', 'setSubscription', 'rotateSecrets'],
   callbacks: ['findCallback', 'touchMailbox'],
   supervision: ['listDue', 'updateMailboxSupervision'],
   retirement: ['retireDevice'],
   burstBudget: ['claimAlertSlot', 'holdAlerts', 'beginFlush', 'endFlush', 'releaseHeldAlerts'],
+  actionLimit: ['claimMailboxAction', 'releaseMailboxAction'],
 } as const satisfies { [P in keyof DevicePorts]: readonly (keyof DevicePorts[P])[] };
 
 /** One object whose methods call the port that owns them. */

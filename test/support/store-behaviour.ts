@@ -424,6 +424,64 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
         });
       });
 
+      describe('setSubscription with a protocol', () => {
+        it('records the protocol of the report, and a report without one drops it (EWS)', async () => {
+          const { device } = await registered();
+          await stores.devices.setSubscription(device.deviceId, 'primary', { ...report('graph-sub', T0 + HOUR), protocol: 'graph' });
+          expect(await mailboxOf(device.deviceId, 'primary')).toMatchObject({ protocol: 'graph', subscriptionId: 'graph-sub' });
+
+          await stores.devices.setSubscription(device.deviceId, 'primary', report('ews-sub', T0 + HOUR));
+          expect(await mailboxOf(device.deviceId, 'primary')).not.toHaveProperty('protocol');
+        });
+      });
+
+      describe('rotateSecrets', () => {
+        it('moves the callback lookup to the new key and stores the new clientState hash', async () => {
+          const { device, primary } = await registered();
+
+          await stores.devices.rotateSecrets(device.deviceId, 'primary', { callbackKey: 'rotated-key', clientStateHash: 'rotated-state' });
+
+          expect(await stores.devices.findCallback(primary.callbackKey)).toBeUndefined();
+          expect(await stores.devices.findCallback('rotated-key')).toEqual({ deviceId: device.deviceId, mailboxId: 'primary' });
+          expect(await mailboxOf(device.deviceId, 'primary')).toMatchObject({ callbackKey: 'rotated-key', clientStateHash: 'rotated-state' });
+        });
+
+        it('throws MailboxNotFoundError for an unknown mailbox and leaves no lookup behind', async () => {
+          const { device } = await registered();
+          await expect(stores.devices.rotateSecrets(device.deviceId, 'ghost', { callbackKey: 'k', clientStateHash: 'c' })).rejects.toBeInstanceOf(MailboxNotFoundError);
+          expect(await stores.devices.findCallback('k')).toBeUndefined();
+        });
+      });
+
+      describe('claimMailboxAction', () => {
+        it('grants one push per mailbox and action within the window, each action on its own, and nothing for a missing mailbox', async () => {
+          const { device } = await registered();
+          const claim = (action: 'resubscribe' | 'reauthorize' | 'sync', at: number) => stores.devices.claimMailboxAction(device.deviceId, 'primary', action, at, 5 * 60_000);
+
+          expect([await claim('sync', T0), await claim('sync', T0 + 1), await claim('reauthorize', T0 + 2), await claim('sync', T0 + 5 * 60_000 - 1)]).toEqual([true, false, true, false]);
+          expect(await claim('sync', T0 + 5 * 60_000)).toBe(true);
+          expect(await mailboxOf(device.deviceId, 'primary')).toMatchObject({ syncPushedAt: T0 + 5 * 60_000, reauthorizePushedAt: T0 + 2 });
+          expect(await stores.devices.claimMailboxAction(device.deviceId, 'ghost', 'sync', T0, 1)).toBe(false);
+          expect(await mailboxOf(device.deviceId, 'ghost')).toBeUndefined();
+        });
+
+        it('takes back a released claim, but not a later one', async () => {
+          const { device } = await registered();
+          expect(await stores.devices.claimMailboxAction(device.deviceId, 'primary', 'sync', T0, 60_000)).toBe(true);
+          await stores.devices.releaseMailboxAction(device.deviceId, 'primary', 'sync', T0 - 1);
+          expect(await stores.devices.claimMailboxAction(device.deviceId, 'primary', 'sync', T0 + 1, 60_000)).toBe(false);
+          await stores.devices.releaseMailboxAction(device.deviceId, 'primary', 'sync', T0);
+          expect(await stores.devices.claimMailboxAction(device.deviceId, 'primary', 'sync', T0 + 2, 60_000)).toBe(true);
+          await stores.devices.releaseMailboxAction(device.deviceId, 'ghost', 'sync', T0);
+        });
+
+        it('grants one of many concurrent claims', async () => {
+          const { device } = await registered();
+          const claims = await Promise.all(Array.from({ length: 8 }, () => stores.devices.claimMailboxAction(device.deviceId, 'primary', 'resubscribe', T0, 60_000)));
+          expect(claims.filter(Boolean)).toHaveLength(1);
+        });
+      });
+
       describe('touchMailbox', () => {
         it('moves lastNotificationAt forward only', async () => {
           const { device } = await registered();

@@ -4,6 +4,7 @@ import { DynamoDbBurstBudget } from './dynamodb-burst-budget.js';
 import { DynamoDbCallbackDirectory } from './dynamodb-callback-directory.js';
 import { DynamoDbDeviceReader } from './dynamodb-device-reader.js';
 import { DynamoDbDeviceRegistry } from './dynamodb-device-registry.js';
+import { DynamoDbMailboxActionLimit } from './dynamodb-mailbox-action-limit.js';
 import { DynamoDbMailboxRegistry, type DynamoDbMailboxRegistryOptions } from './dynamodb-mailbox-registry.js';
 import { DynamoDbSupervisionIndex } from './dynamodb-supervision-index.js';
 import { DynamoDbTokenRetirement } from './dynamodb-token-retirement.js';
@@ -18,5 +19,6 @@ export function dynamoDbDevicePorts(client: DynamoDBDocumentClient, tableName: s
     supervision: new DynamoDbSupervisionIndex(client, tableName, options),
     retirement: new DynamoDbTokenRetirement(client, tableName, options),
     burstBudget: new DynamoDbBurstBudget(client, tableName, options),
+    actionLimit: new DynamoDbMailboxActionLimit(client, tableName, options),
   };
 }

@@ -1,0 +1,68 @@
+import { RetryableDeliveryError } from '../../shared/errors.js';
+import { mailboxActionPush } from '../../shared/push/apns-payloads.js';
+import type { PushResult } from '../../shared/push/push-gateway.js';
+import type { MailboxActionMessage } from '../../shared/queue/queue-messages.js';
+import type { DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
+import type { DispatcherDeps, DispatchRecord } from './deps.js';
+import { recordOutcome } from './record-outcome.js';
+
+/** At most one push per mailbox and action in this window (contract section 6). */
+export const MAILBOX_ACTION_PUSH_INTERVAL_MS = 5 * 60 * 1000;
+
+/**
+ * Sends the background pushes that Graph lifecycle events asked for (`reauthorize`, `resubscribe`, `sync`), one per
+ * mailbox and action in 5 minutes: a push held back by that limit is recorded `suppressed`, reason `rate-limited`.
+ * A retryable failure gives the claim back, records `retried` (or `dead-lettered` on the last attempt) and rethrows,
+ * so the record is redelivered and pushes then.
+ */
+export async function pushMailboxActions(
+  input: { records: DispatchRecord<MailboxActionMessage>[]; device: DeviceRecord; mailbox: MailboxRecord },
+  deps: DispatcherDeps,
+): Promise<void> {
+  const { device, mailbox } = input;
+  const { deviceId, mailboxId } = mailbox;
+  for (const { message, receiveCount } of input.records) {
+    const decision = { deviceId, mailbox: mailboxId, at: message.receivedAt };
+    if (device.status !== 'active') {
+      await recordOutcome({ ...decision, outcome: 'token-retired', reason: `device-retired:${device.retiredReason ?? 'unknown'}` }, deps);
+      continue;
+    }
+    const now = deps.now();
+    if (!(await deps.actionLimit.claimMailboxAction(deviceId, mailboxId, message.action, now, MAILBOX_ACTION_PUSH_INTERVAL_MS))) {
+      await recordOutcome({ ...decision, outcome: 'suppressed', reason: 'rate-limited' }, deps);
+      continue;
+    }
+    let result: PushResult;
+    try {
+      result = await deps.push.send(
+        { deviceId, pushToken: device.pushToken, environment: device.apnsEnvironment, ...(device.endpointArn ? { endpointArn: device.endpointArn } : {}) },
+        mailboxActionPush(message.action, mailboxId),
+      );
+    } catch (error) {
+      await deps.actionLimit.releaseMailboxAction(deviceId, mailboxId, message.action, now);
+      const reason = error instanceof RetryableDeliveryError ? error.reason : 'push-error';
+      await recordOutcome({ ...decision, outcome: receiveCount >= deps.maxReceiveCount ? 'dead-lettered' : 'retried', reason }, deps);
+      throw error;
+    }
+    switch (result.outcome) {
+      case 'delivered':
+        await recordOutcome({ ...decision, outcome: `${message.action}-requested`, reason: message.reason }, deps);
+        break;
+      case 'token-invalid': {
+        const retired = await deps.retirement.retireDevice(deviceId, {
+          pushToken: device.pushToken,
+          tokenRejectedAt: result.timestamp ?? now,
+          reason: result.reason,
+          now,
+        });
+        const reason = `apns:${result.status}:${result.reason}${retired ? '' : ':token-newer-than-rejection'}`;
+        await recordOutcome({ ...decision, outcome: retired ? 'token-retired' : 'failed', reason }, deps);
+        break;
+      }
+      case 'rejected':
+        deps.logger.warn('mailbox action push rejected and not retried', { status: result.status, reason: result.reason });
+        await recordOutcome({ ...decision, outcome: 'failed', reason: `apns:${result.status}:${result.reason}` }, deps);
+        break;
+    }
+  }
+}
