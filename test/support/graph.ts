@@ -1,3 +1,5 @@
+import type { HttpHandler, HttpResult } from '../../functions/_lib/http.js';
+import { localLambdaContext } from '../../infra/local/lambda-context.js';
 /** Graph change notification bodies and requests, as Microsoft Graph sends them (GRAPH change-notifications-delivery-webhooks.md). */
 
 export interface GraphItemSpec {
@@ -52,4 +54,29 @@ export async function postGraph(url: string, body: string | Uint8Array, options:
     body,
   });
   return { status: response.status, contentType: response.headers.get('content-type'), body: await response.text() };
+}
+
+
+export type GraphRoute = 'POST /v1/graph/notifications/{secret}' | 'POST /v1/graph/lifecycle/{secret}';
+
+/** Calls the callback function's handler as API Gateway would for a Graph route: the bytes as sent, the raw query. */
+export function graphCaller(handler: HttpHandler) {
+  return async (route: GraphRoute, secret: string, body: string | Uint8Array, rawQueryString = ''): Promise<{ status: number; headers: Record<string, unknown>; body: string }> => {
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
+    const result = (await handler(
+      {
+        version: '2.0',
+        routeKey: route,
+        rawPath: '/',
+        rawQueryString,
+        headers: { 'content-type': 'application/json' },
+        pathParameters: { secret },
+        requestContext: {} as never,
+        body: bytes.toString('base64'),
+        isBase64Encoded: true,
+      },
+      localLambdaContext('exchange-callback'),
+    )) as HttpResult;
+    return { status: result.statusCode ?? 0, headers: (result.headers ?? {}) as Record<string, unknown>, body: result.body ?? '' };
+  };
 }

@@ -341,6 +341,59 @@ describe('device API', () => {
     });
   });
 
+  describe('Graph (contract section 7)', () => {
+    type Registered = { deviceId: string; deviceSecret: string; mailboxes: Array<{ id: string; callbackUrl: string; graph: { notificationUrl: string; lifecycleNotificationUrl: string; clientState: string } }> };
+    const lastSegment = (url: string) => url.split('/').pop()!;
+
+    it('hands out per mailbox Graph URLs ending in a path secret and an independent clientState, storing only hashes', async () => {
+      const device = (await registered({ mailboxes: [{ id: 'me', kind: 'primary' }, { id: 'boss', kind: 'delegated' }] })) as unknown as Registered;
+      for (const mailbox of device.mailboxes) {
+        expect(mailbox.graph.notificationUrl).toMatch(/^https:\/\/relay\.example\.com\/v1\/graph\/notifications\/[A-Za-z0-9_-]{43}$/);
+        expect(mailbox.graph.lifecycleNotificationUrl).toMatch(/^https:\/\/relay\.example\.com\/v1\/graph\/lifecycle\/[A-Za-z0-9_-]{43}$/);
+        expect(mailbox.graph.clientState).toMatch(/^[A-Za-z0-9_-]{43}$/);
+        expect(mailbox.graph.clientState).not.toBe(lastSegment(mailbox.graph.notificationUrl));
+        const stored = (await stores.devices.getDeviceAndMailbox(device.deviceId, mailbox.id)).mailbox!;
+        expect(stored.clientStateHash).toBe(hashSecret(mailbox.graph.clientState));
+        expect(JSON.stringify(stored)).not.toContain(mailbox.graph.clientState);
+        expect(JSON.stringify(stored)).not.toContain(lastSegment(mailbox.graph.notificationUrl));
+      }
+      const added = await call('POST /v1/devices/{deviceId}/mailboxes', { params: { deviceId: device.deviceId }, token: device.deviceSecret, body: { id: 'team' } });
+      expect(added.body.graph.notificationUrl).toMatch(/\/v1\/graph\/notifications\/[A-Za-z0-9_-]{43}$/);
+    });
+
+    it('records the protocol of a report and shows protocol and state per mailbox', async () => {
+      const device = await registered();
+      const params = { deviceId: device.deviceId, mailboxId: 'me' };
+      const view = async () => (await call('GET /v1/devices/{deviceId}', { params, token: device.deviceSecret })).body.mailboxes[0];
+      expect(await view()).toMatchObject({ protocol: null, state: 'pending' });
+      const put = (body: Record<string, unknown>) => call('PUT /v1/devices/{deviceId}/mailboxes/{mailboxId}/subscription', { params, token: device.deviceSecret, body });
+      expect((await put({ subscriptionId: 'ews-1', expiresAt: '2026-11-24T10:00:00Z' })).status).toBe(204);
+      expect(await view()).toMatchObject({ protocol: 'ews', state: 'pending', subscriptionId: 'ews-1' });
+      expect((await put({ protocol: 'graph', subscriptionId: 'graph-1', expiresAt: '2026-11-29T10:00:00Z', statusFrequencyMinutes: 5 })).status).toBe(204);
+      expect(await view()).toMatchObject({ protocol: 'graph', state: 'pending', subscriptionId: 'graph-1' });
+      expect((await stores.devices.getDeviceAndMailbox(device.deviceId, 'me')).mailbox).not.toHaveProperty('statusFrequencyMinutes');
+      expect((await put({ protocol: 'imap', subscriptionId: 'x', expiresAt: '2026-11-29T10:00:00Z' })).status).toBe(400);
+    });
+
+    it('rotates a mailbox: new URL secret and clientState, the old lookup gone, 404 for another mailbox', async () => {
+      const device = (await registered()) as unknown as Registered;
+      const params = { deviceId: device.deviceId, mailboxId: 'me' };
+      const rotated = await call('POST /v1/devices/{deviceId}/mailboxes/{mailboxId}/rotate', { params, token: device.deviceSecret });
+      expect(rotated.status).toBe(200);
+      expect(rotated.body.id).toBe('me');
+      const [before] = device.mailboxes;
+      expect(rotated.body.callbackUrl).not.toBe(before!.callbackUrl);
+      expect(rotated.body.graph.clientState).not.toBe(before!.graph.clientState);
+      expect(lastSegment(rotated.body.graph.notificationUrl)).toBe(lastSegment(rotated.body.callbackUrl));
+      expect(await stores.devices.findCallback(hashSecret(lastSegment(before!.callbackUrl)))).toBeUndefined();
+      expect(await stores.devices.findCallback(hashSecret(lastSegment(rotated.body.callbackUrl)))).toEqual({ deviceId: device.deviceId, mailboxId: 'me' });
+      expect((await stores.devices.getDeviceAndMailbox(device.deviceId, 'me')).mailbox?.clientStateHash).toBe(hashSecret(rotated.body.graph.clientState));
+
+      expect((await call('POST /v1/devices/{deviceId}/mailboxes/{mailboxId}/rotate', { params: { ...params, mailboxId: 'other' }, token: device.deviceSecret })).status).toBe(404);
+      expect((await call('POST /v1/devices/{deviceId}/mailboxes/{mailboxId}/rotate', { params, token: 'wrong' })).status).toBe(403);
+    });
+  });
+
   describe('deletion and decisions', () => {
     it('deletes everything stored for the device', async () => {
       const device = await registered();
