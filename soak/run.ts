@@ -25,6 +25,7 @@ const { runApnsFaults, runDeadLetterRedrive } = await import('../test/faults/sce
 const { runDynamoFaults } = await import('../test/faults/scenarios/dynamodb-faults.js');
 const { runRestartCycles } = await import('../test/faults/scenarios/restart-cycles.js');
 const { fuzzCallback, fuzzDeviceApi } = await import('../test/hostile/fuzz.js');
+const { fuzzGraph } = await import('../test/hostile/graph-fuzz.js');
 const { forgeCallbacks } = await import('../test/security/forged-callbacks.js');
 const fc = (await import('fast-check')).default;
 
@@ -89,6 +90,7 @@ for (const [index, dynamoSeed] of [seed, seed + 1, seed + 2].entries()) {
 }
 await step('restart cycles', () => runRestartCycles({ devices: n(10), cycles: Math.max(2, n(5)) }), (r) => [r.row]);
 await step(`callback fuzz, ${n(50_000)} cases`, () => fuzzCallback({ cases: n(50_000), seed }), (r) => [r.row]);
+await step(`Graph fuzz, ${n(50_000)} cases`, () => fuzzGraph({ cases: n(50_000), seed }), (r) => [r.row]);
 await step(`device API fuzz, ${n(30_000)} cases`, () => fuzzDeviceApi({ cases: n(30_000), seed }), (r) => [
   { ...r.row, crashes: r.row.crashes + (r.deviceStillValid ? 0 : 1) + (r.prototypeClean ? 0 : 1) },
 ]);
