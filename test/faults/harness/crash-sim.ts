@@ -317,6 +317,7 @@ export async function simulateCrashes(scenario: SimScenario): Promise<SimResult>
       devices,
       retirement: devices,
       burstBudget: devices,
+      actionLimit: devices,
       dedupe,
       decisions,
       push,
