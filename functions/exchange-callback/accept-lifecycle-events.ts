@@ -3,6 +3,9 @@ import { lifecycleActionOf, type GraphLifecycleNotification, type LifecycleActio
 import type { MailboxActionMessage } from '../../shared/queue/queue-messages.js';
 import { findGraphTarget, judge, recordRefusals, type GraphCallbackDeps } from './accept-graph-notifications.js';
 
+/** Counted once per accepted lifecycle event; the monitoring alarms on its hourly sum. */
+export const GRAPH_LIFECYCLE_METRIC = 'GraphLifecycleEvents';
+
 /**
  * Accepts one Graph lifecycle POST (contract section 7): the same URL secret, size and `clientState` rules as
  * notifications, and the event must be about the mailbox's current Graph subscription. Each accepted event becomes a
@@ -19,7 +22,7 @@ export async function acceptLifecycleEvents(input: { secret: string; batch: Grap
 
   const actions = new Map<LifecycleAction, string>();
   for (const item of accepted) {
-    deps.counter.count('GraphLifecycleEvents');
+    deps.counter.count(GRAPH_LIFECYCLE_METRIC);
     const action = lifecycleActionOf(item.lifecycleEvent);
     if (!action) {
       deps.counter.count('GraphLifecycleEventsUnknown');

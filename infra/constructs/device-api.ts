@@ -12,7 +12,7 @@ import type { RelayFunction } from './relay-function.js';
 export interface DeviceApiProps {
   /** Serves the device routes (functions/_lib/routes.ts). */
   readonly deviceFunction: RelayFunction;
-  /** Serves `POST /v1/callbacks/{secret}`. */
+  /** Serves `POST /v1/callbacks/{secret}` (EWS) and the Graph notification and lifecycle routes. */
   readonly callbackFunction: RelayFunction;
   /** Stage-wide throttling: steady requests per second and burst. */
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
@@ -44,6 +44,8 @@ export class DeviceApi extends Construct {
   readonly url: string;
   /** The callback route's key, which is also its CloudWatch `Route` dimension. */
   readonly callbackRouteKey: string = CALLBACK_ROUTES[0];
+  /** The Graph notification route's key (its `Route` dimension): Graph drops an endpoint's notifications when it fails. */
+  readonly graphNotificationRouteKey: string = CALLBACK_ROUTES[1];
   /** The regional domain name to point a CNAME/alias at, when a custom domain is configured. */
   readonly customDomainTarget?: string;
 
@@ -108,11 +110,15 @@ export class DeviceApi extends Construct {
     // apart from the device routes. API Gateway refuses a stage whose RouteSettings name a route that does not exist
     // yet ("Unable to find Route by key"), so the stage waits for the route.
     const cfnStage = this.stage.node.defaultChild as apigw.CfnStage;
-    cfnStage.addPropertyOverride(`RouteSettings.${this.callbackRouteKey}`, {
-      DetailedMetricsEnabled: true,
-      ThrottlingRateLimit: props.callbackThrottle.rateLimit,
-      ThrottlingBurstLimit: props.callbackThrottle.burstLimit,
-    });
+    // The Graph routes are mail-server traffic too: the same throttle, each on its own (API Gateway throttles per
+    // route); detailed metrics for the notification route only, whose error rate and answer time are alarmed on.
+    for (const routeKey of CALLBACK_ROUTES) {
+      cfnStage.addPropertyOverride(`RouteSettings.${routeKey}`, {
+        DetailedMetricsEnabled: routeKey === this.callbackRouteKey || routeKey === this.graphNotificationRouteKey,
+        ThrottlingRateLimit: props.callbackThrottle.rateLimit,
+        ThrottlingBurstLimit: props.callbackThrottle.burstLimit,
+      });
+    }
     for (const route of callbackRoutes) this.stage.node.addDependency(route);
 
     this.url = props.customDomain ? `https://${props.customDomain.domainName}` : this.api.apiEndpoint;

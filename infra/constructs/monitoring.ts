@@ -11,6 +11,10 @@ import type { EventQueue } from './event-queue.js';
 import { SWEEP_COMPLETED_METRIC } from '../../functions/supervisor/run-sweep.js';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/_lib/observability-names.js';
 import type { RelayFunction } from './relay-function.js';
+import { GRAPH_LIFECYCLE_METRIC } from '../../functions/exchange-callback/accept-lifecycle-events.js';
+import { lifecycleActionSchema } from '../../shared/graph/lifecycle-notifications.js';
+
+const GRAPH_LIFECYCLE_ACTIONS = lifecycleActionSchema.options;
 
 /**
  * The dispatcher's outcome counters (functions/dispatcher/dispatch-notifications.ts, `Outcome-<decision outcome>`),
@@ -47,6 +51,15 @@ export interface MonitoringProps {
    * as 100 %, so a small deployment's total outage alarms too. @default 5
    */
   readonly callbackErrorRatePercent?: number;
+  /** Alarm when this share of Graph notification POSTs answers 5xx (at least 10 a minute). @default 5 */
+  readonly graphErrorRatePercent?: number;
+  /**
+   * Alarm when Graph notification answers take this long at p99: Graph counts an answer over 2,900 ms as slow and
+   * delays, then drops, the notifications of an endpoint with too many slow answers. @default 2,000 ms
+   */
+  readonly graphLatencyThresholdMs?: number;
+  /** Alarm when more Graph lifecycle events than this arrive in an hour (subscriptions removed, missed, reauthorization). @default 100 */
+  readonly graphLifecycleEventsPerHour?: number;
   /** Alarm when this share of push attempts fails for good (at least 20 in 5 minutes). @default 10 */
   readonly pushFailureRatePercent?: number;
 }
@@ -62,6 +75,9 @@ export class Monitoring extends Construct {
     readonly deadLetters: cloudwatch.Alarm;
     readonly feedbackDeadLetters?: cloudwatch.Alarm;
     readonly callbackErrorRate: cloudwatch.Alarm;
+    readonly graphErrorRate: cloudwatch.Alarm;
+    readonly graphLatency: cloudwatch.Alarm;
+    readonly graphLifecycleEvents: cloudwatch.Alarm;
     readonly pushFailureRate: cloudwatch.Alarm;
     readonly backlogAge: cloudwatch.Alarm;
     readonly callbackRejectRate: cloudwatch.Alarm;
@@ -183,6 +199,52 @@ export class Monitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
 
+    // Graph: its own route (and so its own failure modes: Graph drops the notifications of an endpoint that fails or
+    // answers slowly, where Exchange retries for StatusFrequency), and the lifecycle events it sends.
+    const graphRouteMetric = (metricName: string, statistic = 'Sum') =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/ApiGateway',
+        metricName,
+        dimensionsMap: { ApiId: props.api.api.apiId, Stage: '$default', Route: props.api.graphNotificationRouteKey },
+        statistic,
+        period: oneMinute,
+      });
+    const graphRequests = graphRouteMetric('Count');
+    const graph5xx = graphRouteMetric('5xx');
+    const graph4xx = graphRouteMetric('4xx');
+    const graphLatencyP99 = graphRouteMetric('Latency', 'p99');
+    const graphErrorRatePercent = new cloudwatch.MathExpression({
+      expression: 'IF(requests >= 10, 100 * errors / requests, 0)',
+      usingMetrics: { requests: graphRequests, errors: graph5xx },
+      label: 'Graph notifications 5xx %',
+      period: oneMinute,
+    });
+    const graphErrorRate = graphErrorRatePercent.createAlarm(this, 'GraphErrorRate', {
+      alarmDescription: `Graph notifications answer 5xx: new mail of Exchange Online mailboxes is not being queued, and Graph drops what it cannot deliver within 4 hours. ${runbook('graph-errors')}`,
+      threshold: props.graphErrorRatePercent ?? 5,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const graphLatency = graphLatencyP99.createAlarm(this, 'GraphSlowAnswers', {
+      alarmDescription: `Graph notification answers are slow at p99: Graph counts answers over 2,900 ms as slow and then delays and drops notifications. ${runbook('graph-errors')}`,
+      threshold: props.graphLatencyThresholdMs ?? 2_000,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const relayMetric = (metricName: string, period: Duration) =>
+      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: SERVICE_NAME }, statistic: 'Sum', period });
+    const graphLifecycleEvents = relayMetric(GRAPH_LIFECYCLE_METRIC, Duration.hours(1)).createAlarm(this, 'GraphLifecycleEvents', {
+      alarmDescription: `Many Graph lifecycle events: Graph is removing subscriptions, missing notifications or asking for reauthorization across mailboxes. ${runbook('graph-lifecycle-events')}`,
+      threshold: props.graphLifecycleEventsPerHour ?? 100,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
     const outcome = (metricName: string) =>
       new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,
@@ -238,6 +300,9 @@ export class Monitoring extends Construct {
       deadLetters,
       ...(feedbackDeadLetters ? { feedbackDeadLetters } : {}),
       callbackErrorRate,
+      graphErrorRate,
+      graphLatency,
+      graphLifecycleEvents,
       callbackRejectRate,
       apiServerErrors,
       sweepSilence,
@@ -301,6 +366,16 @@ export class Monitoring extends Construct {
         title: 'Dispatcher',
         left: [props.dispatcher.function.metricInvocations({ period: oneMinute }), props.dispatcher.function.metricErrors({ period: oneMinute })],
         right: [props.dispatcher.function.metricDuration({ period: oneMinute, statistic: 'p99' })],
+        width: 8,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Graph notifications', left: [graphRequests, graph4xx, graph5xx], right: [graphErrorRatePercent], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'Graph answer time p99 (ms; Graph calls over 2,900 slow)', left: [graphLatencyP99], width: 8 }),
+      new cloudwatch.GraphWidget({
+        title: 'Graph lifecycle events and refused items',
+        left: GRAPH_LIFECYCLE_ACTIONS.map((action) => relayMetric(`GraphLifecycle-${action}`, fiveMinutes)),
+        right: ['client-state', 'superseded'].map((reason) => relayMetric(`GraphRefused-${reason}`, fiveMinutes)),
         width: 8,
       }),
     );

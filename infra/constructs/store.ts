@@ -65,6 +65,14 @@ export class Store extends Construct {
     this.grant(fn, [...READ_ACTIONS, 'dynamodb:UpdateItem']);
   }
 
+  /**
+   * The callback's grant: reads, UpdateItem for the last-seen stamp, and PutItem for the decision it records about
+   * Graph items it refuses (a forged clientState, a superseded subscription); no delete, no batch write. Sets TABLE_NAME.
+   */
+  grantCallbackAccess(fn: RelayFunction): void {
+    this.grant(fn, [...READ_ACTIONS, 'dynamodb:UpdateItem', 'dynamodb:PutItem']);
+  }
+
   /** UpdateItem only (retiring a device is one conditional update); sets TABLE_NAME. */
   grantUpdate(fn: RelayFunction): void {
     this.grant(fn, ['dynamodb:UpdateItem']);

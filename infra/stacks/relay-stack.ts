@@ -116,7 +116,7 @@ export class RelayStack extends Stack {
     orgTokenSecret.grantRead(deviceApi, 'ORG_TOKEN_SECRET_ARN');
     this.push.allowEndpointRegistration(deviceApi);
 
-    this.store.grantReadAndUpdate(callback);
+    this.store.grantCallbackAccess(callback);
     this.events.allowSendFrom(callback);
 
     this.store.grantReadWrite(dispatcher);

@@ -206,9 +206,9 @@ describe('IAM', () => {
     ]);
   });
 
-  it('callback: table reads, UpdateItem and SendMessage to the event queue, nothing else', () => {
+  it('callback: table reads, UpdateItem, PutItem (decisions about refused Graph items) and SendMessage to the event queue, nothing else', () => {
     expect(roleStatements(json, ids.callback)).toEqual([
-      { Action: [...READ, 'dynamodb:UpdateItem'], Resource: tableArn },
+      { Action: [...READ, 'dynamodb:UpdateItem', 'dynamodb:PutItem'], Resource: tableArn },
       { Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } },
     ]);
   });
@@ -337,8 +337,11 @@ describe('the HTTP API', () => {
         'POST /v1/devices/{deviceId}/mailboxes',
         'DELETE /v1/devices/{deviceId}/mailboxes/{mailboxId}',
         'PUT /v1/devices/{deviceId}/mailboxes/{mailboxId}/subscription',
+        'POST /v1/devices/{deviceId}/mailboxes/{mailboxId}/rotate',
         'GET /v1/devices/{deviceId}/events',
         'POST /v1/callbacks/{secret}',
+        'POST /v1/graph/notifications/{secret}',
+        'POST /v1/graph/lifecycle/{secret}',
       ].sort(),
     );
     const integrationOf = (routeKey: string) => {
@@ -347,19 +350,25 @@ describe('the HTTP API', () => {
       return json.Resources[integrationId].Properties.IntegrationUri['Fn::GetAtt'][0];
     };
     expect(integrationOf('POST /v1/callbacks/{secret}')).toBe(ids.callback);
+    expect(integrationOf('POST /v1/graph/notifications/{secret}')).toBe(ids.callback);
+    expect(integrationOf('POST /v1/graph/lifecycle/{secret}')).toBe(ids.callback);
     expect(json.Resources[onlyResource(json, 'AWS::ApiGatewayV2::Api')[0]].Properties.Target).toBeUndefined();
     expect(integrationOf('GET /v1/devices/{deviceId}/events')).toBe(ids.deviceApi);
   });
 
-  it('gives the callback route its own metrics and explicit limits, and creates the stage only after that route', () => {
+  it('gives the callback routes (EWS and Graph) their own explicit limits, metrics where alarmed on, and creates the stage only after them', () => {
     const [, stage] = onlyResource(json, 'AWS::ApiGatewayV2::Stage');
     // Route settings replace the stage's limits for the route: without its own, it would be unthrottled or refuse all.
     expect(stage.Properties.RouteSettings).toEqual({
       'POST /v1/callbacks/{secret}': { DetailedMetricsEnabled: true, ThrottlingRateLimit: 50, ThrottlingBurstLimit: 80 },
+      'POST /v1/graph/notifications/{secret}': { DetailedMetricsEnabled: true, ThrottlingRateLimit: 50, ThrottlingBurstLimit: 80 },
+      'POST /v1/graph/lifecycle/{secret}': { DetailedMetricsEnabled: false, ThrottlingRateLimit: 50, ThrottlingBurstLimit: 80 },
     });
     // Otherwise CloudFormation may create the stage first and API Gateway refuses it ("Unable to find Route by key").
-    const [callbackRouteId] = resourcesOfType(json, 'AWS::ApiGatewayV2::Route').find(([, route]) => route.Properties.RouteKey === 'POST /v1/callbacks/{secret}')!;
-    expect(stage.DependsOn).toContain(callbackRouteId);
+    for (const routeKey of ['POST /v1/callbacks/{secret}', 'POST /v1/graph/notifications/{secret}', 'POST /v1/graph/lifecycle/{secret}']) {
+      const [routeId] = resourcesOfType(json, 'AWS::ApiGatewayV2::Route').find(([, route]) => route.Properties.RouteKey === routeKey)!;
+      expect(stage.DependsOn).toContain(routeId);
+    }
   });
 
   it('throttles the stage and logs JSON access records without the request path', () => {
@@ -396,7 +405,8 @@ describe('alarms', () => {
   const apiId = () => resourcesOfType(json, 'AWS::ApiGatewayV2::Api')[0]![0];
 
   it('all notify the configured existing topic when they fire and when they clear, and no topic of the stack\'s own', () => {
-    expect(alarms).toHaveLength(18);
+    // With the three Graph alarms (error rate, slow answers, lifecycle events per hour).
+    expect(alarms).toHaveLength(21);
     for (const [, { Properties }] of alarms) {
       expect(Properties.AlarmActions).toEqual(['arn:aws:sns:eu-west-1:123456789012:oncall']);
       expect(Properties.OKActions).toEqual(['arn:aws:sns:eu-west-1:123456789012:oncall']);
@@ -506,6 +516,27 @@ describe('alarms', () => {
   it('count a minute with any callback 5xx as failing below 10 requests, so a small deployment\'s outage alarms', () => {
     const expression = (alarm('CallbackErrorRate').Metrics as Array<{ Expression?: string }>).find((metric) => metric.Expression)!.Expression;
     expect(expression).toBe('IF(FILL(requests, 0) >= 10, 100 * FILL(errors, 0) / requests, IF(FILL(errors, 0) > 0, 100, 0))');
+  });
+
+  it('fire when more than 5 % of Graph notification POSTs answer 5xx, when their p99 passes 2 s, and on over 100 lifecycle events an hour', () => {
+    const rate = alarm('GraphErrorRate');
+    expect(rate).toMatchObject({ Threshold: 5, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 5, DatapointsToAlarm: 3 });
+    const errors = (rate.Metrics as Array<{ Id: string; MetricStat?: { Metric: { MetricName: string; Dimensions: unknown } } }>).find((m) => m.Id === 'errors')!;
+    expect(errors.MetricStat!.Metric).toMatchObject({ MetricName: '5xx', Dimensions: expect.arrayContaining([{ Name: 'Route', Value: 'POST /v1/graph/notifications/{secret}' }]) });
+    expect(alarm('GraphSlowAnswers')).toMatchObject({
+      MetricName: 'Latency',
+      ExtendedStatistic: 'p99',
+      Threshold: 2000,
+      Dimensions: expect.arrayContaining([{ Name: 'Route', Value: 'POST /v1/graph/notifications/{secret}' }]),
+    });
+    expect(alarm('GraphLifecycleEvents')).toMatchObject({
+      Namespace: 'InboxRelay',
+      MetricName: 'GraphLifecycleEvents',
+      Statistic: 'Sum',
+      Period: 3600,
+      Threshold: 100,
+      Dimensions: [{ Name: 'service', Value: 'inbox-relay' }],
+    });
   });
 
   it('fire when more than 10 % of pushes fail for good, from the dispatcher\'s outcome metrics', () => {
