@@ -3,7 +3,8 @@ import { api } from '../test/support/device-api.js';
 import { buildCostModel, type CostModel, type FunctionName, type Usage } from './cost-model.js';
 import { PRICES, REFERENCE_WORKLOAD } from './prices.js';
 import type { CounterSnapshot } from './support/aws-call-counter.js';
-import { FLEET_STATUS_FREQUENCY_MINUTES, fleetCallbackUrl, fleetMember } from './support/fleet.js';
+import { FLEET_STATUS_FREQUENCY_MINUTES, fleetCallbackUrl, fleetGraphNotificationUrl, fleetMember } from './support/fleet.js';
+import { graphBody, messageItem, postGraph } from '../test/support/graph.js';
 import { startBenchStack, type BenchStack } from './support/local-stack.js';
 import { progress } from './support/progress.js';
 import { fixed, mean, sig } from './support/stats.js';
@@ -48,7 +49,7 @@ export interface PhaseResult {
 }
 
 export interface AwsCallsResult {
-  phases: { newMail: PhaseResult; newMailBurst: PhaseResult; heartbeat: PhaseResult; resubscription: PhaseResult };
+  phases: { newMail: PhaseResult; newMailBurst: PhaseResult; heartbeat: PhaseResult; resubscription: PhaseResult; graphNewMail?: PhaseResult };
   burstConcurrency: number;
   costModel: CostModel;
   prices: typeof PRICES;
@@ -61,6 +62,7 @@ const BURST_CONCURRENCY = 20;
 export async function runAwsCallsBench(options: { quick: boolean }): Promise<AwsCallsResult> {
   const n = options.quick ? 100 : 1000;
   const stack = await startBenchStack({ scope: SCOPE, countCalls: true });
+  let stopped = false;
   try {
     progress(SCOPE, `seeding ${3 * n} mailboxes`);
     await stack.seed(3 * n);
@@ -116,13 +118,36 @@ export async function runAwsCallsBench(options: { quick: boolean }): Promise<Aws
       return usage;
     };
     const costModel = buildCostModel({ newMail: unitUsage(newMail), heartbeat: unitUsage(heartbeat), resubscription: unitUsage(resubscription) });
+    await stack.stop();
+    stopped = true;
+    const graphNewMail = await runGraphNewMail(n);
     return {
-      phases: { newMail, newMailBurst, heartbeat, resubscription },
+      phases: { newMail, newMailBurst, heartbeat, resubscription, graphNewMail },
       burstConcurrency: BURST_CONCURRENCY,
       costModel,
       prices: PRICES,
       workload: REFERENCE_WORKLOAD,
     };
+  } finally {
+    if (!stopped) await stack.stop();
+  }
+}
+
+/** Graph new mail, one at a time, on a fleet whose mailboxes report Graph subscriptions: the calls per Graph notification. */
+async function runGraphNewMail(n: number): Promise<PhaseResult> {
+  const stack = await startBenchStack({ scope: SCOPE, countCalls: true, protocol: 'graph' });
+  try {
+    progress(SCOPE, `Graph: seeding ${n} mailboxes, then ${n} Graph new mails, one at a time`);
+    await stack.seed(n);
+    return await phase(stack, n, async () => {
+      for (let index = 0; index < n; index++) {
+        const member = fleetMember(stack.salt, index);
+        const body = graphBody([messageItem({ subscriptionId: member.subscriptionId, clientState: member.clientState, messageId: `AAMkGraphCalls-${index}` })]);
+        const answer = await postGraph(fleetGraphNotificationUrl(stack.service.publicUrl, member), body);
+        if (answer.status !== 202) throw new Error(`Graph notification answered ${answer.status}`);
+        await stack.service.apnsSandbox!.waitForPushes(index + 1, 10_000);
+      }
+    });
   } finally {
     await stack.stop();
   }

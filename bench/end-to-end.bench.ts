@@ -1,6 +1,6 @@
 import { measurePipeline } from './callback.bench.js';
 import { fleetMember } from './support/fleet.js';
-import { runLoad } from './support/load-generator.js';
+import { runLoad, type NotificationKind } from './support/load-generator.js';
 import { startBenchStack, type BenchStack } from './support/local-stack.js';
 import { progress, sleep } from './support/progress.js';
 import { median, summarizeLatencies, type LatencySummary } from './support/stats.js';
@@ -32,6 +32,8 @@ export interface EndToEndLevel {
 }
 
 export interface EndToEndResult {
+  /** The same levels with Graph change notifications instead of EWS (a Graph fleet on a stack of its own). */
+  graphLevels?: EndToEndLevel[];
   sustainableRate: number;
   rateSource: 'group 1' | 'measured in this group';
   secondsPerLevel: number;
@@ -60,6 +62,7 @@ export async function runEndToEndBench(options: EndToEndOptions): Promise<EndToE
   // A quick run is a smoke test of the whole path; one pass each keeps it short.
   const passCount = options.quick ? 1 : PASSES;
   const stack = await startBenchStack({ scope: SCOPE });
+  let stopped = false;
   try {
     let rate = options.sustainableRate;
     const rateSource: EndToEndResult['rateSource'] = rate === undefined ? 'measured in this group' : 'group 1';
@@ -85,7 +88,40 @@ export async function runEndToEndBench(options: EndToEndOptions): Promise<EndToE
         await sleep(300);
       }
     }
-    return { sustainableRate: rate, rateSource, secondsPerLevel, passesPerLevel: passCount, levels: passes.map(combinePasses) };
+    const levels = passes.map(combinePasses);
+    await stack.stop();
+    stopped = true;
+    const graphLevels = await runGraphLevels({ rate, perLevel, warmupRequests, passCount });
+    return { sustainableRate: rate, rateSource, secondsPerLevel, passesPerLevel: passCount, levels, graphLevels };
+  } finally {
+    if (!stopped) await stack.stop();
+  }
+}
+
+/**
+ * The same load levels (fractions of the same EWS sustainable rate, the same requests per level and passes) with
+ * Graph notifications (one `created` message each, JSON) to the Graph URL of a fleet whose mailboxes report Graph
+ * subscriptions: the Graph answer time and end to end next to EWS's.
+ */
+async function runGraphLevels(run: { rate: number; perLevel: number[]; warmupRequests: number; passCount: number }): Promise<EndToEndLevel[]> {
+  const stack = await startBenchStack({ scope: SCOPE, protocol: 'graph' });
+  try {
+    const total = run.warmupRequests + run.perLevel.reduce((sum, n) => sum + Math.ceil(n / run.passCount) * run.passCount, 0);
+    progress(SCOPE, `Graph: seeding ${total} fresh Graph mailboxes`);
+    await stack.seed(total);
+    await warmUp(stack, { rate: run.rate * LOAD_LEVELS[0], indexes: Array.from({ length: run.warmupRequests }, (_, k) => k), scope: SCOPE, kind: 'graph-new-mail' });
+    const passes: EndToEndLevel[][] = LOAD_LEVELS.map(() => []);
+    let next = run.warmupRequests;
+    for (let pass = 0; pass < run.passCount; pass++) {
+      for (const [i, load] of LOAD_LEVELS.entries()) {
+        const count = Math.ceil(run.perLevel[i]! / run.passCount);
+        const indexes = Array.from({ length: count }, (_, k) => next + k);
+        next += count;
+        passes[i]!.push(await runLevel(stack, { load, rate: run.rate * load, indexes, runTag: `graph-${load}-${pass}`, scope: SCOPE, kind: 'graph-new-mail' }));
+        await sleep(300);
+      }
+    }
+    return passes.map(combinePasses);
   } finally {
     await stack.stop();
   }
@@ -127,14 +163,14 @@ export async function measureSustainableRate(stack: BenchStack, quick: boolean, 
  * Untimed open-loop traffic before the first measured level: the first requests of a fresh process pay for JIT
  * compilation and for opening connections, which no later request does.
  */
-export async function warmUp(stack: BenchStack, run: { rate: number; indexes: number[]; scope: string }): Promise<void> {
+export async function warmUp(stack: BenchStack, run: { rate: number; indexes: number[]; scope: string; kind?: NotificationKind }): Promise<void> {
   progress(run.scope, `warm-up: ${run.indexes.length} requests at ${Math.round(run.rate)}/s, not measured`);
   await runLoad({
     mode: 'open-loop',
     publicUrl: stack.service.publicUrl,
     salt: stack.salt,
     indexes: run.indexes,
-    kind: 'new-mail',
+    kind: run.kind ?? 'new-mail',
     runTag: 'warm-up',
     rate: run.rate,
     count: run.indexes.length,
@@ -146,7 +182,7 @@ export async function warmUp(stack: BenchStack, run: { rate: number; indexes: nu
 /** One open-loop run at `rate`; each push is matched to its request by device token. */
 export async function runLevel(
   stack: BenchStack,
-  run: { load: number; rate: number; indexes: number[]; runTag: string; scope: string },
+  run: { load: number; rate: number; indexes: number[]; runTag: string; scope: string; kind?: NotificationKind },
 ): Promise<EndToEndLevel> {
   const sandbox = stack.service.apnsSandbox;
   if (!sandbox) throw new Error('the benchmarks need the embedded APNs sandbox');
@@ -157,7 +193,7 @@ export async function runLevel(
     publicUrl: stack.service.publicUrl,
     salt: stack.salt,
     indexes: run.indexes,
-    kind: 'new-mail',
+    kind: run.kind ?? 'new-mail',
     runTag: run.runTag,
     rate: run.rate,
     count: run.indexes.length,
@@ -176,7 +212,8 @@ export async function runLevel(
     seen.add(k);
     endToEnd.push(push.at - sent.dueAt[k]!);
   }
-  const answered = sent.answerMs.filter((ms, k) => ms >= 0 && sent.status[k] === 200);
+  // EWS answers 200, Graph 202.
+  const answered = sent.answerMs.filter((ms, k) => ms >= 0 && sent.status[k]! >= 200 && sent.status[k]! < 300);
   const endToEndMs = summarizeLatencies(endToEnd);
   const level: EndToEndLevel = {
     load: run.load,

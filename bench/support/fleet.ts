@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BatchWriteCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { hashSecret } from '../../functions/_lib/device-secrets.js';
-import { callbackUrl } from '../../functions/device-api/deps.js';
+import { GRAPH_NOTIFICATION_PATH_PREFIX, callbackUrl } from '../../functions/device-api/deps.js';
 import { api } from '../../test/support/device-api.js';
 import { progress } from './progress.js';
 
@@ -23,7 +23,12 @@ export interface FleetMember {
   callbackSecret: string;
   pushToken: string;
   subscriptionId: string;
+  /** The Graph clientState of the mailbox (a Graph fleet's notifications carry it). */
+  clientState: string;
 }
+
+/** Which protocol a fleet's subscriptions speak: EWS push, or Graph change notifications. */
+export type FleetProtocol = 'ews' | 'graph';
 
 /** StatusFrequency the fleet's subscriptions report: Exchange's default and the reference workload's. */
 export const FLEET_STATUS_FREQUENCY_MINUTES = 30;
@@ -45,6 +50,7 @@ export function fleetMember(salt: string, index: number): FleetMember {
     callbackSecret: digest(`${salt}:callback:${index}`).toString('base64url'),
     pushToken: digest(`${salt}:push-token:${index}`).toString('hex'),
     subscriptionId: `sub-${salt}-${index}`,
+    clientState: digest(`${salt}:client-state:${index}`).toString('base64url'),
   };
 }
 
@@ -52,10 +58,15 @@ export function fleetCallbackUrl(publicUrl: string, member: FleetMember): string
   return callbackUrl(publicUrl, member.callbackSecret);
 }
 
+/** The member's Graph notification URL (the same URL secret as its callback URL). */
+export function fleetGraphNotificationUrl(publicUrl: string, member: FleetMember): string {
+  return `${publicUrl.replace(/\/+$/, '')}${GRAPH_NOTIFICATION_PATH_PREFIX}${member.callbackSecret}`;
+}
+
 /** The items one registration wrote, and the identifiers in them that differ per device. */
 export interface FleetTemplate {
   items: Record<string, unknown>[];
-  replacements: { deviceId: string; secretHash: string; callbackKey: string };
+  replacements: { deviceId: string; secretHash: string; callbackKey: string; clientStateHash: string };
 }
 
 /**
@@ -68,6 +79,8 @@ export async function captureFleetTemplate(input: {
   documentClient: DynamoDBDocumentClient;
   tableName: string;
   subscriptionExpiresAt: number;
+  /** The protocol the template's subscription is reported with (default EWS). */
+  protocol?: FleetProtocol;
 }): Promise<FleetTemplate> {
   const registered = await api(input.baseUrl, 'POST', '/v1/devices', {
     token: input.orgToken,
@@ -78,11 +91,14 @@ export async function captureFleetTemplate(input: {
   const templateCallbackUrl = String(registered.body.mailboxes[0].callbackUrl);
   const reported = await api(input.baseUrl, 'PUT', `/v1/devices/${deviceId}/mailboxes/${TEMPLATE_MAILBOX_ID}/subscription`, {
     token: deviceSecret,
-    body: {
-      subscriptionId: TEMPLATE_SUBSCRIPTION_ID,
-      expiresAt: new Date(input.subscriptionExpiresAt).toISOString(),
-      statusFrequencyMinutes: FLEET_STATUS_FREQUENCY_MINUTES,
-    },
+    body:
+      input.protocol === 'graph'
+        ? { protocol: 'graph', subscriptionId: TEMPLATE_SUBSCRIPTION_ID, expiresAt: new Date(input.subscriptionExpiresAt).toISOString() }
+        : {
+            subscriptionId: TEMPLATE_SUBSCRIPTION_ID,
+            expiresAt: new Date(input.subscriptionExpiresAt).toISOString(),
+            statusFrequencyMinutes: FLEET_STATUS_FREQUENCY_MINUTES,
+          },
   });
   if (reported.status !== 204) throw new Error(`template subscription report answered ${reported.status}: ${JSON.stringify(reported.body)}`);
 
@@ -97,7 +113,11 @@ export async function captureFleetTemplate(input: {
   } while (startKey);
   if (items.length === 0) throw new Error('the template registration wrote nothing that a scan could find');
   const callbackSecret = templateCallbackUrl.slice(templateCallbackUrl.lastIndexOf('/') + 1);
-  return { items, replacements: { deviceId, secretHash: hashSecret(deviceSecret), callbackKey: hashSecret(callbackSecret) } };
+  const clientState = String(registered.body.mailboxes[0].graph.clientState);
+  return {
+    items,
+    replacements: { deviceId, secretHash: hashSecret(deviceSecret), callbackKey: hashSecret(callbackSecret), clientStateHash: hashSecret(clientState) },
+  };
 }
 
 /** The template's items rewritten for one member. */
@@ -106,6 +126,7 @@ export function fleetItems(template: FleetTemplate, member: FleetMember): Record
     [template.replacements.deviceId, member.deviceId],
     [template.replacements.secretHash, hashSecret(member.deviceSecret)],
     [template.replacements.callbackKey, hashSecret(member.callbackSecret)],
+    [template.replacements.clientStateHash, hashSecret(member.clientState)],
     [TEMPLATE_PUSH_TOKEN, member.pushToken],
     [TEMPLATE_MAILBOX_ID, member.mailboxId],
     [TEMPLATE_SUBSCRIPTION_ID, member.subscriptionId],

@@ -3,7 +3,8 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { newMailBody, statusEventBody } from '../../test/support/exchange.js';
-import { fleetCallbackUrl, fleetMember } from './fleet.js';
+import { graphBody, messageItem } from '../../test/support/graph.js';
+import { fleetCallbackUrl, fleetGraphNotificationUrl, fleetMember } from './fleet.js';
 import { summarizeLatencies, type LatencySummary } from './stats.js';
 
 /**
@@ -20,7 +21,8 @@ import { summarizeLatencies, type LatencySummary } from './stats.js';
  * Every request is a notification for a fleet mailbox (fleet.ts); new mail carries an item id never sent before.
  */
 
-export type NotificationKind = 'new-mail' | 'status';
+/** EWS NewMail or StatusEvent to the callback URL, or a Graph `created` message to the Graph notification URL. */
+export type NotificationKind = 'new-mail' | 'status' | 'graph-new-mail';
 
 interface FleetTarget {
   publicUrl: string;
@@ -93,18 +95,24 @@ export function runLoad<J extends LoadJob>(job: J): Promise<LoadResult<J>> {
   });
 }
 
-function requestFor(target: FleetTarget, sequence: number): { path: string; body: string } {
+function requestFor(target: FleetTarget, sequence: number): { path: string; body: string; headers: Record<string, string> } {
   const index = target.indexes[sequence % target.indexes.length]!;
   const member = fleetMember(target.salt, index);
+  if (target.kind === 'graph-new-mail') {
+    const url = new URL(fleetGraphNotificationUrl(target.publicUrl, member));
+    const body = graphBody([messageItem({ subscriptionId: member.subscriptionId, clientState: member.clientState, messageId: `AAMkBench-${target.runTag}-${sequence}` })]);
+    return { path: url.pathname, body, headers: JSON_HEADERS };
+  }
   const url = new URL(fleetCallbackUrl(target.publicUrl, member));
   const body =
     target.kind === 'new-mail'
       ? newMailBody(member.subscriptionId, [{ itemId: `AAMkBench-${target.runTag}-${sequence}` }])
       : statusEventBody(member.subscriptionId);
-  return { path: url.pathname, body };
+  return { path: url.pathname, body, headers: HEADERS };
 }
 
 const HEADERS = { 'content-type': 'text/xml; charset=utf-8' };
+const JSON_HEADERS = { 'content-type': 'application/json' };
 
 async function closedLoop(job: ClosedLoopJob): Promise<ClosedLoopResult> {
   let sequence = 0;
@@ -116,7 +124,7 @@ async function closedLoop(job: ClosedLoopJob): Promise<ClosedLoopResult> {
         url: job.publicUrl,
         connections: job.connections,
         duration: job.seconds,
-        headers: HEADERS,
+        headers: job.kind === 'graph-new-mail' ? JSON_HEADERS : HEADERS,
         requests: [
           {
             method: 'POST',
@@ -161,9 +169,9 @@ async function openLoop(job: OpenLoopJob): Promise<OpenLoopResult> {
     const giveUpAt = lastDue + 60_000;
     const send = (k: number) => {
       const due = startPerf + k * interval;
-      const { path, body } = requestFor(job, k);
+      const { path, body, headers } = requestFor(job, k);
       const request = http.request(
-        { agent, host: target.hostname, port: target.port, method: 'POST', path, headers: { ...HEADERS, 'content-length': Buffer.byteLength(body) } },
+        { agent, host: target.hostname, port: target.port, method: 'POST', path, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
         (response) => {
           response.resume();
           response.on('end', () => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { startLocalService, type LocalService } from '../../infra/local/service.js';
 import { AwsCallCounter } from './aws-call-counter.js';
-import { captureFleetTemplate, seedFleet, type FleetTemplate } from './fleet.js';
+import { captureFleetTemplate, seedFleet, type FleetProtocol, type FleetTemplate } from './fleet.js';
 import { progress, sleep } from './progress.js';
 
 /**
@@ -33,7 +33,7 @@ export interface BenchStack {
 /** Far enough ahead that no subscription expires during a run. */
 const SUBSCRIPTION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
 
-export async function startBenchStack(options: { scope: string; countCalls?: boolean }): Promise<BenchStack> {
+export async function startBenchStack(options: { scope: string; countCalls?: boolean; protocol?: FleetProtocol }): Promise<BenchStack> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'inbox-relay-bench-'));
   const counter = options.countCalls ? new AwsCallCounter() : undefined;
   // Started inside runAs('dispatcher'): the SQS poller's loops inherit that context, and HTTP requests replace it.
@@ -51,6 +51,7 @@ export async function startBenchStack(options: { scope: string; countCalls?: boo
         documentClient,
         tableName,
         subscriptionExpiresAt: Date.now() + SUBSCRIPTION_LIFETIME_MS,
+        ...(options.protocol ? { protocol: options.protocol } : {}),
       }),
     );
     counter?.take();

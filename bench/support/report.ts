@@ -98,12 +98,14 @@ function callbackSection(r: CallbackBenchResult): string[] {
 }
 
 function endToEndSection(r: EndToEndResult): string[] {
+  const rows = [...r.levels.map((l) => ['EWS', l] as const), ...(r.graphLevels ?? []).map((l) => ['Graph', l] as const)];
   return [
-    `### 2. End to end (callback POST due → push received by the APNs peer; open loop, ${r.secondsPerLevel} s per level in ${r.passesPerLevel} interleaved passes, each figure the median over the passes; sustainable rate ${r.sustainableRate}/s from ${r.rateSource})`,
+    `### 2. End to end (notification POST due → push received by the APNs peer; open loop, ${r.secondsPerLevel} s per level in ${r.passesPerLevel} interleaved passes, each figure the median over the passes; sustainable rate ${r.sustainableRate}/s from ${r.rateSource}, the same levels for EWS and Graph)`,
     '',
     ...table(
-      ['load', 'rate/s', 'requests', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'answer p50 ms', 'answer p99 ms', 'p50 / p99 per pass', 'missing pushes'],
-      r.levels.map((l) => [
+      ['protocol', 'load', 'rate/s', 'requests', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'answer p50 ms', 'answer p99 ms', 'p50 / p99 per pass', 'missing pushes'],
+      rows.map(([protocol, l]) => [
+        protocol,
         `${Math.round(l.load * 100)}%`,
         l.rate,
         l.requests,
@@ -165,6 +167,7 @@ function awsCallsSection(r: AwsCallsResult): string[] {
   add(`new mail, ${r.burstConcurrency} in flight (${p.newMailBurst.units})`, p.newMailBurst);
   add(`heartbeat (${p.heartbeat.units})`, p.heartbeat);
   add(`subscription report (${p.resubscription.units})`, p.resubscription);
+  if (p.graphNewMail) add(`Graph new mail, one at a time (${p.graphNewMail.units})`, p.graphNewMail);
 
   const cm = r.costModel;
   const costRow = (label: string, lines: CostLines) => [

@@ -17,6 +17,10 @@ export const EXPECTATIONS = {
   settled: 'the relay decided every accepted notification',
   noPushWithoutMail: 'no alert push without new mail; every mail let through announced once',
   apnsAccepted: 'APNs accepted every push',
+  graphAccepted: 'every Graph notification and lifecycle event answered 202',
+  graphValidated: "Graph validated every relay URL (the exact token echoed)",
+  migratedUnsubscribe: 'every EWS leftover of a mailbox moved to Graph answered Unsubscribe (no alert twice)',
+  lifecyclePushed: 'every lifecycle event led to its push (reauthorize, resubscribe or sync)',
 } as const;
 
 export interface CheckInput {
@@ -41,6 +45,30 @@ export function checkExpectations(input: CheckInput): Expectation[] {
     expectation(EXPECTATIONS.settingsNow, now === input.settingsAnswers.length && decisions.rules.ok === true, `${now}/${input.settingsAnswers.length} now`),
     expectation(EXPECTATIONS.settled, input.unsettled.length === 0, input.unsettled.length === 0 ? 'all rounds settled' : examples(input.unsettled)),
     ...checkPushes(input),
+    ...checkGraph(input),
+  ];
+}
+
+/** Contract section 7: the Graph side. */
+function checkGraph({ report, events, devices }: CheckInput): Expectation[] {
+  const g = report.graph;
+  const sent = Object.values(g.notifications).reduce((sum, t) => sum + t.sent, 0);
+  const accepted = Object.values(g.notifications).reduce((sum, t) => sum + t.accepted, 0);
+  const { migrated } = report.notifications;
+  const lifecycleAccepted = devices.reduce((sum, d) => sum + [...d.mailboxes.values()].reduce((n, m) => n + m.lifecycleAccepted, 0), 0);
+  const requested = events.flatMap((e) => e.events).filter((e) => e.reason.startsWith('lifecycle:') && e.outcome.endsWith('-requested')).length;
+  const lifecyclePushes = report.apns.visible ? report.apns.reauthorizeRequests + report.apns.syncRequests : undefined;
+  return [
+    expectation(EXPECTATIONS.graphAccepted, sent > 0 && accepted === sent, `${accepted}/${sent}`),
+    expectation(EXPECTATIONS.graphValidated, g.validations.sent > 0 && g.validations.echoed === g.validations.sent, `${g.validations.echoed}/${g.validations.sent}`),
+    g.migrated > 0
+      ? expectation(EXPECTATIONS.migratedUnsubscribe, migrated.sent > 0 && migrated.unsubscribe === migrated.sent, `${migrated.unsubscribe}/${migrated.sent}`)
+      : { name: EXPECTATIONS.migratedUnsubscribe, ok: undefined, detail: 'no mailbox moved in this run' },
+    expectation(
+      EXPECTATIONS.lifecyclePushed,
+      requested === lifecycleAccepted,
+      `${requested}/${lifecycleAccepted} decided${lifecyclePushes === undefined ? '' : `, ${lifecyclePushes} reauthorize/sync pushes seen`}`,
+    ),
   ];
 }
 
@@ -48,7 +76,7 @@ export function checkExpectations(input: CheckInput): Expectation[] {
 function checkAnswers(report: SimulationReport): Expectation[] {
   const n = report.notifications;
   const sum = (kinds: typeof NOTIFICATION_KINDS, field: 'sent' | 'ok' | 'errors') => kinds.reduce((total, kind) => total + n[kind][field], 0);
-  const current = NOTIFICATION_KINDS.filter((kind) => kind !== 'superseded');
+  const current = NOTIFICATION_KINDS.filter((kind) => kind !== 'superseded' && kind !== 'migrated');
   const sent = sum(NOTIFICATION_KINDS, 'sent');
   const errors = sum(NOTIFICATION_KINDS, 'errors');
   const { superseded } = n;

@@ -35,6 +35,15 @@ export interface PlannedMailbox {
   addedAfterRegistration: boolean;
   /** Exchange answers its first Subscribe with ErrorServerBusy. */
   busyOnFirstSubscribe: boolean;
+  /**
+   * How the device subscribes first: EWS push (on-premises Exchange), or Microsoft Graph (Exchange Online; primary
+   * mailboxes only, since delegated permissions cannot subscribe to another user's mailbox).
+   */
+  protocol: 'ews' | 'graph';
+  /** An EWS mailbox the device moves to Graph before this round (its Exchange moved to Exchange Online). */
+  migratesToGraphBeforeRound?: number;
+  /** The Graph lifecycle event Graph sends after the last round (Graph mailboxes, some of them). */
+  lifecycleEvent?: 'missed' | 'reauthorizationRequired' | 'subscriptionRemoved';
   rounds: PlannedRound[];
 }
 
@@ -84,7 +93,14 @@ const SHARE = {
   retryInThirdRound: 0.15,
   resubscribe: 0.25,
   settingsChange: 0.2,
+  /** Primary mailboxes on Exchange Online (Graph) from the start, and EWS primaries that move there mid-run. */
+  graph: 0.35,
+  migrate: 0.2,
+  lifecycle: 0.5,
 };
+
+/** Graph moves mailboxes before the second round, so that retries and resubscriptions after the move are played too. */
+export const MIGRATION_BEFORE_ROUND = 1;
 
 export function planSimulation(seed: number, deviceCount: number): SimulationPlan {
   if (!Number.isInteger(deviceCount) || deviceCount < 1) throw new RangeError('the simulation needs at least one device');
@@ -95,13 +111,14 @@ export function planSimulation(seed: number, deviceCount: number): SimulationPla
     const number = String(index + 1).padStart(3, '0');
     const delegated = random.shuffle(SHARED_MAILBOXES).slice(0, random.pick([0, 0, 0, 0, 0, 1, 1, 1, 2, 2]));
     const mailboxes: PlannedMailbox[] = [
-      { id: 'me', kind: 'primary', address: `user${number}@contoso.example`, addedAfterRegistration: false, busyOnFirstSubscribe: false, rounds: [] },
+      { id: 'me', kind: 'primary', address: `user${number}@contoso.example`, addedAfterRegistration: false, busyOnFirstSubscribe: false, protocol: 'ews', rounds: [] },
       ...delegated.map((name) => ({
         id: name,
         kind: 'delegated' as const,
         address: `${name}-${number}@contoso.example`,
         addedAfterRegistration: random.chance(0.4),
         busyOnFirstSubscribe: false,
+        protocol: 'ews' as const,
         rounds: [],
       })),
     ];
@@ -126,6 +143,15 @@ export function planSimulation(seed: number, deviceCount: number): SimulationPla
   const retrySecond = new Set(pickShare(random, mailboxes, SHARE.retryInSecondRound));
   const resubscribing = new Set(pickShare(random, mailboxes, SHARE.resubscribe));
   const retryThird = new Set(pickShare(random, mailboxes.filter((m) => !resubscribing.has(m)), SHARE.retryInThirdRound));
+
+  const primaries = mailboxes.filter((m) => m.kind === 'primary');
+  const onGraph = pickShare(random, primaries, SHARE.graph);
+  for (const mailbox of onGraph) mailbox.protocol = 'graph';
+  const migrating = pickShare(random, primaries.filter((m) => m.protocol === 'ews'), SHARE.migrate);
+  for (const mailbox of migrating) mailbox.migratesToGraphBeforeRound = MIGRATION_BEFORE_ROUND;
+  for (const mailbox of pickShare(random, [...onGraph, ...migrating], SHARE.lifecycle)) {
+    mailbox.lifecycleEvent = random.pick(['missed', 'reauthorizationRequired', 'subscriptionRemoved'] as const);
+  }
 
   for (const mailbox of mailboxes) {
     const first: PlannedSend[] = [

@@ -1,13 +1,26 @@
 import type { RelayClient } from '../../shared/client/index.js';
 import type { AlertIntent } from './alert-profiles.js';
+import type { GraphEndpoints } from '../../shared/device/device-schemas.js';
 import type { SentNotification } from './played-exchange.js';
+import type { SentGraphNotification } from './played-graph.js';
 import type { PlannedDevice, PlannedMailbox } from './plan.js';
 import type { RelayTarget } from './relay-target.js';
 
 /** What a simulation run found, and the state it keeps per device and mailbox while it runs. */
 
-export type NotificationKind = 'new-mail-single' | 'new-mail-batch' | 'heartbeat' | 'retry' | 'superseded';
-export const NOTIFICATION_KINDS: readonly NotificationKind[] = ['new-mail-single', 'new-mail-batch', 'heartbeat', 'retry', 'superseded'];
+export type NotificationKind = 'new-mail-single' | 'new-mail-batch' | 'heartbeat' | 'retry' | 'superseded' | 'migrated';
+export const NOTIFICATION_KINDS: readonly NotificationKind[] = ['new-mail-single', 'new-mail-batch', 'heartbeat', 'retry', 'superseded', 'migrated'];
+
+/** What Graph POSTs: new mail (one `created` message each), exact retries, notifications of a replaced subscription, lifecycle events. */
+export type GraphNotificationKind = 'new-mail' | 'retry' | 'superseded' | 'lifecycle';
+export const GRAPH_NOTIFICATION_KINDS: readonly GraphNotificationKind[] = ['new-mail', 'retry', 'superseded', 'lifecycle'];
+
+export interface GraphTally {
+  sent: number;
+  /** Answered 202. */
+  accepted: number;
+  errors: number;
+}
 
 export interface AnswerTally {
   sent: number;
@@ -39,6 +52,16 @@ export interface SimulationReport {
   };
   subscriptions: { subscribed: number; resubscribed: number; busyRetries: number };
   notifications: Record<NotificationKind, AnswerTally>;
+  graph: {
+    /** Mailboxes on Graph at the end, of which moved from EWS during the run. */
+    mailboxes: number;
+    migrated: number;
+    /** Graph subscriptions created (first ones, migrations and resubscriptions). */
+    subscriptions: number;
+    /** Validation requests the played Graph sent to the relay's URLs, and those answered with the exact token. */
+    validations: { sent: number; echoed: number };
+    notifications: Record<GraphNotificationKind, GraphTally>;
+  };
   apns: {
     /** False when the relay pushes to an APNs server whose pushes this simulator cannot see. */
     visible: boolean;
@@ -46,6 +69,8 @@ export interface SimulationReport {
     /** Sum of `newMessages` over the alert pushes. */
     newMessages: number;
     resubscribeRequests: number;
+    reauthorizeRequests: number;
+    syncRequests: number;
     backgroundRefreshes: number;
     other: number;
     refused: number;
@@ -72,7 +97,16 @@ export interface MailboxExpectation {
 export interface MailboxRun {
   plan: PlannedMailbox;
   callbackUrl: string;
+  /** The mailbox's Graph URLs and clientState, from the registration. */
+  graph: GraphEndpoints | undefined;
+  /** The protocol the device subscribes with now (EWS until it moves a mailbox to Graph). */
+  protocol: 'ews' | 'graph';
   lastNewMail: SentNotification | undefined;
+  lastGraphMail: SentGraphNotification | undefined;
+  /** Which of the two the last new mail was. */
+  lastMailProtocol: 'ews' | 'graph' | undefined;
+  /** Lifecycle events Graph sent for the mailbox and the relay accepted (each should lead to one `*-requested`). */
+  lifecycleAccepted: number;
   supersededItems: string[];
   expected: MailboxExpectation;
 }

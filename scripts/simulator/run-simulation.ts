@@ -1,15 +1,29 @@
-import { RelayClient, buildMailboxSubscribeRequest, decodePush, parseAppConfig, readSubscribeResponse, type AppConfig } from '../../shared/client/index.js';
+import {
+  GRAPH_IMMUTABLE_ID_HEADERS,
+  RelayClient,
+  buildGraphSubscriptionRequestFor,
+  buildMailboxSubscribeRequest,
+  decodePush,
+  parseAppConfig,
+  readGraphSubscriptionResponse,
+  readSubscribeResponse,
+  type AppConfig,
+} from '../../shared/client/index.js';
 import { ALERT_INTENTS, alertSettingsFor, suppressionReason, type AlertIntent } from './alert-profiles.js';
 import { mapLimit, sleep } from './concurrency.js';
 import { PlayedExchange, type CallbackAnswer, type SentNotification } from './played-exchange.js';
-import { ROUNDS, SETTINGS_CHANGE_BEFORE_ROUND, planSimulation, type PlannedDevice, type PlannedSend, type SimulationPlan } from './plan.js';
+import { PlayedGraph } from './played-graph.js';
+import { MIGRATION_BEFORE_ROUND, ROUNDS, SETTINGS_CHANGE_BEFORE_ROUND, planSimulation, type PlannedDevice, type PlannedSend, type SimulationPlan } from './plan.js';
 import { seedFrom } from './random.js';
 import { connectToRelay, startInProcessRelay, type ObservedPush, type RelayTarget } from './relay-target.js';
 import { checkExpectations } from './expectations.js';
 import {
+  GRAPH_NOTIFICATION_KINDS,
   NOTIFICATION_KINDS,
   expectedDecisions,
   type AnswerTally,
+  type GraphNotificationKind,
+  type GraphTally,
   type DecisionOutcomeName,
   type DeviceRun,
   type MailboxRun,
@@ -58,7 +72,7 @@ export async function runSimulation(options: SimulationOptions = {}): Promise<Si
 
   const plan = planSimulation(seed, deviceCount);
   const allMailboxes = plan.devices.flatMap((d) => d.mailboxes);
-  const phases = 5 + ROUNDS.length;
+  const phases = 7 + ROUNDS.length;
   let phase = 0;
   const elapsed = () => `${((Date.now() - startedAt) / 1000).toFixed(1).padStart(5)} s`;
   const step = (text: string) => progress(`${elapsed()}  [${++phase}/${phases}] ${text}`);
@@ -67,14 +81,17 @@ export async function runSimulation(options: SimulationOptions = {}): Promise<Si
   step(options.url ? `relay: connecting to ${options.url}` : 'relay: starting one in-process (dynalite, fauxqs, APNs sandbox)');
   const relay = options.url ? await connectToRelay(options.url, options.orgToken!) : await startInProcessRelay(ORGANIZATION_ID);
   let exchange: PlayedExchange | undefined;
+  let graph: PlayedGraph | undefined;
   try {
     exchange = await PlayedExchange.start({
       seed,
       busyOnFirstSubscribe: new Set(allMailboxes.filter((m) => m.busyOnFirstSubscribe).map((m) => m.address)),
     });
-    detail(`relay at ${relay.baseUrl}, played Exchange at ${exchange.baseUrl}/EWS/Exchange.asmx`);
-    return await simulate({ plan, relay, exchange, concurrency, settleTimeoutMs, startedAt, step, detail });
+    graph = await PlayedGraph.start(seed);
+    detail(`relay at ${relay.baseUrl}, played Exchange at ${exchange.baseUrl}/EWS/Exchange.asmx, played Graph at ${graph.subscriptionsUrl}`);
+    return await simulate({ plan, relay, exchange, graph, concurrency, settleTimeoutMs, startedAt, step, detail });
   } finally {
+    await graph?.stop();
     await exchange?.stop();
     await relay.stop();
   }
@@ -84,6 +101,7 @@ interface RunContext {
   plan: SimulationPlan;
   relay: RelayTarget;
   exchange: PlayedExchange;
+  graph: PlayedGraph;
   concurrency: number;
   settleTimeoutMs: number;
   startedAt: number;
@@ -91,10 +109,12 @@ interface RunContext {
   detail(text: string): void;
 }
 
-async function simulate({ plan, relay, exchange, concurrency, settleTimeoutMs, startedAt, step, detail }: RunContext): Promise<SimulationReport> {
+async function simulate({ plan, relay, exchange, graph, concurrency, settleTimeoutMs, startedAt, step, detail }: RunContext): Promise<SimulationReport> {
   const allMailboxes = plan.devices.flatMap((d) => d.mailboxes);
   const notifications = Object.fromEntries(NOTIFICATION_KINDS.map((kind) => [kind, emptyTally()])) as Record<NotificationKind, AnswerTally>;
-  const subscriptions = { subscribed: 0, resubscribed: 0, busyRetries: 0 };
+  const graphNotifications = Object.fromEntries(GRAPH_NOTIFICATION_KINDS.map((kind) => [kind, { sent: 0, accepted: 0, errors: 0 }])) as Record<GraphNotificationKind, GraphTally>;
+  const subscriptions = { subscribed: 0, resubscribed: 0, busyRetries: 0, graph: 0 };
+  const played: Played = { exchange, graph, notifications, graphNotifications };
   const settingsAnswers: string[] = [];
   const unsettled: string[] = [];
 
@@ -118,11 +138,23 @@ async function simulate({ plan, relay, exchange, concurrency, settleTimeoutMs, s
 
   step(`subscriptions: subscribing ${allMailboxes.length} mailboxes at Exchange and reporting them to the relay`);
   const mailboxRuns = devices.flatMap((device) => [...device.mailboxes.values()].map((mailbox) => ({ device, mailbox })));
-  await mapLimit(mailboxRuns, concurrency, ({ device, mailbox }) => subscribe(device, mailbox, config, subscriptions));
+  await mapLimit(mailboxRuns, concurrency, ({ device, mailbox }) => subscribe(device, mailbox, config, subscriptions, graph));
   subscriptions.subscribed = mailboxRuns.length;
-  detail(`${mailboxRuns.length} subscribed (${subscriptions.busyRetries} answered ErrorServerBusy first and were retried)`);
+  detail(
+    `${mailboxRuns.length} subscribed, ${subscriptions.graph} through Graph (${subscriptions.busyRetries} answered ErrorServerBusy first and were retried)`,
+  );
 
   for (const [round, name] of ROUNDS.entries()) {
+    if (round === MIGRATION_BEFORE_ROUND) {
+      const moving = mailboxRuns.filter(({ mailbox }) => mailbox.plan.migratesToGraphBeforeRound === round);
+      step(`migration: ${moving.length} mailboxes move from EWS to Graph (their Exchange moved to Exchange Online)`);
+      await mapLimit(moving, concurrency, async ({ device, mailbox }) => {
+        await subscribeGraph(device, mailbox, graph, subscriptions);
+        // Exchange, not told yet, still pushes on the EWS subscription: the relay ends it with Unsubscribe, no alert.
+        count(notifications.migrated, (await exchange.newMail(mailbox.plan.address, 'current', 1)).answer);
+      });
+      detail(`${moving.length} moved; their leftover EWS subscriptions answered Unsubscribe ${notifications.migrated.unsubscribe}/${notifications.migrated.sent}`);
+    }
     if (round === SETTINGS_CHANGE_BEFORE_ROUND) {
       const changing = devices.filter((d) => d.plan.settingsChange);
       step(`settings: ${changing.length} devices change their alert settings`);
@@ -138,12 +170,12 @@ async function simulate({ plan, relay, exchange, concurrency, settleTimeoutMs, s
       const planned = mailbox.plan.rounds[round];
       if (!planned) return;
       // A retry repeats what an earlier round sent, never this round's own mail.
-      const earlier = mailbox.lastNewMail;
+      const earlier: Earlier = { ews: mailbox.lastNewMail, graph: mailbox.lastGraphMail, protocol: mailbox.lastMailProtocol };
       if (planned.resubscribe) {
-        await subscribe(device, mailbox, config, subscriptions);
+        await subscribe(device, mailbox, config, subscriptions, graph);
         subscriptions.resubscribed += 1;
       }
-      for (const send of planned.sends) await deliver(device, mailbox, send, earlier, exchange, notifications);
+      for (const send of planned.sends) await deliver(device, mailbox, send, earlier, played);
     });
     const after = tallyTotal(notifications);
     const expected = devices.reduce((sum, d) => sum + expectedDecisions(d), 0);
@@ -155,6 +187,17 @@ async function simulate({ plan, relay, exchange, concurrency, settleTimeoutMs, s
     if (missing.length > 0) unsettled.push(...missing.map((m) => `round ${round + 1}: ${m}`));
     detail(missing.length === 0 ? 'decided' : `${missing.length} devices still undecided after ${settleTimeoutMs / 1000} s`);
   }
+
+  const withLifecycle = mailboxRuns.filter(({ mailbox }) => mailbox.protocol === 'graph' && mailbox.plan.lifecycleEvent);
+  step(`lifecycle: Graph sends ${withLifecycle.length} lifecycle events (missed, reauthorizationRequired, subscriptionRemoved)`);
+  await mapLimit(withLifecycle, concurrency, async ({ mailbox }) => {
+    const answer = await graph.lifecycle(mailbox.plan.address, mailbox.plan.lifecycleEvent!);
+    tallyGraph(graphNotifications.lifecycle, answer.status);
+    if (answer.status === 202) mailbox.lifecycleAccepted += 1;
+  });
+  const lifecycleLate = await settleLifecycle(devices, settleTimeoutMs);
+  if (lifecycleLate.length > 0) unsettled.push(...lifecycleLate.map((m) => `lifecycle: ${m}`));
+  detail(lifecycleLate.length === 0 ? 'each answered by its push' : `${lifecycleLate.length} devices still without their lifecycle push`);
 
   step('results: reading every device\'s events and what reached APNs');
   const events = await mapLimit(devices, concurrency, async (device) => ({ device, events: await device.client.getEvents() }));
@@ -174,8 +217,15 @@ async function simulate({ plan, relay, exchange, concurrency, settleTimeoutMs, s
       byIntent: Object.fromEntries(ALERT_INTENTS.map((i) => [i, plan.devices.filter((d) => d.profile.intent === i).length])) as Record<AlertIntent, number>,
       settingsChanged: plan.devices.filter((d) => d.settingsChange).length,
     },
-    subscriptions,
+    subscriptions: { subscribed: subscriptions.subscribed, resubscribed: subscriptions.resubscribed, busyRetries: subscriptions.busyRetries },
     notifications,
+    graph: {
+      mailboxes: mailboxRuns.filter(({ mailbox }) => mailbox.protocol === 'graph').length,
+      migrated: mailboxRuns.filter(({ mailbox }) => mailbox.plan.migratesToGraphBeforeRound !== undefined).length,
+      subscriptions: subscriptions.graph,
+      validations: { ...graph.validations },
+      notifications: graphNotifications,
+    },
     apns: summarizePushes(ours),
     decisions: countDecisions(events.flatMap((e) => e.events)),
     expectations: [],
@@ -198,18 +248,23 @@ async function registerDevice(device: PlannedDevice, config: AppConfig): Promise
     alerts: alertSettingsFor(device.profile, device.timeZone, new Date()),
     mailboxes: atRegistration.map(({ id, kind }) => ({ id, kind })),
   });
-  const callbackUrls = new Map(registration.mailboxes.map((m) => [m.id, m.callbackUrl]));
+  const registered = new Map(registration.mailboxes.map((m) => [m.id, m]));
   for (const mailbox of device.mailboxes.filter((m) => m.addedAfterRegistration)) {
     if (!config.features.delegatedMailboxes) throw new Error('delegated mailboxes are not enabled in the app configuration');
-    callbackUrls.set(mailbox.id, (await client.addDelegatedMailbox(mailbox.id)).callbackUrl);
+    registered.set(mailbox.id, await client.addDelegatedMailbox(mailbox.id));
   }
   const mailboxes = new Map(
     device.mailboxes.map((plan) => [
       plan.id,
       {
         plan,
-        callbackUrl: callbackUrls.get(plan.id)!,
+        callbackUrl: registered.get(plan.id)!.callbackUrl,
+        graph: registered.get(plan.id)!.graph,
+        protocol: plan.protocol,
         lastNewMail: undefined,
+        lastGraphMail: undefined,
+        lastMailProtocol: undefined,
+        lifecycleAccepted: 0,
         supersededItems: [],
         expected: { alertNotifications: 0, alertItems: 0, suppressed: new Map(), duplicates: 0 },
       } satisfies MailboxRun,
@@ -218,8 +273,9 @@ async function registerDevice(device: PlannedDevice, config: AppConfig): Promise
   return { plan: device, client, intent: device.profile.intent, mailboxes, decided: 0 };
 }
 
-/** What the app does to (re)subscribe a mailbox: Subscribe at Exchange, then tell the relay which subscription is current. */
-async function subscribe(device: DeviceRun, mailbox: MailboxRun, config: AppConfig, tally: { busyRetries: number }): Promise<void> {
+/** What the app does to (re)subscribe a mailbox: Subscribe at Exchange (EWS or Graph), then tell the relay which subscription is current. */
+async function subscribe(device: DeviceRun, mailbox: MailboxRun, config: AppConfig, tally: { busyRetries: number; graph: number }, graph: PlayedGraph): Promise<void> {
+  if (mailbox.protocol === 'graph') return subscribeGraph(device, mailbox, graph, tally);
   const delegated = mailbox.plan.kind === 'delegated';
   const body = buildMailboxSubscribeRequest({ callbackUrl: mailbox.callbackUrl, ...(delegated ? { impersonateSmtpAddress: mailbox.plan.address } : {}) });
   for (let attempt = 1; ; attempt++) {
@@ -241,6 +297,25 @@ async function subscribe(device: DeviceRun, mailbox: MailboxRun, config: AppConf
   }
 }
 
+/**
+ * The app on Exchange Online: a Graph subscription with the mailbox's relay URLs and clientState (`shared/client`),
+ * created at the played Graph with the user's token, then reported with `protocol: graph`, which moves the mailbox
+ * there at the relay (its EWS subscription, if any, is answered Unsubscribe from then on).
+ */
+async function subscribeGraph(device: DeviceRun, mailbox: MailboxRun, graph: PlayedGraph, tally: { graph: number }): Promise<void> {
+  if (!mailbox.graph) throw new Error(`${device.plan.name}/${mailbox.plan.id}: the relay handed out no Graph URLs`);
+  const response = await fetch(graph.subscriptionsUrl, {
+    method: 'POST',
+    headers: { authorization: `Bearer sim:${mailbox.plan.address}`, 'content-type': 'application/json', ...GRAPH_IMMUTABLE_ID_HEADERS },
+    body: JSON.stringify(buildGraphSubscriptionRequestFor({ graph: mailbox.graph, now: Date.now() })),
+  });
+  const result = readGraphSubscriptionResponse({ status: response.status, body: await response.text() });
+  if (!result.ok) throw new Error(`Graph refused to subscribe ${device.plan.name}/${mailbox.plan.id}: ${result.status} ${result.code ?? ''}`);
+  await device.client.reportSubscription(mailbox.plan.id, result.report);
+  mailbox.protocol = 'graph';
+  tally.graph += 1;
+}
+
 async function changeSettings(device: DeviceRun, answers: string[]): Promise<void> {
   const change = device.plan.settingsChange;
   if (!change) return;
@@ -254,14 +329,23 @@ async function changeSettings(device: DeviceRun, answers: string[]): Promise<voi
   device.intent = change.profile.intent;
 }
 
-async function deliver(
-  device: DeviceRun,
-  mailbox: MailboxRun,
-  send: PlannedSend,
-  earlier: SentNotification | undefined,
-  exchange: PlayedExchange,
-  tally: Record<NotificationKind, AnswerTally>,
-): Promise<void> {
+interface Played {
+  exchange: PlayedExchange;
+  graph: PlayedGraph;
+  notifications: Record<NotificationKind, AnswerTally>;
+  graphNotifications: Record<GraphNotificationKind, GraphTally>;
+}
+
+/** The mailbox's last new mail before the round, for a retry. */
+interface Earlier {
+  ews: SentNotification | undefined;
+  graph: MailboxRun['lastGraphMail'];
+  protocol: MailboxRun['lastMailProtocol'];
+}
+
+async function deliver(device: DeviceRun, mailbox: MailboxRun, send: PlannedSend, earlier: Earlier, played: Played): Promise<void> {
+  const { exchange, notifications: tally } = played;
+  if (mailbox.protocol === 'graph') return deliverGraph(device, mailbox, send, earlier, played);
   const address = mailbox.plan.address;
   switch (send.kind) {
     case 'heartbeat':
@@ -271,19 +355,14 @@ async function deliver(
       const sent = await exchange.newMail(address, 'current', send.items, send.sameItemsAsSuperseded ? mailbox.supersededItems : undefined);
       count(tally[sent.itemIds.length > 1 ? 'new-mail-batch' : 'new-mail-single'], sent.answer);
       mailbox.lastNewMail = sent;
+      mailbox.lastMailProtocol = 'ews';
       if (sent.answer.subscriptionStatus !== 'OK') return;
-      const reason = suppressionReason(device.intent);
-      if (reason === undefined) {
-        mailbox.expected.alertNotifications += 1;
-        mailbox.expected.alertItems += sent.itemIds.length;
-      } else {
-        mailbox.expected.suppressed.set(reason, (mailbox.expected.suppressed.get(reason) ?? 0) + 1);
-      }
+      expectNewMail(device, mailbox, sent.itemIds.length);
       return;
     }
     case 'retry': {
-      if (!earlier) throw new Error(`${device.plan.name}/${mailbox.plan.id}: a retry was planned before any mail`);
-      const sent = await exchange.retry(earlier);
+      if (!earlier.ews) throw new Error(`${device.plan.name}/${mailbox.plan.id}: a retry was planned before any mail`);
+      const sent = await exchange.retry(earlier.ews);
       count(tally.retry, sent.answer);
       if (sent.answer.subscriptionStatus === 'OK') mailbox.expected.duplicates += 1;
       return;
@@ -295,6 +374,83 @@ async function deliver(
       return;
     }
   }
+}
+
+/**
+ * The same plan on Graph: Graph reports one message per notification and sends no heartbeats; an item of a replaced
+ * subscription is answered 202 like any other and recorded `suppressed`, reason `superseded`. A retry of mail that
+ * went through EWS before the mailbox moved reaches the leftover EWS subscription, which is answered Unsubscribe.
+ */
+async function deliverGraph(device: DeviceRun, mailbox: MailboxRun, send: PlannedSend, earlier: Earlier, played: Played): Promise<void> {
+  const { graph, graphNotifications: tally } = played;
+  const address = mailbox.plan.address;
+  switch (send.kind) {
+    case 'heartbeat':
+      return;
+    case 'new-mail': {
+      const sent = await graph.newMail(address, 'current', send.sameItemsAsSuperseded ? mailbox.supersededItems : undefined);
+      tallyGraph(tally['new-mail'], sent.answer.status);
+      mailbox.lastGraphMail = sent;
+      mailbox.lastMailProtocol = 'graph';
+      if (sent.answer.status === 202) expectNewMail(device, mailbox, sent.messageIds.length);
+      return;
+    }
+    case 'retry': {
+      if (earlier.protocol === 'ews' && earlier.ews) {
+        count(played.notifications.migrated, (await played.exchange.retry(earlier.ews)).answer);
+        return;
+      }
+      if (!earlier.graph) throw new Error(`${device.plan.name}/${mailbox.plan.id}: a retry was planned before any mail`);
+      const sent = await graph.retry(earlier.graph);
+      tallyGraph(tally.retry, sent.answer.status);
+      if (sent.answer.status === 202) mailbox.expected.duplicates += 1;
+      return;
+    }
+    case 'superseded': {
+      if (send.carries !== 'new-mail') return;
+      const sent = await graph.newMail(address, 'previous');
+      tallyGraph(tally.superseded, sent.answer.status);
+      mailbox.supersededItems = sent.messageIds;
+      if (sent.answer.status === 202) mailbox.expected.suppressed.set('superseded', (mailbox.expected.suppressed.get('superseded') ?? 0) + 1);
+      return;
+    }
+  }
+}
+
+/** What the relay should decide for new mail it accepted: an alert, or the rule that suppresses it. */
+function expectNewMail(device: DeviceRun, mailbox: MailboxRun, items: number): void {
+  const reason = suppressionReason(device.intent);
+  if (reason === undefined) {
+    mailbox.expected.alertNotifications += 1;
+    mailbox.expected.alertItems += items;
+  } else {
+    mailbox.expected.suppressed.set(reason, (mailbox.expected.suppressed.get(reason) ?? 0) + 1);
+  }
+}
+
+function tallyGraph(tally: GraphTally, status: number): void {
+  tally.sent += 1;
+  if (status === 202) tally.accepted += 1;
+  else tally.errors += 1;
+}
+
+/** Waits until every accepted lifecycle event has its `*-requested` decision (the dispatcher sent its push). */
+async function settleLifecycle(devices: DeviceRun[], timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  const late: string[] = [];
+  const expected = (device: DeviceRun) => [...device.mailboxes.values()].reduce((sum, m) => sum + m.lifecycleAccepted, 0);
+  await mapLimit(devices.filter((d) => expected(d) > 0), SETTLE_WATCHERS, async (device) => {
+    for (;;) {
+      const requested = (await device.client.getEvents()).filter((e) => e.reason.startsWith('lifecycle:') && e.outcome.endsWith('-requested')).length;
+      if (requested >= expected(device)) return;
+      if (Date.now() > deadline) {
+        late.push(device.plan.name);
+        return;
+      }
+      await sleep(200);
+    }
+  });
+  return late;
 }
 
 function count(tally: AnswerTally, answer: CallbackAnswer): void {
@@ -351,7 +507,7 @@ function ownPushes(pushes: ObservedPush[], devices: DeviceRun[], since: number):
 }
 
 function summarizePushes(pushes: ObservedPush[] | undefined): SimulationReport['apns'] {
-  const apns = { visible: pushes !== undefined, alerts: 0, newMessages: 0, resubscribeRequests: 0, backgroundRefreshes: 0, other: 0, refused: 0, devicesReached: 0 };
+  const apns = { visible: pushes !== undefined, alerts: 0, newMessages: 0, resubscribeRequests: 0, reauthorizeRequests: 0, syncRequests: 0, backgroundRefreshes: 0, other: 0, refused: 0, devicesReached: 0 };
   if (!pushes) return apns;
   const reached = new Set<string>();
   for (const push of pushes) {
@@ -365,6 +521,8 @@ function summarizePushes(pushes: ObservedPush[] | undefined): SimulationReport['
       apns.alerts += 1;
       apns.newMessages += instruction.newMessages;
     } else if (instruction.type === 'resubscribe') apns.resubscribeRequests += 1;
+    else if (instruction.type === 'reauthorize') apns.reauthorizeRequests += 1;
+    else if (instruction.type === 'sync') apns.syncRequests += 1;
     else if (instruction.type === 'background-refresh') apns.backgroundRefreshes += 1;
     else apns.other += 1;
   }
@@ -380,6 +538,6 @@ function countDecisions(events: Array<{ outcome: DecisionOutcomeName; reason: st
     entry.count += 1;
     counts.set(key, entry);
   }
-  const order = ['pushed', 'suppressed', 'duplicate', 'retried', 'resubscribe-requested', 'token-retired', 'failed', 'dead-lettered'];
+  const order = ['pushed', 'suppressed', 'duplicate', 'retried', 'resubscribe-requested', 'reauthorize-requested', 'sync-requested', 'token-retired', 'failed', 'dead-lettered'];
   return [...counts.values()].sort((a, b) => order.indexOf(a.outcome) - order.indexOf(b.outcome) || a.reason.localeCompare(b.reason));
 }

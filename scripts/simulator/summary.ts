@@ -1,5 +1,5 @@
 import type { AlertIntent } from './alert-profiles.js';
-import { NOTIFICATION_KINDS, type NotificationKind, type SimulationReport } from './report.js';
+import { GRAPH_NOTIFICATION_KINDS, NOTIFICATION_KINDS, type GraphNotificationKind, type NotificationKind, type SimulationReport } from './report.js';
 
 /** The end-of-run summary as plain text tables, for a terminal or a README. */
 
@@ -9,6 +9,14 @@ const KIND_LABELS: Record<NotificationKind, string> = {
   heartbeat: 'heartbeat (StatusEvent)',
   retry: 'exact retry of a sent body',
   superseded: 'superseded subscription',
+  migrated: 'EWS leftover of a mailbox moved to Graph',
+};
+
+const GRAPH_KIND_LABELS: Record<GraphNotificationKind, string> = {
+  'new-mail': 'new mail (created message)',
+  retry: 'exact retry of a sent body',
+  superseded: 'replaced subscription (ignored)',
+  lifecycle: 'lifecycle event',
 };
 
 const INTENT_LABELS: Record<AlertIntent, string> = {
@@ -29,7 +37,8 @@ export function formatSummary(report: SimulationReport): string {
     'Devices',
     `  alert settings   ${Object.entries(d.byIntent).map(([intent, n]) => `${INTENT_LABELS[intent as AlertIntent]} ${n}`).join(', ')}`,
     `  mailboxes        ${d.count} primary, ${d.delegated} delegated (${d.delegatedAddedLater} added after registration), ${d.timeZones} time zones`,
-    `  subscriptions    ${s.subscribed} subscribed (${s.busyRetries} retried after ErrorServerBusy), ${s.resubscribed} resubscribed`,
+    `  protocols        ${d.mailboxes - report.graph.mailboxes} on EWS (on-premises Exchange), ${report.graph.mailboxes} on Graph (Exchange Online), ${report.graph.migrated} of them moved from EWS mid-run`,
+    `  subscriptions    ${s.subscribed} subscribed (${s.busyRetries} retried after ErrorServerBusy), ${s.resubscribed} resubscribed, ${report.graph.subscriptions} Graph subscriptions created`,
     `  settings         ${d.settingsChanged} devices changed their alert settings mid-run`,
     '',
   );
@@ -46,6 +55,21 @@ export function formatSummary(report: SimulationReport): string {
   rows.push(['total', total.sent, total.ok, total.unsubscribe, total.errors]);
   lines.push(...table(['Exchange -> relay (SendNotification)', 'sent', 'OK', 'Unsubscribe', 'errors'], rows), '');
 
+  const graphTotal = { sent: 0, accepted: 0, errors: 0 };
+  const graphRows = GRAPH_NOTIFICATION_KINDS.map((kind) => {
+    const t = report.graph.notifications[kind];
+    graphTotal.sent += t.sent;
+    graphTotal.accepted += t.accepted;
+    graphTotal.errors += t.errors;
+    return [GRAPH_KIND_LABELS[kind], t.sent, t.accepted, t.errors];
+  });
+  graphRows.push(['total', graphTotal.sent, graphTotal.accepted, graphTotal.errors]);
+  lines.push(
+    ...table(['Graph -> relay (change notifications)', 'sent', '202', 'errors'], graphRows),
+    `  validation requests: ${report.graph.validations.echoed} of ${report.graph.validations.sent} echoed exactly`,
+    '',
+  );
+
   if (apns.visible) {
     lines.push(
       ...table(
@@ -53,6 +77,8 @@ export function formatSummary(report: SimulationReport): string {
         [
           ['new-mail alerts', apns.alerts, `${apns.newMessages} new messages, ${apns.devicesReached} devices`],
           ['resubscribe requests', apns.resubscribeRequests, ''],
+          ['reauthorize requests (Graph)', apns.reauthorizeRequests, ''],
+          ['sync requests (Graph missed)', apns.syncRequests, ''],
           ['background refreshes', apns.backgroundRefreshes, ''],
           ['refused by APNs', apns.refused, ''],
         ],
@@ -87,6 +113,10 @@ function explain(reason: string): string {
     'already-seen': 'the same events again (an Exchange retry): never a second alert',
     'rule:outside-work-hours': 'work hours only: a work day, outside the window (no VIPs without organization mode)',
     'rule:non-work-day': 'work hours only: not a work day, no weekend alerts',
+    superseded: 'Graph item of a subscription the device replaced: ignored',
+    'lifecycle:missed': 'Graph missed notifications: the app catches up with a delta query',
+    'lifecycle:reauthorizationRequired': 'Graph asks for reauthorization: the app renews with a fresh token',
+    'lifecycle:subscriptionRemoved': 'Graph removed the subscription: the app subscribes again',
   };
   if (known[reason]) return known[reason];
   if (reason.startsWith('rule:')) return `the alert rule "${reason.slice(5)}"`;

@@ -79,7 +79,11 @@ describe('device API on the local stack', () => {
     const expiresAt = '2030-01-01T00:00:00.000Z';
     const added = await api(service.baseUrl, 'POST', `/v1/devices/${device.deviceId}/mailboxes`, { token: device.deviceSecret, body: { id: 'shared-1' } });
     expect(added.status).toBe(201);
-    expect(added.body).toEqual({ id: 'shared-1', callbackUrl: expect.stringMatching(/\/v1\/callbacks\//) });
+    expect(added.body).toEqual({
+      id: 'shared-1',
+      callbackUrl: expect.stringMatching(/\/v1\/callbacks\//),
+      graph: { notificationUrl: expect.stringMatching(/\/v1\/graph\/notifications\//), lifecycleNotificationUrl: expect.stringMatching(/\/v1\/graph\/lifecycle\//), clientState: expect.any(String) },
+    });
     const reported = await api(service.baseUrl, 'PUT', `/v1/devices/${device.deviceId}/mailboxes/me/subscription`, {
       token: device.deviceSecret,
       body: { subscriptionId: 'sub-42', expiresAt },
@@ -92,6 +96,8 @@ describe('device API on the local stack', () => {
       {
         id: 'me',
         kind: 'primary',
+        protocol: 'ews',
+        state: 'pending',
         subscriptionId: 'sub-42',
         expiresAt,
         lastNotificationAt: null,
@@ -100,6 +106,8 @@ describe('device API on the local stack', () => {
       {
         id: 'shared-1',
         kind: 'delegated',
+        protocol: null,
+        state: 'pending',
         subscriptionId: null,
         expiresAt: null,
         lastNotificationAt: null,
