@@ -29,32 +29,54 @@ describe('the simulator', () => {
   });
 
   it('answers every notification with a SendNotificationResult: OK on the current subscription, Unsubscribe on a superseded one', () => {
-    const { superseded, ...current } = report.notifications;
+    const { superseded, migrated, ...current } = report.notifications;
     expect(superseded.sent).toBeGreaterThan(0);
     expect(superseded).toEqual({ sent: superseded.sent, ok: 0, unsubscribe: superseded.sent, errors: 0 });
+    // A mailbox moved to Graph: its EWS subscription is answered Unsubscribe, so nothing alerts twice.
+    expect(migrated.sent).toBeGreaterThan(0);
+    expect(migrated).toEqual({ sent: migrated.sent, ok: 0, unsubscribe: migrated.sent, errors: 0 });
     for (const tally of Object.values(current)) expect(tally).toEqual({ sent: tally.sent, ok: tally.sent, unsubscribe: 0, errors: 0 });
   });
 
   it('logs one decision per accepted notification with new mail, and every exact retry as a duplicate', () => {
     const n = report.notifications;
+    const g = report.graph.notifications;
     const decided = (outcome: string) => report.decisions.filter((d) => d.outcome === outcome).reduce((sum, d) => sum + d.count, 0);
-    expect(n.retry.ok).toBeGreaterThan(0);
-    expect(decided('duplicate')).toBe(n.retry.ok);
+    const supersededGraph = report.decisions.find((d) => d.outcome === 'suppressed' && d.reason === 'superseded')?.count ?? 0;
+    expect(n.retry.ok + g.retry.accepted).toBeGreaterThan(0);
+    expect(decided('duplicate')).toBe(n.retry.ok + g.retry.accepted);
     expect(report.decisions.find((d) => d.outcome === 'duplicate')?.reason).toBe('already-seen');
-    expect(decided('pushed') + decided('suppressed')).toBe(n['new-mail-single'].ok + n['new-mail-batch'].ok);
-    // Heartbeats and superseded notifications are decided by nobody: the totals above leave no room for them.
-    expect(report.decisions.reduce((sum, d) => sum + d.count, 0)).toBe(decided('pushed') + decided('suppressed') + decided('duplicate'));
+    expect(decided('pushed') + decided('suppressed') - supersededGraph).toBe(n['new-mail-single'].ok + n['new-mail-batch'].ok + g['new-mail'].accepted);
+    // A Graph item of a replaced subscription is recorded, an EWS one answered Unsubscribe.
+    expect(supersededGraph).toBe(g.superseded.accepted);
+    // Heartbeats and superseded EWS notifications are decided by nobody; lifecycle events once each.
+    const lifecycle = decided('reauthorize-requested') + decided('resubscribe-requested') + decided('sync-requested');
+    expect(lifecycle).toBe(g.lifecycle.accepted);
+    expect(report.decisions.reduce((sum, d) => sum + d.count, 0)).toBe(decided('pushed') + decided('suppressed') + decided('duplicate') + lifecycle);
+  });
+
+  it('plays EWS and Graph mailboxes side by side, one moved between them, Graph URLs validated and lifecycle events answered', () => {
+    expect(report.graph.mailboxes).toBeGreaterThan(0);
+    expect(report.graph.mailboxes).toBeLessThan(report.devices.mailboxes);
+    expect(report.graph.migrated).toBeGreaterThan(0);
+    expect(report.graph.validations.sent).toBe(2 * report.graph.subscriptions);
+    expect(report.graph.validations.echoed).toBe(report.graph.validations.sent);
+    for (const tally of Object.values(report.graph.notifications)) expect(tally).toEqual({ sent: tally.sent, accepted: tally.sent, errors: 0 });
+    expect(report.graph.notifications['new-mail'].sent).toBeGreaterThan(0);
+    expect(report.graph.notifications.lifecycle.sent).toBeGreaterThan(0);
   });
 
   it('suppresses by the rules of section 5, and pushes no alert without new mail', () => {
     const suppressed = report.decisions.filter((d) => d.outcome === 'suppressed');
     expect(suppressed.length).toBeGreaterThan(0);
-    for (const { reason } of suppressed) expect(['rule:outside-work-hours', 'rule:non-work-day']).toContain(reason);
+    for (const { reason } of suppressed) expect(['rule:outside-work-hours', 'rule:non-work-day', 'superseded']).toContain(reason);
     const pushedDecisions = report.decisions.filter((d) => d.outcome === 'pushed').reduce((sum, d) => sum + d.count, 0);
     expect(report.apns.alerts).toBeGreaterThan(0);
     expect(report.apns.alerts).toBeLessThanOrEqual(pushedDecisions);
     expect(report.apns.refused).toBe(0);
-    expect(report.apns.resubscribeRequests + report.apns.backgroundRefreshes + report.apns.other).toBe(0);
+    // Background pushes only for lifecycle events (the supervisor finds nothing due in a run this short).
+    expect(report.apns.resubscribeRequests + report.apns.reauthorizeRequests + report.apns.syncRequests).toBe(report.graph.notifications.lifecycle.accepted);
+    expect(report.apns.backgroundRefreshes + report.apns.other).toBe(0);
   });
 
   it('shows progress one phase at a time and prints the summary tables', () => {
