@@ -3,7 +3,7 @@ import diagnostics_channel from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import type { AwsClients } from '../../functions/_lib/adapters/aws-clients.js';
-import { CALLBACK_PATH_PREFIX } from '../../functions/device-api/deps.js';
+import { CALLBACK_PATH_PREFIX, GRAPH_LIFECYCLE_PATH_PREFIX, GRAPH_NOTIFICATION_PATH_PREFIX } from '../../functions/device-api/deps.js';
 
 /**
  * Counts every AWS API call the local service makes, by the function that made it, with what AWS would bill for it:
@@ -68,7 +68,8 @@ function subscribeHttpChannels(): void {
     const url = request.url ?? '';
     // dynalite and fauxqs are HTTP servers in the same process too; only the service's own routes are functions.
     if (!url.startsWith(SERVICE_PATH_PREFIX)) return;
-    const which: CallOrigin = url.startsWith(CALLBACK_PATH_PREFIX) ? 'callback' : 'device-api';
+    // The callback function serves the EWS callback and both Graph routes.
+    const which: CallOrigin = [CALLBACK_PATH_PREFIX, GRAPH_NOTIFICATION_PATH_PREFIX, GRAPH_LIFECYCLE_PATH_PREFIX].some((prefix) => url.startsWith(prefix)) ? 'callback' : 'device-api';
     // The subscriber runs synchronously in the async context that goes on to handle this request.
     origin.enterWith(which);
     httpStarts.set(response, { origin: which, at: performance.now() });
