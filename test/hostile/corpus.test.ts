@@ -33,6 +33,7 @@ const isSendNotificationRequest = (name: string) => /sendnotification-/.test(nam
 describe('the shared corpus on the Exchange callback', () => {
   let service: LocalService;
   let callbackUrl: string;
+  let graphUrls: { notificationUrl: string; lifecycleNotificationUrl: string };
   const row = emptyRow('hostile', 'shared corpus files (HTTP)');
 
   beforeAll(async () => {
@@ -42,6 +43,7 @@ describe('the shared corpus on the Exchange callback', () => {
       body: { pushToken: PUSH_TOKEN_A, mailboxes: [{ id: 'inbox', kind: 'primary' }] },
     });
     callbackUrl = registered.body.mailboxes[0].callbackUrl;
+    graphUrls = registered.body.mailboxes[0].graph;
   });
 
   afterAll(async () => {
@@ -71,6 +73,24 @@ describe('the shared corpus on the Exchange callback', () => {
         expect(response.status).toBe(400);
         expect((JSON.parse(text) as { error: { code: string } }).error.code).toMatch(/^ews_/);
       }
+    }
+  });
+
+  /** The Graph files that are well-formed collections of their kind (the rest: other messages, or broken as published). */
+  const graphNotifications = new Set(['graph-change-notification-message-created-basic.json']);
+  const graphLifecycleEvents = new Set(['graph-lifecycle-missed.json', 'graph-lifecycle-reauthorizationrequired-lifecycleevent-first.json', 'graph-lifecycle-structure-template-placeholder-event.json', 'graph-lifecycle-subscriptionremoved.json']);
+
+  it.each(files.filter((file) => file.dir === 'graph').map((file) => [file.name, file] as const))('answers graph/%s on both Graph URLs as the contract says', async (name, file) => {
+    for (const [url, accepted] of [
+      [graphUrls.notificationUrl, graphNotifications],
+      [graphUrls.lifecycleNotificationUrl, graphLifecycleEvents],
+    ] as const) {
+      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: file.bytes });
+      row.injected++;
+      row.sent++;
+      if (response.status >= 500) row.crashes++;
+      // Well-formed ones are taken (202) and, with the documentation's clientState, pushed for nothing.
+      expect(response.status).toBe(accepted.has(name) ? 202 : 400);
     }
   });
 
