@@ -1,6 +1,6 @@
-import { RetryableDeliveryError } from '../../shared/errors.js';
 import { mailboxActionPush } from '../../shared/push/apns-payloads.js';
 import type { PushResult } from '../../shared/push/push-gateway.js';
+import { deferredPushOutcome, settlePushResult } from '../../shared/push/push-outcome.js';
 import type { MailboxActionMessage } from '../../shared/queue/queue-messages.js';
 import type { DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
 import type { DispatcherDeps, DispatchRecord } from './deps.js';
@@ -40,29 +40,12 @@ export async function pushMailboxActions(
       );
     } catch (error) {
       await deps.actionLimit.releaseMailboxAction(deviceId, mailboxId, message.action, now);
-      const reason = error instanceof RetryableDeliveryError ? error.reason : 'push-error';
-      await recordOutcome({ ...decision, outcome: receiveCount >= deps.maxReceiveCount ? 'dead-lettered' : 'retried', reason }, deps);
+      await recordOutcome({ ...decision, ...deferredPushOutcome(error, receiveCount >= deps.maxReceiveCount) }, deps);
       throw error;
     }
-    switch (result.outcome) {
-      case 'delivered':
-        await recordOutcome({ ...decision, outcome: `${message.action}-requested`, reason: message.reason }, deps);
-        break;
-      case 'token-invalid': {
-        const retired = await deps.retirement.retireDevice(deviceId, {
-          pushToken: device.pushToken,
-          tokenRejectedAt: result.timestamp ?? now,
-          reason: result.reason,
-          now,
-        });
-        const reason = `apns:${result.status}:${result.reason}${retired ? '' : ':token-newer-than-rejection'}`;
-        await recordOutcome({ ...decision, outcome: retired ? 'token-retired' : 'failed', reason }, deps);
-        break;
-      }
-      case 'rejected':
-        deps.logger.warn('mailbox action push rejected and not retried', { status: result.status, reason: result.reason });
-        await recordOutcome({ ...decision, outcome: 'failed', reason: `apns:${result.status}:${result.reason}` }, deps);
-        break;
-    }
+    if (result.outcome === 'rejected') deps.logger.warn('mailbox action push rejected and not retried', { status: result.status, reason: result.reason });
+    const settled = await settlePushResult({ result, device, now }, deps);
+    // Delivered: the decision names what was asked and why; anything else is recorded as the push came to.
+    await recordOutcome({ ...decision, ...(settled.outcome === 'pushed' ? { outcome: `${message.action}-requested` as const, reason: message.reason } : settled) }, deps);
   }
 }
