@@ -1,4 +1,4 @@
-import { mailboxActionPush } from '../../shared/push/apns-payloads.js';
+import { MAILBOX_ACTION_PUSH_INTERVAL_MS, mailboxActionPush } from '../../shared/push/apns-payloads.js';
 import type { PushResult } from '../../shared/push/push-gateway.js';
 import { deferredPushOutcome, settlePushResult } from '../../shared/push/push-outcome.js';
 import type { MailboxActionMessage } from '../../shared/queue/queue-messages.js';
@@ -6,8 +6,6 @@ import type { DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
 import type { DispatcherDeps, DispatchRecord } from './deps.js';
 import { recordOutcome } from './record-outcome.js';
 
-/** At most one push per mailbox and action in this window (contract section 6). */
-export const MAILBOX_ACTION_PUSH_INTERVAL_MS = 5 * 60 * 1000;
 
 /**
  * Sends the background pushes that Graph lifecycle events asked for (`reauthorize`, `resubscribe`, `sync`), one per

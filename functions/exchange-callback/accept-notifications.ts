@@ -4,7 +4,7 @@ import type { CallbackDirectory, DeviceReader, MailboxRecord, SupervisionIndex }
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
 import { hashSecret } from '../_lib/device-secrets.js';
 import { eventKey } from '../_lib/event-keys.js';
-import { LAST_SEEN_WRITE_INTERVAL_MS, supervisionDueAt } from '../../shared/supervision/subscription-state.js';
+import { lastSeenWriteIntervalMs, supervisionDueAt } from '../../shared/supervision/subscription-state.js';
 
 export interface CallbackDeps {
   callbacks: CallbackDirectory;
@@ -125,12 +125,12 @@ function newMailEventKeys(mailbox: MailboxRecord, notifications: InboundNotifica
 }
 
 /**
- * Heartbeats write `lastNotificationAt` at most every LAST_SEEN_WRITE_INTERVAL_MS (one write per 5 minutes, not one
- * per heartbeat); the supervision's silence threshold allows for that lag. The same write moves the mailbox's due
+ * Notifications write `lastNotificationAt` at most every `lastSeenWriteIntervalMs` (a quarter of the StatusFrequency,
+ * at most 5 minutes); the supervision's silence threshold allows for that lag. The same write moves the mailbox's due
  * time, so a live subscription never comes up in the supervisor's sweep.
  */
 async function recordLastSeen(mailbox: MailboxRecord, at: number, deps: Pick<CallbackDeps, 'callbacks' | 'logger'>): Promise<void> {
-  if (mailbox.lastNotificationAt !== undefined && at - mailbox.lastNotificationAt < LAST_SEEN_WRITE_INTERVAL_MS) return;
+  if (mailbox.lastNotificationAt !== undefined && at - mailbox.lastNotificationAt < lastSeenWriteIntervalMs(mailbox)) return;
   try {
     await deps.callbacks.touchMailbox(mailbox.deviceId, mailbox.mailboxId, at, supervisionDueAt({ ...mailbox, lastNotificationAt: at }));
   } catch (error) {

@@ -7,13 +7,14 @@ import { createSupervisorHandler } from './edge.js';
 
 const { documentClient } = awsClients();
 const tableName = config.tableName();
-const { devices, registry, supervision, retirement } = dynamoDbDevicePorts(documentClient, tableName);
+const { devices, registry, supervision, retirement, actionLimit } = dynamoDbDevicePorts(documentClient, tableName);
 
 export const handler = createSupervisorHandler({
   devices,
   registry,
   supervision,
   retirement,
+  actionLimit,
   decisions: new DynamoDbDecisionLog(documentClient, tableName),
   push: await pushGateway(),
   now: Date.now,

@@ -1,10 +1,10 @@
 import type { DecisionOutcome } from '../../shared/device/device-schemas.js';
 import { RetryableDeliveryError } from '../../shared/errors.js';
-import { intervalPush, resubscribePush } from '../../shared/push/apns-payloads.js';
+import { intervalPush, MAILBOX_ACTION_PUSH_INTERVAL_MS, resubscribePush } from '../../shared/push/apns-payloads.js';
 import type { PushGateway, PushMessage, PushResult } from '../../shared/push/push-gateway.js';
 import { deferredPushOutcome, settlePushResult, type PushOutcome } from '../../shared/push/push-outcome.js';
 import { decideAlert } from '../../shared/rules/alert-rules.js';
-import type { DecisionLog, DeviceReader, DeviceRecord, DeviceRegistry, DueItem, SupervisionIndex, TokenRetirement } from '../../shared/store/ports.js';
+import type { DecisionLog, DeviceReader, DeviceRecord, DeviceRegistry, DueItem, MailboxActionLimit, SupervisionIndex, TokenRetirement } from '../../shared/store/ports.js';
 import { DUE_SHARDS } from '../../shared/store/ports.js';
 import { nextIntervalAt } from '../../shared/supervision/interval-schedule.js';
 import type { EventQueue, ManagedSubscriptionMessage } from '../../shared/queue/queue-messages.js';
@@ -16,9 +16,11 @@ export const SWEEP_COMPLETED_METRIC = 'SweepCompleted';
 
 export interface SupervisorDeps {
   devices: DeviceReader;
-  /** The interval schedule and the per-device resubscribe rate limit. */
+  /** The interval schedule. */
   registry: Pick<DeviceRegistry, 'updateDevice'>;
   supervision: SupervisionIndex;
+  /** The per-mailbox limit on resubscribe pushes, shared with the dispatcher's lifecycle pushes. */
+  actionLimit: MailboxActionLimit;
   retirement: TokenRetirement;
   decisions: DecisionLog;
   push: PushGateway;
@@ -65,11 +67,6 @@ export interface SweepReport {
   truncated: boolean;
 }
 
-/**
- * A resubscribe request per device at most this often, whatever the number of its mailboxes: background pushes are
- * throttled by iOS (Apple advises 2-3 an hour), so a second one soon after the first would likely be dropped.
- */
-export const RESUBSCRIBE_PER_DEVICE_INTERVAL_MS = 15 * 60 * 1000;
 
 /** Retired devices are looked at again this much later (a new push token reactivates them). */
 const RETIRED_RECHECK_MS = 6 * 60 * 60 * 1000;
@@ -78,7 +75,8 @@ const RETIRED_RECHECK_MS = 6 * 60 * 60 * 1000;
  * One supervisor sweep (scheduled every minute on AWS; a timer in `npm start`). It reads only what is due from the
  * due index, never the table:
  * - a mailbox whose subscription turned silent (no notification or heartbeat for 2 x StatusFrequency), expired or
- *   is about to expire gets one background "resubscribe" push to its device, rate-limited per mailbox and device;
+ *   is about to expire gets one background "resubscribe" push to its device, at most one per mailbox in 5 minutes (a
+ *   held-back one is recorded `suppressed`, `rate-limited`) and, without an answer, again after an hour;
  *   every state change is recorded on the mailbox and every request in the decision log;
  * - an interval-mode device gets its background push (unless its alert rules exclude now) and its next slot.
  *
@@ -98,8 +96,6 @@ export async function runSupervisorSweep(deps: SupervisorDeps, options: SweepOpt
   const pageSize = options.pageSize ?? 100;
   const now = deps.now();
   const report: SweepReport = { due: 0, resubscribeRequested: 0, managedQueued: 0, intervalPushes: 0, intervalSuppressed: 0, transitions: 0, stale: 0, failed: 0, truncated: false };
-  // Devices asked to resubscribe in this sweep, so that two silent mailboxes of one device give one push.
-  const askedThisSweep = new Set<string>();
 
   const work: DueItem[] = [];
   for (let shard = 0; shard < DUE_SHARDS && work.length < maxItems; shard++) {
@@ -118,7 +114,7 @@ export async function runSupervisorSweep(deps: SupervisorDeps, options: SweepOpt
     Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
       for (let item = queue.shift(); item; item = queue.shift()) {
         try {
-          if (item.kind === 'mailbox') await superviseMailbox(item.deviceId, item.mailboxId, now, askedThisSweep, deps, report);
+          if (item.kind === 'mailbox') await superviseMailbox(item.deviceId, item.mailboxId, now, deps, report);
           else await runInterval(item.deviceId, now, deps, report);
         } catch (error) {
           report.failed++;
@@ -145,7 +141,7 @@ async function superviseManagedMailbox(input: { deviceId: string; mailboxId: str
   await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: now + MANAGED_WORK_LEASE_MS });
 }
 
-async function superviseMailbox(deviceId: string, mailboxId: string, now: number, askedThisSweep: Set<string>, deps: SupervisorDeps, report: SweepReport): Promise<void> {
+async function superviseMailbox(deviceId: string, mailboxId: string, now: number, deps: SupervisorDeps, report: SweepReport): Promise<void> {
   const { device, mailbox } = await deps.devices.getDeviceAndMailbox(deviceId, mailboxId);
   if (!device || !mailbox) {
     report.stale++;
@@ -167,33 +163,32 @@ async function superviseMailbox(deviceId: string, mailboxId: string, now: number
     await superviseManagedMailbox({ deviceId, mailboxId, state, now }, deps, report);
     return;
   }
-  const dueAt = mailbox.dueAt ?? 0;
   if (!needsResubscribe(mailbox, now)) {
     // A heartbeat or a new report moved the subscription on since the index entry was read.
     report.stale++;
     await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: supervisionDueAt(mailbox) });
     return;
   }
-  const askedRecently = device.lastResubscribePushAt !== undefined && now - device.lastResubscribePushAt < RESUBSCRIBE_PER_DEVICE_INTERVAL_MS;
-  if (askedRecently || askedThisSweep.has(deviceId)) {
-    const later = Math.max(dueAt, (device.lastResubscribePushAt ?? now) + RESUBSCRIBE_PER_DEVICE_INTERVAL_MS);
-    await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: later });
+  // One resubscribe push per mailbox in 5 minutes, shared with the ones Graph lifecycle events ask for (contract
+  // section 6); one held back is recorded, and the mailbox is looked at again once the window has passed.
+  if (!(await deps.actionLimit.claimMailboxAction(deviceId, mailboxId, 'resubscribe', now, MAILBOX_ACTION_PUSH_INTERVAL_MS))) {
+    await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: now + MAILBOX_ACTION_PUSH_INTERVAL_MS });
+    await record(deps, deviceId, { at: now, mailbox: mailboxId, outcome: 'suppressed', reason: 'rate-limited' });
     return;
   }
-  askedThisSweep.add(deviceId);
 
   const result = await sendBackground(device, resubscribePush(mailboxId), deps);
   const outcome = await outcomeOf(result, device, now, deps);
   if (outcome.outcome === 'pushed') {
     report.resubscribeRequested++;
-    await deps.registry.updateDevice(deviceId, { lastResubscribePushAt: now }, now);
     const asked = { ...mailbox, resubscribeRequestedAt: now };
     await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, resubscribeRequestedAt: now, dueAt: supervisionDueAt(asked) });
     await record(deps, deviceId, { at: now, mailbox: mailboxId, outcome: 'resubscribe-requested', reason: `subscription-${state === 'live' || state === 'pending' ? 'expiring' : state}` });
     return;
   }
   if (outcome.outcome === 'retried') {
-    // Stays due: the next sweep tries again.
+    // Stays due: the next sweep tries again, so the push it could not send does not count against the limit.
+    await deps.actionLimit.releaseMailboxAction(deviceId, mailboxId, 'resubscribe', now);
     await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state });
   } else {
     await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: now + RETIRED_RECHECK_MS });

@@ -146,6 +146,9 @@ export function resubscribePush(mailboxId: string): PushMessage {
   return mailboxActionPush('resubscribe', mailboxId);
 }
 
+/** At most one background push per mailbox and action in this window (contract section 6), whoever asks for it. */
+export const MAILBOX_ACTION_PUSH_INTERVAL_MS = 5 * 60 * 1000;
+
 /**
  * Asks the device to act on one mailbox's subscription (`resubscribe`, `reauthorize` or `sync`):
  * `apns-push-type: background`, `apns-priority: 5`.

@@ -56,7 +56,6 @@ export const DEVICE_CHANGEABLE_FIELDS = [
   'alerts',
   'status',
   'endpointArn',
-  'lastResubscribePushAt',
 ] as const satisfies readonly (keyof DeviceRecord)[];
 
 /** Settings and token fields that a PATCH, the dispatcher or the supervisor may change on a device. */

@@ -40,8 +40,6 @@ export const deviceRecordSchema = z.object({
    * scheduler reads only what is due; absent for real-time devices.
    */
   dueAt: z.number().optional(),
-  /** When the supervisor last sent this device a resubscribe push (rate limit per device). */
-  lastResubscribePushAt: z.number().optional(),
   createdAt: z.number(),
   updatedAt: z.number(),
   /**

@@ -181,7 +181,7 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
           const second = await stores.devices.updateDevice(device.deviceId, { timeZone: 'Asia/Tokyo' }, T0 + 3, { ifRevision: 1 });
           expect(second).toMatchObject({ timeZone: 'Asia/Tokyo', revision: 2 });
           // Unconditional writers (the supervisor's schedule) move the revision too, so a PATCH that read before them retries.
-          await stores.devices.updateDevice(device.deviceId, { lastResubscribePushAt: T0 + 4 }, T0 + 4);
+          await stores.devices.updateDevice(device.deviceId, { dueAt: T0 + 4 }, T0 + 4);
           await expect(
             stores.devices.updateDevice(device.deviceId, { timeZone: 'UTC' }, T0 + 5, { ifRevision: 2 }),
           ).rejects.toBeInstanceOf(ConcurrentUpdateError);

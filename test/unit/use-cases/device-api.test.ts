@@ -245,7 +245,7 @@ describe('device API', () => {
       const racing = Object.create(stores.devices) as typeof stores.devices;
       racing.updateDevice = async (deviceId, changes, now, options) => {
         // Another request writes first, twice.
-        if (collisions-- > 0) await stores.devices.updateDevice(deviceId, { lastResubscribePushAt: now }, now);
+        if (collisions-- > 0) await stores.devices.updateDevice(deviceId, { dueAt: now }, now);
         return stores.devices.updateDevice(deviceId, changes, now, options);
       };
       const callRacing = callerFor(createDeviceApiHandler({ ...deps, registry: racing, endpoints }));
@@ -264,7 +264,7 @@ describe('device API', () => {
       racing.updateDevice = async (deviceId, changes, now, options) => {
         writes++;
         // Another request writes first, every time.
-        await stores.devices.updateDevice(deviceId, { lastResubscribePushAt: now }, now);
+        await stores.devices.updateDevice(deviceId, { dueAt: now }, now);
         return stores.devices.updateDevice(deviceId, changes, now, options);
       };
       const callRacing = callerFor(createDeviceApiHandler({ ...deps, registry: racing }));

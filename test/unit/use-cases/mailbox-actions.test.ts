@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { DispatcherDeps } from '../../../functions/dispatcher/deps.js';
 import { dispatchQueueRecords, type QueueRecord } from '../../../functions/dispatcher/edge.js';
-import { MAILBOX_ACTION_PUSH_INTERVAL_MS } from '../../../functions/dispatcher/push-mailbox-action.js';
+import { MAILBOX_ACTION_PUSH_INTERVAL_MS } from '../../../shared/push/apns-payloads.js';
 import { RetryableDeliveryError } from '../../../shared/errors.js';
 import type { MailboxActionMessage } from '../../../shared/queue/queue-messages.js';
 import { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';

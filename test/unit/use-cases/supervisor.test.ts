@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { MANAGED_WORK_LEASE_MS, runSupervisorSweep, RESUBSCRIBE_PER_DEVICE_INTERVAL_MS, type SupervisorDeps } from '../../../functions/supervisor/run-sweep.js';
+import { MANAGED_WORK_LEASE_MS, runSupervisorSweep, type SupervisorDeps } from '../../../functions/supervisor/run-sweep.js';
 import { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';
 import { DEFAULT_ALERT_SETTINGS } from '../../../shared/device/device-schemas.js';
+import { MAILBOX_ACTION_PUSH_INTERVAL_MS } from '../../../shared/push/apns-payloads.js';
 import { RetryableDeliveryError } from '../../../shared/errors.js';
 import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
 import type { DeviceRecord } from '../../../shared/store/ports.js';
@@ -132,32 +133,40 @@ describe('supervisor sweep', () => {
     expect(resubscribePushes()).toHaveLength(2);
   });
 
-  it('sends one resubscribe push per device when several of its mailboxes go silent together', async () => {
+  it('asks for each silent mailbox of a device in its own push: the limit is per mailbox, not per device', async () => {
     clock.advance(2 * 30 * MINUTE + LAST_SEEN_WRITE_INTERVAL_MS);
     const report = await runSupervisorSweep(deps);
     expect(report.due).toBe(2);
-    expect(resubscribePushes()).toHaveLength(1);
-    clock.advance(RESUBSCRIBE_PER_DEVICE_INTERVAL_MS);
-    await runSupervisorSweep(deps);
     expect(resubscribePushes().map((p) => (p.message.payload as { mailbox: string }).mailbox).sort()).toEqual(['primary', 'shared']);
   });
 
-  it('asks a device at most once per 15 minutes, also when its mailboxes go silent in different sweeps', async () => {
-    await heartbeat('primary');
-    clock.nowMs = T0 + 10 * MINUTE;
-    await heartbeat('shared');
+  it('holds back a resubscribe push within 5 minutes of another for the same mailbox, records it rate-limited, and pushes after', async () => {
+    // A Graph lifecycle event had the dispatcher push `resubscribe` for the primary a minute before it went silent.
+    clock.advance(2 * 30 * MINUTE + LAST_SEEN_WRITE_INTERVAL_MS - MINUTE);
+    expect(await stores.devices.claimMailboxAction('device-1', 'primary', 'resubscribe', clock.now(), MAILBOX_ACTION_PUSH_INTERVAL_MS)).toBe(true);
+    clock.advance(MINUTE);
+    await runSupervisorSweep(deps);
+    expect(resubscribePushes().map((p) => (p.message.payload as { mailbox: string }).mailbox)).toEqual(['shared']);
+    expect((await stores.decisions.list('device-1', 0)).find((d) => d.mailbox === 'primary')).toMatchObject({ outcome: 'suppressed', reason: 'rate-limited' });
 
-    clock.nowMs = T0 + 65 * MINUTE; // the primary is silent
+    clock.advance(MAILBOX_ACTION_PUSH_INTERVAL_MS - MINUTE);
+    await runSupervisorSweep(deps);
+    expect(resubscribePushes().map((p) => (p.message.payload as { mailbox: string }).mailbox)).toEqual(['shared']);
+    clock.advance(MINUTE);
+    await runSupervisorSweep(deps);
+    expect(resubscribePushes().map((p) => (p.message.payload as { mailbox: string }).mailbox)).toEqual(['shared', 'primary']);
+  });
+
+  it('declares a 1-minute StatusFrequency silent after 2 minutes plus a quarter minute of write lag, not 7 minutes', async () => {
+    await reportSubscription('primary', 'sub-fast', T0 + 24 * 60 * MINUTE, 1);
+    await heartbeat('primary');
+    clock.advance(2 * MINUTE + 14_000);
+    await runSupervisorSweep(deps);
+    expect(resubscribePushes()).toHaveLength(0);
+    clock.advance(1_000);
     await runSupervisorSweep(deps);
     expect(resubscribePushes().map((p) => (p.message.payload as { mailbox: string }).mailbox)).toEqual(['primary']);
-
-    clock.nowMs = T0 + 75 * MINUTE; // the shared mailbox is silent too, 10 minutes after the device was asked
-    await runSupervisorSweep(deps);
-    expect(resubscribePushes()).toHaveLength(1);
-
-    clock.nowMs = T0 + 80 * MINUTE;
-    await runSupervisorSweep(deps);
-    expect(resubscribePushes().map((p) => (p.message.payload as { mailbox: string }).mailbox)).toEqual(['primary', 'shared']);
+    expect(await stateOf('primary')).toBe('silent');
   });
 
   it('asks for a renewal before the subscription expires', async () => {
