@@ -1,9 +1,11 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { PushEndpointRegistry, PushGateway, PushMessage, PushResult, PushTarget } from '../../shared/push/push-gateway.js';
-import { ApnsProviderToken } from './adapters/apns-provider-token.js';
+import { FleetProviderToken } from './adapters/apns-fleet-token.js';
+import { ApnsTokenSigner } from './adapters/apns-provider-token.js';
 import { ApnsPushGateway } from './adapters/apns-push-gateway.js';
 import { createAwsClients, type AwsClients } from './adapters/aws-clients.js';
+import { DynamoDbProviderTokenStore } from './adapters/dynamodb-provider-token-store.js';
 import { SnsEndpointRegistry } from './adapters/sns-endpoint-registry.js';
 import { SnsPushGateway } from './adapters/sns-push-gateway.js';
 import { apnsCredentialsSchema } from './apns-credentials.js';
@@ -62,7 +64,7 @@ export async function pushGateway(): Promise<PushGateway> {
   if (config.pushGateway() === 'sns') return new SnsPushGateway(snsClient(), { logger: useCaseLogger });
   const gateway = new RotatingApnsGateway(secretsManagerSecret(config.apnsCredentialsSecretArn()), (value) => {
     const credentials = apnsCredentialsSchema.parse(JSON.parse(value));
-    const token = new ApnsProviderToken({ keyId: credentials.keyId, teamId: credentials.teamId, privateKeyPem: credentials.privateKey });
+    const token = fleetProviderToken(credentials);
     return new ApnsPushGateway({
       production: config.apnsUrl() ?? 'https://api.push.apple.com',
       sandbox: config.apnsUrl() ?? 'https://api.sandbox.push.apple.com',
@@ -100,6 +102,18 @@ export class RotatingApnsGateway implements PushGateway {
   async send(target: PushTarget, message: PushMessage): Promise<PushResult> {
     return (await this.ready()).send(target, message);
   }
+}
+
+/**
+ * The provider token every instance of every push function shares through the table (apns-fleet-token.ts), so the
+ * fleet renews it once per refresh period instead of once per instance.
+ */
+function fleetProviderToken(credentials: { keyId: string; teamId: string; privateKey: string }): FleetProviderToken {
+  return new FleetProviderToken({
+    signer: new ApnsTokenSigner({ keyId: credentials.keyId, teamId: credentials.teamId, privateKeyPem: credentials.privateKey }),
+    store: new DynamoDbProviderTokenStore(awsClients().documentClient, config.tableName()),
+    onStoreError: (error) => useCaseLogger.warn('APNs token store unavailable; this instance signs its own token', { error: error as Error }),
+  });
 }
 
 /** Endpoint registration for SNS mobile push; nothing for direct APNs. */

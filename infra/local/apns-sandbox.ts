@@ -74,6 +74,13 @@ export interface ApnsSandboxOptions {
   maxConcurrentStreams?: number;
   /** Epoch ms for `at` and the token-age check; defaults to `Date.now`. Share the relay's clock when tests move it. */
   clock?: () => number;
+  /**
+   * When set, a provider token not seen before (for its key id and team) is refused with 429
+   * TooManyProviderTokenUpdates if the previous new token was accepted less than this long ago, as Apple does within
+   * its 20-minute floor; a token already accepted stays good until it expires. Off by default, since a test that moves
+   * the clock backwards would trip it.
+   */
+  tokenUpdateFloorMs?: number;
 }
 
 export interface ApnsSandbox {
@@ -83,7 +90,7 @@ export interface ApnsSandbox {
   pushes(): RecordedPush[];
   /** Forgets the recorded pushes (not the rule nor the unregistered tokens). */
   clear(): void;
-  /** Back to a fresh sandbox: forgets the recorded pushes, the rule and the unregistered tokens. */
+  /** Back to a fresh sandbox: forgets the recorded pushes, the rule, the unregistered tokens and the token updates. */
   reset(): void;
   /** Resolves with the recorded pushes once there are at least `n`; rejects after `timeoutMs` (default 5000). */
   waitForPushes(n: number, timeoutMs?: number): Promise<RecordedPush[]>;
@@ -136,6 +143,20 @@ export async function startApnsSandbox(opts: ApnsSandboxOptions = {}): Promise<A
   // Signatures are checked once per distinct JWT, as a real provider endpoint can afford to.
   const signatureChecks = new Map<string, boolean>();
   let rule: SandboxRule | undefined;
+  // Per key id and team: when the newest token was first accepted, and every token accepted since the start.
+  const lastTokenUpdate = new Map<string, number>();
+  const acceptedTokens = new Set<string>();
+  const tokenUpdateVerdict = (kid: string, iss: string, token: string): Verdict | undefined => {
+    if (opts.tokenUpdateFloorMs === undefined || acceptedTokens.has(token)) return undefined;
+    const key = `${iss}#${kid}`;
+    const last = lastTokenUpdate.get(key);
+    if (last !== undefined && clock() - last < opts.tokenUpdateFloorMs) {
+      return { status: 429, reason: 'TooManyProviderTokenUpdates' };
+    }
+    lastTokenUpdate.set(key, clock());
+    acceptedTokens.add(token);
+    return undefined;
+  };
 
   const verifyJwt = (authorization: string | undefined): { jwt: RecordedPush['jwt']; verdict?: Verdict } => {
     const empty = { header: {}, claims: {} };
@@ -156,7 +177,8 @@ export async function startApnsSandbox(opts: ApnsSandboxOptions = {}): Promise<A
     if (clock() - claims['iat'] * 1000 > TOKEN_MAX_AGE_MS) {
       return { jwt, verdict: { status: 403, reason: 'ExpiredProviderToken' } };
     }
-    return { jwt };
+    const updates = tokenUpdateVerdict(header['kid'], claims['iss'], `${match[1]}.${match[2]}.${match[3]}`);
+    return updates === undefined ? { jwt } : { jwt, verdict: updates };
   };
 
   const validate = (request: SandboxRequest, rawBody: Buffer, bodyBytes: number, authVerdict?: Verdict): Verdict => {
@@ -281,6 +303,8 @@ export async function startApnsSandbox(opts: ApnsSandboxOptions = {}): Promise<A
       recorded.length = 0;
       rule = undefined;
       unregistered.clear();
+      lastTokenUpdate.clear();
+      acceptedTokens.clear();
     },
     waitForPushes: (n, timeoutMs = 5000) => {
       if (recorded.length >= n) return Promise.resolve([...recorded]);

@@ -1,11 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApnsProviderToken } from '../../functions/_lib/adapters/apns-provider-token.js';
+import { FleetProviderToken } from '../../functions/_lib/adapters/apns-fleet-token.js';
+import { ApnsTokenSigner } from '../../functions/_lib/adapters/apns-provider-token.js';
 import { ApnsPushGateway } from '../../functions/_lib/adapters/apns-push-gateway.js';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../../functions/_lib/adapters/aws-clients.js';
 import { DynamoDbDecisionLog } from '../../functions/_lib/adapters/dynamodb-decision-log.js';
 import { DynamoDbDedupeStore } from '../../functions/_lib/adapters/dynamodb-dedupe-store.js';
 import { dynamoDbDevicePorts } from '../../functions/_lib/adapters/dynamodb-device-ports.js';
+import { DynamoDbProviderTokenStore } from '../../functions/_lib/adapters/dynamodb-provider-token-store.js';
 import { SqsEventQueue } from '../../functions/_lib/adapters/sqs-event-queue.js';
 import { issueOrgToken } from '../../functions/_lib/org-token.js';
 import { useCaseLogger, metricsCounter, type OutcomeCounter, type UseCaseLogger } from '../../functions/_lib/powertools.js';
@@ -155,7 +157,12 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     const queue = options.wrapEventQueue ? options.wrapEventQueue(baseQueue) : baseQueue;
 
     // Provider tokens follow the real clock: APNs judges their age by its own time, not by a test's moved clock.
-    const token = new ApnsProviderToken({ keyId: apns.keyId, teamId: apns.teamId, privateKeyPem: apns.privateKeyPem });
+    // Shared through the table as in Lambda, so several local processes on one DATA_DIR send one token.
+    const token = new FleetProviderToken({
+      signer: new ApnsTokenSigner({ keyId: apns.keyId, teamId: apns.teamId, privateKeyPem: apns.privateKeyPem }),
+      store: new DynamoDbProviderTokenStore(clients.documentClient, backends.tableName),
+      onStoreError: (error) => logger.warn('APNs token store unavailable; this process signs its own token', { error: error as Error }),
+    });
     const apnsGateway = new ApnsPushGateway({ production: apns.url, sandbox: apns.url, topic: apns.topic, token, logger });
     cleanups.push(() => apnsGateway.close());
     const push = options.wrapPushGateway ? options.wrapPushGateway(apnsGateway) : apnsGateway;

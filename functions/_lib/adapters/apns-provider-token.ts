@@ -1,4 +1,14 @@
-import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  hkdfSync,
+  randomBytes,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import { RelayError } from '../../../shared/errors.js';
 
 /**
@@ -33,38 +43,131 @@ export interface ApnsProviderTokenOptions {
   refreshAfterMs?: number;
 }
 
-interface MintedToken {
+/** A provider token and when it was signed (its `iat`, in ms). The JWT is a bearer credential: never logged. */
+export interface MintedToken {
   jwt: string;
   issuedAtMs: number;
 }
 
+/** Why APNs refused a provider token; the gateway reports both to its token source. */
+export type ProviderTokenRefusal = 'ExpiredProviderToken' | 'TooManyProviderTokenUpdates';
+
+/** Where the gateway gets its provider token: one per process (ApnsProviderToken) or one per fleet (FleetProviderToken). */
+export interface ApnsTokenSource {
+  /** The token to send now. */
+  current(): string | Promise<string>;
+  /** APNs refused a request sent with `jwt` for `reason`; the source decides whether and how to replace it. */
+  refused(jwt: string, reason: ProviderTokenRefusal): void | Promise<void>;
+}
+
 /**
- * Mints and caches the provider JWT. One instance per signing key and process: every mint counts as a token update
- * at Apple, so callers share the instance instead of creating one per request.
+ * Signs provider tokens with one .p8 key, recognizes tokens this key signed (so a shared one can be trusted), and
+ * seals them for storage: AES-256-GCM under a key derived from the signing key, so the table never holds a usable
+ * bearer token and only whoever holds the .p8 (the push functions) can read the fleet's token back.
  */
-export class ApnsProviderToken {
+export class ApnsTokenSigner {
+  readonly keyId: string;
+  readonly teamId: string;
   private readonly key: KeyObject;
+  private readonly publicKey: KeyObject;
   private readonly encodedHeader: string;
-  private readonly teamId: string;
+  private readonly sealingKey: Buffer;
+  private readonly sealingContext: Buffer;
+
+  /** @throws ApnsSigningKeyError when the PEM is not a P-256 private key or an identifier is empty. */
+  constructor(opts: Pick<ApnsProviderTokenOptions, 'keyId' | 'teamId' | 'privateKeyPem'>) {
+    requireIdentifier('keyId', opts.keyId);
+    requireIdentifier('teamId', opts.teamId);
+    this.key = loadP256PrivateKey(opts.privateKeyPem);
+    this.publicKey = createPublicKey(this.key);
+    this.keyId = opts.keyId;
+    this.teamId = opts.teamId;
+    this.encodedHeader = base64UrlJson({ alg: 'ES256', kid: opts.keyId });
+    // The private scalar is the same whichever PEM encoding (PKCS#8 or SEC1) an instance was given.
+    const scalar = Buffer.from(String(this.key.export({ format: 'jwk' }).d), 'base64url');
+    this.sealingContext = Buffer.from(`apns-provider-token#${opts.teamId}#${opts.keyId}`);
+    this.sealingKey = Buffer.from(hkdfSync('sha256', scalar, Buffer.alloc(0), this.sealingContext, 32));
+  }
+
+  /** The token encrypted for the token store (12-byte IV, ciphertext, 16-byte tag; base64url). */
+  seal(token: MintedToken): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.sealingKey, iv);
+    cipher.setAAD(this.sealingContext);
+    const sealed = Buffer.concat([iv, cipher.update(token.jwt, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    return sealed.toString('base64url');
+  }
+
+  /** A sealed token this key sealed and signed, or undefined (another key, a rotated one, or damaged bytes). */
+  unseal(sealed: string): MintedToken | undefined {
+    const bytes = Buffer.from(sealed, 'base64url');
+    if (bytes.length <= 12 + 16) return undefined;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.sealingKey, bytes.subarray(0, 12));
+      decipher.setAAD(this.sealingContext);
+      decipher.setAuthTag(bytes.subarray(bytes.length - 16));
+      const jwt = Buffer.concat([decipher.update(bytes.subarray(12, bytes.length - 16)), decipher.final()]).toString('utf8');
+      return this.recognize(jwt);
+    } catch {
+      return undefined;
+    }
+  }
+
+  mint(nowMs: number): MintedToken {
+    const claims = base64UrlJson({ iss: this.teamId, iat: Math.floor(nowMs / 1000) });
+    const signingInput = `${this.encodedHeader}.${claims}`;
+    // JWS wants the raw r||s pair, not node's default DER signature.
+    const signature = sign('sha256', Buffer.from(signingInput), { key: this.key, dsaEncoding: 'ieee-p1363' });
+    return { jwt: `${signingInput}.${signature.toString('base64url')}`, issuedAtMs: Math.floor(nowMs / 1000) * 1000 };
+  }
+
+  /**
+   * The token as this key would have minted it, or undefined: same `kid` (a token of a rotated-out key is not
+   * reused), same `iss`, and a signature that verifies with this key. `issuedAtMs` comes from the signed `iat`.
+   */
+  recognize(jwt: string): MintedToken | undefined {
+    const parts = jwt.split('.');
+    if (parts.length !== 3 || parts[0] !== this.encodedHeader) return undefined;
+    let claims: unknown;
+    try {
+      claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
+    } catch {
+      return undefined;
+    }
+    if (typeof claims !== 'object' || claims === null) return undefined;
+    const { iss, iat } = claims as Record<string, unknown>;
+    if (iss !== this.teamId || typeof iat !== 'number' || !Number.isInteger(iat)) return undefined;
+    const signed = verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), { key: this.publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(parts[2]!, 'base64url'));
+    return signed ? { jwt, issuedAtMs: iat * 1000 } : undefined;
+  }
+}
+
+/** Checks a refresh age against Apple's 20-60 minute window. */
+export function checkedRefreshAfterMs(refreshAfterMs: number | undefined): number {
+  const value = refreshAfterMs ?? APNS_TOKEN_DEFAULT_REFRESH_MS;
+  if (!(value >= APNS_TOKEN_MIN_AGE_MS && value < APNS_TOKEN_MAX_AGE_MS)) {
+    throw new RangeError(
+      `refreshAfterMs must be at least ${APNS_TOKEN_MIN_AGE_MS} and below ${APNS_TOKEN_MAX_AGE_MS} ms (Apple's 20-60 minute window)`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Mints and caches the provider JWT in this process alone. Every mint counts as a token update at Apple, so callers
+ * share the instance instead of creating one per request; a fleet of processes shares FleetProviderToken instead.
+ */
+export class ApnsProviderToken implements ApnsTokenSource {
+  private readonly signer: ApnsTokenSigner;
   private readonly clock: () => number;
   private readonly refreshAfterMs: number;
   private minted: MintedToken | undefined;
 
   /** @throws ApnsSigningKeyError when the PEM is not a P-256 private key or an identifier is empty. */
   constructor(opts: ApnsProviderTokenOptions) {
-    requireIdentifier('keyId', opts.keyId);
-    requireIdentifier('teamId', opts.teamId);
-    this.key = loadP256PrivateKey(opts.privateKeyPem);
-    this.teamId = opts.teamId;
-    this.encodedHeader = base64UrlJson({ alg: 'ES256', kid: opts.keyId });
+    this.signer = new ApnsTokenSigner(opts);
     this.clock = opts.clock ?? Date.now;
-    const refreshAfterMs = opts.refreshAfterMs ?? APNS_TOKEN_DEFAULT_REFRESH_MS;
-    if (!(refreshAfterMs >= APNS_TOKEN_MIN_AGE_MS && refreshAfterMs < APNS_TOKEN_MAX_AGE_MS)) {
-      throw new RangeError(
-        `refreshAfterMs must be at least ${APNS_TOKEN_MIN_AGE_MS} and below ${APNS_TOKEN_MAX_AGE_MS} ms (Apple's 20-60 minute window)`,
-      );
-    }
-    this.refreshAfterMs = refreshAfterMs;
+    this.refreshAfterMs = checkedRefreshAfterMs(opts.refreshAfterMs);
   }
 
   /** The token to send now: the cached one while it is younger than `refreshAfterMs`, else a new one. */
@@ -72,7 +175,7 @@ export class ApnsProviderToken {
     const now = this.clock();
     // A clock that went backwards (age < 0) says nothing about Apple's view, so only age forward counts.
     if (this.minted === undefined || now - this.minted.issuedAtMs >= this.refreshAfterMs) {
-      this.minted = this.mint(now);
+      this.minted = this.signer.mint(now);
     }
     return this.minted.jwt;
   }
@@ -88,12 +191,9 @@ export class ApnsProviderToken {
     if (this.clock() - this.minted.issuedAtMs >= APNS_TOKEN_MIN_AGE_MS) this.minted = undefined;
   }
 
-  private mint(now: number): MintedToken {
-    const claims = base64UrlJson({ iss: this.teamId, iat: Math.floor(now / 1000) });
-    const signingInput = `${this.encodedHeader}.${claims}`;
-    // JWS wants the raw r||s pair, not node's default DER signature.
-    const signature = sign('sha256', Buffer.from(signingInput), { key: this.key, dsaEncoding: 'ieee-p1363' });
-    return { jwt: `${signingInput}.${signature.toString('base64url')}`, issuedAtMs: now };
+  /** A process alone can only wait out TooManyProviderTokenUpdates (the gateway backs off); expiry is as above. */
+  refused(jwt: string, reason: ProviderTokenRefusal): void {
+    if (reason === 'ExpiredProviderToken') this.invalidate(jwt);
   }
 }
 

@@ -14,7 +14,7 @@ import {
   type PushTarget,
 } from '../../../shared/push/push-gateway.js';
 import { bodyToSend } from '../../../shared/push/apns-payloads.js';
-import type { ApnsProviderToken } from './apns-provider-token.js';
+import type { ApnsTokenSource } from './apns-provider-token.js';
 
 /**
  * Sends pushes straight to APNs over HTTP/2 (contract section 6). One long-lived connection per origin, because Apple
@@ -43,8 +43,8 @@ export interface ApnsPushGatewayOptions {
   sandbox: URL | string;
   /** `apns-topic`: the app's bundle id. */
   topic: string;
-  /** Shared provider token; keep one per signing key and process. */
-  token: ApnsProviderToken;
+  /** The provider token: one per signing key and process (ApnsProviderToken) or per fleet (FleetProviderToken). */
+  token: ApnsTokenSource;
   retry?: ApnsRetryOptions;
   /** Time one request may take once its stream is open. Default 10000. */
   requestTimeoutMs?: number;
@@ -95,7 +95,7 @@ const TOKEN_INVALID_400_REASONS = new Set(['BadDeviceToken', 'DeviceTokenNotForT
 export class ApnsPushGateway implements PushGateway {
   private readonly origins: Record<PushTarget['environment'], Http2Origin>;
   private readonly topic: string;
-  private readonly token: ApnsProviderToken;
+  private readonly token: ApnsTokenSource;
   private readonly attempts: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
@@ -150,7 +150,7 @@ export class ApnsPushGateway implements PushGateway {
     let renewedToken = false;
     let attempt = 1;
     for (;;) {
-      const jwt = this.token.current();
+      const jwt = await this.token.current();
       let failure: { reason: string; status?: number; retryAfterMs?: number; cause?: unknown };
       try {
         const response = await origin.request({ ...headers, authorization: `bearer ${jwt}` }, body, this.requestTimeoutMs);
@@ -160,7 +160,7 @@ export class ApnsPushGateway implements PushGateway {
           return verdict.result;
         }
         if (verdict.kind === 'refresh-token') {
-          this.token.invalidate(jwt);
+          await this.token.refused(jwt, 'ExpiredProviderToken');
           if (!renewedToken) {
             renewedToken = true;
             continue;
@@ -171,6 +171,8 @@ export class ApnsPushGateway implements PushGateway {
           throw new RetryableDeliveryError('ExpiredProviderToken');
         }
         if (verdict.newConnection) origin.retire(response.connection);
+        // Another token than the fleet's reached Apple; the retry below goes out with the fleet's, not a new one.
+        if (verdict.reason === 'TooManyProviderTokenUpdates') await this.token.refused(jwt, 'TooManyProviderTokenUpdates');
         failure = { reason: verdict.reason, status: verdict.status, retryAfterMs: verdict.retryAfterMs };
       } catch (error) {
         if (!(error instanceof ApnsTransportError)) throw error;

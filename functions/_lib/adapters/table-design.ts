@@ -12,6 +12,7 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  * - callback lookup: `CALLBACK#<callbackKey>` / `META`                      { deviceId, mailboxId }
  * - dedupe key:      `DEVICE#<deviceId>`   / `DEDUPE#<key>`                 { claimant, state, outcome?, expiresAt (ms), ttl (s) }
  * - decision:        `DEVICE#<deviceId>`   / `EVENT#<ISO at>#<suffix>`      { at, mailbox, outcome, reason, ttl }
+ * - APNs token:      `APNSTOKEN#<teamId>#<keyId>` / `META`                { sealedJwt, issuedAtMs, ttl } the fleet's provider token, sealed
  *
  * Within a device's partition the sort keys order as `DEDUPE#` < `EVENT#` < `MAILBOX#` < `META`, so the range
  * `MAILBOX#`..`META` holds exactly the device and its mailboxes (one Query reads a whole registration).
@@ -29,6 +30,7 @@ export const TTL_ATTRIBUTE = 'ttl';
 
 export const DEVICE_PK_PREFIX = 'DEVICE#';
 export const CALLBACK_PK_PREFIX = 'CALLBACK#';
+export const APNS_TOKEN_PK_PREFIX = 'APNSTOKEN#';
 export const META_SK = 'META';
 export const MAILBOX_SK_PREFIX = 'MAILBOX#';
 export const DEDUPE_SK_PREFIX = 'DEDUPE#';
@@ -54,6 +56,11 @@ export const mailboxKey = (deviceId: string, mailboxId: string): TableKey => ({
   sk: `${MAILBOX_SK_PREFIX}${mailboxId}`,
 });
 export const callbackKey = (key: string): TableKey => ({ pk: `${CALLBACK_PK_PREFIX}${key}`, sk: META_SK });
+/** One row per signing key, so a rotated key never overwrites (or reuses) the token of the key it replaces. */
+export const apnsTokenKey = (teamId: string, keyId: string): TableKey => ({
+  pk: `${APNS_TOKEN_PK_PREFIX}${teamId}#${keyId}`,
+  sk: META_SK,
+});
 export const dedupeKey = (deviceId: string, key: string): TableKey => ({ pk: devicePk(deviceId), sk: `${DEDUPE_SK_PREFIX}${key}` });
 /** `isoAt` must be a `Date#toISOString()` value so that keys sort chronologically. */
 export const eventSk = (isoAt: string, suffix: string): string => `${EVENT_SK_PREFIX}${isoAt}#${suffix}`;
