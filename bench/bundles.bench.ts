@@ -18,6 +18,12 @@ import { fixed, median } from './support/stats.js';
  * The device API reads the organization-token secret with a top-level await at import: it is pointed at a loopback
  * stub of Secrets Manager, so its time includes one GetSecretValue round trip on loopback (on AWS add the network).
  * The dispatcher and supervisor are imported with PUSH_GATEWAY=sns (the default), which reads no secret at import.
+ *
+ * Next to each function, a reference handler (issue 15's yardstick): it imports only the AWS SDK packages the
+ * function uses (AWS_SDK_USES, from the services its IAM role grants), creates one client of each at module scope
+ * and, for the device API, makes the same GetSecretValue call at import. It is bundled the same way and imported cold in the same
+ * run, alternating with the function, so `coldImportRatio` (function / reference) holds on a loaded machine where the
+ * absolute milliseconds do not. The target is a ratio of at most 1.5.
  */
 
 export interface BundleFigures {
@@ -31,6 +37,20 @@ export interface BundleFigures {
   largestInputs: Array<{ input: string; bytes: number }>;
   /** What the import time includes beyond loading the code, when anything. */
   note?: string;
+  /** The reference handler for this function (absent in runs from before it existed). */
+  reference?: ReferenceFigures;
+  /** coldImportMs / reference.coldImportMs, from runs that alternate the two. */
+  coldImportRatio?: number;
+}
+
+export interface ReferenceFigures {
+  /** The `@aws-sdk/*` packages the function uses, which the reference imports. */
+  awsSdkPackages: string[];
+  /** `@aws-sdk/*` packages the function's bundle imports although the function does not use them (a cost to remove). */
+  unusedInBundle: string[];
+  minifiedBytes: number;
+  /** Median over the same number of runs as the function, ms. */
+  coldImportMs: number;
 }
 
 export interface BundlesResult {
@@ -80,35 +100,45 @@ export async function runBundlesBench(options: { quick: boolean }): Promise<Bund
       const entry = path.join(REPOSITORY_ROOT, 'functions', name, 'handler.ts');
       if (!(await stat(entry).catch(() => undefined))) continue;
       const outfile = path.join(outDir, name, 'index.mjs');
-      const { metafile } = await build({
-        entryPoints: [entry],
-        outfile,
-        bundle: true,
-        platform: 'node',
-        target: 'node22',
-        format: 'esm',
-        mainFields: ['module', 'main'],
-        minify: true,
-        sourcemap: true,
-        sourcesContent: false,
-        external: ['@aws-sdk/*'],
-        banner: { js: BANNER },
-        metafile: true,
-        logLevel: 'silent',
-      });
+      const metafile = await bundle(entry, outfile);
       const code = await readFile(outfile);
+      const imported = awsSdkImports(metafile, outfile);
+      // A function not listed yet is measured against what its bundle imports, which hides unused clients.
+      const awsSdkPackages = AWS_SDK_USES[name] ?? imported;
+      const referenceEntry = path.join(outDir, `${name}-reference.mjs`);
+      await writeFile(referenceEntry, referenceHandler(awsSdkPackages, TOP_LEVEL_SECRET_READS[name]));
+      const referenceOutfile = path.join(outDir, `${name}-reference`, 'index.mjs');
+      await bundle(referenceEntry, referenceOutfile);
+      const referenceCode = await readFile(referenceOutfile);
       const times: number[] = [];
-      for (let run = 0; run < runs; run++) times.push(await coldImport(runner, outfile, secrets.url));
+      const referenceTimes: number[] = [];
+      for (let run = 0; run < runs; run++) {
+        times.push(await coldImport(runner, outfile, secrets.url));
+        referenceTimes.push(await coldImport(runner, referenceOutfile, secrets.url));
+      }
+      const coldImportMs = fixed(median(times), 1);
+      const reference: ReferenceFigures = {
+        awsSdkPackages,
+        unusedInBundle: imported.filter((sdk) => !awsSdkPackages.includes(sdk)),
+        minifiedBytes: referenceCode.byteLength,
+        coldImportMs: fixed(median(referenceTimes), 1),
+      };
       const figures: BundleFigures = {
         name,
         minifiedBytes: code.byteLength,
         gzipBytes: gzipSync(code, { level: 9 }).byteLength,
-        coldImportMs: fixed(median(times), 1),
+        coldImportMs,
         runs,
         largestInputs: largestInputs(metafile, outfile),
-        ...(name === 'device-api' ? { note: 'includes one GetSecretValue round trip to a loopback stub' } : {}),
+        ...(name === 'device-api' ? { note: 'includes one GetSecretValue round trip to a loopback stub (so does its reference)' } : {}),
+        reference,
+        coldImportRatio: fixed(median(times.map((ms, run) => ms / referenceTimes[run]!)), 2),
       };
-      progress(SCOPE, `${name}: ${Math.round(figures.minifiedBytes / 1024)} KiB minified, cold import ${figures.coldImportMs} ms`);
+      progress(
+        SCOPE,
+        `${name}: ${Math.round(figures.minifiedBytes / 1024)} KiB minified, cold import ${figures.coldImportMs} ms, ` +
+          `reference ${reference.coldImportMs} ms, ratio ${figures.coldImportRatio}`,
+      );
       bundles.push(figures);
     }
     return { node: process.version, bundles };
@@ -116,6 +146,80 @@ export async function runBundlesBench(options: { quick: boolean }): Promise<Bund
     await secrets.stop();
     await rm(outDir, { recursive: true, force: true });
   }
+}
+
+const DYNAMODB = ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb'];
+const SECRETS = '@aws-sdk/client-secrets-manager';
+/**
+ * The AWS SDK packages each function needs, from the services its role is granted (infra/stacks/relay-stack.ts,
+ * infra/constructs/push-delivery.ts): SNS and Secrets Manager for the push functions, which send through SNS or read
+ * the direct-APNs key; SQS where a function queues.
+ */
+const AWS_SDK_USES: Record<string, string[]> = {
+  'device-api': [...DYNAMODB, SECRETS, '@aws-sdk/client-sns'],
+  dispatcher: [...DYNAMODB, SECRETS, '@aws-sdk/client-sns', '@aws-sdk/client-sqs'],
+  'exchange-callback': [...DYNAMODB, '@aws-sdk/client-sqs'],
+  'platform-application': [SECRETS, '@aws-sdk/client-sns'],
+  'sns-feedback': [...DYNAMODB, '@aws-sdk/client-sns'],
+  supervisor: [...DYNAMODB, SECRETS, '@aws-sdk/client-sns'],
+};
+
+/** What a function does at import besides loading code: the device API reads its organization-token secret. */
+const TOP_LEVEL_SECRET_READS: Record<string, string> = { 'device-api': 'ORG_TOKEN_SECRET_ARN' };
+
+/** Bundles as RelayFunction does (infra/constructs/relay-function.ts). */
+async function bundle(entry: string, outfile: string): Promise<Metafile> {
+  const { metafile } = await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'esm',
+    mainFields: ['module', 'main'],
+    minify: true,
+    sourcemap: true,
+    sourcesContent: false,
+    external: ['@aws-sdk/*'],
+    banner: { js: BANNER },
+    metafile: true,
+    logLevel: 'silent',
+  });
+  return metafile;
+}
+
+/** The `@aws-sdk/*` packages the bundle leaves to the runtime, by package name. */
+function awsSdkImports(metafile: Metafile, outfile: string): string[] {
+  const output = Object.entries(metafile.outputs).find(([file]) => path.resolve(file) === path.resolve(outfile))?.[1];
+  const packages = new Set<string>();
+  for (const { path: imported, external } of output?.imports ?? []) {
+    const match = /^(@aws-sdk\/[^/]+)/.exec(imported);
+    if (external && match) packages.add(match[1]!);
+  }
+  return [...packages].sort();
+}
+
+/**
+ * A handler that only loads the AWS SDK packages and creates one client per service package at module scope, as a
+ * function doing nothing else would; `secretEnv` names a secret it reads at import, as the function does.
+ */
+function referenceHandler(packages: string[], secretEnv: string | undefined): string {
+  const lines = packages.map((name, index) => `import * as sdk${index} from '${name}';`);
+  lines.push(
+    `const clients = [${packages.map((_, index) => `sdk${index}`).join(', ')}].flatMap((sdk) =>`,
+    "  Object.entries(sdk).filter(([key, value]) => /^[A-Z][A-Za-z]*Client$/.test(key) && !key.includes('Document') && typeof value === 'function').map(([, Client]) => new Client({})),",
+    ');',
+  );
+  if (secretEnv !== undefined && packages.includes('@aws-sdk/client-secrets-manager')) {
+    const index = packages.indexOf('@aws-sdk/client-secrets-manager');
+    lines.push(
+      `const secret = await new sdk${index}.SecretsManagerClient({}).send(new sdk${index}.GetSecretValueCommand({ SecretId: process.env.${secretEnv} }));`,
+    );
+  } else {
+    lines.push('const secret = undefined;');
+  }
+  lines.push('export const handler = async () => ({ statusCode: 200, body: String(clients.length + (secret ? 1 : 0)) });');
+  return `${lines.join('\n')}\n`;
 }
 
 function coldImport(runner: string, bundle: string, secretsUrl: string): Promise<number> {

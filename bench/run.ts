@@ -38,7 +38,7 @@ const GROUPS: GroupSpec[] = [
   { id: 'end-to-end', key: 'endToEnd', limitSeconds: { full: 480, quick: 120 } },
   { id: 'push-delivery', key: 'pushDelivery', limitSeconds: { full: 240, quick: 60 } },
   { id: 'aws-calls', key: 'awsCalls', limitSeconds: { full: 360, quick: 90 } },
-  { id: 'bundles', key: 'bundles', limitSeconds: { full: 120, quick: 60 } },
+  { id: 'bundles', key: 'bundles', limitSeconds: { full: 600, quick: 120 } },
   { id: 'growth', key: 'growth', limitSeconds: { full: 420, quick: 90 } },
 ];
 

@@ -222,16 +222,27 @@ function bundlesSection(r: BundlesResult): string[] {
     `### 5. Lambda bundles (esbuild as the CDK stack runs it; cold import in a fresh Node ${r.node} process, median of ${r.bundles[0]?.runs ?? 0})`,
     '',
     ...table(
-      ['function', 'minified KiB', 'gzip KiB', 'cold import ms', 'largest inputs (KiB)'],
+      ['function', 'minified KiB', 'gzip KiB', 'cold import ms', 'reference ms ²', 'ratio (≤ 1.5)', 'largest inputs (KiB)'],
       r.bundles.map((b) => [
         b.name + (b.note ? ' ¹' : ''),
         Math.round(b.minifiedBytes / 1024),
         Math.round(b.gzipBytes / 1024),
         b.coldImportMs,
+        b.reference?.coldImportMs ?? '-',
+        b.coldImportRatio ?? '-',
         b.largestInputs.map((i) => `${i.input} ${Math.round(i.bytes / 1024)}`).join(', '),
       ]),
     ),
     ...r.bundles.filter((b) => b.note).map((b) => `¹ ${b.name}: ${b.note}.`),
+    ...(r.bundles.some((b) => b.reference)
+      ? [
+          '² A handler importing only the function\'s AWS SDK packages (one client each), bundled the same way and imported ' +
+            'alternately with it in this run; the ratio is the median of the per-run ratios.',
+          ...r.bundles
+            .filter((b) => (b.reference?.unusedInBundle.length ?? 0) > 0)
+            .map((b) => `  ${b.name} also imports ${b.reference!.unusedInBundle.join(', ')}, which it does not use.`),
+        ]
+      : []),
     '',
   ];
 }
