@@ -157,7 +157,8 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     const queue = options.wrapEventQueue ? options.wrapEventQueue(baseQueue) : baseQueue;
 
     // Provider tokens follow the real clock: APNs judges their age by its own time, not by a test's moved clock.
-    // Shared through the table as in Lambda, so several local processes on one DATA_DIR send one token.
+    // Kept in the table as in Lambda, so npm start runs the fleet token's code path; a token an earlier start stored
+    // under another generated key does not open with this one and is replaced.
     const token = new FleetProviderToken({
       signer: new ApnsTokenSigner({ keyId: apns.keyId, teamId: apns.teamId, privateKeyPem: apns.privateKeyPem }),
       store: new DynamoDbProviderTokenStore(clients.documentClient, backends.tableName),
