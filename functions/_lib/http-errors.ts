@@ -19,6 +19,7 @@ import {
 } from '../../shared/errors.js';
 import { EwsBodyTooLargeError, EwsDoctypeError, EwsMalformedError } from '../../shared/ews/ews-errors.js';
 import { GraphBodyTooLargeError, GraphMalformedError, GraphValidationTokenError } from '../../shared/graph/graph-errors.js';
+import { AddressNotProvenError, AddressRequiredError, MailServerUnavailableError, OrganizationModeOffError, OrgNotFoundError } from '../../shared/org/org-errors.js';
 
 /**
  * The one place that turns typed errors into HTTP answers. 4xx carry the error's own message (written for callers);
@@ -31,11 +32,15 @@ const statusByError: ReadonlyArray<[abstract new (...args: never[]) => RelayErro
   [EwsDoctypeError, 400],
   [GraphMalformedError, 400],
   [GraphValidationTokenError, 400],
+  [OrganizationModeOffError, 400],
+  [AddressRequiredError, 400],
   [UnauthorizedError, 401],
   [ForbiddenError, 403],
+  [AddressNotProvenError, 403],
   [DeviceNotFoundError, 404],
   [MailboxNotFoundError, 404],
   [RouteNotFoundError, 404],
+  [OrgNotFoundError, 404],
   [MethodNotAllowedError, 405],
   [MailboxLimitError, 409],
   [MailboxExistsError, 409],
@@ -47,6 +52,7 @@ const statusByError: ReadonlyArray<[abstract new (...args: never[]) => RelayErro
   [GraphBodyTooLargeError, 413],
   [UnsupportedMediaTypeError, 415],
   [DependencyUnavailableError, 503],
+  [MailServerUnavailableError, 503],
 ];
 
 export interface HttpErrorAnswer {

@@ -1,0 +1,39 @@
+import { RouteNotFoundError } from '../../shared/errors.js';
+import { OrgNotFoundError } from '../../shared/org/org-errors.js';
+import { orgIdSchema, putOrgRequestSchema } from '../../shared/org/org-schemas.js';
+import { verifyAdminToken } from '../_lib/admin-token.js';
+import { bearerToken, httpHandler, json, noContent, parseJsonBody, type HttpEvent, type HttpHandler, type HttpResult } from '../_lib/http.js';
+import { checkOrg, deleteOrg, getOrg, putOrg, type OrgApiDeps } from './manage-org.js';
+
+export const ORG_API_ROUTES = ['PUT /v1/orgs/{orgId}', 'GET /v1/orgs/{orgId}', 'DELETE /v1/orgs/{orgId}', 'POST /v1/orgs/{orgId}/check'] as const;
+export type OrgApiRoute = (typeof ORG_API_ROUTES)[number];
+
+export interface OrgApiHandlerDeps extends OrgApiDeps {
+  /** The admin-token secrets: the current one, and the previous one during a rotation. */
+  adminTokenSecrets: readonly string[];
+}
+
+/** The operator API (contract section 8): every route needs an admin token (an org token is refused, 401). */
+export function createOrgApiHandler(deps: OrgApiHandlerDeps): HttpHandler {
+  return httpHandler((event) => routeOrgApi(event, deps));
+}
+
+async function routeOrgApi(event: HttpEvent, deps: OrgApiHandlerDeps): Promise<HttpResult> {
+  verifyAdminToken(bearerToken(event), deps.adminTokenSecrets, deps.now());
+  const parsedOrgId = orgIdSchema.safeParse(event.pathParameters?.orgId);
+  if (!parsedOrgId.success) throw new OrgNotFoundError();
+  const orgId = parsedOrgId.data;
+  switch (event.routeKey as OrgApiRoute) {
+    case 'PUT /v1/orgs/{orgId}':
+      return json(200, await putOrg({ orgId, request: parseJsonBody(event, putOrgRequestSchema) }, deps));
+    case 'GET /v1/orgs/{orgId}':
+      return json(200, await getOrg(orgId, deps));
+    case 'POST /v1/orgs/{orgId}/check':
+      return json(200, await checkOrg(orgId, deps));
+    case 'DELETE /v1/orgs/{orgId}':
+      await deleteOrg(orgId, deps);
+      return noContent();
+    default:
+      throw new RouteNotFoundError(`no route for ${event.routeKey}`);
+  }
+}

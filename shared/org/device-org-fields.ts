@@ -1,0 +1,51 @@
+import * as z from 'zod';
+import { alertPublicKeySchema } from './alert-details.js';
+
+/**
+ * The organization-mode fields a device may send (contract sections 3 and 8). Refused with `organization_mode_off`
+ * unless the device's org is in organization mode; nothing that names a person is stored in the default mode.
+ */
+
+export const MAX_VIP_SENDERS = 100;
+/** A proof names a message received at most this long ago. */
+export const ADDRESS_PROOF_MAX_AGE_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** An SMTP address as Exchange knows them (internal domains such as `.local` included); at most 320 characters. */
+export const mailAddressSchema = z
+  .string()
+  .max(320, 'must be an e-mail address of at most 320 characters')
+  .regex(/^[^\s@"<>(),;:\\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$/, 'must be an e-mail address');
+
+export const vipSendersSchema = z.array(mailAddressSchema).max(MAX_VIP_SENDERS, `at most ${MAX_VIP_SENDERS} VIP senders`);
+
+export const addressProofSchema = z.strictObject({
+  /** An EWS ItemId or Graph message id of a message in that mailbox's inbox, received in the last 30 days. */
+  messageId: z.string().min(1).max(1024),
+});
+export type AddressProof = z.infer<typeof addressProofSchema>;
+
+export const managedBySchema = z.enum(['device', 'relay']);
+export type ManagedBy = z.infer<typeof managedBySchema>;
+
+/** Per mailbox, at registration and when adding one. */
+export const mailboxOrgFieldsSchema = z.object({
+  address: mailAddressSchema.optional(),
+  addressProof: addressProofSchema.optional(),
+  managedBy: managedBySchema.optional(),
+});
+export type MailboxOrgFields = z.infer<typeof mailboxOrgFieldsSchema>;
+
+/** `PATCH /v1/devices/{deviceId}/mailboxes/{mailboxId}`: merge-patch of the mailbox's organization-mode fields. */
+export const patchMailboxRequestSchema = z.strictObject({
+  address: mailAddressSchema.nullable().optional(),
+  addressProof: addressProofSchema.nullable().optional(),
+  managedBy: managedBySchema.nullable().optional(),
+});
+export type PatchMailboxRequest = z.infer<typeof patchMailboxRequestSchema>;
+
+/** Per device, at registration and in a PATCH. */
+export const deviceOrgFieldsSchema = z.object({
+  vipSenders: vipSendersSchema.optional(),
+  alertKey: alertPublicKeySchema.optional(),
+});
+export type DeviceOrgFields = z.infer<typeof deviceOrgFieldsSchema>;
