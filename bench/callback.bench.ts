@@ -1,4 +1,5 @@
 import { XMLParser } from 'fast-xml-parser';
+import { organizationDeps } from '../test/support/organization.js';
 import { registerDevice } from '../functions/device-api/register-device.js';
 import { reportSubscription } from '../functions/device-api/report-subscription.js';
 import { acceptNotifications, type CallbackDeps } from '../functions/exchange-callback/accept-notifications.js';
@@ -179,7 +180,7 @@ async function measureInProcess(quick: boolean): Promise<CallbackBenchResult['in
       orgId: 'bench-org',
       request: registerDeviceRequestSchema.parse({ pushToken: 'ab'.repeat(32), mailboxes: [{ id: 'primary', kind: 'primary' }] }),
     },
-    { ...stores.ports, endpoints: noEndpointRegistry, publicUrl: 'http://127.0.0.1', now: Date.now, random: Math.random },
+    { ...stores.ports, endpoints: noEndpointRegistry, publicUrl: 'http://127.0.0.1', now: Date.now, random: Math.random, ...organizationDeps() },
   );
   const device = (await stores.devices.getDevice(registered.deviceId))!;
   await reportSubscription(

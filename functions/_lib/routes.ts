@@ -9,11 +9,16 @@ export const DEVICE_API_ROUTES = [
   'DELETE /v1/devices/{deviceId}',
   'POST /v1/devices/{deviceId}/mailboxes',
   'DELETE /v1/devices/{deviceId}/mailboxes/{mailboxId}',
+  'PATCH /v1/devices/{deviceId}/mailboxes/{mailboxId}',
   'PUT /v1/devices/{deviceId}/mailboxes/{mailboxId}/subscription',
   'POST /v1/devices/{deviceId}/mailboxes/{mailboxId}/rotate',
   'GET /v1/devices/{deviceId}/events',
 ] as const;
 export type DeviceApiRoute = (typeof DEVICE_API_ROUTES)[number];
+
+/** The operator API (contract section 8): admin tokens only. */
+export const ORG_API_ROUTES = ['PUT /v1/orgs/{orgId}', 'GET /v1/orgs/{orgId}', 'DELETE /v1/orgs/{orgId}', 'POST /v1/orgs/{orgId}/check'] as const;
+export type OrgApiRoute = (typeof ORG_API_ROUTES)[number];
 
 /**
  * What mail servers POST to, all served by the callback function: EWS push (contract section 4), and Graph change

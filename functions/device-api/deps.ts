@@ -3,6 +3,7 @@ import type { PushEndpointRegistry } from '../../shared/push/push-gateway.js';
 import type { SecretSource } from '../_lib/secret-cache.js';
 import type { GraphEndpoints } from '../../shared/device/device-schemas.js';
 import { hashSecret, newSecret } from '../_lib/device-secrets.js';
+import type { MessageDetailsReaderFactory, OrgKeyring, OrgStore } from '../../shared/org/ports.js';
 
 /** What the device API's use cases need; the handler wires AWS adapters, tests wire in-memory ones. */
 export interface DeviceApiDeps {
@@ -21,6 +22,10 @@ export interface DeviceApiDeps {
   now: () => number;
   /** Uniform in [0, 1): spreads interval-mode schedules (injected for tests). */
   random: () => number;
+  /** Organization mode: the orgs, the key that opens their data keys, and their mail servers (address proofs). */
+  orgs: OrgStore;
+  keyring: OrgKeyring;
+  readers: MessageDetailsReaderFactory;
 }
 
 export const CALLBACK_PATH_PREFIX = '/v1/callbacks/';

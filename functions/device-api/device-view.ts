@@ -1,11 +1,21 @@
 import type { DeviceView } from '../../shared/device/device-schemas.js';
+import type { DeviceOrganization } from '../../shared/org/org-schemas.js';
 import type { DeviceWithMailboxes } from '../../shared/store/ports.js';
 import { subscriptionState } from '../../shared/supervision/subscription-state.js';
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 
-/** The registration as the device reads it back: settings, status and per-mailbox subscription state. No secrets. */
-export function toDeviceView({ device, mailboxes }: DeviceWithMailboxes, now: number): DeviceView {
+/** Organization mode as the view shows it: the mode and each mailbox's address, opened by the caller. */
+export interface OrganizationViewPart {
+  organization: DeviceOrganization;
+  addresses: ReadonlyMap<string, string>;
+}
+
+/**
+ * The registration as the device reads it back: settings, status and per-mailbox subscription state. No secrets;
+ * VIP senders only as their count (the relay keeps only hashes).
+ */
+export function toDeviceView({ device, mailboxes }: DeviceWithMailboxes, now: number, org?: OrganizationViewPart): DeviceView {
   const ordered = [...mailboxes].sort((a, b) => (a.kind === b.kind ? a.createdAt - b.createdAt : a.kind === 'primary' ? -1 : 1));
   return {
     deviceId: device.deviceId,
@@ -25,8 +35,17 @@ export function toDeviceView({ device, mailboxes }: DeviceWithMailboxes, now: nu
       const state = subscriptionState(mailbox, now);
       // A subscription reported before v2 had no protocol: it was EWS.
       const protocol = mailbox.protocol ?? (mailbox.subscriptionId === undefined ? null : 'ews');
-      return { id: mailbox.mailboxId, kind: mailbox.kind, protocol, state, ...times, subscription: { ...times, state } };
+      return {
+        id: mailbox.mailboxId,
+        kind: mailbox.kind,
+        protocol,
+        state,
+        ...times,
+        ...(org ? { address: org.addresses.get(mailbox.mailboxId) ?? null, managedBy: mailbox.managedBy ?? 'device' } : {}),
+        subscription: { ...times, state },
+      };
     }),
+    ...(org ? { organization: org.organization, vipSenders: { count: device.vipSenderHashes?.length ?? 0 }, alertKey: device.alertKey ?? null } : {}),
     createdAt: new Date(device.createdAt).toISOString(),
     updatedAt: new Date(device.updatedAt).toISOString(),
   };

@@ -20,6 +20,8 @@ import { reportSubscription } from './report-subscription.js';
 import { rotateMailbox } from './rotate-mailbox.js';
 import { registerDevice } from './register-device.js';
 import { updateDevice } from './update-device.js';
+import { updateMailbox } from './update-mailbox.js';
+import { patchMailboxRequestSchema } from '../../shared/org/device-org-fields.js';
 
 /** The device API's edge: one function behind every `/v1/devices` route; each route is auth + parse + one use case. */
 export function createDeviceApiHandler(deps: DeviceApiDeps): HttpHandler {
@@ -53,6 +55,8 @@ async function routeDeviceApi(event: HttpEvent, deps: DeviceApiDeps): Promise<Ht
     case 'DELETE /v1/devices/{deviceId}/mailboxes/{mailboxId}':
       await removeMailbox({ device, mailboxId: mailboxIdParam(event) }, deps);
       return noContent();
+    case 'PATCH /v1/devices/{deviceId}/mailboxes/{mailboxId}':
+      return json(200, await updateMailbox({ device, mailboxId: mailboxIdParam(event), patch: parseJsonBody(event, patchMailboxRequestSchema) }, deps));
     case 'PUT /v1/devices/{deviceId}/mailboxes/{mailboxId}/subscription':
       await reportSubscription({ device, mailboxId: mailboxIdParam(event), request: parseJsonBody(event, reportSubscriptionRequestSchema) }, deps);
       return noContent();

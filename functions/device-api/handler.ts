@@ -1,6 +1,7 @@
 import { DynamoDbDecisionLog } from '../_lib/adapters/dynamodb-decision-log.js';
 import { dynamoDbDevicePorts } from '../_lib/adapters/dynamodb-device-ports.js';
-import { awsClients, pushEndpointRegistry, secretsManagerSecret } from '../_lib/aws-runtime.js';
+import { DynamoDbOrgStore } from '../_lib/adapters/dynamodb-org-store.js';
+import { awsClients, mailServerReaders, orgKeyring, pushEndpointRegistry, secretsManagerSecret } from '../_lib/aws-runtime.js';
 import { config } from '../_lib/config.js';
 import { createDeviceApiHandler } from './edge.js';
 
@@ -21,4 +22,7 @@ export const handler = createDeviceApiHandler({
   orgTokenSecret,
   now: Date.now,
   random: Math.random,
+  orgs: new DynamoDbOrgStore(documentClient, tableName),
+  keyring: orgKeyring(),
+  readers: mailServerReaders,
 });

@@ -4,26 +4,45 @@ import { firstIntervalAt } from '../../shared/supervision/interval-schedule.js';
 import { supervisionDueAt } from '../../shared/supervision/subscription-state.js';
 import { hashSecret, newDeviceId, newSecret } from '../_lib/device-secrets.js';
 import { mailboxEndpoints, newMailboxSecrets, type DeviceApiDeps } from './deps.js';
+import { OrganizationContext } from './organization-fields.js';
 
 /**
  * Registers a device for an organization. The device secret and each mailbox's secrets (its URL secret and Graph
  * `clientState`) are returned once and stored only as hashes; a lost secret means registering again (or rotating).
+ *
+ * Organization-mode fields (VIP senders, alert key, mailbox addresses with their proofs) are accepted only when the
+ * org is in organization mode; every address is proven with the service account before anything is stored.
  */
-export async function registerDevice(input: { orgId: string; request: RegisterDeviceRequest }, deps: Pick<DeviceApiDeps, 'registry' | 'endpoints' | 'publicUrl' | 'now' | 'random'>): Promise<RegisterDeviceResponse> {
+export async function registerDevice(
+  input: { orgId: string; request: RegisterDeviceRequest },
+  deps: Pick<DeviceApiDeps, 'registry' | 'endpoints' | 'publicUrl' | 'now' | 'random' | 'orgs' | 'keyring' | 'readers'>,
+): Promise<RegisterDeviceResponse> {
   const { orgId, request } = input;
-  const now = deps.now();
+  const organization = await OrganizationContext.load(orgId, deps);
+  organization.refuseInDefaultMode({ vipSenders: request.vipSenders, alertKey: request.alertKey });
   const deviceId = newDeviceId();
   const deviceSecret = newSecret();
+  const vipSenderHashes = request.vipSenders === undefined ? undefined : await organization.vipSenderHashes(request.vipSenders);
+  const alertKey = request.alertKey === undefined ? undefined : organization.checkAlertKey(request.alertKey);
+  const mailboxFields = await Promise.all(
+    request.mailboxes.map((mailbox, index) => organization.mailboxFields({ deviceId, mailboxId: mailbox.id, address: mailbox.address, addressProof: mailbox.addressProof, managedBy: mailbox.managedBy, path: `mailboxes.${index}.` })),
+  );
+  const now = deps.now();
 
   const issued = request.mailboxes.map((mailbox) => ({ mailbox, ...newMailboxSecrets() }));
-  const mailboxes: MailboxRecord[] = issued.map(({ mailbox, stored }) => ({
-    deviceId,
-    mailboxId: mailbox.id,
-    kind: mailbox.kind,
-    ...stored,
-    createdAt: now,
-    dueAt: supervisionDueAt({ createdAt: now }),
-  }));
+  const mailboxes: MailboxRecord[] = issued.map(({ mailbox, stored }, index) => {
+    const fields = mailboxFields[index];
+    return {
+      deviceId,
+      mailboxId: mailbox.id,
+      kind: mailbox.kind,
+      ...stored,
+      createdAt: now,
+      dueAt: supervisionDueAt({ createdAt: now }),
+      ...(fields?.sealedAddress ? { sealedAddress: fields.sealedAddress } : {}),
+      ...(fields?.managedBy ? { managedBy: fields.managedBy } : {}),
+    };
+  });
 
   const endpointArn = await deps.endpoints.register({ deviceId, pushToken: request.pushToken, environment: request.apnsEnvironment });
   const device: DeviceRecord = {
@@ -42,12 +61,17 @@ export async function registerDevice(input: { orgId: string; request: RegisterDe
     ...(request.mode === 'interval' ? { dueAt: firstIntervalAt(now, request.intervalSeconds, deps.random) } : {}),
     createdAt: now,
     updatedAt: now,
+    ...(vipSenderHashes ? { vipSenderHashes } : {}),
+    ...(alertKey ? { alertKey } : {}),
   };
+  // Membership first: should the registration fail half-way, the org's DELETE still finds (and skips) the device.
+  if (vipSenderHashes || alertKey || mailboxes.some((mailbox) => mailbox.sealedAddress)) await deps.orgs.addMember(orgId, deviceId);
   await deps.registry.createDevice(device, mailboxes);
 
   return {
     deviceId,
     deviceSecret,
     mailboxes: issued.map(({ mailbox, secrets }) => ({ id: mailbox.id, ...mailboxEndpoints(deps.publicUrl, secrets) })),
+    organization: organization.view,
   };
 }

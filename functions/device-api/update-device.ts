@@ -6,8 +6,9 @@ import type { DeviceChanges, DeviceRecord } from '../../shared/store/ports.js';
 import { toFieldIssues } from '../../shared/validation.js';
 import type { DeviceApiDeps } from './deps.js';
 
-type UpdateDeviceDeps = Pick<DeviceApiDeps, 'devices' | 'registry' | 'endpoints' | 'now' | 'random'>;
+type UpdateDeviceDeps = Pick<DeviceApiDeps, 'devices' | 'registry' | 'endpoints' | 'now' | 'random' | 'orgs' | 'keyring' | 'readers'>;
 import { toDeviceView } from './device-view.js';
+import { OrganizationContext } from './organization-fields.js';
 import { firstIntervalAt } from '../../shared/supervision/interval-schedule.js';
 
 /**
@@ -31,9 +32,18 @@ const RETRY_PAUSE_MS = { base: 5, jitter: 20 };
 export async function updateDevice(input: { device: DeviceRecord; patch: PatchDeviceRequest }, deps: UpdateDeviceDeps): Promise<DeviceView> {
   let device = input.device;
   const endpoints = registerOnce(deps.endpoints);
+  const organization = await OrganizationContext.load(device.orgId, deps);
+  const { vipSenders, alertKey } = input.patch;
+  organization.refuseInDefaultMode({ vipSenders, alertKey });
+  // Replaced as a whole (a list, a key), null removes: worked out once, outside the re-applied merge.
+  const orgChanges: DeviceChanges = {
+    ...(vipSenders === undefined ? {} : { vipSenderHashes: vipSenders === null ? null : await organization.vipSenderHashes(vipSenders) }),
+    ...(alertKey === undefined ? {} : { alertKey: alertKey === null ? null : organization.checkAlertKey(alertKey) }),
+  };
+  if (orgChanges.vipSenderHashes || orgChanges.alertKey) await deps.orgs.addMember(device.orgId, device.deviceId);
   for (let attempt = 1; ; attempt++) {
     try {
-      await applyPatch(device, input.patch, { ...deps, endpoints });
+      await applyPatch(device, input.patch, orgChanges, { ...deps, endpoints });
       break;
     } catch (error) {
       if (!(error instanceof ConcurrentUpdateError) || attempt >= MAX_PATCH_ATTEMPTS) throw error;
@@ -45,7 +55,7 @@ export async function updateDevice(input: { device: DeviceRecord; patch: PatchDe
   }
   const updated = await deps.devices.getDeviceWithMailboxes(device.deviceId);
   if (!updated) throw new DeviceNotFoundError();
-  return toDeviceView(updated, deps.now());
+  return toDeviceView(updated, deps.now(), await organization.viewPart(updated.mailboxes));
 }
 
 /**
@@ -71,8 +81,8 @@ function registerOnce(endpoints: DeviceApiDeps['endpoints']): DeviceApiDeps['end
   };
 }
 
-async function applyPatch(device: DeviceRecord, patch: PatchDeviceRequest, deps: UpdateDeviceDeps): Promise<void> {
-  const { pushToken, ...settingsPatch } = patch;
+async function applyPatch(device: DeviceRecord, patch: PatchDeviceRequest, orgChanges: DeviceChanges, deps: UpdateDeviceDeps): Promise<void> {
+  const { pushToken, vipSenders: _vipSenders, alertKey: _alertKey, ...settingsPatch } = patch;
   const current = {
     apnsEnvironment: device.apnsEnvironment,
     mode: device.mode,
@@ -86,7 +96,7 @@ async function applyPatch(device: DeviceRecord, patch: PatchDeviceRequest, deps:
   const settings = merged.data;
 
   const now = deps.now();
-  const changes: DeviceChanges = { ...settings };
+  const changes: DeviceChanges = { ...settings, ...orgChanges };
   // Interval mode is scheduled through the due index; switching back to real time drops the schedule at once.
   if (settings.mode === 'realtime') {
     if (device.dueAt !== undefined) changes.dueAt = null;

@@ -2,6 +2,7 @@ import type { PushGateway } from '../../shared/push/push-gateway.js';
 import type { EventQueue, ManagedSubscriptionMessage, QueueMessage } from '../../shared/queue/queue-messages.js';
 import type { AlertBudget, BurstBudget, DecisionLog, DedupeStore, DeviceReader, MailboxActionLimit, TokenRetirement } from '../../shared/store/ports.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
+import type { OrganizationDetails } from './organization-details.js';
 
 /** What the dispatcher's use case needs; the Lambda and `npm start` wire AWS adapters, tests in-memory ones. */
 export interface DispatcherDeps {
@@ -37,6 +38,11 @@ export interface DispatcherDeps {
    * where the dispatcher is not wired for organization mode, and then such messages go back to the queue.
    */
   manageSubscription?: (record: DispatchRecord<ManagedSubscriptionMessage>) => Promise<unknown>;
+  /**
+   * Organization mode (contract section 8): reads sender, subject and preview when that can change what is pushed
+   * (VIP senders, detailed alerts). Absent: every mail is judged by the rules alone, as in the default mode.
+   */
+  organization?: Pick<OrganizationDetails, 'judge'>;
 }
 
 export const DEFAULT_ALERT_BUDGET: AlertBudget = { windowMs: 5_000, maxPerWindow: 3 };

@@ -1,5 +1,6 @@
 import type { DecisionOutcome } from '../../shared/device/device-schemas.js';
 import type { FlushHeldAlertsMessage, MailboxActionMessage, ManagedSubscriptionMessage, NewMailMessage } from '../../shared/queue/queue-messages.js';
+import { newMailPush } from '../../shared/push/apns-payloads.js';
 import { decideAlert } from '../../shared/rules/alert-rules.js';
 import type { DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
 import { flushHeldAlerts, holdForBurst, type ClaimedRecord } from './burst-coalescing.js';
@@ -128,13 +129,24 @@ async function dispatchNewMail(
     return;
   }
 
-  const allowed: ClaimedRecord[] = [];
+  const allowed: Array<ClaimedRecord & { enc?: string; reason?: string }> = [];
   for (const entry of fresh) {
-    const decision = decideAlert({ alerts: device.alerts, timeZone: device.timeZone, at: new Date(entry.record.message.receivedAt) });
+    const at = entry.record.message.receivedAt;
+    // Organization mode reads the mail only when that can change the push (a VIP rule, a detailed alert).
+    const judged = deps.organization
+      ? await deps.organization.judge({
+          device,
+          mailbox,
+          itemId: entry.record.message.itemIds?.[0],
+          at,
+          payloadWithoutEnc: () => newMailPush({ mailboxId, newMessages: entry.keys.length }).payload,
+        })
+      : { decision: decideAlert({ alerts: device.alerts, timeZone: device.timeZone, at: new Date(at) }) };
+    const { decision, reason } = judged;
     if (decision.alert) {
-      allowed.push(entry);
+      allowed.push({ ...entry, ...(judged.enc === undefined ? {} : { enc: judged.enc }), ...(reason === undefined ? {} : { reason }) });
     } else {
-      await settle({ entries: [entry], deviceId, mailboxId, outcome: 'suppressed', reason: `rule:${decision.rule}` }, deps);
+      await settle({ entries: [entry], deviceId, mailboxId, outcome: 'suppressed', reason: reason ?? `rule:${decision.rule}` }, deps);
     }
   }
   if (allowed.length === 0) return;
@@ -145,7 +157,10 @@ async function dispatchNewMail(
       return;
     }
     const notifications = [{ at: entry.record.message.receivedAt, receiveCount: entry.record.receiveCount }];
-    const outcome = await pushNewMail({ device, mailboxId, newMessages: entry.keys.length, notifications }, deps);
+    const outcome = await pushNewMail(
+      { device, mailboxId, newMessages: entry.keys.length, notifications, ...(entry.enc === undefined ? {} : { enc: entry.enc }), ...(entry.reason === undefined ? {} : { reason: entry.reason }) },
+      deps,
+    );
     await settle({ entries: [entry], deviceId, mailboxId, ...outcome }, deps);
   }
 }

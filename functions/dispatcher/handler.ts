@@ -1,7 +1,9 @@
 import { DynamoDbDecisionLog } from '../_lib/adapters/dynamodb-decision-log.js';
 import { DynamoDbDedupeStore } from '../_lib/adapters/dynamodb-dedupe-store.js';
 import { dynamoDbDevicePorts } from '../_lib/adapters/dynamodb-device-ports.js';
-import { awsClients, pushGateway } from '../_lib/aws-runtime.js';
+import { awsClients, mailServerReaders, orgKeyring, pushGateway } from '../_lib/aws-runtime.js';
+import { DynamoDbOrgStore } from '../_lib/adapters/dynamodb-org-store.js';
+import { OrganizationDetails } from './organization-details.js';
 import { config } from '../_lib/config.js';
 import { metricsCounter, useCaseLogger } from '../_lib/powertools.js';
 import { SqsEventQueue } from '../_lib/adapters/sqs-event-queue.js';
@@ -27,4 +29,11 @@ export const handler = createDispatcherHandler({
   dedupeTtlSeconds: DEFAULT_DEDUPE_TTL_SECONDS,
   queue: new SqsEventQueue(sqs, config.eventQueueUrl()),
   alertBudget: DEFAULT_ALERT_BUDGET,
+  organization: new OrganizationDetails({
+    orgs: new DynamoDbOrgStore(documentClient, tableName),
+    keyring: orgKeyring(),
+    readers: mailServerReaders,
+    now: Date.now,
+    logger: useCaseLogger,
+  }),
 });

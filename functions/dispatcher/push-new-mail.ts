@@ -10,16 +10,24 @@ import { recordOutcome } from './record-outcome.js';
  * `retried` (or `dead-lettered` on the queue's last attempt) for each notification and rethrows, so the records fail.
  */
 export async function pushNewMail(
-  input: { device: DeviceRecord; mailboxId: string; newMessages: number; notifications: Array<{ at: number; receiveCount: number }> },
+  input: {
+    device: DeviceRecord;
+    mailboxId: string;
+    newMessages: number;
+    notifications: Array<{ at: number; receiveCount: number }>;
+    /** Organization mode: the encrypted details, and the reason a delivered push is recorded with (`vip`, `fetch-failed`). */
+    enc?: string;
+    reason?: string;
+  },
   deps: DispatcherDeps,
 ): Promise<PushOutcome> {
-  const { device, mailboxId, newMessages, notifications } = input;
+  const { device, mailboxId, newMessages, notifications, enc } = input;
   const { deviceId } = device;
   let result: PushResult;
   try {
     result = await deps.push.send(
       { deviceId, pushToken: device.pushToken, environment: device.apnsEnvironment, ...(device.endpointArn ? { endpointArn: device.endpointArn } : {}) },
-      newMailPush({ mailboxId, newMessages }),
+      newMailPush({ mailboxId, newMessages, ...(enc === undefined ? {} : { enc }) }),
     );
   } catch (error) {
     const deferred = deferredPushOutcome(error, notifications.some((n) => n.receiveCount >= deps.maxReceiveCount));
@@ -31,5 +39,7 @@ export async function pushNewMail(
   }
 
   if (result.outcome === 'rejected') deps.logger.warn('push rejected and not retried', { status: result.status, reason: result.reason });
-  return settlePushResult({ result, device, newMessages, now: deps.now() }, deps);
+  const outcome = await settlePushResult({ result, device, newMessages, now: deps.now() }, deps);
+  // Delivered because of organization mode's judgement: the decision says why (`vip`, `fetch-failed`), never who.
+  return outcome.outcome === 'pushed' && input.reason !== undefined ? { ...outcome, reason: input.reason } : outcome;
 }

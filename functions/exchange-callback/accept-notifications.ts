@@ -72,16 +72,21 @@ export async function queueNewMail(
   // One message per notification that brings new mail: the dispatcher gives each message its own alert (contract
   // section 4: at least one per notification), within the mailbox's burst budget.
   const keysPerNotification = newMailEventKeys(mailbox, notifications);
+  // Item ids travel only in organization mode, where the dispatcher may read the mail (contract section 8).
+  const carryItemIds = mailbox.sealedAddress !== undefined;
   const messages: NewMailMessage[] = [];
-  for (const keys of keysPerNotification) {
-    for (let start = 0; start < keys.length; start += EVENT_KEYS_PER_MESSAGE) {
+  for (const group of keysPerNotification) {
+    for (let start = 0; start < group.length; start += EVENT_KEYS_PER_MESSAGE) {
+      const slice = group.slice(start, start + EVENT_KEYS_PER_MESSAGE);
+      const itemIds = slice.flatMap((entry) => (entry.itemId === undefined ? [] : [entry.itemId]));
       messages.push({
         v: 1,
         type: 'new-mail',
         deviceId: mailbox.deviceId,
         mailboxId: mailbox.mailboxId,
         receivedAt,
-        eventKeys: keys.slice(start, start + EVENT_KEYS_PER_MESSAGE),
+        eventKeys: slice.map((entry) => entry.key),
+        ...(carryItemIds && itemIds.length > 0 ? { itemIds } : {}),
       });
     }
   }
@@ -108,16 +113,16 @@ function unsubscribe(reason: string, deps: CallbackDeps): SubscriptionStatus {
  * retry of the same body, or the same item reported twice, gives the same keys, and an item a notification repeats
  * from an earlier one in the body stays with the earlier one.
  */
-function newMailEventKeys(mailbox: MailboxRecord, notifications: InboundNotification[]): string[][] {
+function newMailEventKeys(mailbox: MailboxRecord, notifications: InboundNotification[]): Array<Array<{ key: string; itemId?: string }>> {
   const seen = new Set<string>();
-  const groups: string[][] = [];
+  const groups: Array<Array<{ key: string; itemId?: string }>> = [];
   for (const notification of notifications) {
-    const keys: string[] = [];
+    const keys: Array<{ key: string; itemId?: string }> = [];
     for (const mail of notification.newMail) {
       const key = eventKey(mailbox.deviceId, mailbox.mailboxId, mail.kind, mail.kind === 'item' ? mail.id : mail.value);
       if (seen.has(key)) continue;
       seen.add(key);
-      keys.push(key);
+      keys.push(mail.kind === 'item' ? { key, itemId: mail.id } : { key });
     }
     if (keys.length > 0) groups.push(keys);
   }

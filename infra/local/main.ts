@@ -62,6 +62,10 @@ async function main(): Promise<void> {
     console.warn('warning: ORG_TOKEN_SECRET is not set; using the fixed local default. Never use it outside this machine.');
   }
   const publicUrl = process.env.PUBLIC_URL || undefined;
+  const adminTokenSecret = process.env.ADMIN_TOKEN_SECRET;
+  if (!adminTokenSecret) {
+    console.warn('warning: ADMIN_TOKEN_SECRET is not set; using the fixed local default. Never use it outside this machine.');
+  }
   const apns = apnsFromEnv();
   const print = (line: string) => console.log(line);
   const service = await local.startLocalService({
@@ -75,6 +79,7 @@ async function main(): Promise<void> {
         }),
     dataDir: process.env.DATA_DIR ?? '.data',
     orgTokenSecret: orgTokenSecret || LOCAL_ORG_TOKEN_SECRET,
+    ...(adminTokenSecret ? { adminTokenSecret } : {}),
     ...(apns ? { apns } : {}),
   });
   console.log(`inbox-relay is running at ${service.baseUrl}`);
@@ -86,7 +91,8 @@ async function main(): Promise<void> {
       : `  APNs: ${process.env.APNS_URL}`,
   );
   console.log(`  status page: ${service.baseUrl}/status`);
-  console.log(`  an organization token: npm run org-token -- <orgId>`);
+  console.log(`  an organization token: npm run org-token -- <orgId>; an admin token: npm run admin-token -- <name>`);
+  console.log(`  organization mode: mail-server passwords and client secrets are stored encrypted with ${service.orgSecretsKeptWith}`);
   console.log(`  stop it with Ctrl-C or kill ${process.pid}`);
   console.log(jsonLogs ? '  logs: Powertools JSON (--json-logs)' : '  one line per push and decision below, times in UTC (npm start -- --json-logs for the JSON logs)');
 

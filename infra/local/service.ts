@@ -10,8 +10,17 @@ import { dynamoDbDevicePorts } from '../../functions/_lib/adapters/dynamodb-devi
 import { DynamoDbProviderTokenStore } from '../../functions/_lib/adapters/dynamodb-provider-token-store.js';
 import { SqsEventQueue } from '../../functions/_lib/adapters/sqs-event-queue.js';
 import { issueOrgToken } from '../../functions/_lib/org-token.js';
+import { issueAdminToken } from '../../functions/_lib/admin-token.js';
+import { DynamoDbOrgStore } from '../../functions/_lib/adapters/dynamodb-org-store.js';
+import { CachingOrgKeyring, LocalOrgKeyring } from '../../functions/_lib/adapters/local-org-keyring.js';
+import { messageDetailsReaders } from '../../functions/_lib/adapters/message-details-readers.js';
+import { OrganizationDetails } from '../../functions/dispatcher/organization-details.js';
+import { clearOrgDevices } from '../../functions/org-api/clear-org-devices.js';
+import { createOrgApiHandler } from '../../functions/org-api/edge.js';
+import type { OrgKeyring } from '../../shared/org/ports.js';
+import { LOCAL_ADMIN_TOKEN_SECRET } from './local-defaults.js';
 import { useCaseLogger, metricsCounter, type OutcomeCounter, type UseCaseLogger } from '../../functions/_lib/powertools.js';
-import { CALLBACK_ROUTES, DEVICE_API_ROUTES } from '../../functions/_lib/routes.js';
+import { CALLBACK_ROUTES, DEVICE_API_ROUTES, ORG_API_ROUTES } from '../../functions/_lib/routes.js';
 import { createDeviceApiHandler } from '../../functions/device-api/edge.js';
 import { createDispatcherHandler } from '../../functions/dispatcher/edge.js';
 import { DEFAULT_ALERT_BUDGET, DEFAULT_DEDUPE_TTL_SECONDS } from '../../functions/dispatcher/deps.js';
@@ -51,6 +60,13 @@ export interface LocalServiceOptions {
   /** Where DynamoDB data persists; `:memory:` keeps nothing. Default `.data`. */
   dataDir?: string;
   orgTokenSecret?: string;
+  /** Signs operator (admin) tokens; default the fixed local one (contract section 1). */
+  adminTokenSecret?: string;
+  /**
+   * Wraps organizations' data keys (organization mode). Default: a key kept in `DATA_DIR/org-secrets.key`, or in
+   * memory with `:memory:`.
+   */
+  orgKeyring?: OrgKeyring;
   /** Send pushes to this APNs-compatible server instead of the embedded sandbox. */
   apns?: LocalApnsCredentials;
   /** The clock every use case reads; tests move it. */
@@ -85,6 +101,10 @@ export interface LocalService {
   /** The service's own AWS clients, e.g. to count calls with a middleware (`npm run bench`). */
   awsClients: AwsClients;
   orgToken(orgId: string): string;
+  /** An operator token for the org API (`npm run admin-token` does the same). */
+  adminToken(operator: string): string;
+  /** Where organizations' secrets are kept, for the startup message (never the key). */
+  orgSecretsKeptWith: string;
   stop(): Promise<void>;
 }
 
@@ -124,6 +144,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
   const logger = options.logger ?? useCaseLogger;
   const counter = options.counter ?? metricsCounter;
   const orgTokenSecret = options.orgTokenSecret ?? LOCAL_ORG_TOKEN_SECRET;
+  const adminTokenSecret = options.adminTokenSecret ?? LOCAL_ADMIN_TOKEN_SECRET;
   const maxReceiveCount = options.maxReceiveCount ?? 5;
 
   const backends = await startLocalBackends({
@@ -192,7 +213,23 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     const baseUrl = `http://127.0.0.1:${port}`;
     const publicUrl = options.publicUrl ?? baseUrl;
 
-    const deviceApi = createDeviceApiHandler({ ...ports, decisions, endpoints: noEndpointRegistry, publicUrl, orgTokenSecret, now, random });
+    // Organization mode: secrets sealed under per-org data keys, wrapped by a key under DATA_DIR (KMS on AWS); only
+    // `npm start` may reach mail servers on loopback (the played servers of tests and the simulator).
+    const dataDir = options.dataDir ?? '.data';
+    const keyring = new CachingOrgKeyring(options.orgKeyring ?? (dataDir === ':memory:' ? LocalOrgKeyring.inMemory() : await LocalOrgKeyring.underDataDir(dataDir)));
+    const orgs = new DynamoDbOrgStore(clients.documentClient, backends.tableName);
+    const policy = { allowLoopback: true };
+    const readers = messageDetailsReaders(policy);
+    const organization = { orgs, keyring, readers };
+
+    const deviceApi = createDeviceApiHandler({ ...ports, decisions, endpoints: noEndpointRegistry, publicUrl, orgTokenSecret, now, random, ...organization });
+    const orgApi = createOrgApiHandler({
+      ...organization,
+      policy,
+      clearOrgDevices: (orgId) => clearOrgDevices(orgId, { orgs, devices: ports.devices, registry: ports.registry, mailboxes: ports.mailboxes, now }),
+      adminTokenSecrets: [adminTokenSecret],
+      now,
+    });
     const callback = createExchangeCallbackHandler({ ...ports, decisions, queue, now, logger, counter });
     const dispatcher = createDispatcherHandler({
       ...ports,
@@ -206,6 +243,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
       dedupeTtlSeconds: DEFAULT_DEDUPE_TTL_SECONDS,
       queue,
       alertBudget: options.alertBudget ?? DEFAULT_ALERT_BUDGET,
+      organization: new OrganizationDetails({ ...organization, now, logger }),
     });
 
     const extras: LocalExtraRoute[] = [
@@ -234,6 +272,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
         [
           { functionName: 'device-api', routes: DEVICE_API_ROUTES, handler: deviceApi },
           { functionName: 'exchange-callback', routes: CALLBACK_ROUTES, handler: callback },
+          { functionName: 'org-api', routes: ORG_API_ROUTES, handler: orgApi },
         ],
         extras,
       ),
@@ -267,6 +306,8 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
       awsClients: clients,
       runSupervisorSweep: sweep,
       orgToken: (orgId) => issueOrgToken(orgId, orgTokenSecret),
+      adminToken: (operator) => issueAdminToken(operator, adminTokenSecret),
+      orgSecretsKeptWith: keyring.description,
       stop: () => runCleanups(cleanups),
     };
   } catch (error) {

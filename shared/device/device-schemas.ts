@@ -1,5 +1,8 @@
 import * as z from 'zod';
 import { subscriptionStateSchema } from '../supervision/subscription-state.js';
+import { alertPublicKeySchema } from '../org/alert-details.js';
+import { addressProofSchema, mailAddressSchema, managedBySchema, vipSendersSchema } from '../org/device-org-fields.js';
+import { deviceOrganizationSchema } from '../org/org-schemas.js';
 
 /**
  * The device API's messages (contract section 3), shared by the API functions and the device-side client.
@@ -83,9 +86,21 @@ export type DeviceSettings = z.infer<typeof deviceSettingsSchema>;
 export const mailboxKindSchema = z.enum(['primary', 'delegated']);
 export type MailboxKind = z.infer<typeof mailboxKindSchema>;
 
+/**
+ * Organization-mode fields of a mailbox (contract v2 sections 3 and 8): its SMTP address with a proof that the device
+ * can read it, and who keeps its subscription. Refused with `organization_mode_off` in the default mode (`managedBy:
+ * "device"` excepted).
+ */
+const mailboxOrganizationFields = {
+  address: mailAddressSchema.optional(),
+  addressProof: addressProofSchema.optional(),
+  managedBy: managedBySchema.optional(),
+};
+
 export const mailboxRequestSchema = z.strictObject({
   id: mailboxIdSchema,
   kind: mailboxKindSchema,
+  ...mailboxOrganizationFields,
 });
 
 export const registerDeviceRequestSchema = z
@@ -97,6 +112,9 @@ export const registerDeviceRequestSchema = z
     timeZone: timeZoneSchema.default('UTC'),
     alerts: alertSettingsSchema.default(DEFAULT_ALERT_SETTINGS),
     mailboxes: z.array(mailboxRequestSchema).min(1, 'must list the primary mailbox').max(1 + MAX_DELEGATED_MAILBOXES),
+    /** Organization mode: VIP senders (stored only as keyed hashes) and the public key detailed alerts go to. */
+    vipSenders: vipSendersSchema.optional(),
+    alertKey: alertPublicKeySchema.optional(),
   })
   .superRefine((body, ctx) => {
     const primaries = body.mailboxes.filter((m) => m.kind === 'primary').length;
@@ -126,6 +144,9 @@ export const patchDeviceRequestSchema = z.strictObject({
   intervalSeconds: z.unknown().optional(),
   timeZone: z.unknown().optional(),
   alerts: z.unknown().optional(),
+  /** Organization mode; replaced as a whole, null removes. */
+  vipSenders: vipSendersSchema.nullable().optional(),
+  alertKey: alertPublicKeySchema.nullable().optional(),
 });
 export type PatchDeviceRequest = z.infer<typeof patchDeviceRequestSchema>;
 
@@ -133,6 +154,7 @@ export const addMailboxRequestSchema = z.strictObject({
   id: mailboxIdSchema,
   // Only delegated mailboxes can be added, so the kind may be left out.
   kind: z.literal('delegated', { error: 'only delegated mailboxes can be added' }).default('delegated'),
+  ...mailboxOrganizationFields,
 });
 export type AddMailboxRequest = z.infer<typeof addMailboxRequestSchema>;
 
@@ -175,6 +197,8 @@ export const registerDeviceResponseSchema = z.object({
   deviceId: z.string(),
   deviceSecret: z.string(),
   mailboxes: z.array(registeredMailboxSchema),
+  /** Which organization-mode fields the app may send (v2); optional for older relays. */
+  organization: deviceOrganizationSchema.optional(),
 });
 export type RegisterDeviceResponse = z.infer<typeof registerDeviceResponseSchema>;
 
@@ -195,6 +219,9 @@ export const mailboxViewSchema = z.object({
   protocol: subscriptionProtocolSchema.nullable().optional(),
   /** The current subscription's state (v2), the same as `subscription.state`. Optional for older relays. */
   state: subscriptionStateSchema.optional(),
+  /** Organization mode (v2): the proven address (null when none) and who keeps the subscription. */
+  address: z.string().nullable().optional(),
+  managedBy: managedBySchema.optional(),
   subscription: z.object({
     subscriptionId: z.string().nullable(),
     expiresAt: z.string().nullable(),
@@ -215,6 +242,10 @@ export const deviceViewSchema = z.object({
   timeZone: z.string(),
   alerts: alertSettingsSchema,
   mailboxes: z.array(mailboxViewSchema),
+  /** v2, optional for older relays: the organization's mode, the VIP list's size (never the list) and the alert key. */
+  organization: deviceOrganizationSchema.optional(),
+  vipSenders: z.object({ count: z.number().int().nonnegative() }).optional(),
+  alertKey: alertPublicKeySchema.nullable().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -45,6 +45,13 @@ export interface OrgStore {
   recordHealth(orgId: string, health: OrgHealth): Promise<void>;
   /** Deletes the org record; idempotent. (The devices' organization-mode fields are cleared by the use case.) */
   deleteOrg(orgId: string): Promise<void>;
+  /**
+   * Devices that stored organization-mode fields (address, VIP hashes, alert key), so that the org's DELETE can find
+   * and clear them without scanning the table. Adding is idempotent; a listed device may since have been deleted.
+   */
+  addMember(orgId: string, deviceId: string): Promise<void>;
+  listMembers(orgId: string): Promise<string[]>;
+  removeMember(orgId: string, deviceId: string): Promise<void>;
 }
 
 /** Wraps and unwraps organizations' data keys with a key the operator controls. */

@@ -28,6 +28,11 @@ export const newMailPayloadSchema = z.strictObject({
    * one, so that the everyday alert carries exactly the keys contract section 6 lists.
    */
   newMessages: z.number().int().min(2).optional(),
+  /**
+   * Organization mode with detailed alerts (contract section 8): a compact JWE (ECDH-ES, A256GCM) to the device's
+   * alertKey; `decryptAlert` in the client library opens it. Never on a counted (storm) alert.
+   */
+  enc: z.string().regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/).optional(),
 });
 export type NewMailPayload = z.infer<typeof newMailPayloadSchema>;
 
@@ -114,8 +119,8 @@ function assertMailboxId(mailboxId: string): void {
  * @param input.alertText what the alert says; `DEFAULT_NEW_MAIL_ALERT` unless the device opted into details.
  * @throws RangeError when an argument could not be decoded by `newMailPayloadSchema` on the device.
  */
-export function newMailPush(input: { mailboxId: string; newMessages: number; alertText?: string }): PushMessage {
-  const { mailboxId, newMessages, alertText = DEFAULT_NEW_MAIL_ALERT } = input;
+export function newMailPush(input: { mailboxId: string; newMessages: number; alertText?: string; enc?: string }): PushMessage {
+  const { mailboxId, newMessages, alertText = DEFAULT_NEW_MAIL_ALERT, enc } = input;
   assertMailboxId(mailboxId);
   if (!Number.isSafeInteger(newMessages) || newMessages < 1) {
     throw new RangeError('newMessages must be a positive integer');
@@ -127,6 +132,8 @@ export function newMailPush(input: { mailboxId: string; newMessages: number; ale
     aps: { alert: alertText, 'mutable-content': 1, 'thread-id': mailboxId },
     mailbox: mailboxId,
     ...(newMessages > 1 ? { newMessages } : {}),
+    // A storm's counted alert stands for several mails: details of one of them would mislead.
+    ...(enc !== undefined && newMessages === 1 ? { enc } : {}),
   };
   return { kind: 'alert', priority: 10, payload };
 }

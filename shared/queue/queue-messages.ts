@@ -3,7 +3,8 @@ import { mailboxActionSchema } from '../push/apns-payloads.js';
 
 /**
  * Messages on the event queue (callback -> dispatcher). One discriminated union; the dispatcher refuses anything else.
- * They hold no mail content and no Exchange item ids, only salted hashes used as idempotency keys.
+ * They hold no mail content, and Exchange item ids only in organization mode (contract section 8), for the dispatcher
+ * to fetch; otherwise only salted hashes used as idempotency keys.
  */
 
 export const newMailMessageSchema = z.object({
@@ -15,6 +16,11 @@ export const newMailMessageSchema = z.object({
   receivedAt: z.number().int().nonnegative(),
   /** One idempotency key per distinct new item (or per SubscriptionId+Watermark when the event has no item id). */
   eventKeys: z.array(z.string().min(1).max(128)).min(1).max(100),
+  /**
+   * Organization mode only (a mailbox with a proven address): the EWS ItemIds or Graph message ids of the new mail,
+   * in the order of `eventKeys`, so the dispatcher can read sender, subject and preview. Never set otherwise.
+   */
+  itemIds: z.array(z.string().min(1).max(1024)).max(100).optional(),
 });
 export type NewMailMessage = z.infer<typeof newMailMessageSchema>;
 

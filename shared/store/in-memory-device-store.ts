@@ -10,6 +10,7 @@ import {
   type DeviceReader,
   type DeviceRegistry,
   type MailboxActionLimit,
+  type MailboxOrganizationFields,
   type MailboxRegistry,
   type SubscriptionReport,
   type SupervisionIndex,
@@ -98,6 +99,10 @@ export class InMemoryDeviceStore
     }
     if (changes.retiredReason === null) delete updated.retiredReason;
     else if (changes.retiredReason !== undefined) updated.retiredReason = changes.retiredReason;
+    if (changes.vipSenderHashes === null) delete updated.vipSenderHashes;
+    else if (changes.vipSenderHashes !== undefined) updated.vipSenderHashes = [...changes.vipSenderHashes];
+    if (changes.alertKey === null) delete updated.alertKey;
+    else if (changes.alertKey !== undefined) updated.alertKey = copy(changes.alertKey);
     if (changes.dueAt === null) delete updated.dueAt;
     else if (changes.dueAt !== undefined) updated.dueAt = changes.dueAt;
     this.state.devices.set(deviceId, updated);
@@ -177,6 +182,15 @@ export class InMemoryDeviceStore
   async releaseMailboxAction(deviceId: string, mailboxId: string, action: MailboxAction, claimedAt: number): Promise<void> {
     const mailbox = this.mailbox(deviceId, mailboxId);
     if (mailbox && mailbox[`${action}PushedAt`] === claimedAt) delete mailbox[`${action}PushedAt`];
+  }
+
+  async setMailboxOrganization(deviceId: string, mailboxId: string, fields: MailboxOrganizationFields): Promise<void> {
+    const mailbox = this.mailbox(deviceId, mailboxId);
+    if (!mailbox) throw new MailboxNotFoundError();
+    if (fields.sealedAddress === null) delete mailbox.sealedAddress;
+    else mailbox.sealedAddress = fields.sealedAddress;
+    if (fields.managedBy === null) delete mailbox.managedBy;
+    else mailbox.managedBy = fields.managedBy;
   }
 
   async touchMailbox(deviceId: string, mailboxId: string, at: number, dueAt?: number): Promise<void> {

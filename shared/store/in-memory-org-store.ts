@@ -4,6 +4,7 @@ import type { OrgHealth, OrgRecord, OrgStore } from '../org/ports.js';
 /** OrgStore in memory, for unit tests: the same conditional-write rules as DynamoDbOrgStore. */
 export class InMemoryOrgStore implements OrgStore {
   readonly orgs = new Map<string, OrgRecord>();
+  readonly members = new Map<string, Set<string>>();
 
   async getOrg(orgId: string): Promise<OrgRecord | undefined> {
     const org = this.orgs.get(orgId);
@@ -25,5 +26,19 @@ export class InMemoryOrgStore implements OrgStore {
 
   async deleteOrg(orgId: string): Promise<void> {
     this.orgs.delete(orgId);
+  }
+
+  async addMember(orgId: string, deviceId: string): Promise<void> {
+    const members = this.members.get(orgId) ?? new Set<string>();
+    members.add(deviceId);
+    this.members.set(orgId, members);
+  }
+
+  async listMembers(orgId: string): Promise<string[]> {
+    return [...(this.members.get(orgId) ?? [])];
+  }
+
+  async removeMember(orgId: string, deviceId: string): Promise<void> {
+    this.members.get(orgId)?.delete(deviceId);
   }
 }

@@ -61,6 +61,9 @@ export const DEVICE_CHANGEABLE_FIELDS = [
 /** Settings and token fields that a PATCH, the dispatcher or the supervisor may change on a device. */
 export type DeviceChanges = Partial<Pick<DeviceRecord, (typeof DEVICE_CHANGEABLE_FIELDS)[number]>> & {
   retiredReason?: string | null;
+  /** Organization-mode fields; null removes them (DELETE of the org, or the device clearing them). */
+  vipSenderHashes?: string[] | null;
+  alertKey?: DeviceRecord['alertKey'] | null;
   /** Interval schedule; null removes it from the due index. */
   dueAt?: number | null;
 };
@@ -130,6 +133,17 @@ export interface MailboxRegistry {
    * the old URLs stop working and the new ones work from the answer on. Throws MailboxNotFoundError.
    */
   rotateSecrets(deviceId: string, mailboxId: string, secrets: { callbackKey: string; clientStateHash: string }): Promise<void>;
+  /**
+   * Sets or (null) removes a mailbox's organization-mode fields: its sealed address and who manages its subscription.
+   * Throws MailboxNotFoundError.
+   */
+  setMailboxOrganization(deviceId: string, mailboxId: string, fields: MailboxOrganizationFields): Promise<void>;
+}
+
+/** A mailbox's organization-mode fields as `setMailboxOrganization` writes them; null removes one. */
+export interface MailboxOrganizationFields {
+  sealedAddress: string | null;
+  managedBy: NonNullable<MailboxRecord['managedBy']> | null;
 }
 
 /** A subscription the device reported, with the supervision due time it implies. */

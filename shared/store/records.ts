@@ -8,6 +8,8 @@ import {
   subscriptionProtocolSchema,
 } from '../device/device-schemas.js';
 import { subscriptionStateSchema } from '../supervision/subscription-state.js';
+import { alertPublicKeySchema } from '../org/alert-details.js';
+import { managedBySchema } from '../org/device-org-fields.js';
 
 /**
  * What the stores keep about a device and a mailbox. One schema per record: the ports' types are inferred from it and
@@ -48,6 +50,12 @@ export const deviceRecordSchema = z.object({
    * first's result instead of overwriting it.
    */
   revision: z.number().optional(),
+  /**
+   * Organization mode only: the device's VIP senders as HMAC-SHA-256 of the lower-cased address under the org's key
+   * (never the addresses), and the public key its detailed alerts are encrypted to.
+   */
+  vipSenderHashes: z.array(z.string()).optional(),
+  alertKey: alertPublicKeySchema.optional(),
 });
 export type DeviceRecord = z.infer<typeof deviceRecordSchema>;
 
@@ -106,6 +114,12 @@ export const mailboxRecordSchema = z.object({
   managedLastError: z.string().optional(),
   managedDeltaLink: z.string().optional(),
   managedGapSince: z.number().optional(),
+  /**
+   * Organization mode only: the mailbox's proven SMTP address, sealed (AES-256-GCM) under the org's data key and bound
+   * to this device and mailbox, so the table never holds it in clear; and who keeps its subscription.
+   */
+  sealedAddress: z.string().optional(),
+  managedBy: managedBySchema.optional(),
   createdAt: z.number(),
 });
 export type MailboxRecord = z.infer<typeof mailboxRecordSchema>;

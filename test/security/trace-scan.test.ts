@@ -5,6 +5,7 @@ import { noEndpointRegistry } from '../../shared/push/push-gateway.js';
 import { createInMemoryStores } from '../../shared/store/in-memory-stores.js';
 import { localLambdaContext } from '../../infra/local/lambda-context.js';
 import { eventually } from '../support/device-api.js';
+import { organizationDeps } from '../support/organization.js';
 
 /**
  * What X-Ray would record (issue 12, blocker 1). The device API runs as it does in Lambda, with the Powertools tracer
@@ -66,6 +67,7 @@ describe('no secret in what the X-Ray tracer records', () => {
       orgTokenSecret: ORG_SECRET,
       now: Date.now,
       random: Math.random,
+      ...organizationDeps(),
     });
     const call = async (routeKey: string, options: { token: string; params?: Record<string, string>; body?: unknown }) => {
       const result = (await handler(

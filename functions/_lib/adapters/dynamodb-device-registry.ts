@@ -42,6 +42,10 @@ export class DynamoDbDeviceRegistry extends DeviceTable implements DeviceRegistr
     }
     if (changes.retiredReason === null) update.remove('retiredReason');
     else if (changes.retiredReason !== undefined) update.set('retiredReason', changes.retiredReason);
+    if (changes.vipSenderHashes === null) update.remove('vipSenderHashes');
+    else if (changes.vipSenderHashes !== undefined) update.set('vipSenderHashes', changes.vipSenderHashes);
+    if (changes.alertKey === null) update.remove('alertKey');
+    else if (changes.alertKey !== undefined) update.set('alertKey', changes.alertKey);
     if (changes.dueAt !== undefined) update.dueAt(deviceId, changes.dueAt);
     const expression = update.build();
     let condition = 'attribute_exists(pk)';

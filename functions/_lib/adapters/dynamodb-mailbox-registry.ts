@@ -1,6 +1,6 @@
 import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConcurrentUpdateError, DeviceNotFoundError, MailboxExistsError, MailboxLimitError, MailboxNotFoundError } from '../../../shared/errors.js';
-import type { MailboxRecord, MailboxRegistry, SubscriptionReport } from '../../../shared/store/ports.js';
+import type { MailboxOrganizationFields, MailboxRecord, MailboxRegistry, SubscriptionReport } from '../../../shared/store/ports.js';
 import { backoff, isConditionalCheckFailed, type DynamoDbAdapterOptions, type Item } from './dynamodb-support.js';
 import { DeviceTable, UpdateBuilder, callbackItem, mailboxItem, toMailbox } from './dynamodb-device-items.js';
 import { META_SK, mailboxKey } from './table-design.js';
@@ -129,6 +129,22 @@ export class DynamoDbMailboxRegistry extends DeviceTable implements MailboxRegis
       throw (await this.getItem(mailboxKey(deviceId, mailboxId))) ? new ConcurrentUpdateError() : new MailboxNotFoundError();
     }
     await this.deleteCallback(mailbox);
+  }
+
+  async setMailboxOrganization(deviceId: string, mailboxId: string, fields: MailboxOrganizationFields): Promise<void> {
+    const update = new UpdateBuilder();
+    if (fields.sealedAddress === null) update.remove('sealedAddress');
+    else update.set('sealedAddress', fields.sealedAddress);
+    if (fields.managedBy === null) update.remove('managedBy');
+    else update.set('managedBy', fields.managedBy);
+    try {
+      await this.client.send(
+        new UpdateCommand({ TableName: this.tableName, Key: mailboxKey(deviceId, mailboxId), ...update.build(), ConditionExpression: 'attribute_exists(sk)' }),
+      );
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) throw new MailboxNotFoundError();
+      throw error;
+    }
   }
 }
 

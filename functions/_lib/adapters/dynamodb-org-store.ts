@@ -1,14 +1,19 @@
-import { DeleteCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { ConcurrentUpdateError } from '../../../shared/errors.js';
 import { detailedAlertsSchema, mailServerSettingsSchema } from '../../../shared/org/org-schemas.js';
 import { MAIL_SERVER_ERROR_KINDS, type OrgHealth, type OrgRecord, type OrgStore } from '../../../shared/org/ports.js';
 import { META_SK } from './table-design.js';
-import { isConditionalCheckFailed, withoutKeys } from './dynamodb-support.js';
+import { isConditionalCheckFailed, queryAll, withoutKeys } from './dynamodb-support.js';
 
-/** Item layout: `ORG#<orgId>` / `META`, the OrgRecord fields (the secret and data key only sealed). */
+/**
+ * Item layout: `ORG#<orgId>` / `META`, the OrgRecord fields (the secret and data key only sealed); and one
+ * `ORG#<orgId>` / `MEMBER#<deviceId>` per device that stored organization-mode fields.
+ */
 export const ORG_PK_PREFIX = 'ORG#';
 export const orgKey = (orgId: string) => ({ pk: `${ORG_PK_PREFIX}${orgId}`, sk: META_SK });
+const MEMBER_SK_PREFIX = 'MEMBER#';
+const memberKey = (orgId: string, deviceId: string) => ({ pk: `${ORG_PK_PREFIX}${orgId}`, sk: `${MEMBER_SK_PREFIX}${deviceId}` });
 
 /** Records are validated where they leave the table, so a damaged item fails loudly instead of flowing on as a cast. */
 const orgItemSchema = z.object({
@@ -87,5 +92,23 @@ export class DynamoDbOrgStore implements OrgStore {
 
   async deleteOrg(orgId: string): Promise<void> {
     await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: orgKey(orgId) }));
+  }
+
+  async addMember(orgId: string, deviceId: string): Promise<void> {
+    await this.client.send(new PutCommand({ TableName: this.tableName, Item: { ...memberKey(orgId, deviceId), deviceId } }));
+  }
+
+  async listMembers(orgId: string): Promise<string[]> {
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :member)',
+      ExpressionAttributeValues: { ':pk': `${ORG_PK_PREFIX}${orgId}`, ':member': MEMBER_SK_PREFIX },
+      ConsistentRead: true,
+    });
+    return items.map((item) => String(item.deviceId));
+  }
+
+  async removeMember(orgId: string, deviceId: string): Promise<void> {
+    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: memberKey(orgId, deviceId) }));
   }
 }

@@ -1,4 +1,5 @@
 import jwt from 'jsonwebtoken';
+import { organizationDeps } from '../../support/organization.js';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createDeviceApiHandler } from '../../../functions/device-api/edge.js';
 import type { DeviceApiDeps } from '../../../functions/device-api/deps.js';
@@ -32,6 +33,7 @@ describe('device API', () => {
       orgTokenSecret: ORG_SECRET,
       now: clock.now,
       random: () => 0.5,
+      ...organizationDeps(),
     };
     call = callerFor(createDeviceApiHandler(deps));
   });

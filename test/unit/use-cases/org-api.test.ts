@@ -4,7 +4,7 @@ import { ewsMessageDetailsReader } from '../../../functions/_lib/adapters/ews-me
 import { graphMessageDetailsReader } from '../../../functions/_lib/adapters/graph-message-details-reader.js';
 import { LocalOrgKeyring } from '../../../functions/_lib/adapters/local-org-keyring.js';
 import { issueOrgToken } from '../../../functions/_lib/org-token.js';
-import { createOrgApiHandler, type OrgApiHandlerDeps } from '../../../functions/org-api/org-api.js';
+import { createOrgApiHandler, type OrgApiHandlerDeps } from '../../../functions/org-api/edge.js';
 import type { MessageDetailsReaderFactory } from '../../../shared/org/ports.js';
 import { InMemoryOrgStore } from '../../../shared/store/in-memory-org-store.js';
 import { startPlayedEws, type PlayedEws } from '../../support/played/played-ews.js';

@@ -3,10 +3,8 @@ import { OrgNotFoundError } from '../../shared/org/org-errors.js';
 import { orgIdSchema, putOrgRequestSchema } from '../../shared/org/org-schemas.js';
 import { verifyAdminToken } from '../_lib/admin-token.js';
 import { bearerToken, httpHandler, json, noContent, parseJsonBody, type HttpEvent, type HttpHandler, type HttpResult } from '../_lib/http.js';
+import type { OrgApiRoute } from '../_lib/routes.js';
 import { checkOrg, deleteOrg, getOrg, putOrg, type OrgApiDeps } from './manage-org.js';
-
-export const ORG_API_ROUTES = ['PUT /v1/orgs/{orgId}', 'GET /v1/orgs/{orgId}', 'DELETE /v1/orgs/{orgId}', 'POST /v1/orgs/{orgId}/check'] as const;
-export type OrgApiRoute = (typeof ORG_API_ROUTES)[number];
 
 export interface OrgApiHandlerDeps extends OrgApiDeps {
   /** The admin-token secrets: the current one, and the previous one during a rotation. */

@@ -1,0 +1,155 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { LocalOrgKeyring } from '../../../functions/_lib/adapters/local-org-keyring.js';
+import { messageDetailsReaders } from '../../../functions/_lib/adapters/message-details-readers.js';
+import type { HttpResult } from '../../../functions/_lib/http.js';
+import { issueOrgToken } from '../../../functions/_lib/org-token.js';
+import type { DeviceApiDeps } from '../../../functions/device-api/deps.js';
+import { createDeviceApiHandler } from '../../../functions/device-api/edge.js';
+import { clearOrgDevices } from '../../../functions/org-api/clear-org-devices.js';
+import { putOrg } from '../../../functions/org-api/manage-org.js';
+import { localLambdaContext } from '../../../infra/local/lambda-context.js';
+import { exportAlertPublicKey, generateAlertKeyPair } from '../../../shared/client/alert-key.js';
+import { putOrgRequestSchema } from '../../../shared/org/org-schemas.js';
+import { noEndpointRegistry } from '../../../shared/push/push-gateway.js';
+import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
+import { InMemoryOrgStore } from '../../../shared/store/in-memory-org-store.js';
+import { ManualClock } from '../../support/fakes.js';
+import { startPlayedEws, type PlayedEws } from '../../support/played/played-ews.js';
+
+const ORG_SECRET = 'org-secret';
+const T0 = Date.parse('2026-12-07T10:00:00Z');
+const ADA = 'ada@example.com';
+const GRACE = 'grace@example.com';
+
+let ews: PlayedEws;
+beforeAll(async () => {
+  ews = await startPlayedEws({ username: 'svc', password: 'pw', mailboxes: [ADA, GRACE] });
+});
+afterAll(() => ews?.close());
+
+describe('device API in organization mode (contract sections 3 and 8)', () => {
+  let stores: InMemoryStores;
+  let orgs: InMemoryOrgStore;
+  let deps: DeviceApiDeps;
+  let clock: ManualClock;
+
+  const call = async (routeKey: string, options: { params?: Record<string, string>; token?: string; body?: unknown } = {}) => {
+    const result = (await createDeviceApiHandler(deps)(
+      {
+        version: '2.0',
+        routeKey,
+        rawPath: '/',
+        rawQueryString: '',
+        headers: { ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...(options.body === undefined ? {} : { 'content-type': 'application/json' }) },
+        pathParameters: options.params ?? {},
+        requestContext: {} as never,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        isBase64Encoded: false,
+      },
+      localLambdaContext('device-api'),
+    )) as HttpResult;
+    return { status: result.statusCode ?? 0, body: result.body ? JSON.parse(result.body) : undefined };
+  };
+  const message = (mailbox: string, overrides: { folder?: 'inbox' | 'archive'; receivedAt?: string } = {}) => {
+    const itemId = ews.newItemId();
+    ews.addMessage({ itemId, mailbox, from: { name: 'x', address: 'x@example.com' }, subject: 's', preview: 'p', receivedAt: overrides.receivedAt ?? new Date(T0 - 60_000).toISOString(), ...(overrides.folder ? { folder: overrides.folder } : {}) });
+    return itemId;
+  };
+  const register = (orgId: string, body: Record<string, unknown>) =>
+    call('POST /v1/devices', { token: issueOrgToken(orgId, ORG_SECRET), body: { pushToken: 'ab'.repeat(32), mailboxes: [{ id: 'me', kind: 'primary' }], ...body } });
+
+  beforeEach(async () => {
+    clock = new ManualClock(T0);
+    stores = createInMemoryStores({ now: clock.now });
+    orgs = new InMemoryOrgStore();
+    const keyring = LocalOrgKeyring.inMemory();
+    const readers = messageDetailsReaders({ allowLoopback: true });
+    deps = { ...stores.ports, decisions: stores.decisions, endpoints: noEndpointRegistry, publicUrl: 'https://relay.example.com', orgTokenSecret: ORG_SECRET, now: clock.now, random: () => 0.5, orgs, keyring, readers };
+    await putOrg(
+      { orgId: 'acme', request: putOrgRequestSchema.parse({ detailedAlerts: 'encrypted', mailServer: { type: 'ews', url: ews.url, username: 'svc', password: 'pw' } }) },
+      { orgs, keyring, readers, policy: { allowLoopback: true }, clearOrgDevices: async () => undefined, now: clock.now },
+    );
+  });
+
+  it('refuses every organization-mode field in the default mode, and says the mode', async () => {
+    const alertKey = await exportAlertPublicKey((await generateAlertKeyPair()).publicKey);
+    for (const body of [{ vipSenders: [GRACE] }, { alertKey }, { mailboxes: [{ id: 'me', kind: 'primary', address: ADA, addressProof: { messageId: message(ADA) } }] }, { mailboxes: [{ id: 'me', kind: 'primary', managedBy: 'relay' }] }]) {
+      const answer = await register('plain-org', body);
+      expect([answer.status, answer.body.error.code]).toEqual([400, 'organization_mode_off']);
+    }
+    const plain = await register('plain-org', { mailboxes: [{ id: 'me', kind: 'primary', managedBy: 'device' }] });
+    expect([plain.status, plain.body.organization]).toEqual([201, { mode: 'default', detailedAlerts: 'off' }]);
+    await expect(stores.devices.getDevice(plain.body.deviceId)).resolves.not.toHaveProperty('vipSenderHashes');
+  });
+
+  it('registers with a proven address, VIP senders as hashes and an alert key, and reads them back', async () => {
+    const alertKey = await exportAlertPublicKey((await generateAlertKeyPair()).publicKey);
+    const answer = await register('acme', { vipSenders: ['CEO@example.com', 'ceo@example.com', 'cfo@example.com'], alertKey, mailboxes: [{ id: 'me', kind: 'primary', address: ADA, addressProof: { messageId: message(ADA) } }] });
+    expect(answer.status).toBe(201);
+    expect(answer.body.organization).toEqual({ mode: 'organization', detailedAlerts: 'encrypted' });
+    const stored = (await stores.devices.getDeviceWithMailboxes(answer.body.deviceId))!;
+    expect(JSON.stringify(stored)).not.toMatch(/ceo@|cfo@|ada@/i);
+    expect(stored.device.vipSenderHashes).toHaveLength(2);
+    const got = await call('GET /v1/devices/{deviceId}', { params: { deviceId: answer.body.deviceId }, token: answer.body.deviceSecret });
+    expect(got.body).toMatchObject({ organization: { mode: 'organization' }, vipSenders: { count: 2 }, alertKey });
+    expect(got.body.mailboxes[0]).toMatchObject({ id: 'me', address: ADA, managedBy: 'device' });
+    expect(await orgs.listMembers('acme')).toEqual([answer.body.deviceId]);
+  });
+
+  it.each([
+    ['a message of another mailbox', () => message(GRACE)],
+    ['an unknown id', () => ews.newItemId()],
+    ['a message older than 30 days', () => message(ADA, { receivedAt: new Date(T0 - 31 * 86_400_000).toISOString() })],
+    ['a message outside the inbox', () => message(ADA, { folder: 'archive' })],
+  ])('answers 403 address_not_proven for %s, and stores nothing', async (_label, proof) => {
+    const answer = await register('acme', { mailboxes: [{ id: 'me', kind: 'primary', address: ADA, addressProof: { messageId: proof() } }] });
+    expect([answer.status, answer.body.error.code]).toEqual([403, 'address_not_proven']);
+    expect(stores.state.devices.size).toBe(0);
+  });
+
+  it.each([
+    ['an address without proof', { mailboxes: [{ id: 'me', kind: 'primary', address: ADA }] }, 403, 'address_not_proven'],
+    ['managedBy relay without an address', { mailboxes: [{ id: 'me', kind: 'primary', managedBy: 'relay' }] }, 400, 'address_required'],
+    ['101 VIP senders', { vipSenders: Array.from({ length: 101 }, (_, i) => `vip${i}@example.com`) }, 400, 'invalid_request'],
+    ['a VIP that is not an address', { vipSenders: ['not an address'] }, 400, 'invalid_request'],
+    ['an address that is not an address', { mailboxes: [{ id: 'me', kind: 'primary', address: 'ada at example', addressProof: { messageId: 'AAMkX' } }] }, 400, 'invalid_request'],
+    ['a private alert key', { alertKey: { kty: 'EC', crv: 'P-256', x: 'A'.repeat(43), y: 'A'.repeat(43), d: 'A'.repeat(43) } }, 400, 'invalid_request'],
+    ['an alert key off the curve', { alertKey: { kty: 'EC', crv: 'P-256', x: 'A'.repeat(43), y: 'B'.repeat(43) } }, 400, 'invalid_request'],
+  ])('refuses %s', async (_label, body, status, code) => {
+    const answer = await register('acme', body);
+    expect([answer.status, answer.body.error.code]).toEqual([status, code]);
+    expect(JSON.stringify(answer.body)).not.toMatch(/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/);
+  });
+
+  it('lets a device join later with PATCH .../mailboxes/{id}, asking for a proof again only when the address changes', async () => {
+    const { body } = await register('acme', {});
+    const at = { params: { deviceId: body.deviceId, mailboxId: 'me' }, token: body.deviceSecret };
+    const joined = await call('PATCH /v1/devices/{deviceId}/mailboxes/{mailboxId}', { ...at, body: { address: ADA, addressProof: { messageId: message(ADA) } } });
+    expect([joined.status, joined.body.address]).toEqual([200, ADA]);
+    expect((await call('PATCH /v1/devices/{deviceId}/mailboxes/{mailboxId}', { ...at, body: { address: 'ADA@example.com', managedBy: 'device' } })).status).toBe(200);
+    const moved = await call('PATCH /v1/devices/{deviceId}/mailboxes/{mailboxId}', { ...at, body: { address: GRACE } });
+    expect([moved.status, moved.body.error.code]).toEqual([403, 'address_not_proven']);
+    const cleared = await call('PATCH /v1/devices/{deviceId}/mailboxes/{mailboxId}', { ...at, body: { address: null } });
+    expect([cleared.status, cleared.body.address]).toEqual([200, null]);
+  });
+
+  it("deletes the devices' addresses, VIP hashes and alert keys when the org is deleted", async () => {
+    const alertKey = await exportAlertPublicKey((await generateAlertKeyPair()).publicKey);
+    const { body } = await register('acme', { vipSenders: [GRACE], alertKey, mailboxes: [{ id: 'me', kind: 'primary', address: ADA, addressProof: { messageId: message(ADA) } }] });
+    await clearOrgDevices('acme', { orgs, devices: stores.ports.devices, registry: stores.ports.registry, mailboxes: stores.ports.mailboxes, now: clock.now });
+    await orgs.deleteOrg('acme');
+    const stored = (await stores.devices.getDeviceWithMailboxes(body.deviceId))!;
+    expect(stored.device.vipSenderHashes).toBeUndefined();
+    expect(stored.device.alertKey).toBeUndefined();
+    expect(stored.mailboxes[0]!.sealedAddress).toBeUndefined();
+    const got = await call('GET /v1/devices/{deviceId}', { params: { deviceId: body.deviceId }, token: body.deviceSecret });
+    expect(got.body).toMatchObject({ organization: { mode: 'default' }, vipSenders: { count: 0 }, alertKey: null });
+  });
+
+  it('clears VIP senders and the alert key with a PATCH of null', async () => {
+    const alertKey = await exportAlertPublicKey((await generateAlertKeyPair()).publicKey);
+    const { body } = await register('acme', { vipSenders: [GRACE], alertKey });
+    const patched = await call('PATCH /v1/devices/{deviceId}', { params: { deviceId: body.deviceId }, token: body.deviceSecret, body: { vipSenders: null, alertKey: null } });
+    expect(patched.body).toMatchObject({ vipSenders: { count: 0 }, alertKey: null });
+  });
+});
