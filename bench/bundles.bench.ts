@@ -71,6 +71,8 @@ const IMPORT_ENV: Record<string, string> = {
   EVENT_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/inbox-relay-bench',
   PUBLIC_URL: 'https://relay.example.com',
   ORG_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-org-token',
+  ADMIN_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-admin-token',
+  ORG_SECRETS_KEY_ARN: 'arn:aws:kms:us-east-1:000000000000:key/00000000-0000-0000-0000-000000000000',
   PUSH_GATEWAY: 'sns',
   SNS_PLATFORM_APPLICATION_ARN: 'arn:aws:sns:us-east-1:000000000000:app/APNS/bench',
   SNS_SANDBOX_PLATFORM_APPLICATION_ARN: 'arn:aws:sns:us-east-1:000000000000:app/APNS_SANDBOX/bench',

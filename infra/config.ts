@@ -61,8 +61,10 @@ export const deploymentConfigSchema = z
         orgTokenSecretName: z.string().min(1).default('inbox-relay/org-token'),
         /** Secrets Manager secret, JSON `{keyId, teamId, privateKey, topic}`: the APNs .p8 token credentials. */
         apnsCredentialsSecretName: z.string().min(1).default('inbox-relay/apns-credentials'),
+        /** Secrets Manager secret (plain string) that signs operator (admin) tokens (HS256), contract section 8. */
+        adminTokenSecretName: z.string().min(1).default('inbox-relay/admin-token'),
       })
-      .default({ orgTokenSecretName: 'inbox-relay/org-token', apnsCredentialsSecretName: 'inbox-relay/apns-credentials' }),
+      .default({ orgTokenSecretName: 'inbox-relay/org-token', apnsCredentialsSecretName: 'inbox-relay/apns-credentials', adminTokenSecretName: 'inbox-relay/admin-token' }),
     /**
      * Bump after putting a new key into the APNs credentials secret: CloudFormation then updates the SNS platform
      * applications, which read the secret only at deploy time.

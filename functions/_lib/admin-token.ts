@@ -4,6 +4,26 @@ import { UnauthorizedError } from '../../shared/errors.js';
 export const ADMIN_TOKEN_AUDIENCE = 'admin';
 
 /**
+ * The admin-token secret's value (Secrets Manager, or ADMIN_TOKEN_SECRET for `npm start` and the CLI): the plain HS256
+ * key, or, during a rotation, JSON `{"current": "<key>", "previous": "<key>"}` (docs/operations.md#rotating-secrets),
+ * as for the organization-token secret. Returns the keys to try, current first. Never echoes the value.
+ */
+export function adminTokenKeys(value: string): string[] {
+  if (!value.trimStart().startsWith('{')) return [value];
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch {
+    throw new Error('the admin-token secret starts with "{" but is not valid JSON');
+  }
+  const { current, previous } = (json ?? {}) as { current?: unknown; previous?: unknown };
+  if (typeof current !== 'string' || current === '' || (previous !== undefined && (typeof previous !== 'string' || previous === ''))) {
+    throw new Error('the admin-token secret is not {current, previous?}');
+  }
+  return previous === undefined ? [current] : [current, previous];
+}
+
+/**
  * Verifies an operator (admin) token (contract section 2, v2): HS256 only, audience "admin", a non-empty `sub` (the
  * operator's name), `exp` honoured when present. Returns the operator's name.
  *

@@ -1,6 +1,6 @@
 import { dynamoDbDevicePorts } from '../_lib/adapters/dynamodb-device-ports.js';
 import { DynamoDbOrgStore } from '../_lib/adapters/dynamodb-org-store.js';
-import { awsClients, mailServerReaders, orgKeyring, readSecret } from '../_lib/aws-runtime.js';
+import { awsClients, mailServerReaders, orgKeyring, secretsManagerSecret } from '../_lib/aws-runtime.js';
 import { config } from '../_lib/config.js';
 import { clearOrgDevices } from './clear-org-devices.js';
 import { createOrgApiHandler } from './edge.js';
@@ -9,6 +9,9 @@ const { documentClient } = awsClients();
 const tableName = config.tableName();
 const { devices, registry, mailboxes } = dynamoDbDevicePorts(documentClient, tableName);
 const orgs = new DynamoDbOrgStore(documentClient, tableName);
+const adminTokenSecret = secretsManagerSecret(config.adminTokenSecretArn());
+// Read once at cold start, so a missing or unreadable secret fails the start (and the Errors alarm), not a request.
+await adminTokenSecret();
 
 export const handler = createOrgApiHandler({
   orgs,
@@ -17,6 +20,6 @@ export const handler = createOrgApiHandler({
   // On AWS only https to public addresses (contract section 8); loopback is for `npm start`.
   policy: { allowLoopback: false },
   clearOrgDevices: (orgId) => clearOrgDevices(orgId, { orgs, devices, registry, mailboxes, now: Date.now }),
-  adminTokenSecrets: [await readSecret(config.adminTokenSecretArn())],
+  adminTokenSecret,
   now: Date.now,
 });

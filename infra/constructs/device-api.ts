@@ -5,7 +5,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { CALLBACK_ROUTES, DEVICE_API_ROUTES } from '../../functions/_lib/routes.js';
+import { CALLBACK_ROUTES, DEVICE_API_ROUTES, ORG_API_ROUTES } from '../../functions/_lib/routes.js';
 import { acknowledge } from './nag.js';
 import type { RelayFunction } from './relay-function.js';
 
@@ -14,6 +14,8 @@ export interface DeviceApiProps {
   readonly deviceFunction: RelayFunction;
   /** Serves `POST /v1/callbacks/{secret}` (EWS) and the Graph notification and lifecycle routes. */
   readonly callbackFunction: RelayFunction;
+  /** Serves the operator routes `/v1/orgs/{orgId}` (organization mode). */
+  readonly orgFunction: RelayFunction;
   /** Stage-wide throttling: steady requests per second and burst. */
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
   /**
@@ -53,6 +55,7 @@ export class DeviceApi extends Construct {
     super(scope, id);
     const deviceIntegration = new HttpLambdaIntegration('DeviceIntegration', props.deviceFunction.function);
     const callbackIntegration = new HttpLambdaIntegration('CallbackIntegration', props.callbackFunction.function);
+    const orgIntegration = new HttpLambdaIntegration('OrgIntegration', props.orgFunction.function);
 
     const domain = props.customDomain
       ? new apigw.DomainName(this, 'Domain', {
@@ -120,6 +123,7 @@ export class DeviceApi extends Construct {
       });
     }
     for (const route of callbackRoutes) this.stage.node.addDependency(route);
+    for (const routeKey of ORG_API_ROUTES) this.addRoute(routeKey, orgIntegration);
 
     this.url = props.customDomain ? `https://${props.customDomain.domainName}` : this.api.apiEndpoint;
     if (domain) this.customDomainTarget = domain.regionalDomainName;
@@ -129,7 +133,7 @@ export class DeviceApi extends Construct {
     acknowledge(
       this,
       'AwsSolutions-APIG4',
-      'Authorization is enforced in the functions, per contract: organization tokens are HS256 JWTs (the HTTP API JWT authorizer verifies only JWKS-published asymmetric keys), device calls carry a per-device bearer secret checked against its stored hash, and Exchange cannot send credentials, so a callback URL ends in a 256-bit secret.',
+      'Authorization is enforced in the functions, per contract: organization tokens are HS256 JWTs (the HTTP API JWT authorizer verifies only JWKS-published asymmetric keys), device calls carry a per-device bearer secret checked against its stored hash, operator calls an HS256 admin token with its own secret and audience, and Exchange cannot send credentials, so a callback URL ends in a 256-bit secret.',
     );
   }
 

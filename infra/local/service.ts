@@ -227,7 +227,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
       ...organization,
       policy,
       clearOrgDevices: (orgId) => clearOrgDevices(orgId, { orgs, devices: ports.devices, registry: ports.registry, mailboxes: ports.mailboxes, now }),
-      adminTokenSecrets: [adminTokenSecret],
+      adminTokenSecret,
       now,
     });
     const callback = createExchangeCallbackHandler({ ...ports, decisions, queue, now, logger, counter });

@@ -7,6 +7,7 @@ import * as z from 'zod';
 import { isPastTtl, type Item } from '../../functions/_lib/adapters/dynamodb-support.js';
 import { decisionSchema } from '../../shared/device/device-schemas.js';
 import { subscriptionState, subscriptionStateSchema, type SupervisedMailbox } from '../../shared/supervision/subscription-state.js';
+import { ORG_PK_PREFIX } from '../../functions/_lib/adapters/dynamodb-org-store.js';
 import { DEVICE_PK_PREFIX, EVENT_SK_PREFIX, MAILBOX_SK_PREFIX, META_SK, TABLE_KEYS, TTL_ATTRIBUTE } from '../../functions/_lib/adapters/table-design.js';
 import type { ApnsSandbox } from './apns-sandbox.js';
 import { sendJson, type LocalExtraRoute } from './http-router.js';
@@ -90,6 +91,14 @@ const statusPushSchema = z.object({
   payload: z.string(),
 });
 
+/** An organization in organization mode: its mail server's type and health, never its URL, account or secret. */
+const statusOrgSchema = z.object({
+  orgId: z.string(),
+  detailedAlerts: z.string(),
+  mailServerType: z.string(),
+  health: z.object({ at: z.string(), ok: z.boolean(), error: z.string().nullable() }).nullable(),
+});
+
 /**
  * What `GET /_local/status.json` answers. Every snapshot goes through this schema before it is sent: zod drops keys
  * it does not list, so a stored field added later (or `secretHash`, `callbackKey`) cannot reach the page by accident.
@@ -107,6 +116,8 @@ export const statusSnapshotSchema = z.object({
   /** `total` devices match the filter; `devices` holds page `number` of `pages`. */
   page: z.object({ number: z.number(), size: z.number(), total: z.number(), pages: z.number() }),
   devices: z.array(statusDeviceSchema),
+  /** Organizations in organization mode (the others are in the default mode). */
+  orgs: z.array(statusOrgSchema),
   apns: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('sandbox'), received: z.number(), pushes: z.array(statusPushSchema) }),
     z.object({ kind: z.literal('external') }),
@@ -184,9 +195,10 @@ export function statusPageRoutes(options: StatusPageOptions): LocalExtraRoute[] 
 export async function readStatusSnapshot(options: StatusPageOptions, query: StatusQuery = {}): Promise<StatusSnapshot> {
   const limits = { ...STATUS_LIMITS, ...options.limits };
   const now = options.now();
-  const [{ partitions, capped }, queues] = await Promise.all([
+  const [{ partitions, capped }, queues, orgs] = await Promise.all([
     scanDevicePartitions(options.documentClient, options.tableName, limits, now),
     readQueueDepths(options.queues),
+    scanOrgs(options.documentClient, options.tableName),
   ]);
   const devices = [...partitions.values()].flatMap((items) => {
     const device = toStatusDevice(items, now, limits.decisionsPerDevice);
@@ -218,11 +230,41 @@ export async function readStatusSnapshot(options: StatusPageOptions, query: Stat
     filter,
     page: { number, size: DEVICES_PER_PAGE, total: matching.length, pages },
     devices: matching.slice((number - 1) * DEVICES_PER_PAGE, number * DEVICES_PER_PAGE),
+    orgs,
     apns: options.apnsSandbox ? recentSandboxPushes(sandboxPushes ?? [], limits.pushes) : { kind: 'external' },
   });
 }
 
 type DeviceView = StatusSnapshot['devices'][number];
+
+/** The org records (`ORG#<orgId>` / `META`), only the attributes the page shows: no URL, account or sealed secret. */
+async function scanOrgs(client: DynamoDBDocumentClient, tableName: string): Promise<StatusSnapshot['orgs']> {
+  const orgs: StatusSnapshot['orgs'] = [];
+  let exclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await client.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: 'begins_with(#pk, :org) AND #sk = :meta',
+        ProjectionExpression: 'orgId, detailedAlerts, mailServer.#type, health',
+        ExpressionAttributeNames: { '#pk': TABLE_KEYS.partitionKey, '#sk': TABLE_KEYS.sortKey, '#type': 'type' },
+        ExpressionAttributeValues: { ':org': ORG_PK_PREFIX, ':meta': META_SK },
+        ExclusiveStartKey: exclusiveStartKey,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      const health = item.health as { at?: number; ok?: boolean; error?: string } | undefined;
+      orgs.push({
+        orgId: text(item.orgId),
+        detailedAlerts: text(item.detailedAlerts),
+        mailServerType: text((item.mailServer as { type?: string } | undefined)?.type),
+        health: health ? { at: new Date(health.at ?? 0).toISOString(), ok: health.ok === true, error: health.error ?? null } : null,
+      });
+    }
+    exclusiveStartKey = page.LastEvaluatedKey;
+  } while (exclusiveStartKey && orgs.length < 500);
+  return orgs.sort((a, b) => a.orgId.localeCompare(b.orgId));
+}
 
 /** Search: any of org, device and mailbox ids contains the text (case-insensitive); filters: exact. */
 function matchesFilter(device: DeviceView, filter: { q: string; outcome: string; status: string }): boolean {

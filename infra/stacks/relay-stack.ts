@@ -7,6 +7,7 @@ import { DeviceApi } from '../constructs/device-api.js';
 import { EventQueue } from '../constructs/event-queue.js';
 import { Monitoring } from '../constructs/monitoring.js';
 import { NamedSecret } from '../constructs/named-secret.js';
+import { OrgSecrets } from '../constructs/org-secrets.js';
 import { PushDelivery } from '../constructs/push-delivery.js';
 import { RelayFunction } from '../constructs/relay-function.js';
 import { Schedules } from '../constructs/schedules.js';
@@ -34,7 +35,9 @@ export class RelayStack extends Stack {
     readonly callback: RelayFunction;
     readonly dispatcher: RelayFunction;
     readonly supervisor: RelayFunction;
+    readonly orgApi: RelayFunction;
   };
+  readonly orgSecrets: OrgSecrets;
 
   constructor(scope: Construct, id: string, props: RelayStackProps) {
     super(scope, id, props);
@@ -43,6 +46,7 @@ export class RelayStack extends Stack {
 
     const orgTokenSecret = new NamedSecret(this, config.secrets.orgTokenSecretName);
     const apnsCredentials = new NamedSecret(this, config.secrets.apnsCredentialsSecretName);
+    const adminTokenSecret = new NamedSecret(this, config.secrets.adminTokenSecretName);
 
     // One key for the two SNS topics (alarms, endpoint events). CloudWatch and SNS itself publish to them, so the
     // key policy admits those two services (as AWS documents for alarm actions on encrypted topics); no IAM principal
@@ -98,7 +102,15 @@ export class RelayStack extends Stack {
       timeout: Duration.seconds(50),
       ...logs,
     });
-    this.functions = { deviceApi, callback, dispatcher, supervisor };
+    const orgApi = new RelayFunction(this, 'OrgApiFunction', {
+      entry: 'functions/org-api/handler.ts',
+      description: 'Operator API: organization mode (PUT/GET/DELETE /v1/orgs/{orgId}, check)',
+      // A check or a DELETE that clears many devices takes longer than a device call.
+      timeout: Duration.seconds(30),
+      ...logs,
+    });
+    this.functions = { deviceApi, callback, dispatcher, supervisor, orgApi };
+    this.orgSecrets = new OrgSecrets(this, 'OrgSecrets', { retain: config.production });
 
     this.push = new PushDelivery(this, 'Push', {
       gateway: config.pushGateway,
@@ -114,6 +126,11 @@ export class RelayStack extends Stack {
 
     this.store.grantReadWrite(deviceApi);
     orgTokenSecret.grantRead(deviceApi, 'ORG_TOKEN_SECRET_ARN');
+    this.orgSecrets.grantUnwrap(deviceApi);
+
+    this.store.grantReadWrite(orgApi);
+    adminTokenSecret.grantRead(orgApi, 'ADMIN_TOKEN_SECRET_ARN');
+    this.orgSecrets.grantWrap(orgApi);
     this.push.allowEndpointRegistration(deviceApi);
 
     this.store.grantCallbackAccess(callback);
@@ -124,6 +141,7 @@ export class RelayStack extends Stack {
     // The dispatcher queues a delayed flush of alerts it held back during a burst.
     this.events.allowSendFrom(dispatcher);
     this.push.allowPublish(dispatcher);
+    this.orgSecrets.grantUnwrap(dispatcher);
 
     this.store.grantReadWrite(supervisor);
     this.store.grantIndexQuery(supervisor, DUE_INDEX_NAME);
@@ -133,6 +151,7 @@ export class RelayStack extends Stack {
     this.api = new DeviceApi(this, 'Api', {
       deviceFunction: deviceApi,
       callbackFunction: callback,
+      orgFunction: orgApi,
       throttle: config.apiThrottle,
       callbackThrottle: regionConfig.callbackThrottle ?? config.callbackThrottle,
       ...logs,
@@ -149,6 +168,7 @@ export class RelayStack extends Stack {
         Callback: callback,
         Dispatcher: dispatcher,
         Supervisor: supervisor,
+        OrgApi: orgApi,
         ...(this.push.feedbackFunction ? { EndpointFeedback: this.push.feedbackFunction } : {}),
       },
       topicKey,

@@ -19,6 +19,10 @@ export interface RelayTarget {
   kind: 'in-process' | 'external';
   baseUrl: string;
   orgToken: string;
+  /** An operator token (organization mode); only for the in-process relay, whose admin secret is known. */
+  adminToken?: string;
+  /** Organization tokens of other orgs; only for the in-process relay. */
+  orgTokenFor?: (orgId: string) => string;
   /** What reached the APNs sandbox so far, or undefined when pushes go to a real APNs server the relay was pointed at. */
   pushes(): Promise<ObservedPush[] | undefined>;
   stop(): Promise<void>;
@@ -39,6 +43,8 @@ export async function startInProcessRelay(organizationId: string): Promise<Relay
     kind: 'in-process',
     baseUrl: service.baseUrl,
     orgToken: service.orgToken(organizationId),
+    adminToken: service.adminToken('simulator'),
+    orgTokenFor: (orgId) => service.orgToken(orgId),
     pushes: async () =>
       service.apnsSandbox?.pushes().map(({ at, token, headers, payload, status, reason }) => ({ at, token, headers, payload, status, ...(reason ? { reason } : {}) })),
     stop: () => service.stop(),

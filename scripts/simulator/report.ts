@@ -1,3 +1,4 @@
+import type { OrganizationScenarioReport } from './organization-scenario.js';
 import type { RelayClient } from '../../shared/client/index.js';
 import type { AlertIntent } from './alert-profiles.js';
 import type { GraphEndpoints } from '../../shared/device/device-schemas.js';
@@ -79,6 +80,8 @@ export interface SimulationReport {
   /** Every decision of every device's event log, counted by outcome and reason. */
   decisions: Array<{ outcome: DecisionOutcomeName; reason: string; count: number }>;
   expectations: Expectation[];
+  /** Organization mode, played against the in-process relay only (it needs the relay's admin secret). */
+  organization?: OrganizationScenarioReport;
   ok: boolean;
 }
 

@@ -16,6 +16,8 @@ import { PlayedGraph } from './played-graph.js';
 import { MIGRATION_BEFORE_ROUND, ROUNDS, SETTINGS_CHANGE_BEFORE_ROUND, planSimulation, type PlannedDevice, type PlannedSend, type SimulationPlan } from './plan.js';
 import { seedFrom } from './random.js';
 import { connectToRelay, startInProcessRelay, type ObservedPush, type RelayTarget } from './relay-target.js';
+import { runOrganizationScenario, type OrganizationScenarioReport } from './organization-scenario.js';
+import { startPlayedEws } from '../../test/support/played/played-ews.js';
 import { checkExpectations } from './expectations.js';
 import {
   GRAPH_NOTIFICATION_KINDS,
@@ -89,11 +91,37 @@ export async function runSimulation(options: SimulationOptions = {}): Promise<Si
     });
     graph = await PlayedGraph.start(seed);
     detail(`relay at ${relay.baseUrl}, played Exchange at ${exchange.baseUrl}/EWS/Exchange.asmx, played Graph at ${graph.subscriptionsUrl}`);
-    return await simulate({ plan, relay, exchange, graph, concurrency, settleTimeoutMs, startedAt, step, detail });
+    const report = await simulate({ plan, relay, exchange, graph, concurrency, settleTimeoutMs, startedAt, step, detail });
+    if (relay.adminToken && relay.orgTokenFor) {
+      step('organization mode: VIP senders and encrypted detailed alerts against a played Exchange');
+      report.organization = await playOrganizationMode(relay, detail);
+      report.ok &&= report.organization.ok;
+      report.durationMs = Date.now() - startedAt;
+    }
+    return report;
   } finally {
     await graph?.stop();
     await exchange?.stop();
     await relay.stop();
+  }
+}
+
+/** Organization mode against the in-process relay: its own played EWS server, orgs and devices. */
+async function playOrganizationMode(relay: RelayTarget, detail: (text: string) => void): Promise<OrganizationScenarioReport> {
+  const credentials = { username: 'svc-inbox-relay', password: `sim-${Math.random().toString(36).slice(2)}` };
+  const ews = await startPlayedEws({ ...credentials, mailboxes: ['ada@example.com', 'grace@example.com'] });
+  try {
+    return await runOrganizationScenario({
+      baseUrl: relay.baseUrl,
+      adminToken: relay.adminToken!,
+      orgToken: relay.orgTokenFor!,
+      pushes: () => relay.pushes(),
+      ews,
+      ewsCredentials: credentials,
+      progress: detail,
+    });
+  } finally {
+    await ews.close();
   }
 }
 

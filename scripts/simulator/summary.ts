@@ -96,12 +96,41 @@ export function formatSummary(report: SimulationReport): string {
       [...report.decisions.map((e) => [e.outcome, e.reason, e.count, explain(e.reason)]), ['total', '', decided, '']],
     ),
     '',
+    ...organizationLines(report),
     'Expectations',
     ...report.expectations.map((e) => `  ${e.ok === undefined ? 'skip' : e.ok ? 'ok  ' : 'FAIL'}  ${e.name} (${e.detail})`),
     '',
     report.ok ? 'All expectations met.' : 'Some expectations FAILED.',
   );
   return lines.join('\n');
+}
+
+const CASE_LABELS: Record<string, string> = {
+  'detailed-alert': 'detailed alert (enc decrypted on the device)',
+  'vip-after-hours': "VIP's mail after hours",
+  'non-vip-after-hours': "non-VIP's mail after hours",
+  'mail-server-down': 'mail server down',
+};
+
+/** Organization mode: each org, each case, what was pushed and why (never the mail's content). */
+function organizationLines(report: SimulationReport): string[] {
+  const org = report.organization;
+  if (!org) return [];
+  return [
+    `Organization mode: ${org.orgs.map((o) => `${o.type} org (check ${o.checkOk ? 'ok' : 'FAILED'})`).join(', ')}, ${org.devices} devices, ${org.vipSenders} VIP senders (stored as keyed hashes)`,
+    ...table(
+      ['Case', 'org', 'pushes', 'enc decrypted to the sent sender+subject', 'decision', ''],
+      org.cases.map((c) => [
+        CASE_LABELS[c.case] ?? c.case,
+        c.org,
+        c.pushes,
+        c.decrypted ? (c.decrypted.from === c.sent.from && c.decrypted.subject === c.sent.subject ? 'yes' : 'NO') : '-',
+        c.decision ? `${c.decision.outcome} (${c.decision.reason})` : '-',
+        c.ok ? 'ok' : 'FAIL',
+      ]),
+    ),
+    '',
+  ];
 }
 
 /** A newcomer's reading of the relay's decision reasons; unknown ones are shown as they are. */
@@ -112,6 +141,8 @@ function explain(reason: string): string {
     'apns:delivered': 'one alert for one new mail',
     'already-seen': 'the same events again (an Exchange retry): never a second alert',
     'rule:outside-work-hours': 'work hours only: a work day, outside the window (no VIPs without organization mode)',
+    vip: 'a VIP sender, let through after hours (organization mode)',
+    'fetch-failed': 'the mail server could not be read in time: judged as a non-VIP without details',
     'rule:non-work-day': 'work hours only: not a work day, no weekend alerts',
     superseded: 'Graph item of a subscription the device replaced: ignored',
     'lifecycle:missed': 'Graph missed notifications: the app catches up with a delta query',

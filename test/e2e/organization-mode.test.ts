@@ -107,6 +107,16 @@ describe('organization mode end to end, with the privacy scan', () => {
     expect(result.decrypted).toBeUndefined();
   });
 
+  it('shows each org on the status page with its mail server type and health, and nothing secret', async () => {
+    const response = await fetch(`${service.baseUrl}/_local/status.json`);
+    const text = await response.text();
+    const snapshot = JSON.parse(text) as { orgs: Array<{ orgId: string; mailServerType: string; health: { ok: boolean } | null }> };
+    expect(snapshot.orgs.map((o) => o.mailServerType).sort()).toEqual(report.orgs.map((o) => o.type).sort());
+    expect(snapshot.orgs.every((o) => o.health !== null)).toBe(true);
+    expect(text).not.toContain(EWS_PASSWORD);
+    expect(text).not.toContain(ews.url);
+  });
+
   it('leaves no subject, preview, sender, VIP address or service-account secret in logs, DATA_DIR, queue messages or payloads outside enc', async () => {
     expect(report.ok).toBe(true);
     const needles = new Map<string, string>([

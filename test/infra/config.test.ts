@@ -15,7 +15,7 @@ describe('parseDeploymentConfig', () => {
     expect(parseDeploymentConfig(minimal)).toEqual({
       ...minimal,
       pushGateway: 'sns',
-      secrets: { orgTokenSecretName: 'inbox-relay/org-token', apnsCredentialsSecretName: 'inbox-relay/apns-credentials' },
+      secrets: { orgTokenSecretName: 'inbox-relay/org-token', apnsCredentialsSecretName: 'inbox-relay/apns-credentials', adminTokenSecretName: 'inbox-relay/admin-token' },
       apnsCredentialsRevision: 1,
       logRetentionDays: 30,
       logLevel: 'INFO',

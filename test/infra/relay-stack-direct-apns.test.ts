@@ -28,7 +28,7 @@ const apnsSecret = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secr
 describe('direct APNs delivery', () => {
   it('creates no platform applications, endpoint-event topic or feedback function', () => {
     template.resourceCountIs('Custom::SnsPlatformApplication', 0);
-    expect(resourcesOfType(json, 'AWS::Lambda::Function')).toHaveLength(4);
+    expect(resourcesOfType(json, 'AWS::Lambda::Function')).toHaveLength(5);
     expect(resourcesOfType(json, 'AWS::SNS::Topic').map(([id]) => id)).toEqual([expect.stringMatching(/^MonitoringAlarmTopic/)]);
   });
 

@@ -23,6 +23,7 @@ const ids = {
   provider: functionId(json, 'PushPlatformApplicationProvider'),
   feedback: functionId(json, 'PushEndpointFeedback'),
   supervisor: functionId(json, 'SupervisorFunction'),
+  orgApi: functionId(json, 'OrgApiFunction'),
 };
 const [tableId] = onlyResource(json, 'AWS::DynamoDB::GlobalTable');
 const queues = resourcesOfType(json, 'AWS::SQS::Queue');
@@ -35,6 +36,10 @@ const [apnsAppId, sandboxAppId] = ['PushApnsApplication', 'PushApnsSandboxApplic
 const tableArn = { 'Fn::GetAtt': [tableId, 'Arn'] };
 /** SNS mobile-push actions have no resource type (docs/operations.md#sns-iam-evidence): "*", held to the region. */
 const snsInRegion = (Action: string | string[]) => ({ Action, Resource: '*', Condition: { StringEquals: { 'aws:RequestedRegion': 'eu-west-1' } } });
+const [orgKeyId] = onlyResource(json, 'AWS::KMS::Key', 'OrgSecretsKey');
+const orgKeyArn = { 'Fn::GetAtt': [orgKeyId, 'Arn'] };
+/** The org-secrets key is usable only with an org id as encryption context, as the adapter always sends it. */
+const orgKeyCondition = { 'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['orgId'] }, Null: { 'kms:EncryptionContext:orgId': 'false' } };
 const secretArn = (name: string) => ({
   'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:secretsmanager:eu-west-1:`, { Ref: 'AWS::AccountId' }, `:secret:${name}`]],
 });
@@ -119,7 +124,7 @@ describe('the event queue', () => {
 describe('the functions', () => {
   it('all run Node.js 22 on arm64 with active tracing and JSON logs into their own log group', () => {
     const functions = resourcesOfType(json, 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(6);
+    expect(functions).toHaveLength(7);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -136,10 +141,11 @@ describe('the functions', () => {
     // Service name and namespace are set in code only (functions/_lib/observability-names.ts), not here as well.
     const powertools = ['NODE_OPTIONS', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_TRACER_CAPTURE_ERROR', 'POWERTOOLS_TRACER_CAPTURE_RESPONSE'];
     expect(variables(ids.deviceApi)).toEqual(
-      [...powertools, 'TABLE_NAME', 'ORG_TOKEN_SECRET_ARN', 'PUBLIC_URL', 'PUSH_GATEWAY', 'SNS_PLATFORM_APPLICATION_ARN', 'SNS_SANDBOX_PLATFORM_APPLICATION_ARN'].sort(),
+      [...powertools, 'TABLE_NAME', 'ORG_TOKEN_SECRET_ARN', 'ORG_SECRETS_KEY_ARN', 'PUBLIC_URL', 'PUSH_GATEWAY', 'SNS_PLATFORM_APPLICATION_ARN', 'SNS_SANDBOX_PLATFORM_APPLICATION_ARN'].sort(),
     );
+    expect(variables(ids.orgApi)).toEqual([...powertools, 'ADMIN_TOKEN_SECRET_ARN', 'ORG_SECRETS_KEY_ARN', 'TABLE_NAME'].sort());
     expect(variables(ids.callback)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'TABLE_NAME'].sort());
-    expect(variables(ids.dispatcher)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'MAX_RECEIVE_COUNT', 'PUSH_GATEWAY', 'TABLE_NAME'].sort());
+    expect(variables(ids.dispatcher)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'MAX_RECEIVE_COUNT', 'ORG_SECRETS_KEY_ARN', 'PUSH_GATEWAY', 'TABLE_NAME'].sort());
     expect(variables(ids.supervisor)).toEqual([...powertools, 'PUSH_GATEWAY', 'TABLE_NAME'].sort());
     expect(variables(ids.feedback)).toEqual([...powertools, 'TABLE_NAME'].sort());
     expect(variables(ids.provider)).toEqual(powertools);
@@ -153,7 +159,7 @@ describe('the functions', () => {
 
   it('never let X-Ray record a handler\'s response or error (they hold device secrets, callback URLs, push tokens)', () => {
     const functions = resourcesOfType(json, 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(6);
+    expect(functions).toHaveLength(7);
     for (const [, fn] of functions) {
       expect(fn.Properties.Environment.Variables).toMatchObject({ POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false', POWERTOOLS_TRACER_CAPTURE_ERROR: 'false' });
     }
@@ -168,7 +174,7 @@ describe('the functions', () => {
 
   it('keep their logs for the configured days, and keep them when the stack is deleted in production', () => {
     const logGroups = resourcesOfType(json, 'AWS::Logs::LogGroup');
-    expect(logGroups).toHaveLength(7); // six functions and the API access log
+    expect(logGroups).toHaveLength(8); // seven functions and the API access log
     for (const [, logGroup] of logGroups) {
       expect(logGroup.Properties.RetentionInDays).toBe(90);
       expect(logGroup.DeletionPolicy).toBe('Retain');
@@ -202,8 +208,28 @@ describe('IAM', () => {
     expect(roleStatements(json, ids.deviceApi)).toEqual([
       { Action: [...READ, ...WRITE], Resource: tableArn },
       { Action: 'secretsmanager:GetSecretValue', Resource: secretArn('inbox-relay/org-token-??????') },
+      { Action: 'kms:Decrypt', Resource: orgKeyArn, Condition: orgKeyCondition },
       snsInRegion(['sns:CreatePlatformEndpoint', 'sns:GetEndpointAttributes', 'sns:SetEndpointAttributes', 'sns:DeleteEndpoint']),
     ]);
+  });
+
+  it('org API: the table, the admin-token secret, and new and opened data keys of the org-secrets key, nothing else', () => {
+    expect(roleStatements(json, ids.orgApi)).toEqual([
+      { Action: [...READ, ...WRITE], Resource: tableArn },
+      { Action: 'secretsmanager:GetSecretValue', Resource: secretArn('inbox-relay/admin-token-??????') },
+      { Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: orgKeyArn, Condition: orgKeyCondition },
+    ]);
+  });
+
+  it('uses the org-secrets key only with an org id as encryption context, and rotates it', () => {
+    const kmsStatements = resourcesOfType(json, 'AWS::IAM::Policy')
+      .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Condition?: unknown; Resource: unknown }>)
+      .filter((statement) => JSON.stringify(statement.Resource).includes(orgKeyId));
+    expect(kmsStatements).toHaveLength(3);
+    for (const statement of kmsStatements) {
+      expect(statement.Condition).toEqual({ 'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['orgId'] }, Null: { 'kms:EncryptionContext:orgId': 'false' } });
+    }
+    expect(json.Resources[orgKeyId].Properties.EnableKeyRotation).toBe(true);
   });
 
   it('callback: table reads, UpdateItem, PutItem (decisions about refused Graph items) and SendMessage to the event queue, nothing else', () => {
@@ -222,6 +248,7 @@ describe('IAM', () => {
       },
       { Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } },
       snsInRegion('sns:Publish'),
+      { Action: 'kms:Decrypt', Resource: orgKeyArn, Condition: orgKeyCondition },
     ]);
   });
 
@@ -257,6 +284,7 @@ describe('IAM', () => {
     const roleOf = (id: string) => json.Resources[id].Properties.Role['Fn::GetAtt'][0];
     expect(readers('inbox-relay/org-token')).toEqual([roleOf(ids.deviceApi)]);
     expect(readers('inbox-relay/apns-credentials')).toEqual([roleOf(ids.provider)]);
+    expect(readers('inbox-relay/admin-token')).toEqual([roleOf(ids.orgApi)]);
   });
 });
 
@@ -339,9 +367,14 @@ describe('the HTTP API', () => {
         'PUT /v1/devices/{deviceId}/mailboxes/{mailboxId}/subscription',
         'POST /v1/devices/{deviceId}/mailboxes/{mailboxId}/rotate',
         'GET /v1/devices/{deviceId}/events',
+        'PATCH /v1/devices/{deviceId}/mailboxes/{mailboxId}',
         'POST /v1/callbacks/{secret}',
         'POST /v1/graph/notifications/{secret}',
         'POST /v1/graph/lifecycle/{secret}',
+        'PUT /v1/orgs/{orgId}',
+        'GET /v1/orgs/{orgId}',
+        'DELETE /v1/orgs/{orgId}',
+        'POST /v1/orgs/{orgId}/check',
       ].sort(),
     );
     const integrationOf = (routeKey: string) => {
@@ -354,6 +387,8 @@ describe('the HTTP API', () => {
     expect(integrationOf('POST /v1/graph/lifecycle/{secret}')).toBe(ids.callback);
     expect(json.Resources[onlyResource(json, 'AWS::ApiGatewayV2::Api')[0]].Properties.Target).toBeUndefined();
     expect(integrationOf('GET /v1/devices/{deviceId}/events')).toBe(ids.deviceApi);
+    expect(integrationOf('PUT /v1/orgs/{orgId}')).toBe(ids.orgApi);
+    expect(integrationOf('POST /v1/orgs/{orgId}/check')).toBe(ids.orgApi);
   });
 
   it('gives the callback routes (EWS and Graph) their own explicit limits, metrics where alarmed on, and creates the stage only after them', () => {
@@ -399,14 +434,14 @@ describe('alarms', () => {
     expect(found).toHaveLength(1);
     return found[0]![1].Properties;
   };
-  const FUNCTIONS = ['DeviceApi', 'Callback', 'Dispatcher', 'Supervisor', 'EndpointFeedback'] as const;
+  const FUNCTIONS = ['DeviceApi', 'Callback', 'Dispatcher', 'Supervisor', 'OrgApi', 'EndpointFeedback'] as const;
   const fnIdOf = (name: (typeof FUNCTIONS)[number]) =>
-    ({ DeviceApi: ids.deviceApi, Callback: ids.callback, Dispatcher: ids.dispatcher, Supervisor: ids.supervisor, EndpointFeedback: ids.feedback })[name];
+    ({ DeviceApi: ids.deviceApi, Callback: ids.callback, Dispatcher: ids.dispatcher, Supervisor: ids.supervisor, OrgApi: ids.orgApi, EndpointFeedback: ids.feedback })[name];
   const apiId = () => resourcesOfType(json, 'AWS::ApiGatewayV2::Api')[0]![0];
 
   it('all notify the configured existing topic when they fire and when they clear, and no topic of the stack\'s own', () => {
     // With the three Graph alarms (error rate, slow answers, lifecycle events per hour).
-    expect(alarms).toHaveLength(21);
+    expect(alarms).toHaveLength(23);
     for (const [, { Properties }] of alarms) {
       expect(Properties.AlarmActions).toEqual(['arn:aws:sns:eu-west-1:123456789012:oncall']);
       expect(Properties.OKActions).toEqual(['arn:aws:sns:eu-west-1:123456789012:oncall']);

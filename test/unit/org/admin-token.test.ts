@@ -1,6 +1,6 @@
 import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
-import { issueAdminToken, verifyAdminToken } from '../../../functions/_lib/admin-token.js';
+import { adminTokenKeys, issueAdminToken, verifyAdminToken } from '../../../functions/_lib/admin-token.js';
 import { issueOrgToken, verifyOrgToken } from '../../../functions/_lib/org-token.js';
 import { UnauthorizedError } from '../../../shared/errors.js';
 
@@ -37,5 +37,19 @@ describe('admin tokens (contract section 2, v2)', () => {
     const old = issueAdminToken('alice', 'previous-secret');
     expect(verifyAdminToken(old, ['current-secret', 'previous-secret'])).toBe('alice');
     expect(() => verifyAdminToken(old, ['current-secret'])).toThrow(UnauthorizedError);
+  });
+});
+
+describe('the admin-token secret value', () => {
+  it('is a plain key, or {current, previous} during a rotation', () => {
+    expect(adminTokenKeys('plain-key')).toEqual(['plain-key']);
+    expect(adminTokenKeys('{"current":"new","previous":"old"}')).toEqual(['new', 'old']);
+    expect(verifyAdminToken(issueAdminToken('alice', 'old'), adminTokenKeys('{"current":"new","previous":"old"}'))).toBe('alice');
+  });
+
+  it('refuses malformed JSON without echoing it', () => {
+    expect(() => adminTokenKeys('{"current": "s3cret-value"')).toThrow(/not valid JSON/);
+    expect(() => adminTokenKeys('{"previous":"s3cret-value"}')).toThrow(/not \{current, previous\?\}/);
+    expect(() => adminTokenKeys('{"previous":"s3cret-value"}')).not.toThrow(/s3cret-value/);
   });
 });

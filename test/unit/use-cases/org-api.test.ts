@@ -35,7 +35,7 @@ function setup(overrides: Partial<OrgApiHandlerDeps> = {}) {
       cleared.push(orgId);
     },
     now: () => now,
-    adminTokenSecrets: [ADMIN_SECRET],
+    adminTokenSecret: ADMIN_SECRET,
     ...overrides,
   };
   const handler = createOrgApiHandler(deps);
