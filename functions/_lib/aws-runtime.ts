@@ -1,10 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { KMSClient } from '@aws-sdk/client-kms';
-import type { MessageDetailsReaderFactory, OrgKeyring } from '../../shared/org/ports.js';
-import { KmsOrgKeyring } from './adapters/kms-org-keyring.js';
-import { CachingOrgKeyring } from './adapters/local-org-keyring.js';
-import { messageDetailsReaders } from './adapters/message-details-readers.js';
 import type { PushEndpointRegistry, PushGateway, PushMessage, PushResult, PushTarget } from '../../shared/push/push-gateway.js';
 import { FleetProviderToken } from './adapters/apns-fleet-token.js';
 import { ApnsTokenSigner } from './adapters/apns-provider-token.js';
@@ -128,16 +123,3 @@ export function pushEndpointRegistry(): PushEndpointRegistry {
     platformApplicationArns: { production: config.snsPlatformApplicationArn(), sandbox: config.snsSandboxPlatformApplicationArn() },
   });
 }
-
-let keyring: OrgKeyring | undefined;
-/**
- * Organizations' data keys, wrapped by the stack's KMS key; opened ones are kept 15 minutes per container, so a busy
- * org costs one KMS Decrypt per container and quarter hour, not one per mail.
- */
-export function orgKeyring(): OrgKeyring {
-  keyring ??= new CachingOrgKeyring(new KmsOrgKeyring(traced(new KMSClient({ region: config.region() })), config.orgSecretsKeyArn()));
-  return keyring;
-}
-
-/** Readers for organizations' mail servers; on AWS only public addresses, over https (contract section 8). */
-export const mailServerReaders: MessageDetailsReaderFactory = messageDetailsReaders({ allowLoopback: false });

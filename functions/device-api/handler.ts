@@ -1,7 +1,8 @@
 import { DynamoDbDecisionLog } from '../_lib/adapters/dynamodb-decision-log.js';
 import { dynamoDbDevicePorts } from '../_lib/adapters/dynamodb-device-ports.js';
 import { DynamoDbOrgStore } from '../_lib/adapters/dynamodb-org-store.js';
-import { awsClients, mailServerReaders, orgKeyring, pushEndpointRegistry, secretsManagerSecret } from '../_lib/aws-runtime.js';
+import { awsClients, pushEndpointRegistry, secretsManagerSecret } from '../_lib/aws-runtime.js';
+import { mailServerReaders, orgKeyring } from '../_lib/org-runtime.js';
 import { config } from '../_lib/config.js';
 import { createDeviceApiHandler } from './edge.js';
 

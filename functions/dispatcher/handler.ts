@@ -1,7 +1,8 @@
 import { DynamoDbDecisionLog } from '../_lib/adapters/dynamodb-decision-log.js';
 import { DynamoDbDedupeStore } from '../_lib/adapters/dynamodb-dedupe-store.js';
 import { dynamoDbDevicePorts } from '../_lib/adapters/dynamodb-device-ports.js';
-import { awsClients, mailServerReaders, orgKeyring, pushGateway } from '../_lib/aws-runtime.js';
+import { awsClients, pushGateway } from '../_lib/aws-runtime.js';
+import { mailServerReaders, orgKeyring } from '../_lib/org-runtime.js';
 import { DynamoDbOrgStore } from '../_lib/adapters/dynamodb-org-store.js';
 import { OrganizationDetails } from './organization-details.js';
 import { config } from '../_lib/config.js';

@@ -1,6 +1,7 @@
 import { dynamoDbDevicePorts } from '../_lib/adapters/dynamodb-device-ports.js';
 import { DynamoDbOrgStore } from '../_lib/adapters/dynamodb-org-store.js';
-import { awsClients, mailServerReaders, orgKeyring, secretsManagerSecret } from '../_lib/aws-runtime.js';
+import { awsClients, secretsManagerSecret } from '../_lib/aws-runtime.js';
+import { mailServerReaders, orgKeyring } from '../_lib/org-runtime.js';
 import { config } from '../_lib/config.js';
 import { clearOrgDevices } from './clear-org-devices.js';
 import { createOrgApiHandler } from './edge.js';
