@@ -41,11 +41,13 @@ export function toDeviceView({ device, mailboxes }: DeviceWithMailboxes, now: nu
         protocol,
         state,
         ...times,
-        ...(org ? { address: org.addresses.get(mailbox.mailboxId) ?? null, managedBy: mailbox.managedBy ?? 'device' } : {}),
+        ...(org?.organization.mode === 'organization' ? { address: org.addresses.get(mailbox.mailboxId) ?? null, managedBy: mailbox.managedBy ?? 'device' } : {}),
         subscription: { ...times, state },
       };
     }),
-    ...(org ? { organization: org.organization, vipSenders: { count: device.vipSenderHashes?.length ?? 0 }, alertKey: device.alertKey ?? null } : {}),
+    // The mode always; the organization-mode fields only in organization mode, where a device may send them.
+    ...(org ? { organization: org.organization } : {}),
+    ...(org?.organization.mode === 'organization' ? { vipSenders: { count: device.vipSenderHashes?.length ?? 0 }, alertKey: device.alertKey ?? null } : {}),
     createdAt: new Date(device.createdAt).toISOString(),
     updatedAt: new Date(device.updatedAt).toISOString(),
   };

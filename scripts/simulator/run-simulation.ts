@@ -74,7 +74,8 @@ export async function runSimulation(options: SimulationOptions = {}): Promise<Si
 
   const plan = planSimulation(seed, deviceCount);
   const allMailboxes = plan.devices.flatMap((d) => d.mailboxes);
-  const phases = 7 + ROUNDS.length;
+  // One more phase for organization mode, which only the in-process relay plays (its admin secret is known).
+  const phases = 7 + ROUNDS.length + (options.url ? 0 : 1);
   let phase = 0;
   const elapsed = () => `${((Date.now() - startedAt) / 1000).toFixed(1).padStart(5)} s`;
   const step = (text: string) => progress(`${elapsed()}  [${++phase}/${phases}] ${text}`);
