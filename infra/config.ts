@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { DEFAULT_MAX_DEVICES_PER_ORG } from '../functions/_lib/config.js';
 
 /**
  * The deployment configuration: what an operator chooses per installation. It lives in `cdk.json` under the context
@@ -99,6 +100,11 @@ export const deploymentConfigSchema = z
      * an account still at a low default quota must raise it first.
      */
     callbackReservedConcurrency: z.int().min(1).max(1000).default(50),
+    /**
+     * Devices one organization may have registered; one more answers `409 device_limit_reached`. A bound on what one
+     * leaked org token can cost, not a licence count. A device a reinstall replaced stops counting.
+     */
+    maxDevicesPerOrg: z.int().min(1).default(DEFAULT_MAX_DEVICES_PER_ORG),
     /** Concurrent dispatcher invocations per region at most, so that a backlog cannot flood SNS or APNs. */
     dispatcherMaxConcurrency: z.int().min(2).max(1000).default(20),
   })

@@ -69,6 +69,11 @@ export class MailboxLimitError extends RelayError {
   readonly code = 'mailbox_limit_reached';
 }
 
+/** The organization has as many registered devices as the deployment allows (maxDevicesPerOrg). Maps to 409. */
+export class DeviceLimitError extends RelayError {
+  readonly code = 'device_limit_reached';
+}
+
 export class MailboxExistsError extends RelayError {
   readonly code = 'mailbox_exists';
 }

@@ -3,6 +3,17 @@
  * fails the cold start at once, naming the variable, instead of failing later on the first request.
  */
 
+/** Devices one organization may register unless the deployment says otherwise (infra/config.ts maxDevicesPerOrg). */
+export const DEFAULT_MAX_DEVICES_PER_ORG = 10_000;
+
+/** MAX_DEVICES_PER_ORG, for a Lambda function and for `npm start` alike. */
+export function parseMaxDevicesPerOrg(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return DEFAULT_MAX_DEVICES_PER_ORG;
+  const max = Number(value);
+  if (!Number.isInteger(max) || max < 1) throw new MissingConfigError('MAX_DEVICES_PER_ORG', `must be a positive integer, not "${value}"`);
+  return max;
+}
+
 export class MissingConfigError extends Error {
   constructor(variable: string, why: string) {
     super(`environment variable ${variable} is required (${why})`);
@@ -29,6 +40,7 @@ export const config = {
   adminTokenSecretArn: () => required('ADMIN_TOKEN_SECRET_ARN', 'the Secrets Manager secret that signs operator (admin) tokens'),
   orgSecretsKeyArn: () => required('ORG_SECRETS_KEY_ARN', "the KMS key that wraps organizations' data keys (organization mode)"),
   maxReceiveCount: () => Number(optional('MAX_RECEIVE_COUNT') ?? '5'),
+  maxDevicesPerOrg: () => parseMaxDevicesPerOrg(optional('MAX_DEVICES_PER_ORG')),
   pushGateway: (): 'sns' | 'apns' => {
     const value = optional('PUSH_GATEWAY') ?? 'sns';
     if (value !== 'sns' && value !== 'apns') throw new MissingConfigError('PUSH_GATEWAY', `must be "sns" or "apns", not "${value}"`);

@@ -1,6 +1,7 @@
 import {
   ConcurrentUpdateError,
   DependencyUnavailableError,
+  DeviceLimitError,
   DeviceNotFoundError,
   ForbiddenError,
   MailboxExistsError,
@@ -43,6 +44,7 @@ const statusByError: ReadonlyArray<[abstract new (...args: never[]) => RelayErro
   [OrgNotFoundError, 404],
   [MethodNotAllowedError, 405],
   [MailboxLimitError, 409],
+  [DeviceLimitError, 409],
   [MailboxExistsError, 409],
   [RelayManagedError, 409],
   [PrimaryMailboxRemovalError, 409],

@@ -1,12 +1,19 @@
 import type { DeviceRecord } from '../../shared/store/ports.js';
 import type { DeviceApiDeps } from './deps.js';
+import { isReplaced } from './take-push-token.js';
 
 /**
  * Deletes everything stored for the device (its organization-mode fields live on its own items and go with them),
- * then its membership in the org, then its push endpoint (if the gateway has one).
+ * then its membership in the org, then its push endpoint (if the gateway has one), unless another device took its
+ * push token over (a reinstall): the endpoint is that device's now. The device stops counting against its
+ * organization's cap, unless it already did when it was replaced.
  */
-export async function deleteDevice(device: DeviceRecord, deps: Pick<DeviceApiDeps, 'registry' | 'endpoints' | 'orgs'>): Promise<void> {
+export async function deleteDevice(device: DeviceRecord, deps: Pick<DeviceApiDeps, 'registry' | 'endpoints' | 'orgs' | 'pushTokens' | 'deviceQuota'>): Promise<void> {
+  const holder = await deps.pushTokens.pushTokenHolder(device.pushToken);
   await deps.registry.deleteDevice(device.deviceId);
   await deps.orgs.removeMember(device.orgId, device.deviceId);
-  if (device.endpointArn) await deps.endpoints.unregister(device.endpointArn);
+  await deps.pushTokens.releasePushToken(device.pushToken, device.deviceId);
+  if (!isReplaced(device)) await deps.deviceQuota.releaseDevice(device.orgId);
+  const endpointIsOurs = holder === undefined || holder === device.deviceId;
+  if (device.endpointArn && endpointIsOurs) await deps.endpoints.unregister(device.endpointArn);
 }

@@ -1,4 +1,4 @@
-import type { DecisionLog, DeviceReader, DeviceRegistry, MailboxRegistry } from '../../shared/store/ports.js';
+import type { DecisionLog, DeviceQuota, DeviceReader, DeviceRegistry, MailboxRegistry, PushTokenClaims, TokenRetirement } from '../../shared/store/ports.js';
 import type { PushEndpointRegistry } from '../../shared/push/push-gateway.js';
 import type { SecretSource } from '../_lib/secret-cache.js';
 import type { GraphEndpoints } from '../../shared/device/device-schemas.js';
@@ -10,6 +10,14 @@ export interface DeviceApiDeps {
   devices: DeviceReader;
   registry: DeviceRegistry;
   mailboxes: MailboxRegistry;
+  /** Retires the device a reinstall replaced (one device per push token). */
+  retirement: TokenRetirement;
+  /** Which device holds each push token. */
+  pushTokens: PushTokenClaims;
+  /** Each organization's count of registered devices. */
+  deviceQuota: DeviceQuota;
+  /** Devices one organization may have registered; one more registration answers 409 device_limit_reached. */
+  maxDevicesPerOrg: number;
   decisions: DecisionLog;
   endpoints: PushEndpointRegistry;
   /** Base of the callback URLs handed out (contract: PUBLIC_URL). */

@@ -11,12 +11,16 @@ const orgTokenSecret = secretsManagerSecret(config.orgTokenSecretArn());
 // Read once at cold start, so a missing or unreadable secret fails the start (and the Errors alarm), not a request.
 await orgTokenSecret();
 const tableName = config.tableName();
-const { devices, registry, mailboxes } = dynamoDbDevicePorts(documentClient, tableName);
+const { devices, registry, mailboxes, retirement, pushTokens, deviceQuota } = dynamoDbDevicePorts(documentClient, tableName);
 
 export const handler = createDeviceApiHandler({
   devices,
   registry,
   mailboxes,
+  retirement,
+  pushTokens,
+  deviceQuota,
+  maxDevicesPerOrg: config.maxDevicesPerOrg(),
   decisions: new DynamoDbDecisionLog(documentClient, tableName),
   endpoints: pushEndpointRegistry(),
   publicUrl: config.publicUrl(),

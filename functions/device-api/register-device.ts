@@ -5,6 +5,13 @@ import { supervisionDueAt } from '../../shared/supervision/subscription-state.js
 import { hashSecret, newDeviceId, newSecret } from '../_lib/device-secrets.js';
 import { mailboxEndpoints, newMailboxSecrets, type DeviceApiDeps } from './deps.js';
 import { OrganizationContext } from './organization-fields.js';
+import { DeviceLimitError } from '../../shared/errors.js';
+import { takePushToken } from './take-push-token.js';
+
+type RegisterDeviceDeps = Pick<
+  DeviceApiDeps,
+  'devices' | 'registry' | 'retirement' | 'pushTokens' | 'deviceQuota' | 'maxDevicesPerOrg' | 'endpoints' | 'publicUrl' | 'now' | 'random' | 'orgs' | 'keyring' | 'readers'
+>;
 
 /**
  * Registers a device for an organization. The device secret and each mailbox's secrets (its URL secret and Graph
@@ -13,10 +20,31 @@ import { OrganizationContext } from './organization-fields.js';
  * Organization-mode fields (VIP senders, alert key, mailbox addresses with their proofs) are accepted only when the
  * org is in organization mode; every address is proven with the service account before anything is stored.
  */
-export async function registerDevice(
-  input: { orgId: string; request: RegisterDeviceRequest },
-  deps: Pick<DeviceApiDeps, 'registry' | 'endpoints' | 'publicUrl' | 'now' | 'random' | 'orgs' | 'keyring' | 'readers'>,
-): Promise<RegisterDeviceResponse> {
+export async function registerDevice(input: { orgId: string; request: RegisterDeviceRequest }, deps: RegisterDeviceDeps): Promise<RegisterDeviceResponse> {
+  // Counted before anything is written, so a refused registration stores nothing; given back if the registration fails.
+  // A reinstall (the token is held by a counted device of this organization, which it is about to replace) adds no
+  // device, so it passes even at the cap.
+  const reinstall = await replacesOwnDevice(input.orgId, input.request.pushToken, deps);
+  if (!(await deps.deviceQuota.reserveDevice(input.orgId, reinstall ? Number.MAX_SAFE_INTEGER : deps.maxDevicesPerOrg))) {
+    throw new DeviceLimitError(
+      `this organization has ${deps.maxDevicesPerOrg} registered devices, the most this relay allows: delete devices no longer used, or ask the operator to raise maxDevicesPerOrg`,
+    );
+  }
+  try {
+    return await register(input, deps);
+  } catch (error) {
+    await deps.deviceQuota.releaseDevice(input.orgId);
+    throw error;
+  }
+}
+
+async function replacesOwnDevice(orgId: string, pushToken: string, deps: RegisterDeviceDeps): Promise<boolean> {
+  const holder = await deps.pushTokens.pushTokenHolder(pushToken);
+  const held = holder === undefined ? undefined : await deps.devices.getDevice(holder);
+  return held !== undefined && held.orgId === orgId && held.status === 'active';
+}
+
+async function register(input: { orgId: string; request: RegisterDeviceRequest }, deps: RegisterDeviceDeps): Promise<RegisterDeviceResponse> {
   const { orgId, request } = input;
   const organization = await OrganizationContext.load(orgId, deps);
   organization.refuseInDefaultMode({ vipSenders: request.vipSenders, alertKey: request.alertKey });
@@ -67,6 +95,7 @@ export async function registerDevice(
   // Membership first: should the registration fail half-way, the org's DELETE still finds (and skips) the device.
   if (vipSenderHashes || alertKey || mailboxes.some((mailbox) => mailbox.sealedAddress)) await deps.orgs.addMember(orgId, deviceId);
   await deps.registry.createDevice(device, mailboxes);
+  await takePushToken(device, request.pushToken, deps);
 
   return {
     deviceId,

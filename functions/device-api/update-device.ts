@@ -5,8 +5,9 @@ import { ConcurrentUpdateError, DeviceNotFoundError, ValidationError } from '../
 import type { DeviceChanges, DeviceRecord } from '../../shared/store/ports.js';
 import { toFieldIssues } from '../../shared/validation.js';
 import type { DeviceApiDeps } from './deps.js';
+import { isReplaced, takePushToken } from './take-push-token.js';
 
-type UpdateDeviceDeps = Pick<DeviceApiDeps, 'devices' | 'registry' | 'endpoints' | 'now' | 'random' | 'orgs' | 'keyring' | 'readers'>;
+type UpdateDeviceDeps = Pick<DeviceApiDeps, 'devices' | 'registry' | 'endpoints' | 'now' | 'random' | 'retirement' | 'pushTokens' | 'deviceQuota' | 'orgs' | 'keyring' | 'readers'>;
 import { toDeviceView } from './device-view.js';
 import { OrganizationContext } from './organization-fields.js';
 import { firstIntervalAt } from '../../shared/supervision/interval-schedule.js';
@@ -52,6 +53,13 @@ export async function updateDevice(input: { device: DeviceRecord; patch: PatchDe
       if (!latest) throw new DeviceNotFoundError();
       device = latest;
     }
+  }
+  if (input.patch.pushToken !== undefined) {
+    // A device a reinstall replaced stopped counting against the cap; sending the token again makes it active and
+    // counted again, and the device it takes the token back from stops counting (so the count stays as it was).
+    if (isReplaced(device)) await deps.deviceQuota.reserveDevice(device.orgId, Number.MAX_SAFE_INTEGER);
+    await takePushToken(device, input.patch.pushToken, deps);
+    if (device.pushToken !== input.patch.pushToken) await deps.pushTokens.releasePushToken(device.pushToken, device.deviceId);
   }
   const updated = await deps.devices.getDeviceWithMailboxes(device.deviceId);
   if (!updated) throw new DeviceNotFoundError();

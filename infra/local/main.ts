@@ -1,3 +1,4 @@
+import { parseMaxDevicesPerOrg } from '../../functions/_lib/config.js';
 import { printingDecisions, printingPushes } from './activity-lines.js';
 import { generateApnsTestKey } from './apns-sandbox.js';
 import type { LocalApnsCredentials } from './service.js';
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
           wrapPushGateway: (gateway) => printingPushes(gateway, print, Date.now),
         }),
     dataDir: process.env.DATA_DIR ?? '.data',
+    maxDevicesPerOrg: parseMaxDevicesPerOrg(process.env.MAX_DEVICES_PER_ORG),
     orgTokenSecret: orgTokenSecret || LOCAL_ORG_TOKEN_SECRET,
     ...(adminTokenSecret ? { adminTokenSecret } : {}),
     ...(apns ? { apns } : {}),

@@ -8,6 +8,7 @@ import { DynamoDbDecisionLog } from '../../functions/_lib/adapters/dynamodb-deci
 import { DynamoDbDedupeStore } from '../../functions/_lib/adapters/dynamodb-dedupe-store.js';
 import { dynamoDbDevicePorts } from '../../functions/_lib/adapters/dynamodb-device-ports.js';
 import { DynamoDbProviderTokenStore } from '../../functions/_lib/adapters/dynamodb-provider-token-store.js';
+import { DEFAULT_MAX_DEVICES_PER_ORG } from '../../functions/_lib/config.js';
 import { SqsEventQueue } from '../../functions/_lib/adapters/sqs-event-queue.js';
 import { issueOrgToken } from '../../functions/_lib/org-token.js';
 import { issueAdminToken } from '../../functions/_lib/admin-token.js';
@@ -59,6 +60,8 @@ export interface LocalServiceOptions {
   publicUrl?: string;
   /** Where DynamoDB data persists; `:memory:` keeps nothing. Default `.data`. */
   dataDir?: string;
+  /** Devices one organization may register (MAX_DEVICES_PER_ORG under `npm start`); default as deployed. */
+  maxDevicesPerOrg?: number;
   orgTokenSecret?: string;
   /** Signs operator (admin) tokens; default the fixed local one (contract section 1). */
   adminTokenSecret?: string;
@@ -222,7 +225,17 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     const readers = messageDetailsReaders(policy);
     const organization = { orgs, keyring, readers };
 
-    const deviceApi = createDeviceApiHandler({ ...ports, decisions, endpoints: noEndpointRegistry, publicUrl, orgTokenSecret, now, random, ...organization });
+    const deviceApi = createDeviceApiHandler({
+      ...ports,
+      maxDevicesPerOrg: options.maxDevicesPerOrg ?? DEFAULT_MAX_DEVICES_PER_ORG,
+      decisions,
+      endpoints: noEndpointRegistry,
+      publicUrl,
+      orgTokenSecret,
+      now,
+      random,
+      ...organization,
+    });
     const orgApi = createOrgApiHandler({
       ...organization,
       policy,

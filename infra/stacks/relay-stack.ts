@@ -126,6 +126,7 @@ export class RelayStack extends Stack {
 
     this.store.grantReadWrite(deviceApi);
     orgTokenSecret.grantRead(deviceApi, 'ORG_TOKEN_SECRET_ARN');
+    deviceApi.addEnvironment('MAX_DEVICES_PER_ORG', String(config.maxDevicesPerOrg));
     this.orgSecrets.grantUnwrap(deviceApi);
 
     this.store.grantReadWrite(orgApi);

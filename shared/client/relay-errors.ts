@@ -62,7 +62,11 @@ export class RelayForbiddenError extends RelayApiError {
 export class RelayNotFoundError extends RelayApiError {
   declare readonly status: 404;
 }
-/** 409: `mailbox_limit_reached`, `mailbox_exists`, `primary_mailbox_not_removable`, or `concurrent_update` (retryable). */
+/**
+ * 409: `mailbox_limit_reached`, `mailbox_exists`, `primary_mailbox_not_removable`, `device_limit_reached` (registering:
+ * the organization has as many devices as the relay allows; not retryable until a device is deleted), or
+ * `concurrent_update` (retryable).
+ */
 export class RelayConflictError extends RelayApiError {
   declare readonly status: 409;
 }

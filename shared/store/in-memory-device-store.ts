@@ -15,6 +15,8 @@ import {
   type SubscriptionReport,
   type SupervisionIndex,
   type TokenRetirement,
+  type PushTokenClaims,
+  type DeviceQuota,
   type DeviceWithMailboxes,
   DEVICE_CHANGEABLE_FIELDS,
   type AlertBudget,
@@ -38,7 +40,7 @@ import type { MailboxAction } from '../push/apns-payloads.js';
  * callers meet the possibly empty last page here too.
  */
 export class InMemoryDeviceStore
-  implements DeviceReader, DeviceRegistry, MailboxRegistry, CallbackDirectory, SupervisionIndex, TokenRetirement, BurstBudget, MailboxActionLimit
+  implements DeviceReader, DeviceRegistry, MailboxRegistry, CallbackDirectory, SupervisionIndex, TokenRetirement, BurstBudget, MailboxActionLimit, PushTokenClaims, DeviceQuota
 {
   private readonly state: InMemoryStoreState;
 
@@ -48,7 +50,7 @@ export class InMemoryDeviceStore
 
   /** This store in every port's place, for a use case's deps. */
   ports(): DevicePorts {
-    return { devices: this, registry: this, mailboxes: this, callbacks: this, supervision: this, retirement: this, burstBudget: this, actionLimit: this };
+    return { devices: this, registry: this, mailboxes: this, callbacks: this, supervision: this, retirement: this, burstBudget: this, actionLimit: this, pushTokens: this, deviceQuota: this };
   }
 
   async createDevice(device: DeviceRecord, mailboxes: MailboxRecord[]): Promise<void> {
@@ -276,6 +278,36 @@ export class InMemoryDeviceStore
     if ((mailbox.alertsInWindow ?? 0) >= budget.maxPerWindow) return false;
     mailbox.alertsInWindow = (mailbox.alertsInWindow ?? 0) + 1;
     return true;
+  }
+
+  async claimPushToken(pushToken: string, deviceId: string): Promise<string | undefined> {
+    const previous = this.state.pushTokenHolders.get(pushToken);
+    this.state.pushTokenHolders.set(pushToken, deviceId);
+    return previous === deviceId ? undefined : previous;
+  }
+
+  async pushTokenHolder(pushToken: string): Promise<string | undefined> {
+    return this.state.pushTokenHolders.get(pushToken);
+  }
+
+  async releasePushToken(pushToken: string, deviceId: string): Promise<void> {
+    if (this.state.pushTokenHolders.get(pushToken) === deviceId) this.state.pushTokenHolders.delete(pushToken);
+  }
+
+  async reserveDevice(orgId: string, max: number): Promise<boolean> {
+    const count = this.state.orgDeviceCounts.get(orgId) ?? 0;
+    if (count >= max) return false;
+    this.state.orgDeviceCounts.set(orgId, count + 1);
+    return true;
+  }
+
+  async releaseDevice(orgId: string): Promise<void> {
+    const count = this.state.orgDeviceCounts.get(orgId) ?? 0;
+    if (count > 0) this.state.orgDeviceCounts.set(orgId, count - 1);
+  }
+
+  async countDevices(orgId: string): Promise<number> {
+    return this.state.orgDeviceCounts.get(orgId) ?? 0;
   }
 
   async deleteDevice(deviceId: string): Promise<void> {

@@ -33,6 +33,10 @@ export class InMemoryStoreState {
   readonly dedupe = new Map<string, Map<string, InMemoryDedupeEntry>>();
   /** deviceId → decisions in recording order. */
   readonly decisions = new Map<string, InMemoryDecisionEntry[]>();
+  /** pushToken → the device holding it. */
+  readonly pushTokenHolders = new Map<string, string>();
+  /** orgId → registered devices counted against the cap. */
+  readonly orgDeviceCounts = new Map<string, number>();
   private nextSequence = 0;
 
   takeSequence(): number {

@@ -226,6 +226,33 @@ export interface MailboxActionLimit {
 }
 
 /**
+ * Which device holds each push token: one device per token (issue 12). A registration or PATCH with a token another
+ * device holds (the app reinstalled) takes the token over and the caller retires the previous holder explicitly, so
+ * two devices never share one token or one SNS endpoint, and deleting the old device leaves the new one's endpoint.
+ */
+export interface PushTokenClaims {
+  /** Records that `deviceId` holds `pushToken` (one write); answers the device that held it before, when another. */
+  claimPushToken(pushToken: string, deviceId: string): Promise<string | undefined>;
+  /** The device holding the token, if any (devices registered before claims existed hold none). */
+  pushTokenHolder(pushToken: string): Promise<string | undefined>;
+  /** Gives the token up, only if `deviceId` still holds it. */
+  releasePushToken(pushToken: string, deviceId: string): Promise<void>;
+}
+
+/**
+ * How many devices each organization has registered, against a cap (issue 12), counted in one item per organization
+ * rather than by reading the devices: what one leaked or shared org token can cost is bounded.
+ */
+export interface DeviceQuota {
+  /** Counts one more device for the organization unless it already has `max`: then false, and nothing changes. */
+  reserveDevice(orgId: string, max: number): Promise<boolean>;
+  /** Counts one device less (never below zero). */
+  releaseDevice(orgId: string): Promise<void>;
+  /** The organization's count (0 when it never registered one). */
+  countDevices(orgId: string): Promise<number>;
+}
+
+/**
  * Every device port by the name use cases give it in their deps. The wiring builds one of these (DynamoDB adapters
  * in a Lambda and in `npm start`, the in-memory store in tests) and each use case takes the ports it names.
  */
@@ -238,6 +265,8 @@ export interface DevicePorts {
   retirement: TokenRetirement;
   burstBudget: BurstBudget;
   actionLimit: MailboxActionLimit;
+  pushTokens: PushTokenClaims;
+  deviceQuota: DeviceQuota;
 }
 
 export type ClaimResult = 'claimed' | 'duplicate';

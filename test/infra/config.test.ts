@@ -22,6 +22,7 @@ describe('parseDeploymentConfig', () => {
       apiThrottle: { rateLimit: 200, burstLimit: 400 },
       callbackThrottle: { rateLimit: 100, burstLimit: 200 },
       callbackReservedConcurrency: 50,
+      maxDevicesPerOrg: 10_000,
       docsBaseUrl: 'https://github.com/inbox-relay/inbox-relay/blob/main/docs/operations.md',
       dispatcherMaxConcurrency: 20,
     });

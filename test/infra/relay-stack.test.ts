@@ -141,7 +141,7 @@ describe('the functions', () => {
     // Service name and namespace are set in code only (functions/_lib/observability-names.ts), not here as well.
     const powertools = ['NODE_OPTIONS', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_TRACER_CAPTURE_ERROR', 'POWERTOOLS_TRACER_CAPTURE_RESPONSE'];
     expect(variables(ids.deviceApi)).toEqual(
-      [...powertools, 'TABLE_NAME', 'ORG_TOKEN_SECRET_ARN', 'ORG_SECRETS_KEY_ARN', 'PUBLIC_URL', 'PUSH_GATEWAY', 'SNS_PLATFORM_APPLICATION_ARN', 'SNS_SANDBOX_PLATFORM_APPLICATION_ARN'].sort(),
+      [...powertools, 'TABLE_NAME', 'ORG_TOKEN_SECRET_ARN', 'ORG_SECRETS_KEY_ARN', 'MAX_DEVICES_PER_ORG', 'PUBLIC_URL', 'PUSH_GATEWAY', 'SNS_PLATFORM_APPLICATION_ARN', 'SNS_SANDBOX_PLATFORM_APPLICATION_ARN'].sort(),
     );
     expect(variables(ids.orgApi)).toEqual([...powertools, 'ADMIN_TOKEN_SECRET_ARN', 'ORG_SECRETS_KEY_ARN', 'TABLE_NAME'].sort());
     expect(variables(ids.callback)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'TABLE_NAME'].sort());
@@ -155,6 +155,7 @@ describe('the functions', () => {
       NODE_OPTIONS: '--enable-source-maps',
     });
     expect(json.Resources[ids.deviceApi].Properties.Environment.Variables.ORG_TOKEN_SECRET_ARN).toEqual(secretArn('inbox-relay/org-token'));
+    expect(json.Resources[ids.deviceApi].Properties.Environment.Variables.MAX_DEVICES_PER_ORG).toBe('10000');
   });
 
   it('never let X-Ray record a handler\'s response or error (they hold device secrets, callback URLs, push tokens)', () => {

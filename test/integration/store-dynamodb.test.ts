@@ -5,7 +5,8 @@ import { DynamoDbDedupeStore } from '../../functions/_lib/adapters/dynamodb-dedu
 import { dynamoDbDeviceStore, type AllDevicePorts } from '../support/device-ports.js';
 import { MailboxLimitError } from '../../shared/errors.js';
 import { DECISION_RETENTION_MS } from '../../shared/store/ports.js';
-import { callbackKey, dedupeKey, deviceKey, devicePk, mailboxKey } from '../../functions/_lib/adapters/table-design.js';
+import { callbackKey, dedupeKey, deviceKey, devicePk, mailboxKey, pushTokenKey } from '../../functions/_lib/adapters/table-design.js';
+import { hashSecret } from '../../functions/_lib/device-secrets.js';
 import { dueShardOf } from '../../shared/store/due-shard.js';
 import { withLocalBackends, type LocalBackendsHarness } from '../support/local-backends.js';
 import { decisionAt, describeStoreBehaviour } from '../support/store-behaviour.js';
@@ -71,6 +72,17 @@ describe('DynamoDB adapters: the table as others see it', () => {
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ ...decisionAt(T0, 'pushed'), ttl: (T0 + DECISION_RETENTION_MS) / 1000 });
     expect(events[0]?.sk).toMatch(new RegExp(`^EVENT#${new Date(T0).toISOString()}#.+`));
+  });
+
+  it('keeps a push-token claim under the hash of the token, never the token itself, and the org count beside the org', async () => {
+    const token = 'feedface'.repeat(8);
+    await devices.claimPushToken(token, 'device-hash');
+    const claim = await getItem(pushTokenKey(hashSecret(token)));
+    expect(claim).toEqual({ ...pushTokenKey(hashSecret(token)), deviceId: 'device-hash' });
+    expect(JSON.stringify(claim)).not.toContain(token);
+    const org = uniqueId('org');
+    await devices.reserveDevice(org, 10);
+    expect(await getItem({ pk: `ORG#${org}`, sk: 'DEVICE-COUNT' })).toMatchObject({ devices: 1 });
   });
 
   it('writes dueShard next to every dueAt and removes both together, on every write path', async () => {

@@ -61,6 +61,7 @@ describe('no secret in what the X-Ray tracer records', () => {
     });
     const handler = createDeviceApiHandler({
       ...stores.ports,
+      maxDevicesPerOrg: 100,
       decisions: failingDecisions,
       endpoints: noEndpointRegistry,
       publicUrl: 'https://relay.example.com',

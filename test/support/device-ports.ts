@@ -11,13 +11,15 @@ import type {
   MailboxRegistry,
   SupervisionIndex,
   TokenRetirement,
+  PushTokenClaims,
+  DeviceQuota,
 } from '../../shared/store/ports.js';
 
 /**
  * Every device port as one object, for the tests that arrange and inspect the store across ports (the behaviour
  * suite, the adapters' own tests). Use cases never take this: each names the ports it calls.
  */
-export type AllDevicePorts = DeviceReader & DeviceRegistry & MailboxRegistry & CallbackDirectory & SupervisionIndex & TokenRetirement & BurstBudget & MailboxActionLimit;
+export type AllDevicePorts = DeviceReader & DeviceRegistry & MailboxRegistry & CallbackDirectory & SupervisionIndex & TokenRetirement & BurstBudget & MailboxActionLimit & PushTokenClaims & DeviceQuota;
 
 const METHODS = {
   devices: ['getDevice', 'getDeviceWithMailboxes', 'getDeviceAndMailbox'],
@@ -28,6 +30,8 @@ const METHODS = {
   retirement: ['retireDevice'],
   burstBudget: ['claimAlertSlot', 'holdAlerts', 'beginFlush', 'endFlush', 'releaseHeldAlerts'],
   actionLimit: ['claimMailboxAction', 'releaseMailboxAction'],
+  pushTokens: ['claimPushToken', 'pushTokenHolder', 'releasePushToken'],
+  deviceQuota: ['reserveDevice', 'releaseDevice', 'countDevices'],
 } as const satisfies { [P in keyof DevicePorts]: readonly (keyof DevicePorts[P])[] };
 
 /** One object whose methods call the port that owns them. */

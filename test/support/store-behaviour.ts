@@ -779,6 +779,43 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
         });
       });
 
+      describe('push-token claims', () => {
+        it('answers the previous holder when another device claims the token, and nobody when the holder claims it again', async () => {
+          const token = uniqueId('tok').padEnd(64, '0');
+          expect(await stores.devices.claimPushToken(token, 'device-old')).toBeUndefined();
+          expect(await stores.devices.claimPushToken(token, 'device-old')).toBeUndefined();
+          expect(await stores.devices.claimPushToken(token, 'device-new')).toBe('device-old');
+          expect(await stores.devices.pushTokenHolder(token)).toBe('device-new');
+        });
+
+        it('gives a token up only for its holder', async () => {
+          const token = uniqueId('tok').padEnd(64, '1');
+          await stores.devices.claimPushToken(token, 'device-new');
+          await stores.devices.releasePushToken(token, 'device-old');
+          expect(await stores.devices.pushTokenHolder(token)).toBe('device-new');
+          await stores.devices.releasePushToken(token, 'device-new');
+          expect(await stores.devices.pushTokenHolder(token)).toBeUndefined();
+        });
+      });
+
+      describe('device quota', () => {
+        it('reserves up to the cap, also when reservations race, and never counts below zero', async () => {
+          const org = uniqueId('org');
+          const results = await Promise.all(Array.from({ length: 8 }, () => stores.devices.reserveDevice(org, 5)));
+          expect(results.filter(Boolean)).toHaveLength(5);
+          expect(await stores.devices.countDevices(org)).toBe(5);
+          await stores.devices.releaseDevice(org);
+          expect(await stores.devices.reserveDevice(org, 5)).toBe(true);
+          expect(await stores.devices.reserveDevice(org, 5)).toBe(false);
+
+          const other = uniqueId('org');
+          await stores.devices.releaseDevice(other);
+          expect(await stores.devices.countDevices(other)).toBe(0);
+          expect(await stores.devices.reserveDevice(other, 1)).toBe(true);
+          expect(await stores.devices.reserveDevice(other, 1)).toBe(false);
+        });
+      });
+
       describe('deleteDevice', () => {
         it('leaves nothing of the device: no record, mailboxes, callbacks, dedupe keys or decisions', async () => {
           const { device, mailboxes } = await registered(3);

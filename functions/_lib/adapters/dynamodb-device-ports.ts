@@ -7,6 +7,8 @@ import { DynamoDbDeviceRegistry } from './dynamodb-device-registry.js';
 import { DynamoDbMailboxActionLimit } from './dynamodb-mailbox-action-limit.js';
 import { DynamoDbMailboxRegistry, type DynamoDbMailboxRegistryOptions } from './dynamodb-mailbox-registry.js';
 import { DynamoDbSupervisionIndex } from './dynamodb-supervision-index.js';
+import { DynamoDbDeviceQuota } from './dynamodb-device-quota.js';
+import { DynamoDbPushTokenClaims } from './dynamodb-push-token-claims.js';
 import { DynamoDbTokenRetirement } from './dynamodb-token-retirement.js';
 
 /** Every device port on one table; a function's wiring hands each use case the ones it names. */
@@ -20,5 +22,7 @@ export function dynamoDbDevicePorts(client: DynamoDBDocumentClient, tableName: s
     retirement: new DynamoDbTokenRetirement(client, tableName, options),
     burstBudget: new DynamoDbBurstBudget(client, tableName, options),
     actionLimit: new DynamoDbMailboxActionLimit(client, tableName, options),
+    pushTokens: new DynamoDbPushTokenClaims(client, tableName, options),
+    deviceQuota: new DynamoDbDeviceQuota(client, tableName, options),
   };
 }

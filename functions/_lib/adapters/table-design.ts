@@ -10,6 +10,8 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  * - device:          `DEVICE#<deviceId>`   / `META`                         the DeviceRecord fields
  * - mailbox:         `DEVICE#<deviceId>`   / `MAILBOX#<mailboxId>`          the MailboxRecord fields
  * - callback lookup: `CALLBACK#<callbackKey>` / `META`                      { deviceId, mailboxId }
+ * - push-token claim: `PUSHTOKEN#<SHA-256 of the token>` / `META`          { deviceId }: the one device holding it
+ * - device count:    `ORG#<orgId>`         / `DEVICE-COUNT`                 { devices }: counted against the org's cap
  * - dedupe key:      `DEVICE#<deviceId>`   / `DEDUPE#<key>`                 { claimant, state, outcome?, expiresAt (ms), ttl (s) }
  * - decision:        `DEVICE#<deviceId>`   / `EVENT#<ISO at>#<suffix>`      { at, mailbox, outcome, reason, ttl }
  * - APNs token:      `APNSTOKEN#<teamId>#<keyId>` / `META`                { sealedJwt, issuedAtMs, ttl } the fleet's provider token, sealed
@@ -31,7 +33,9 @@ export const TTL_ATTRIBUTE = 'ttl';
 export const DEVICE_PK_PREFIX = 'DEVICE#';
 export const CALLBACK_PK_PREFIX = 'CALLBACK#';
 export const APNS_TOKEN_PK_PREFIX = 'APNSTOKEN#';
+export const PUSH_TOKEN_PK_PREFIX = 'PUSHTOKEN#';
 export const META_SK = 'META';
+export const ORG_DEVICE_COUNT_SK = 'DEVICE-COUNT';
 export const MAILBOX_SK_PREFIX = 'MAILBOX#';
 export const DEDUPE_SK_PREFIX = 'DEDUPE#';
 export const EVENT_SK_PREFIX = 'EVENT#';
@@ -61,6 +65,8 @@ export const apnsTokenKey = (teamId: string, keyId: string): TableKey => ({
   pk: `${APNS_TOKEN_PK_PREFIX}${teamId}#${keyId}`,
   sk: META_SK,
 });
+/** `tokenHash`: the push token's SHA-256, so that the token itself stays in its device's record only. */
+export const pushTokenKey = (tokenHash: string): TableKey => ({ pk: `${PUSH_TOKEN_PK_PREFIX}${tokenHash}`, sk: META_SK });
 export const dedupeKey = (deviceId: string, key: string): TableKey => ({ pk: devicePk(deviceId), sk: `${DEDUPE_SK_PREFIX}${key}` });
 /** `isoAt` must be a `Date#toISOString()` value so that keys sort chronologically. */
 export const eventSk = (isoAt: string, suffix: string): string => `${EVENT_SK_PREFIX}${isoAt}#${suffix}`;

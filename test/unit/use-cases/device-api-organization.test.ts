@@ -64,7 +64,7 @@ describe('device API in organization mode (contract sections 3 and 8)', () => {
     orgs = new InMemoryOrgStore();
     const keyring = LocalOrgKeyring.inMemory();
     const readers = messageDetailsReaders({ allowLoopback: true });
-    deps = { ...stores.ports, decisions: stores.decisions, endpoints: noEndpointRegistry, publicUrl: 'https://relay.example.com', orgTokenSecret: ORG_SECRET, now: clock.now, random: () => 0.5, orgs, keyring, readers };
+    deps = { ...stores.ports, maxDevicesPerOrg: 100, decisions: stores.decisions, endpoints: noEndpointRegistry, publicUrl: 'https://relay.example.com', orgTokenSecret: ORG_SECRET, now: clock.now, random: () => 0.5, orgs, keyring, readers };
     await putOrg(
       { orgId: 'acme', request: putOrgRequestSchema.parse({ detailedAlerts: 'encrypted', mailServer: { type: 'ews', url: ews.url, username: 'svc', password: 'pw' } }) },
       { orgs, keyring, readers, policy: { allowLoopback: true }, clearOrgDevices: async () => undefined, now: clock.now },

@@ -27,6 +27,7 @@ describe('device API', () => {
     stores = createInMemoryStores({ now: clock.now });
     deps = {
       ...stores.ports,
+      maxDevicesPerOrg: 100,
       decisions: stores.decisions,
       endpoints: noEndpointRegistry,
       publicUrl: 'https://relay.example.com/',
@@ -138,6 +139,123 @@ describe('device API', () => {
       const answer = await call('POST /v1/devices', { token: orgToken(), body: `{"pushToken":"${TOKEN}","mailboxes":[{"id":"me","kind":"primary"}],"__proto__":{"polluted":true}}` });
       expect(answer.status).toBe(400);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    });
+  });
+
+  describe('one device per push token (issue 12)', () => {
+    const ENDPOINT = `arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/app/${TOKEN.slice(0, 8)}`;
+    /** Like SNS: one endpoint per token, handed back to whoever registers the token again. */
+    const sharedEndpoints = () => {
+      const unregistered: string[] = [];
+      return {
+        unregistered,
+        registry: {
+          register: async (target: { pushToken: string }) => `arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/app/${target.pushToken.slice(0, 8)}`,
+          unregister: async (endpointArn: string) => {
+            unregistered.push(endpointArn);
+          },
+        },
+      };
+    };
+    const statusOf = async (device: { deviceId: string; deviceSecret: string }) =>
+      (await call('GET /v1/devices/{deviceId}', { params: { deviceId: device.deviceId }, token: device.deviceSecret })).body.status;
+
+    it.each(['sns', 'apns'] as const)('retires the device a new registration takes the push token from (an app reinstall), %s push', async (mode) => {
+      if (mode === 'sns') call = callerFor(createDeviceApiHandler({ ...deps, endpoints: sharedEndpoints().registry }));
+      const before = await registered();
+      const after = await registered();
+      expect(await statusOf(before)).toBe('retired');
+      expect((await stores.devices.getDevice(before.deviceId))?.retiredReason).toBe('replaced-by-new-registration');
+      expect(await statusOf(after)).toBe('active');
+      expect(await stores.devices.pushTokenHolder(TOKEN)).toBe(after.deviceId);
+    });
+
+    it('deleting the retired device leaves the endpoint the new device uses; deleting the new one removes it', async () => {
+      const endpoints = sharedEndpoints();
+      call = callerFor(createDeviceApiHandler({ ...deps, endpoints: endpoints.registry }));
+      const before = await registered();
+      const after = await registered();
+      expect((await call('DELETE /v1/devices/{deviceId}', { params: { deviceId: before.deviceId }, token: before.deviceSecret })).status).toBe(204);
+      expect(endpoints.unregistered).toEqual([]);
+      expect((await call('DELETE /v1/devices/{deviceId}', { params: { deviceId: after.deviceId }, token: after.deviceSecret })).status).toBe(204);
+      expect(endpoints.unregistered).toEqual([ENDPOINT]);
+      expect(await stores.devices.pushTokenHolder(TOKEN)).toBeUndefined();
+    });
+
+    it.each(['sns', 'apns'] as const)('a PATCH to a token another device holds retires that device and gives the old token up, %s push', async (mode) => {
+      if (mode === 'sns') call = callerFor(createDeviceApiHandler({ ...deps, endpoints: sharedEndpoints().registry }));
+      const holder = await registered();
+      const mover = await registered({ pushToken: 'cd'.repeat(32) });
+      const patched = await call('PATCH /v1/devices/{deviceId}', { params: { deviceId: mover.deviceId }, token: mover.deviceSecret, body: { pushToken: TOKEN } });
+      expect(patched.status).toBe(200);
+      expect(await statusOf(holder)).toBe('retired');
+      expect(await stores.devices.pushTokenHolder(TOKEN)).toBe(mover.deviceId);
+      expect(await stores.devices.pushTokenHolder('cd'.repeat(32))).toBeUndefined();
+    });
+
+    it('the holder sending its token again stays active, and a replaced device sending it again is active again and retires the other (contract section 3)', async () => {
+      const before = await registered();
+      const after = await registered();
+      const resend = (device: { deviceId: string; deviceSecret: string }) =>
+        call('PATCH /v1/devices/{deviceId}', { params: { deviceId: device.deviceId }, token: device.deviceSecret, body: { pushToken: TOKEN } });
+      expect((await resend(after)).body.status).toBe('active');
+      expect(await statusOf(before)).toBe('retired');
+      expect((await resend(before)).body.status).toBe('active');
+      expect(await statusOf(after)).toBe('retired');
+      expect(await stores.devices.pushTokenHolder(TOKEN)).toBe(before.deviceId);
+    });
+  });
+
+  describe("a cap on each organization's devices (issue 12)", () => {
+    const withCap = (max: number) => {
+      deps = { ...deps, maxDevicesPerOrg: max };
+      call = callerFor(createDeviceApiHandler(deps));
+    };
+    const token = (n: number) => n.toString(16).padStart(2, '0').repeat(32);
+    const registerFor = (orgId: string, pushToken: string) =>
+      call('POST /v1/devices', { token: orgToken(orgId), body: { pushToken, mailboxes: [{ id: 'me', kind: 'primary' }] } });
+
+    it('answers 409 device_limit_reached beyond the cap, for that organization only, and stores nothing for the refusal', async () => {
+      withCap(2);
+      await registered({ pushToken: token(1) });
+      await registered({ pushToken: token(2) });
+      const refused = await registerFor('org-1', token(3));
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.code).toBe('device_limit_reached');
+      expect(refused.body.error.message).toMatch(/2 registered devices.*maxDevicesPerOrg/);
+      expect(stores.state.devices.size).toBe(2);
+      expect(await stores.devices.pushTokenHolder(token(3))).toBeUndefined();
+      expect((await registerFor('org-2', token(4))).status).toBe(201);
+    });
+
+    it('frees a slot when a device is deleted, and reinstalls (the same token again) do not use the cap up', async () => {
+      withCap(1);
+      const first = await registered({ pushToken: token(1) });
+      expect((await call('DELETE /v1/devices/{deviceId}', { params: { deviceId: first.deviceId }, token: first.deviceSecret })).status).toBe(204);
+      const second = await registered({ pushToken: token(2) });
+      await registered({ pushToken: token(2) });
+      await registered({ pushToken: token(2) });
+      expect(await stores.devices.countDevices('org-1')).toBe(1);
+      // The replaced device stopped counting when it was replaced: deleting it frees nothing more.
+      expect((await call('DELETE /v1/devices/{deviceId}', { params: { deviceId: second.deviceId }, token: second.deviceSecret })).status).toBe(204);
+      expect(await stores.devices.countDevices('org-1')).toBe(1);
+      expect((await registerFor('org-1', token(5))).status).toBe(409);
+    });
+
+    it('a replaced device taking its token back counts again, and the device it takes it from stops counting', async () => {
+      withCap(1);
+      const before = await registered({ pushToken: token(1) });
+      await registered({ pushToken: token(1) });
+      const back = await call('PATCH /v1/devices/{deviceId}', { params: { deviceId: before.deviceId }, token: before.deviceSecret, body: { pushToken: token(1) } });
+      expect(back.body.status).toBe('active');
+      expect(await stores.devices.countDevices('org-1')).toBe(1);
+    });
+
+    it('gives the slot back when the registration fails after counting it', async () => {
+      withCap(1);
+      call = callerFor(createDeviceApiHandler({ ...deps, endpoints: { register: async () => { throw new Error('SNS is down'); }, unregister: async () => {} } }));
+      expect((await registerFor('org-1', token(1))).status).toBe(500);
+      expect(await stores.devices.countDevices('org-1')).toBe(0);
     });
   });
 
