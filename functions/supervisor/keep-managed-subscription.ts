@@ -136,6 +136,7 @@ async function subscribe(
   const gapSince = manager.protocol === 'graph' && reason !== undefined ? (mailbox.managed.gapSince ?? gapStartOf(mailbox, now)) : undefined;
   const expiresAt = subscription.expiresAt;
   const changes: ManagedMailboxChanges = {
+    protocol: manager.protocol,
     subscriptionId: subscription.subscriptionId,
     expiresAt: expiresAt ?? null,
     subscriptionReportedAt: now,

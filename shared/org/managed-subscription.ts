@@ -80,6 +80,8 @@ export interface ManagedEndpoints {
 
 /** Changes to a relay-managed mailbox; `null` removes a field. */
 export interface ManagedMailboxChanges {
+  /** The protocol of `subscriptionId` (the callback refuses items of a subscription of the other protocol). */
+  protocol?: 'graph' | 'ews';
   subscriptionId?: string;
   expiresAt?: number | null;
   subscriptionReportedAt?: number;

@@ -15,6 +15,7 @@ export class InMemoryManagedSubscriptions {
   async updateManaged(deviceId: string, mailboxId: string, changes: ManagedMailboxChanges): Promise<boolean> {
     const mailbox = this.state.mailboxes.get(deviceId)?.get(mailboxId);
     if (!mailbox) return false;
+    if (changes.protocol !== undefined) mailbox.protocol = changes.protocol;
     if (changes.subscriptionId !== undefined) mailbox.subscriptionId = changes.subscriptionId;
     if (changes.expiresAt === null) delete mailbox.expiresAt;
     else if (changes.expiresAt !== undefined) mailbox.expiresAt = changes.expiresAt;

@@ -13,6 +13,7 @@ import { mailboxKey } from './table-design.js';
 export class DynamoDbManagedSubscriptions extends DeviceTable {
   async updateManaged(deviceId: string, mailboxId: string, changes: ManagedMailboxChanges): Promise<boolean> {
     const update = new UpdateBuilder();
+    if (changes.protocol !== undefined) update.set('protocol', changes.protocol);
     if (changes.subscriptionId !== undefined) update.set('subscriptionId', changes.subscriptionId);
     if (changes.expiresAt === null) update.remove('expiresAt');
     else if (changes.expiresAt !== undefined) update.set('expiresAt', changes.expiresAt);

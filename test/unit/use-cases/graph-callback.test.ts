@@ -158,6 +158,18 @@ describe('the Graph endpoints of the callback function', () => {
       ]);
     });
 
+    it('on a mailbox the relay manages, queues the relay work itself instead of any push to the app', async () => {
+      Object.assign(stores.state.mailboxes.get('device-1')!.get('primary')!, { managedProtocol: 'graph' });
+      const body = graphBody([event('reauthorizationRequired'), event('subscriptionRemoved'), event('missed')]);
+      expect((await call(LIFECYCLE, URL_SECRET, body)).status).toBe(202);
+      expect(actions()).toEqual([]);
+      expect(queue.messages.map((m) => (m.type === 'managed-subscription' ? m.job : m.type))).toEqual([
+        { work: 'reauthorize' },
+        { work: 'recreate', reason: 'removed' },
+        { work: 'catch-up', trigger: 'missed', gapSince: T0 - 4 * 3_600_000 },
+      ]);
+    });
+
     it('ignores an unknown event, a forged clientState and an event of another subscription', async () => {
       const body = graphBody([event('somethingElse'), event('missed', { clientState: 'forged' }), event('missed', { subscriptionId: 'unknown-sub' })]);
       expect((await call(LIFECYCLE, URL_SECRET, body)).status).toBe(202);

@@ -125,7 +125,7 @@ describe('keepManagedSubscription', () => {
     expect(await keep()).toEqual({ action: 'subscribed' });
     expect(graph.calls).toEqual(['create', `delta:since-${T0}`]);
     expect(store.endpoints).toHaveLength(1);
-    expect(store.mailbox).toMatchObject({ subscriptionId: 'sub-1', expiresAt: T0 + MANAGED_GRAPH_LIFETIME_MS, managed: { renewedAt: T0, deltaLink: expect.stringContaining('baseline') } });
+    expect(store.mailbox).toMatchObject({ protocol: 'graph', subscriptionId: 'sub-1', expiresAt: T0 + MANAGED_GRAPH_LIFETIME_MS, managed: { renewedAt: T0, deltaLink: expect.stringContaining('baseline') } });
     expect(store.mailbox.managed.subscribingSince).toBeUndefined();
     expect(store.mailbox.callbackKey).not.toBe('registration-key');
     expect(store.dueAt).toBeLessThanOrEqual(T0 + MANAGED_GRAPH_LIFETIME_MS - RENEW_AT_LATEST_BEFORE_EXPIRY_MS);
