@@ -1,3 +1,4 @@
+import { isRelayManaged } from '../../shared/org/managed-subscription.js';
 import type { ReportSubscriptionRequest } from '../../shared/device/device-schemas.js';
 import { MailboxNotFoundError, RelayManagedError } from '../../shared/errors.js';
 import type { DeviceRecord } from '../../shared/store/ports.js';
@@ -14,7 +15,7 @@ export async function reportSubscription(
 ): Promise<void> {
   const { mailbox } = await deps.devices.getDeviceAndMailbox(input.device.deviceId, input.mailboxId);
   if (!mailbox) throw new MailboxNotFoundError();
-  if (mailbox.managedProtocol !== undefined) throw new RelayManagedError();
+  if (isRelayManaged(mailbox)) throw new RelayManagedError();
   const reportedAt = deps.now();
   const protocol = input.request.protocol ?? 'ews';
   // A report of one protocol supersedes the other's subscription (contract section 3): the callback of the other

@@ -1,3 +1,4 @@
+import { isRelayManaged } from '../../shared/org/managed-subscription.js';
 import type { GraphNotificationBatch } from '../../shared/graph/change-notifications.js';
 import { lifecycleActionOf, type GraphLifecycleNotification, type LifecycleAction } from '../../shared/graph/lifecycle-notifications.js';
 import type { MailboxActionMessage, ManagedSubscriptionJob, ManagedSubscriptionMessage } from '../../shared/queue/queue-messages.js';
@@ -49,7 +50,7 @@ export async function acceptLifecycleEvents(input: { secret: string; batch: Grap
   }
   if (device.status !== 'active') {
     if (actions.size > 0) refused.add('retired');
-  } else if (actions.size > 0 && mailbox.managedProtocol !== undefined) {
+  } else if (actions.size > 0 && isRelayManaged(mailbox)) {
     // The relay manages this subscription: it reauthorizes, recreates and catches up itself, and the app gets no push.
     const messages: ManagedSubscriptionMessage[] = [...actions.keys()].map((action) => ({
       v: 1,

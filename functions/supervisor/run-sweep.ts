@@ -1,3 +1,4 @@
+import { isRelayManaged } from '../../shared/org/managed-subscription.js';
 import type { DecisionOutcome } from '../../shared/device/device-schemas.js';
 import { RetryableDeliveryError } from '../../shared/errors.js';
 import { intervalPush, MAILBOX_ACTION_PUSH_INTERVAL_MS, resubscribePush } from '../../shared/push/apns-payloads.js';
@@ -158,7 +159,7 @@ async function superviseMailbox(deviceId: string, mailboxId: string, now: number
     await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: now + RETIRED_RECHECK_MS });
     return;
   }
-  if (mailbox.managedProtocol !== undefined) {
+  if (isRelayManaged(mailbox)) {
     // The relay keeps this subscription itself: the app never gets resubscribe pushes for it.
     await superviseManagedMailbox({ deviceId, mailboxId, state, now }, deps, report);
     return;

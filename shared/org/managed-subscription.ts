@@ -106,3 +106,12 @@ export interface ManagedSubscriptionStore {
 export interface CatchUpRequests {
   requestCatchUp(input: { deviceId: string; mailboxId: string; trigger: 'missed' | 'recreated'; gapSince: number; requestedAt: number }): Promise<void>;
 }
+
+/**
+ * Whether the relay, not the device, keeps this mailbox's subscription (contract section 9): registered with
+ * `managedBy: "relay"`, or already subscribed by the relay. Such a mailbox refuses the device's subscription routes
+ * (409 relay_managed) and its app never gets resubscribe, reauthorize or sync pushes.
+ */
+export function isRelayManaged(mailbox: { managedBy?: string | undefined; managedProtocol?: string | undefined }): boolean {
+  return mailbox.managedBy === 'relay' || mailbox.managedProtocol !== undefined;
+}

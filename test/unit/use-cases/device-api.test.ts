@@ -459,6 +459,16 @@ describe('device API', () => {
       expect(put).toMatchObject({ status: 409, body: { error: { code: 'relay_managed' } } });
       expect(mailbox.subscriptionId).toBe('relay-sub');
     });
+
+    it('answers 409 relay_managed to rotate on a mailbox registered as relay-managed, and keeps its secrets', async () => {
+      const device = await registered();
+      const mailbox = stores.state.mailboxes.get(device.deviceId)!.get('me')!;
+      Object.assign(mailbox, { managedBy: 'relay' });
+      const callbackKey = mailbox.callbackKey;
+      const rotate = await call('POST /v1/devices/{deviceId}/mailboxes/{mailboxId}/rotate', { params: { deviceId: device.deviceId, mailboxId: 'me' }, token: device.deviceSecret });
+      expect(rotate).toMatchObject({ status: 409, body: { error: { code: 'relay_managed' } } });
+      expect(mailbox.callbackKey).toBe(callbackKey);
+    });
   });
 
   describe('Graph (contract section 7)', () => {
