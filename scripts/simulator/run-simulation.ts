@@ -18,6 +18,7 @@ import { seedFrom } from './random.js';
 import { connectToRelay, startInProcessRelay, type ObservedPush, type RelayTarget } from './relay-target.js';
 import { runOrganizationScenario, type OrganizationScenarioReport } from './organization-scenario.js';
 import { startPlayedEws } from '../../test/support/played/played-ews.js';
+import { startPlayedGraph } from '../../test/support/played/played-graph.js';
 import { checkExpectations } from './expectations.js';
 import {
   GRAPH_NOTIFICATION_KINDS,
@@ -94,7 +95,7 @@ export async function runSimulation(options: SimulationOptions = {}): Promise<Si
     detail(`relay at ${relay.baseUrl}, played Exchange at ${exchange.baseUrl}/EWS/Exchange.asmx, played Graph at ${graph.subscriptionsUrl}`);
     const report = await simulate({ plan, relay, exchange, graph, concurrency, settleTimeoutMs, startedAt, step, detail });
     if (relay.adminToken && relay.orgTokenFor) {
-      step('organization mode: VIP senders and encrypted detailed alerts against a played Exchange');
+      step('organization mode: VIP senders and encrypted detailed alerts against a played Exchange and a played Graph');
       report.organization = await playOrganizationMode(relay, detail);
       report.ok &&= report.organization.ok;
       report.durationMs = Date.now() - startedAt;
@@ -110,7 +111,10 @@ export async function runSimulation(options: SimulationOptions = {}): Promise<Si
 /** Organization mode against the in-process relay: its own played EWS server, orgs and devices. */
 async function playOrganizationMode(relay: RelayTarget, detail: (text: string) => void): Promise<OrganizationScenarioReport> {
   const credentials = { username: 'svc-inbox-relay', password: `sim-${Math.random().toString(36).slice(2)}` };
-  const ews = await startPlayedEws({ ...credentials, mailboxes: ['ada@example.com', 'grace@example.com'] });
+  const mailboxes = ['ada@example.com', 'grace@example.com'];
+  const ews = await startPlayedEws({ ...credentials, mailboxes });
+  const app = { tenantId: 'contoso.onmicrosoft.com', clientId: '11111111-2222-3333-4444-555555555555', clientSecret: `sim-${Math.random().toString(36).slice(2)}` };
+  const graph = await startPlayedGraph({ ...app, mailboxes });
   try {
     return await runOrganizationScenario({
       baseUrl: relay.baseUrl,
@@ -119,10 +123,12 @@ async function playOrganizationMode(relay: RelayTarget, detail: (text: string) =
       pushes: () => relay.pushes(),
       ews,
       ewsCredentials: credentials,
+      graph: { server: graph, ...app },
       progress: detail,
     });
   } finally {
     await ews.close();
+    await graph.close();
   }
 }
 

@@ -76,6 +76,7 @@ describe('organization mode end to end, with the privacy scan', () => {
         pushes: async () => service.apnsSandbox!.pushes(),
         ews,
         ewsCredentials: { username: 'svc-relay', password: EWS_PASSWORD },
+        graph: { server: graph, tenantId: TENANT, clientId: CLIENT, clientSecret: GRAPH_SECRET },
       });
     } finally {
       process.stdout.write = out;
@@ -90,18 +91,18 @@ describe('organization mode end to end, with the privacy scan', () => {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  it.each(['ews'] as const)('%s org: a detailed alert decrypts to the played sender and subject, aps.alert stays generic', (org) => {
+  it.each(['ews', 'graph'] as const)('%s org: a detailed alert decrypts to the played sender and subject, aps.alert stays generic', (org) => {
     const result = report.cases.find((c) => c.org === org && c.case === 'detailed-alert')!;
     expect(result).toMatchObject({ pushes: 1, alert: 'You have new messages' });
     expect(result.decrypted).toEqual(result.sent);
   });
 
-  it.each(['ews'] as const)("%s org: a VIP's mail after hours pushes (reason vip) and a non-VIP's does not", (org) => {
+  it.each(['ews', 'graph'] as const)("%s org: a VIP's mail after hours pushes (reason vip) and a non-VIP's does not", (org) => {
     expect(report.cases.find((c) => c.org === org && c.case === 'vip-after-hours')).toMatchObject({ pushes: 1, decision: { outcome: 'pushed', reason: 'vip' } });
     expect(report.cases.find((c) => c.org === org && c.case === 'non-vip-after-hours')).toMatchObject({ pushes: 0, decision: { outcome: 'suppressed' } });
   });
 
-  it.each(['ews'] as const)('%s org: a mail server that is down still gives a generic alert, reason fetch-failed', (org) => {
+  it.each(['ews', 'graph'] as const)('%s org: a mail server that is down still gives a generic alert, reason fetch-failed', (org) => {
     const result = report.cases.find((c) => c.org === org && c.case === 'mail-server-down')!;
     expect(result).toMatchObject({ pushes: 1, alert: 'You have new messages', decision: { outcome: 'pushed', reason: 'fetch-failed' } });
     expect(result.decrypted).toBeUndefined();
