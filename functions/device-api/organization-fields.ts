@@ -1,7 +1,7 @@
 import type { DeviceOrganization } from '../../shared/org/org-schemas.js';
 import type { AlertPublicKey } from '../../shared/org/alert-details.js';
 import { ADDRESS_PROOF_MAX_AGE_MS, type AddressProof, type ManagedBy } from '../../shared/org/device-org-fields.js';
-import { AddressNotProvenError, AddressRequiredError, MailServerUnavailableError, OrganizationModeOffError } from '../../shared/org/org-errors.js';
+import { AddressNotProvenError, AddressRequiredError, MailServerUnavailableError, OrganizationModeOffError, RelayManagementUnavailableError } from '../../shared/org/org-errors.js';
 import { MailServerError, type MessageDetailsReaderFactory, type OrgKeyring, type OrgRecord, type OrgStore } from '../../shared/org/ports.js';
 import type { MailboxOrganizationFields, MailboxRecord } from '../../shared/store/ports.js';
 import { assertUsableAlertKey } from '../_lib/alert-encryption.js';
@@ -88,6 +88,7 @@ export class OrganizationContext {
     const address = input.address === undefined ? currentAddress : (input.address ?? undefined);
     const managedBy = input.managedBy === undefined ? current?.managedBy : (input.managedBy ?? undefined);
     if (managedBy === 'relay' && address === undefined) throw new AddressRequiredError();
+    if (input.managedBy === 'relay') throw new RelayManagementUnavailableError();
 
     let sealedAddress: string | null = current?.sealedAddress ?? null;
     if (address === undefined) {

@@ -110,6 +110,7 @@ describe('device API in organization mode (contract sections 3 and 8)', () => {
   it.each([
     ['an address without proof', { mailboxes: [{ id: 'me', kind: 'primary', address: ADA }] }, 403, 'address_not_proven'],
     ['managedBy relay without an address', { mailboxes: [{ id: 'me', kind: 'primary', managedBy: 'relay' }] }, 400, 'address_required'],
+    ['managedBy relay, which this version cannot yet honour', { mailboxes: [{ id: 'me', kind: 'primary', address: ADA, addressProof: { messageId: 'AAMkX' }, managedBy: 'relay' }] }, 400, 'relay_managed_unavailable'],
     ['101 VIP senders', { vipSenders: Array.from({ length: 101 }, (_, i) => `vip${i}@example.com`) }, 400, 'invalid_request'],
     ['a VIP that is not an address', { vipSenders: ['not an address'] }, 400, 'invalid_request'],
     ['an address that is not an address', { mailboxes: [{ id: 'me', kind: 'primary', address: 'ada at example', addressProof: { messageId: 'AAMkX' } }] }, 400, 'invalid_request'],
