@@ -1,7 +1,7 @@
 /**
  * AWS prices the cost model uses (us-east-1, USD, on-demand, free tiers left out), each with where it came from.
  *
- * Most come from /work/shared/notes/apns-and-sns.md §2.7, whose sources are third-party summaries ([3P]): the live
+ * Most come from the team's research notes on APNs and SNS costs (not part of this repository), whose sources are third-party summaries: the live
  * pricing pages were not in the stored corpus the notes were written from. Two prices the notes do not have
  * (DynamoDB on-demand, Lambda on arm64) were looked up for this file, also from third-party pages. Check all of them on
  * aws.amazon.com/<service>/pricing before quoting a cost model to anyone.
