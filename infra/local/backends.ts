@@ -12,7 +12,7 @@ import { DUE_INDEX_NAME, tableDefinition } from '../../functions/_lib/adapters/t
  * Embedded AWS backends for `npm start` and integration tests: dynalite (DynamoDB) and fauxqs (SQS) in this
  * process, both listening on 127.0.0.1 only, on ports the OS picks.
  *
- * What they do not do (found out when they were chosen, and pinned by test/integration/queue-local-backends.test.ts): dynalite has no transactions and never expires
+ * What they do not do (found out when they were chosen): dynalite has no transactions and never expires
  * items by TTL (the adapters treat expired items as absent themselves); fauxqs keeps messages in memory only, so
  * queued events are lost when the process stops, whatever `dataDir` says.
  *
