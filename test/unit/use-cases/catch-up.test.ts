@@ -5,11 +5,11 @@ import { eventKey } from '../../../functions/_lib/event-keys.js';
 import { RetryableDeliveryError } from '../../../shared/errors.js';
 import { newMessagesOf, type NewMailPayload } from '../../../shared/push/apns-payloads.js';
 import type { InboxChanges, InboxMessageChange } from '../../../shared/org/subscription-manager.js';
-import { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';
 import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
 import type { DeviceRecord } from '../../../shared/store/ports.js';
+import { inMemoryDispatcherDeps } from '../../support/dispatcher-deps.js';
 import { makeDevice } from '../../support/store-fixtures.js';
-import { ManualClock, RecordingCounter, RecordingLogger, RecordingPushGateway } from '../../support/fakes.js';
+import { ManualClock, RecordingPushGateway } from '../../support/fakes.js';
 
 // A Monday, 10:00 UTC.
 const T0 = Date.parse('2026-11-23T10:00:00Z');
@@ -51,25 +51,16 @@ describe('catchUpMailbox', () => {
     asked = [];
     pass = { changes: [], deltaLink: 'https://graph.example/v1.0/delta?$deltatoken=next' };
     device = makeDevice({ deviceId: 'device-1' });
-    deps = {
-      ...stores.ports,
-      dedupe: stores.dedupe,
-      decisions: stores.decisions,
+    deps = inMemoryDispatcherDeps(stores, {
       push,
       now: clock.now,
-      logger: new RecordingLogger(),
-      counter: new RecordingCounter(),
-      maxReceiveCount: 3,
-      dedupeTtlSeconds: 172_800,
-      queue: new InMemoryEventQueue(),
-      alertBudget: { windowMs: 5_000, maxPerWindow: 3 },
       inbox: {
         inboxChanges: async (request) => {
           asked.push({ receivedSince: request.receivedSince, ...(request.deltaLink === undefined ? {} : { deltaLink: request.deltaLink }) });
           return pass;
         },
       },
-    };
+    });
     await stores.devices.createDevice(device, [{ deviceId: 'device-1', mailboxId: 'primary', kind: 'primary', callbackKey: 'k1', createdAt: T0 - 86_400_000 }]);
   });
 

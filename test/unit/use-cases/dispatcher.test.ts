@@ -8,8 +8,9 @@ import { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.
 import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
 import type { DeviceRecord } from '../../../shared/store/ports.js';
 import { makeDevice } from '../../support/store-fixtures.js';
-import { ManualClock, RecordingCounter, RecordingLogger, RecordingPushGateway } from '../../support/fakes.js';
+import { ManualClock, RecordingPushGateway } from '../../support/fakes.js';
 import { newMessagesOf, type NewMailPayload } from '../../../shared/push/apns-payloads.js';
+import { inMemoryDispatcherDeps } from '../../support/dispatcher-deps.js';
 
 // A Monday, 10:00 UTC.
 const T0 = Date.parse('2026-11-23T10:00:00Z');
@@ -37,19 +38,7 @@ describe('dispatchQueueRecords', () => {
     stores = createInMemoryStores({ now: clock.now });
     push = new RecordingPushGateway();
     queue = new InMemoryEventQueue();
-    deps = {
-      ...stores.ports,
-      dedupe: stores.dedupe,
-      decisions: stores.decisions,
-      push,
-      now: clock.now,
-      logger: new RecordingLogger(),
-      counter: new RecordingCounter(),
-      maxReceiveCount: 3,
-      dedupeTtlSeconds: 172_800,
-      queue,
-      alertBudget: { windowMs: 5_000, maxPerWindow: 3 },
-    };
+    deps = inMemoryDispatcherDeps(stores, { push, now: clock.now, queue });
     await stores.devices.createDevice(device(), [
       { deviceId: 'device-1', mailboxId: 'primary', kind: 'primary', callbackKey: 'k1', createdAt: T0 },
       { deviceId: 'device-1', mailboxId: 'shared', kind: 'delegated', callbackKey: 'k2', createdAt: T0 },

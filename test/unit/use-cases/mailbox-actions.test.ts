@@ -4,10 +4,10 @@ import { dispatchQueueRecords, type QueueRecord } from '../../../functions/dispa
 import { MAILBOX_ACTION_PUSH_INTERVAL_MS } from '../../../shared/push/apns-payloads.js';
 import { RetryableDeliveryError } from '../../../shared/errors.js';
 import type { MailboxActionMessage } from '../../../shared/queue/queue-messages.js';
-import { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';
 import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
-import { ManualClock, RecordingCounter, RecordingLogger, RecordingPushGateway } from '../../support/fakes.js';
+import { ManualClock, RecordingPushGateway } from '../../support/fakes.js';
 import { makeDevice } from '../../support/store-fixtures.js';
+import { inMemoryDispatcherDeps } from '../../support/dispatcher-deps.js';
 
 const T0 = Date.parse('2026-12-07T10:00:00Z');
 
@@ -29,19 +29,7 @@ describe('mailbox action pushes', () => {
     clock = new ManualClock(T0);
     stores = createInMemoryStores({ now: clock.now });
     push = new RecordingPushGateway();
-    deps = {
-      ...stores.ports,
-      dedupe: stores.dedupe,
-      decisions: stores.decisions,
-      push,
-      now: clock.now,
-      logger: new RecordingLogger(),
-      counter: new RecordingCounter(),
-      maxReceiveCount: 3,
-      dedupeTtlSeconds: 172_800,
-      queue: new InMemoryEventQueue(),
-      alertBudget: { windowMs: 5_000, maxPerWindow: 3 },
-    };
+    deps = inMemoryDispatcherDeps(stores, { push, now: clock.now });
     await stores.devices.createDevice(makeDevice({ deviceId: 'device-1' }), [
       { deviceId: 'device-1', mailboxId: 'primary', kind: 'primary', callbackKey: 'k1', createdAt: T0 },
       { deviceId: 'device-1', mailboxId: 'shared', kind: 'delegated', callbackKey: 'k2', createdAt: T0 },

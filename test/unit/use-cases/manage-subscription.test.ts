@@ -11,6 +11,7 @@ import { createInMemoryStores, type InMemoryStores } from '../../../shared/store
 import type { MailboxRecord } from '../../../shared/store/ports.js';
 import { makeDevice } from '../../support/store-fixtures.js';
 import { ManualClock, RecordingCounter, RecordingLogger, RecordingPushGateway } from '../../support/fakes.js';
+import { inMemoryDispatcherDeps } from '../../support/dispatcher-deps.js';
 
 const T0 = Date.parse('2026-11-23T10:00:00Z');
 const MINUTE = 60_000;
@@ -56,25 +57,16 @@ describe('manageSubscription (the dispatcher runs the mail-server work of relay-
     reauthorizeFails = undefined;
     pass = { changes: [], deltaLink: 'https://graph.example/v1.0/delta?$deltatoken=after' };
     const managed = new InMemoryManagedSubscriptions({ state: stores.state });
-    deps = {
-      ...stores.ports,
-      dedupe: stores.dedupe,
-      decisions: stores.decisions,
+    deps = inMemoryDispatcherDeps(stores, {
       push,
       now: clock.now,
-      logger: new RecordingLogger(),
-      counter: new RecordingCounter(),
-      maxReceiveCount: 3,
-      dedupeTtlSeconds: 172_800,
-      queue: new InMemoryEventQueue(),
-      alertBudget: { windowMs: 5_000, maxPerWindow: 3 },
       targets: { open: async (_device, box) => (box.managedProtocol ? { address: 'ada@contoso.example', manager: graph } : undefined) },
       managed: {
         updateManaged: managed.updateManaged.bind(managed),
         renewEndpoints: async () => ({ callbackUrl: 'https://r/cb/s', notificationUrl: 'https://r/n/s', lifecycleNotificationUrl: 'https://r/l/s', clientState: 'c' }),
       },
       catchUps: { requestCatchUp: async () => undefined },
-    };
+    });
     const box: MailboxRecord = {
       deviceId: 'device-1',
       mailboxId: 'primary',
