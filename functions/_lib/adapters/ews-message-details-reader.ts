@@ -1,4 +1,3 @@
-import { EwsBodyTooLargeError } from '../../../shared/ews/ews-errors.js';
 import {
   buildCheckRequest,
   buildGetInboxRequest,
@@ -13,9 +12,10 @@ import {
 import type { XmlElement } from '../../../shared/ews/safe-xml.js';
 import type { MailServerSettings } from '../../../shared/org/org-schemas.js';
 import { MailServerError, type MailServerErrorKind, type MessageDetails, type MessageDetailsReader } from '../../../shared/org/ports.js';
+import { ewsAuthorization, exchangeWithEws } from './ews-exchange.js';
 import type { OutboundPolicy } from '../outbound-address-policy.js';
 import { DEFAULT_MAIL_SERVER_BUDGET_MS, systemClock, withinBudget, type Clock } from './mail-server-budget.js';
-import { MAX_MAIL_SERVER_ANSWER_BYTES, retryAfterMs, sendMailServerRequest } from './mail-server-http.js';
+import { retryAfterMs } from './mail-server-http.js';
 
 export interface MailServerReaderOptions {
   policy: OutboundPolicy;
@@ -51,37 +51,20 @@ export function ewsMessageDetailsReader(
 ): MessageDetailsReader {
   const budgetMs = options.budgetMs ?? DEFAULT_MAIL_SERVER_BUDGET_MS;
   const clock = options.clock ?? systemClock;
-  const authorization = `Basic ${Buffer.from(`${server.username}:${password}`, 'utf8').toString('base64')}`;
+  const authorization = ewsAuthorization(server, password);
 
   async function call(operation: 'GetItem' | 'GetFolder' | 'GetServerTimeZones', body: string, anchor: string | undefined, timeoutMs: number): Promise<XmlElement> {
-    const answer = await sendMailServerRequest({
+    const result = await exchangeWithEws({
       url: server.url,
-      method: 'POST',
-      headers: {
-        'content-type': 'text/xml; charset=utf-8',
-        accept: 'text/xml',
-        authorization,
-        ...(anchor === undefined ? {} : { 'x-anchormailbox': anchor }),
-      },
+      authorization,
+      ...(anchor === undefined ? {} : { anchor }),
       body,
       timeoutMs,
-      maxBodyBytes: MAX_MAIL_SERVER_ANSWER_BYTES,
       policy: options.policy,
+      clock,
+      operation,
+      read: (answer): EwsOperationResult => readEwsOperationResponse(answer, operation),
     });
-    if (answer.status === 401) throw new MailServerError('unauthorized', 'http-401');
-    if (answer.status === 403) throw new MailServerError('forbidden', 'http-403');
-    if (answer.status === 429 || answer.status === 503) {
-      throw new MailServerError('throttled', `http-${answer.status}`, { retryAfterMs: retryAfterMs(answer.headers, clock.now()) });
-    }
-    // EWS answers SOAP faults (impersonation refused, ErrorServerBusy, schema errors) with HTTP 500.
-    if (answer.status !== 200 && answer.status !== 500) throw new MailServerError('server-error', `http-${answer.status}`);
-    let result: EwsOperationResult;
-    try {
-      result = readEwsOperationResponse(answer.body, operation);
-    } catch (error) {
-      if (error instanceof EwsBodyTooLargeError) throw new MailServerError('response-too-large', operation, { cause: error });
-      throw new MailServerError('malformed-response', operation, { cause: error });
-    }
     if (!result.ok) {
       const kind = KIND_BY_RESPONSE_CODE.get(result.responseCode) ?? 'server-error';
       // The code is a fixed EWS identifier; keep it short and free of anything the server might have put in it.

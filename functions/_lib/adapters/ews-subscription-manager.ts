@@ -1,13 +1,12 @@
-import { EwsBodyTooLargeError } from '../../../shared/ews/ews-errors.js';
 import { EWS_REQUEST_SERVER_VERSION } from '../../../shared/ews/get-item.js';
 import { buildPushSubscribeRequest, parseSubscribeResponse, type SubscribeResult } from '../../../shared/ews/subscribe.js';
 import type { MailServerSettings } from '../../../shared/org/org-schemas.js';
 import { MailServerError } from '../../../shared/org/ports.js';
 import type { EwsSubscriptionManager } from '../../../shared/org/subscription-manager.js';
+import { ewsAuthorization, exchangeWithEws } from './ews-exchange.js';
 import type { OutboundPolicy } from '../outbound-address-policy.js';
 import { KIND_BY_RESPONSE_CODE } from './ews-message-details-reader.js';
 import { systemClock, withinBudget, type Clock } from './mail-server-budget.js';
-import { MAX_MAIL_SERVER_ANSWER_BYTES, retryAfterMs, sendMailServerRequest } from './mail-server-http.js';
 import { DEFAULT_SUBSCRIPTION_BUDGET_MS } from './graph-subscription-manager.js';
 
 export interface EwsSubscriptionManagerOptions {
@@ -27,7 +26,7 @@ export interface EwsSubscriptionManagerOptions {
 export function ewsSubscriptionManager(server: Extract<MailServerSettings, { type: 'ews' }>, password: string, options: EwsSubscriptionManagerOptions): EwsSubscriptionManager {
   const budgetMs = options.budgetMs ?? DEFAULT_SUBSCRIPTION_BUDGET_MS;
   const clock = options.clock ?? systemClock;
-  const authorization = `Basic ${Buffer.from(`${server.username}:${password}`, 'utf8').toString('base64')}`;
+  const authorization = ewsAuthorization(server, password);
 
   return {
     protocol: 'ews',
@@ -48,28 +47,17 @@ export function ewsSubscriptionManager(server: Extract<MailServerSettings, { typ
       return withinBudget(
         budgetMs,
         async (timeoutMs) => {
-          const answer = await sendMailServerRequest({
+          const result = await exchangeWithEws({
             url: server.url,
-            method: 'POST',
-            headers: { 'content-type': 'text/xml; charset=utf-8', accept: 'text/xml', authorization, 'x-anchormailbox': target.address },
+            authorization,
+            anchor: target.address,
             body,
             timeoutMs,
-            maxBodyBytes: MAX_MAIL_SERVER_ANSWER_BYTES,
             policy: options.policy,
+            clock,
+            operation: 'Subscribe',
+            read: (answer): SubscribeResult => parseSubscribeResponse(answer),
           });
-          if (answer.status === 401) throw new MailServerError('unauthorized', 'http-401');
-          if (answer.status === 403) throw new MailServerError('forbidden', 'http-403');
-          if (answer.status === 429 || answer.status === 503) {
-            throw new MailServerError('throttled', `http-${answer.status}`, { retryAfterMs: retryAfterMs(answer.headers, clock.now()) });
-          }
-          // EWS answers SOAP faults (impersonation refused, ErrorServerBusy, schema errors) with HTTP 500.
-          if (answer.status !== 200 && answer.status !== 500) throw new MailServerError('server-error', `http-${answer.status}`);
-          let result: SubscribeResult;
-          try {
-            result = parseSubscribeResponse(answer.body);
-          } catch (error) {
-            throw new MailServerError(error instanceof EwsBodyTooLargeError ? 'response-too-large' : 'malformed-response', 'Subscribe', { cause: error });
-          }
           if (!result.ok) {
             const code = result.responseCode.replace(/^[^:]*:/, '');
             const detail = /^[A-Za-z0-9]{1,80}$/.test(code) ? code : 'ews-error';
