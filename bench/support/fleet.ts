@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { BatchWriteCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, PutCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { hashSecret } from '../../functions/_lib/device-secrets.js';
+import { ORG_DEVICE_COUNT_SK } from '../../functions/_lib/adapters/table-design.js';
 import { GRAPH_NOTIFICATION_PATH_PREFIX, callbackUrl } from '../../functions/device-api/deps.js';
 import { api } from '../../test/support/device-api.js';
 import { progress } from './progress.js';
@@ -65,8 +66,14 @@ export function fleetGraphNotificationUrl(publicUrl: string, member: FleetMember
 
 /** The items one registration wrote, and the identifiers in them that differ per device. */
 export interface FleetTemplate {
+  /** The registration's own items (device, mailbox, callback lookup, push-token claim): one set per member. */
   items: Record<string, unknown>[];
-  replacements: { deviceId: string; secretHash: string; callbackKey: string; clientStateHash: string };
+  /**
+   * Items the whole fleet shares (the organization's device count): their keys name nothing of the device, so one
+   * copy per member would be the same key again (BatchWriteItem refuses duplicate keys in one request).
+   */
+  sharedItems: Record<string, unknown>[];
+  replacements: { deviceId: string; secretHash: string; callbackKey: string; clientStateHash: string; pushTokenHash: string };
 }
 
 /**
@@ -114,9 +121,17 @@ export async function captureFleetTemplate(input: {
   if (items.length === 0) throw new Error('the template registration wrote nothing that a scan could find');
   const callbackSecret = templateCallbackUrl.slice(templateCallbackUrl.lastIndexOf('/') + 1);
   const clientState = String(registered.body.mailboxes[0].graph.clientState);
+  const isShared = (item: Record<string, unknown>) => item.sk === ORG_DEVICE_COUNT_SK;
   return {
-    items,
-    replacements: { deviceId, secretHash: hashSecret(deviceSecret), callbackKey: hashSecret(callbackSecret), clientStateHash: hashSecret(clientState) },
+    items: items.filter((item) => !isShared(item)),
+    sharedItems: items.filter(isShared),
+    replacements: {
+      deviceId,
+      secretHash: hashSecret(deviceSecret),
+      callbackKey: hashSecret(callbackSecret),
+      clientStateHash: hashSecret(clientState),
+      pushTokenHash: hashSecret(TEMPLATE_PUSH_TOKEN),
+    },
   };
 }
 
@@ -127,6 +142,8 @@ export function fleetItems(template: FleetTemplate, member: FleetMember): Record
     [template.replacements.secretHash, hashSecret(member.deviceSecret)],
     [template.replacements.callbackKey, hashSecret(member.callbackSecret)],
     [template.replacements.clientStateHash, hashSecret(member.clientState)],
+    // The push-token claim is keyed by the token's hash: each member holds its own token, so its own claim.
+    [template.replacements.pushTokenHash, hashSecret(member.pushToken)],
     [TEMPLATE_PUSH_TOKEN, member.pushToken],
     [TEMPLATE_MAILBOX_ID, member.mailboxId],
     [TEMPLATE_SUBSCRIPTION_ID, member.subscriptionId],
@@ -189,5 +206,12 @@ export async function seedFleet(input: {
     }
   };
   await Promise.all(Array.from({ length: input.concurrency ?? 4 }, worker));
+  // The organization's device count as if every member had registered (plus the template device), so the quota
+  // sees the fleet the API would have counted.
+  for (const item of input.template.sharedItems) {
+    const shared = item.sk === ORG_DEVICE_COUNT_SK ? { ...item, devices: input.to + 1 } : item;
+    await input.documentClient.send(new PutCommand({ TableName: input.tableName, Item: shared }));
+    written++;
+  }
   return { seconds: (performance.now() - started) / 1000, items: written };
 }
