@@ -34,6 +34,8 @@ export interface DeviceApiDeps {
   orgs: OrgStore;
   keyring: OrgKeyring;
   readers: MessageDetailsReaderFactory;
+  /** Waits before a PATCH is re-applied (RetryTiming's `sleep`; default a real timer, tests pass one that does not wait). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export const CALLBACK_PATH_PREFIX = '/v1/callbacks/';

@@ -1,16 +1,21 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { deviceSettingsSchema, type DeviceView, type PatchDeviceRequest } from '../../shared/device/device-schemas.js';
 import { applyMergePatch } from '../../shared/device/merge-patch.js';
 import { ConcurrentUpdateError, DeviceNotFoundError, ValidationError } from '../../shared/errors.js';
 import type { DeviceChanges, DeviceRecord } from '../../shared/store/ports.js';
 import { toFieldIssues } from '../../shared/validation.js';
+import { firstIntervalAt } from '../../shared/supervision/interval-schedule.js';
+import type { PushEndpointRegistry } from '../../shared/push/push-gateway.js';
+import { retry, retryTiming, type RetryPolicy } from '../_lib/retry.js';
 import type { DeviceApiDeps } from './deps.js';
-import { isReplaced, takePushToken } from './take-push-token.js';
-
-type UpdateDeviceDeps = Pick<DeviceApiDeps, 'devices' | 'registry' | 'endpoints' | 'now' | 'random' | 'retirement' | 'pushTokens' | 'deviceQuota' | 'orgs' | 'keyring' | 'readers'>;
 import { toDeviceView } from './device-view.js';
 import { OrganizationContext } from './organization-fields.js';
-import { firstIntervalAt } from '../../shared/supervision/interval-schedule.js';
+import { isReplaced, takePushToken } from './take-push-token.js';
+
+type UpdateDeviceDeps = Pick<
+  DeviceApiDeps,
+  'devices' | 'registry' | 'endpoints' | 'now' | 'random' | 'sleep' | 'retirement' | 'pushTokens' | 'deviceQuota' | 'orgs' | 'keyring' | 'readers'
+>;
+type Destination = Parameters<PushEndpointRegistry['register']>[0];
 
 /**
  * How often a PATCH is re-applied when another request changed the device between its read and its write, and the
@@ -18,6 +23,11 @@ import { firstIntervalAt } from '../../shared/supervision/interval-schedule.js';
  */
 const MAX_PATCH_ATTEMPTS = 10;
 const RETRY_PAUSE_MS = { base: 5, jitter: 20 };
+const ON_CONCURRENT_UPDATE: RetryPolicy = {
+  attempts: MAX_PATCH_ATTEMPTS,
+  retryable: (error) => error instanceof ConcurrentUpdateError,
+  delayMs: (attempt, random) => RETRY_PAUSE_MS.base * attempt + RETRY_PAUSE_MS.jitter * random(),
+};
 
 /**
  * Applies a JSON Merge Patch to the device's settings. The merged settings are validated as a whole, so `null`
@@ -29,11 +39,16 @@ const RETRY_PAUSE_MS = { base: 5, jitter: 20 };
  * The merged settings are written whole, so the write is conditional on the revision that was read: when two PATCHes
  * race, the second is merged again onto the first's result instead of overwriting it (409 only after
  * MAX_PATCH_ATTEMPTS collisions in a row).
+ *
+ * A new destination is registered (SNS platform endpoint) once, after the conditional write succeeded, not inside
+ * the re-apply loop: a PATCH re-applied ten times still makes one registration, for the destination that was
+ * actually stored. A registration that fails then undoes the write (see `undoWrite`), so the PATCH answers 503 having
+ * changed nothing and the app's retry of the same PATCH finds the same new destination and registers it; had the
+ * write stayed, the retry would find the token already stored and register nothing, leaving the device without an
+ * endpoint for its token.
  */
 export async function updateDevice(input: { device: DeviceRecord; patch: PatchDeviceRequest }, deps: UpdateDeviceDeps): Promise<DeviceView> {
-  let device = input.device;
-  const endpoints = registerOnce(deps.endpoints);
-  const organization = await OrganizationContext.load(device.orgId, deps);
+  const organization = await OrganizationContext.load(input.device.orgId, deps);
   const { vipSenders, alertKey } = input.patch;
   organization.refuseInDefaultMode({ vipSenders, alertKey });
   // Replaced as a whole (a list, a key), null removes: worked out once, outside the re-applied merge.
@@ -41,19 +56,18 @@ export async function updateDevice(input: { device: DeviceRecord; patch: PatchDe
     ...(vipSenders === undefined ? {} : { vipSenderHashes: vipSenders === null ? null : await organization.vipSenderHashes(vipSenders) }),
     ...(alertKey === undefined ? {} : { alertKey: alertKey === null ? null : organization.checkAlertKey(alertKey) }),
   };
-  if (orgChanges.vipSenderHashes || orgChanges.alertKey) await deps.orgs.addMember(device.orgId, device.deviceId);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await applyPatch(device, input.patch, orgChanges, { ...deps, endpoints });
-      break;
-    } catch (error) {
-      if (!(error instanceof ConcurrentUpdateError) || attempt >= MAX_PATCH_ATTEMPTS) throw error;
-      await sleep(RETRY_PAUSE_MS.base * attempt + RETRY_PAUSE_MS.jitter * deps.random());
-      const latest = await deps.devices.getDevice(device.deviceId);
-      if (!latest) throw new DeviceNotFoundError();
-      device = latest;
-    }
-  }
+  if (orgChanges.vipSenderHashes || orgChanges.alertKey) await deps.orgs.addMember(input.device.orgId, input.device.deviceId);
+  const written = await retry(
+    async (attempt) => {
+      const device = attempt === 1 ? input.device : await deps.devices.getDevice(input.device.deviceId);
+      if (!device) throw new DeviceNotFoundError();
+      return applyPatch(device, input.patch, orgChanges, deps);
+    },
+    ON_CONCURRENT_UPDATE,
+    timingOf(deps),
+  );
+  if (written.destination) await registerDestination(written, written.destination, deps);
+  const device = written.before;
   if (input.patch.pushToken !== undefined) {
     // A device a reinstall replaced stopped counting against the cap; sending the token again makes it active and
     // counted again, and the device it takes the token back from stops counting (so the count stays as it was).
@@ -66,30 +80,60 @@ export async function updateDevice(input: { device: DeviceRecord; patch: PatchDe
   return toDeviceView(updated, deps.now(), await organization.viewPart(updated.mailboxes));
 }
 
-/**
- * The endpoint registry as one PATCH sees it: a re-applied PATCH registers the same destination once, not once per
- * attempt. Registration stays ahead of the conditional write, so that a failed registration stores nothing and the
- * app's retry of the PATCH (same token) still finds a destination to register.
- */
-function registerOnce(endpoints: DeviceApiDeps['endpoints']): DeviceApiDeps['endpoints'] {
-  const registered = new Map<string, Promise<string | undefined>>();
-  return {
-    register: (target) => {
-      const key = JSON.stringify([target.pushToken, target.environment, target.endpointArn ?? null]);
-      let arn = registered.get(key);
-      if (!arn) {
-        arn = endpoints.register(target);
-        registered.set(key, arn);
-        // A failed registration is not remembered: the error fails this PATCH, and nothing was written.
-        arn.catch(() => registered.delete(key));
-      }
-      return arn;
-    },
-    unregister: (endpointArn) => endpoints.unregister(endpointArn),
-  };
+const timingOf = (deps: UpdateDeviceDeps) => retryTiming({ random: deps.random, ...(deps.sleep ? { sleep: deps.sleep } : {}) });
+
+interface Written {
+  /** The device as the successful write read it, and the changes written onto it. */
+  before: DeviceRecord;
+  changes: DeviceChanges;
+  after: DeviceRecord;
+  /** The destination to register, when the PATCH changed it. */
+  destination?: Destination;
 }
 
-async function applyPatch(device: DeviceRecord, patch: PatchDeviceRequest, orgChanges: DeviceChanges, deps: UpdateDeviceDeps): Promise<void> {
+/**
+ * Registers the stored destination and stores its endpoint ARN. The ARN goes only onto a device that still has that
+ * destination: a later PATCH that changed it again registers (and stores) its own.
+ */
+async function registerDestination(written: Written, destination: Destination, deps: UpdateDeviceDeps): Promise<void> {
+  let endpointArn: string | undefined;
+  try {
+    endpointArn = await deps.endpoints.register(destination);
+  } catch (error) {
+    await undoWrite(written, deps);
+    throw error;
+  }
+  if (endpointArn === undefined) return;
+  const { deviceId, pushToken, environment } = destination;
+  await retry(
+    async (attempt) => {
+      const device = attempt === 1 ? written.after : await deps.devices.getDevice(deviceId);
+      if (!device || device.pushToken !== pushToken || device.apnsEnvironment !== environment) return;
+      if (device.endpointArn === endpointArn) return;
+      await deps.registry.updateDevice(deviceId, { endpointArn }, deps.now(), { ifRevision: device.revision ?? 0 });
+    },
+    ON_CONCURRENT_UPDATE,
+    timingOf(deps),
+  );
+}
+
+/**
+ * Puts back what the PATCH wrote, conditional on nothing having been written since: then a failed registration leaves
+ * the device as it was (the app sends the PATCH again). When another request wrote in between, its write stands and
+ * this one is not undone, since an undo would overwrite it.
+ */
+async function undoWrite(written: Written, deps: UpdateDeviceDeps): Promise<void> {
+  const undo: Record<string, unknown> = {};
+  for (const field of Object.keys(written.changes)) undo[field] = (written.before as Record<string, unknown>)[field] ?? null;
+  try {
+    await deps.registry.updateDevice(written.before.deviceId, undo as DeviceChanges, deps.now(), { ifRevision: written.after.revision ?? 0 });
+  } catch (error) {
+    if (!(error instanceof ConcurrentUpdateError)) throw error;
+  }
+}
+
+/** One conditional write of the merged PATCH; registration is the caller's, after the write. */
+async function applyPatch(device: DeviceRecord, patch: PatchDeviceRequest, orgChanges: DeviceChanges, deps: UpdateDeviceDeps): Promise<Written> {
   const { pushToken, vipSenders: _vipSenders, alertKey: _alertKey, ...settingsPatch } = patch;
   const current = {
     apnsEnvironment: device.apnsEnvironment,
@@ -121,13 +165,14 @@ async function applyPatch(device: DeviceRecord, patch: PatchDeviceRequest, orgCh
   if (destinationChanged) {
     changes.status = 'active';
     changes.retiredReason = null;
-    const endpointArn = await deps.endpoints.register({
-      deviceId: device.deviceId,
-      pushToken: pushToken ?? device.pushToken,
-      environment: settings.apnsEnvironment,
-      ...(device.endpointArn === undefined ? {} : { endpointArn: device.endpointArn }),
-    });
-    if (endpointArn !== undefined) changes.endpointArn = endpointArn;
   }
-  await deps.registry.updateDevice(device.deviceId, changes, now, { ifRevision: device.revision ?? 0 });
+  const after = await deps.registry.updateDevice(device.deviceId, changes, now, { ifRevision: device.revision ?? 0 });
+  if (!destinationChanged) return { before: device, changes, after };
+  const destination: Destination = {
+    deviceId: device.deviceId,
+    pushToken: pushToken ?? device.pushToken,
+    environment: settings.apnsEnvironment,
+    ...(device.endpointArn === undefined ? {} : { endpointArn: device.endpointArn }),
+  };
+  return { before: device, changes, after, destination };
 }

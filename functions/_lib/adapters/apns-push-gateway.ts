@@ -14,6 +14,7 @@ import {
   type PushTarget,
 } from '../../../shared/push/push-gateway.js';
 import { bodyToSend } from '../../../shared/push/apns-payloads.js';
+import { exponentialBackoff, retry, retryTiming, type RetryTiming } from '../retry.js';
 import type { ApnsTokenSource } from './apns-provider-token.js';
 
 /**
@@ -36,7 +37,8 @@ export interface ApnsRetryOptions {
   maxDelayMs?: number;
 }
 
-export interface ApnsPushGatewayOptions {
+/** `random` and `sleep` (RetryTiming) are the backoff's jitter and wait; tests inject them so they need not wait. */
+export interface ApnsPushGatewayOptions extends Partial<RetryTiming> {
   /** Origin for `production` targets, e.g. `https://api.push.apple.com`. `http:` means h2c with prior knowledge. */
   production: URL | string;
   /** Origin for `sandbox` targets, e.g. `https://api.sandbox.push.apple.com`. */
@@ -57,10 +59,6 @@ export interface ApnsPushGatewayOptions {
    * store and a private server's CA is added process-wide with NODE_EXTRA_CA_CERTS.
    */
   ca?: string | Buffer | Array<string | Buffer>;
-  /** Uniform in [0, 1); injected for deterministic backoff in tests. */
-  random?: () => number;
-  /** Waits between attempts; injected so tests need not wait. */
-  sleep?: (ms: number) => Promise<void>;
   logger?: ApnsGatewayLogger;
 }
 
@@ -73,6 +71,19 @@ interface ApnsResponse {
 }
 
 /** A request that got no HTTP answer: refused or reset stream, lost connection, timeout. Always worth a retry. */
+/** One attempt that failed in a way worth another (429, 5xx, a transport failure). */
+class FailedAttempt extends Error {
+  constructor(
+    readonly reason: string,
+    readonly status: number | undefined,
+    readonly retryAfterMs: number | undefined,
+    override readonly cause?: unknown,
+  ) {
+    super(reason);
+    this.name = 'FailedAttempt';
+  }
+}
+
 class ApnsTransportError extends Error {
   constructor(
     readonly reason: string,
@@ -100,8 +111,8 @@ export class ApnsPushGateway implements PushGateway {
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly requestTimeoutMs: number;
-  private readonly random: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly backoff: (attempt: number, random: () => number) => number;
+  private readonly timing: RetryTiming;
   private readonly logger: ApnsGatewayLogger | undefined;
 
   constructor(opts: ApnsPushGatewayOptions) {
@@ -112,8 +123,8 @@ export class ApnsPushGateway implements PushGateway {
     this.baseDelayMs = nonNegative('retry.baseDelayMs', opts.retry?.baseDelayMs ?? 100);
     this.maxDelayMs = nonNegative('retry.maxDelayMs', opts.retry?.maxDelayMs ?? 2000);
     this.requestTimeoutMs = positiveInteger('requestTimeoutMs', opts.requestTimeoutMs ?? 10_000);
-    this.random = opts.random ?? Math.random;
-    this.sleep = opts.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.backoff = exponentialBackoff({ baseMs: this.baseDelayMs, maxMs: this.maxDelayMs });
+    this.timing = retryTiming(opts);
     this.logger = opts.logger;
 
     const connection: ConnectionOptions = {
@@ -148,52 +159,66 @@ export class ApnsPushGateway implements PushGateway {
     const headers = this.requestHeaders(target, message);
 
     let renewedToken = false;
-    let attempt = 1;
-    for (;;) {
-      const jwt = await this.token.current();
-      let failure: { reason: string; status?: number; retryAfterMs?: number; cause?: unknown };
-      try {
-        const response = await origin.request({ ...headers, authorization: `bearer ${jwt}` }, body, this.requestTimeoutMs);
-        const verdict = classify(response);
-        if (verdict.kind === 'final') {
-          this.logOutcome(target, verdict.result);
-          return verdict.result;
-        }
-        if (verdict.kind === 'refresh-token') {
-          await this.token.refused(jwt, 'ExpiredProviderToken');
-          if (!renewedToken) {
-            renewedToken = true;
-            continue;
+    const timing = this.timing;
+    return retry(
+      async () => {
+        for (;;) {
+          const jwt = await this.token.current();
+          let response: ApnsResponse;
+          try {
+            response = await origin.request({ ...headers, authorization: `bearer ${jwt}` }, body, this.requestTimeoutMs);
+          } catch (error) {
+            if (!(error instanceof ApnsTransportError)) throw error;
+            throw new FailedAttempt(error.reason, undefined, undefined, error);
           }
-          this.logger?.warn('APNs calls the provider token expired though it is too young to renew; check the clock', {
-            deviceId: target.deviceId,
-          });
-          throw new RetryableDeliveryError('ExpiredProviderToken');
+          const verdict = classify(response);
+          if (verdict.kind === 'final') {
+            this.logOutcome(target, verdict.result);
+            return verdict.result;
+          }
+          if (verdict.kind === 'refresh-token') {
+            await this.token.refused(jwt, 'ExpiredProviderToken');
+            // Renewed and sent again at once, without counting as an attempt; once per push.
+            if (!renewedToken) {
+              renewedToken = true;
+              continue;
+            }
+            this.logger?.warn('APNs calls the provider token expired though it is too young to renew; check the clock', {
+              deviceId: target.deviceId,
+            });
+            throw new RetryableDeliveryError('ExpiredProviderToken');
+          }
+          if (verdict.newConnection) origin.retire(response.connection);
+          // Another token than the fleet's reached Apple; the retry goes out with the fleet's, not a new one.
+          if (verdict.reason === 'TooManyProviderTokenUpdates') await this.token.refused(jwt, 'TooManyProviderTokenUpdates');
+          throw new FailedAttempt(verdict.reason, verdict.status, verdict.retryAfterMs);
         }
-        if (verdict.newConnection) origin.retire(response.connection);
-        // Another token than the fleet's reached Apple; the retry below goes out with the fleet's, not a new one.
-        if (verdict.reason === 'TooManyProviderTokenUpdates') await this.token.refused(jwt, 'TooManyProviderTokenUpdates');
-        failure = { reason: verdict.reason, status: verdict.status, retryAfterMs: verdict.retryAfterMs };
-      } catch (error) {
-        if (!(error instanceof ApnsTransportError)) throw error;
-        failure = { reason: error.reason, cause: error };
-      }
-
-      if (attempt >= this.attempts) {
-        throw new RetryableDeliveryError(failure.reason, { cause: failure.cause });
-      }
-      const delayMs = this.backoffMs(attempt, failure.retryAfterMs);
-      this.logger?.warn('APNs push retried', {
-        deviceId: target.deviceId,
-        environment: target.environment,
-        attempt,
-        status: failure.status,
-        reason: failure.reason,
-        delayMs,
-      });
-      await this.sleep(delayMs);
-      attempt += 1;
-    }
+      },
+      {
+        attempts: this.attempts,
+        retryable: (error) => error instanceof FailedAttempt,
+        // A server's retry-after wins over the jitter, capped at the max.
+        delayMs: (attempt, random, error) => {
+          const { retryAfterMs } = error as FailedAttempt;
+          return retryAfterMs !== undefined ? Math.min(this.maxDelayMs, retryAfterMs) : this.backoff(attempt, random);
+        },
+        onRetry: ({ attempt, delayMs, error }) => {
+          const failure = error as FailedAttempt;
+          this.logger?.warn('APNs push retried', {
+            deviceId: target.deviceId,
+            environment: target.environment,
+            attempt,
+            status: failure.status,
+            reason: failure.reason,
+            delayMs,
+          });
+        },
+      },
+      timing,
+    ).catch((error: unknown) => {
+      if (error instanceof FailedAttempt) throw new RetryableDeliveryError(error.reason, { cause: error.cause });
+      throw error;
+    });
   }
 
   /** Closes both connections after their streams finish. Sends after this fail. */
@@ -214,13 +239,6 @@ export class ApnsPushGateway implements PushGateway {
     if (message.expiration !== undefined) headers['apns-expiration'] = String(Math.max(0, Math.floor(message.expiration)));
     if (message.collapseId !== undefined) headers['apns-collapse-id'] = message.collapseId;
     return headers;
-  }
-
-  /** Full jitter: uniform in [0, min(max, base * 2^(attempt-1))); a server's retry-after wins, capped at the max. */
-  private backoffMs(attempt: number, retryAfterMs: number | undefined): number {
-    if (retryAfterMs !== undefined) return Math.min(this.maxDelayMs, retryAfterMs);
-    const ceiling = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
-    return Math.floor(this.random() * ceiling);
   }
 
   private logOutcome(target: PushTarget, result: PushResult): void {

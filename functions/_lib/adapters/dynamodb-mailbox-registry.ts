@@ -1,7 +1,8 @@
 import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConcurrentUpdateError, DeviceNotFoundError, MailboxExistsError, MailboxLimitError, MailboxNotFoundError } from '../../../shared/errors.js';
 import type { MailboxOrganizationFields, MailboxRecord, MailboxRegistry, SubscriptionReport } from '../../../shared/store/ports.js';
-import { backoff, isConditionalCheckFailed, type DynamoDbAdapterOptions, type Item } from './dynamodb-support.js';
+import { exponentialBackoff, retry } from '../retry.js';
+import { isConditionalCheckFailed, type DynamoDbAdapterOptions, type Item } from './dynamodb-support.js';
 import { DeviceTable, UpdateBuilder, callbackItem, mailboxItem, toMailbox } from './dynamodb-device-items.js';
 import { META_SK, mailboxKey } from './table-design.js';
 
@@ -36,7 +37,7 @@ export class DynamoDbMailboxRegistry extends DeviceTable implements MailboxRegis
   async addMailbox(mailbox: MailboxRecord, maxDelegated: number): Promise<void> {
     const ownSk = mailboxKey(mailbox.deviceId, mailbox.mailboxId).sk;
     const limitError = () => new MailboxLimitError(`a device can have at most ${maxDelegated} delegated mailboxes`);
-    for (let attempt = 1; ; attempt++) {
+    const addOnce = async (): Promise<void> => {
       const before = summarize(await this.queryRegistration(mailbox.deviceId));
       if (!before.deviceExists) throw new DeviceNotFoundError();
       if (before.mailboxSks.has(ownSk)) throw new MailboxExistsError(`mailbox ${mailbox.mailboxId} is already registered on this device`);
@@ -60,8 +61,20 @@ export class DynamoDbMailboxRegistry extends DeviceTable implements MailboxRegis
       if (after.deviceExists && !overLimit) return;
       await this.deleteMailboxItems(mailbox);
       if (!after.deviceExists) throw new DeviceNotFoundError();
-      if (attempt >= this.addMailboxAttempts) throw limitError();
-      await backoff(attempt, this.addMailboxBackoffMs);
+      throw new CollidedAtLimit();
+    };
+    try {
+      await retry(
+        addOnce,
+        {
+          attempts: this.addMailboxAttempts,
+          retryable: (error) => error instanceof CollidedAtLimit,
+          delayMs: exponentialBackoff({ baseMs: this.addMailboxBackoffMs }),
+        },
+        this.options.timing,
+      );
+    } catch (error) {
+      throw error instanceof CollidedAtLimit ? limitError() : error;
     }
   }
 
@@ -156,4 +169,12 @@ function summarize(items: Item[]): { deviceExists: boolean; delegated: number; m
     delegated: mailboxes.filter((item) => item.kind === 'delegated').length,
     mailboxSks: new Set(mailboxes.map((item) => item.sk)),
   };
+}
+
+/** An add that lost to concurrent adds at the limit and removed itself; it may try again while there is room. */
+class CollidedAtLimit extends Error {
+  constructor() {
+    super('lost a concurrent add at the mailbox limit');
+    this.name = 'CollidedAtLimit';
+  }
 }

@@ -1,12 +1,13 @@
 import { BatchGetCommand, BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
+import { exponentialBackoff, retry, retryTiming, type RetryTiming } from '../retry.js';
 import { DUE_SHARD_ATTRIBUTE, TTL_ATTRIBUTE, type TableKey } from './table-design.js';
 
 /** A stored item as the document client returns it. */
 export type Item = Record<string, unknown>;
 
-/** Options shared by the DynamoDB adapters. */
-export interface DynamoDbAdapterOptions {
+/** Options shared by the DynamoDB adapters; `random` and `sleep` (RetryTiming) are the backoff's jitter and wait. */
+export interface DynamoDbAdapterOptions extends Partial<RetryTiming> {
   /** The clock that decides whether an item's `ttl` has passed (default `Date.now`). */
   now?: () => number;
   /** Retries of unprocessed batch entries, after the first try (default 6). */
@@ -19,6 +20,7 @@ export interface ResolvedAdapterOptions {
   now: () => number;
   batchRetries: number;
   batchBackoffMs: number;
+  timing: RetryTiming;
 }
 
 export function resolveAdapterOptions(options: DynamoDbAdapterOptions | undefined): ResolvedAdapterOptions {
@@ -26,6 +28,7 @@ export function resolveAdapterOptions(options: DynamoDbAdapterOptions | undefine
     now: options?.now ?? Date.now,
     batchRetries: options?.batchRetries ?? 6,
     batchBackoffMs: options?.batchBackoffMs ?? 50,
+    timing: retryTiming(options),
   };
 }
 
@@ -84,14 +87,11 @@ export async function batchWriteAll(
 ): Promise<void> {
   for (let start = 0; start < requests.length; start += BATCH_WRITE_SIZE) {
     let pending: WriteRequest[] = requests.slice(start, start + BATCH_WRITE_SIZE);
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > options.batchRetries) {
-        throw new DependencyUnavailableError(`DynamoDB left ${pending.length} batch writes unprocessed after ${attempt} attempts`);
-      }
-      if (attempt > 0) await backoff(attempt, options.batchBackoffMs);
+    await retryUnprocessed('writes', options, async () => {
       const result = await client.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } }));
       pending = (result.UnprocessedItems?.[tableName] ?? []) as WriteRequest[];
-    }
+      return pending.length;
+    });
   }
 }
 
@@ -108,17 +108,14 @@ export async function batchGetAll(
   const items: Item[] = [];
   for (let start = 0; start < keys.length; start += BATCH_GET_SIZE) {
     let pending: Record<string, unknown>[] = keys.slice(start, start + BATCH_GET_SIZE);
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > options.batchRetries) {
-        throw new DependencyUnavailableError(`DynamoDB left ${pending.length} batch reads unprocessed after ${attempt} attempts`);
-      }
-      if (attempt > 0) await backoff(attempt, options.batchBackoffMs);
+    await retryUnprocessed('reads', options, async () => {
       const result = await client.send(
         new BatchGetCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } } }),
       );
       items.push(...((result.Responses?.[tableName] ?? []) as Item[]));
       pending = result.UnprocessedKeys?.[tableName]?.Keys ?? [];
-    }
+      return pending.length;
+    });
   }
   return items;
 }
@@ -140,9 +137,30 @@ export async function mapWithConcurrency<T, R>(items: readonly T[], limit: numbe
   return results;
 }
 
-/** Waits a random time below `baseMs * 2^(attempt-1)` ("full jitter"). */
-export function backoff(attempt: number, baseMs: number): Promise<void> {
-  // Full jitter: concurrent writers that collided once do not retry in lockstep.
-  const ceiling = baseMs * 2 ** (attempt - 1);
-  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+/**
+ * Runs one batch call, then again for what DynamoDB left unprocessed (`call` returns how many), with full-jitter
+ * backoff; throws DependencyUnavailableError when entries are still unprocessed after `batchRetries` retries.
+ */
+async function retryUnprocessed(what: 'reads' | 'writes', options: ResolvedAdapterOptions, call: () => Promise<number>): Promise<void> {
+  const attempts = options.batchRetries + 1;
+  try {
+    await retry(
+      async () => {
+        const unprocessed = await call();
+        if (unprocessed > 0) throw new Unprocessed(unprocessed);
+      },
+      { attempts, retryable: (error) => error instanceof Unprocessed, delayMs: exponentialBackoff({ baseMs: options.batchBackoffMs }) },
+      options.timing,
+    );
+  } catch (error) {
+    if (!(error instanceof Unprocessed)) throw error;
+    throw new DependencyUnavailableError(`DynamoDB left ${error.count} batch ${what} unprocessed after ${attempts} attempts`);
+  }
+}
+
+class Unprocessed extends Error {
+  constructor(readonly count: number) {
+    super(`${count} unprocessed`);
+    this.name = 'Unprocessed';
+  }
 }

@@ -1,4 +1,5 @@
 import { MailServerError } from '../../../shared/org/ports.js';
+import { realTiming, retry, type RetryTiming } from '../retry.js';
 
 /**
  * A time budget for one mail-server operation, retries included (contract section 8: a fetch that takes over 3 s is
@@ -14,25 +15,32 @@ const BACKOFF_MS = [100, 300];
 
 const RETRYABLE = new Set(['throttled', 'server-error', 'unreachable']);
 
-export interface Clock {
+/** The wall clock and the wait between attempts (RetryTiming's `sleep`); tests inject both. */
+export interface Clock extends Pick<RetryTiming, 'sleep'> {
   now: () => number;
-  sleep: (ms: number) => Promise<void>;
 }
 
-export const systemClock: Clock = { now: Date.now, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
+export const systemClock: Clock = { now: Date.now, sleep: realTiming.sleep };
 
 /** Runs `attempt(timeoutMs)` until it succeeds, fails for good, or the budget (from now) runs out. */
 export async function withinBudget<T>(budgetMs: number, attempt: (timeoutMs: number) => Promise<T>, clock: Clock = systemClock): Promise<T> {
   const deadline = clock.now() + budgetMs;
-  for (let attemptNumber = 1; ; attemptNumber++) {
-    try {
-      return await attempt(deadline - clock.now());
-    } catch (error) {
-      if (!(error instanceof MailServerError)) throw new MailServerError('server-error', 'unexpected', { cause: error });
-      if (!RETRYABLE.has(error.kind) || attemptNumber >= MAX_ATTEMPTS) throw error;
-      const wait = error.retryAfterMs ?? BACKOFF_MS[attemptNumber - 1] ?? 300;
-      if (clock.now() + wait + MIN_ATTEMPT_MS > deadline) throw error;
-      await clock.sleep(wait);
-    }
+  try {
+    return await retry(
+      () => attempt(deadline - clock.now()),
+      {
+        attempts: MAX_ATTEMPTS,
+        retryable: (error) => error instanceof MailServerError && RETRYABLE.has(error.kind),
+        delayMs: (attemptNumber, _random, error) => {
+          const wait = (error as MailServerError).retryAfterMs ?? BACKOFF_MS[attemptNumber - 1] ?? 300;
+          // No wait that leaves too little of the budget for a useful attempt: give up with this error instead.
+          return clock.now() + wait + MIN_ATTEMPT_MS > deadline ? undefined : wait;
+        },
+      },
+      { random: realTiming.random, sleep: clock.sleep },
+    );
+  } catch (error) {
+    if (!(error instanceof MailServerError)) throw new MailServerError('server-error', 'unexpected', { cause: error });
+    throw error;
   }
 }

@@ -7,6 +7,7 @@ import {
   type PushTarget,
 } from '../../../shared/push/push-gateway.js';
 import { bodyToSend } from '../../../shared/push/apns-payloads.js';
+import { exponentialBackoff, retry, retryTiming, type RetryTiming } from '../retry.js';
 import { classifySnsError } from './sns-errors.js';
 
 /**
@@ -20,7 +21,8 @@ export interface SnsGatewayLogger {
   warn(message: string, meta?: Record<string, unknown>): void;
 }
 
-export interface SnsPushGatewayOptions {
+/** `random` and `sleep` (RetryTiming) are the backoff's jitter and wait; tests inject them so they need not wait. */
+export interface SnsPushGatewayOptions extends Partial<RetryTiming> {
   retry?: {
     /**
      * Publishes per push for throttling, 5xx and network failures, the first one included. Default 3. Give the
@@ -34,10 +36,6 @@ export interface SnsPushGatewayOptions {
   };
   /** Epoch milliseconds; turns the absolute `expiration` into SNS's relative TTL. Default `Date.now`. */
   now?: () => number;
-  /** Uniform in [0, 1); injected for deterministic backoff in tests. */
-  random?: () => number;
-  /** Waits between attempts; injected so tests need not wait. */
-  sleep?: (ms: number) => Promise<void>;
   logger?: SnsGatewayLogger;
 }
 
@@ -49,11 +47,9 @@ const PLATFORM_KEY: Record<PushTarget['environment'], 'APNS' | 'APNS_SANDBOX'> =
 
 export class SnsPushGateway implements PushGateway {
   private readonly attempts: number;
-  private readonly baseDelayMs: number;
-  private readonly maxDelayMs: number;
+  private readonly backoff: (attempt: number, random: () => number) => number;
   private readonly now: () => number;
-  private readonly random: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly timing: RetryTiming;
   private readonly logger: SnsGatewayLogger | undefined;
 
   constructor(
@@ -61,13 +57,13 @@ export class SnsPushGateway implements PushGateway {
     options: SnsPushGatewayOptions = {},
   ) {
     this.attempts = options.retry?.attempts ?? 3;
-    this.baseDelayMs = options.retry?.baseDelayMs ?? 100;
-    this.maxDelayMs = options.retry?.maxDelayMs ?? 2000;
+    const baseMs = options.retry?.baseDelayMs ?? 100;
+    const maxMs = options.retry?.maxDelayMs ?? 2000;
     if (!Number.isInteger(this.attempts) || this.attempts < 1) throw new TypeError('retry.attempts must be a positive integer');
-    if (!(this.baseDelayMs >= 0) || !(this.maxDelayMs >= 0)) throw new TypeError('retry delays must not be negative');
+    if (!(baseMs >= 0) || !(maxMs >= 0)) throw new TypeError('retry delays must not be negative');
+    this.backoff = exponentialBackoff({ baseMs, maxMs });
     this.now = options.now ?? Date.now;
-    this.random = options.random ?? Math.random;
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.timing = retryTiming(options);
     this.logger = options.logger;
   }
 
@@ -96,37 +92,37 @@ export class SnsPushGateway implements PushGateway {
       MessageAttributes: this.attributes(platform, message),
     });
 
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await this.sns.send(command);
-        return { outcome: 'delivered' };
-      } catch (error) {
-        const verdict = classifySnsError(error);
-        switch (verdict.kind) {
-          case 'endpoint-disabled':
-            return { outcome: 'token-invalid', status: 410, reason: 'EndpointDisabled' };
-          case 'not-found':
-            return { outcome: 'token-invalid', status: 410, reason: 'EndpointNotFound' };
-          case 'client-error':
-            return { outcome: 'rejected', status: verdict.status, reason: verdict.reason };
-          case 'unknown':
-            throw error;
-          case 'configuration':
-            throw new RetryableDeliveryError(verdict.reason, { cause: error });
-          case 'retryable':
-            if (attempt >= this.attempts) throw new RetryableDeliveryError(verdict.reason, { cause: error });
-            {
-              const delayMs = this.backoffMs(attempt);
-              this.logger?.warn('SNS publish retried', {
-                deviceId: target.deviceId,
-                environment: target.environment,
-                attempt,
-                reason: verdict.reason,
-                delayMs,
-              });
-              await this.sleep(delayMs);
-            }
-        }
+    try {
+      await retry(() => this.sns.send(command), {
+        attempts: this.attempts,
+        retryable: (error) => classifySnsError(error).kind === 'retryable',
+        delayMs: this.backoff,
+        onRetry: ({ attempt, delayMs, error }) => {
+          const verdict = classifySnsError(error);
+          this.logger?.warn('SNS publish retried', {
+            deviceId: target.deviceId,
+            environment: target.environment,
+            attempt,
+            reason: verdict.kind === 'retryable' ? verdict.reason : undefined,
+            delayMs,
+          });
+        },
+      }, this.timing);
+      return { outcome: 'delivered' };
+    } catch (error) {
+      const verdict = classifySnsError(error);
+      switch (verdict.kind) {
+        case 'endpoint-disabled':
+          return { outcome: 'token-invalid', status: 410, reason: 'EndpointDisabled' };
+        case 'not-found':
+          return { outcome: 'token-invalid', status: 410, reason: 'EndpointNotFound' };
+        case 'client-error':
+          return { outcome: 'rejected', status: verdict.status, reason: verdict.reason };
+        case 'retryable':
+        case 'configuration':
+          throw new RetryableDeliveryError(verdict.reason, { cause: error });
+        case 'unknown':
+          throw error;
       }
     }
   }
@@ -146,10 +142,5 @@ export class SnsPushGateway implements PushGateway {
       attributes[`AWS.SNS.MOBILE.${platform}.TTL`] = { DataType: 'String', StringValue: String(ttlSeconds) };
     }
     return attributes;
-  }
-
-  private backoffMs(attempt: number): number {
-    const ceiling = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
-    return Math.floor(this.random() * ceiling);
   }
 }

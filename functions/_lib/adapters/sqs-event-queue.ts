@@ -1,5 +1,6 @@
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
+import { retry, retryTiming, type RetryTiming } from '../retry.js';
 import { queueMessageSchema, type EventQueue, type QueueMessage } from '../../../shared/queue/queue-messages.js';
 
 /** SendMessageBatch takes at most 10 entries. A new-mail message is at most ~14 KB, so 10 stay under 256 KiB. */
@@ -8,7 +9,8 @@ const BATCH_SIZE = 10;
 /** SQS's limit for DelaySeconds (15 minutes). */
 const MAX_DELAY_SECONDS = 900;
 
-export interface SqsEventQueueOptions {
+/** `random` and `sleep` (RetryTiming): the wait between tries of failed entries. */
+export interface SqsEventQueueOptions extends Partial<RetryTiming> {
   /** Further tries of entries SQS reported as failed (default 2). Whole-call errors are retried by the SDK itself. */
   entryRetries?: number;
   /** Delay before the first retry of failed entries, doubled each time (default 50 ms). */
@@ -23,6 +25,7 @@ export interface SqsEventQueueOptions {
 export class SqsEventQueue implements EventQueue {
   private readonly entryRetries: number;
   private readonly retryDelayMs: number;
+  private readonly timing: RetryTiming;
 
   constructor(
     private readonly client: SQSClient,
@@ -31,6 +34,7 @@ export class SqsEventQueue implements EventQueue {
   ) {
     this.entryRetries = options?.entryRetries ?? 2;
     this.retryDelayMs = options?.retryDelayMs ?? 50;
+    this.timing = retryTiming(options);
   }
 
   async enqueue(messages: QueueMessage[], options?: { delaySeconds?: number }): Promise<void> {
@@ -56,7 +60,7 @@ export class SqsEventQueue implements EventQueue {
       MessageBody: body,
       ...(delaySeconds !== undefined ? { DelaySeconds: delaySeconds } : {}),
     }));
-    for (let attempt = 0; ; attempt++) {
+    const sendPending = async (): Promise<void> => {
       let failed: { Id?: string; SenderFault?: boolean; Code?: string }[];
       try {
         const result = await this.client.send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: pending }));
@@ -67,13 +71,27 @@ export class SqsEventQueue implements EventQueue {
       if (failed.length === 0) return;
       const failedIds = new Set(failed.map((entry) => entry.Id));
       pending = pending.filter((entry) => failedIds.has(entry.Id));
-      // A sender fault (malformed entry) fails again however often it is sent.
-      const retryable = failed.every((entry) => !entry.SenderFault);
-      if (!retryable || attempt >= this.entryRetries) {
-        const codes = [...new Set(failed.map((entry) => entry.Code ?? 'unknown'))].join(', ');
-        throw new DependencyUnavailableError(`the event queue did not accept ${pending.length} messages (${codes})`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs * 2 ** attempt));
+      throw new UnacceptedEntries(failed);
+    };
+    try {
+      await retry(sendPending, {
+        attempts: this.entryRetries + 1,
+        // A sender fault (malformed entry) fails again however often it is sent.
+        retryable: (error) => error instanceof UnacceptedEntries && error.entries.every((entry) => !entry.SenderFault),
+        delayMs: (attempt) => this.retryDelayMs * 2 ** (attempt - 1),
+      }, this.timing);
+    } catch (error) {
+      if (!(error instanceof UnacceptedEntries)) throw error;
+      const codes = [...new Set(error.entries.map((entry) => entry.Code ?? 'unknown'))].join(', ');
+      throw new DependencyUnavailableError(`the event queue did not accept ${pending.length} messages (${codes})`);
     }
+  }
+}
+
+/** Entries SQS reported as failed in one SendMessageBatch. */
+class UnacceptedEntries extends Error {
+  constructor(readonly entries: { Id?: string; SenderFault?: boolean; Code?: string }[]) {
+    super(`SQS refused ${entries.length} entries`);
+    this.name = 'UnacceptedEntries';
   }
 }

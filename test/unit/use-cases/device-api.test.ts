@@ -8,6 +8,7 @@ import { issueOrgToken } from '../../../functions/_lib/org-token.js';
 import { hashSecret } from '../../../functions/_lib/device-secrets.js';
 import type { HttpResult } from '../../../functions/_lib/http.js';
 import { noEndpointRegistry } from '../../../shared/push/push-gateway.js';
+import { DependencyUnavailableError } from '../../../shared/errors.js';
 import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
 import { localLambdaContext } from '../../../infra/local/lambda-context.js';
 import { ManualClock } from '../../support/fakes.js';
@@ -375,6 +376,54 @@ describe('device API', () => {
       expect(answer.status).toBe(200);
       expect(registrations).toHaveLength(1);
       expect((await stores.devices.getDevice(device.deviceId))?.endpointArn).toBe('arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/app/1');
+    });
+
+    it('registers a new destination after the conditional write, with the token the write stored', async () => {
+      const device = await registered();
+      const stored: Array<string | undefined> = [];
+      const endpoints = {
+        register: async () => (stored.push((await stores.devices.getDevice(device.deviceId))?.pushToken), 'arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/app/2'),
+        unregister: async () => undefined,
+      };
+      const callWith = callerFor(createDeviceApiHandler({ ...deps, endpoints }));
+
+      const answer = await callWith('PATCH /v1/devices/{deviceId}', { params: { deviceId: device.deviceId }, token: device.deviceSecret, body: { pushToken: 'cd'.repeat(32) } });
+
+      expect(answer.status).toBe(200);
+      expect(stored).toEqual(['cd'.repeat(32)]);
+      expect(await stores.devices.getDevice(device.deviceId)).toMatchObject({ pushToken: 'cd'.repeat(32), endpointArn: 'arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/app/2' });
+    });
+
+    it('undoes the write when the registration after it fails, so the same PATCH sent again registers', async () => {
+      const device = await registered({ timeZone: 'Europe/Berlin' });
+      await stores.devices.retireDevice(device.deviceId, { pushToken: TOKEN, tokenRejectedAt: T0 + 1, reason: 'Unregistered', now: T0 + 1 });
+      const before = await stores.devices.getDevice(device.deviceId);
+      let failing = true;
+      const targets: unknown[] = [];
+      const endpoints = {
+        register: async (target: unknown) => {
+          targets.push(target);
+          if (failing) throw new DependencyUnavailableError('SNS throttled the registration');
+          return 'arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/app/3';
+        },
+        unregister: async () => undefined,
+      };
+      const callWith = callerFor(createDeviceApiHandler({ ...deps, endpoints }));
+      const patch = { params: { deviceId: device.deviceId }, token: device.deviceSecret, body: { pushToken: TOKEN, timeZone: 'Europe/Rome' } };
+
+      expect((await callWith('PATCH /v1/devices/{deviceId}', patch)).status).toBe(503);
+      const afterFailure = await stores.devices.getDevice(device.deviceId);
+      expect(afterFailure).toMatchObject({ status: 'retired', retiredReason: 'Unregistered', timeZone: 'Europe/Berlin', pushTokenUpdatedAt: before?.pushTokenUpdatedAt });
+      expect(afterFailure?.endpointArn).toBeUndefined();
+
+      failing = false;
+      expect((await callWith('PATCH /v1/devices/{deviceId}', patch)).status).toBe(200);
+      expect(targets).toHaveLength(2);
+      expect(await stores.devices.getDevice(device.deviceId)).toMatchObject({
+        status: 'active',
+        timeZone: 'Europe/Rome',
+        endpointArn: 'arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/app/3',
+      });
     });
 
     it('answers 409 concurrent_update when the device keeps changing under the PATCH, and stops retrying', async () => {
