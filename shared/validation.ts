@@ -35,3 +35,24 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   }
   return value;
 }
+
+export type JsonParseResult<T> =
+  | { success: true; data: T }
+  /** `notJson`: the text is not JSON at all; otherwise `issues` counts what the schema refused (never the values). */
+  | { success: false; notJson: true }
+  | { success: false; notJson: false; issues: number };
+
+/**
+ * Parses `text` as JSON, then with `schema`: the one reading of a JSON message body at an edge (a queue record, an SNS
+ * event), where both failures are the caller's to log and drop.
+ */
+export function parseJsonWith<T>(schema: z.ZodType<T>, text: string): JsonParseResult<T> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { success: false, notJson: true };
+  }
+  const parsed = schema.safeParse(json);
+  return parsed.success ? { success: true, data: parsed.data } : { success: false, notJson: false, issues: parsed.error.issues.length };
+}

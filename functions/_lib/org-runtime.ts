@@ -1,14 +1,13 @@
-import { KMSClient } from '@aws-sdk/client-kms';
 import type { MessageDetailsReaderFactory, OrgKeyring } from '../../shared/org/ports.js';
 import { KmsOrgKeyring } from './adapters/kms-org-keyring.js';
 import { CachingOrgKeyring } from './adapters/local-org-keyring.js';
 import { messageDetailsReaders } from './adapters/message-details-readers.js';
+import { lambdaKmsClient } from './aws/kms.js';
 import { config } from './config.js';
-import { traced } from './powertools.js';
 
 /**
- * Organization mode's AWS wiring, apart from aws-runtime.ts so that only the functions that use it (device API, org
- * API, dispatcher) bundle the KMS client and the mail-server readers.
+ * Organization mode's AWS wiring, apart from the rest so that only the functions that use it (device API, org API,
+ * dispatcher) bundle the KMS client and the mail-server readers.
  */
 let keyring: OrgKeyring | undefined;
 
@@ -17,7 +16,7 @@ let keyring: OrgKeyring | undefined;
  * org costs one KMS Decrypt per container and quarter hour, not one per mail.
  */
 export function orgKeyring(): OrgKeyring {
-  keyring ??= new CachingOrgKeyring(new KmsOrgKeyring(traced(new KMSClient({ region: config.region() })), config.orgSecretsKeyArn()));
+  keyring ??= new CachingOrgKeyring(new KmsOrgKeyring(lambdaKmsClient(), config.orgSecretsKeyArn()));
   return keyring;
 }
 

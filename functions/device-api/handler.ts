@@ -1,33 +1,30 @@
-import { DynamoDbDecisionLog } from '../_lib/adapters/dynamodb-decision-log.js';
-import { dynamoDbDevicePorts } from '../_lib/adapters/dynamodb-device-ports.js';
-import { DynamoDbOrgStore } from '../_lib/adapters/dynamodb-org-store.js';
-import { awsClients, pushEndpointRegistry, secretsManagerSecret } from '../_lib/aws-runtime.js';
-import { mailServerReaders, orgKeyring } from '../_lib/org-runtime.js';
+import { SnsEndpointRegistry } from '../_lib/adapters/sns-endpoint-registry.js';
+import { secretsManagerSecret } from '../_lib/aws/secrets-manager.js';
+import { lambdaSnsClient } from '../_lib/aws/sns.js';
 import { config } from '../_lib/config.js';
+import { lambdaRuntime } from '../_lib/lambda-runtime.js';
+import { mailServerReaders, orgKeyring } from '../_lib/org-runtime.js';
+import { noEndpointRegistry } from '../../shared/push/push-gateway.js';
 import { createDeviceApiHandler } from './edge.js';
+import { buildDeviceApiDeps } from './wiring.js';
 
-const { documentClient } = awsClients();
 const orgTokenSecret = secretsManagerSecret(config.orgTokenSecretArn());
 // Read once at cold start, so a missing or unreadable secret fails the start (and the Errors alarm), not a request.
 await orgTokenSecret();
-const tableName = config.tableName();
-const { devices, registry, mailboxes, retirement, pushTokens, deviceQuota } = dynamoDbDevicePorts(documentClient, tableName);
 
-export const handler = createDeviceApiHandler({
-  devices,
-  registry,
-  mailboxes,
-  retirement,
-  pushTokens,
-  deviceQuota,
-  maxDevicesPerOrg: config.maxDevicesPerOrg(),
-  decisions: new DynamoDbDecisionLog(documentClient, tableName),
-  endpoints: pushEndpointRegistry(),
-  publicUrl: config.publicUrl(),
-  orgTokenSecret,
-  now: Date.now,
-  random: Math.random,
-  orgs: new DynamoDbOrgStore(documentClient, tableName),
-  keyring: orgKeyring(),
-  readers: mailServerReaders,
-});
+export const handler = createDeviceApiHandler(
+  buildDeviceApiDeps(lambdaRuntime(), {
+    // SNS mobile push registers a platform endpoint per device; direct APNs has nothing to register.
+    endpoints:
+      config.pushGateway() === 'sns'
+        ? new SnsEndpointRegistry(lambdaSnsClient(), {
+            platformApplicationArns: { production: config.snsPlatformApplicationArn(), sandbox: config.snsSandboxPlatformApplicationArn() },
+          })
+        : noEndpointRegistry,
+    publicUrl: config.publicUrl(),
+    orgTokenSecret,
+    maxDevicesPerOrg: config.maxDevicesPerOrg(),
+    keyring: orgKeyring(),
+    readers: mailServerReaders,
+  }),
+);

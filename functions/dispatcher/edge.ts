@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { queueMessageSchema } from '../../shared/queue/queue-messages.js';
+import { parseJsonWith } from '../../shared/validation.js';
 import type { UseCaseLogger } from '../_lib/powertools.js';
 import { observability } from '../_lib/middleware.js';
 import type { DispatcherDeps, DispatchRecord } from './deps.js';
@@ -48,17 +49,9 @@ export async function dispatchQueueRecords(records: QueueRecord[], deps: Dispatc
 }
 
 function parseQueueRecord(record: QueueRecord, logger: UseCaseLogger): DispatchRecord['message'] | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(record.body);
-  } catch {
-    logger.error('poison record: body is not JSON', { messageId: record.messageId });
-    return undefined;
-  }
-  const parsed = queueMessageSchema.safeParse(json);
-  if (!parsed.success) {
-    logger.error('poison record: body is not a queue message', { messageId: record.messageId, issues: parsed.error.issues.length });
-    return undefined;
-  }
-  return parsed.data;
+  const parsed = parseJsonWith(queueMessageSchema, record.body);
+  if (parsed.success) return parsed.data;
+  if (parsed.notJson) logger.error('poison record: body is not JSON', { messageId: record.messageId });
+  else logger.error('poison record: body is not a queue message', { messageId: record.messageId, issues: parsed.issues });
+  return undefined;
 }

@@ -15,8 +15,6 @@ import { issueAdminToken } from '../../functions/_lib/admin-token.js';
 import { DynamoDbOrgStore } from '../../functions/_lib/adapters/dynamodb-org-store.js';
 import { CachingOrgKeyring, LocalOrgKeyring } from '../../functions/_lib/adapters/local-org-keyring.js';
 import { messageDetailsReaders } from '../../functions/_lib/adapters/message-details-readers.js';
-import { OrganizationDetails } from '../../functions/dispatcher/organization-details.js';
-import { clearOrgDevices } from '../../functions/org-api/clear-org-devices.js';
 import { createOrgApiHandler } from '../../functions/org-api/edge.js';
 import type { OrgKeyring } from '../../shared/org/ports.js';
 import { LOCAL_ADMIN_TOKEN_SECRET } from './local-defaults.js';
@@ -24,7 +22,12 @@ import { useCaseLogger, metricsCounter, type OutcomeCounter, type UseCaseLogger 
 import { CALLBACK_ROUTES, DEVICE_API_ROUTES, ORG_API_ROUTES } from '../../functions/_lib/routes.js';
 import { createDeviceApiHandler } from '../../functions/device-api/edge.js';
 import { createDispatcherHandler } from '../../functions/dispatcher/edge.js';
-import { DEFAULT_ALERT_BUDGET, DEFAULT_DEDUPE_TTL_SECONDS } from '../../functions/dispatcher/deps.js';
+import { buildDispatcherDeps } from '../../functions/dispatcher/wiring.js';
+import { buildDeviceApiDeps } from '../../functions/device-api/wiring.js';
+import { buildExchangeCallbackDeps } from '../../functions/exchange-callback/wiring.js';
+import { buildOrgApiDeps } from '../../functions/org-api/wiring.js';
+import { buildSupervisorDeps } from '../../functions/supervisor/wiring.js';
+import type { RelayRuntime } from '../../functions/_lib/relay-runtime.js';
 import { createSupervisorHandler } from '../../functions/supervisor/edge.js';
 import type { SweepReport } from '../../functions/supervisor/run-sweep.js';
 import { createExchangeCallbackHandler } from '../../functions/exchange-callback/edge.js';
@@ -223,41 +226,31 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     const orgs = new DynamoDbOrgStore(clients.documentClient, backends.tableName);
     const policy = { allowLoopback: true };
     const readers = messageDetailsReaders(policy);
-    const organization = { orgs, keyring, readers };
 
-    const deviceApi = createDeviceApiHandler({
-      ...ports,
-      maxDevicesPerOrg: options.maxDevicesPerOrg ?? DEFAULT_MAX_DEVICES_PER_ORG,
-      decisions,
-      endpoints: noEndpointRegistry,
-      publicUrl,
-      orgTokenSecret,
-      now,
-      random,
-      ...organization,
-    });
-    const orgApi = createOrgApiHandler({
-      ...organization,
-      policy,
-      clearOrgDevices: (orgId) => clearOrgDevices(orgId, { orgs, devices: ports.devices, registry: ports.registry, mailboxes: ports.mailboxes, now }),
-      adminTokenSecret,
-      now,
-    });
-    const callback = createExchangeCallbackHandler({ ...ports, decisions, queue, now, logger, counter });
-    const dispatcher = createDispatcherHandler({
-      ...ports,
-      dedupe,
-      decisions,
-      push,
-      now,
-      logger,
-      counter,
-      maxReceiveCount,
-      dedupeTtlSeconds: DEFAULT_DEDUPE_TTL_SECONDS,
-      queue,
-      alertBudget: options.alertBudget ?? DEFAULT_ALERT_BUDGET,
-      organization: new OrganizationDetails({ ...organization, now, logger }),
-    });
+    // The same wiring as the Lambda entries (each function's wiring.ts), over the local adapters.
+    const runtime: RelayRuntime = { ports, dedupe, decisions, orgs, now, random, logger, counter };
+    const deviceApi = createDeviceApiHandler(
+      buildDeviceApiDeps(runtime, {
+        endpoints: noEndpointRegistry,
+        publicUrl,
+        orgTokenSecret,
+        maxDevicesPerOrg: options.maxDevicesPerOrg ?? DEFAULT_MAX_DEVICES_PER_ORG,
+        keyring,
+        readers,
+      }),
+    );
+    const orgApi = createOrgApiHandler(buildOrgApiDeps(runtime, { keyring, readers, policy, adminTokenSecret }));
+    const callback = createExchangeCallbackHandler(buildExchangeCallbackDeps(runtime, { queue }));
+    const dispatcher = createDispatcherHandler(
+      buildDispatcherDeps(runtime, {
+        push,
+        maxReceiveCount,
+        queue,
+        keyring,
+        readers,
+        ...(options.alertBudget ? { alertBudget: options.alertBudget } : {}),
+      }),
+    );
 
     const extras: LocalExtraRoute[] = [
       (req, res, url) => {
@@ -296,7 +289,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     cleanups.push(() => poller.stop());
 
     // EventBridge's one-minute schedule, as a timer; tests turn it off and call runSupervisorSweep themselves.
-    const supervisor = createSupervisorHandler({ ...ports, decisions, push, now, random, logger, counter });
+    const supervisor = createSupervisorHandler(buildSupervisorDeps(runtime, { push }));
     const sweep = () => supervisor({} as never, localLambdaContext('supervisor'));
     const sweepEveryMs = options.supervisorIntervalMs ?? 15_000;
     let sweeping: Promise<unknown> = Promise.resolve();

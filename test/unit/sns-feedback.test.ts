@@ -7,6 +7,8 @@ import {
   retireDisabledEndpoint,
   type RetireDisabledEndpointDeps,
 } from '../../functions/sns-feedback/retire-disabled-endpoint.js';
+import { createSnsFeedbackHandler } from '../../functions/sns-feedback/edge.js';
+import { localLambdaContext } from '../../infra/local/lambda-context.js';
 
 const snsMock = mockClient(SNSClient);
 
@@ -117,5 +119,25 @@ describe('retireDisabledEndpoint', () => {
 describe('endpointEventSchema', () => {
   it('refuses an event without an endpoint ARN', () => {
     expect(endpointEventSchema.safeParse({ EventType: 'DeliveryFailure' }).success).toBe(false);
+  });
+});
+
+describe('the sns-feedback edge', () => {
+  const record = (message: string) => ({
+    EventSource: 'aws:sns',
+    EventVersion: '1.0',
+    EventSubscriptionArn: 'arn:aws:sns:eu-west-1:123456789012:relay-endpoint-events:1',
+    Sns: { MessageId: `m-${message.length}`, Timestamp: '2026-11-23T10:00:00.000Z', Message: message } as never,
+  });
+
+  it('retires for a well-formed event and drops a message that is not JSON or names no endpoint, without throwing', async () => {
+    snsMock.on(GetEndpointAttributesCommand).resolves({ Attributes: { Enabled: 'false', Token: TOKEN, CustomUserData: 'device-1' } });
+    const { deps, retireDevice } = setup();
+    const handler = createSnsFeedbackHandler(deps);
+
+    await handler({ Records: [record('not json {'), record(JSON.stringify({ EventType: 'DeliveryFailure' })), record(JSON.stringify(deliveryFailure))] }, localLambdaContext('sns-feedback'));
+
+    expect(retireDevice).toHaveBeenCalledExactlyOnceWith('device-1', { pushToken: TOKEN, tokenRejectedAt: PUBLISHED_AT, reason: 'EndpointDisabled', now: NOW });
+    expect(deps.logger.warn).toHaveBeenCalledTimes(2);
   });
 });

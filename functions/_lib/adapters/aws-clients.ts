@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { documentClientOf } from './dynamodb-document-client.js';
 
 /** Static credentials; locally any non-empty pair is accepted by dynalite and fauxqs. */
 export interface StaticCredentials {
@@ -34,8 +35,9 @@ export interface AwsClients {
 export const LOCAL_CREDENTIALS: StaticCredentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 /**
- * Builds the AWS clients from explicit options; reads no environment (config.ts does that). Call once per process
- * (module scope in a Lambda) so that connections are reused.
+ * Builds the DynamoDB and SQS clients from explicit options, for the local runtime, the tests and the benchmarks; reads
+ * no environment. A Lambda builds its clients in functions/_lib/aws/ (one module per service, so each bundle holds only
+ * the clients its function uses). Call once per process so that connections are reused.
  *
  * When an endpoint is given it is passed to the client explicitly: fauxqs hands out queue URLs whose host may not
  * resolve, and the SQS client otherwise sends each request to its QueueUrl's host.
@@ -52,9 +54,7 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
     ...(dynamodbEndpoint !== undefined ? { endpoint: dynamodbEndpoint } : {}),
     ...withCredentials(credentialsFor(dynamodbEndpoint)),
   });
-  const documentClient = DynamoDBDocumentClient.from(dynamodb, {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  const documentClient = documentClientOf(dynamodb);
   const sqs = new SQSClient({
     ...base,
     ...(sqsEndpoint !== undefined ? { endpoint: sqsEndpoint, useQueueUrlAsEndpoint: false } : {}),

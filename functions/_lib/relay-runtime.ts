@@ -1,0 +1,23 @@
+import type { OrgStore } from '../../shared/org/ports.js';
+import type { DecisionLog, DedupeStore, DevicePorts } from '../../shared/store/ports.js';
+import type { OutcomeCounter, UseCaseLogger } from './powertools.js';
+
+/**
+ * What every function's deps are built from: the table's adapters, built once per process, and the clock, randomness
+ * and telemetry. The Lambda entries get it from `lambdaRuntime()` (lambda-runtime.ts); `npm start` and the tests that
+ * run the local service build it over dynalite, with their fault wrappers applied once. Each function's
+ * `build<Function>Deps(runtime, options)` (its wiring.ts) then picks what its use cases need, and takes what only some
+ * functions have (a queue, the push gateway, the organizations' keyring) as options, so that a Lambda bundles only the
+ * AWS clients its function uses; the Lambda and the local runtime run the same wiring.
+ */
+export interface RelayRuntime {
+  ports: DevicePorts;
+  dedupe: DedupeStore;
+  decisions: DecisionLog;
+  /** Organizations (organization mode) as stored in the table. */
+  orgs: OrgStore;
+  now: () => number;
+  random: () => number;
+  logger: UseCaseLogger;
+  counter: OutcomeCounter;
+}

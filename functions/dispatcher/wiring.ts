@@ -1,0 +1,40 @@
+import type { MessageDetailsReaderFactory, OrgKeyring } from '../../shared/org/ports.js';
+import type { AlertBudget } from '../../shared/store/ports.js';
+import type { RelayRuntime } from '../_lib/relay-runtime.js';
+import { DEFAULT_ALERT_BUDGET, DEFAULT_DEDUPE_TTL_SECONDS, type DispatcherDeps } from './deps.js';
+import { OrganizationDetails } from './organization-details.js';
+
+export interface DispatcherWiringOptions extends Pick<DispatcherDeps, 'push' | 'maxReceiveCount' | 'queue'> {
+  /** Organization mode: the key that opens organizations' data keys, and their mail servers. */
+  keyring: OrgKeyring;
+  readers: MessageDetailsReaderFactory;
+  alertBudget?: AlertBudget;
+}
+
+/** The dispatcher's deps, for the Lambda entry and the local runtime alike. */
+export function buildDispatcherDeps(runtime: RelayRuntime, options: DispatcherWiringOptions): DispatcherDeps {
+  const { devices, retirement, burstBudget, actionLimit } = runtime.ports;
+  return {
+    devices,
+    retirement,
+    burstBudget,
+    actionLimit,
+    dedupe: runtime.dedupe,
+    decisions: runtime.decisions,
+    push: options.push,
+    now: runtime.now,
+    logger: runtime.logger,
+    counter: runtime.counter,
+    maxReceiveCount: options.maxReceiveCount,
+    dedupeTtlSeconds: DEFAULT_DEDUPE_TTL_SECONDS,
+    queue: options.queue,
+    alertBudget: options.alertBudget ?? DEFAULT_ALERT_BUDGET,
+    organization: new OrganizationDetails({
+      orgs: runtime.orgs,
+      keyring: options.keyring,
+      readers: options.readers,
+      now: runtime.now,
+      logger: runtime.logger,
+    }),
+  };
+}

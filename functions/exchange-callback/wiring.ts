@@ -1,0 +1,18 @@
+import type { EventQueue } from '../../shared/queue/queue-messages.js';
+import type { RelayRuntime } from '../_lib/relay-runtime.js';
+import type { GraphCallbackDeps } from './accept-graph-notifications.js';
+
+/** The callback's deps (EWS and Graph), for the Lambda entry and the local runtime alike. */
+export function buildExchangeCallbackDeps(runtime: RelayRuntime, options: { queue: EventQueue }): GraphCallbackDeps {
+  const { callbacks, devices, supervision } = runtime.ports;
+  return {
+    callbacks,
+    devices,
+    supervision,
+    decisions: runtime.decisions,
+    queue: options.queue,
+    now: runtime.now,
+    logger: runtime.logger,
+    counter: runtime.counter,
+  };
+}

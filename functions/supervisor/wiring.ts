@@ -1,0 +1,20 @@
+import type { RelayRuntime } from '../_lib/relay-runtime.js';
+import type { SupervisorDeps } from './run-sweep.js';
+
+/** The supervisor's deps, for the Lambda entry and the local runtime alike. */
+export function buildSupervisorDeps(runtime: RelayRuntime, options: Pick<SupervisorDeps, 'push'>): SupervisorDeps {
+  const { devices, registry, supervision, retirement, actionLimit } = runtime.ports;
+  return {
+    devices,
+    registry,
+    supervision,
+    retirement,
+    actionLimit,
+    decisions: runtime.decisions,
+    push: options.push,
+    now: runtime.now,
+    random: runtime.random,
+    logger: runtime.logger,
+    counter: runtime.counter,
+  };
+}
