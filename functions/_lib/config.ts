@@ -53,4 +53,8 @@ export const config = {
   region: () => optional('AWS_REGION') ?? 'us-east-1',
   /** True inside Lambda; the local runtime and tests run the same handlers without X-Ray. */
   inLambda: () => optional('AWS_LAMBDA_FUNCTION_NAME') !== undefined,
+  /** Where Lambda's X-Ray daemon listens; set by Lambda only when the function has active tracing. */
+  xrayDaemonAddress: () => optional('AWS_XRAY_DAEMON_ADDRESS'),
+  /** The handler Lambda runs (`index.handler`), named in the invocation's X-Ray subsegment. */
+  lambdaHandlerName: () => optional('_HANDLER') ?? 'handler',
 };

@@ -80,11 +80,6 @@ export class RelayFunction extends Construct {
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
       environment: {
         POWERTOOLS_LOG_LEVEL: logLevel,
-        // Never record a handler's response or error in X-Ray: responses hold device secrets, callback URLs and push
-        // tokens. The code turns both off too (functions/_lib/middleware.ts, powertools.ts); this covers any handler
-        // wired without them.
-        POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
-        POWERTOOLS_TRACER_CAPTURE_ERROR: 'false',
         // Without it Node ignores the bundle's source map and error stacks point into minified code.
         NODE_OPTIONS: '--enable-source-maps',
       },

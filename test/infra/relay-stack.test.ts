@@ -139,7 +139,7 @@ describe('the functions', () => {
   it('get exactly the environment each one reads (functions/_lib/config.ts)', () => {
     const variables = (id: string) => Object.keys(json.Resources[id].Properties.Environment.Variables).sort();
     // Service name and namespace are set in code only (functions/_lib/observability-names.ts), not here as well.
-    const powertools = ['NODE_OPTIONS', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_TRACER_CAPTURE_ERROR', 'POWERTOOLS_TRACER_CAPTURE_RESPONSE'];
+    const powertools = ['NODE_OPTIONS', 'POWERTOOLS_LOG_LEVEL'];
     expect(variables(ids.deviceApi)).toEqual(
       [...powertools, 'TABLE_NAME', 'ORG_TOKEN_SECRET_ARN', 'ORG_SECRETS_KEY_ARN', 'MAX_DEVICES_PER_ORG', 'PUBLIC_URL', 'PUSH_GATEWAY', 'SNS_PLATFORM_APPLICATION_ARN', 'SNS_SANDBOX_PLATFORM_APPLICATION_ARN'].sort(),
     );
@@ -156,14 +156,6 @@ describe('the functions', () => {
     });
     expect(json.Resources[ids.deviceApi].Properties.Environment.Variables.ORG_TOKEN_SECRET_ARN).toEqual(secretArn('inbox-relay/org-token'));
     expect(json.Resources[ids.deviceApi].Properties.Environment.Variables.MAX_DEVICES_PER_ORG).toBe('10000');
-  });
-
-  it('never let X-Ray record a handler\'s response or error (they hold device secrets, callback URLs, push tokens)', () => {
-    const functions = resourcesOfType(json, 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(7);
-    for (const [, fn] of functions) {
-      expect(fn.Properties.Environment.Variables).toMatchObject({ POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false', POWERTOOLS_TRACER_CAPTURE_ERROR: 'false' });
-    }
   });
 
   it('reserve concurrency for the callback function alone', () => {
