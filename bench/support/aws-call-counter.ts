@@ -3,7 +3,7 @@ import diagnostics_channel from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import type { AwsClients } from '../../functions/_lib/adapters/aws-clients.js';
-import { CALLBACK_PATH_PREFIX, GRAPH_LIFECYCLE_PATH_PREFIX, GRAPH_NOTIFICATION_PATH_PREFIX } from '../../functions/device-api/deps.js';
+import { CALLBACK_PATH_PREFIX, GRAPH_LIFECYCLE_PATH_PREFIX, GRAPH_NOTIFICATION_PATH_PREFIX } from '../../functions/_lib/mailbox-endpoints.js';
 
 /**
  * Counts every AWS API call the local service makes, by the function that made it, with what AWS would bill for it:

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { BatchWriteCommand, PutCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { hashSecret } from '../../functions/_lib/device-secrets.js';
 import { ORG_DEVICE_COUNT_SK } from '../../functions/_lib/adapters/table-design.js';
-import { GRAPH_NOTIFICATION_PATH_PREFIX, callbackUrl } from '../../functions/device-api/deps.js';
+import { GRAPH_NOTIFICATION_PATH_PREFIX, callbackUrl } from '../../functions/_lib/mailbox-endpoints.js';
 import { api } from '../../test/support/device-api.js';
 import { progress } from './progress.js';
 

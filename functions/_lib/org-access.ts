@@ -1,4 +1,5 @@
 import { MailServerError, type MessageDetailsReader, type MessageDetailsReaderFactory, type OrgHealth, type OrgKeyring, type OrgRecord, type OrgStore } from '../../shared/org/ports.js';
+import type { SubscriptionManager, SubscriptionManagerFactory } from '../../shared/org/subscription-manager.js';
 import { open, secretContext, vipHashKey } from './org-secrets.js';
 
 /**
@@ -23,6 +24,18 @@ export async function openOrgAccess(org: OrgRecord, deps: Pick<OrgAccessDeps, 'k
   const dataKey = await deps.keyring.openDataKey(org.orgId, org.wrappedDataKey);
   const secret = open(dataKey, secretContext(org.orgId), org.sealedSecret);
   return { org, dataKey, vipKey: vipHashKey(dataKey), reader: deps.readers(org.mailServer, secret) };
+}
+
+/**
+ * The manager of the relay's own subscriptions (contract section 9) for the org's mail server, with the service
+ * account's secret opened, and the org's data key (to open the mailboxes' sealed addresses).
+ */
+export async function openSubscriptionManager(
+  org: OrgRecord,
+  deps: { keyring: OrgKeyring; subscriptionManagers: SubscriptionManagerFactory },
+): Promise<{ manager: SubscriptionManager; dataKey: Uint8Array }> {
+  const dataKey = await deps.keyring.openDataKey(org.orgId, org.wrappedDataKey);
+  return { manager: deps.subscriptionManagers(org.mailServer, open(dataKey, secretContext(org.orgId), org.sealedSecret)), dataKey };
 }
 
 /** The org in organization mode, opened; undefined in the default mode (no org record). */

@@ -1,7 +1,8 @@
 import { MAX_DELEGATED_MAILBOXES, type AddMailboxRequest, type RegisteredMailbox } from '../../shared/device/device-schemas.js';
 import type { DeviceRecord } from '../../shared/store/ports.js';
 import { supervisionDueAt } from '../../shared/supervision/subscription-state.js';
-import { mailboxEndpoints, newMailboxSecrets, type DeviceApiDeps } from './deps.js';
+import { mailboxEndpoints, newMailboxSecrets } from '../_lib/mailbox-endpoints.js';
+import type { DeviceApiDeps } from './deps.js';
 import { OrganizationContext } from './organization-fields.js';
 
 /**

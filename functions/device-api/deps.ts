@@ -1,8 +1,6 @@
 import type { DecisionLog, DeviceQuota, DeviceReader, DeviceRegistry, MailboxRegistry, PushTokenClaims, TokenRetirement } from '../../shared/store/ports.js';
 import type { PushEndpointRegistry } from '../../shared/push/push-gateway.js';
 import type { SecretSource } from '../_lib/secret-cache.js';
-import type { GraphEndpoints } from '../../shared/device/device-schemas.js';
-import { hashSecret, newSecret } from '../_lib/device-secrets.js';
 import type { MessageDetailsReaderFactory, OrgKeyring, OrgStore } from '../../shared/org/ports.js';
 
 /** What the device API's use cases need; the handler wires AWS adapters, tests wire in-memory ones. */
@@ -36,41 +34,4 @@ export interface DeviceApiDeps {
   readers: MessageDetailsReaderFactory;
   /** Waits before a PATCH is re-applied (RetryTiming's `sleep`; default a real timer, tests pass one that does not wait). */
   sleep?: (ms: number) => Promise<void>;
-}
-
-export const CALLBACK_PATH_PREFIX = '/v1/callbacks/';
-export const GRAPH_NOTIFICATION_PATH_PREFIX = '/v1/graph/notifications/';
-export const GRAPH_LIFECYCLE_PATH_PREFIX = '/v1/graph/lifecycle/';
-
-export function callbackUrl(publicUrl: string, secret: string): string {
-  return `${publicUrl.replace(/\/+$/, '')}${CALLBACK_PATH_PREFIX}${secret}`;
-}
-
-/**
- * A mailbox's URLs and `clientState` (contract sections 3 and 7), from its two secrets: the URL secret ends the EWS
- * callback URL and both Graph URLs (always as their last path segment, since Graph appends `?validationToken=`), and
- * the `clientState` is a second, independent secret that Graph repeats in every notification body, so that a leaked
- * URL alone (in a proxy log, say) pushes nothing.
- */
-export function mailboxEndpoints(publicUrl: string, secrets: MailboxSecrets): { callbackUrl: string; graph: GraphEndpoints } {
-  const base = publicUrl.replace(/\/+$/, '');
-  return {
-    callbackUrl: callbackUrl(publicUrl, secrets.urlSecret),
-    graph: {
-      notificationUrl: `${base}${GRAPH_NOTIFICATION_PATH_PREFIX}${secrets.urlSecret}`,
-      lifecycleNotificationUrl: `${base}${GRAPH_LIFECYCLE_PATH_PREFIX}${secrets.urlSecret}`,
-      clientState: secrets.clientState,
-    },
-  };
-}
-
-export interface MailboxSecrets {
-  urlSecret: string;
-  clientState: string;
-}
-
-/** New secrets for a mailbox, and the hashes that are all the store keeps of them. */
-export function newMailboxSecrets(): { secrets: MailboxSecrets; stored: { callbackKey: string; clientStateHash: string } } {
-  const secrets = { urlSecret: newSecret(), clientState: newSecret() };
-  return { secrets, stored: { callbackKey: hashSecret(secrets.urlSecret), clientStateHash: hashSecret(secrets.clientState) } };
 }

@@ -2,7 +2,8 @@ import type { RegisteredMailbox } from '../../shared/device/device-schemas.js';
 import { MailboxNotFoundError, RelayManagedError } from '../../shared/errors.js';
 import { isRelayManaged } from '../../shared/org/managed-subscription.js';
 import type { DeviceRecord } from '../../shared/store/ports.js';
-import { mailboxEndpoints, newMailboxSecrets, type DeviceApiDeps } from './deps.js';
+import { mailboxEndpoints, newMailboxSecrets } from '../_lib/mailbox-endpoints.js';
+import type { DeviceApiDeps } from './deps.js';
 
 /**
  * New secrets for one mailbox (contract section 3): a new URL secret (the EWS callback URL and both Graph URLs) and a

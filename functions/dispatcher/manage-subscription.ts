@@ -1,12 +1,13 @@
 import { managedSubscriptionOf, type CatchUpRequests, type ManagedMailbox, type ManagedSubscriptionStore } from '../../shared/org/managed-subscription.js';
 import { MailServerError } from '../../shared/org/ports.js';
 import type { SubscriptionManager } from '../../shared/org/subscription-manager.js';
-import type { ManagedSubscriptionMessage } from '../../shared/queue/queue-messages.js';
+import type { ManagedSubscriptionJob, ManagedSubscriptionMessage } from '../../shared/queue/queue-messages.js';
 import type { DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
-import { keepManagedSubscription, type KeepOutcome } from '../supervisor/keep-managed-subscription.js';
+import { keepManagedSubscription, secretHashOf, type KeepOutcome } from '../supervisor/keep-managed-subscription.js';
 import { catchUpMailbox } from './catch-up-mailbox.js';
 import type { DispatcherDeps, DispatchRecord } from './deps.js';
 import { claimantOf } from './event-claims.js';
+import { recordOutcome } from './record-outcome.js';
 
 /**
  * The mail-server work of a relay-managed subscription (contract section 9), queued by whoever noticed it is due: the
@@ -24,6 +25,8 @@ import { claimantOf } from './event-claims.js';
 export interface ManagedTargets {
   /** Undefined when the mailbox is not (or no longer) relay-managed, or its org left organization mode. */
   open(device: DeviceRecord, mailbox: MailboxRecord): Promise<{ address: string; manager: SubscriptionManager } | undefined>;
+  /** The org's manager alone (deleting a subscription needs no mailbox); undefined when the org left organization mode. */
+  manager(orgId: string): Promise<SubscriptionManager | undefined>;
 }
 
 export type ManageSubscriptionDeps = DispatcherDeps & {
@@ -32,10 +35,12 @@ export type ManageSubscriptionDeps = DispatcherDeps & {
   catchUps: CatchUpRequests;
 };
 
-export type ManageOutcome = KeepOutcome | { action: 'caught-up'; alerted: number } | { action: 'skipped'; reason: string };
+export type ManageOutcome = KeepOutcome | { action: 'caught-up'; alerted: number } | { action: 'deleted'; subscriptions: number } | { action: 'skipped'; reason: string };
 
 export async function manageSubscription(record: DispatchRecord<ManagedSubscriptionMessage>, deps: ManageSubscriptionDeps): Promise<ManageOutcome> {
   const { message } = record;
+  // The mailbox of a deletion is gone (or no longer the relay's): only the org is needed.
+  if (message.job.work === 'delete') return deleteSubscriptions(message.job, deps);
   const { device, mailbox } = await deps.devices.getDeviceAndMailbox(message.deviceId, message.mailboxId);
   if (!device || !mailbox) return skipped('mailbox-removed', deps);
   const managed = managedSubscriptionOf(mailbox);
@@ -43,6 +48,8 @@ export async function manageSubscription(record: DispatchRecord<ManagedSubscript
   if (!managed) return skipped('not-relay-managed', deps);
   const target = await deps.targets.open(device, mailbox);
   if (!target) return skipped('organization-unavailable', deps);
+  // The operator moved the org to another kind of mail server: its service account cannot keep this subscription.
+  if (target.manager.protocol !== managed.protocol) return skipped('mail-server-type-changed', deps);
   const view: ManagedMailbox = { ...mailbox, managed };
 
   const { job } = message;
@@ -56,6 +63,8 @@ export async function manageSubscription(record: DispatchRecord<ManagedSubscript
       try {
         await target.manager.reauthorize(mailbox.subscriptionId);
         deps.counter.count('ManagedSubscriptionReauthorized');
+        // A renewal of the subscription's authorization (its expiry stays): the why-log shows it as one.
+        await recordOutcome({ deviceId: device.deviceId, at: deps.now(), mailbox: mailbox.mailboxId, outcome: 'subscription-renewed', reason: 'graph:reauthorized' }, deps);
         return { action: 'reauthorized' };
       } catch (error) {
         // Graph no longer has it: reauthorizing is moot, a new subscription is what brings notifications back.
@@ -83,6 +92,24 @@ export async function manageSubscription(record: DispatchRecord<ManagedSubscript
       return { action: 'caught-up', alerted: result.alerted };
     }
   }
+}
+
+/**
+ * Deletes the relay's Graph subscription of a mailbox that is gone or handed back, and the one an interrupted attempt
+ * may have made without recording it (found by the hash of its URL secret). A failure goes back to the queue.
+ */
+async function deleteSubscriptions(job: Extract<ManagedSubscriptionJob, { work: 'delete' }>, deps: ManageSubscriptionDeps): Promise<ManageOutcome> {
+  const manager = await deps.targets.manager(job.orgId);
+  if (!manager) return skipped('organization-unavailable', deps);
+  if (manager.protocol !== 'graph') return skipped('nothing-to-delete-for-ews', deps);
+  const ids = new Set(job.subscriptionId === undefined ? [] : [job.subscriptionId]);
+  if (job.callbackKey !== undefined) {
+    for (const listed of await manager.list()) if (secretHashOf(listed.notificationUrl) === job.callbackKey) ids.add(listed.subscriptionId);
+  }
+  // One Graph no longer has counts as deleted (the adapter's remove says so).
+  for (const id of ids) await manager.remove(id);
+  deps.counter.count('ManagedSubscriptionDeleted', ids.size);
+  return { action: 'deleted', subscriptions: ids.size };
 }
 
 function skipped(reason: string, deps: Pick<DispatcherDeps, 'logger' | 'counter'>): ManageOutcome {

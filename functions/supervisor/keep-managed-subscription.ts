@@ -120,6 +120,8 @@ async function subscribe(
   }
   if (!subscription) {
     const endpoints = await deps.managed.renewEndpoints(mailbox.deviceId, mailbox.mailboxId, now);
+    // Removed or handed back since it was read: nothing is subscribed for a mailbox the relay no longer keeps.
+    if (!endpoints) return { action: 'gone' };
     subscription =
       manager.protocol === 'graph'
         ? await manager.create({

@@ -7,6 +7,7 @@ import * as z from 'zod';
 import { isPastTtl, type Item } from '../../functions/_lib/adapters/dynamodb-support.js';
 import { decisionSchema } from '../../shared/device/device-schemas.js';
 import { subscriptionState, subscriptionStateSchema, type SupervisedMailbox } from '../../shared/supervision/subscription-state.js';
+import { isRelayManaged } from '../../shared/org/managed-subscription.js';
 import { ORG_PK_PREFIX } from '../../functions/_lib/adapters/dynamodb-org-store.js';
 import { DEVICE_PK_PREFIX, EVENT_SK_PREFIX, MAILBOX_SK_PREFIX, META_SK, TABLE_KEYS, TTL_ATTRIBUTE } from '../../functions/_lib/adapters/table-design.js';
 import type { ApnsSandbox } from './apns-sandbox.js';
@@ -61,6 +62,12 @@ const statusMailboxSchema = z.object({
   state: subscriptionStateSchema,
   /** `ews`, `graph`, or null before a subscription of either is reported. */
   protocol: z.string().nullable(),
+  /** Who keeps the subscription: `relay` (contract section 9, the org's service account) or `device`. */
+  managedBy: z.enum(['relay', 'device']),
+  /** Relay-managed: when the relay last made or renewed the subscription. */
+  lastRenewalAt: z.string().nullable(),
+  /** Relay-managed: why its last attempts failed (a kind such as `throttled`, and how many in a row), else null. */
+  renewalError: z.string().nullable(),
 });
 
 const statusDeviceSchema = z.object({
@@ -305,6 +312,8 @@ const PROJECTED_ATTRIBUTES = [
   // mailbox (the fields `subscriptionState` reads)
   'mailboxId', 'kind', 'subscriptionId', 'expiresAt', 'lastNotificationAt', 'subscriptionReportedAt', 'statusFrequencyMinutes',
   'supersededAt', 'resubscribeRequestedAt', 'protocol',
+  // who keeps the subscription (never the sealed address or the delta link)
+  'managedBy', 'managedProtocol', 'managedRenewedAt', 'managedFailures', 'managedLastError',
   // decision
   'at', 'mailbox', 'outcome', 'reason',
 ] as const;
@@ -376,6 +385,7 @@ function toStatusDevice(
       lastNotificationAt: isoOrNull(item.lastNotificationAt),
       state: subscriptionState(supervisedMailbox(item), now),
       protocol: typeof item.protocol === 'string' ? item.protocol : null,
+      ...managerOf(item),
     }));
   // Event sort keys are `EVENT#<ISO at>#<suffix>`, so sorting them sorts by time.
   const events = items.filter((item) => sortKey(item).startsWith(EVENT_SK_PREFIX));
@@ -417,10 +427,24 @@ function recordedAt(sortKey: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
+/** Who keeps the mailbox's subscription, and for the relay how its renewals go. */
+function managerOf(item: Item): Pick<StatusSnapshot['devices'][number]['mailboxes'][number], 'managedBy' | 'lastRenewalAt' | 'renewalError'> {
+  const fields = { managedBy: typeof item.managedBy === 'string' ? item.managedBy : undefined, managedProtocol: typeof item.managedProtocol === 'string' ? item.managedProtocol : undefined };
+  if (!isRelayManaged(fields)) return { managedBy: 'device', lastRenewalAt: null, renewalError: null };
+  const failures = typeof item.managedFailures === 'number' ? item.managedFailures : 0;
+  return {
+    managedBy: 'relay',
+    lastRenewalAt: isoOrNull(item.managedRenewedAt),
+    renewalError: typeof item.managedLastError === 'string' && failures > 0 ? `${item.managedLastError} (${failures} in a row)` : null,
+  };
+}
+
 function supervisedMailbox(item: Item): SupervisedMailbox {
   const number = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
   return {
     createdAt: number(item.createdAt) ?? 0,
+    // Graph subscriptions send no heartbeats: without the protocol a quiet Graph mailbox would read as silent.
+    ...(item.protocol === 'graph' || item.protocol === 'ews' ? { protocol: item.protocol } : {}),
     subscriptionId: typeof item.subscriptionId === 'string' ? item.subscriptionId : undefined,
     subscriptionReportedAt: number(item.subscriptionReportedAt),
     statusFrequencyMinutes: number(item.statusFrequencyMinutes),

@@ -10,7 +10,8 @@ import * as z from 'zod';
 /** One device as the summary counts it (a subset of the page's device view). */
 export interface SummaryDevice {
   status: string;
-  mailboxes: Array<{ state: string; protocol: string | null }>;
+  /** `managedBy`: who keeps the subscription, `relay` (contract section 9) or `device`. */
+  mailboxes: Array<{ state: string; protocol: string | null; managedBy: string }>;
 }
 
 /** One decision of the last hour, with when it was recorded (its sort key says so). */
@@ -46,7 +47,7 @@ const counts = z.record(z.string(), z.number());
 
 export const statusSummarySchema = z.object({
   devices: z.object({ total: z.number(), byStatus: counts }),
-  mailboxes: z.object({ total: z.number(), byState: counts, byProtocol: counts }),
+  mailboxes: z.object({ total: z.number(), byState: counts, byProtocol: counts, byManager: counts }),
   lastHour: z.object({
     decisions: z.number(),
     byOutcome: counts,
@@ -92,6 +93,7 @@ export function summarizeStatus(input: StatusSummaryInput): StatusSummary {
   const byStatus: Record<string, number> = {};
   const byState: Record<string, number> = {};
   const byProtocol: Record<string, number> = {};
+  const byManager: Record<string, number> = {};
   let mailboxes = 0;
   for (const device of input.devices) {
     increment(byStatus, device.status || 'unknown');
@@ -99,6 +101,7 @@ export function summarizeStatus(input: StatusSummaryInput): StatusSummary {
       mailboxes += 1;
       increment(byState, mailbox.state);
       increment(byProtocol, mailbox.protocol ?? 'none reported');
+      increment(byManager, mailbox.managedBy);
     }
   }
 
@@ -143,7 +146,7 @@ export function summarizeStatus(input: StatusSummaryInput): StatusSummary {
 
   return {
     devices: { total: input.devices.length, byStatus },
-    mailboxes: { total: mailboxes, byState, byProtocol },
+    mailboxes: { total: mailboxes, byState, byProtocol, byManager },
     lastHour: {
       decisions,
       byOutcome,
@@ -183,7 +186,9 @@ export function statusTiles(summary: StatusSummary): StatusTile[] {
       id: 'mailboxes',
       label: 'Mailboxes',
       value: String(summary.mailboxes.total),
-      detail: `${breakdown(summary.mailboxes.byState)}; protocol: ${breakdown(summary.mailboxes.byProtocol)}`,
+      detail: `${breakdown(summary.mailboxes.byState)}; protocol: ${breakdown(summary.mailboxes.byProtocol)}${
+        summary.mailboxes.byManager['relay'] ? `; subscribed by the relay: ${summary.mailboxes.byManager['relay']}` : ''
+      }`,
       tone: unhealthyMailboxes > 0 ? 'warn' : 'neutral',
     },
     {

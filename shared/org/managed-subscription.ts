@@ -94,12 +94,38 @@ export interface ManagedMailboxChanges {
 export interface ManagedSubscriptionStore {
   /**
    * New secrets for the mailbox's URLs and `clientState`, hashes stored (the old URLs stop working at once), and
-   * `subscribingSince` set in the same write: from here until `updateManaged` records the answer, a subscription may
-   * exist at the server that the relay has not recorded.
+   * `subscribingSince` set: from here until `updateManaged` records the answer, a subscription may exist at the server
+   * that the relay has not recorded. Undefined when the mailbox was removed or handed back meanwhile: then nothing is
+   * subscribed.
    */
-  renewEndpoints(deviceId: string, mailboxId: string, subscribingSince: number): Promise<ManagedEndpoints>;
-  /** Applies changes to an existing mailbox; a removed mailbox is ignored (false). */
+  renewEndpoints(deviceId: string, mailboxId: string, subscribingSince: number): Promise<ManagedEndpoints | undefined>;
+  /**
+   * Applies changes to a mailbox the relay manages (one with `managedProtocol`, or a write that sets it); a mailbox
+   * removed or handed back meanwhile is not written (false), so whoever made a subscription for it deletes it again.
+   */
   updateManaged(deviceId: string, mailboxId: string, changes: ManagedMailboxChanges): Promise<boolean>;
+}
+
+/**
+ * Ends the relay's management of a mailbox (its device takes over, or the org left organization mode): in one
+ * conditional write, every `managed*` field, the relay's subscription fields (`protocol`, `subscriptionId`,
+ * `expiresAt`, when it was made and last heard from) and, when asked, `managedBy` are removed and the due time set, so
+ * the mailbox reads `pending` until the device reports its own subscription. Answers the mailbox as it was just before
+ * that write (whatever a concurrent renewal stored is in it, and any later write of one fails), or undefined when the
+ * relay did not manage it (or it is gone).
+ */
+export interface ManagedHandBack {
+  handBack(deviceId: string, mailboxId: string, input: { dueAt: number; clearManagedBy: boolean }): Promise<HandedBackMailbox | undefined>;
+}
+
+/** What a hand-back leaves the relay to clean up: the subscription it had (and whether one may be unrecorded). */
+export interface HandedBackMailbox {
+  deviceId: string;
+  mailboxId: string;
+  callbackKey: string;
+  protocol: 'graph' | 'ews';
+  subscriptionId?: string;
+  subscribingSince?: number;
 }
 
 /** Asks the dispatcher for a catch-up of a Graph mailbox (queued: it pushes, and may take its time). */

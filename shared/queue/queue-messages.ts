@@ -41,13 +41,23 @@ export type FlushHeldAlertsMessage = z.infer<typeof flushHeldAlertsMessageSchema
 /**
  * Mail-server work for a subscription the relay manages itself (contract section 9), done by the dispatcher with the
  * org's service account: `keep` (subscribe, renew or recreate as due), `recreate` (Graph removed it), `reauthorize`
- * (Graph asked), `catch-up` (after `missed` or a recreation: a delta query, then alerts for what was missed).
+ * (Graph asked), `catch-up` (after `missed` or a recreation: a delta query, then alerts for what was missed),
+ * `delete` (the mailbox was removed, its device deleted or handed back: its Graph subscription goes, named by id, and,
+ * when an attempt may have left one unrecorded, found among the app's subscriptions by the hash of its URL secret).
  */
 export const managedSubscriptionJobSchema = z.discriminatedUnion('work', [
   z.object({ work: z.literal('keep') }),
   z.object({ work: z.literal('recreate'), reason: z.enum(['removed', 'expired', 'renewal-404', 'silent', 'lost']) }),
   z.object({ work: z.literal('reauthorize') }),
   z.object({ work: z.literal('catch-up'), trigger: z.enum(['missed', 'recreated']), gapSince: z.number().int().nonnegative() }),
+  z.object({
+    work: z.literal('delete'),
+    /** The mailbox may be gone with its device: the org whose service account deletes. */
+    orgId: z.string().min(1).max(1024),
+    subscriptionId: z.string().min(1).max(512).optional(),
+    /** The mailbox's callback key (a hash), when a subscription of it may exist that the relay did not record. */
+    callbackKey: z.string().min(1).max(128).optional(),
+  }),
 ]);
 export type ManagedSubscriptionJob = z.infer<typeof managedSubscriptionJobSchema>;
 

@@ -141,12 +141,13 @@ export class InMemoryDeviceStore
     this.writeMailbox(mailbox);
   }
 
-  async removeMailbox(deviceId: string, mailboxId: string): Promise<void> {
+  async removeMailbox(deviceId: string, mailboxId: string): Promise<MailboxRecord | undefined> {
     const mailboxes = this.state.mailboxes.get(deviceId);
     const mailbox = mailboxes?.get(mailboxId);
-    if (!mailboxes || !mailbox) return;
+    if (!mailboxes || !mailbox) return undefined;
     this.deleteCallback(mailbox);
     mailboxes.delete(mailboxId);
+    return copy(mailbox);
   }
 
   async setSubscription(deviceId: string, mailboxId: string, subscription: SubscriptionReport): Promise<void> {
@@ -310,9 +311,11 @@ export class InMemoryDeviceStore
     return this.state.orgDeviceCounts.get(orgId) ?? 0;
   }
 
-  async deleteDevice(deviceId: string): Promise<void> {
-    for (const mailbox of this.state.mailboxes.get(deviceId)?.values() ?? []) this.deleteCallback(mailbox);
+  async deleteDevice(deviceId: string): Promise<MailboxRecord[]> {
+    const mailboxes = [...(this.state.mailboxes.get(deviceId)?.values() ?? [])].map(copy);
+    for (const mailbox of mailboxes) this.deleteCallback(mailbox);
     this.state.dropDevicePartition(deviceId);
+    return mailboxes;
   }
 
   private mailbox(deviceId: string, mailboxId: string): MailboxRecord | undefined {

@@ -1,11 +1,14 @@
-import { MANAGED_ATTRIBUTES, type ManagedMailboxChanges } from '../org/managed-subscription.js';
+import { MANAGED_ATTRIBUTES, type HandedBackMailbox, type ManagedHandBack, type ManagedMailboxChanges } from '../org/managed-subscription.js';
 import { InMemoryStoreState } from './in-memory-store-state.js';
+import type { MailboxRecord } from './records.js';
+
+const RELAY_SUBSCRIPTION_FIELDS = ['protocol', 'subscriptionId', 'expiresAt', 'subscriptionReportedAt', 'statusFrequencyMinutes', 'lastNotificationAt', 'supersededAt'] as const;
 
 /**
  * The writes of relay-managed subscriptions in memory, for unit tests, with DynamoDbManagedSubscriptions' rules: each
- * field set or removed on its own, and a removed mailbox is not written (false).
+ * field set or removed on its own, and a mailbox removed or no longer relay-managed is not written (false).
  */
-export class InMemoryManagedSubscriptions {
+export class InMemoryManagedSubscriptions implements ManagedHandBack {
   private readonly state: InMemoryStoreState;
 
   constructor(options?: { state?: InMemoryStoreState }) {
@@ -15,6 +18,7 @@ export class InMemoryManagedSubscriptions {
   async updateManaged(deviceId: string, mailboxId: string, changes: ManagedMailboxChanges): Promise<boolean> {
     const mailbox = this.state.mailboxes.get(deviceId)?.get(mailboxId);
     if (!mailbox) return false;
+    if (mailbox.managedProtocol === undefined && typeof changes.managed?.protocol !== 'string') return false;
     if (changes.protocol !== undefined) mailbox.protocol = changes.protocol;
     if (changes.subscriptionId !== undefined) mailbox.subscriptionId = changes.subscriptionId;
     if (changes.expiresAt === null) delete mailbox.expiresAt;
@@ -29,5 +33,23 @@ export class InMemoryManagedSubscriptions {
       else if (value !== undefined) fields[attribute] = value;
     }
     return true;
+  }
+
+  async handBack(deviceId: string, mailboxId: string, input: { dueAt: number; clearManagedBy: boolean }): Promise<HandedBackMailbox | undefined> {
+    const mailbox = this.state.mailboxes.get(deviceId)?.get(mailboxId);
+    if (!mailbox?.managedProtocol) return undefined;
+    const previous: MailboxRecord = { ...mailbox };
+    const fields = mailbox as unknown as Record<string, unknown>;
+    for (const field of [...RELAY_SUBSCRIPTION_FIELDS, ...Object.values(MANAGED_ATTRIBUTES)]) delete fields[field];
+    if (input.clearManagedBy) delete mailbox.managedBy;
+    mailbox.dueAt = input.dueAt;
+    return {
+      deviceId,
+      mailboxId,
+      callbackKey: previous.callbackKey,
+      protocol: previous.managedProtocol ?? 'graph',
+      ...(previous.subscriptionId === undefined ? {} : { subscriptionId: previous.subscriptionId }),
+      ...(previous.managedSubscribingSince === undefined ? {} : { subscribingSince: previous.managedSubscribingSince }),
+    };
   }
 }

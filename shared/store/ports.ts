@@ -108,8 +108,12 @@ export interface DeviceRegistry {
    */
   updateDevice(deviceId: string, changes: DeviceChanges, now: number, options?: { ifRevision?: number }): Promise<DeviceRecord>;
 
-  /** Deletes everything stored for the device (device item first, so its callbacks answer Unsubscribe at once). */
-  deleteDevice(deviceId: string): Promise<void>;
+  /**
+   * Deletes everything stored for the device (device item first, so its callbacks answer Unsubscribe at once).
+   * Answers its mailboxes as they were when deleted, so that a subscription the relay stored for one a moment before
+   * is deleted too (contract section 9); any write after that finds no mailbox.
+   */
+  deleteDevice(deviceId: string): Promise<MailboxRecord[]>;
 }
 
 export interface MailboxRegistry {
@@ -119,8 +123,11 @@ export interface MailboxRegistry {
    */
   addMailbox(mailbox: MailboxRecord, maxDelegated: number): Promise<void>;
 
-  /** Removes the mailbox; its callback lookup goes first so the URL answers Unsubscribe at once. Idempotent. */
-  removeMailbox(deviceId: string, mailboxId: string): Promise<void>;
+  /**
+   * Removes the mailbox; its callback lookup goes first so the URL answers Unsubscribe at once. Idempotent. Answers
+   * the mailbox as it was when deleted (undefined when there was none), as `deleteDevice` does.
+   */
+  removeMailbox(deviceId: string, mailboxId: string): Promise<MailboxRecord | undefined>;
 
   /**
    * Records the device's current Exchange subscription (and its new supervision due time); throws

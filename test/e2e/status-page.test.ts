@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Locator, Page } from 'playwright-core';
 import { startLocalService, type LocalService } from '../../infra/local/service.js';
 import { readStatusSnapshot } from '../../infra/local/status-page.js';
+import { DynamoDbManagedSubscriptions } from '../../functions/_lib/adapters/dynamodb-managed-subscriptions.js';
 import { launchHeadlessChromium, type HeadlessBrowser } from '../support/browser.js';
 import { api, PUSH_TOKEN_B } from '../support/device-api.js';
 import { newMailBody, postNotification } from '../support/exchange.js';
@@ -251,6 +252,41 @@ describe('status page, in a headless browser', () => {
     expect(whole.capped).toBe(false);
     expect(whole.devices.map((d) => d.orgId).sort()).toEqual([ORG_ID, 'org-second'].sort());
   });
+
+  it('shows who keeps each subscription and, for the relay, its expiry, last renewal and failures', async () => {
+    const registered = await api(service.baseUrl, 'POST', '/v1/devices', {
+      token: service.orgToken('org-relay'),
+      body: { pushToken: 'd'.repeat(64), mailboxes: [{ id: 'relay-box', kind: 'primary' }] },
+    });
+    expect(registered.status).toBe(201);
+    const relayDevice: string = registered.body.deviceId;
+    // Written as the relay's own subscription work writes them (registration in organization mode has its own tests).
+    const table = [service.awsClients.documentClient, service.backends.tableName] as const;
+    await new DynamoDbManagedSubscriptions(...table).updateManaged(relayDevice, 'relay-box', {
+      protocol: 'graph',
+      subscriptionId: 'graph-subscription-relay-0001',
+      expiresAt: Date.parse('2031-01-08T10:00:00Z'),
+      subscriptionReportedAt: Date.parse('2031-01-01T10:00:00Z'),
+      managed: { protocol: 'graph', renewedAt: Date.parse('2031-01-01T10:00:00Z'), failures: 2, lastError: 'throttled' },
+    });
+    const snapshot = await readStatusSnapshot({ documentClient: table[0], tableName: table[1], apnsSandbox: service.apnsSandbox, now: Date.now });
+    const mailboxOf = (deviceId: string) => snapshot.devices.find((d) => d.deviceId === deviceId)!.mailboxes[0]!;
+    expect(mailboxOf(relayDevice)).toMatchObject({
+      managedBy: 'relay',
+      protocol: 'graph',
+      expiresAt: '2031-01-08T10:00:00.000Z',
+      lastRenewalAt: '2031-01-01T10:00:00.000Z',
+      renewalError: 'throttled (2 in a row)',
+      state: 'pending',
+    });
+    expect(mailboxOf(device.deviceId)).toMatchObject({ managedBy: 'device', lastRenewalAt: null, renewalError: null });
+    expect(snapshot.summary.mailboxes.byManager).toMatchObject({ relay: 1 });
+
+    await page().goto(`${service.baseUrl}/status?q=relay-box`);
+    const row = page().getByRole('table', { name: `Mailboxes of ${relayDevice}` }).locator('tbody tr');
+    await row.waitFor(WAIT);
+    await expect(row.textContent()).resolves.toMatch(/graph\s*relay.*2031-01-08 10:00:00Z.*2031-01-01 10:00:00Z · failing: throttled \(2 in a row\)/);
+  }, 60_000);
 });
 
 describe('status snapshot paging and filters', () => {

@@ -2,6 +2,7 @@ import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/li
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbDecisionLog } from '../../functions/_lib/adapters/dynamodb-decision-log.js';
 import { DynamoDbDedupeStore } from '../../functions/_lib/adapters/dynamodb-dedupe-store.js';
+import { DynamoDbManagedSubscriptions } from '../../functions/_lib/adapters/dynamodb-managed-subscriptions.js';
 import { dynamoDbDeviceStore, type AllDevicePorts } from '../support/device-ports.js';
 import { MailboxLimitError } from '../../shared/errors.js';
 import { DECISION_RETENTION_MS } from '../../shared/store/ports.js';
@@ -25,6 +26,7 @@ describeStoreBehaviour('DynamoDB adapters on dynalite', (now) => {
     devices: dynamoDbDeviceStore(documentClient, table, { now }),
     dedupe: new DynamoDbDedupeStore(documentClient, table),
     decisions: new DynamoDbDecisionLog(documentClient, table, { now }),
+    managed: new DynamoDbManagedSubscriptions(documentClient, table, { now }),
   };
 });
 

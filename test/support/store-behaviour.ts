@@ -11,6 +11,7 @@ import {
   type MailboxRecord,
 } from '../../shared/store/ports.js';
 import type { AllDevicePorts } from './device-ports.js';
+import type { ManagedHandBack, ManagedSubscriptionStore } from '../../shared/org/managed-subscription.js';
 import { T0, makeDevice, makeMailbox, uniqueId } from './store-fixtures.js';
 
 /** The three storage ports of one implementation, sharing one backing store. */
@@ -18,6 +19,8 @@ export interface StoresUnderTest {
   devices: AllDevicePorts;
   dedupe: DedupeStore;
   decisions: DecisionLog;
+  /** The writes of relay-managed subscriptions (contract section 9) on the same store. */
+  managed: Pick<ManagedSubscriptionStore, 'updateManaged'> & ManagedHandBack;
 }
 
 const HOUR = 60 * 60 * 1000;
@@ -843,6 +846,74 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
           expect(await stores.devices.getDevice(keep.deviceId)).toEqual(keep);
           expect(await stores.devices.findCallback(primary.callbackKey)).toBeDefined();
         });
+      });
+    });
+
+    describe('relay-managed subscriptions', () => {
+      async function relayManaged() {
+        const device = makeDevice();
+        const primary = makeMailbox(device.deviceId, { kind: 'primary', mailboxId: 'primary', managedBy: 'relay', managedProtocol: 'graph' });
+        await stores.devices.createDevice(device, [primary]);
+        return { device, primary };
+      }
+
+      it('writes the relay’s fields only while it manages the mailbox; marking it is the one write that needs no mark', async () => {
+        const device = makeDevice();
+        const primary = makeMailbox(device.deviceId, { kind: 'primary', mailboxId: 'primary' });
+        await stores.devices.createDevice(device, [primary]);
+
+        expect(await stores.managed.updateManaged(device.deviceId, 'primary', { subscriptionId: 'sub-1' })).toBe(false);
+        expect(await stores.managed.updateManaged(device.deviceId, 'primary', { managed: { protocol: 'ews' } })).toBe(true);
+        expect(await stores.managed.updateManaged(device.deviceId, 'primary', { protocol: 'ews', subscriptionId: 'sub-1', dueAt: T0 + HOUR })).toBe(true);
+        expect(await mailboxOf(device.deviceId, 'primary')).toMatchObject({ managedProtocol: 'ews', protocol: 'ews', subscriptionId: 'sub-1', dueAt: T0 + HOUR });
+        expect(await stores.managed.updateManaged(device.deviceId, 'gone', { managed: { protocol: 'ews' } })).toBe(false);
+      });
+
+      it('hands a mailbox back: the relay’s fields go in one write that answers what was there, and later writes fail', async () => {
+        const { device } = await relayManaged();
+        await stores.managed.updateManaged(device.deviceId, 'primary', {
+          protocol: 'graph',
+          subscriptionId: 'sub-2',
+          expiresAt: T0 + DAY,
+          subscriptionReportedAt: T0,
+          managed: { renewedAt: T0, subscribingSince: T0 + 1, deltaLink: 'https://graph.example/delta?$deltatoken=x' },
+        });
+
+        const handedBack = await stores.managed.handBack(device.deviceId, 'primary', { dueAt: T0 + HOUR, clearManagedBy: true });
+
+        expect(handedBack).toEqual({ deviceId: device.deviceId, mailboxId: 'primary', callbackKey: expect.any(String), protocol: 'graph', subscriptionId: 'sub-2', subscribingSince: T0 + 1 });
+        const mailbox = await mailboxOf(device.deviceId, 'primary');
+        for (const field of ['protocol', 'subscriptionId', 'expiresAt', 'subscriptionReportedAt', 'managedBy', 'managedProtocol', 'managedRenewedAt', 'managedSubscribingSince', 'managedDeltaLink']) {
+          expect(mailbox, field).not.toHaveProperty(field);
+        }
+        expect(mailbox?.dueAt).toBe(T0 + HOUR);
+        // A renewal that was in flight cannot bring the relay's subscription back.
+        expect(await stores.managed.updateManaged(device.deviceId, 'primary', { subscriptionId: 'sub-3' })).toBe(false);
+        expect(await stores.managed.handBack(device.deviceId, 'primary', { dueAt: T0, clearManagedBy: true })).toBeUndefined();
+      });
+
+      it('keeps managedBy on a hand-back unless asked, and answers undefined for a mailbox that is gone', async () => {
+        const { device } = await relayManaged();
+        expect(await stores.managed.handBack(device.deviceId, 'primary', { dueAt: T0, clearManagedBy: false })).toMatchObject({ protocol: 'graph' });
+        expect(await mailboxOf(device.deviceId, 'primary')).toMatchObject({ managedBy: 'relay' });
+        expect(await stores.managed.handBack(device.deviceId, 'elsewhere', { dueAt: T0, clearManagedBy: false })).toBeUndefined();
+      });
+
+      it('answers a removed mailbox and a deleted device’s mailboxes as they were, with what the relay stored last', async () => {
+        const { device } = await relayManaged();
+        const delegated = makeMailbox(device.deviceId, { mailboxId: 'shared', managedProtocol: 'graph' });
+        await stores.devices.addMailbox(delegated, MAX_DELEGATED_MAILBOXES);
+        await stores.managed.updateManaged(device.deviceId, 'shared', { subscriptionId: 'sub-shared' });
+        await stores.managed.updateManaged(device.deviceId, 'primary', { subscriptionId: 'sub-primary' });
+
+        expect(await stores.devices.removeMailbox(device.deviceId, 'shared')).toMatchObject({ mailboxId: 'shared', subscriptionId: 'sub-shared', managedProtocol: 'graph' });
+        expect(await stores.devices.removeMailbox(device.deviceId, 'shared')).toBeUndefined();
+        expect(await stores.managed.updateManaged(device.deviceId, 'shared', { subscriptionId: 'sub-late' })).toBe(false);
+
+        const deleted = await stores.devices.deleteDevice(device.deviceId);
+        expect(deleted).toEqual([expect.objectContaining({ mailboxId: 'primary', subscriptionId: 'sub-primary', callbackKey: expect.any(String) })]);
+        expect(await stores.managed.updateManaged(device.deviceId, 'primary', { subscriptionId: 'sub-late' })).toBe(false);
+        expect(await stores.devices.deleteDevice(device.deviceId)).toEqual([]);
       });
     });
 

@@ -8,8 +8,8 @@ describe('the status page summary', () => {
   const summary = summarizeStatus({
     now: NOW,
     devices: [
-      { status: 'active', mailboxes: [{ state: 'live', protocol: 'ews' }, { state: 'silent', protocol: 'ews' }] },
-      { status: 'retired', mailboxes: [{ state: 'pending', protocol: null }] },
+      { status: 'active', mailboxes: [{ state: 'live', protocol: 'ews', managedBy: 'relay' }, { state: 'silent', protocol: 'ews', managedBy: 'device' }] },
+      { status: 'retired', mailboxes: [{ state: 'pending', protocol: null, managedBy: 'device' }] },
     ],
     recentDecisions: [
       { atMs: minutesAgo(0.2), recordedMs: minutesAgo(0.2) + 40, outcome: 'pushed' },
@@ -22,9 +22,15 @@ describe('the status page summary', () => {
     queues: { visible: 2, inFlight: 1, deadLetters: 1 },
   });
 
-  it('counts devices by status and mailboxes by state and protocol', () => {
+  it('counts devices by status and mailboxes by state, protocol and who keeps their subscription', () => {
     expect(summary.devices).toEqual({ total: 2, byStatus: { active: 1, retired: 1 } });
-    expect(summary.mailboxes).toEqual({ total: 3, byState: { live: 1, silent: 1, pending: 1 }, byProtocol: { ews: 2, 'none reported': 1 } });
+    expect(summary.mailboxes).toEqual({
+      total: 3,
+      byState: { live: 1, silent: 1, pending: 1 },
+      byProtocol: { ews: 2, 'none reported': 1 },
+      byManager: { relay: 1, device: 2 },
+    });
+    expect(statusTiles(summary).find((tile) => tile.id === 'mailboxes')?.detail).toContain('subscribed by the relay: 1');
   });
 
   it('counts only the last hour, and the callback-to-push latency of its pushes', () => {

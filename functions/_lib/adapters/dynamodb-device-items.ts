@@ -82,9 +82,23 @@ export abstract class DeviceTable {
   }
 
   /** Callback lookup first, so the URL answers Unsubscribe before the mailbox disappears. */
-  protected async deleteMailboxItems(mailbox: MailboxRecord): Promise<void> {
+  protected async deleteMailboxItems(mailbox: MailboxRecord): Promise<MailboxRecord | undefined> {
     await this.deleteCallback(mailbox);
-    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: mailboxKey(mailbox.deviceId, mailbox.mailboxId) }));
+    return this.deleteMailboxItem(mailbox);
+  }
+
+  /**
+   * Deletes the mailbox item and answers it as it was at that moment (a rotation since `read` moved its lookup: that
+   * one goes too). Whatever a concurrent writer stored before is in the answer; anything after finds no mailbox.
+   */
+  protected async deleteMailboxItem(read: Pick<MailboxRecord, 'deviceId' | 'mailboxId' | 'callbackKey'>): Promise<MailboxRecord | undefined> {
+    const { Attributes: old } = await this.client.send(
+      new DeleteCommand({ TableName: this.tableName, Key: mailboxKey(read.deviceId, read.mailboxId), ReturnValues: 'ALL_OLD' }),
+    );
+    if (!old) return undefined;
+    const deleted = toMailbox(old as Item);
+    if (deleted.callbackKey !== read.callbackKey) await this.deleteCallback(deleted);
+    return deleted;
   }
 
   protected async deleteCallback(mailbox: MailboxRecord): Promise<void> {

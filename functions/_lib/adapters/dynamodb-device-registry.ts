@@ -77,7 +77,11 @@ export class DynamoDbDeviceRegistry extends DeviceTable implements DeviceRegistr
    * page by page, each mailbox's callback lookup before the mailbox that names it (a crash in between would
    * otherwise leave a callback item nothing points to). Safe to repeat after a crash.
    */
-  async deleteDevice(deviceId: string): Promise<void> {
+  /**
+   * The device item, then the callback lookups, then each mailbox item on its own (at most five, each answering what
+   * it held when deleted), then everything else of the partition in batches.
+   */
+  async deleteDevice(deviceId: string): Promise<MailboxRecord[]> {
     await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: deviceKey(deviceId) }));
     const items = await queryAll(this.client, {
       TableName: this.tableName,
@@ -86,11 +90,17 @@ export class DynamoDbDeviceRegistry extends DeviceTable implements DeviceRegistr
       ProjectionExpression: 'pk, sk, callbackKey',
       ConsistentRead: true,
     });
-    const callbacks = items
-      .filter((item) => typeof item.sk === 'string' && item.sk.startsWith(MAILBOX_SK_PREFIX) && typeof item.callbackKey === 'string')
-      .map((item): WriteRequest => ({ DeleteRequest: { Key: callbackKey(item.callbackKey as string) } }));
+    const isMailbox = (item: Item) => typeof item.sk === 'string' && item.sk.startsWith(MAILBOX_SK_PREFIX) && typeof item.callbackKey === 'string';
+    const mailboxItems = items.filter(isMailbox);
+    const callbacks = mailboxItems.map((item): WriteRequest => ({ DeleteRequest: { Key: callbackKey(item.callbackKey as string) } }));
     await batchWriteAll(this.client, this.tableName, callbacks, this.options);
-    const rest = items.map((item): WriteRequest => ({ DeleteRequest: { Key: { pk: String(item.pk), sk: String(item.sk) } } }));
+    const deleted: MailboxRecord[] = [];
+    for (const item of mailboxItems) {
+      const mailbox = await this.deleteMailboxItem({ deviceId, mailboxId: String(item.sk).slice(MAILBOX_SK_PREFIX.length), callbackKey: item.callbackKey as string });
+      if (mailbox) deleted.push(mailbox);
+    }
+    const rest = items.filter((item) => !isMailbox(item)).map((item): WriteRequest => ({ DeleteRequest: { Key: { pk: String(item.pk), sk: String(item.sk) } } }));
     await batchWriteAll(this.client, this.tableName, rest, this.options);
+    return deleted;
   }
 }

@@ -78,10 +78,10 @@ export class DynamoDbMailboxRegistry extends DeviceTable implements MailboxRegis
     }
   }
 
-  async removeMailbox(deviceId: string, mailboxId: string): Promise<void> {
+  async removeMailbox(deviceId: string, mailboxId: string): Promise<MailboxRecord | undefined> {
     const item = await this.getItem(mailboxKey(deviceId, mailboxId));
-    if (!item) return;
-    await this.deleteMailboxItems(toMailbox(item));
+    if (!item) return undefined;
+    return this.deleteMailboxItems(toMailbox(item));
   }
 
   async setSubscription(deviceId: string, mailboxId: string, subscription: SubscriptionReport): Promise<void> {

@@ -3,10 +3,14 @@ import { InMemoryDecisionLog } from '../../../shared/store/in-memory-decision-lo
 import { InMemoryDedupeStore } from '../../../shared/store/in-memory-dedupe-store.js';
 import { InMemoryDeviceStore } from '../../../shared/store/in-memory-device-store.js';
 import { createInMemoryStores } from '../../../shared/store/in-memory-stores.js';
+import { InMemoryManagedSubscriptions } from '../../../shared/store/in-memory-managed-subscriptions.js';
 import { describeStoreBehaviour } from '../../support/store-behaviour.js';
 import { T0, makeDevice, makeMailbox } from '../../support/store-fixtures.js';
 
-describeStoreBehaviour('in-memory stores', (now) => createInMemoryStores({ now }));
+describeStoreBehaviour('in-memory stores', (now) => {
+  const stores = createInMemoryStores({ now });
+  return { ...stores, managed: new InMemoryManagedSubscriptions({ state: stores.state }) };
+});
 
 describe('in-memory stores built separately', () => {
   it('work on their own, each with its own state', async () => {

@@ -15,9 +15,12 @@ const ADDRESS = 'ada@contoso.example';
 /** The mailbox as the store keeps it, changed only through the port's two methods. */
 class FakeManagedStore {
   removed = false;
+  /** Removed or handed back before the attempt began: the store renews no endpoints for it. */
+  goneBeforeEndpoints = false;
   endpoints: ManagedEndpoints[] = [];
   constructor(public mailbox: ManagedMailbox) {}
-  async renewEndpoints(_deviceId: string, _mailboxId: string, subscribingSince: number): Promise<ManagedEndpoints> {
+  async renewEndpoints(_deviceId: string, _mailboxId: string, subscribingSince: number): Promise<ManagedEndpoints | undefined> {
+    if (this.goneBeforeEndpoints) return undefined;
     const secret = newSecret();
     const endpoints = {
       callbackUrl: `https://relay.example/v1/callback/${secret}`,
@@ -179,7 +182,7 @@ describe('keepManagedSubscription', () => {
 
   it('adopts the subscription a crash left unrecorded instead of creating a second one', async () => {
     // The first attempt stored its secrets and created the subscription, then died before recording it.
-    const endpoints = await store.renewEndpoints('device-1', 'primary', T0);
+    const endpoints = (await store.renewEndpoints('device-1', 'primary', T0))!;
     await graph.create({ address: ADDRESS, ...endpoints, expiresAt: T0 + MANAGED_GRAPH_LIFETIME_MS });
     graph.calls = [];
     clock.nowMs = T0 + 5 * 60_000;
@@ -200,6 +203,12 @@ describe('keepManagedSubscription', () => {
     expect(await keep()).toEqual({ action: 'gone' });
     expect(graph.calls).toEqual(['create', 'remove:sub-1']);
     expect(graph.listed).toEqual([]);
+  });
+
+  it('asks the mail server for nothing when the mailbox was removed or handed back before the attempt stored its endpoints', async () => {
+    store.goneBeforeEndpoints = true;
+    expect(await keep()).toEqual({ action: 'gone' });
+    expect(graph.calls).toEqual([]);
   });
 
   it('subscribes an EWS mailbox again when it went silent', async () => {

@@ -3,7 +3,8 @@ import { eventKey } from '../../../functions/_lib/event-keys.js';
 import { dispatchQueueRecords } from '../../../functions/dispatcher/edge.js';
 import { manageSubscription, type ManageSubscriptionDeps } from '../../../functions/dispatcher/manage-subscription.js';
 import { MailServerError } from '../../../shared/org/ports.js';
-import type { GraphSubscriptionManager, InboxChanges } from '../../../shared/org/subscription-manager.js';
+import type { GraphSubscriptionManager, InboxChanges, ListedGraphSubscription } from '../../../shared/org/subscription-manager.js';
+import { hashSecret } from '../../../functions/_lib/device-secrets.js';
 import type { ManagedSubscriptionMessage } from '../../../shared/queue/queue-messages.js';
 import { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';
 import { InMemoryManagedSubscriptions } from '../../../shared/store/in-memory-managed-subscriptions.js';
@@ -23,6 +24,7 @@ describe('manageSubscription (the dispatcher runs the mail-server work of relay-
   let calls: string[];
   let pass: InboxChanges;
   let reauthorizeFails: MailServerError | undefined;
+  let listed: ListedGraphSubscription[] = [];
   let deps: ManageSubscriptionDeps;
   let sequence = 0;
 
@@ -38,7 +40,7 @@ describe('manageSubscription (the dispatcher runs the mail-server work of relay-
       if (reauthorizeFails) throw reauthorizeFails;
     },
     remove: async (id) => void calls.push(`remove:${id}`),
-    list: async () => [],
+    list: async () => (calls.push('list'), listed),
     inboxChanges: async (input) => (calls.push(`delta:${input.deltaLink ?? 'none'}`), pass),
   };
 
@@ -55,12 +57,16 @@ describe('manageSubscription (the dispatcher runs the mail-server work of relay-
     push = new RecordingPushGateway();
     calls = [];
     reauthorizeFails = undefined;
+    listed = [];
     pass = { changes: [], deltaLink: 'https://graph.example/v1.0/delta?$deltatoken=after' };
     const managed = new InMemoryManagedSubscriptions({ state: stores.state });
     deps = inMemoryDispatcherDeps(stores, {
       push,
       now: clock.now,
-      targets: { open: async (_device, box) => (box.managedProtocol ? { address: 'ada@contoso.example', manager: graph } : undefined) },
+      targets: {
+        open: async (_device, box) => (box.managedProtocol ? { address: 'ada@contoso.example', manager: graph } : undefined),
+        manager: async (orgId) => (orgId === 'org-1' ? graph : undefined),
+      },
       managed: {
         updateManaged: managed.updateManaged.bind(managed),
         renewEndpoints: async () => ({ callbackUrl: 'https://r/cb/s', notificationUrl: 'https://r/n/s', lifecycleNotificationUrl: 'https://r/l/s', clientState: 'c' }),
@@ -101,7 +107,30 @@ describe('manageSubscription (the dispatcher runs the mail-server work of relay-
     expect(await manageSubscription(record({ work: 'reauthorize' }), deps)).toEqual({ action: 'recreated', reason: 'removed' });
     expect(calls).toEqual(['reauthorize:sub-1', 'reauthorize:sub-1', 'create', 'remove:sub-1']);
     expect(mailbox().subscriptionId).toBe('sub-new');
-    expect(await reasons()).toEqual(['subscription-recreated:graph:removed']);
+    expect((await reasons()).sort()).toEqual(['subscription-recreated:graph:removed', 'subscription-renewed:graph:reauthorized']);
+  });
+
+  it('deletes the subscription of a removed mailbox, and one an interrupted attempt left unrecorded, found by its URL secret', async () => {
+    const secret = 'url-secret-of-the-removed-mailbox';
+    listed = [
+      { subscriptionId: 'sub-unrecorded', resource: '/users/x/messages', notificationUrl: `https://relay.example/v1/graph/notifications/${secret}`, expiresAt: T0 + 86_400_000 },
+      { subscriptionId: 'sub-of-another-mailbox', resource: '/users/y/messages', notificationUrl: 'https://relay.example/v1/graph/notifications/other', expiresAt: T0 + 86_400_000 },
+    ];
+    await stores.devices.deleteDevice('device-1');
+    const outcome = await manageSubscription(record({ work: 'delete', orgId: 'org-1', subscriptionId: 'sub-1', callbackKey: hashSecret(secret) }), deps);
+    expect(outcome).toEqual({ action: 'deleted', subscriptions: 2 });
+    expect(calls.sort()).toEqual(['list', 'remove:sub-1', 'remove:sub-unrecorded']);
+    // Without a callback key only the named one goes, and nothing is listed.
+    calls = [];
+    expect(await manageSubscription(record({ work: 'delete', orgId: 'org-1', subscriptionId: 'sub-2' }), deps)).toEqual({ action: 'deleted', subscriptions: 1 });
+    expect(calls).toEqual(['remove:sub-2']);
+  });
+
+  it('lets a deletion Graph could not do go back to the queue, and skips one for an org no longer in organization mode', async () => {
+    deps.targets = { ...deps.targets, manager: async () => ({ ...graph, remove: () => Promise.reject(new MailServerError('unreachable', 'ECONNREFUSED')) }) };
+    await expect(manageSubscription(record({ work: 'delete', orgId: 'org-1', subscriptionId: 'sub-1' }), deps)).rejects.toThrow(MailServerError);
+    deps.targets = { ...deps.targets, manager: async () => undefined };
+    expect(await manageSubscription(record({ work: 'delete', orgId: 'org-gone', subscriptionId: 'sub-1' }), deps)).toEqual({ action: 'skipped', reason: 'organization-unavailable' });
   });
 
   it('renews through keep when the renewal is due', async () => {
@@ -111,7 +140,10 @@ describe('manageSubscription (the dispatcher runs the mail-server work of relay-
   });
 
   it('lets a retryable mail-server failure of a catch-up go back to the queue', async () => {
-    deps.targets = { open: async () => ({ address: 'ada@contoso.example', manager: { ...graph, inboxChanges: () => Promise.reject(new MailServerError('throttled', 'TooManyRequests')) } }) };
+    deps.targets = {
+      ...deps.targets,
+      open: async () => ({ address: 'ada@contoso.example', manager: { ...graph, inboxChanges: () => Promise.reject(new MailServerError('throttled', 'TooManyRequests')) } }),
+    };
     await expect(manageSubscription(record({ work: 'catch-up', trigger: 'missed', gapSince: T0 }), deps)).rejects.toThrow(MailServerError);
     expect(mailbox().managedDeltaLink).toBe('https://graph.example/v1.0/delta?$deltatoken=kept');
   });

@@ -1,0 +1,80 @@
+import type { GraphEndpoints } from '../../shared/device/device-schemas.js';
+import type { ManagedEndpoints, ManagedSubscriptionStore } from '../../shared/org/managed-subscription.js';
+import { MailboxNotFoundError } from '../../shared/errors.js';
+import type { MailboxRegistry } from '../../shared/store/ports.js';
+import { hashSecret, newSecret } from './device-secrets.js';
+
+/**
+ * A mailbox's URLs and `clientState` (contract sections 3 and 7), made from its two secrets, which are stored only as
+ * hashes: the device API hands them to the device, the relay's own subscriptions (section 9) hand them to the mail
+ * server.
+ */
+
+export const CALLBACK_PATH_PREFIX = '/v1/callbacks/';
+export const GRAPH_NOTIFICATION_PATH_PREFIX = '/v1/graph/notifications/';
+export const GRAPH_LIFECYCLE_PATH_PREFIX = '/v1/graph/lifecycle/';
+
+export function callbackUrl(publicUrl: string, secret: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}${CALLBACK_PATH_PREFIX}${secret}`;
+}
+
+/**
+ * The URL secret ends the EWS callback URL and both Graph URLs (always as their last path segment, since Graph appends
+ * `?validationToken=`), and the `clientState` is a second, independent secret that Graph repeats in every notification
+ * body, so that a leaked URL alone (in a proxy log, say) pushes nothing.
+ */
+export function mailboxEndpoints(publicUrl: string, secrets: MailboxSecrets): { callbackUrl: string; graph: GraphEndpoints } {
+  const base = publicUrl.replace(/\/+$/, '');
+  return {
+    callbackUrl: callbackUrl(publicUrl, secrets.urlSecret),
+    graph: {
+      notificationUrl: `${base}${GRAPH_NOTIFICATION_PATH_PREFIX}${secrets.urlSecret}`,
+      lifecycleNotificationUrl: `${base}${GRAPH_LIFECYCLE_PATH_PREFIX}${secrets.urlSecret}`,
+      clientState: secrets.clientState,
+    },
+  };
+}
+
+export interface MailboxSecrets {
+  urlSecret: string;
+  clientState: string;
+}
+
+/** New secrets for a mailbox, and the hashes that are all the store keeps of them. */
+export function newMailboxSecrets(): { secrets: MailboxSecrets; stored: { callbackKey: string; clientStateHash: string } } {
+  const secrets = { urlSecret: newSecret(), clientState: newSecret() };
+  return { secrets, stored: { callbackKey: hashSecret(secrets.urlSecret), clientStateHash: hashSecret(secrets.clientState) } };
+}
+
+/** The endpoints of a relay-made subscription, in clear, for the mail server only. */
+export function managedEndpointsOf(publicUrl: string, secrets: MailboxSecrets): ManagedEndpoints {
+  const { callbackUrl: callback, graph } = mailboxEndpoints(publicUrl, secrets);
+  return { callbackUrl: callback, notificationUrl: graph.notificationUrl, lifecycleNotificationUrl: graph.lifecycleNotificationUrl, clientState: graph.clientState };
+}
+
+/**
+ * The store of relay-managed subscriptions: `renewEndpoints` is a rotation of the mailbox's secrets (new lookup first,
+ * so the old URLs stop at once) followed by `subscribingSince`, written only while the mailbox is still relay-managed.
+ * A crash between the two leaves new secrets and no subscription, which the next attempt replaces; a mailbox removed
+ * or handed back meanwhile gets no subscription (undefined).
+ */
+export function managedSubscriptionStore(deps: {
+  mailboxes: Pick<MailboxRegistry, 'rotateSecrets'>;
+  managed: Pick<ManagedSubscriptionStore, 'updateManaged'>;
+  publicUrl: string;
+}): ManagedSubscriptionStore {
+  return {
+    updateManaged: (deviceId, mailboxId, changes) => deps.managed.updateManaged(deviceId, mailboxId, changes),
+    renewEndpoints: async (deviceId, mailboxId, subscribingSince) => {
+      const { secrets, stored } = newMailboxSecrets();
+      try {
+        await deps.mailboxes.rotateSecrets(deviceId, mailboxId, stored);
+      } catch (error) {
+        if (error instanceof MailboxNotFoundError) return undefined;
+        throw error;
+      }
+      if (!(await deps.managed.updateManaged(deviceId, mailboxId, { managed: { subscribingSince } }))) return undefined;
+      return managedEndpointsOf(deps.publicUrl, secrets);
+    },
+  };
+}

@@ -1,0 +1,58 @@
+import type { CatchUpRequests, HandedBackMailbox } from '../../shared/org/managed-subscription.js';
+import type { EventQueue, ManagedSubscriptionMessage } from '../../shared/queue/queue-messages.js';
+import type { MailboxRecord } from '../../shared/store/ports.js';
+
+/**
+ * The relay's own subscription work (contract section 9) as queue messages, for the dispatcher, which does it with
+ * the org's service account: catch-ups (they push, and may take their time) and deletions (retried by the queue when
+ * the mail server is down).
+ */
+
+/** Catch-up requests as queued `catch-up` work. */
+export function queuedCatchUps(queue: EventQueue): CatchUpRequests {
+  return {
+    requestCatchUp: ({ deviceId, mailboxId, trigger, gapSince, requestedAt }) =>
+      queue.enqueue([{ v: 1, type: 'managed-subscription', deviceId, mailboxId, requestedAt, job: { work: 'catch-up', trigger, gapSince } }]),
+  };
+}
+
+/** What the relay subscribed for a mailbox it managed, as stored; undefined for a mailbox its device managed. */
+export function relaySubscriptionOf(mailbox: MailboxRecord): HandedBackMailbox | undefined {
+  if (mailbox.managedProtocol === undefined) return undefined;
+  return {
+    deviceId: mailbox.deviceId,
+    mailboxId: mailbox.mailboxId,
+    callbackKey: mailbox.callbackKey,
+    protocol: mailbox.managedProtocol,
+    ...(mailbox.subscriptionId === undefined ? {} : { subscriptionId: mailbox.subscriptionId }),
+    ...(mailbox.managedSubscribingSince === undefined ? {} : { subscribingSince: mailbox.managedSubscribingSince }),
+  };
+}
+
+/**
+ * The `delete` work for subscriptions the relay made for mailboxes it no longer manages. Graph only: an EWS push
+ * subscription ends when its callback answers `Unsubscribe`, which the callback does for a mailbox that is gone or
+ * whose URL secret changed. A subscription the relay may have made without recording it (`subscribingSince`) is
+ * looked for by the mailbox's callback key.
+ */
+export function subscriptionDeletions(orgId: string, subscriptions: ReadonlyArray<HandedBackMailbox | undefined>, requestedAt: number): ManagedSubscriptionMessage[] {
+  return subscriptions.flatMap((subscription): ManagedSubscriptionMessage[] => {
+    if (subscription?.protocol !== 'graph') return [];
+    if (subscription.subscriptionId === undefined && subscription.subscribingSince === undefined) return [];
+    return [
+      {
+        v: 1,
+        type: 'managed-subscription',
+        deviceId: subscription.deviceId,
+        mailboxId: subscription.mailboxId,
+        requestedAt,
+        job: {
+          work: 'delete',
+          orgId,
+          ...(subscription.subscriptionId === undefined ? {} : { subscriptionId: subscription.subscriptionId }),
+          ...(subscription.subscribingSince === undefined ? {} : { callbackKey: subscription.callbackKey }),
+        },
+      },
+    ];
+  });
+}
