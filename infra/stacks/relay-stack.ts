@@ -78,6 +78,9 @@ export class RelayStack extends Stack {
       entry: 'functions/device-api/handler.ts',
       description: 'Device API: registration, settings, mailboxes, subscriptions, events',
       memorySize: 512,
+      // A registration with managedBy relay waits for Graph's create, which validates the relay's URLs first
+      // (DEVICE_API_SUBSCRIPTION_BUDGET_MS); under the HTTP API's 30 s integration limit.
+      timeout: Duration.seconds(25),
       ...logs,
     });
     const callback = new RelayFunction(this, 'CallbackFunction', {
@@ -129,9 +132,14 @@ export class RelayStack extends Stack {
     deviceApi.addEnvironment('MAX_DEVICES_PER_ORG', String(config.maxDevicesPerOrg));
     this.orgSecrets.grantUnwrap(deviceApi);
 
+    // Work for the dispatcher: deleting a removed mailbox's relay-managed subscription, catch-ups (contract section 9).
+    this.events.allowSendFrom(deviceApi);
+
     this.store.grantReadWrite(orgApi);
     adminTokenSecret.grantRead(orgApi, 'ADMIN_TOKEN_SECRET_ARN');
     this.orgSecrets.grantWrap(orgApi);
+    // The resubscribe pushes of mailboxes handed back when an org leaves organization mode.
+    this.events.allowSendFrom(orgApi);
     this.push.allowEndpointRegistration(deviceApi);
 
     this.store.grantCallbackAccess(callback);
@@ -147,6 +155,8 @@ export class RelayStack extends Stack {
     this.store.grantReadWrite(supervisor);
     this.store.grantIndexQuery(supervisor, DUE_INDEX_NAME);
     this.push.allowPublish(supervisor);
+    // Relay-managed subscriptions that are due: the supervisor queues their work, the dispatcher does it.
+    this.events.allowSendFrom(supervisor);
     this.schedules = new Schedules(this, 'Schedules', { supervisor });
 
     this.api = new DeviceApi(this, 'Api', {
@@ -158,6 +168,9 @@ export class RelayStack extends Stack {
       ...logs,
       ...(regionConfig.customDomain ? { customDomain: regionConfig.customDomain } : {}),
     });
+
+    // The relay's own subscriptions (contract section 9) point Graph and Exchange at the same URLs as the devices'.
+    dispatcher.addEnvironment('PUBLIC_URL', this.api.url);
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       api: this.api,

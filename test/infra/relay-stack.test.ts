@@ -141,12 +141,12 @@ describe('the functions', () => {
     // Service name and namespace are set in code only (functions/_lib/observability-names.ts), not here as well.
     const powertools = ['NODE_OPTIONS', 'POWERTOOLS_LOG_LEVEL'];
     expect(variables(ids.deviceApi)).toEqual(
-      [...powertools, 'TABLE_NAME', 'ORG_TOKEN_SECRET_ARN', 'ORG_SECRETS_KEY_ARN', 'MAX_DEVICES_PER_ORG', 'PUBLIC_URL', 'PUSH_GATEWAY', 'SNS_PLATFORM_APPLICATION_ARN', 'SNS_SANDBOX_PLATFORM_APPLICATION_ARN'].sort(),
+      [...powertools, 'TABLE_NAME', 'EVENT_QUEUE_URL', 'ORG_TOKEN_SECRET_ARN', 'ORG_SECRETS_KEY_ARN', 'MAX_DEVICES_PER_ORG', 'PUBLIC_URL', 'PUSH_GATEWAY', 'SNS_PLATFORM_APPLICATION_ARN', 'SNS_SANDBOX_PLATFORM_APPLICATION_ARN'].sort(),
     );
-    expect(variables(ids.orgApi)).toEqual([...powertools, 'ADMIN_TOKEN_SECRET_ARN', 'ORG_SECRETS_KEY_ARN', 'TABLE_NAME'].sort());
+    expect(variables(ids.orgApi)).toEqual([...powertools, 'ADMIN_TOKEN_SECRET_ARN', 'EVENT_QUEUE_URL', 'ORG_SECRETS_KEY_ARN', 'TABLE_NAME'].sort());
     expect(variables(ids.callback)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'TABLE_NAME'].sort());
-    expect(variables(ids.dispatcher)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'MAX_RECEIVE_COUNT', 'ORG_SECRETS_KEY_ARN', 'PUSH_GATEWAY', 'TABLE_NAME'].sort());
-    expect(variables(ids.supervisor)).toEqual([...powertools, 'PUSH_GATEWAY', 'TABLE_NAME'].sort());
+    expect(variables(ids.dispatcher)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'MAX_RECEIVE_COUNT', 'ORG_SECRETS_KEY_ARN', 'PUBLIC_URL', 'PUSH_GATEWAY', 'TABLE_NAME'].sort());
+    expect(variables(ids.supervisor)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'PUSH_GATEWAY', 'TABLE_NAME'].sort());
     expect(variables(ids.feedback)).toEqual([...powertools, 'TABLE_NAME'].sort());
     expect(variables(ids.provider)).toEqual(powertools);
     expect(json.Resources[ids.dispatcher].Properties.Environment.Variables).toMatchObject({
@@ -197,20 +197,22 @@ describe('IAM', () => {
     }
   });
 
-  it('device API: the table, the organization-token secret, and endpoint management in this stack\'s platform applications', () => {
+  it('device API: the table, the organization-token secret, SendMessage to the event queue, and endpoint management in this stack\'s platform applications', () => {
     expect(roleStatements(json, ids.deviceApi)).toEqual([
       { Action: [...READ, ...WRITE], Resource: tableArn },
       { Action: 'secretsmanager:GetSecretValue', Resource: secretArn('inbox-relay/org-token-??????') },
       { Action: 'kms:Decrypt', Resource: orgKeyArn, Condition: orgKeyCondition },
+      { Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } },
       snsInRegion(['sns:CreatePlatformEndpoint', 'sns:GetEndpointAttributes', 'sns:SetEndpointAttributes', 'sns:DeleteEndpoint']),
     ]);
   });
 
-  it('org API: the table, the admin-token secret, and new and opened data keys of the org-secrets key, nothing else', () => {
+  it('org API: the table, the admin-token secret, new and opened data keys of the org-secrets key, and SendMessage to the event queue, nothing else', () => {
     expect(roleStatements(json, ids.orgApi)).toEqual([
       { Action: [...READ, ...WRITE], Resource: tableArn },
       { Action: 'secretsmanager:GetSecretValue', Resource: secretArn('inbox-relay/admin-token-??????') },
       { Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: orgKeyArn, Condition: orgKeyCondition },
+      { Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } },
     ]);
   });
 
@@ -245,11 +247,12 @@ describe('IAM', () => {
     ]);
   });
 
-  it('supervisor: the table, Query on the due index only, and Publish to this stack\'s endpoints', () => {
+  it('supervisor: the table, Query on the due index only, Publish to this stack\'s endpoints and SendMessage to the event queue (relay-managed work)', () => {
     expect(roleStatements(json, ids.supervisor)).toEqual([
       { Action: [...READ, ...WRITE], Resource: tableArn },
       { Action: 'dynamodb:Query', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId, 'Arn'] }, '/index/due-index']] } },
       snsInRegion('sns:Publish'),
+      { Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } },
     ]);
   });
 
