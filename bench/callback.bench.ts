@@ -180,7 +180,7 @@ async function measureInProcess(quick: boolean): Promise<CallbackBenchResult['in
       orgId: 'bench-org',
       request: registerDeviceRequestSchema.parse({ pushToken: 'ab'.repeat(32), mailboxes: [{ id: 'primary', kind: 'primary' }] }),
     },
-    { ...stores.ports, maxDevicesPerOrg: 1_000_000, endpoints: noEndpointRegistry, publicUrl: 'http://127.0.0.1', now: Date.now, random: Math.random, ...organizationDeps() },
+    { ...stores.ports, maxDevicesPerOrg: 1_000_000, decisions: stores.decisions, endpoints: noEndpointRegistry, publicUrl: 'http://127.0.0.1', now: Date.now, random: Math.random, ...organizationDeps(stores.state) },
   );
   const device = (await stores.devices.getDevice(registered.deviceId))!;
   await reportSubscription(

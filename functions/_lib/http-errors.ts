@@ -20,7 +20,7 @@ import {
 } from '../../shared/errors.js';
 import { EwsBodyTooLargeError, EwsDoctypeError, EwsMalformedError } from '../../shared/ews/ews-errors.js';
 import { GraphBodyTooLargeError, GraphMalformedError, GraphValidationTokenError } from '../../shared/graph/graph-errors.js';
-import { AddressNotProvenError, AddressRequiredError, RelayManagementUnavailableError, MailServerUnavailableError, OrganizationModeOffError, OrgNotFoundError } from '../../shared/org/org-errors.js';
+import { AddressNotProvenError, AddressRequiredError, MailServerUnavailableError, OrganizationModeOffError, OrgNotFoundError } from '../../shared/org/org-errors.js';
 
 /**
  * The one place that turns typed errors into HTTP answers. 4xx carry the error's own message (written for callers);
@@ -35,7 +35,6 @@ const statusByError: ReadonlyArray<[abstract new (...args: never[]) => RelayErro
   [GraphValidationTokenError, 400],
   [OrganizationModeOffError, 400],
   [AddressRequiredError, 400],
-  [RelayManagementUnavailableError, 400],
   [UnauthorizedError, 401],
   [ForbiddenError, 403],
   [AddressNotProvenError, 403],

@@ -1,6 +1,7 @@
 import { DynamoDbDecisionLog } from './adapters/dynamodb-decision-log.js';
 import { DynamoDbDedupeStore } from './adapters/dynamodb-dedupe-store.js';
 import { dynamoDbDevicePorts } from './adapters/dynamodb-device-ports.js';
+import { DynamoDbManagedSubscriptions } from './adapters/dynamodb-managed-subscriptions.js';
 import { DynamoDbOrgStore } from './adapters/dynamodb-org-store.js';
 import { lambdaDocumentClient } from './aws/dynamodb.js';
 import { config } from './config.js';
@@ -20,6 +21,7 @@ export function lambdaRuntime(): RelayRuntime {
     dedupe: new DynamoDbDedupeStore(documentClient, tableName),
     decisions: new DynamoDbDecisionLog(documentClient, tableName),
     orgs: new DynamoDbOrgStore(documentClient, tableName),
+    managed: new DynamoDbManagedSubscriptions(documentClient, tableName),
     now: Date.now,
     random: Math.random,
     logger: useCaseLogger,

@@ -46,6 +46,16 @@ export function newMailboxSecrets(): { secrets: MailboxSecrets; stored: { callba
   return { secrets, stored: { callbackKey: hashSecret(secrets.urlSecret), clientStateHash: hashSecret(secrets.clientState) } };
 }
 
+/** The hash of a relay URL's secret (its last path segment), as the callback lookup keys it. */
+export function secretHashOf(url: string): string | undefined {
+  try {
+    const segment = new URL(url).pathname.split('/').pop();
+    return segment ? hashSecret(decodeURIComponent(segment)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The endpoints of a relay-made subscription, in clear, for the mail server only. */
 export function managedEndpointsOf(publicUrl: string, secrets: MailboxSecrets): ManagedEndpoints {
   const { callbackUrl: callback, graph } = mailboxEndpoints(publicUrl, secrets);

@@ -1,4 +1,6 @@
 import type { CatchUpRequests, HandedBackMailbox } from '../../shared/org/managed-subscription.js';
+import type { GraphSubscriptionManager } from '../../shared/org/subscription-manager.js';
+import { secretHashOf } from './mailbox-endpoints.js';
 import type { EventQueue, ManagedSubscriptionMessage } from '../../shared/queue/queue-messages.js';
 import type { MailboxRecord } from '../../shared/store/ports.js';
 
@@ -55,4 +57,18 @@ export function subscriptionDeletions(orgId: string, subscriptions: ReadonlyArra
       },
     ];
   });
+}
+
+/**
+ * Deletes the relay's Graph subscription named by id and, given the mailbox's callback key, any subscription of the
+ * app whose notification URL carries that mailbox's URL secret (one an interrupted attempt made without recording it).
+ * One Graph no longer has counts as deleted. Answers how many were deleted.
+ */
+export async function deleteGraphSubscriptions(manager: GraphSubscriptionManager, target: { subscriptionId?: string; callbackKey?: string }): Promise<number> {
+  const ids = new Set(target.subscriptionId === undefined ? [] : [target.subscriptionId]);
+  if (target.callbackKey !== undefined) {
+    for (const listed of await manager.list()) if (secretHashOf(listed.notificationUrl) === target.callbackKey) ids.add(listed.subscriptionId);
+  }
+  for (const id of ids) await manager.remove(id);
+  return ids.size;
 }

@@ -2,6 +2,10 @@ import type { DecisionLog, DeviceQuota, DeviceReader, DeviceRegistry, MailboxReg
 import type { PushEndpointRegistry } from '../../shared/push/push-gateway.js';
 import type { SecretSource } from '../_lib/secret-cache.js';
 import type { MessageDetailsReaderFactory, OrgKeyring, OrgStore } from '../../shared/org/ports.js';
+import type { ManagedHandBack, ManagedSubscriptionStore } from '../../shared/org/managed-subscription.js';
+import type { SubscriptionManagerFactory } from '../../shared/org/subscription-manager.js';
+import type { EventQueue } from '../../shared/queue/queue-messages.js';
+import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
 
 /** What the device API's use cases need; the handler wires AWS adapters, tests wire in-memory ones. */
 export interface DeviceApiDeps {
@@ -34,4 +38,14 @@ export interface DeviceApiDeps {
   readers: MessageDetailsReaderFactory;
   /** Waits before a PATCH is re-applied (RetryTiming's `sleep`; default a real timer, tests pass one that does not wait). */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Subscriptions the relay keeps itself (contract section 9): the org's mail server as a subscriber (a registration
+   * with `managedBy: "relay"` subscribes at once), the relay's fields on the mailbox, and the event queue for the work
+   * the dispatcher does later (deleting a removed mailbox's subscription, catch-ups).
+   */
+  subscriptionManagers: SubscriptionManagerFactory;
+  managed: Pick<ManagedSubscriptionStore, 'updateManaged'> & ManagedHandBack;
+  queue: EventQueue;
+  logger: UseCaseLogger;
+  counter: OutcomeCounter;
 }

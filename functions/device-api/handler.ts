@@ -1,5 +1,6 @@
 import { SnsEndpointRegistry } from '../_lib/adapters/sns-endpoint-registry.js';
 import { secretsManagerSecret } from '../_lib/aws/secrets-manager.js';
+import { lambdaEventQueue } from '../_lib/aws/sqs.js';
 import { lambdaSnsClient } from '../_lib/aws/sns.js';
 import { config } from '../_lib/config.js';
 import { lambdaRuntime } from '../_lib/lambda-runtime.js';
@@ -26,5 +27,8 @@ export const handler = createDeviceApiHandler(
     maxDevicesPerOrg: config.maxDevicesPerOrg(),
     keyring: orgKeyring(),
     readers: mailServerReaders,
+    // On AWS only https to public addresses (contract section 8).
+    mailServerPolicy: { allowLoopback: false },
+    queue: lambdaEventQueue(),
   }),
 );

@@ -1,7 +1,7 @@
 import type { DeviceOrganization } from '../../shared/org/org-schemas.js';
 import type { AlertPublicKey } from '../../shared/org/alert-details.js';
 import { ADDRESS_PROOF_MAX_AGE_MS, type AddressProof, type ManagedBy } from '../../shared/org/device-org-fields.js';
-import { AddressNotProvenError, AddressRequiredError, MailServerUnavailableError, OrganizationModeOffError, RelayManagementUnavailableError } from '../../shared/org/org-errors.js';
+import { AddressNotProvenError, AddressRequiredError, MailServerUnavailableError, OrganizationModeOffError } from '../../shared/org/org-errors.js';
 import { MailServerError, type MessageDetailsReaderFactory, type OrgKeyring, type OrgRecord, type OrgStore } from '../../shared/org/ports.js';
 import type { MailboxOrganizationFields, MailboxRecord } from '../../shared/store/ports.js';
 import { assertUsableAlertKey } from '../_lib/alert-encryption.js';
@@ -67,8 +67,9 @@ export class OrganizationContext {
   }
 
   /**
-   * What to store for a mailbox's organization-mode fields, proving a new address first. Undefined when the device
-   * sent none. `current` is the mailbox as stored (a PATCH): an unchanged address needs no new proof.
+   * What to store for a mailbox's organization-mode fields, proving a new address first, and the address in clear
+   * (for the relay's own subscription, section 9). Undefined when the device sent none. `current` is the mailbox as
+   * stored (a PATCH): an unchanged address needs no new proof.
    */
   async mailboxFields(input: {
     deviceId: string;
@@ -78,7 +79,7 @@ export class OrganizationContext {
     managedBy?: ManagedBy | null;
     current?: Pick<MailboxRecord, 'sealedAddress' | 'managedBy'>;
     path: string;
-  }): Promise<MailboxOrganizationFields | undefined> {
+  }): Promise<{ stored: MailboxOrganizationFields; address: string | undefined; addressChanged: boolean } | undefined> {
     const { deviceId, mailboxId, current } = input;
     this.refuseInDefaultMode({ [`${input.path}address`]: input.address, [`${input.path}addressProof`]: input.addressProof, [`${input.path}managedBy`]: input.managedBy });
     if (!this.org) return undefined;
@@ -88,7 +89,6 @@ export class OrganizationContext {
     const address = input.address === undefined ? currentAddress : (input.address ?? undefined);
     const managedBy = input.managedBy === undefined ? current?.managedBy : (input.managedBy ?? undefined);
     if (managedBy === 'relay' && address === undefined) throw new AddressRequiredError();
-    if (input.managedBy === 'relay') throw new RelayManagementUnavailableError();
 
     let sealedAddress: string | null = current?.sealedAddress ?? null;
     if (address === undefined) {
@@ -99,7 +99,14 @@ export class OrganizationContext {
       const { dataKey } = await this.access();
       sealedAddress = seal(dataKey, addressContext(this.org.orgId, deviceId, mailboxId), address.trim());
     }
-    return { sealedAddress, managedBy: managedBy ?? null };
+    const addressChanged = address === undefined || currentAddress === undefined ? address !== currentAddress : normalizeAddress(address) !== normalizeAddress(currentAddress);
+    return { stored: { sealedAddress, managedBy: managedBy ?? null }, address: address?.trim(), addressChanged };
+  }
+
+  /** The protocol of the relay's own subscriptions for this org: its mail server's. */
+  get managedProtocol(): 'graph' | 'ews' {
+    if (!this.org) throw new Error('no organization: the relay manages no subscription in the default mode');
+    return this.org.mailServer.type;
   }
 
   /** The organization part of the device view: the mode and the mailboxes' addresses in clear. */

@@ -8,18 +8,22 @@ import type { DeviceApiDeps } from './deps.js';
 import { OrganizationContext } from './organization-fields.js';
 import { DeviceLimitError } from '../../shared/errors.js';
 import { takePushToken } from './take-push-token.js';
+import { relayManagedFields, subscribeRelayManaged, type RelayManagementDeps } from './relay-management.js';
 
 type RegisterDeviceDeps = Pick<
   DeviceApiDeps,
   'devices' | 'registry' | 'retirement' | 'pushTokens' | 'deviceQuota' | 'maxDevicesPerOrg' | 'endpoints' | 'publicUrl' | 'now' | 'random' | 'orgs' | 'keyring' | 'readers'
->;
+> &
+  RelayManagementDeps;
 
 /**
  * Registers a device for an organization. The device secret and each mailbox's secrets (its URL secret and Graph
  * `clientState`) are returned once and stored only as hashes; a lost secret means registering again (or rotating).
  *
  * Organization-mode fields (VIP senders, alert key, mailbox addresses with their proofs) are accepted only when the
- * org is in organization mode; every address is proven with the service account before anything is stored.
+ * org is in organization mode; every address is proven with the service account before anything is stored. A mailbox
+ * with `managedBy: "relay"` is subscribed by the relay before the answer (contract section 9), with the secrets of
+ * this answer; if that fails it is `pending` and the supervisor tries again.
  */
 export async function registerDevice(input: { orgId: string; request: RegisterDeviceRequest }, deps: RegisterDeviceDeps): Promise<RegisterDeviceResponse> {
   // Counted before anything is written, so a refused registration stores nothing; given back if the registration fails.
@@ -60,7 +64,7 @@ async function register(input: { orgId: string; request: RegisterDeviceRequest }
 
   const issued = request.mailboxes.map((mailbox) => ({ mailbox, ...newMailboxSecrets() }));
   const mailboxes: MailboxRecord[] = issued.map(({ mailbox, stored }, index) => {
-    const fields = mailboxFields[index];
+    const fields = mailboxFields[index]?.stored;
     return {
       deviceId,
       mailboxId: mailbox.id,
@@ -70,6 +74,7 @@ async function register(input: { orgId: string; request: RegisterDeviceRequest }
       dueAt: supervisionDueAt({ createdAt: now }),
       ...(fields?.sealedAddress ? { sealedAddress: fields.sealedAddress } : {}),
       ...(fields?.managedBy ? { managedBy: fields.managedBy } : {}),
+      ...(fields?.managedBy === 'relay' ? relayManagedFields(organization, now) : {}),
     };
   });
 
@@ -97,11 +102,22 @@ async function register(input: { orgId: string; request: RegisterDeviceRequest }
   if (vipSenderHashes || alertKey || mailboxes.some((mailbox) => mailbox.sealedAddress)) await deps.orgs.addMember(orgId, deviceId);
   await deps.registry.createDevice(device, mailboxes);
   await takePushToken(device, request.pushToken, deps);
+  for (const [index, stored] of mailboxes.entries()) {
+    const address = mailboxFields[index]?.address;
+    if (stored.managedProtocol !== undefined && address !== undefined) {
+      await subscribeRelayManaged({ organization, mailbox: stored, address, issued: issued[index]!.secrets }, deps);
+    }
+  }
 
   return {
     deviceId,
     deviceSecret,
-    mailboxes: issued.map(({ mailbox, secrets }) => ({ id: mailbox.id, ...mailboxEndpoints(deps.publicUrl, secrets) })),
+    mailboxes: issued.map(({ mailbox, secrets }, index) => ({
+      id: mailbox.id,
+      ...mailboxEndpoints(deps.publicUrl, secrets),
+      // A fresh subscription has not been heard from yet, whether or not the first attempt made it (contract section 9).
+      ...(mailboxes[index]?.managedProtocol === undefined ? {} : { managedBy: 'relay' as const, state: 'pending' as const }),
+    })),
     organization: organization.view,
   };
 }

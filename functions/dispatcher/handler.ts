@@ -13,5 +13,8 @@ export const handler = createDispatcherHandler(
     queue: lambdaEventQueue(),
     keyring: orgKeyring(),
     readers: mailServerReaders,
+    // On AWS only https to public addresses (contract section 8).
+    mailServerPolicy: { allowLoopback: false },
+    publicUrl: config.publicUrl(),
   }),
 );

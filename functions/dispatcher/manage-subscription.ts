@@ -3,7 +3,8 @@ import { MailServerError } from '../../shared/org/ports.js';
 import type { SubscriptionManager } from '../../shared/org/subscription-manager.js';
 import type { ManagedSubscriptionJob, ManagedSubscriptionMessage } from '../../shared/queue/queue-messages.js';
 import type { DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
-import { keepManagedSubscription, secretHashOf, type KeepOutcome } from '../supervisor/keep-managed-subscription.js';
+import { keepManagedSubscription, type KeepOutcome } from '../supervisor/keep-managed-subscription.js';
+import { deleteGraphSubscriptions } from '../_lib/managed-work.js';
 import { catchUpMailbox } from './catch-up-mailbox.js';
 import type { DispatcherDeps, DispatchRecord } from './deps.js';
 import { claimantOf } from './event-claims.js';
@@ -102,14 +103,9 @@ async function deleteSubscriptions(job: Extract<ManagedSubscriptionJob, { work: 
   const manager = await deps.targets.manager(job.orgId);
   if (!manager) return skipped('organization-unavailable', deps);
   if (manager.protocol !== 'graph') return skipped('nothing-to-delete-for-ews', deps);
-  const ids = new Set(job.subscriptionId === undefined ? [] : [job.subscriptionId]);
-  if (job.callbackKey !== undefined) {
-    for (const listed of await manager.list()) if (secretHashOf(listed.notificationUrl) === job.callbackKey) ids.add(listed.subscriptionId);
-  }
-  // One Graph no longer has counts as deleted (the adapter's remove says so).
-  for (const id of ids) await manager.remove(id);
-  deps.counter.count('ManagedSubscriptionDeleted', ids.size);
-  return { action: 'deleted', subscriptions: ids.size };
+  const deleted = await deleteGraphSubscriptions(manager, job);
+  deps.counter.count('ManagedSubscriptionDeleted', deleted);
+  return { action: 'deleted', subscriptions: deleted };
 }
 
 function skipped(reason: string, deps: Pick<DispatcherDeps, 'logger' | 'counter'>): ManageOutcome {

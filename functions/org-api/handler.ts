@@ -1,4 +1,5 @@
 import { secretsManagerSecret } from '../_lib/aws/secrets-manager.js';
+import { lambdaEventQueue } from '../_lib/aws/sqs.js';
 import { config } from '../_lib/config.js';
 import { lambdaRuntime } from '../_lib/lambda-runtime.js';
 import { mailServerReaders, orgKeyring } from '../_lib/org-runtime.js';
@@ -16,5 +17,6 @@ export const handler = createOrgApiHandler(
     // On AWS only https to public addresses (contract section 8); loopback is for `npm start`.
     policy: { allowLoopback: false },
     adminTokenSecret,
+    queue: lambdaEventQueue(),
   }),
 );

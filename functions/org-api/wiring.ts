@@ -1,19 +1,27 @@
+import type { EventQueue } from '../../shared/queue/queue-messages.js';
+import { subscriptionManagers } from '../_lib/adapters/subscription-managers.js';
 import type { RelayRuntime } from '../_lib/relay-runtime.js';
 import { clearOrgDevices } from './clear-org-devices.js';
 import type { OrgApiHandlerDeps } from './edge.js';
 
-export type OrgApiWiringOptions = Pick<OrgApiHandlerDeps, 'keyring' | 'readers' | 'policy' | 'adminTokenSecret'>;
+export interface OrgApiWiringOptions extends Pick<OrgApiHandlerDeps, 'keyring' | 'readers' | 'policy' | 'adminTokenSecret'> {
+  /** The event queue: the resubscribe pushes of mailboxes handed back when an org leaves organization mode. */
+  queue: EventQueue;
+}
 
 /** The org API's deps, for the Lambda entry and the local runtime alike. */
 export function buildOrgApiDeps(runtime: RelayRuntime, options: OrgApiWiringOptions): OrgApiHandlerDeps {
   const { devices, registry, mailboxes } = runtime.ports;
-  const { orgs, now } = runtime;
+  const { orgs, now, managed, logger, counter } = runtime;
+  // Deleting the relay's Graph subscriptions of an org that leaves organization mode, with its service account.
+  const managers = subscriptionManagers(options.policy);
   return {
     orgs,
     keyring: options.keyring,
     readers: options.readers,
     policy: options.policy,
-    clearOrgDevices: (orgId) => clearOrgDevices(orgId, { orgs, devices, registry, mailboxes, now }),
+    clearOrgDevices: (orgId) =>
+      clearOrgDevices(orgId, { orgs, devices, registry, mailboxes, managed, queue: options.queue, keyring: options.keyring, subscriptionManagers: managers, now, logger, counter }),
     adminTokenSecret: options.adminTokenSecret,
     now,
   };

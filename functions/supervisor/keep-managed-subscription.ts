@@ -5,7 +5,7 @@ import type { DecisionLog } from '../../shared/store/ports.js';
 import { MANAGED_GRAPH_LIFETIME_MS, renewalDueAt, retryDueAt } from '../../shared/supervision/renewal-schedule.js';
 import { silentAt, subscriptionState } from '../../shared/supervision/subscription-state.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
-import { hashSecret } from '../_lib/device-secrets.js';
+import { secretHashOf } from '../_lib/mailbox-endpoints.js';
 
 /**
  * Keeps one relay-managed subscription alive (contract section 9), whenever the supervisor finds the mailbox due or
@@ -199,15 +199,6 @@ async function findOwn(manager: GraphSubscriptionManager, callbackKey: string): 
   return own && { subscriptionId: own.subscriptionId, expiresAt: own.expiresAt };
 }
 
-/** The hash of a relay URL's secret (its last path segment), as the callback lookup keys it. */
-export function secretHashOf(url: string): string | undefined {
-  try {
-    const segment = new URL(url).pathname.split('/').pop();
-    return segment ? hashSecret(decodeURIComponent(segment)) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 async function gone(input: { mailbox: ManagedMailbox; manager: SubscriptionManager; subscriptionId: string }, deps: KeepManagedDeps): Promise<KeepOutcome> {
   deps.counter.count('ManagedSubscriptionOrphanDeleted');

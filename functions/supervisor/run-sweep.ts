@@ -8,6 +8,7 @@ import { decideAlert } from '../../shared/rules/alert-rules.js';
 import type { DecisionLog, DeviceReader, DeviceRecord, DeviceRegistry, DueItem, MailboxActionLimit, SupervisionIndex, TokenRetirement } from '../../shared/store/ports.js';
 import { DUE_SHARDS } from '../../shared/store/ports.js';
 import { nextIntervalAt } from '../../shared/supervision/interval-schedule.js';
+import { MANAGED_WORK_LEASE_MS } from '../../shared/supervision/renewal-schedule.js';
 import type { EventQueue, ManagedSubscriptionMessage } from '../../shared/queue/queue-messages.js';
 import { needsResubscribe, subscriptionState, supervisionDueAt, type SubscriptionState } from '../../shared/supervision/subscription-state.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
@@ -35,12 +36,6 @@ export interface SupervisorDeps {
    */
   managedWork?: EventQueue;
 }
-
-/**
- * A relay-managed mailbox whose work was queued is not queued again for this long: the dispatcher records the real
- * next due time (the renewal, a retry) when it is done, and if the work is lost this is when it is tried again.
- */
-export const MANAGED_WORK_LEASE_MS = 10 * 60 * 1000;
 
 export interface SweepOptions {
   /** Most items one sweep handles; the rest stay due and are taken by the next sweep. */

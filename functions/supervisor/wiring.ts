@@ -2,7 +2,7 @@ import type { RelayRuntime } from '../_lib/relay-runtime.js';
 import type { SupervisorDeps } from './run-sweep.js';
 
 /** The supervisor's deps, for the Lambda entry and the local runtime alike. */
-export function buildSupervisorDeps(runtime: RelayRuntime, options: Pick<SupervisorDeps, 'push'>): SupervisorDeps {
+export function buildSupervisorDeps(runtime: RelayRuntime, options: Pick<SupervisorDeps, 'push'> & Required<Pick<SupervisorDeps, 'managedWork'>>): SupervisorDeps {
   const { devices, registry, supervision, retirement, actionLimit } = runtime.ports;
   return {
     devices,
@@ -16,5 +16,6 @@ export function buildSupervisorDeps(runtime: RelayRuntime, options: Pick<Supervi
     random: runtime.random,
     logger: runtime.logger,
     counter: runtime.counter,
+    managedWork: options.managedWork,
   };
 }

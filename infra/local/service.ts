@@ -13,6 +13,7 @@ import { SqsEventQueue } from '../../functions/_lib/adapters/sqs-event-queue.js'
 import { issueOrgToken } from '../../functions/_lib/org-token.js';
 import { issueAdminToken } from '../../functions/_lib/admin-token.js';
 import { DynamoDbOrgStore } from '../../functions/_lib/adapters/dynamodb-org-store.js';
+import { DynamoDbManagedSubscriptions } from '../../functions/_lib/adapters/dynamodb-managed-subscriptions.js';
 import { CachingOrgKeyring, LocalOrgKeyring } from '../../functions/_lib/adapters/local-org-keyring.js';
 import { messageDetailsReaders } from '../../functions/_lib/adapters/message-details-readers.js';
 import { createOrgApiHandler } from '../../functions/org-api/edge.js';
@@ -228,7 +229,8 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     const readers = messageDetailsReaders(policy);
 
     // The same wiring as the Lambda entries (each function's wiring.ts), over the local adapters.
-    const runtime: RelayRuntime = { ports, dedupe, decisions, orgs, now, random, logger, counter };
+    const managed = new DynamoDbManagedSubscriptions(clients.documentClient, backends.tableName);
+    const runtime: RelayRuntime = { ports, dedupe, decisions, orgs, managed, now, random, logger, counter };
     const deviceApi = createDeviceApiHandler(
       buildDeviceApiDeps(runtime, {
         endpoints: noEndpointRegistry,
@@ -237,9 +239,11 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
         maxDevicesPerOrg: options.maxDevicesPerOrg ?? DEFAULT_MAX_DEVICES_PER_ORG,
         keyring,
         readers,
+        mailServerPolicy: policy,
+        queue,
       }),
     );
-    const orgApi = createOrgApiHandler(buildOrgApiDeps(runtime, { keyring, readers, policy, adminTokenSecret }));
+    const orgApi = createOrgApiHandler(buildOrgApiDeps(runtime, { keyring, readers, policy, adminTokenSecret, queue }));
     const callback = createExchangeCallbackHandler(buildExchangeCallbackDeps(runtime, { queue }));
     const dispatcher = createDispatcherHandler(
       buildDispatcherDeps(runtime, {
@@ -248,6 +252,8 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
         queue,
         keyring,
         readers,
+        mailServerPolicy: policy,
+        publicUrl,
         ...(options.alertBudget ? { alertBudget: options.alertBudget } : {}),
       }),
     );
@@ -289,7 +295,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     cleanups.push(() => poller.stop());
 
     // EventBridge's one-minute schedule, as a timer; tests turn it off and call runSupervisorSweep themselves.
-    const supervisor = createSupervisorHandler(buildSupervisorDeps(runtime, { push }));
+    const supervisor = createSupervisorHandler(buildSupervisorDeps(runtime, { push, managedWork: queue }));
     const sweep = () => supervisor({} as never, localLambdaContext('supervisor'));
     const sweepEveryMs = options.supervisorIntervalMs ?? 15_000;
     let sweeping: Promise<unknown> = Promise.resolve();

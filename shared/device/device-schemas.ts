@@ -189,8 +189,18 @@ export const graphEndpointsSchema = z.object({
 });
 export type GraphEndpoints = z.infer<typeof graphEndpointsSchema>;
 
-/** `graph` is optional so that the client still reads a relay that predates Graph (contract v1). */
-export const registeredMailboxSchema = z.object({ id: mailboxIdSchema, callbackUrl: z.string().url(), graph: graphEndpointsSchema.optional() });
+/**
+ * `graph` is optional so that the client still reads a relay that predates Graph (contract v1). A mailbox the relay
+ * subscribes itself (contract section 9, `managedBy: "relay"`) also says so and its `state` (`pending` until its
+ * subscription is heard from, also when the first attempt failed and the relay tries again).
+ */
+export const registeredMailboxSchema = z.object({
+  id: mailboxIdSchema,
+  callbackUrl: z.string().url(),
+  graph: graphEndpointsSchema.optional(),
+  managedBy: managedBySchema.optional(),
+  state: subscriptionStateSchema.optional(),
+});
 export type RegisteredMailbox = z.infer<typeof registeredMailboxSchema>;
 
 export const registerDeviceResponseSchema = z.object({

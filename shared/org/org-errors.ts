@@ -27,19 +27,6 @@ export class AddressRequiredError extends RelayError {
 }
 
 /**
- * `managedBy: "relay"` on a mailbox while the relay cannot yet create and renew subscriptions itself (contract
- * section 9 is built in part: see docs/relay-managed-subscriptions.md). Accepting it would leave the mailbox with no
- * subscription at all, since the app must not subscribe a relay-managed mailbox; a clear refusal lets the app keep
- * managing it. Maps to 400.
- */
-export class RelayManagementUnavailableError extends RelayError {
-  readonly code = 'relay_managed_unavailable';
-  constructor() {
-    super('subscriptions managed by the relay are not available in this version yet: register the mailbox with managedBy "device" (or leave it out) and subscribe from the app');
-  }
-}
-
-/**
  * The device did not prove it can read the mailbox: no or a wrong `addressProof`, a message of another mailbox or
  * folder, or one older than 30 days. Maps to 403. Says nothing about which, so it cannot be used to probe mailboxes.
  */

@@ -18,6 +18,12 @@ export const RENEWAL_SPREAD_MS = 24 * 60 * 60 * 1000;
  * for more than Graph allows (it refuses the request rather than shortening it).
  */
 export const MANAGED_GRAPH_LIFETIME_MS = (10_080 - 10) * 60 * 1000;
+/**
+ * A relay-managed mailbox whose work was started (queued by the supervisor, or a subscription made at registration)
+ * is not due again for this long: the work records the real next due time (the renewal, a retry) when it is done, and
+ * if it is lost (a crash) this is when it is tried again.
+ */
+export const MANAGED_WORK_LEASE_MS = 10 * 60 * 1000;
 /** Retries after a failed subscribe or renewal: doubling from one minute, at most an hour apart. */
 export const RETRY_BASE_MS = 60 * 1000;
 export const RETRY_MAX_MS = 60 * 60 * 1000;

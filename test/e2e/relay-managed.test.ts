@@ -89,7 +89,7 @@ describe('relay-managed Graph subscriptions, end to end', () => {
     // The live mail is in the delta too; only the two missed ones are new.
     await decided('caught-up', /^missed:new-2:/);
     expect(alerts()).toHaveLength(3);
-    expect(pushes().filter((push) => push.payload.includes('"action"'))).toEqual([]);
+    expect(pushes().filter((push) => JSON.stringify(push.payload).includes('"action"'))).toEqual([]);
   });
 
   it('answers subscriptionRemoved with a new subscription, on new URLs', async () => {
@@ -107,9 +107,9 @@ describe('relay-managed Graph subscriptions, end to end', () => {
   });
 
   it('leaves a mailbox whose first subscription failed pending, and the supervisor’s retry subscribes it', async () => {
-    // The proof's message read passes; Graph refuses the create three times (the adapter's attempts).
+    // The proof's two reads (message, inbox) pass; Graph refuses the create three times (the adapter's attempts).
     const busy = { kind: 'answer' as const, status: 503, headers: { 'content-type': 'application/json' }, body: '{"error":{"code":"ServiceUnavailable"}}' };
-    graph.queueFaults({ kind: 'delay', ms: 0 }, busy, busy, busy);
+    graph.queueFaults({ kind: 'delay', ms: 0 }, { kind: 'delay', ms: 0 }, busy, busy, busy);
     const added = await api(service.baseUrl, 'POST', `/v1/devices/${device.deviceId}/mailboxes`, {
       token: device.deviceSecret,
       body: { id: 'shared', kind: 'delegated', address: GRACE, addressProof: proof(GRACE), managedBy: 'relay' },

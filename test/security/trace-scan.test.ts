@@ -124,7 +124,7 @@ describe('no secret in what the X-Ray tracer records', () => {
       orgTokenSecret: ORG_SECRET,
       now: Date.now,
       random: Math.random,
-      ...organizationDeps(),
+      ...organizationDeps(stores.state),
     });
     const call = async (routeKey: string, options: { token: string; params?: Record<string, string>; body?: unknown }) => {
       const result = (await handler(

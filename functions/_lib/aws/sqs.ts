@@ -13,7 +13,10 @@ export function lambdaSqsClient(): SQSClient {
   return sqs;
 }
 
-/** The event queue (EVENT_QUEUE_URL) of the functions that send to it: the callback and the dispatcher. */
+/**
+ * The event queue (EVENT_QUEUE_URL) of the functions that send to it: the callback and the dispatcher, and for the
+ * relay's own subscriptions (contract section 9) the supervisor, the device API and the org API.
+ */
 export function lambdaEventQueue(): EventQueue {
   return new SqsEventQueue(lambdaSqsClient(), config.eventQueueUrl());
 }

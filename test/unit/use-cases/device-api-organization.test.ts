@@ -5,7 +5,10 @@ import type { HttpResult } from '../../../functions/_lib/http.js';
 import { issueOrgToken } from '../../../functions/_lib/org-token.js';
 import type { DeviceApiDeps } from '../../../functions/device-api/deps.js';
 import { createDeviceApiHandler } from '../../../functions/device-api/edge.js';
-import { clearOrgDevices } from '../../../functions/org-api/clear-org-devices.js';
+import { clearOrgDevices, HANDED_BACK_REASON } from '../../../functions/org-api/clear-org-devices.js';
+import { hashSecret } from '../../../functions/_lib/device-secrets.js';
+import type { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';
+import { makeDevice, makeMailbox } from '../../support/store-fixtures.js';
 import { putOrg } from '../../../functions/org-api/manage-org.js';
 import { localLambdaContext } from '../../../infra/local/lambda-context.js';
 import { exportAlertPublicKey, generateAlertKeyPair } from '../../../shared/client/alert-key.js';
@@ -14,6 +17,7 @@ import { noEndpointRegistry } from '../../../shared/push/push-gateway.js';
 import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
 import { InMemoryOrgStore } from '../../../shared/store/in-memory-org-store.js';
 import { ManualClock } from '../../support/fakes.js';
+import { organizationDeps } from '../../support/organization.js';
 import { startPlayedEws, type PlayedEws } from '../../support/played/played-ews.js';
 
 const ORG_SECRET = 'org-secret';
@@ -59,12 +63,26 @@ describe('device API in organization mode (contract sections 3 and 8)', () => {
     call('POST /v1/devices', { token: issueOrgToken(orgId, ORG_SECRET), body: { pushToken: 'ab'.repeat(32), mailboxes: [{ id: 'me', kind: 'primary' }], ...body } });
 
   beforeEach(async () => {
+    ews.clearFaults();
     clock = new ManualClock(T0);
     stores = createInMemoryStores({ now: clock.now });
     orgs = new InMemoryOrgStore();
     const keyring = LocalOrgKeyring.inMemory();
     const readers = messageDetailsReaders({ allowLoopback: true });
-    deps = { ...stores.ports, maxDevicesPerOrg: 100, decisions: stores.decisions, endpoints: noEndpointRegistry, publicUrl: 'https://relay.example.com', orgTokenSecret: ORG_SECRET, now: clock.now, random: () => 0.5, orgs, keyring, readers };
+    deps = {
+      ...stores.ports,
+      ...organizationDeps(stores.state),
+      maxDevicesPerOrg: 100,
+      decisions: stores.decisions,
+      endpoints: noEndpointRegistry,
+      publicUrl: 'https://relay.example.com',
+      orgTokenSecret: ORG_SECRET,
+      now: clock.now,
+      random: () => 0.5,
+      orgs,
+      keyring,
+      readers,
+    };
     await putOrg(
       { orgId: 'acme', request: putOrgRequestSchema.parse({ detailedAlerts: 'encrypted', mailServer: { type: 'ews', url: ews.url, username: 'svc', password: 'pw' } }) },
       { orgs, keyring, readers, policy: { allowLoopback: true }, clearOrgDevices: async () => undefined, now: clock.now },
@@ -110,7 +128,6 @@ describe('device API in organization mode (contract sections 3 and 8)', () => {
   it.each([
     ['an address without proof', { mailboxes: [{ id: 'me', kind: 'primary', address: ADA }] }, 403, 'address_not_proven'],
     ['managedBy relay without an address', { mailboxes: [{ id: 'me', kind: 'primary', managedBy: 'relay' }] }, 400, 'address_required'],
-    ['managedBy relay, which this version cannot yet honour', { mailboxes: [{ id: 'me', kind: 'primary', address: ADA, addressProof: { messageId: 'AAMkX' }, managedBy: 'relay' }] }, 400, 'relay_managed_unavailable'],
     ['101 VIP senders', { vipSenders: Array.from({ length: 101 }, (_, i) => `vip${i}@example.com`) }, 400, 'invalid_request'],
     ['a VIP that is not an address', { vipSenders: ['not an address'] }, 400, 'invalid_request'],
     ['an address that is not an address', { mailboxes: [{ id: 'me', kind: 'primary', address: 'ada at example', addressProof: { messageId: 'AAMkX' } }] }, 400, 'invalid_request'],
@@ -137,7 +154,7 @@ describe('device API in organization mode (contract sections 3 and 8)', () => {
   it("deletes the devices' addresses, VIP hashes and alert keys when the org is deleted", async () => {
     const alertKey = await exportAlertPublicKey((await generateAlertKeyPair()).publicKey);
     const { body } = await register('acme', { vipSenders: [GRACE], alertKey, mailboxes: [{ id: 'me', kind: 'primary', address: ADA, addressProof: { messageId: message(ADA) } }] });
-    await clearOrgDevices('acme', { orgs, devices: stores.ports.devices, registry: stores.ports.registry, mailboxes: stores.ports.mailboxes, now: clock.now });
+    await clearOrgDevices('acme', deps);
     await orgs.deleteOrg('acme');
     const stored = (await stores.devices.getDeviceWithMailboxes(body.deviceId))!;
     expect(stored.device.vipSenderHashes).toBeUndefined();
@@ -147,6 +164,88 @@ describe('device API in organization mode (contract sections 3 and 8)', () => {
     expect(got.body.organization).toEqual({ mode: 'default', detailedAlerts: 'off' });
     expect(got.body).not.toHaveProperty('vipSenders');
     expect(got.body.mailboxes[0]).not.toHaveProperty('address');
+  });
+
+  describe('a mailbox the relay subscribes itself (contract section 9)', () => {
+    const relayMailbox = () => ({ id: 'me', kind: 'primary', address: ADA, addressProof: { messageId: message(ADA) }, managedBy: 'relay' });
+    const subscriptionsOf = (url: string) => ews.pushSubscriptions().filter((subscription) => subscription.url === url);
+    const queued = () => (deps.queue as InMemoryEventQueue).messages;
+
+    it('is subscribed with the service account before the answer, to the URL of the answer, and refuses the device’s own subscription', async () => {
+      const answer = await register('acme', { mailboxes: [relayMailbox()] });
+      expect(answer.status).toBe(201);
+      expect(answer.body.mailboxes[0]).toMatchObject({ id: 'me', managedBy: 'relay', state: 'pending' });
+      const [made] = subscriptionsOf(answer.body.mailboxes[0].callbackUrl);
+      expect(made).toMatchObject({ mailbox: ADA, statusFrequencyMinutes: 30 });
+
+      const at = { params: { deviceId: answer.body.deviceId, mailboxId: 'me' }, token: answer.body.deviceSecret };
+      const got = await call('GET /v1/devices/{deviceId}', at);
+      expect(got.body.mailboxes[0]).toMatchObject({ managedBy: 'relay', protocol: 'ews', subscriptionId: made!.subscriptionId, state: 'pending', address: ADA });
+      const own = await call('PUT /v1/devices/{deviceId}/mailboxes/{mailboxId}/subscription', { ...at, body: { subscriptionId: 'device-own', expiresAt: new Date(T0 + 86_400_000).toISOString() } });
+      expect([own.status, own.body.error.code]).toEqual([409, 'relay_managed']);
+    });
+
+    it('answers 201 pending when the first subscription fails, with the failure recorded for the supervisor’s retry', async () => {
+      // The proof's GetItem and GetFolder pass; the Subscribe is refused.
+      ews.queueFaults({ kind: 'delay', ms: 0 }, { kind: 'delay', ms: 0 }, { kind: 'answer', status: 401 });
+      const answer = await register('acme', { mailboxes: [relayMailbox()] });
+      expect([answer.status, answer.body.mailboxes[0].state]).toEqual([201, 'pending']);
+      const stored = stores.state.mailboxes.get(answer.body.deviceId)!.get('me')!;
+      expect(stored).toMatchObject({ managedBy: 'relay', managedProtocol: 'ews', managedFailures: 1, managedLastError: 'unauthorized' });
+      expect(stored.subscriptionId).toBeUndefined();
+      expect(stored.dueAt).toBeGreaterThan(T0);
+      expect(stored.dueAt).toBeLessThanOrEqual(T0 + 10 * 60_000);
+    });
+
+    it('hands the mailbox back when the device patches managedBy device, and takes it over again when patched back', async () => {
+      const answer = await register('acme', { mailboxes: [relayMailbox()] });
+      const registrationUrl: string = answer.body.mailboxes[0].callbackUrl;
+      const at = { params: { deviceId: answer.body.deviceId, mailboxId: 'me' }, token: answer.body.deviceSecret };
+
+      const back = await call('PATCH /v1/devices/{deviceId}/mailboxes/{mailboxId}', { ...at, body: { managedBy: 'device' } });
+      expect(back.body).toMatchObject({ managedBy: 'device', subscriptionId: null, protocol: null, state: 'pending', address: ADA });
+      // The relay's EWS subscription is answered Unsubscribe from now on: its URL leads nowhere.
+      expect(await stores.ports.callbacks.findCallback(hashSecret(registrationUrl.split('/').pop()!))).toBeUndefined();
+      expect(queued()).toEqual([]);
+      const own = await call('PUT /v1/devices/{deviceId}/mailboxes/{mailboxId}/subscription', { ...at, body: { subscriptionId: 'device-own', expiresAt: new Date(T0 + 86_400_000).toISOString() } });
+      expect(own.status).toBe(204);
+
+      const again = await call('PATCH /v1/devices/{deviceId}/mailboxes/{mailboxId}', { ...at, body: { managedBy: 'relay' } });
+      expect(again.body).toMatchObject({ managedBy: 'relay', protocol: 'ews' });
+      expect(again.body.subscriptionId).not.toBe('device-own');
+      const latest = ews.pushSubscriptions().at(-1)!;
+      expect(latest.subscriptionId).toBe(again.body.subscriptionId);
+      expect(latest.url).not.toBe(registrationUrl);
+      expect(await stores.ports.callbacks.findCallback(hashSecret(latest.url.split('/').pop()!))).toEqual({ deviceId: answer.body.deviceId, mailboxId: 'me' });
+    });
+
+    it('hands every relay-managed mailbox back with a resubscribe push when the org leaves organization mode', async () => {
+      const answer = await register('acme', { mailboxes: [relayMailbox()] });
+      await clearOrgDevices('acme', deps);
+      const stored = stores.state.mailboxes.get(answer.body.deviceId)!.get('me')!;
+      for (const field of ['managedBy', 'managedProtocol', 'sealedAddress', 'subscriptionId', 'protocol']) expect(stored, field).not.toHaveProperty(field);
+      expect(queued()).toEqual([
+        { v: 1, type: 'mailbox-action', deviceId: answer.body.deviceId, mailboxId: 'me', action: 'resubscribe', receivedAt: T0, reason: HANDED_BACK_REASON },
+      ]);
+    });
+
+    it('queues the deletion of the relay’s Graph subscription of a removed mailbox and of a deleted device’s mailboxes', async () => {
+      const device = makeDevice({ deviceId: 'dev-graph', orgId: 'graph-org', secretHash: hashSecret('device-secret') });
+      const relay = { managedBy: 'relay' as const, managedProtocol: 'graph' as const, protocol: 'graph' as const };
+      await stores.devices.createDevice(device, [
+        makeMailbox('dev-graph', { mailboxId: 'primary', kind: 'primary', ...relay, subscriptionId: 'sub-primary' }),
+        makeMailbox('dev-graph', { mailboxId: 'shared', ...relay, subscriptionId: 'sub-shared' }),
+        makeMailbox('dev-graph', { mailboxId: 'own', subscriptionId: 'device-made' }),
+      ]);
+      const at = { token: 'device-secret' };
+      expect((await call('DELETE /v1/devices/{deviceId}/mailboxes/{mailboxId}', { ...at, params: { deviceId: 'dev-graph', mailboxId: 'shared' } })).status).toBe(204);
+      expect((await call('DELETE /v1/devices/{deviceId}/mailboxes/{mailboxId}', { ...at, params: { deviceId: 'dev-graph', mailboxId: 'own' } })).status).toBe(204);
+      expect((await call('DELETE /v1/devices/{deviceId}', { ...at, params: { deviceId: 'dev-graph' } })).status).toBe(204);
+      expect(queued().map((m) => m.type === 'managed-subscription' && m.job)).toEqual([
+        { work: 'delete', orgId: 'graph-org', subscriptionId: 'sub-shared' },
+        { work: 'delete', orgId: 'graph-org', subscriptionId: 'sub-primary' },
+      ]);
+    });
   });
 
   it('clears VIP senders and the alert key with a PATCH of null', async () => {

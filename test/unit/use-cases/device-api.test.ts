@@ -35,7 +35,7 @@ describe('device API', () => {
       orgTokenSecret: ORG_SECRET,
       now: clock.now,
       random: () => 0.5,
-      ...organizationDeps(),
+      ...organizationDeps(stores.state),
     };
     call = callerFor(createDeviceApiHandler(deps));
   });

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { MANAGED_WORK_LEASE_MS, runSupervisorSweep, type SupervisorDeps } from '../../../functions/supervisor/run-sweep.js';
+import { runSupervisorSweep, type SupervisorDeps } from '../../../functions/supervisor/run-sweep.js';
+import { MANAGED_WORK_LEASE_MS } from '../../../shared/supervision/renewal-schedule.js';
 import { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';
 import { DEFAULT_ALERT_SETTINGS } from '../../../shared/device/device-schemas.js';
 import { MAILBOX_ACTION_PUSH_INTERVAL_MS } from '../../../shared/push/apns-payloads.js';
