@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dynamoDbDeviceStore, type AllDevicePorts } from '../../support/device-ports.js';
@@ -58,11 +58,17 @@ describe('AllDevicePorts batch operations', () => {
       .resolvesOnce({}) // the callback item
       .resolvesOnce({ UnprocessedItems: { [TABLE]: [unprocessed] } })
       .resolves({});
+    // The mailbox item goes on its own, answering what it held (contract section 9: the relay's subscription of it).
+    mock.on(DeleteCommand).resolves({});
 
     await dynamoDbDeviceStore(documentClient, TABLE, options).deleteDevice(deviceId);
 
+    expect(mock.commandCalls(DeleteCommand).map((call) => call.args[0].input)).toEqual([
+      { TableName: TABLE, Key: deviceKey(deviceId) },
+      { TableName: TABLE, Key: mailboxKey(deviceId, 'primary'), ReturnValues: 'ALL_OLD' },
+    ]);
     const batches = mock.commandCalls(BatchWriteCommand).map((call) => call.args[0].input.RequestItems?.[TABLE] ?? []);
-    expect(batches.map((batch) => batch.length)).toEqual([1, 25, 1, 6]);
+    expect(batches.map((batch) => batch.length)).toEqual([1, 25, 1, 5]);
     expect(batches[0]).toEqual([{ DeleteRequest: { Key: callbackKey('cb-1') } }]);
     expect(batches[2]).toEqual([unprocessed]);
   });
