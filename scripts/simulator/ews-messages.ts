@@ -5,9 +5,9 @@
  * against an independent writer.
  */
 
-const SOAP_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
-const MESSAGES_NS = 'http://schemas.microsoft.com/exchange/services/2006/messages';
-const TYPES_NS = 'http://schemas.microsoft.com/exchange/services/2006/types';
+export const SOAP_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
+export const MESSAGES_NS = 'http://schemas.microsoft.com/exchange/services/2006/messages';
+export const TYPES_NS = 'http://schemas.microsoft.com/exchange/services/2006/types';
 
 /** What Exchange takes from a push `Subscribe`. */
 export interface SubscribeRequest {
@@ -74,8 +74,39 @@ export type NotificationEvent =
   | { type: 'NewMailEvent'; watermark: string; timeStamp: string; itemId: string; changeKey: string; parentFolderId: string }
   | { type: 'StatusEvent'; watermark: string };
 
-/** A SendNotification request as Exchange POSTs it to the subscription's URL: one notification, its events in order. */
-export function sendNotificationBody(subscriptionId: string, previousWatermark: string, events: readonly NotificationEvent[]): string {
+/**
+ * A SendNotification request as Exchange POSTs it to a subscription's URL: one SendNotificationResponseMessage per
+ * notification, each given as the content of its `m:Notification` element. The one writer of these bodies: the played
+ * Exchange, the tests (test/support/exchange.ts) and the parser's own tests, whose odd and malformed contents go
+ * through here too (`notificationTag` renames the element for them).
+ */
+export function sendNotificationEnvelope(notifications: readonly string[], options: { notificationTag?: string } = {}): string {
+  const tag = options.notificationTag ?? 'm:Notification';
+  const messages = notifications
+    .map(
+      (content) => `
+        <m:SendNotificationResponseMessage ResponseClass="Success">
+          <m:ResponseCode>NoError</m:ResponseCode>
+          <${tag}>${content}</${tag}>
+        </m:SendNotificationResponseMessage>`,
+    )
+    .join('');
+  return `<?xml version="1.0" encoding="utf-8"?>
+<soap:Envelope xmlns:soap="${SOAP_NS}">
+  <soap:Header>
+    <t:RequestServerVersion xmlns:t="${TYPES_NS}" Version="Exchange2016" />
+  </soap:Header>
+  <soap:Body>
+    <m:SendNotification xmlns:m="${MESSAGES_NS}" xmlns:t="${TYPES_NS}">
+      <m:ResponseMessages>${messages}
+      </m:ResponseMessages>
+    </m:SendNotification>
+  </soap:Body>
+</soap:Envelope>`;
+}
+
+/** The content of one notification: its subscription, the watermark before these events, and the events in order. */
+export function notificationContent(subscriptionId: string, previousWatermark: string, events: readonly NotificationEvent[]): string {
   const eventXml = events
     .map((event) =>
       event.type === 'StatusEvent'
@@ -87,26 +118,16 @@ export function sendNotificationBody(subscriptionId: string, previousWatermark: 
           '\n            </t:NewMailEvent>',
     )
     .join('');
-  return `<?xml version="1.0" encoding="utf-8"?>
-<soap:Envelope xmlns:soap="${SOAP_NS}">
-  <soap:Header>
-    <t:RequestServerVersion xmlns:t="${TYPES_NS}" Version="Exchange2016" />
-  </soap:Header>
-  <soap:Body>
-    <m:SendNotification xmlns:m="${MESSAGES_NS}" xmlns:t="${TYPES_NS}">
-      <m:ResponseMessages>
-        <m:SendNotificationResponseMessage ResponseClass="Success">
-          <m:ResponseCode>NoError</m:ResponseCode>
-          <m:Notification>
-            <t:SubscriptionId>${escapeXml(subscriptionId)}</t:SubscriptionId>
-            <t:PreviousWatermark>${escapeXml(previousWatermark)}</t:PreviousWatermark>
-            <t:MoreEvents>false</t:MoreEvents>${eventXml}
-          </m:Notification>
-        </m:SendNotificationResponseMessage>
-      </m:ResponseMessages>
-    </m:SendNotification>
-  </soap:Body>
-</soap:Envelope>`;
+  return (
+    `\n            <t:SubscriptionId>${escapeXml(subscriptionId)}</t:SubscriptionId>` +
+    `\n            <t:PreviousWatermark>${escapeXml(previousWatermark)}</t:PreviousWatermark>` +
+    `\n            <t:MoreEvents>false</t:MoreEvents>${eventXml}\n          `
+  );
+}
+
+/** One notification's SendNotification request, as the played Exchange POSTs it. */
+export function sendNotificationBody(subscriptionId: string, previousWatermark: string, events: readonly NotificationEvent[]): string {
+  return sendNotificationEnvelope([notificationContent(subscriptionId, previousWatermark, events)]);
 }
 
 /** The SubscriptionStatus of a SendNotificationResult, or undefined when the answer is not one. */

@@ -87,7 +87,7 @@ describe('hostile and broken input', () => {
 
     it('refuses entity expansion (billion laughs) before parsing', async () => {
       const laughs = `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">${Array.from({ length: 9 }, (_, n) => `<!ENTITY lol${n + 1} "${`&lol${n || ''};`.repeat(10)}">`).join('')}]>`;
-      const answer = await post(laughs + newMailBody('sub-1', [{ itemId: '&lol9;' }]).replace(/^<\?xml[^>]*>/, ''));
+      const answer = await post(laughs + newMailBody('sub-1', [{ itemId: 'LOL' }]).replace('Id="LOL"', 'Id="&lol9;"').replace(/^<\?xml[^>]*>/, ''));
       expect(answer).toMatchObject({ status: 400, code: 'ews_doctype_refused' });
     });
 

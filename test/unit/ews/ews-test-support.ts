@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { expect } from 'vitest';
+import { sendNotificationEnvelope } from '../../../scripts/simulator/ews-messages.js';
 
 /** The shared sample corpus lives beside the repository (test/corpus, vendored from the public samples; SOURCES.md names each), locally and in CI. */
 export const CORPUS_DIR = new URL('../../corpus/ews/', import.meta.url);
@@ -22,21 +23,11 @@ export function fixtureText(name: string): string {
   return readFileSync(new URL(name, FIXTURES_DIR), 'utf8');
 }
 
-export const SOAP_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
-export const MESSAGES_NS = 'http://schemas.microsoft.com/exchange/services/2006/messages';
-export const TYPES_NS = 'http://schemas.microsoft.com/exchange/services/2006/types';
+export { MESSAGES_NS, SOAP_NS, TYPES_NS } from '../../../scripts/simulator/ews-messages.js';
 
-/** A SendNotification envelope around the given Notification content (children of `m:Notification`). */
+/** A SendNotification body around the given Notification content (children of `m:Notification`), by the one writer. */
 export function sendNotificationBody(notificationContent: string, notificationTag = 'm:Notification'): string {
-  return (
-    '<?xml version="1.0" encoding="utf-8"?>\n' +
-    `<soap:Envelope xmlns:soap="${SOAP_NS}"><soap:Body>` +
-    `<m:SendNotification xmlns:t="${TYPES_NS}" xmlns:m="${MESSAGES_NS}"><m:ResponseMessages>` +
-    '<m:SendNotificationResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>' +
-    `<${notificationTag}>${notificationContent}</${notificationTag}>` +
-    '</m:SendNotificationResponseMessage></m:ResponseMessages></m:SendNotification>' +
-    '</soap:Body></soap:Envelope>'
-  );
+  return sendNotificationEnvelope([notificationContent], { notificationTag });
 }
 
 /** Runs `act`, asserts it throws an instance of `errorClass`, and returns the error for further assertions. */
