@@ -1,12 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_ALERT_BUDGET, DEFAULT_DEDUPE_TTL_SECONDS, type DispatcherDeps } from '../../functions/dispatcher/deps.js';
+import type { DispatcherDeps } from '../../functions/dispatcher/deps.js';
 import { dispatchQueueRecords, type QueueRecord } from '../../functions/dispatcher/edge.js';
 import { hashSecret } from '../../functions/_lib/device-secrets.js';
 import { RetryableDeliveryError } from '../../shared/errors.js';
 import type { NewMailMessage } from '../../shared/queue/queue-messages.js';
 import { createInMemoryStores, type InMemoryStores } from '../../shared/store/in-memory-stores.js';
-import { InMemoryEventQueue } from '../../shared/store/in-memory-event-queue.js';
-import { ManualClock, RecordingCounter, RecordingLogger, RecordingPushGateway } from '../support/fakes.js';
+import { inMemoryDispatcherDeps } from '../support/dispatcher-deps.js';
+import { ManualClock, RecordingPushGateway } from '../support/fakes.js';
 import { T0, makeDevice, makeMailbox } from '../support/store-fixtures.js';
 
 /**
@@ -29,19 +29,7 @@ describe('dead-lettered notification, redriven', () => {
     clock = new ManualClock(T0);
     stores = createInMemoryStores({ now: clock.now });
     push = new RecordingPushGateway();
-    deps = {
-      ...stores.ports,
-      dedupe: stores.dedupe,
-      decisions: stores.decisions,
-      push,
-      queue: new InMemoryEventQueue(),
-      now: clock.now,
-      logger: new RecordingLogger(),
-      counter: new RecordingCounter(),
-      maxReceiveCount: MAX_RECEIVES,
-      dedupeTtlSeconds: DEFAULT_DEDUPE_TTL_SECONDS,
-      alertBudget: DEFAULT_ALERT_BUDGET,
-    };
+    deps = inMemoryDispatcherDeps(stores, { push, now: clock.now, maxReceiveCount: MAX_RECEIVES });
     await stores.devices.createDevice(
       makeDevice({ deviceId: 'device-1', secretHash: hashSecret('s') }),
       [makeMailbox('device-1', { mailboxId: 'inbox', kind: 'primary', callbackKey: 'k1' })],

@@ -1,10 +1,10 @@
 import { hashSecret } from '../../functions/_lib/device-secrets.js';
-import type { DispatcherDeps } from '../../functions/dispatcher/deps.js';
 import { dispatchQueueRecords } from '../../functions/dispatcher/edge.js';
 import { createExchangeCallbackHandler } from '../../functions/exchange-callback/edge.js';
 import type { EventQueue } from '../../shared/queue/queue-messages.js';
 import { InMemoryEventQueue } from '../../shared/store/in-memory-event-queue.js';
 import { createInMemoryStores } from '../../shared/store/in-memory-stores.js';
+import { inMemoryDispatcherDeps } from '../support/dispatcher-deps.js';
 import { RecordingCounter, RecordingLogger, RecordingPushGateway } from '../support/fakes.js';
 import { graphCaller, lifecycleItem, messageItem, type GraphRoute } from '../support/graph.js';
 import { makeDevice } from '../support/store-fixtures.js';
@@ -217,20 +217,13 @@ export async function fuzzGraph(options: { cases: number; seed: number }): Promi
 
   // The real dispatcher over everything queued: each alert must stand for genuine mail.
   const push = new RecordingPushGateway();
-  const deps: DispatcherDeps = {
-    ...stores.ports,
-    dedupe: stores.dedupe,
-    decisions: stores.decisions,
+  const deps = inMemoryDispatcherDeps(stores, {
     push,
-    now: Date.now,
     logger,
     counter,
-    maxReceiveCount: 3,
-    dedupeTtlSeconds: 172_800,
-    queue: new InMemoryEventQueue(),
     // No burst limit: every queued notification gets its own alert, so alerts can be counted against genuine mail.
     alertBudget: { windowMs: 1, maxPerWindow: Number.MAX_SAFE_INTEGER },
-  };
+  });
   const records = queue.messages.map((message, n) => ({ messageId: `m${n}`, body: JSON.stringify(message), receiveCount: 1 }));
   for (let start = 0; start < records.length; start += 10) await dispatchQueueRecords(records.slice(start, start + 10), deps);
   const alerts = push.sent.filter((sent) => sent.message.kind === 'alert');

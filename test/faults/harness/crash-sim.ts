@@ -1,4 +1,3 @@
-import { DEFAULT_ALERT_BUDGET, DEFAULT_DEDUPE_TTL_SECONDS, type DispatcherDeps } from '../../../functions/dispatcher/deps.js';
 import { dispatchQueueRecords, type QueueRecord } from '../../../functions/dispatcher/edge.js';
 import { hashSecret } from '../../../functions/_lib/device-secrets.js';
 import type { PushGateway } from '../../../shared/push/push-gateway.js';
@@ -6,8 +5,8 @@ import { newMessagesOf, type NewMailPayload } from '../../../shared/push/apns-pa
 import type { EventQueue, NewMailMessage } from '../../../shared/queue/queue-messages.js';
 import type { InMemoryDeviceStore } from '../../../shared/store/in-memory-device-store.js';
 import { createInMemoryStores } from '../../../shared/store/in-memory-stores.js';
+import { inMemoryDispatcherDeps } from '../../support/dispatcher-deps.js';
 import type { DecisionLog, DedupeStore } from '../../../shared/store/ports.js';
-import { RecordingCounter, RecordingLogger } from '../../support/fakes.js';
 import { T0, makeDevice, makeMailbox } from '../../support/store-fixtures.js';
 
 /**
@@ -313,7 +312,7 @@ export async function simulateCrashes(scenario: SimScenario): Promise<SimResult>
       record: async (...args) => (reaper.check(), stores.decisions.record(...args)),
       list: async (...args) => (reaper.check(), stores.decisions.list(...args)),
     };
-    const deps: DispatcherDeps = {
+    const deps = inMemoryDispatcherDeps(stores, {
       devices,
       retirement: devices,
       burstBudget: devices,
@@ -323,12 +322,8 @@ export async function simulateCrashes(scenario: SimScenario): Promise<SimResult>
       push,
       queue: events,
       now: () => clock,
-      logger: new RecordingLogger(),
-      counter: new RecordingCounter(),
       maxReceiveCount: scenario.maxReceiveCount,
-      dedupeTtlSeconds: DEFAULT_DEDUPE_TTL_SECONDS,
-      alertBudget: DEFAULT_ALERT_BUDGET,
-    };
+    });
 
     const records: QueueRecord[] = batch.map((m) => ({ messageId: m.messageId, body: m.body, receiveCount: m.receiveCount }));
     let failed: string[];
