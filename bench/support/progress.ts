@@ -1,3 +1,5 @@
+import { sleep } from '../../scripts/simulator/concurrency.js';
+
 /**
  * Progress lines on stderr, so that stdout carries only the results table. Each line says how long the run has been
  * going, which makes a stalled step visible.
@@ -9,9 +11,7 @@ export function progress(scope: string, message: string): void {
   process.stderr.write(`[bench ${seconds}s] ${scope}: ${message}\n`);
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep };
 
 /** Polls `check` every `intervalMs` until it returns true; false when `timeoutMs` passed first. */
 export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 20): Promise<boolean> {

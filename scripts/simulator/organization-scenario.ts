@@ -3,6 +3,7 @@ import { decryptAlert, exportAlertPublicKey, generateAlertKeyPair } from '../../
 import type { PlayedEws } from '../../test/support/played/played-ews.js';
 import type { PlayedGraph } from '../../test/support/played/played-graph.js';
 import type { ObservedPush } from './relay-target.js';
+import { sleep } from './concurrency.js';
 
 /**
  * Organization mode, played end to end over the relay's HTTP API (contract section 8): an operator connects an
@@ -90,7 +91,7 @@ async function until<T>(check: () => Promise<T | undefined>, timeoutMs: number):
   for (;;) {
     const value = await check();
     if (value !== undefined || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 

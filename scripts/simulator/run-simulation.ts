@@ -10,7 +10,7 @@ import {
   type AppConfig,
 } from '../../shared/client/index.js';
 import { ALERT_INTENTS, alertSettingsFor, suppressionReason, type AlertIntent } from './alert-profiles.js';
-import { mapLimit, sleep } from './concurrency.js';
+import { mapWithConcurrency, sleep } from './concurrency.js';
 import { PlayedExchange, type CallbackAnswer, type SentNotification } from './played-exchange.js';
 import { PlayedGraph } from './played-graph.js';
 import { MIGRATION_BEFORE_ROUND, ROUNDS, SETTINGS_CHANGE_BEFORE_ROUND, planSimulation, type PlannedDevice, type PlannedSend, type SimulationPlan } from './plan.js';
@@ -167,13 +167,13 @@ async function simulate({ plan, relay, exchange, graph, concurrency, settleTimeo
   if (problems.length > 0) throw new Error(`the simulated app configuration has problems: ${problems.map((p) => p.message).join('; ')}`);
 
   step(`devices: registering ${plan.devices.length} with ${allMailboxes.length} mailboxes`);
-  const devices = await mapLimit(plan.devices, concurrency, (device) => registerDevice(device, config));
+  const devices = await mapWithConcurrency(plan.devices, concurrency, (device) => registerDevice(device, config));
   const addedLater = allMailboxes.filter((m) => m.addedAfterRegistration).length;
   detail(`${devices.length} registered, ${addedLater} delegated mailboxes added afterwards`);
 
   step(`subscriptions: subscribing ${allMailboxes.length} mailboxes at Exchange and reporting them to the relay`);
   const mailboxRuns = devices.flatMap((device) => [...device.mailboxes.values()].map((mailbox) => ({ device, mailbox })));
-  await mapLimit(mailboxRuns, concurrency, ({ device, mailbox }) => subscribe(device, mailbox, config, subscriptions, graph));
+  await mapWithConcurrency(mailboxRuns, concurrency, ({ device, mailbox }) => subscribe(device, mailbox, config, subscriptions, graph));
   subscriptions.subscribed = mailboxRuns.length;
   detail(
     `${mailboxRuns.length} subscribed, ${subscriptions.graph} through Graph (${subscriptions.busyRetries} answered ErrorServerBusy first and were retried)`,
@@ -183,7 +183,7 @@ async function simulate({ plan, relay, exchange, graph, concurrency, settleTimeo
     if (round === MIGRATION_BEFORE_ROUND) {
       const moving = mailboxRuns.filter(({ mailbox }) => mailbox.plan.migratesToGraphBeforeRound === round);
       step(`migration: ${moving.length} mailboxes move from EWS to Graph (their Exchange moved to Exchange Online)`);
-      await mapLimit(moving, concurrency, async ({ device, mailbox }) => {
+      await mapWithConcurrency(moving, concurrency, async ({ device, mailbox }) => {
         await subscribeGraph(device, mailbox, graph, subscriptions);
         // Exchange, not told yet, still pushes on the EWS subscription: the relay ends it with Unsubscribe, no alert.
         count(notifications.migrated, (await exchange.newMail(mailbox.plan.address, 'current', 1)).answer);
@@ -193,7 +193,7 @@ async function simulate({ plan, relay, exchange, graph, concurrency, settleTimeo
     if (round === SETTINGS_CHANGE_BEFORE_ROUND) {
       const changing = devices.filter((d) => d.plan.settingsChange);
       step(`settings: ${changing.length} devices change their alert settings`);
-      await mapLimit(changing, concurrency, (device) => changeSettings(device, settingsAnswers));
+      await mapWithConcurrency(changing, concurrency, (device) => changeSettings(device, settingsAnswers));
       const now = settingsAnswers.filter((a) => a === 'now').length;
       detail(`${changing.length} changed; the client says ${now} apply now`);
     }
@@ -201,7 +201,7 @@ async function simulate({ plan, relay, exchange, graph, concurrency, settleTimeo
     const sends = mailboxRuns.reduce((sum, { mailbox }) => sum + (mailbox.plan.rounds[round]?.sends.length ?? 0), 0);
     step(`round ${round + 1}, ${name}: ${sends} notifications${resubscribing.length > 0 ? `, ${resubscribing.length} mailboxes resubscribe first` : ''}`);
     const before = tallyTotal(notifications);
-    await mapLimit(mailboxRuns, concurrency, async ({ device, mailbox }) => {
+    await mapWithConcurrency(mailboxRuns, concurrency, async ({ device, mailbox }) => {
       const planned = mailbox.plan.rounds[round];
       if (!planned) return;
       // A retry repeats what an earlier round sent, never this round's own mail.
@@ -225,7 +225,7 @@ async function simulate({ plan, relay, exchange, graph, concurrency, settleTimeo
 
   const withLifecycle = mailboxRuns.filter(({ mailbox }) => mailbox.protocol === 'graph' && mailbox.plan.lifecycleEvent);
   step(`lifecycle: Graph sends ${withLifecycle.length} lifecycle events (missed, reauthorizationRequired, subscriptionRemoved)`);
-  await mapLimit(withLifecycle, concurrency, async ({ mailbox }) => {
+  await mapWithConcurrency(withLifecycle, concurrency, async ({ mailbox }) => {
     const answer = await graph.lifecycle(mailbox.plan.address, mailbox.plan.lifecycleEvent!);
     tallyGraph(graphNotifications.lifecycle, answer.status);
     if (answer.status === 202) mailbox.lifecycleAccepted += 1;
@@ -235,7 +235,7 @@ async function simulate({ plan, relay, exchange, graph, concurrency, settleTimeo
   detail(lifecycleLate.length === 0 ? 'each answered by its push' : `${lifecycleLate.length} devices still without their lifecycle push`);
 
   step('results: reading every device\'s events and what reached APNs');
-  const events = await mapLimit(devices, concurrency, async (device) => ({ device, events: await device.client.getEvents() }));
+  const events = await mapWithConcurrency(devices, concurrency, async (device) => ({ device, events: await device.client.getEvents() }));
   const pushes = await relay.pushes();
   const ours = pushes && ownPushes(pushes, devices, startedAt);
 
@@ -474,7 +474,7 @@ async function settleLifecycle(devices: DeviceRun[], timeoutMs: number): Promise
   const deadline = Date.now() + timeoutMs;
   const late: string[] = [];
   const expected = (device: DeviceRun) => [...device.mailboxes.values()].reduce((sum, m) => sum + m.lifecycleAccepted, 0);
-  await mapLimit(devices.filter((d) => expected(d) > 0), SETTLE_WATCHERS, async (device) => {
+  await mapWithConcurrency(devices.filter((d) => expected(d) > 0), SETTLE_WATCHERS, async (device) => {
     for (;;) {
       const requested = (await device.client.getEvents()).filter((e) => e.reason.startsWith('lifecycle:') && e.outcome.endsWith('-requested')).length;
       if (requested >= expected(device)) return;
@@ -522,7 +522,7 @@ function tallyTotal(tally: Record<NotificationKind, AnswerTally>): AnswerTally {
 async function settle(devices: DeviceRun[], timeoutMs: number): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   const late: string[] = [];
-  await mapLimit(devices.filter((d) => expectedDecisions(d) > d.decided), SETTLE_WATCHERS, async (device) => {
+  await mapWithConcurrency(devices.filter((d) => expectedDecisions(d) > d.decided), SETTLE_WATCHERS, async (device) => {
     for (;;) {
       device.decided = (await device.client.getEvents()).filter((e) => FINAL_OUTCOMES.has(e.outcome)).length;
       if (device.decided >= expectedDecisions(device)) return;

@@ -7,7 +7,7 @@ import { startLocalService, type LocalService } from '../../infra/local/service.
 import { deviceViewSchema } from '../../shared/device/device-schemas.js';
 import { api, PUSH_TOKEN_A, PUSH_TOKEN_B } from '../support/device-api.js';
 import { multiNotificationBody, newMailBody, statusEventBody } from '../support/exchange.js';
-import { inParallel } from '../faults/harness/fleet.js';
+import { mapWithConcurrency } from '../faults/harness/fleet.js';
 import { emptyRow, type SummaryRow } from '../faults/harness/summary.js';
 
 /**
@@ -245,7 +245,7 @@ export async function fuzzCallback(options: CallbackFuzzOptions): Promise<FuzzRe
     report.heapBeforeMb = heapMb(gc);
     let index = 0;
     for (const chunk of chunkedSamples(callbackCaseArbitrary(seeds), options.seed, options.cases)) {
-      await inParallel(chunk, options.concurrency ?? 6, async (fuzzCase) => {
+      await mapWithConcurrency(chunk, options.concurrency ?? 6, async (fuzzCase) => {
         const caseIndex = index++;
         const answer = await timedFetch(fuzzCase.unknownSecret ? unknownUrl : callbackUrl, {
           method: 'POST',
@@ -426,7 +426,7 @@ export async function fuzzDeviceApi(options: DeviceApiFuzzOptions): Promise<Fuzz
     report.heapBeforeMb = heapMb(gc);
     let index = 0;
     for (const chunk of chunkedSamples(deviceApiCaseArbitrary(), options.seed, options.cases)) {
-      await inParallel(chunk, options.concurrency ?? 6, async (fuzzCase) => {
+      await mapWithConcurrency(chunk, options.concurrency ?? 6, async (fuzzCase) => {
         const caseIndex = index++;
         const devicePath = `/v1/devices/${target.deviceId}`;
         const mailbox = encodeURIComponent(fuzzCase.mailboxId).replace(/%25/g, '%');

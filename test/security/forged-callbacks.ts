@@ -5,7 +5,7 @@ import { startLocalService, type LocalService } from '../../infra/local/service.
 import type { EventQueue, QueueMessage } from '../../shared/queue/queue-messages.js';
 import { api, PUSH_TOKEN_A } from '../support/device-api.js';
 import { newMailBody } from '../support/exchange.js';
-import { inParallel } from '../faults/harness/fleet.js';
+import { mapWithConcurrency } from '../faults/harness/fleet.js';
 import { emptyRow, type SummaryRow } from '../faults/harness/summary.js';
 
 /**
@@ -88,7 +88,7 @@ export async function forgeCallbacks(options: { cases: number; seed: number; con
     let done = 0;
     for (let start = 0, chunk = 0; start < options.cases; start += 1_000, chunk++) {
       const secrets = fc.sample(secret, { seed: options.seed + chunk, numRuns: Math.min(1_000, options.cases - start) });
-      await inParallel(secrets, options.concurrency ?? 8, async (forged) => {
+      await mapWithConcurrency(secrets, options.concurrency ?? 8, async (forged) => {
         if (forged === realSecret) return; // fast-check could, in principle, hit it; it is not a forgery then.
         done++;
         const response = await fetch(`${base}${forged}`, { method: 'POST', headers: { 'content-type': 'text/xml; charset=utf-8' }, body });

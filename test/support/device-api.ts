@@ -1,3 +1,5 @@
+import { sleep } from '../../scripts/simulator/concurrency.js';
+
 /** A tiny HTTP client for the device API as tests use it: raw status codes and bodies, nothing hidden. */
 export interface ApiAnswer<T = any> {
   status: number;
@@ -33,6 +35,6 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
     const value = await check();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    await sleep(intervalMs);
   }
 }

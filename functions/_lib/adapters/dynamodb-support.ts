@@ -120,22 +120,8 @@ export async function batchGetAll(
   return items;
 }
 
-/**
- * Runs `fn` over the items with at most `limit` calls in flight, keeping results in input order. The first rejection
- * rejects the whole run (calls already started still finish).
- */
-export async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
+/** The one bounded pool (functions/_lib/concurrency.ts), where the adapters import their helpers from. */
+export { mapWithConcurrency } from '../concurrency.js';
 
 /**
  * Runs one batch call, then again for what DynamoDB left unprocessed (`call` returns how many), with full-jitter

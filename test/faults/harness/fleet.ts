@@ -1,4 +1,5 @@
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { mapWithConcurrency, sleep } from '../../../scripts/simulator/concurrency.js';
 import type { RecordedPush } from '../../../infra/local/apns-sandbox.js';
 import { newMessagesOf } from '../../../shared/push/apns-payloads.js';
 import type { LocalService } from '../../../infra/local/service.js';
@@ -163,21 +164,4 @@ export async function waitForQuiescence(service: Pick<LocalService, 'awsClients'
   }, timeoutMs, 50);
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Runs `task` over `items` with at most `limit` in flight. */
-export async function inParallel<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        results[index] = await task(items[index] as T, index);
-      }
-    }),
-  );
-  return results;
-}
+export { mapWithConcurrency, sleep };

@@ -4,7 +4,7 @@ import { LOCAL_APNS_TOPIC, startLocalService, type LocalService } from '../../..
 import { redriveDeadLetters } from '../../../soak/redrive-dlq.js';
 import { api, eventually } from '../../support/device-api.js';
 import { RecordingLogger } from '../../support/fakes.js';
-import { accountPushes, deliverLikeExchange, inParallel, queueDepth, registerFleet, waitForQuiescence } from '../harness/fleet.js';
+import { accountPushes, deliverLikeExchange, mapWithConcurrency, queueDepth, registerFleet, waitForQuiescence } from '../harness/fleet.js';
 import { startH2FaultProxyProcess, type H2FaultProxyProcess } from '../harness/h2-fault-proxy.js';
 import { emptyRow, type SummaryRow } from '../harness/summary.js';
 
@@ -147,7 +147,7 @@ export async function runApnsFaults(options: ApnsFaultOptions): Promise<ApnsFaul
     for (const scenario of scenarios) {
       const fleet = await registerFleet(harness.service, { devices: options.devices, run: `apns-${scenario.name}` });
       const injected = await scenario.arm();
-      const deliveries = await inParallel(
+      const deliveries = await mapWithConcurrency(
         fleet.flatMap((device) => device.mailboxes),
         8,
         (mailbox, index) => deliverLikeExchange(mailbox, [`AAMkApns${index}`]),

@@ -4,7 +4,7 @@ import type { EventQueue, QueueMessage } from '../../../shared/queue/queue-messa
 import { redriveDeadLetters } from '../../../soak/redrive-dlq.js';
 import { api } from '../../support/device-api.js';
 import { AwsFaultInjector, type AwsFaultKind } from '../harness/aws-faults.js';
-import { accountPushes, deliverLikeExchange, inParallel, queueDepth, registerFleet, waitForQuiescence } from '../harness/fleet.js';
+import { accountPushes, deliverLikeExchange, mapWithConcurrency, queueDepth, registerFleet, waitForQuiescence } from '../harness/fleet.js';
 import { emptyRow, type SummaryRow } from '../harness/summary.js';
 
 /**
@@ -95,14 +95,14 @@ export async function runDynamoFaults(options: DynamoFaultOptions): Promise<Dyna
     const reads = (async () => {
       // Devices read their registration while DynamoDB struggles: 200 or 5xx, never "gone" or "not yours".
       for (let round = 0; round < 3; round++) {
-        await inParallel(fleet, 4, async (device) => {
+        await mapWithConcurrency(fleet, 4, async (device) => {
           const read = await api(service.baseUrl, 'GET', `/v1/devices/${device.deviceId}`, { token: device.deviceSecret });
           result.readsDuringFaults[read.status] = (result.readsDuringFaults[read.status] ?? 0) + 1;
           if (read.status === 403 || read.status === 404) result.misleadingReads++;
         });
       }
     })();
-    const deliveries = await inParallel(mailboxes, 6, (mailbox, index) => deliverLikeExchange(mailbox, [`AAMkDynamo${index}`], { maxAttempts: 50, retryDelayMs: 20 }));
+    const deliveries = await mapWithConcurrency(mailboxes, 6, (mailbox, index) => deliverLikeExchange(mailbox, [`AAMkDynamo${index}`], { maxAttempts: 50, retryDelayMs: 20 }));
     await reads;
     // The dispatcher's redeliveries run into the faults too, until the queue is empty: a record that fails
     // maxReceiveCount times goes to the DLQ (with DynamoDB down there is nowhere to record a decision).

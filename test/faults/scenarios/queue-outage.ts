@@ -2,7 +2,7 @@ import type { SendMessageBatchCommandInput, SendMessageBatchCommandOutput } from
 import { startLocalService, type LocalService } from '../../../infra/local/service.js';
 import type { EventQueue, QueueMessage } from '../../../shared/queue/queue-messages.js';
 import { AwsFaultInjector, failFirst, type AwsFaultPlan } from '../harness/aws-faults.js';
-import { accountPushes, deliverLikeExchange, inParallel, registerFleet, waitForQuiescence, type Delivery } from '../harness/fleet.js';
+import { accountPushes, deliverLikeExchange, mapWithConcurrency, registerFleet, waitForQuiescence, type Delivery } from '../harness/fleet.js';
 import { emptyRow, type SummaryRow } from '../harness/summary.js';
 
 /**
@@ -132,7 +132,7 @@ export async function runQueueOutage(options: QueueOutageOptions): Promise<Queue
       const plan = scenario.plan();
       faults.use(plan.sqs ?? (() => undefined));
       partialPlan = partialBatchFailure(plan.partialCalls ?? 0);
-      const deliveries: Delivery[] = await inParallel(mailboxes, options.concurrency ?? 8, (mailbox, index) =>
+      const deliveries: Delivery[] = await mapWithConcurrency(mailboxes, options.concurrency ?? 8, (mailbox, index) =>
         deliverLikeExchange(
           mailbox,
           Array.from({ length: scenario.items }, (_, n) => `AAMkQueue${index}-${n}-${scenario.name.length}`),

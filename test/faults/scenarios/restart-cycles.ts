@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startLocalService, type LocalService } from '../../../infra/local/service.js';
 import { api } from '../../support/device-api.js';
-import { accountPushes, deliverLikeExchange, inParallel, registerFleet, waitForQuiescence, type Delivery } from '../harness/fleet.js';
+import { accountPushes, deliverLikeExchange, mapWithConcurrency, registerFleet, waitForQuiescence, type Delivery } from '../harness/fleet.js';
 import { emptyRow, type SummaryRow } from '../harness/summary.js';
 
 /**
@@ -42,7 +42,7 @@ export async function runRestartCycles(options: { devices: number; cycles: numbe
         if (!intact) missing++;
       }
       // One new mail per mailbox through the URLs handed out before the first restart.
-      const cycleDeliveries = await inParallel(
+      const cycleDeliveries = await mapWithConcurrency(
         fleet.flatMap((device) => device.mailboxes),
         6,
         (mailbox, index) =>
