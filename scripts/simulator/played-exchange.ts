@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startPlayedHttpServer, type PlayedAnswer, type PlayedHttpServer, type PlayedRequest } from '../../test/support/played/played-http.js';
 import {
   readSubscribeRequest,
   readSubscriptionStatus,
@@ -9,6 +7,7 @@ import {
   subscribeResponse,
   type NotificationEvent,
 } from './ews-messages.js';
+import { MailboxBook, seededDigest, type Which } from './played-mailboxes.js';
 
 /**
  * Exchange, as far as a push subscriber sees it: an EWS endpoint on 127.0.0.1 that accepts push `Subscribe` requests
@@ -59,10 +58,9 @@ export interface PlayedExchangeOptions {
 }
 
 export class PlayedExchange {
-  private readonly mailboxes = new Map<string, Mailbox>();
+  private readonly mailboxes = new MailboxBook<Mailbox>(() => ({ subscriptions: [], items: 0 }));
   private readonly busy: Set<string>;
-  private server: Server | undefined;
-  private url: string | undefined;
+  private server: PlayedHttpServer | undefined;
   /** Subscribe requests answered, by EWS ResponseCode. */
   readonly subscribeAnswers = new Map<string, number>();
 
@@ -72,28 +70,20 @@ export class PlayedExchange {
 
   static async start(options: PlayedExchangeOptions): Promise<PlayedExchange> {
     const exchange = new PlayedExchange(options);
-    const server = createServer((req, res) => void exchange.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    exchange.server = server;
-    exchange.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    exchange.server = await startPlayedHttpServer((request) => exchange.handle(request));
     return exchange;
   }
 
   /** The server's base URL, for the app configuration's `email_ews_host`. */
   get baseUrl(): string {
-    if (!this.url) throw new Error('the played Exchange is not running');
-    return this.url;
+    if (!this.server) throw new Error('the played Exchange is not running');
+    return this.server.baseUrl;
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server?.close();
   }
 
   /**
@@ -101,8 +91,8 @@ export class PlayedExchange {
    * items already reported elsewhere (another subscription of the same mailbox sees the same mail); otherwise new
    * items arrive.
    */
-  async newMail(address: string, which: 'current' | 'previous', count: number, itemIds?: readonly string[]): Promise<SentNotification> {
-    const mailbox = this.mailbox(address);
+  async newMail(address: string, which: Which, count: number, itemIds?: readonly string[]): Promise<SentNotification> {
+    const mailbox = this.mailboxes.get(address);
     const subscription = this.deliverable(address, which);
     const ids = itemIds ? [...itemIds] : Array.from({ length: count }, () => this.nextItemId(address, mailbox));
     const previous = subscription.watermark;
@@ -118,7 +108,7 @@ export class PlayedExchange {
   }
 
   /** A StatusEvent heartbeat, sent every StatusFrequency minutes when nothing else happened. */
-  async heartbeat(address: string, which: 'current' | 'previous'): Promise<SentNotification> {
+  async heartbeat(address: string, which: Which): Promise<SentNotification> {
     const subscription = this.deliverable(address, which);
     const previous = subscription.watermark;
     return this.deliver(subscription, sendNotificationBody(subscription.id, previous, [{ type: 'StatusEvent', watermark: this.advance(subscription) }]), []);
@@ -139,37 +129,22 @@ export class PlayedExchange {
 
   private noteUnsubscribe(subscriptionId: string, answer: CallbackAnswer): void {
     if (answer.subscriptionStatus !== 'Unsubscribe') return;
-    for (const mailbox of this.mailboxes.values()) {
+    for (const mailbox of this.mailboxes.all()) {
       for (const subscription of mailbox.subscriptions) if (subscription.id === subscriptionId) subscription.ended = true;
     }
   }
 
-  private deliverable(address: string, which: 'current' | 'previous'): Subscription {
-    const list = this.mailbox(address).subscriptions;
-    const subscription = list[which === 'current' ? list.length - 1 : list.length - 2];
+  private deliverable(address: string, which: Which): Subscription {
+    const subscription = this.mailboxes.subscription(address, which);
     if (!subscription || subscription.ended) throw new Error(`${address} has no ${which} subscription that Exchange still delivers on`);
     return subscription;
   }
 
-  private mailbox(address: string): Mailbox {
-    let mailbox = this.mailboxes.get(address);
-    if (!mailbox) {
-      mailbox = { subscriptions: [], items: 0 };
-      this.mailboxes.set(address, mailbox);
-    }
-    return mailbox;
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://x').pathname.toLowerCase() !== '/ews/exchange.asmx') {
-      res.writeHead(404).end();
-      return;
-    }
-    const answer = this.subscribe(header(req, 'x-anchormailbox'), Buffer.concat(chunks).toString('utf8'));
+  private handle(request: PlayedRequest): PlayedAnswer {
+    if (request.method !== 'POST' || new URL(request.path, 'http://x').pathname.toLowerCase() !== '/ews/exchange.asmx') return { status: 404 };
+    const answer = this.subscribe(header(request, 'x-anchormailbox'), request.body);
     this.subscribeAnswers.set(answer.code, (this.subscribeAnswers.get(answer.code) ?? 0) + 1);
-    res.writeHead(200, { 'content-type': 'text/xml; charset=utf-8' }).end(answer.xml);
+    return { status: 200, headers: { 'content-type': 'text/xml; charset=utf-8' }, body: answer.xml };
   }
 
   private subscribe(anchor: string | undefined, xml: string): { code: string; xml: string } {
@@ -185,7 +160,7 @@ export class PlayedExchange {
       return error('ErrorInvalidSubscriptionRequest', 'The simulator only delivers new mail in the Inbox.');
     }
     if (this.busy.delete(address)) return error('ErrorServerBusy', 'The server cannot service this request right now. Try again later.');
-    const mailbox = this.mailbox(address);
+    const mailbox = this.mailboxes.get(address);
     const generation = mailbox.subscriptions.length + 1;
     const id = this.digest(`${address}:subscription:${generation}`, 40);
     const subscription: Subscription = {
@@ -217,16 +192,12 @@ export class PlayedExchange {
 
   /** `bytes` bytes of a hash of the seed and `label`, base64. */
   private digest(label: string, bytes: number): string {
-    const out: Buffer[] = [];
-    for (let block = 0; out.length * 32 < bytes; block++) {
-      out.push(createHash('sha256').update(`${this.options.seed}:${label}:${block}`).digest());
-    }
-    return Buffer.concat(out).subarray(0, bytes).toString('base64');
+    return seededDigest(this.options.seed, label, bytes).toString('base64');
   }
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
+function header(request: PlayedRequest, name: string): string | undefined {
+  const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
 

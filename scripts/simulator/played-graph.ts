@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { graphSubscriptionRequestSchema } from '../../shared/graph/subscription.js';
+import { startPlayedHttpServer, type PlayedAnswer, type PlayedHttpServer, type PlayedRequest } from '../../test/support/played/played-http.js';
+import { MailboxBook, seededDigest, type Which } from './played-mailboxes.js';
 
 /**
  * Microsoft Graph, as far as a mailbox subscriber sees it: `POST /v1.0/subscriptions` on 127.0.0.1, which validates
@@ -32,9 +31,8 @@ interface GraphSubscription {
 }
 
 export class PlayedGraph {
-  private readonly mailboxes = new Map<string, { subscriptions: GraphSubscription[]; messages: number }>();
-  private server: Server | undefined;
-  private url: string | undefined;
+  private readonly mailboxes = new MailboxBook<{ subscriptions: GraphSubscription[]; messages: number }>(() => ({ subscriptions: [], messages: 0 }));
+  private server: PlayedHttpServer | undefined;
   /** Validation requests sent to the relay, and how many it answered with the exact token. */
   readonly validations = { sent: 0, echoed: 0 };
 
@@ -42,33 +40,25 @@ export class PlayedGraph {
 
   static async start(seed: number): Promise<PlayedGraph> {
     const graph = new PlayedGraph(seed);
-    const server = createServer((req, res) => void graph.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    graph.server = server;
-    graph.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    graph.server = await startPlayedHttpServer((request) => graph.handle(request));
     return graph;
   }
 
   /** Where the app POSTs its subscriptions. */
   get subscriptionsUrl(): string {
-    if (!this.url) throw new Error('the played Graph is not running');
-    return `${this.url}/v1.0/subscriptions`;
+    if (!this.server) throw new Error('the played Graph is not running');
+    return `${this.server.baseUrl}/v1.0/subscriptions`;
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server?.close();
   }
 
   /** One new message in the mailbox's Inbox, reported as one `created` notification on a subscription. */
-  async newMail(address: string, which: 'current' | 'previous', messageIds?: readonly string[]): Promise<SentGraphNotification> {
-    const mailbox = this.mailbox(address);
+  async newMail(address: string, which: Which, messageIds?: readonly string[]): Promise<SentGraphNotification> {
+    const mailbox = this.mailboxes.get(address);
     const subscription = this.subscription(address, which);
     const ids = messageIds ? [...messageIds] : [this.nextMessageId(address, mailbox)];
     const value = ids.map((id) => ({
@@ -106,49 +96,37 @@ export class PlayedGraph {
     return post(subscription.lifecycleNotificationUrl, body);
   }
 
-  private subscription(address: string, which: 'current' | 'previous'): GraphSubscription {
-    const list = this.mailbox(address).subscriptions;
-    const subscription = list[which === 'current' ? list.length - 1 : list.length - 2];
+  private subscription(address: string, which: Which): GraphSubscription {
+    const subscription = this.mailboxes.subscription(address, which);
     if (!subscription) throw new Error(`${address} has no ${which} Graph subscription`);
     return subscription;
   }
 
-  private mailbox(address: string) {
-    let mailbox = this.mailboxes.get(address);
-    if (!mailbox) {
-      mailbox = { subscriptions: [], messages: 0 };
-      this.mailboxes.set(address, mailbox);
-    }
-    return mailbox;
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const reply = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://x').pathname !== '/v1.0/subscriptions') return void reply(404, graphError('ResourceNotFound', 'Not found'));
-    const token = /^Bearer sim:(\S+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
-    if (!token) return void reply(401, graphError('InvalidAuthenticationToken', 'Access token is empty.'));
+  private async handle(received: PlayedRequest): Promise<PlayedAnswer> {
+    const reply = (status: number, body: unknown): PlayedAnswer => ({ status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (received.method !== 'POST' || new URL(received.path, 'http://x').pathname !== '/v1.0/subscriptions') return reply(404, graphError('ResourceNotFound', 'Not found'));
+    const token = /^Bearer sim:(\S+)$/.exec(String(received.headers.authorization ?? ''))?.[1];
+    if (!token) return reply(401, graphError('InvalidAuthenticationToken', 'Access token is empty.'));
     let parsed;
     try {
-      parsed = graphSubscriptionRequestSchema.safeParse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      parsed = graphSubscriptionRequestSchema.safeParse(JSON.parse(received.body));
     } catch {
       parsed = undefined;
     }
-    if (!parsed?.success) return void reply(400, graphError('InvalidRequest', 'The subscription request is not valid.'));
+    if (!parsed?.success) return reply(400, graphError('InvalidRequest', 'The subscription request is not valid.'));
     const request = parsed.data;
     // Graph validates both URLs before it creates anything.
     for (const url of [request.notificationUrl, request.lifecycleNotificationUrl]) {
       if (!(await this.validate(url))) {
-        return void reply(400, graphError('ValidationError', 'Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request.'));
+        return reply(400, graphError('ValidationError', 'Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request.'));
       }
     }
     const address = token.toLowerCase();
-    const mailbox = this.mailbox(address);
+    const mailbox = this.mailboxes.get(address);
     const id = this.digest(`${address}:graph-subscription:${mailbox.subscriptions.length + 1}`, 32);
     const subscriptionId = `${id.slice(0, 8)}-${id.slice(8, 12)}-${id.slice(12, 16)}-${id.slice(16, 20)}-${id.slice(20, 32)}`;
     mailbox.subscriptions.push({ id: subscriptionId, notificationUrl: request.notificationUrl, lifecycleNotificationUrl: request.lifecycleNotificationUrl, clientState: request.clientState });
-    reply(201, {
+    return reply(201, {
       '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#subscriptions/$entity',
       id: subscriptionId,
       resource: request.resource,
@@ -183,8 +161,9 @@ export class PlayedGraph {
     return `AAMkAGraph${this.digest(`${address}:message:${mailbox.messages}`, 24)}`;
   }
 
+  /** `length` hex digits of a hash of the seed and `label`. */
   private digest(label: string, length: number): string {
-    return createHash('sha256').update(`${this.seed}:${label}`).digest('hex').slice(0, Math.max(length, 32)).slice(0, length);
+    return seededDigest(this.seed, label, Math.ceil(length / 2)).toString('hex').slice(0, length);
   }
 }
 
