@@ -35,6 +35,16 @@ export class PayloadTooLargeError extends RelayError {
   readonly code = 'payload_too_large';
 }
 
+/** A mail server's body (EWS, Graph) larger than the relay reads; each protocol names its own code. Maps to 413. */
+export abstract class BodyTooLargeError extends RelayError {
+  constructor(
+    readonly byteLength: number,
+    readonly maxBytes: number,
+  ) {
+    super(`the body is ${byteLength} bytes; at most ${maxBytes} bytes are accepted`);
+  }
+}
+
 export class UnauthorizedError extends RelayError {
   readonly code = 'unauthorized';
 }

@@ -19,7 +19,7 @@ process.env.HOSTILE_ANSWER_BOUND_MS ??= '2000'; // the hostile suites' answer bo
 
 const { formatSummary, rowHolds, emptyRow } = await import('../test/faults/harness/summary.js');
 type SummaryRow = import('../test/faults/harness/summary.js').SummaryRow;
-const { simulateCrashes, KILL_POINTS } = await import('../test/faults/harness/crash-sim.js');
+const { simulateCrashes, crashSimRow, KILL_POINTS } = await import('../test/faults/harness/crash-sim.js');
 const { runQueueOutage } = await import('../test/faults/scenarios/queue-outage.js');
 const { runApnsFaults, runDeadLetterRedrive } = await import('../test/faults/scenarios/apns-faults.js');
 const { runDynamoFaults } = await import('../test/faults/scenarios/dynamodb-faults.js');
@@ -64,23 +64,7 @@ await step(
     for (const s of fc.sample(scenario, { seed, numRuns: n(3_000) })) results.push(await simulateCrashes(s));
     return results;
   },
-  (results) => {
-    const sum = (pick: (r: (typeof results)[number]) => number) => results.reduce((total, r) => total + pick(r), 0);
-    return [
-      {
-        ...emptyRow('faults', 'dispatcher killed mid-batch (sim)'),
-        injected: sum((r) => Object.values(r.killsFired).reduce((a, b) => a + b, 0)),
-        sent: sum((r) => r.notifications),
-        pushesExpected: sum((r) => r.keys),
-        pushesReceived: sum((r) => r.keys - r.lost.length + r.duplicates),
-        lost: sum((r) => r.lost.length),
-        duplicates: sum((r) => r.duplicates),
-        duplicatesAllowed: sum((r) => r.allowance),
-        crashes: sum((r) => r.trackingErrors + r.beyondAllowance.length + r.deadLettered + r.heldLeft),
-        note: `${results.length} schedules, ${sum((r) => r.invocations)} invocations, ${sum((r) => r.flushPushes)} flushes of held mail`,
-      },
-    ];
-  },
+  (results) => [crashSimRow('dispatcher killed mid-batch (sim)', results)],
 );
 await step('event queue unavailable', () => runQueueOutage({ devices: n(40), partialMailboxes: n(20) }), (r) => r.rows);
 await step('APNs faults', () => runApnsFaults({ devices: n(20), faultFactor: 1.5 }), (r) => r.rows);

@@ -1,4 +1,5 @@
 import {
+  BodyTooLargeError,
   ConcurrentUpdateError,
   DependencyUnavailableError,
   DeviceLimitError,
@@ -18,8 +19,8 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../../shared/errors.js';
-import { EwsBodyTooLargeError, EwsDoctypeError, EwsMalformedError } from '../../shared/ews/ews-errors.js';
-import { GraphBodyTooLargeError, GraphMalformedError, GraphValidationTokenError } from '../../shared/graph/graph-errors.js';
+import { EwsDoctypeError, EwsMalformedError } from '../../shared/ews/ews-errors.js';
+import { GraphMalformedError, GraphValidationTokenError } from '../../shared/graph/graph-errors.js';
 import { AddressNotProvenError, AddressRequiredError, MailServerUnavailableError, OrganizationModeOffError, OrgNotFoundError } from '../../shared/org/org-errors.js';
 
 /**
@@ -50,8 +51,7 @@ const statusByError: ReadonlyArray<[abstract new (...args: never[]) => RelayErro
   [PrimaryMailboxRemovalError, 409],
   [ConcurrentUpdateError, 409],
   [PayloadTooLargeError, 413],
-  [EwsBodyTooLargeError, 413],
-  [GraphBodyTooLargeError, 413],
+  [BodyTooLargeError, 413],
   [UnsupportedMediaTypeError, 415],
   [DependencyUnavailableError, 503],
   [MailServerUnavailableError, 503],

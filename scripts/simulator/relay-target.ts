@@ -1,19 +1,13 @@
+import type { RecordedPush } from '../../infra/local/apns-sandbox.js';
+
 /**
  * The relay the simulation talks to: one already running (`npm start`, `--url`) or one started in-process with
  * embedded backends and the APNs sandbox. Either way the simulation reaches it over HTTP only; the in-process one is
  * merely started and stopped here.
  */
 
-/** A push as the APNs sandbox recorded it (`GET /_local/apns/pushes`). */
-export interface ObservedPush {
-  /** Epoch ms. */
-  at: number;
-  token: string;
-  headers: Record<string, string>;
-  payload: unknown;
-  status: number;
-  reason?: string;
-}
+/** A push as the APNs sandbox recorded it (`GET /_local/apns/pushes`), as far as the simulation reads it. */
+export type ObservedPush = Pick<RecordedPush, 'at' | 'token' | 'headers' | 'payload' | 'status' | 'reason'>;
 
 export interface RelayTarget {
   kind: 'in-process' | 'external';

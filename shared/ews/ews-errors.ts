@@ -1,4 +1,4 @@
-import { RelayError } from '../errors.js';
+import { BodyTooLargeError, RelayError } from '../errors.js';
 
 /**
  * Typed errors of the EWS protocol module. The parsers throw nothing else: any unexpected parser failure is wrapped in
@@ -6,14 +6,8 @@ import { RelayError } from '../errors.js';
  */
 
 /** The body is larger than the callback accepts (contract: 262,144 bytes). Maps to 413. */
-export class EwsBodyTooLargeError extends RelayError {
+export class EwsBodyTooLargeError extends BodyTooLargeError {
   readonly code = 'ews_body_too_large';
-  constructor(
-    readonly byteLength: number,
-    readonly maxBytes: number,
-  ) {
-    super(`the body is ${byteLength} bytes; at most ${maxBytes} bytes are accepted`);
-  }
 }
 
 /** The body carries a DOCTYPE or an ENTITY declaration; refused before any parsing. Maps to 400. */

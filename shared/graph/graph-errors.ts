@@ -1,4 +1,4 @@
-import { RelayError } from '../errors.js';
+import { BodyTooLargeError, RelayError } from '../errors.js';
 
 /**
  * Typed errors of the Graph protocol module. The readers throw nothing else: any unexpected failure while reading is
@@ -6,14 +6,8 @@ import { RelayError } from '../errors.js';
  */
 
 /** The body is larger than the notification endpoints accept (contract: 262,144 bytes). Maps to 413. */
-export class GraphBodyTooLargeError extends RelayError {
+export class GraphBodyTooLargeError extends BodyTooLargeError {
   readonly code = 'graph_body_too_large';
-  constructor(
-    readonly byteLength: number,
-    readonly maxBytes: number,
-  ) {
-    super(`the body is ${byteLength} bytes; at most ${maxBytes} bytes are accepted`);
-  }
 }
 
 /**

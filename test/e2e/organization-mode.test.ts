@@ -2,11 +2,10 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { UseCaseLogger } from '../../functions/_lib/powertools.js';
 import type { LocalService } from '../../infra/local/service.js';
 import type { EventQueue, QueueMessage } from '../../shared/queue/queue-messages.js';
 import { runOrganizationScenario, type OrganizationScenarioReport } from '../../scripts/simulator/organization-scenario.js';
-import { RecordingLogger } from '../support/fakes.js';
+import { RecordingLogger, teeLogger } from '../support/fakes.js';
 import { startPlayedEws, type PlayedEws } from '../support/played/played-ews.js';
 import { startPlayedGraph, type PlayedGraph } from '../support/played/played-graph.js';
 
@@ -49,12 +48,7 @@ describe('organization mode end to end, with the privacy scan', () => {
     };
     process.stdout.write = capture as typeof process.stdout.write;
     process.stderr.write = capture as typeof process.stderr.write;
-    const tee: UseCaseLogger = {
-      debug: (message, extra) => (recorded.debug(message, extra), useCaseLogger.debug(message, extra)),
-      info: (message, extra) => (recorded.info(message, extra), useCaseLogger.info(message, extra)),
-      warn: (message, extra) => (recorded.warn(message, extra), useCaseLogger.warn(message, extra)),
-      error: (message, extra) => (recorded.error(message, extra), useCaseLogger.error(message, extra)),
-    };
+    const tee = teeLogger(recorded, useCaseLogger);
     try {
       service = await startLocalService({
         port: 0,

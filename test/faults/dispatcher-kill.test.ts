@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KILL_POINTS, simulateCrashes, type KillPoint, type SimResult, type SimScenario } from './harness/crash-sim.js';
-import { emptyRow, printSummary, type SummaryRow } from './harness/summary.js';
+import { KILL_POINTS, crashSimRow, simulateCrashes, type KillPoint, type SimResult, type SimScenario } from './harness/crash-sim.js';
+import { printSummary, type SummaryRow } from './harness/summary.js';
 
 /**
  * The dispatcher dies mid-batch (contract section 4: at least one push per notification). The design's bound on
@@ -11,21 +11,7 @@ import { emptyRow, printSummary, type SummaryRow } from './harness/summary.js';
 const SEED = 0x7e1a57;
 const rows: SummaryRow[] = [];
 
-function row(scenario: string, results: SimResult[]): SummaryRow {
-  const sum = (pick: (r: SimResult) => number) => results.reduce((n, r) => n + pick(r), 0);
-  return {
-    ...emptyRow('faults', scenario),
-    injected: sum((r) => Object.values(r.killsFired).reduce((a, b) => a + b, 0)),
-    sent: sum((r) => r.notifications),
-    pushesExpected: sum((r) => r.keys),
-    pushesReceived: sum((r) => r.keys - r.lost.length + r.duplicates),
-    lost: sum((r) => r.lost.length),
-    duplicates: sum((r) => r.duplicates),
-    duplicatesAllowed: sum((r) => r.allowance),
-    crashes: sum((r) => r.trackingErrors + r.beyondAllowance.length + r.deadLettered + r.heldLeft),
-    note: `${sum((r) => r.invocations)} invocations, ${sum((r) => r.flushPushes)} flushes of held mail, ${sum((r) => r.overcounted)} mails counted twice within one alert`,
-  };
-}
+const row = crashSimRow;
 
 describe('dispatcher killed mid-batch', () => {
   afterAll(() => printSummary('Faults: dispatcher killed mid-batch (in-memory ports, Lambda SQS semantics)', rows));

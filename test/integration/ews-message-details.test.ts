@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ewsMessageDetailsReader } from '../../functions/_lib/adapters/ews-message-details-reader.js';
 import { MailServerError, type MessageDetailsReader } from '../../shared/org/ports.js';
 import { startPlayedEws, type PlayedEws } from '../support/played/played-ews.js';
+import { rejectionOf } from '../support/thrown.js';
 
 const MAILBOX = 'ada@example.com';
 const OTHER = 'grace@example.com';
@@ -11,14 +12,7 @@ const settings = () => ({ type: 'ews' as const, url: ews.url, username: 'svc-rel
 const reader = (overrides: { password?: string; budgetMs?: number; allowLoopback?: boolean } = {}): MessageDetailsReader =>
   ewsMessageDetailsReader(settings(), overrides.password ?? 'right-password', { policy: { allowLoopback: overrides.allowLoopback ?? true }, budgetMs: overrides.budgetMs ?? 3_000 });
 
-async function failure(promise: Promise<unknown>): Promise<MailServerError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(MailServerError);
-  return error as MailServerError;
-}
+const failure = (promise: Promise<unknown>): Promise<MailServerError> => rejectionOf(promise, MailServerError);
 
 function addMessage(overrides: Partial<Parameters<PlayedEws['addMessage']>[0]> = {}): string {
   const itemId = ews.newItemId();

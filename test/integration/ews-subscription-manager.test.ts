@@ -3,6 +3,7 @@ import { ewsSubscriptionManager } from '../../functions/_lib/adapters/ews-subscr
 import { MailServerError } from '../../shared/org/ports.js';
 import type { EwsSubscriptionManager } from '../../shared/org/subscription-manager.js';
 import { startPlayedEws, type PlayedEws } from '../support/played/played-ews.js';
+import { rejectionOf } from '../support/thrown.js';
 
 const MAILBOX = 'ada@example.com';
 const CALLBACK = 'https://relay.example/v1/callback/Zm9vYmFyYmF6cXV4cXV1eHh5enp5';
@@ -11,14 +12,7 @@ let ews: PlayedEws;
 const manager = (password = 'right-password'): EwsSubscriptionManager =>
   ewsSubscriptionManager({ type: 'ews', url: ews.url, username: 'svc-relay', auth: 'basic' }, password, { policy: { allowLoopback: true }, budgetMs: 3_000 });
 
-async function failure(promise: Promise<unknown>): Promise<MailServerError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(MailServerError);
-  return error as MailServerError;
-}
+const failure = (promise: Promise<unknown>): Promise<MailServerError> => rejectionOf(promise, MailServerError);
 
 beforeAll(async () => {
   ews = await startPlayedEws({ username: 'svc-relay', password: 'right-password', mailboxes: [MAILBOX] });

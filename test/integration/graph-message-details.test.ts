@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { graphMessageDetailsReader } from '../../functions/_lib/adapters/graph-message-details-reader.js';
 import { MailServerError, type MessageDetailsReader } from '../../shared/org/ports.js';
 import { startPlayedGraph, type PlayedGraph } from '../support/played/played-graph.js';
+import { rejectionOf } from '../support/thrown.js';
 
 const MAILBOX = 'ada@contoso.example';
 const OTHER = 'grace@contoso.example';
@@ -20,14 +21,7 @@ function reader(server = graph, overrides: { clientSecret?: string; scope?: stri
   );
 }
 
-async function failure(promise: Promise<unknown>): Promise<MailServerError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(MailServerError);
-  return error as MailServerError;
-}
+const failure = (promise: Promise<unknown>): Promise<MailServerError> => rejectionOf(promise, MailServerError);
 
 function addMessage(server = graph, overrides: Partial<Parameters<PlayedGraph['addMessage']>[0]> = {}): string {
   const id = server.newMessageId();

@@ -6,6 +6,7 @@ import { MailServerError } from '../../shared/org/ports.js';
 import type { GraphSubscriptionManager } from '../../shared/org/subscription-manager.js';
 import { startGraphReceiver, type GraphReceiver } from '../support/graph-receiver.js';
 import { startPlayedGraph, type PlayedGraph } from '../support/played/played-graph.js';
+import { rejectionOf } from '../support/thrown.js';
 
 const MAILBOX = 'ada@contoso.example';
 const TENANT = 'contoso.onmicrosoft.com';
@@ -37,14 +38,7 @@ function target(overrides: Partial<Parameters<GraphSubscriptionManager['create']
   };
 }
 
-async function failure(promise: Promise<unknown>): Promise<MailServerError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(MailServerError);
-  return error as MailServerError;
-}
+const failure = (promise: Promise<unknown>): Promise<MailServerError> => rejectionOf(promise, MailServerError);
 
 const graphRequests = () => graph.requests.filter((request) => request.path.startsWith('/v1.0/'));
 

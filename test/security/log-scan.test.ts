@@ -1,12 +1,11 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { UseCaseLogger } from '../../functions/_lib/powertools.js';
 import { hashSecret } from '../../functions/_lib/device-secrets.js';
 import type { LocalService } from '../../infra/local/service.js';
 import type { EventQueue, QueueMessage } from '../../shared/queue/queue-messages.js';
 import { api, eventually } from '../support/device-api.js';
 import { newMailBody, postNotification } from '../support/exchange.js';
-import { RecordingLogger } from '../support/fakes.js';
+import { RecordingLogger, teeLogger } from '../support/fakes.js';
 import { AwsFaultInjector, failFirst } from '../faults/harness/aws-faults.js';
 import { waitForQuiescence } from '../faults/harness/fleet.js';
 
@@ -55,12 +54,7 @@ describe('no secret or mail content in logs, hashes in storage', () => {
     };
 
     // Use-case logs go both to the recorder (structured, for the scan) and to Powertools (JSON on stdout).
-    const tee: UseCaseLogger = {
-      debug: (message, extra) => (recorded.debug(message, extra), useCaseLogger.debug(message, extra)),
-      info: (message, extra) => (recorded.info(message, extra), useCaseLogger.info(message, extra)),
-      warn: (message, extra) => (recorded.warn(message, extra), useCaseLogger.warn(message, extra)),
-      error: (message, extra) => (recorded.error(message, extra), useCaseLogger.error(message, extra)),
-    };
+    const tee = teeLogger(recorded, useCaseLogger);
     try {
       service = await startLocalService({
         port: 0,

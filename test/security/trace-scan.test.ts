@@ -3,12 +3,11 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HttpResult } from '../../functions/_lib/http.js';
 import { noEndpointRegistry } from '../../shared/push/push-gateway.js';
 import { createInMemoryStores } from '../../shared/store/in-memory-stores.js';
-import { localLambdaContext } from '../../infra/local/lambda-context.js';
 import { eventually } from '../support/device-api.js';
 import { organizationDeps } from '../support/organization.js';
+import { handlerCaller } from '../support/device-api.js';
 
 /**
  * What X-Ray would record (issue 12, blocker 1). The device API runs as it does in Lambda, with the tracer on
@@ -126,23 +125,7 @@ describe('no secret in what the X-Ray tracer records', () => {
       random: Math.random,
       ...organizationDeps(stores.state),
     });
-    const call = async (routeKey: string, options: { token: string; params?: Record<string, string>; body?: unknown }) => {
-      const result = (await handler(
-        {
-          version: '2.0',
-          routeKey,
-          rawPath: '/',
-          rawQueryString: '',
-          headers: { authorization: `Bearer ${options.token}`, ...(options.body ? { 'content-type': 'application/json' } : {}) },
-          pathParameters: options.params ?? {},
-          requestContext: {} as never,
-          body: options.body === undefined ? undefined : JSON.stringify(options.body),
-          isBase64Encoded: false,
-        },
-        localLambdaContext('device-api'),
-      )) as HttpResult;
-      return { status: result.statusCode, body: result.body ? JSON.parse(result.body) : undefined };
-    };
+    const call = handlerCaller(handler);
 
     const orgToken = issueOrgToken('org-trace', ORG_SECRET);
     secrets.set('org token', orgToken).set('org token signature', orgToken.split('.')[2]!).set('push token', PUSH_TOKEN);

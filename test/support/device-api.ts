@@ -1,3 +1,5 @@
+import type { HttpHandler, HttpResult } from '../../functions/_lib/http.js';
+import { localLambdaContext } from '../../infra/local/lambda-context.js';
 import { sleep } from '../../scripts/simulator/concurrency.js';
 
 /** A tiny HTTP client for the device API as tests use it: raw status codes and bodies, nothing hidden. */
@@ -37,4 +39,39 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await sleep(intervalMs);
   }
+}
+
+export interface HandlerCallOptions {
+  params?: Record<string, string>;
+  token?: string;
+  /** JSON-encoded unless a string (sent as is). */
+  body?: unknown;
+  contentType?: string;
+}
+
+/**
+ * Calls an HTTP function's handler (device API, org API) in process, as API Gateway would: the route key, path
+ * parameters, bearer token and body given; the answer's status and its JSON body.
+ */
+export function handlerCaller(handler: HttpHandler, functionName = 'device-api') {
+  return async (routeKey: string, options: HandlerCallOptions = {}): Promise<ApiAnswer> => {
+    const headers: Record<string, string> = {};
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+    if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
+    const result = (await handler(
+      {
+        version: '2.0',
+        routeKey,
+        rawPath: '/',
+        rawQueryString: '',
+        headers,
+        pathParameters: options.params ?? {},
+        requestContext: {} as never,
+        body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+        isBase64Encoded: false,
+      },
+      localLambdaContext(functionName),
+    )) as HttpResult;
+    return { status: result.statusCode ?? 0, body: result.body ? JSON.parse(result.body) : undefined };
+  };
 }

@@ -36,6 +36,16 @@ export class RecordingLogger implements UseCaseLogger {
   }
 }
 
+/** One logger that writes each line to all of `loggers` (a recorder for a scan, and Powertools for real output). */
+export function teeLogger(...loggers: UseCaseLogger[]): UseCaseLogger {
+  return {
+    debug: (message, extra) => loggers.forEach((logger) => logger.debug(message, extra)),
+    info: (message, extra) => loggers.forEach((logger) => logger.info(message, extra)),
+    warn: (message, extra) => loggers.forEach((logger) => logger.warn(message, extra)),
+    error: (message, extra) => loggers.forEach((logger) => logger.error(message, extra)),
+  };
+}
+
 export class RecordingCounter implements OutcomeCounter {
   readonly counts = new Map<string, number>();
   count(name: string, value = 1) {

@@ -8,6 +8,7 @@ import { createInMemoryStores } from '../../../shared/store/in-memory-stores.js'
 import { inMemoryDispatcherDeps } from '../../support/dispatcher-deps.js';
 import type { DecisionLog, DedupeStore } from '../../../shared/store/ports.js';
 import { T0, makeDevice, makeMailbox } from '../../support/store-fixtures.js';
+import { emptyRow, type SummaryRow } from './summary.js';
 
 /**
  * The dispatcher killed mid-batch, with Lambda's SQS semantics around it: a killed invocation deletes nothing, so its
@@ -369,4 +370,24 @@ export async function simulateCrashes(scenario: SimScenario): Promise<SimResult>
     result.heldLeft += mailbox.mailbox?.heldAlerts ?? 0;
   }
   return result;
+}
+
+/**
+ * The summary row of a set of simulated schedules, for the fault suite's table and the soak's: kills as the faults
+ * injected, keys as the pushes owed, lost and duplicated pushes, and what broke the design's bounds as crashes.
+ */
+export function crashSimRow(scenario: string, results: readonly SimResult[]): SummaryRow {
+  const sum = (pick: (r: SimResult) => number) => results.reduce((n, r) => n + pick(r), 0);
+  return {
+    ...emptyRow('faults', scenario),
+    injected: sum((r) => Object.values(r.killsFired).reduce((a, b) => a + b, 0)),
+    sent: sum((r) => r.notifications),
+    pushesExpected: sum((r) => r.keys),
+    pushesReceived: sum((r) => r.keys - r.lost.length + r.duplicates),
+    lost: sum((r) => r.lost.length),
+    duplicates: sum((r) => r.duplicates),
+    duplicatesAllowed: sum((r) => r.allowance),
+    crashes: sum((r) => r.trackingErrors + r.beyondAllowance.length + r.deadLettered + r.heldLeft),
+    note: `${results.length} schedules, ${sum((r) => r.invocations)} invocations, ${sum((r) => r.flushPushes)} flushes of held mail, ${sum((r) => r.overcounted)} mails counted twice within one alert`,
+  };
 }

@@ -3,6 +3,7 @@ import { mapWithConcurrency, sleep } from '../../../scripts/simulator/concurrenc
 import type { RecordedPush } from '../../../infra/local/apns-sandbox.js';
 import { newMessagesOf } from '../../../shared/push/apns-payloads.js';
 import type { LocalService } from '../../../infra/local/service.js';
+import type { EventQueue, QueueMessage } from '../../../shared/queue/queue-messages.js';
 import { api, eventually } from '../../support/device-api.js';
 import { newMailBody, postNotification, type CallbackAnswer } from '../../support/exchange.js';
 
@@ -162,6 +163,23 @@ export async function waitForQuiescence(service: Pick<LocalService, 'awsClients'
     emptyChecks = depth === 0 ? emptyChecks + 1 : 0;
     return emptyChecks >= 2 ? true : undefined;
   }, timeoutMs, 50);
+}
+
+/** The event queue as the scenarios watch it: how many bodies of each device/mailbox it accepted and refused. */
+export class RecordingQueue implements EventQueue {
+  readonly accepted = new Map<string, number>();
+  readonly refused = new Map<string, number>();
+  constructor(private readonly inner: EventQueue) {}
+  async enqueue(messages: QueueMessage[], ...rest: unknown[]): Promise<void> {
+    const key = `${messages[0]?.deviceId}/${messages[0]?.mailboxId}`;
+    try {
+      await (this.inner.enqueue as (m: QueueMessage[], ...r: unknown[]) => Promise<void>)(messages, ...rest);
+    } catch (error) {
+      this.refused.set(key, (this.refused.get(key) ?? 0) + 1);
+      throw error;
+    }
+    this.accepted.set(key, (this.accepted.get(key) ?? 0) + 1);
+  }
 }
 
 export { mapWithConcurrency, sleep };

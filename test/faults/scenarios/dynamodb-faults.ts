@@ -1,10 +1,9 @@
 import fc from 'fast-check';
 import { startLocalService, type LocalService } from '../../../infra/local/service.js';
-import type { EventQueue, QueueMessage } from '../../../shared/queue/queue-messages.js';
 import { redriveDeadLetters } from '../../../soak/redrive-dlq.js';
 import { api } from '../../support/device-api.js';
 import { AwsFaultInjector, type AwsFaultKind } from '../harness/aws-faults.js';
-import { accountPushes, deliverLikeExchange, mapWithConcurrency, queueDepth, registerFleet, waitForQuiescence } from '../harness/fleet.js';
+import { RecordingQueue, accountPushes, deliverLikeExchange, mapWithConcurrency, queueDepth, registerFleet, waitForQuiescence } from '../harness/fleet.js';
 import { emptyRow, type SummaryRow } from '../harness/summary.js';
 
 /**
@@ -38,16 +37,6 @@ export interface DynamoFaultResult {
   failedByCommand: Record<string, number>;
   /** Records the dispatcher gave up on while DynamoDB failed (maxReceiveCount reached), redriven after recovery. */
   deadLettered: number;
-}
-
-class RecordingQueue implements EventQueue {
-  readonly accepted = new Map<string, number>();
-  constructor(private readonly inner: EventQueue) {}
-  async enqueue(messages: QueueMessage[], ...rest: unknown[]): Promise<void> {
-    await (this.inner.enqueue as (m: QueueMessage[], ...r: unknown[]) => Promise<void>)(messages, ...rest);
-    const key = `${messages[0]?.deviceId}/${messages[0]?.mailboxId}`;
-    this.accepted.set(key, (this.accepted.get(key) ?? 0) + 1);
-  }
 }
 
 export async function runDynamoFaults(options: DynamoFaultOptions): Promise<DynamoFaultResult> {

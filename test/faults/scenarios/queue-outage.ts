@@ -1,8 +1,7 @@
 import type { SendMessageBatchCommandInput, SendMessageBatchCommandOutput } from '@aws-sdk/client-sqs';
 import { startLocalService, type LocalService } from '../../../infra/local/service.js';
-import type { EventQueue, QueueMessage } from '../../../shared/queue/queue-messages.js';
 import { AwsFaultInjector, failFirst, type AwsFaultPlan } from '../harness/aws-faults.js';
-import { accountPushes, deliverLikeExchange, mapWithConcurrency, registerFleet, waitForQuiescence, type Delivery } from '../harness/fleet.js';
+import { RecordingQueue, accountPushes, deliverLikeExchange, mapWithConcurrency, registerFleet, waitForQuiescence, type Delivery } from '../harness/fleet.js';
 import { emptyRow, type SummaryRow } from '../harness/summary.js';
 
 /**
@@ -31,22 +30,6 @@ export interface QueueOutageResult {
 }
 
 /** Records, per mailbox, how many enqueue calls the queue accepted and refused. */
-class RecordingQueue implements EventQueue {
-  readonly accepted = new Map<string, number>();
-  readonly refused = new Map<string, number>();
-  constructor(private readonly inner: EventQueue) {}
-  async enqueue(messages: QueueMessage[], ...rest: unknown[]): Promise<void> {
-    const key = `${messages[0]?.deviceId}/${messages[0]?.mailboxId}`;
-    try {
-      await (this.inner.enqueue as (m: QueueMessage[], ...r: unknown[]) => Promise<void>)(messages, ...rest);
-    } catch (error) {
-      this.refused.set(key, (this.refused.get(key) ?? 0) + 1);
-      throw error;
-    }
-    this.accepted.set(key, (this.accepted.get(key) ?? 0) + 1);
-  }
-}
-
 /**
  * For the next `count` SendMessageBatch calls SQS stores only the entry with Id "0" (a body's first queue message) and
  * reports every other entry as failed with a server-side fault, also when the adapter retries them alone, so the

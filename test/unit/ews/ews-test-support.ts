@@ -1,5 +1,4 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { expect } from 'vitest';
 import { sendNotificationEnvelope } from '../../../scripts/simulator/ews-messages.js';
 
 /** The shared sample corpus lives beside the repository (test/corpus, vendored from the public samples; SOURCES.md names each), locally and in CI. */
@@ -30,14 +29,4 @@ export function sendNotificationBody(notificationContent: string, notificationTa
   return sendNotificationEnvelope([notificationContent], { notificationTag });
 }
 
-/** Runs `act`, asserts it throws an instance of `errorClass`, and returns the error for further assertions. */
-export function thrownBy<E extends Error>(act: () => unknown, errorClass: abstract new (...args: never[]) => E): E {
-  let thrown: unknown;
-  try {
-    act();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown, 'expected a throw').toBeInstanceOf(errorClass);
-  return thrown as E;
-}
+export { thrownBy } from '../../support/thrown.js';

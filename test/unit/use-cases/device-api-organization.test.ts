@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LocalOrgKeyring } from '../../../functions/_lib/adapters/local-org-keyring.js';
 import { messageDetailsReaders } from '../../../functions/_lib/adapters/message-details-readers.js';
-import type { HttpResult } from '../../../functions/_lib/http.js';
 import { issueOrgToken } from '../../../functions/_lib/org-token.js';
 import type { DeviceApiDeps } from '../../../functions/device-api/deps.js';
 import { createDeviceApiHandler } from '../../../functions/device-api/edge.js';
@@ -10,7 +9,6 @@ import { hashSecret } from '../../../functions/_lib/device-secrets.js';
 import type { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';
 import { makeDevice, makeMailbox } from '../../support/store-fixtures.js';
 import { putOrg } from '../../../functions/org-api/manage-org.js';
-import { localLambdaContext } from '../../../infra/local/lambda-context.js';
 import { exportAlertPublicKey, generateAlertKeyPair } from '../../../shared/client/alert-key.js';
 import { putOrgRequestSchema } from '../../../shared/org/org-schemas.js';
 import { noEndpointRegistry } from '../../../shared/push/push-gateway.js';
@@ -19,6 +17,7 @@ import { InMemoryOrgStore } from '../../../shared/store/in-memory-org-store.js';
 import { ManualClock } from '../../support/fakes.js';
 import { organizationDeps } from '../../support/organization.js';
 import { startPlayedEws, type PlayedEws } from '../../support/played/played-ews.js';
+import { handlerCaller, type HandlerCallOptions } from '../../support/device-api.js';
 
 const ORG_SECRET = 'org-secret';
 const T0 = Date.parse('2026-12-07T10:00:00Z');
@@ -37,23 +36,7 @@ describe('device API in organization mode (contract sections 3 and 8)', () => {
   let deps: DeviceApiDeps;
   let clock: ManualClock;
 
-  const call = async (routeKey: string, options: { params?: Record<string, string>; token?: string; body?: unknown } = {}) => {
-    const result = (await createDeviceApiHandler(deps)(
-      {
-        version: '2.0',
-        routeKey,
-        rawPath: '/',
-        rawQueryString: '',
-        headers: { ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...(options.body === undefined ? {} : { 'content-type': 'application/json' }) },
-        pathParameters: options.params ?? {},
-        requestContext: {} as never,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        isBase64Encoded: false,
-      },
-      localLambdaContext('device-api'),
-    )) as HttpResult;
-    return { status: result.statusCode ?? 0, body: result.body ? JSON.parse(result.body) : undefined };
-  };
+  const call = (routeKey: string, options?: HandlerCallOptions) => handlerCaller(createDeviceApiHandler(deps))(routeKey, options);
   const message = (mailbox: string, overrides: { folder?: 'inbox' | 'archive'; receivedAt?: string } = {}) => {
     const itemId = ews.newItemId();
     ews.addMessage({ itemId, mailbox, from: { name: 'x', address: 'x@example.com' }, subject: 's', preview: 'p', receivedAt: overrides.receivedAt ?? new Date(T0 - 60_000).toISOString(), ...(overrides.folder ? { folder: overrides.folder } : {}) });

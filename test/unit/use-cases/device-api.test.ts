@@ -6,12 +6,11 @@ import type { DeviceApiDeps } from '../../../functions/device-api/deps.js';
 import { updateDevice } from '../../../functions/device-api/update-device.js';
 import { issueOrgToken } from '../../../functions/_lib/org-token.js';
 import { hashSecret } from '../../../functions/_lib/device-secrets.js';
-import type { HttpResult } from '../../../functions/_lib/http.js';
 import { noEndpointRegistry } from '../../../shared/push/push-gateway.js';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
 import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
-import { localLambdaContext } from '../../../infra/local/lambda-context.js';
 import { ManualClock } from '../../support/fakes.js';
+import { handlerCaller } from '../../support/device-api.js';
 
 const ORG_SECRET = 'org-secret-for-tests';
 const T0 = Date.parse('2026-11-23T10:00:00Z');
@@ -41,26 +40,7 @@ describe('device API', () => {
   });
 
   /** Calls the handler as API Gateway would, with the route key, path parameters, bearer token and JSON body given. */
-  const callerFor = (handler: ReturnType<typeof createDeviceApiHandler>): typeof call => async (routeKey, options = {}) => {
-    const headers: Record<string, string> = {};
-    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-    if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
-    const result = (await handler(
-      {
-        version: '2.0',
-        routeKey,
-        rawPath: '/',
-        rawQueryString: '',
-        headers,
-        pathParameters: options.params ?? {},
-        requestContext: {} as never,
-        body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
-        isBase64Encoded: false,
-      },
-      localLambdaContext('device-api'),
-    )) as HttpResult;
-    return { status: result.statusCode ?? 0, body: result.body ? JSON.parse(result.body) : undefined };
-  };
+  const callerFor = (handler: ReturnType<typeof createDeviceApiHandler>): typeof call => handlerCaller(handler);
 
   const orgToken = (orgId = 'org-1') => issueOrgToken(orgId, ORG_SECRET);
   const register = (body: Record<string, unknown> = {}) =>
