@@ -3,11 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalService } from '../../infra/local/service.js';
-import type { EventQueue, QueueMessage } from '../../shared/queue/queue-messages.js';
+import type { QueueMessage } from '../../shared/queue/queue-messages.js';
 import { runOrganizationScenario, type OrganizationScenarioReport } from '../../scripts/simulator/organization-scenario.js';
 import { RecordingLogger, teeLogger } from '../support/fakes.js';
 import { startPlayedEws, type PlayedEws } from '../support/played/played-ews.js';
 import { startPlayedGraph, type PlayedGraph } from '../support/played/played-graph.js';
+import { captureProcessOutput, recordingAccepted } from '../support/privacy-scan.js';
 
 /**
  * Organization mode end to end through `npm start`'s runtime (contract sections 8 and 10): an EWS org and a Graph org
@@ -40,14 +41,7 @@ describe('organization mode end to end, with the privacy scan', () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'inbox-relay-org-e2e-'));
     ews = await startPlayedEws({ username: 'svc-relay', password: EWS_PASSWORD, mailboxes: MAILBOXES });
     graph = await startPlayedGraph({ tenantId: TENANT, clientId: CLIENT, clientSecret: GRAPH_SECRET, mailboxes: MAILBOXES });
-    const out = process.stdout.write.bind(process.stdout);
-    const err = process.stderr.write.bind(process.stderr);
-    const capture = (chunk: unknown) => {
-      captured.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
-      return true;
-    };
-    process.stdout.write = capture as typeof process.stdout.write;
-    process.stderr.write = capture as typeof process.stderr.write;
+    const output = captureProcessOutput(captured);
     const tee = teeLogger(recorded, useCaseLogger);
     try {
       service = await startLocalService({
@@ -56,12 +50,7 @@ describe('organization mode end to end, with the privacy scan', () => {
         supervisorIntervalMs: 0,
         visibilityTimeoutSeconds: 5,
         logger: tee,
-        wrapEventQueue: (queue): EventQueue => ({
-          enqueue: async (messages: QueueMessage[], ...rest: unknown[]) => {
-            await (queue.enqueue as (m: QueueMessage[], ...r: unknown[]) => Promise<void>)(messages, ...rest);
-            queued.push(...messages);
-          },
-        }),
+        wrapEventQueue: recordingAccepted(queued),
       });
       report = await runOrganizationScenario({
         baseUrl: service.baseUrl,
@@ -73,8 +62,7 @@ describe('organization mode end to end, with the privacy scan', () => {
         graph: { server: graph, tenantId: TENANT, clientId: CLIENT, clientSecret: GRAPH_SECRET },
       });
     } finally {
-      process.stdout.write = out;
-      process.stderr.write = err;
+      output.restore();
     }
   }, 120_000);
 

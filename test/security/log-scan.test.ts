@@ -2,12 +2,13 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret } from '../../functions/_lib/device-secrets.js';
 import type { LocalService } from '../../infra/local/service.js';
-import type { EventQueue, QueueMessage } from '../../shared/queue/queue-messages.js';
+import type { QueueMessage } from '../../shared/queue/queue-messages.js';
 import { api, eventually } from '../support/device-api.js';
 import { newMailBody, postNotification } from '../support/exchange.js';
 import { RecordingLogger, teeLogger } from '../support/fakes.js';
 import { AwsFaultInjector, failFirst } from '../faults/harness/aws-faults.js';
 import { waitForQuiescence } from '../faults/harness/fleet.js';
+import { captureProcessOutput, recordingAccepted } from '../support/privacy-scan.js';
 
 /**
  * A full end-to-end run with the logs on (Powertools at DEBUG, the use cases' logger recorded and forwarded), through
@@ -40,18 +41,7 @@ describe('no secret or mail content in logs, hashes in storage', () => {
 
   beforeAll(async () => {
     // Capture everything the process writes while the stack runs.
-    const out = process.stdout.write.bind(process.stdout);
-    const err = process.stderr.write.bind(process.stderr);
-    const capture = (chunk: unknown) => {
-      captured.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
-      return true;
-    };
-    process.stdout.write = capture as typeof process.stdout.write;
-    process.stderr.write = capture as typeof process.stderr.write;
-    restore = () => {
-      process.stdout.write = out;
-      process.stderr.write = err;
-    };
+    restore = captureProcessOutput(captured).restore;
 
     // Use-case logs go both to the recorder (structured, for the scan) and to Powertools (JSON on stdout).
     const tee = teeLogger(recorded, useCaseLogger);
@@ -63,12 +53,7 @@ describe('no secret or mail content in logs, hashes in storage', () => {
         visibilityTimeoutSeconds: 3,
         alertBudget: { windowMs: 500, maxPerWindow: 3 },
         logger: tee,
-        wrapEventQueue: (queue): EventQueue => ({
-          enqueue: async (messages: QueueMessage[], ...rest: unknown[]) => {
-            await (queue.enqueue as (m: QueueMessage[], ...r: unknown[]) => Promise<void>)(messages, ...rest);
-            queued.push(...messages);
-          },
-        }),
+        wrapEventQueue: recordingAccepted(queued),
       });
       await runEverything();
     } finally {
