@@ -122,25 +122,30 @@ export class Monitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
 
-    const callbackMetric = (metricName: string) =>
+    // One route's API Gateway metric, and its 5xx share per minute. Below 10 requests a minute one failure is not a
+    // rate, but a minute with any 5xx still counts as failing: a small deployment's outage (every request failing, a few
+    // a minute) must alarm too. The callback and the Graph notification route share this rule.
+    const routeMetric = (route: string) => (metricName: string, statistic = 'Sum') =>
       new cloudwatch.Metric({
         namespace: 'AWS/ApiGateway',
         metricName,
-        dimensionsMap: { ApiId: props.api.api.apiId, Stage: '$default', Route: props.api.callbackRouteKey },
-        statistic: 'Sum',
+        dimensionsMap: { ApiId: props.api.api.apiId, Stage: '$default', Route: route },
+        statistic,
         period: oneMinute,
       });
+    const errorRatePercent = (requests: cloudwatch.IMetric, errors: cloudwatch.IMetric, label: string) =>
+      new cloudwatch.MathExpression({
+        expression: 'IF(FILL(requests, 0) >= 10, 100 * FILL(errors, 0) / requests, IF(FILL(errors, 0) > 0, 100, 0))',
+        usingMetrics: { requests, errors },
+        label,
+        period: oneMinute,
+      });
+    const callbackMetric = routeMetric(props.api.callbackRouteKey);
     const callbackRequests = callbackMetric('Count');
     const callback5xx = callbackMetric('5xx');
     const callback4xx = callbackMetric('4xx');
-    const callbackErrorRatePercent = new cloudwatch.MathExpression({
-      // Below 10 requests a minute one failure is not a rate, but a minute with any 5xx still counts as failing: a small
-      // deployment's outage (every callback failing, a few a minute) must alarm too. 3 failing minutes of 5 alarm.
-      expression: 'IF(FILL(requests, 0) >= 10, 100 * FILL(errors, 0) / requests, IF(FILL(errors, 0) > 0, 100, 0))',
-      usingMetrics: { requests: callbackRequests, errors: callback5xx },
-      label: 'Callback 5xx %',
-      period: oneMinute,
-    });
+    // 3 failing minutes of 5 alarm.
+    const callbackErrorRatePercent = errorRatePercent(callbackRequests, callback5xx, 'Callback 5xx %');
     const callbackErrorRate = callbackErrorRatePercent.createAlarm(this, 'CallbackErrorRate', {
       alarmDescription: `Exchange callbacks answer 5xx: notifications are not being queued and Exchange is retrying. ${runbook('callback-errors')}`,
       threshold: props.callbackErrorRatePercent ?? 5,
@@ -201,24 +206,12 @@ export class Monitoring extends Construct {
 
     // Graph: its own route (and so its own failure modes: Graph drops the notifications of an endpoint that fails or
     // answers slowly, where Exchange retries for StatusFrequency), and the lifecycle events it sends.
-    const graphRouteMetric = (metricName: string, statistic = 'Sum') =>
-      new cloudwatch.Metric({
-        namespace: 'AWS/ApiGateway',
-        metricName,
-        dimensionsMap: { ApiId: props.api.api.apiId, Stage: '$default', Route: props.api.graphNotificationRouteKey },
-        statistic,
-        period: oneMinute,
-      });
+    const graphRouteMetric = routeMetric(props.api.graphNotificationRouteKey);
     const graphRequests = graphRouteMetric('Count');
     const graph5xx = graphRouteMetric('5xx');
     const graph4xx = graphRouteMetric('4xx');
     const graphLatencyP99 = graphRouteMetric('Latency', 'p99');
-    const graphErrorRatePercent = new cloudwatch.MathExpression({
-      expression: 'IF(requests >= 10, 100 * errors / requests, 0)',
-      usingMetrics: { requests: graphRequests, errors: graph5xx },
-      label: 'Graph notifications 5xx %',
-      period: oneMinute,
-    });
+    const graphErrorRatePercent = errorRatePercent(graphRequests, graph5xx, 'Graph notifications 5xx %');
     const graphErrorRate = graphErrorRatePercent.createAlarm(this, 'GraphErrorRate', {
       alarmDescription: `Graph notifications answer 5xx: new mail of Exchange Online mailboxes is not being queued, and Graph drops what it cannot deliver within 4 hours. ${runbook('graph-errors')}`,
       threshold: props.graphErrorRatePercent ?? 5,

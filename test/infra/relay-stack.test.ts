@@ -544,8 +544,8 @@ describe('alarms', () => {
     expect(byId.requests).toMatchObject({ MetricStat: { Metric: { MetricName: 'Count' } } });
   });
 
-  it('count a minute with any callback 5xx as failing below 10 requests, so a small deployment\'s outage alarms', () => {
-    const expression = (alarm('CallbackErrorRate').Metrics as Array<{ Expression?: string }>).find((metric) => metric.Expression)!.Expression;
+  it.each(['CallbackErrorRate', 'GraphErrorRate'])('%s counts a minute with any 5xx as failing below 10 requests, so a small deployment\'s outage alarms', (name) => {
+    const expression = (alarm(name).Metrics as Array<{ Expression?: string }>).find((metric) => metric.Expression)!.Expression;
     expect(expression).toBe('IF(FILL(requests, 0) >= 10, 100 * FILL(errors, 0) / requests, IF(FILL(errors, 0) > 0, 100, 0))');
   });
 
