@@ -16,24 +16,27 @@ export interface CustomResourceResponse {
  * answer (FAILED, with no error text, which could carry a secret), since a custom resource without one makes the stack
  * wait an hour.
  */
-export function cloudFormationResponse(): middy.MiddlewareObj<CloudFormationCustomResourceEvent, CustomResourceResponse, Error, Context> {
+export function cloudFormationResponse(
+  options: { upload?: (responseUrl: string, body: string) => Promise<void> } = {},
+): middy.MiddlewareObj<CloudFormationCustomResourceEvent, CustomResourceResponse, Error, Context> {
+  const upload = options.upload ?? putToResponseUrl;
   return {
     after: async (request) => {
-      await respond(request.event, request.context, request.response as CustomResourceResponse);
+      await upload(request.event.ResponseURL, answerBody(request.event, request.context, request.response as CustomResourceResponse));
     },
     onError: async (request) => {
       const { event } = request;
-      await respond(event, request.context, {
+      await upload(event.ResponseURL, answerBody(event, request.context, {
         Status: 'FAILED',
         PhysicalResourceId: event.RequestType === 'Create' ? `failed-${event.RequestId}` : event.PhysicalResourceId,
-      });
+      }));
     },
   };
 }
 
-/** PUTs the answer to CloudFormation's pre-signed S3 URL, as the cfn-response module does (empty content type). */
-async function respond(event: CloudFormationCustomResourceEvent, context: Context, response: CustomResourceResponse): Promise<void> {
-  const body = JSON.stringify({
+/** The answer document CloudFormation reads from the response URL. */
+function answerBody(event: CloudFormationCustomResourceEvent, context: Context, response: CustomResourceResponse): string {
+  return JSON.stringify({
     ...response,
     Reason: response.Reason ?? `see CloudWatch Logs: ${context.logStreamName}`,
     StackId: event.StackId,
@@ -41,9 +44,13 @@ async function respond(event: CloudFormationCustomResourceEvent, context: Contex
     LogicalResourceId: event.LogicalResourceId,
     NoEcho: false,
   });
+}
+
+/** PUTs the answer to CloudFormation's pre-signed S3 URL, as the cfn-response module does (empty content type). */
+async function putToResponseUrl(responseUrl: string, body: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const request = httpsRequest(
-      event.ResponseURL,
+      responseUrl,
       { method: 'PUT', headers: { 'content-type': '', 'content-length': Buffer.byteLength(body) } },
       (answer) => {
         answer.resume();

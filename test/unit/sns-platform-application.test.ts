@@ -6,6 +6,8 @@ import {
   type PlatformApplicationDeps,
   type PlatformApplicationRequest,
 } from '../../functions/platform-application/platform-application.js';
+import { createPlatformApplicationHandler } from '../../functions/platform-application/edge.js';
+import { localLambdaContext } from '../../infra/local/lambda-context.js';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:inbox-relay/apns-AbCdEf';
 const TOPIC_ARN = 'arn:aws:sns:eu-west-1:123456789012:InboxRelay-PushEvents';
@@ -140,5 +142,54 @@ describe('redact', () => {
 
     expect(text).not.toContain(line);
     expect(text).toBe('InvalidParameter: bad credential [redacted] / [redacted]');
+  });
+});
+
+describe('the platform-application edge', () => {
+  const event = (overrides: Record<string, unknown> = {}) =>
+    ({
+      RequestType: 'Create',
+      ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:PlatformApplication',
+      ResponseURL: 'https://cloudformation-custom-resource-response.example/answer?signature=x',
+      StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/InboxRelay-eu-west-1/0a1b2c3d',
+      RequestId: create.requestId,
+      LogicalResourceId: 'PushApns',
+      ResourceType: 'Custom::PlatformApplication',
+      ResourceProperties: { ServiceToken: 'x', ...create.properties },
+      ...overrides,
+    }) as never;
+
+  function answering(deps: PlatformApplicationDeps) {
+    const uploads: Array<{ url: string; answer: Record<string, unknown> }> = [];
+    const handler = createPlatformApplicationHandler(deps, { upload: async (url, body) => void uploads.push({ url, answer: JSON.parse(body) }) });
+    return { handler, uploads };
+  }
+
+  it('answers CloudFormation SUCCESS with the application as the physical id and attributes', async () => {
+    const { handler, uploads } = answering(fakeDeps());
+
+    await handler(event(), localLambdaContext('platform-application'));
+
+    expect(uploads).toHaveLength(1);
+    expect(uploads[0]!.url).toBe('https://cloudformation-custom-resource-response.example/answer?signature=x');
+    expect(uploads[0]!.answer).toMatchObject({
+      Status: 'SUCCESS',
+      PhysicalResourceId: expect.stringMatching(/^arn:aws:sns:eu-west-1:123456789012:app\/APNS\/InboxRelay-eu-west-1-PushApns-/),
+      RequestId: create.requestId,
+      LogicalResourceId: 'PushApns',
+      Data: { Arn: expect.stringContaining('app/APNS/') },
+    });
+  });
+
+  it('answers FAILED with a placeholder id and a reason that carries no part of the key when SNS refuses it', async () => {
+    const deps = fakeDeps();
+    deps.createPlatformApplication.mockRejectedValueOnce(new Error(`InvalidParameter: bad credential ${PRIVATE_KEY}`));
+    const { handler, uploads } = answering(deps);
+
+    await handler(event(), localLambdaContext('platform-application'));
+
+    expect(uploads[0]!.answer).toMatchObject({ Status: 'FAILED', PhysicalResourceId: `failed-${create.requestId}` });
+    expect(JSON.stringify(uploads[0]!.answer)).not.toContain(PRIVATE_KEY.split('\n')[1]!);
+    expect(uploads[0]!.answer.Reason).toContain('[redacted]');
   });
 });
