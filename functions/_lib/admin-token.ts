@@ -1,5 +1,5 @@
-import jwt from 'jsonwebtoken';
 import { UnauthorizedError } from '../../shared/errors.js';
+import { signHs256Jwt, verifyHs256Jwt, type JwtClaims } from './hs256-jwt.js';
 
 export const ADMIN_TOKEN_AUDIENCE = 'admin';
 
@@ -35,14 +35,14 @@ export function verifyAdminToken(token: string, secrets: string | readonly strin
   const candidates = typeof secrets === 'string' ? [secrets] : secrets;
   let lastError: unknown;
   for (const secret of candidates) {
-    let claims: string | jwt.JwtPayload;
+    let claims: JwtClaims;
     try {
-      claims = jwt.verify(token, secret, { algorithms: ['HS256'], audience: ADMIN_TOKEN_AUDIENCE, clockTimestamp: Math.floor(now / 1000) });
+      claims = verifyHs256Jwt(token, secret, { audience: ADMIN_TOKEN_AUDIENCE, nowSeconds: Math.floor(now / 1000) });
     } catch (error) {
       lastError = error;
       continue;
     }
-    if (typeof claims !== 'object' || typeof claims.sub !== 'string' || claims.sub.length === 0) {
+    if (typeof claims.sub !== 'string' || claims.sub.length === 0) {
       throw new UnauthorizedError('the admin token has no subject (operator name)');
     }
     return claims.sub;
@@ -52,10 +52,8 @@ export function verifyAdminToken(token: string, secrets: string | readonly strin
 
 /** Issues an admin token; used by `npm run admin-token` and tests. */
 export function issueAdminToken(operator: string, secret: string, options: { expiresInSeconds?: number } = {}): string {
-  return jwt.sign({}, secret, {
-    algorithm: 'HS256',
-    subject: operator,
-    audience: ADMIN_TOKEN_AUDIENCE,
-    ...(options.expiresInSeconds === undefined ? {} : { expiresIn: options.expiresInSeconds }),
+  return signHs256Jwt({ sub: operator, aud: ADMIN_TOKEN_AUDIENCE }, secret, {
+    nowSeconds: Math.floor(Date.now() / 1000),
+    ...(options.expiresInSeconds === undefined ? {} : { expiresInSeconds: options.expiresInSeconds }),
   });
 }

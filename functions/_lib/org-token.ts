@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
-import jwt from 'jsonwebtoken';
 import * as z from 'zod';
 import { UnauthorizedError } from '../../shared/errors.js';
+import { decodeJwt, JwtVerificationError, signHs256Jwt, verifyHs256Jwt, type JwtClaims } from './hs256-jwt.js';
 
 export const ORG_TOKEN_AUDIENCE = 'devices';
 
@@ -63,33 +63,32 @@ function keysOf(secret: string | OrgTokenKeys): OrgTokenKeys {
  */
 export function verifyOrgToken(token: string, secret: string | OrgTokenKeys, now: number = Date.now()): string {
   const keys = keysOf(secret);
-  const decoded = jwt.decode(token, { complete: true });
+  const decoded = decodeJwt(token);
   const kid = decoded?.header.kid;
-  const claimedOrg = typeof decoded?.payload === 'object' ? decoded.payload.sub : undefined;
-  const generation = kid === undefined ? undefined : Number(KID.exec(kid)?.[1] ?? NaN);
+  const claimedOrg = decoded?.payload.sub;
+  const generation = kid === undefined ? undefined : Number(typeof kid === 'string' ? (KID.exec(kid)?.[1] ?? NaN) : NaN);
   if (generation !== undefined && (Number.isNaN(generation) || typeof claimedOrg !== 'string')) {
     throw new UnauthorizedError('the organization token is invalid or expired');
   }
 
-  let claims: jwt.JwtPayload | string | undefined;
+  let claims: JwtClaims | undefined;
   let failure: unknown;
   for (const candidate of [keys.current, keys.previous]) {
     if (candidate === undefined) continue;
     try {
-      claims = jwt.verify(token, generation === undefined ? candidate : derivedKey(candidate, claimedOrg as string, generation), {
-        algorithms: ['HS256'],
+      claims = verifyHs256Jwt(token, generation === undefined ? candidate : derivedKey(candidate, claimedOrg as string, generation), {
         audience: ORG_TOKEN_AUDIENCE,
-        clockTimestamp: Math.floor(now / 1000),
+        nowSeconds: Math.floor(now / 1000),
       });
       break;
     } catch (error) {
       failure ??= error;
       // An expired or wrong-audience token signed with this key is refused, not tried with the other key.
-      if (!(error instanceof jwt.JsonWebTokenError) || error.message !== 'invalid signature') break;
+      if (!(error instanceof JwtVerificationError) || error.failure !== 'signature') break;
     }
   }
   if (claims === undefined) throw new UnauthorizedError('the organization token is invalid or expired', { cause: failure });
-  if (typeof claims !== 'object' || typeof claims.sub !== 'string' || claims.sub.length === 0) {
+  if (typeof claims.sub !== 'string' || claims.sub.length === 0) {
     throw new UnauthorizedError('the organization token has no subject (organization id)');
   }
   const currentGeneration = keys.orgGenerations[claims.sub] ?? 1;
@@ -107,12 +106,10 @@ export function verifyOrgToken(token: string, secret: string | OrgTokenKeys, now
 export function issueOrgToken(orgId: string, secret: string | OrgTokenKeys, options: { expiresInSeconds?: number; generation?: number } = {}): string {
   const keys = keysOf(secret);
   const key = options.generation === undefined ? keys.current : derivedKey(keys.current, orgId, options.generation);
-  return jwt.sign({}, key, {
-    algorithm: 'HS256',
-    subject: orgId,
-    audience: ORG_TOKEN_AUDIENCE,
-    ...(options.generation === undefined ? {} : { keyid: `org-v${options.generation}` }),
-    ...(options.expiresInSeconds === undefined ? {} : { expiresIn: options.expiresInSeconds }),
+  return signHs256Jwt({ sub: orgId, aud: ORG_TOKEN_AUDIENCE }, key, {
+    nowSeconds: Math.floor(Date.now() / 1000),
+    ...(options.generation === undefined ? {} : { keyId: `org-v${options.generation}` }),
+    ...(options.expiresInSeconds === undefined ? {} : { expiresInSeconds: options.expiresInSeconds }),
   });
 }
 
