@@ -1,12 +1,14 @@
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { EwsBodyTooLargeError, EwsDoctypeError, EwsMalformedError } from './ews-errors.js';
 
 /**
  * Reading untrusted XML (EWS bodies arrive from the internet, unauthenticated) into a small namespace-resolved tree.
  *
  * Order of checks, each cheaper than the next and each before anything that could be abused:
- * size → DOCTYPE/ENTITY → strict UTF-8 → XML characters → XML declaration → well-formedness (XMLValidator) →
- * parse (fast-xml-parser, entities off, depth-limited) → tree conversion (namespaces, entity decoding, attribute limits).
+ * size → DOCTYPE/ENTITY → strict UTF-8 → XML characters → XML declaration → markup declarations, processing
+ * instructions, markup count, comments → one pass that checks well-formedness while it builds the tree (names, quoting,
+ * nesting, depth, namespaces, entity decoding, attribute limits). The reader is the project's own, about 3 KiB: EWS
+ * needs elements, attributes, text, CDATA and comments, and a general XML parser with its validator added about 60 KiB
+ * to each bundle that reads EWS (issue 15) and to the device-side client.
  * The result uses Maps and arrays only, so no name could reach a prototype; names such as `__proto__` are refused all
  * the same (contract section 4: hostile shapes get 400), as elements, attributes and namespace prefixes alike.
  */
@@ -19,7 +21,7 @@ export const MAX_XML_DEPTH = 64;
 export const MAX_ATTRIBUTE_LENGTH = 4_096;
 /**
  * Most `<` a body may hold. A real push needs about a dozen per event and a few hundred per body; the limit stops
- * bodies made of tens of thousands of tiny elements before the (comparatively slow) validator and parser see them.
+ * bodies made of tens of thousands of tiny elements before the reader sees them.
  */
 export const MAX_MARKUP_COUNT = 16_384;
 /** Longest XML declaration accepted. */
@@ -39,27 +41,6 @@ export interface XmlElement {
   /** Character data directly inside the element (text and CDATA), trimmed per segment and concatenated. */
   readonly text: string;
 }
-
-const parser = new XMLParser({
-  // Order matters: events of different types inside one Notification must stay in document order.
-  preserveOrder: true,
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  removeNSPrefix: false,
-  allowBooleanAttributes: false,
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: true,
-  cdataPropName: '#cdata',
-  commentPropName: false,
-  // Entities are decoded below, bounded: only the five predefined ones and character references.
-  processEntities: false,
-  htmlEntities: false,
-  ignoreDeclaration: false,
-  ignorePiTags: false,
-  maxNestedTags: MAX_XML_DEPTH,
-  jPath: false,
-});
 
 const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -101,12 +82,7 @@ export function readXmlDocument(body: Uint8Array | string): XmlElement {
     if (content.includes('<?')) throw new EwsMalformedError('the body holds a processing instruction');
     if (countOf(content, '<') > MAX_MARKUP_COUNT) throw new EwsMalformedError('the body holds too many elements');
     checkComments(content);
-    const validation = XMLValidator.validate(content, { allowBooleanAttributes: false });
-    if (validation !== true) {
-      throw new EwsMalformedError('the body is not well-formed XML', { cause: validation.err });
-    }
-    const nodes: unknown = parser.parse(content);
-    return documentElement(nodes);
+    return new DocumentReader(content).read();
   });
 }
 
@@ -235,7 +211,7 @@ const XML_DECLARATION =
   /^<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"1\.[0-9]+"|'1\.[0-9]+')(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:"([A-Za-z][A-Za-z0-9._-]*)"|'([A-Za-z][A-Za-z0-9._-]*)'))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?:"(?:yes|no)"|'(?:yes|no)'))?[ \t\r\n]*\?>$/;
 
 /**
- * A comment may not hold "--" or end in "-" (XML 1.0, production 15), which XMLValidator does not check. CDATA
+ * A comment may not hold "--" or end in "-" (XML 1.0, production 15). CDATA
  * sections are skipped: "<!--" inside one is text.
  */
 function checkComments(content: string): void {
@@ -246,7 +222,7 @@ function checkComments(content: string): void {
     const cdata = content.indexOf('<![CDATA[', from);
     if (cdata !== -1 && cdata < comment) {
       const cdataEnd = content.indexOf(']]>', cdata + 9);
-      if (cdataEnd === -1) return; // the validator refuses an unclosed section
+      if (cdataEnd === -1) return; // the reader refuses an unclosed section
       from = cdataEnd + 3;
       continue;
     }
@@ -257,8 +233,6 @@ function checkComments(content: string): void {
     from = end + 3;
   }
 }
-
-type FxpNode = Record<string, unknown>;
 
 /**
  * Namespace bindings in force at an element: its own declarations, then its ancestors'. A chain rather than a copied
@@ -279,63 +253,178 @@ function lookup(scope: Scope, prefix: string): string | undefined {
   return undefined;
 }
 
-function documentElement(nodes: unknown): XmlElement {
-  if (!Array.isArray(nodes)) throw new EwsMalformedError('the body holds no element');
-  const elements: XmlElement[] = [];
-  for (const node of nodes) {
-    const child = convertNode(node, ROOT_SCOPE, 1);
-    if (child.kind === 'element') elements.push(child.element);
-    else if (child.kind === 'text' && child.text !== '') throw new EwsMalformedError('text outside the root element');
-  }
-  const [root, ...rest] = elements;
-  if (root === undefined || rest.length > 0) throw new EwsMalformedError('the body must hold exactly one root element');
-  return root;
+/** XML 1.0 production 5 (Name): a NameStartChar, then NameChars. */
+const NAME_START = ':A-Z_a-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD\\u{10000}-\\u{EFFFF}';
+const XML_NAME = new RegExp(`^[${NAME_START}][${NAME_START}\\-.0-9\\u00B7\\u0300-\\u036F\\u203F\\u2040]*$`, 'u');
+/** Only XML's own whitespace (production 3) may stand between the parts of a tag, or outside the root element. */
+const XML_WHITESPACE_ONLY = /^[ \t\r\n]*$/;
+
+function isXmlWhitespace(code: number): boolean {
+  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
 }
 
-type Converted = { kind: 'element'; element: XmlElement } | { kind: 'text'; text: string };
+/** What the reader refuses: the message says "not well-formed", then what. */
+function notWellFormed(what: string): EwsMalformedError {
+  return new EwsMalformedError(`the body is not well-formed XML: ${what}`);
+}
 
-function convertNode(node: unknown, scope: Scope, depth: number): Converted {
-  if (typeof node !== 'object' || node === null || Array.isArray(node)) throw new EwsMalformedError('unexpected parser output');
-  const record = node as FxpNode;
-  const keys = Object.keys(record).filter((key) => key !== ':@');
-  const [key, ...others] = keys;
-  if (key === undefined || others.length > 0) throw new EwsMalformedError('unexpected parser output');
-  const value = record[key];
-  if (key === '#text') {
-    const raw = String(value);
+/** An element whose end tag has not been read yet. */
+interface OpenElement {
+  readonly qname: string;
+  readonly scope: Scope;
+  readonly namespace: string | undefined;
+  readonly localName: string;
+  readonly attributes: ReadonlyMap<string, string>;
+  readonly children: XmlElement[];
+  text: string;
+}
+
+/**
+ * One left-to-right pass over a document that has passed the checks above (no DOCTYPE, no processing instruction, no
+ * other markup declaration, comments well-formed): start and end tags, attributes, character data, CDATA sections and
+ * comments. Anything else is refused. Every search moves forward, so the cost is linear in the body.
+ *
+ * Character data is kept as EWS readers expect it: each run between two element boundaries (or a CDATA section) is
+ * trimmed, entity-decoded and appended to its element's text, a comment does not end a run, CDATA is kept as written,
+ * and attribute values are trimmed before decoding.
+ */
+class DocumentReader {
+  private at = 0;
+  private readonly open: OpenElement[] = [];
+  private root: XmlElement | undefined;
+  /** Character data since the last element boundary or CDATA section. */
+  private pendingText = '';
+
+  constructor(private readonly xml: string) {}
+
+  read(): XmlElement {
+    const xml = this.xml;
+    while (this.at < xml.length) {
+      const lt = xml.indexOf('<', this.at);
+      const end = lt === -1 ? xml.length : lt;
+      this.pendingText += xml.slice(this.at, end);
+      this.at = end;
+      if (lt === -1) break;
+      if (xml.startsWith('<!--', lt)) this.skipComment();
+      else if (xml.startsWith('<![CDATA[', lt)) this.readCdata();
+      else if (xml.charCodeAt(lt + 1) === 0x2f) this.readEndTag();
+      else this.readStartTag();
+    }
+    if (this.open.length > 0) throw notWellFormed('an element is not closed');
+    this.flushText();
+    if (this.root === undefined) throw notWellFormed('the body holds no element');
+    return this.root;
+  }
+
+  private flushText(): void {
+    const raw = this.pendingText;
+    this.pendingText = '';
+    const current = this.open.at(-1);
+    if (current === undefined) {
+      if (!XML_WHITESPACE_ONLY.test(raw)) throw notWellFormed('text outside the root element');
+      return;
+    }
+    const text = raw.trim();
+    if (text === '') return;
     // Character data may not hold "]]>" outside a CDATA section (XML 1.0, production 14).
-    if (raw.includes(']]>')) throw new EwsMalformedError('character data holds "]]>"');
-    return { kind: 'text', text: decodeCharacterData(raw) };
+    if (text.includes(']]>')) throw notWellFormed('character data holds "]]>"');
+    current.text += decodeCharacterData(text);
   }
-  if (key === '#cdata') return { kind: 'text', text: cdataText(value) };
-  // Processing instructions were refused before parsing; one showing up here means the two scans disagree.
-  if (key.startsWith('?')) throw new EwsMalformedError('the body holds a processing instruction');
-  return { kind: 'element', element: convertElement(record, key, value, scope, depth) };
-}
 
-function cdataText(value: unknown): string {
-  if (!Array.isArray(value)) return '';
-  // CDATA content is literal: no entity decoding.
-  return value
-    .map((part) => (typeof part === 'object' && part !== null && Object.hasOwn(part, '#text') ? String((part as FxpNode)['#text']) : ''))
-    .join('');
-}
+  private skipComment(): void {
+    const end = this.xml.indexOf('-->', this.at + 4);
+    if (end === -1) throw notWellFormed('a comment is not closed');
+    this.at = end + 3;
+  }
 
-function convertElement(record: FxpNode, qname: string, content: unknown, parentScope: Scope, depth: number): XmlElement {
-  if (depth > MAX_XML_DEPTH) throw new EwsMalformedError('elements are nested too deeply');
-  if (!Array.isArray(content)) throw new EwsMalformedError('unexpected parser output');
+  private readCdata(): void {
+    const start = this.at + 9;
+    const end = this.xml.indexOf(']]>', start);
+    if (end === -1) throw notWellFormed('a CDATA section is not closed');
+    this.flushText();
+    const current = this.open.at(-1);
+    if (current === undefined) throw notWellFormed('a CDATA section outside the root element');
+    // CDATA content is literal: no entity decoding, no trimming.
+    current.text += this.xml.slice(start, end);
+    this.at = end + 3;
+  }
 
-  const declarations = new Map<string, string>();
-  const attributes = new Map<string, string>();
-  const prefixedAttributes: string[] = [];
-  const rawAttributes = Object.hasOwn(record, ':@') ? record[':@'] : undefined;
-  if (typeof rawAttributes === 'object' && rawAttributes !== null) {
-    for (const key of Object.keys(rawAttributes)) {
-      const raw = (rawAttributes as FxpNode)[key];
-      if (!key.startsWith('@_') || typeof raw !== 'string') throw new EwsMalformedError('unexpected parser output');
+  private readEndTag(): void {
+    const nameStart = this.at + 2;
+    const nameEnd = this.nameEnd(nameStart);
+    const qname = this.xml.slice(nameStart, nameEnd);
+    const close = this.skipWhitespace(nameEnd);
+    if (this.xml.charCodeAt(close) !== 0x3e) throw notWellFormed('an end tag is not closed');
+    this.flushText();
+    const element = this.open.pop();
+    if (element === undefined || element.qname !== qname) throw notWellFormed('an end tag does not match its start tag');
+    this.close(element);
+    this.at = close + 1;
+  }
+
+  private readStartTag(): void {
+    this.flushText();
+    if (this.open.length === 0 && this.root !== undefined) {
+      throw notWellFormed('the body must hold exactly one root element');
+    }
+    const xml = this.xml;
+    const nameStart = this.at + 1;
+    const nameEnd = this.nameEnd(nameStart);
+    const qname = xml.slice(nameStart, nameEnd);
+    if (!XML_NAME.test(qname)) throw notWellFormed('an element name is invalid');
+
+    const rawAttributes: Array<[string, string]> = [];
+    const seen = new Set<string>();
+    let at = nameEnd;
+    let selfClosing = false;
+    for (;;) {
+      const next = this.skipWhitespace(at);
+      const code = xml.charCodeAt(next);
+      if (code === 0x3e) {
+        at = next + 1;
+        break;
+      }
+      if (code === 0x2f) {
+        if (xml.charCodeAt(next + 1) !== 0x3e) throw notWellFormed('a start tag is not closed');
+        selfClosing = true;
+        at = next + 2;
+        break;
+      }
+      if (Number.isNaN(code)) throw notWellFormed('a start tag is not closed');
+      if (next === at) throw notWellFormed('attributes must be separated by whitespace');
+      const attributeEnd = this.nameEnd(next, true);
+      const name = xml.slice(next, attributeEnd);
+      if (!XML_NAME.test(name)) throw notWellFormed('an attribute name is invalid');
+      const equals = this.skipWhitespace(attributeEnd);
+      if (xml.charCodeAt(equals) !== 0x3d) throw notWellFormed('an attribute has no value');
+      const open = this.skipWhitespace(equals + 1);
+      const quote = xml.charAt(open);
+      if (quote !== '"' && quote !== "'") throw notWellFormed('an attribute value is not quoted');
+      const close = xml.indexOf(quote, open + 1);
+      if (close === -1) throw notWellFormed('an attribute value is not closed');
+      if (seen.has(name)) throw notWellFormed('an attribute appears twice');
+      seen.add(name);
+      rawAttributes.push([name, xml.slice(open + 1, close)]);
+      at = close + 1;
+    }
+    this.at = at;
+
+    const element = this.openElement(qname, rawAttributes);
+    if (selfClosing) this.close(element);
+    else this.open.push(element);
+  }
+
+  /** Resolves an element's names against the namespace declarations in force, its own included. */
+  private openElement(qname: string, rawAttributes: ReadonlyArray<[string, string]>): OpenElement {
+    if (this.open.length + 1 > MAX_XML_DEPTH) throw new EwsMalformedError('elements are nested too deeply');
+    const parentScope = this.open.at(-1)?.scope ?? ROOT_SCOPE;
+    const declarations = new Map<string, string>();
+    const attributes = new Map<string, string>();
+    const prefixedAttributes: string[] = [];
+    for (const [name, untrimmed] of rawAttributes) {
+      const raw = untrimmed.trim();
       if (raw.length > MAX_ATTRIBUTE_LENGTH) throw new EwsMalformedError('an attribute value is too long');
       if (raw.includes('<')) throw new EwsMalformedError('an attribute value holds "<"');
-      const name = key.slice(2);
       refuseReservedName(name, 'an attribute name is reserved');
       const value = decodeCharacterData(raw);
       if (name === 'xmlns') {
@@ -352,32 +441,52 @@ function convertElement(record: FxpNode, qname: string, content: unknown, parent
         attributes.set(name, value);
       }
     }
-  }
-  const scope: Scope = declarations.size === 0 ? parentScope : { bindings: declarations, parent: parentScope };
-  // Prefixed attributes (xsi:type and the like) are not used, but their prefixes must be declared, and two of them may
-  // not name the same attribute through two prefixes bound to one namespace.
-  const expandedNames = new Set<string>();
-  for (const name of prefixedAttributes) {
-    const { prefix, localName: attributeName } = splitQName(name);
-    const expanded = `${resolvePrefix(scope, prefix)}\u0000${attributeName}`;
-    if (expandedNames.has(expanded)) throw new EwsMalformedError('an attribute appears twice under two prefixes');
-    expandedNames.add(expanded);
+    const scope: Scope = declarations.size === 0 ? parentScope : { bindings: declarations, parent: parentScope };
+    // Prefixed attributes (xsi:type and the like) are not used, but their prefixes must be declared, and two of them may
+    // not name the same attribute through two prefixes bound to one namespace.
+    const expandedNames = new Set<string>();
+    for (const name of prefixedAttributes) {
+      const { prefix, localName: attributeName } = splitQName(name);
+      const expanded = `${resolvePrefix(scope, prefix)}\u0000${attributeName}`;
+      if (expandedNames.has(expanded)) throw new EwsMalformedError('an attribute appears twice under two prefixes');
+      expandedNames.add(expanded);
+    }
+
+    refuseReservedName(qname, 'an element name is reserved');
+    const { prefix, localName } = splitQName(qname);
+    // `xmlns=""` undeclares the default namespace, hence the empty string mapping to "no namespace".
+    const namespace = prefix === undefined ? lookup(scope, '') || undefined : resolvePrefix(scope, prefix);
+    return { qname, scope, namespace, localName, attributes, children: [], text: '' };
   }
 
-  // fast-xml-parser already refuses these element names unprefixed; refusing them with any prefix keeps the rule here.
-  refuseReservedName(qname, 'an element name is reserved');
-  const { prefix, localName } = splitQName(qname);
-  // `xmlns=""` undeclares the default namespace, hence the empty string mapping to "no namespace".
-  const namespace = prefix === undefined ? lookup(scope, '') || undefined : resolvePrefix(scope, prefix);
-
-  const children: XmlElement[] = [];
-  let text = '';
-  for (const node of content) {
-    const child = convertNode(node, scope, depth + 1);
-    if (child.kind === 'element') children.push(child.element);
-    else if (child.kind === 'text') text += child.text;
+  private close(element: OpenElement): void {
+    const done: XmlElement = {
+      namespace: element.namespace,
+      localName: element.localName,
+      attributes: element.attributes,
+      children: element.children,
+      text: element.text,
+    };
+    const parent = this.open.at(-1);
+    if (parent !== undefined) parent.children.push(done);
+    else this.root = done;
   }
-  return { namespace, localName, attributes, children, text };
+
+  /** Where a name starting at `from` ends: at whitespace, `>` or `/` (and `=` for an attribute name). */
+  private nameEnd(from: number, attribute = false): number {
+    let at = from;
+    for (; at < this.xml.length; at++) {
+      const code = this.xml.charCodeAt(at);
+      if (isXmlWhitespace(code) || code === 0x3e || code === 0x2f || (attribute && code === 0x3d)) break;
+    }
+    return at;
+  }
+
+  private skipWhitespace(from: number): number {
+    let at = from;
+    while (at < this.xml.length && isXmlWhitespace(this.xml.charCodeAt(at))) at++;
+    return at;
+  }
 }
 
 /** Refuses a qualified name (`xmlns:p`, `p:name` or `name`) any part of which is in {@link RESERVED_NAMES}. */
