@@ -1,4 +1,4 @@
-import type * as z from 'zod';
+import type * as z from './zod.js';
 import type { FieldIssue } from './errors.js';
 
 /**
@@ -46,7 +46,7 @@ export type JsonParseResult<T> =
  * Parses `text` as JSON, then with `schema`: the one reading of a JSON message body at an edge (a queue record, an SNS
  * event), where both failures are the caller's to log and drop.
  */
-export function parseJsonWith<T>(schema: z.ZodType<T>, text: string): JsonParseResult<T> {
+export function parseJsonWith<T>(schema: z.ZodMiniType<T>, text: string): JsonParseResult<T> {
   let json: unknown;
   try {
     json = JSON.parse(text);

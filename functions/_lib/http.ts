@@ -1,6 +1,6 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import type * as z from 'zod';
+import type * as z from '../../shared/zod.js';
 import {
   MalformedJsonError,
   PayloadTooLargeError,
@@ -103,7 +103,7 @@ function findForbiddenKey(value: unknown, path: string[] = []): string | undefin
 }
 
 /** Reads a JSON body: content type, size, syntax, nesting depth and hostile keys, then the schema; 4xx errors name the field. */
-export function parseJsonBody<S extends z.ZodType>(event: HttpEvent, schema: S): z.output<S> {
+export function parseJsonBody<S extends z.ZodMiniType>(event: HttpEvent, schema: S): z.output<S> {
   const contentType = header(event, 'content-type');
   if (!contentType || !/^application\/(.+\+)?json\s*(;|$)/i.test(contentType)) {
     throw new UnsupportedMediaTypeError('the body must be JSON with "Content-Type: application/json"');
@@ -121,7 +121,7 @@ export function parseJsonBody<S extends z.ZodType>(event: HttpEvent, schema: S):
   return parseWith(schema, value);
 }
 
-export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+export function parseWith<S extends z.ZodMiniType>(schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value);
   if (!result.success) throw new ValidationError(toFieldIssues(result.error.issues, value));
   return result.data;

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import * as z from 'zod';
+import * as z from '../../shared/zod.js';
 import { UnauthorizedError } from '../../shared/errors.js';
 import { decodeJwt, JwtVerificationError, signHs256Jwt, verifyHs256Jwt, type JwtClaims } from './hs256-jwt.js';
 
@@ -18,9 +18,9 @@ export const DEFAULT_ORG_TOKEN_LIFETIME_SECONDS = 365 * 24 * 60 * 60;
  *   older tokens, and its tokens without a `kid`, and leaves every other organization's tokens alone.
  */
 const orgTokenKeysSchema = z.strictObject({
-  current: z.string().min(1),
-  previous: z.string().min(1).optional(),
-  orgGenerations: z.record(z.string().min(1), z.int().min(1)).default({}),
+  current: z.string().check(z.minLength(1)),
+  previous: z.optional(z.string().check(z.minLength(1))),
+  orgGenerations: z._default(z.record(z.string().check(z.minLength(1)), z.int().check(z.gte(1))), {}),
 });
 export type OrgTokenKeys = z.infer<typeof orgTokenKeysSchema>;
 

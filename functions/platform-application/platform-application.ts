@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../shared/zod.js';
 import { apnsCredentialsSchema } from '../_lib/apns-credentials.js';
 
 /**
@@ -15,12 +15,12 @@ export type Platform = z.infer<typeof platformSchema>;
 export const platformApplicationPropertiesSchema = z.object({
   Platform: platformSchema,
   /** `ApplePlatformBundleID`: the app's bundle id, which is also the `apns-topic`. */
-  BundleId: z.string().min(1),
-  CredentialsSecretArn: z.string().startsWith('arn:'),
+  BundleId: z.string().check(z.minLength(1)),
+  CredentialsSecretArn: z.string().check(z.startsWith('arn:')),
   /** Bumped by the operator after putting a new key into the secret, so that CloudFormation sends an Update. */
-  CredentialsRevision: z.string().optional(),
+  CredentialsRevision: z.optional(z.string()),
   /** Topic for EventDeliveryFailure and EventEndpointUpdated. */
-  EventTopicArn: z.string().startsWith('arn:').optional(),
+  EventTopicArn: z.optional(z.string().check(z.startsWith('arn:'))),
 });
 export type PlatformApplicationProperties = z.infer<typeof platformApplicationPropertiesSchema>;
 

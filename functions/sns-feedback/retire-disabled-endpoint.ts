@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../shared/zod.js';
 import type { TokenRetirement } from '../../shared/store/ports.js';
 import type { UseCaseLogger } from '../_lib/powertools.js';
 
@@ -15,9 +15,9 @@ import type { UseCaseLogger } from '../_lib/powertools.js';
  * instead of trusted from the event.
  */
 export const endpointEventSchema = z.looseObject({
-  EndpointArn: z.string().startsWith('arn:'),
-  EventType: z.string().optional(),
-  FailureType: z.string().optional(),
+  EndpointArn: z.string().check(z.startsWith('arn:')),
+  EventType: z.optional(z.string()),
+  FailureType: z.optional(z.string()),
 });
 export type EndpointEvent = z.infer<typeof endpointEventSchema>;
 

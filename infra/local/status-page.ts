@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
+import * as z from '../../shared/zod.js';
 import { isPastTtl, type Item } from '../../functions/_lib/adapters/dynamodb-support.js';
 import { decisionSchema } from '../../shared/device/device-schemas.js';
 import { subscriptionState, subscriptionStateSchema, type SupervisedMailbox } from '../../shared/supervision/subscription-state.js';
@@ -56,27 +56,27 @@ const statusMailboxSchema = z.object({
   id: z.string(),
   kind: z.string(),
   /** Shortened: enough to tell subscriptions apart. */
-  subscriptionId: z.string().nullable(),
-  expiresAt: z.string().nullable(),
-  lastNotificationAt: z.string().nullable(),
+  subscriptionId: z.nullable(z.string()),
+  expiresAt: z.nullable(z.string()),
+  lastNotificationAt: z.nullable(z.string()),
   state: subscriptionStateSchema,
   /** `ews`, `graph`, or null before a subscription of either is reported. */
-  protocol: z.string().nullable(),
+  protocol: z.nullable(z.string()),
   /** Who keeps the subscription: `relay` (contract section 9, the org's service account) or `device`. */
   managedBy: z.enum(['relay', 'device']),
   /** Relay-managed: when the relay last made or renewed the subscription. */
-  lastRenewalAt: z.string().nullable(),
+  lastRenewalAt: z.nullable(z.string()),
   /** Relay-managed: why its last attempts failed (a kind such as `throttled`, and how many in a row), else null. */
-  renewalError: z.string().nullable(),
+  renewalError: z.nullable(z.string()),
 });
 
 const statusDeviceSchema = z.object({
   deviceId: z.string(),
   orgId: z.string(),
   status: z.string(),
-  retiredReason: z.string().nullable(),
+  retiredReason: z.nullable(z.string()),
   mode: z.string(),
-  intervalSeconds: z.number().nullable(),
+  intervalSeconds: z.nullable(z.number()),
   apnsEnvironment: z.string(),
   timeZone: z.string(),
   /** The first 8 hex characters and an ellipsis, never the whole token. */
@@ -88,12 +88,12 @@ const statusDeviceSchema = z.object({
 
 const statusPushSchema = z.object({
   at: z.string(),
-  pushType: z.string().nullable(),
-  priority: z.string().nullable(),
+  pushType: z.nullable(z.string()),
+  priority: z.nullable(z.string()),
   /** Shortened like the device's. */
   token: z.string(),
   status: z.number(),
-  reason: z.string().nullable(),
+  reason: z.nullable(z.string()),
   /** The body as JSON text; no mail content by design (contract section 6). */
   payload: z.string(),
 });
@@ -103,7 +103,7 @@ const statusOrgSchema = z.object({
   orgId: z.string(),
   detailedAlerts: z.string(),
   mailServerType: z.string(),
-  health: z.object({ at: z.string(), ok: z.boolean(), error: z.string().nullable() }).nullable(),
+  health: z.nullable(z.object({ at: z.string(), ok: z.boolean(), error: z.nullable(z.string()) })),
 });
 
 /**

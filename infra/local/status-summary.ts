@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../shared/zod.js';
 
 /**
  * What the status page's dashboard shows first: the summary numbers, the tiles drawn from them and the last hour's
@@ -54,11 +54,11 @@ export const statusSummarySchema = z.object({
     pushed: z.number(),
     failures: z.number(),
     /** Pushes the sandbox received in the last hour and how many it refused; null with an external APNs server. */
-    apns: z.object({ received: z.number(), refused: z.number() }).nullable(),
+    apns: z.nullable(z.object({ received: z.number(), refused: z.number() })),
   }),
   /** From a notification's arrival at the callback to its `pushed` decision, over the last hour's pushes. */
-  callbackToPushMs: z.object({ samples: z.number(), p50: z.number().nullable(), p99: z.number().nullable() }),
-  queue: z.object({ visible: z.number(), inFlight: z.number(), deadLetters: z.number() }).nullable(),
+  callbackToPushMs: z.object({ samples: z.number(), p50: z.nullable(z.number()), p99: z.nullable(z.number()) }),
+  queue: z.nullable(z.object({ visible: z.number(), inFlight: z.number(), deadLetters: z.number() })),
   /** One bucket per minute, oldest first; the last one is the current minute. */
   timeline: z.object({
     startsAt: z.string(),

@@ -1,4 +1,4 @@
-import type * as z from 'zod';
+import type * as z from '../zod.js';
 import {
   MAX_DELEGATED_MAILBOXES,
   addMailboxRequestSchema,
@@ -337,7 +337,7 @@ export class RelayClient {
     path: string,
     bearer: string,
     body: unknown,
-    answerSchema: z.ZodType<T> | undefined,
+    answerSchema: z.ZodMiniType<T> | undefined,
   ): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${bearer}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -371,7 +371,7 @@ export class RelayClient {
   }
 }
 
-function validate<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+function validate<S extends z.ZodMiniType>(schema: S, value: unknown): z.output<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new ValidationError(toFieldIssues(parsed.error.issues, value));
   return parsed.data;

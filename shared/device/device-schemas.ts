@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { subscriptionStateSchema } from '../supervision/subscription-state.js';
 import { alertPublicKeySchema } from '../org/alert-details.js';
 import { addressProofSchema, mailAddressSchema, managedBySchema, vipSendersSchema } from '../org/device-org-fields.js';
@@ -14,16 +14,16 @@ export const INTERVAL_SECONDS_MIN = 300;
 export const INTERVAL_SECONDS_MAX = 900;
 export const INTERVAL_SECONDS_DEFAULT = 900;
 
-export const pushTokenSchema = z
-  .string()
-  .regex(/^[0-9a-fA-F]{64}$/, 'must be an APNs device token of 64 hexadecimal characters')
-  .transform((token) => token.toLowerCase());
+export const pushTokenSchema = z.pipe(
+  z.string().check(z.regex(/^[0-9a-fA-F]{64}$/, 'must be an APNs device token of 64 hexadecimal characters')),
+  z.transform((token) => token.toLowerCase()),
+);
 
-export const mailboxIdSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1 to 64 characters of A-Z, a-z, 0-9, ".", "_" or "-"')
+export const mailboxIdSchema = z.string().check(
+  z.regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1 to 64 characters of A-Z, a-z, 0-9, ".", "_" or "-"'),
   // "." and ".." are dot-segments: no URL path can carry them, so such a mailbox could never be addressed.
-  .refine((id) => id !== '.' && id !== '..', 'must not be "." or ".."');
+  z.refine((id) => id !== '.' && id !== '..', 'must not be "." or ".."'),
+);
 
 /** True when the runtime knows the IANA zone; uses Intl only, so devices and Lambda agree. */
 export function isKnownTimeZone(zone: string): boolean {
@@ -35,27 +35,31 @@ export function isKnownTimeZone(zone: string): boolean {
   }
 }
 
-export const timeZoneSchema = z.string().min(1).refine(isKnownTimeZone, 'must be a known IANA time zone such as "Europe/Berlin"');
+export const timeZoneSchema = z.string().check(
+  z.minLength(1),
+  z.refine(isKnownTimeZone, 'must be a known IANA time zone such as "Europe/Berlin"'),
+);
 
-const clockTimeSchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a 24-hour time "HH:MM"');
+const clockTimeSchema = z.string().check(z.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a 24-hour time "HH:MM"'));
 
 export const workHoursSchema = z.strictObject({
-  start: clockTimeSchema.default('09:00'),
-  end: clockTimeSchema.default('18:00'),
-  days: z
-    .array(z.number().int().min(1, 'days are ISO weekdays 1..7').max(7, 'days are ISO weekdays 1..7'))
-    .max(7)
-    .refine((days) => new Set(days).size === days.length, 'must not repeat a day')
-    .default([1, 2, 3, 4, 5]),
+  start: z._default(clockTimeSchema, '09:00'),
+  end: z._default(clockTimeSchema, '18:00'),
+  days: z._default(
+    z
+      .array(z.int().check(z.gte(1, 'days are ISO weekdays 1..7'), z.lte(7, 'days are ISO weekdays 1..7')))
+      .check(z.maxLength(7), z.refine((days) => new Set(days).size === days.length, 'must not repeat a day')),
+    [1, 2, 3, 4, 5],
+  ),
 });
 export type WorkHours = z.infer<typeof workHoursSchema>;
 
 export const alertSettingsSchema = z.strictObject({
-  workHoursOnly: z.boolean().default(false),
-  workHours: workHoursSchema.default({ start: '09:00', end: '18:00', days: [1, 2, 3, 4, 5] }),
-  weekendAlerts: z.boolean().default(false),
-  vipAfterHours: z.boolean().default(false),
-  showDetails: z.boolean().default(false),
+  workHoursOnly: z._default(z.boolean(), false),
+  workHours: z._default(workHoursSchema, { start: '09:00', end: '18:00', days: [1, 2, 3, 4, 5] }),
+  weekendAlerts: z._default(z.boolean(), false),
+  vipAfterHours: z._default(z.boolean(), false),
+  showDetails: z._default(z.boolean(), false),
 });
 export type AlertSettings = z.infer<typeof alertSettingsSchema>;
 
@@ -67,19 +71,18 @@ export type ApnsEnvironment = z.infer<typeof apnsEnvironmentSchema>;
 export const deliveryModeSchema = z.enum(['realtime', 'interval']);
 export type DeliveryMode = z.infer<typeof deliveryModeSchema>;
 
-export const intervalSecondsSchema = z
-  .number()
-  .int()
-  .min(INTERVAL_SECONDS_MIN, `must be at least ${INTERVAL_SECONDS_MIN}`)
-  .max(INTERVAL_SECONDS_MAX, `must be at most ${INTERVAL_SECONDS_MAX}`);
+export const intervalSecondsSchema = z.int().check(
+  z.gte(INTERVAL_SECONDS_MIN, `must be at least ${INTERVAL_SECONDS_MIN}`),
+  z.lte(INTERVAL_SECONDS_MAX, `must be at most ${INTERVAL_SECONDS_MAX}`),
+);
 
 /** The settings a device may change after registration; all fields present once normalized. */
 export const deviceSettingsSchema = z.strictObject({
-  apnsEnvironment: apnsEnvironmentSchema.default('production'),
-  mode: deliveryModeSchema.default('realtime'),
-  intervalSeconds: intervalSecondsSchema.default(INTERVAL_SECONDS_DEFAULT),
-  timeZone: timeZoneSchema.default('UTC'),
-  alerts: alertSettingsSchema.default(DEFAULT_ALERT_SETTINGS),
+  apnsEnvironment: z._default(apnsEnvironmentSchema, 'production'),
+  mode: z._default(deliveryModeSchema, 'realtime'),
+  intervalSeconds: z._default(intervalSecondsSchema, INTERVAL_SECONDS_DEFAULT),
+  timeZone: z._default(timeZoneSchema, 'UTC'),
+  alerts: z._default(alertSettingsSchema, DEFAULT_ALERT_SETTINGS),
 });
 export type DeviceSettings = z.infer<typeof deviceSettingsSchema>;
 
@@ -92,9 +95,9 @@ export type MailboxKind = z.infer<typeof mailboxKindSchema>;
  * "device"` excepted).
  */
 const mailboxOrganizationFields = {
-  address: mailAddressSchema.optional(),
-  addressProof: addressProofSchema.optional(),
-  managedBy: managedBySchema.optional(),
+  address: z.optional(mailAddressSchema),
+  addressProof: z.optional(addressProofSchema),
+  managedBy: z.optional(managedBySchema),
 };
 
 export const mailboxRequestSchema = z.strictObject({
@@ -103,20 +106,22 @@ export const mailboxRequestSchema = z.strictObject({
   ...mailboxOrganizationFields,
 });
 
-export const registerDeviceRequestSchema = z
-  .strictObject({
-    pushToken: pushTokenSchema,
-    apnsEnvironment: apnsEnvironmentSchema.default('production'),
-    mode: deliveryModeSchema.default('realtime'),
-    intervalSeconds: intervalSecondsSchema.default(INTERVAL_SECONDS_DEFAULT),
-    timeZone: timeZoneSchema.default('UTC'),
-    alerts: alertSettingsSchema.default(DEFAULT_ALERT_SETTINGS),
-    mailboxes: z.array(mailboxRequestSchema).min(1, 'must list the primary mailbox').max(1 + MAX_DELEGATED_MAILBOXES),
-    /** Organization mode: VIP senders (stored only as keyed hashes) and the public key detailed alerts go to. */
-    vipSenders: vipSendersSchema.optional(),
-    alertKey: alertPublicKeySchema.optional(),
-  })
-  .superRefine((body, ctx) => {
+export const registerDeviceRequestSchema = z.strictObject({
+  pushToken: pushTokenSchema,
+  apnsEnvironment: z._default(apnsEnvironmentSchema, 'production'),
+  mode: z._default(deliveryModeSchema, 'realtime'),
+  intervalSeconds: z._default(intervalSecondsSchema, INTERVAL_SECONDS_DEFAULT),
+  timeZone: z._default(timeZoneSchema, 'UTC'),
+  alerts: z._default(alertSettingsSchema, DEFAULT_ALERT_SETTINGS),
+  mailboxes: z.array(mailboxRequestSchema).check(
+    z.minLength(1, 'must list the primary mailbox'),
+    z.maxLength(1 + MAX_DELEGATED_MAILBOXES),
+  ),
+  /** Organization mode: VIP senders (stored only as keyed hashes) and the public key detailed alerts go to. */
+  vipSenders: z.optional(vipSendersSchema),
+  alertKey: z.optional(alertPublicKeySchema),
+}).check(
+  z.superRefine((body, ctx) => {
     const primaries = body.mailboxes.filter((m) => m.kind === 'primary').length;
     if (primaries !== 1) {
       ctx.addIssue({ code: 'custom', path: ['mailboxes'], message: `must contain exactly one primary mailbox, found ${primaries}` });
@@ -129,7 +134,8 @@ export const registerDeviceRequestSchema = z
     if (new Set(ids).size !== ids.length) {
       ctx.addIssue({ code: 'custom', path: ['mailboxes'], message: 'mailbox ids must be unique' });
     }
-  });
+  }),
+);
 export type RegisterDeviceRequest = z.infer<typeof registerDeviceRequestSchema>;
 
 /**
@@ -138,22 +144,22 @@ export type RegisterDeviceRequest = z.infer<typeof registerDeviceRequestSchema>;
  * default. This schema only checks the top-level shape.
  */
 export const patchDeviceRequestSchema = z.strictObject({
-  pushToken: pushTokenSchema.optional(),
-  apnsEnvironment: z.unknown().optional(),
-  mode: z.unknown().optional(),
-  intervalSeconds: z.unknown().optional(),
-  timeZone: z.unknown().optional(),
-  alerts: z.unknown().optional(),
+  pushToken: z.optional(pushTokenSchema),
+  apnsEnvironment: z.optional(z.unknown()),
+  mode: z.optional(z.unknown()),
+  intervalSeconds: z.optional(z.unknown()),
+  timeZone: z.optional(z.unknown()),
+  alerts: z.optional(z.unknown()),
   /** Organization mode; replaced as a whole, null removes. */
-  vipSenders: vipSendersSchema.nullable().optional(),
-  alertKey: alertPublicKeySchema.nullable().optional(),
+  vipSenders: z.optional(z.nullable(vipSendersSchema)),
+  alertKey: z.optional(z.nullable(alertPublicKeySchema)),
 });
 export type PatchDeviceRequest = z.infer<typeof patchDeviceRequestSchema>;
 
 export const addMailboxRequestSchema = z.strictObject({
   id: mailboxIdSchema,
   // Only delegated mailboxes can be added, so the kind may be left out.
-  kind: z.literal('delegated', { error: 'only delegated mailboxes can be added' }).default('delegated'),
+  kind: z._default(z.literal('delegated', { error: 'only delegated mailboxes can be added' }), 'delegated'),
   ...mailboxOrganizationFields,
 });
 export type AddMailboxRequest = z.infer<typeof addMailboxRequestSchema>;
@@ -164,15 +170,15 @@ export type SubscriptionProtocol = z.infer<typeof subscriptionProtocolSchema>;
 
 export const reportSubscriptionRequestSchema = z.strictObject({
   /** Which protocol the subscription speaks (v2; default `ews`). Reporting one supersedes the other's. */
-  protocol: subscriptionProtocolSchema.optional(),
-  subscriptionId: z.string().min(1).max(512),
+  protocol: z.optional(subscriptionProtocolSchema),
+  subscriptionId: z.string().check(z.minLength(1), z.maxLength(512)),
   expiresAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }),
   /**
    * An addition to contract v1 (optional, so v1 devices are unaffected): the StatusFrequency the device subscribed
    * with, so that silence is judged against it; 30 minutes (Exchange's default) when absent. EWS only: Graph sends no
    * heartbeats, so a Graph report's value is ignored.
    */
-  statusFrequencyMinutes: z.number().int().min(1).max(1440).optional(),
+  statusFrequencyMinutes: z.optional(z.int().check(z.gte(1), z.lte(1440))),
 });
 export type ReportSubscriptionRequest = z.infer<typeof reportSubscriptionRequestSchema>;
 
@@ -183,9 +189,9 @@ export type ReportSubscriptionRequest = z.infer<typeof reportSubscriptionRequest
  * `clientState` to subscribe with. The relay keeps only hashes of their secrets.
  */
 export const graphEndpointsSchema = z.object({
-  notificationUrl: z.string().url(),
-  lifecycleNotificationUrl: z.string().url(),
-  clientState: z.string().min(1).max(128),
+  notificationUrl: z.url(),
+  lifecycleNotificationUrl: z.url(),
+  clientState: z.string().check(z.minLength(1), z.maxLength(128)),
 });
 export type GraphEndpoints = z.infer<typeof graphEndpointsSchema>;
 
@@ -196,10 +202,10 @@ export type GraphEndpoints = z.infer<typeof graphEndpointsSchema>;
  */
 export const registeredMailboxSchema = z.object({
   id: mailboxIdSchema,
-  callbackUrl: z.string().url(),
-  graph: graphEndpointsSchema.optional(),
-  managedBy: managedBySchema.optional(),
-  state: subscriptionStateSchema.optional(),
+  callbackUrl: z.url(),
+  graph: z.optional(graphEndpointsSchema),
+  managedBy: z.optional(managedBySchema),
+  state: z.optional(subscriptionStateSchema),
 });
 export type RegisteredMailbox = z.infer<typeof registeredMailboxSchema>;
 
@@ -208,7 +214,7 @@ export const registerDeviceResponseSchema = z.object({
   deviceSecret: z.string(),
   mailboxes: z.array(registeredMailboxSchema),
   /** Which organization-mode fields the app may send (v2); optional for older relays. */
-  organization: deviceOrganizationSchema.optional(),
+  organization: z.optional(deviceOrganizationSchema),
 });
 export type RegisterDeviceResponse = z.infer<typeof registerDeviceResponseSchema>;
 
@@ -222,22 +228,22 @@ export const mailboxViewSchema = z.object({
    * Contract section 3 names these three per mailbox without saying where they stand, so they stand both on the
    * mailbox itself and in `subscription`, which adds the supervision state; the values are always the same.
    */
-  subscriptionId: z.string().nullable(),
-  expiresAt: z.string().nullable(),
-  lastNotificationAt: z.string().nullable(),
+  subscriptionId: z.nullable(z.string()),
+  expiresAt: z.nullable(z.string()),
+  lastNotificationAt: z.nullable(z.string()),
   /** The protocol of the current subscription (v2): `ews`, `graph`, or null before the first report. Optional for older relays. */
-  protocol: subscriptionProtocolSchema.nullable().optional(),
+  protocol: z.optional(z.nullable(subscriptionProtocolSchema)),
   /** The current subscription's state (v2), the same as `subscription.state`. Optional for older relays. */
-  state: subscriptionStateSchema.optional(),
+  state: z.optional(subscriptionStateSchema),
   /** Organization mode (v2): the proven address (null when none) and who keeps the subscription. */
-  address: z.string().nullable().optional(),
-  managedBy: managedBySchema.optional(),
+  address: z.optional(z.nullable(z.string())),
+  managedBy: z.optional(managedBySchema),
   subscription: z.object({
-    subscriptionId: z.string().nullable(),
-    expiresAt: z.string().nullable(),
-    lastNotificationAt: z.string().nullable(),
+    subscriptionId: z.nullable(z.string()),
+    expiresAt: z.nullable(z.string()),
+    lastNotificationAt: z.nullable(z.string()),
     /** pending, live, silent, expired or superseded (see shared/supervision); optional for older relays. */
-    state: subscriptionStateSchema.optional(),
+    state: z.optional(subscriptionStateSchema),
   }),
 });
 export type MailboxView = z.infer<typeof mailboxViewSchema>;
@@ -253,9 +259,9 @@ export const deviceViewSchema = z.object({
   alerts: alertSettingsSchema,
   mailboxes: z.array(mailboxViewSchema),
   /** v2, optional for older relays: the organization's mode, the VIP list's size (never the list) and the alert key. */
-  organization: deviceOrganizationSchema.optional(),
-  vipSenders: z.object({ count: z.number().int().nonnegative() }).optional(),
-  alertKey: alertPublicKeySchema.nullable().optional(),
+  organization: z.optional(deviceOrganizationSchema),
+  vipSenders: z.optional(z.object({ count: z.int().check(z.nonnegative()) })),
+  alertKey: z.optional(z.nullable(alertPublicKeySchema)),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

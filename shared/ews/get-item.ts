@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { EwsArgumentError, EwsMalformedError } from './ews-errors.js';
 import { readXmlDocument, withMalformedGuard, type XmlElement } from './safe-xml.js';
 import { childrenNamed, escapeXml, EWS_MESSAGES_NS, EWS_TYPES_NS, optionalChild, optionalText, requiredChild, SOAP_ENVELOPE_NS, soapBodyContent } from './soap.js';
@@ -19,8 +19,8 @@ export const PID_TAG_SENDER_SMTP_ADDRESS = '0x5D01';
 /** The errors namespace EWS uses inside SOAP fault details. */
 export const EWS_ERRORS_NS = 'http://schemas.microsoft.com/exchange/services/2006/errors';
 
-const smtpAddressSchema = z.string().min(3).max(320).regex(/^[^\s@<>"]+@[^\s@<>"]+$/);
-const itemIdSchema = z.string().min(1).max(1024).regex(/^[A-Za-z0-9+/=_-]+$/);
+const smtpAddressSchema = z.string().check(z.minLength(3), z.maxLength(320), z.regex(/^[^\s@<>"]+@[^\s@<>"]+$/));
+const itemIdSchema = z.string().check(z.minLength(1), z.maxLength(1024), z.regex(/^[A-Za-z0-9+/=_-]+$/));
 
 function envelope(impersonate: string | undefined, body: string): string {
   const impersonation =

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { EwsArgumentError, EwsMalformedError } from './ews-errors.js';
 import { readXmlDocument, withMalformedGuard, type XmlElement } from './safe-xml.js';
 import {
@@ -20,8 +20,8 @@ import {
 
 /** An Exchange item or folder id. Ids are opaque; compare them whole. */
 export const ewsIdSchema = z.object({
-  id: z.string().min(1),
-  changeKey: z.string().min(1).optional(),
+  id: z.string().check(z.minLength(1)),
+  changeKey: z.optional(z.string().check(z.minLength(1))),
 });
 export type EwsId = z.infer<typeof ewsIdSchema>;
 
@@ -45,22 +45,22 @@ export type EwsEventType = z.infer<typeof ewsEventTypeSchema>;
  */
 export const ewsEventSchema = z.object({
   type: ewsEventTypeSchema,
-  watermark: z.string().min(1).optional(),
-  timeStamp: z.string().min(1).optional(),
-  itemId: ewsIdSchema.optional(),
-  folderId: ewsIdSchema.optional(),
-  parentFolderId: ewsIdSchema.optional(),
-  oldItemId: ewsIdSchema.optional(),
-  oldFolderId: ewsIdSchema.optional(),
-  oldParentFolderId: ewsIdSchema.optional(),
-  unreadCount: z.number().int().optional(),
+  watermark: z.optional(z.string().check(z.minLength(1))),
+  timeStamp: z.optional(z.string().check(z.minLength(1))),
+  itemId: z.optional(ewsIdSchema),
+  folderId: z.optional(ewsIdSchema),
+  parentFolderId: z.optional(ewsIdSchema),
+  oldItemId: z.optional(ewsIdSchema),
+  oldFolderId: z.optional(ewsIdSchema),
+  oldParentFolderId: z.optional(ewsIdSchema),
+  unreadCount: z.optional(z.int()),
 });
 export type EwsEvent = z.infer<typeof ewsEventSchema>;
 
 /** One `Notification`: the events of one subscription, in document order. */
 export const ewsNotificationSchema = z.object({
-  subscriptionId: z.string().min(1),
-  previousWatermark: z.string().min(1).optional(),
+  subscriptionId: z.string().check(z.minLength(1)),
+  previousWatermark: z.optional(z.string().check(z.minLength(1))),
   /** True when Exchange will send further notifications right away (its queue is not drained yet). */
   moreEvents: z.boolean(),
   events: z.array(ewsEventSchema),

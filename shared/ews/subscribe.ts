@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { EwsArgumentError, EwsMalformedError } from './ews-errors.js';
 import { readXmlDocument, withMalformedGuard } from './safe-xml.js';
 import {
@@ -48,37 +48,34 @@ function isHttpUrl(value: string): boolean {
 /** Input of {@link buildPushSubscribeRequest}; defaults are applied by the schema. */
 export const pushSubscribeInputSchema = z.strictObject({
   /** Where Exchange POSTs notifications: an absolute http(s) URL, sent exactly as given. */
-  callbackUrl: z.string().max(2048).refine(isHttpUrl, 'must be an absolute http or https URL without credentials'),
+  callbackUrl: z.string().check(
+    z.maxLength(2048),
+    z.refine(isHttpUrl, 'must be an absolute http or https URL without credentials'),
+  ),
   /** Minutes between StatusEvent heartbeats, and the window over which Exchange retries a failed push. */
-  statusFrequencyMinutes: z
-    .number()
-    .int()
-    .min(STATUS_FREQUENCY_MINUTES_MIN)
-    .max(STATUS_FREQUENCY_MINUTES_MAX)
-    .default(STATUS_FREQUENCY_MINUTES_DEFAULT),
+  statusFrequencyMinutes: z._default(
+    z.int().check(z.gte(STATUS_FREQUENCY_MINUTES_MIN), z.lte(STATUS_FREQUENCY_MINUTES_MAX)),
+    STATUS_FREQUENCY_MINUTES_DEFAULT,
+  ),
   /** Distinguished folder ids (`inbox`, `sentitems`, ...). */
-  folderIds: z
-    .array(z.string().regex(/^[A-Za-z]{1,64}$/, 'must be a distinguished folder id such as "inbox"'))
-    .min(1)
-    .max(64)
-    .default(['inbox']),
-  eventTypes: z
-    .array(ewsSubscribableEventTypeSchema)
-    .min(1)
-    .transform((types) => [...new Set(types)])
-    .default(['NewMailEvent']),
+  folderIds: z._default(
+    z
+      .array(z.string().check(z.regex(/^[A-Za-z]{1,64}$/, 'must be a distinguished folder id such as "inbox"')))
+      .check(z.minLength(1), z.maxLength(64)),
+    ['inbox'],
+  ),
+  eventTypes: z._default(
+    z.pipe(z.array(ewsSubscribableEventTypeSchema).check(z.minLength(1)), z.transform((types) => [...new Set(types)])),
+    ['NewMailEvent'],
+  ),
   /** Resume point from an earlier subscription; omit to start from now. */
-  watermark: z.string().min(1).max(1024).optional(),
-  requestServerVersion: z
-    .string()
-    .regex(/^[A-Za-z0-9_]{1,32}$/, 'must be an EWS version name such as "Exchange2013"')
-    .default('Exchange2013'),
+  watermark: z.optional(z.string().check(z.minLength(1), z.maxLength(1024))),
+  requestServerVersion: z._default(
+    z.string().check(z.regex(/^[A-Za-z0-9_]{1,32}$/, 'must be an EWS version name such as "Exchange2013"')),
+    'Exchange2013',
+  ),
   /** Mailbox to act as, through the ExchangeImpersonation header (the caller needs the ApplicationImpersonation role). */
-  impersonateSmtpAddress: z
-    .string()
-    .max(320)
-    .regex(/^[^\s@<>"]+@[^\s@<>"]+$/, 'must be an SMTP address')
-    .optional(),
+  impersonateSmtpAddress: z.optional(z.string().check(z.maxLength(320), z.regex(/^[^\s@<>"]+@[^\s@<>"]+$/, 'must be an SMTP address'))),
 });
 export type PushSubscribeInput = z.input<typeof pushSubscribeInputSchema>;
 
@@ -129,8 +126,16 @@ export function buildPushSubscribeRequest(input: PushSubscribeInput): string {
 
 /** Outcome of a Subscribe call: the new subscription, or Exchange's error code (e.g. ErrorExceededSubscriptionCount). */
 export const subscribeResultSchema = z.discriminatedUnion('ok', [
-  z.object({ ok: z.literal(true), subscriptionId: z.string().min(1), watermark: z.string().min(1).optional() }),
-  z.object({ ok: z.literal(false), responseCode: z.string().min(1), messageText: z.string().min(1).optional() }),
+  z.object({
+    ok: z.literal(true),
+    subscriptionId: z.string().check(z.minLength(1)),
+    watermark: z.optional(z.string().check(z.minLength(1))),
+  }),
+  z.object({
+    ok: z.literal(false),
+    responseCode: z.string().check(z.minLength(1)),
+    messageText: z.optional(z.string().check(z.minLength(1))),
+  }),
 ]);
 export type SubscribeResult = z.infer<typeof subscribeResultSchema>;
 

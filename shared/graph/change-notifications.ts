@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { GraphMalformedError } from './graph-errors.js';
 import { readJsonDocument } from './safe-json.js';
 
@@ -13,13 +13,14 @@ import { readJsonDocument } from './safe-json.js';
  */
 export const MAX_GRAPH_ITEMS = 1_000;
 
-const boundedString = (max: number) => z.string().min(1).max(max);
+const boundedString = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
 /** Graph sends `null` for an absent optional property as often as it leaves it out. */
-const optional = <T extends z.ZodType>(schema: T) => schema.nullable().transform((value) => value ?? undefined).optional();
+const optional = <T extends z.ZodMiniType>(schema: T) =>
+  z.optional(z.pipe(z.nullable(schema), z.transform((value: z.output<T> | null) => value ?? undefined)));
 
 /** `resourceData` of a basic notification: what changed, without its content. */
 export const graphResourceDataSchema = z.object({
-  '@odata.type': optional(z.string().max(256)),
+  '@odata.type': optional(z.string().check(z.maxLength(256))),
   id: optional(boundedString(1024)),
 });
 export type GraphResourceData = z.infer<typeof graphResourceDataSchema>;
@@ -33,7 +34,7 @@ export const graphChangeNotificationSchema = z.object({
   subscriptionId: boundedString(512),
   changeType: boundedString(64),
   resource: boundedString(2048),
-  clientState: optional(z.string().max(1024)),
+  clientState: optional(z.string().check(z.maxLength(1024))),
   resourceData: optional(graphResourceDataSchema),
 });
 export type GraphChangeNotification = z.infer<typeof graphChangeNotificationSchema>;
@@ -57,7 +58,11 @@ export function parseChangeNotifications(body: Uint8Array | string): GraphNotifi
 }
 
 /** Shared by the notification and lifecycle readers: the same limits, the same partial acceptance. */
-export function readCollection<S extends z.ZodType>(body: Uint8Array | string, itemSchema: S, required: string): GraphNotificationBatch<z.output<S>> {
+export function readCollection<S extends z.ZodMiniType>(
+  body: Uint8Array | string,
+  itemSchema: S,
+  required: string,
+): GraphNotificationBatch<z.output<S>> {
   const document = readJsonDocument(body);
   if (typeof document !== 'object' || document === null || Array.isArray(document) || !Object.hasOwn(document, 'value')) {
     throw new GraphMalformedError('the body is not an object with a "value" array');

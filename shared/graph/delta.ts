@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { GraphMalformedError } from './graph-errors.js';
 import { readJsonDocument } from './safe-json.js';
 
@@ -16,19 +16,22 @@ export const DELTA_SELECT = 'isRead,receivedDateTime';
 export const DELTA_PAGE_SIZE = 100;
 
 const deltaItemSchema = z.object({
-  id: z.string().min(1).max(512),
-  receivedDateTime: z.iso.datetime({ offset: true }).optional(),
-  isRead: z.boolean().optional(),
-  '@removed': z.object({ reason: z.string().max(64).optional() }).optional(),
+  id: z.string().check(z.minLength(1), z.maxLength(512)),
+  receivedDateTime: z.optional(z.iso.datetime({ offset: true })),
+  isRead: z.optional(z.boolean()),
+  '@removed': z.optional(z.object({ reason: z.optional(z.string().check(z.maxLength(64))) })),
 });
 
-const deltaPageSchema = z
-  .object({
-    value: z.array(z.unknown()).max(1_000),
-    '@odata.nextLink': z.string().min(1).max(4096).optional(),
-    '@odata.deltaLink': z.string().min(1).max(4096).optional(),
-  })
-  .refine((page) => (page['@odata.nextLink'] === undefined) !== (page['@odata.deltaLink'] === undefined), 'one of nextLink and deltaLink');
+const deltaPageSchema = z.object({
+  value: z.array(z.unknown()).check(z.maxLength(1_000)),
+  '@odata.nextLink': z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
+  '@odata.deltaLink': z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
+}).check(
+  z.refine(
+    (page) => (page['@odata.nextLink'] === undefined) !== (page['@odata.deltaLink'] === undefined),
+    'one of nextLink and deltaLink',
+  ),
+);
 
 /** One page of a delta answer. */
 export interface DeltaPage {

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { readCollection, type GraphNotificationBatch } from './change-notifications.js';
 
 /**
@@ -6,13 +6,14 @@ import { readCollection, type GraphNotificationBatch } from './change-notificati
  * `lifecycleNotificationUrl`, and what the relay asks the device to do about each.
  */
 
-const optional = <T extends z.ZodType>(schema: T) => schema.nullable().transform((value) => value ?? undefined).optional();
+const optional = <T extends z.ZodMiniType>(schema: T) =>
+  z.optional(z.pipe(z.nullable(schema), z.transform((value: z.output<T> | null) => value ?? undefined)));
 
 /** One item of `value`. `lifecycleEvent` is kept as sent: an event this relay does not know is well-formed but ignored. */
 export const graphLifecycleNotificationSchema = z.object({
-  subscriptionId: z.string().min(1).max(512),
-  lifecycleEvent: z.string().min(1).max(128),
-  clientState: optional(z.string().max(1024)),
+  subscriptionId: z.string().check(z.minLength(1), z.maxLength(512)),
+  lifecycleEvent: z.string().check(z.minLength(1), z.maxLength(128)),
+  clientState: optional(z.string().check(z.maxLength(1024))),
 });
 export type GraphLifecycleNotification = z.infer<typeof graphLifecycleNotificationSchema>;
 

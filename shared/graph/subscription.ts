@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { GraphArgumentError, GraphMalformedError } from './graph-errors.js';
 import { readJsonDocument } from './safe-json.js';
 
@@ -35,18 +35,21 @@ function isHttpsUrl(value: string): boolean {
   return (url.protocol === 'https:' || (url.protocol === 'http:' && loopback)) && url.username === '' && url.password === '';
 }
 
-const notificationUrlSchema = z.string().max(2048).refine(isHttpsUrl, 'must be an absolute https URL without credentials');
+const notificationUrlSchema = z.string().check(
+  z.maxLength(2048),
+  z.refine(isHttpsUrl, 'must be an absolute https URL without credentials'),
+);
 
 /** Input of {@link buildGraphSubscriptionRequest}. */
 export const graphSubscriptionInputSchema = z.strictObject({
   /** The watched resource, e.g. `/me/mailFolders('inbox')/messages`. */
-  resource: z.string().min(1).max(2048),
+  resource: z.string().check(z.minLength(1), z.maxLength(2048)),
   notificationUrl: notificationUrlSchema,
   lifecycleNotificationUrl: notificationUrlSchema,
-  clientState: z.string().min(1).max(GRAPH_MAX_CLIENT_STATE_LENGTH),
+  clientState: z.string().check(z.minLength(1), z.maxLength(GRAPH_MAX_CLIENT_STATE_LENGTH)),
   /** When the subscription should end, epoch ms; between 45 and 10,080 minutes after `now`. */
-  expiresAt: z.number().int(),
-  now: z.number().int(),
+  expiresAt: z.int(),
+  now: z.int(),
 });
 export type GraphSubscriptionInput = z.input<typeof graphSubscriptionInputSchema>;
 
@@ -100,11 +103,11 @@ export function buildGraphRenewalRequest(input: { expiresAt: number; now: number
  * Graph writes `expirationDateTime` with up to 7 fractional digits and an offset.
  */
 export const graphSubscriptionSchema = z.object({
-  id: z.string().min(1).max(512),
-  expirationDateTime: z.string().refine((value) => Number.isFinite(Date.parse(value)), 'must be a date-time'),
-  resource: z.string().optional(),
-  changeType: z.string().optional(),
-  clientState: z.string().nullish(),
+  id: z.string().check(z.minLength(1), z.maxLength(512)),
+  expirationDateTime: z.string().check(z.refine((value) => Number.isFinite(Date.parse(value)), 'must be a date-time')),
+  resource: z.optional(z.string()),
+  changeType: z.optional(z.string()),
+  clientState: z.nullish(z.string()),
 });
 export type GraphSubscription = z.infer<typeof graphSubscriptionSchema>;
 
@@ -119,7 +122,7 @@ export function parseGraphSubscription(body: Uint8Array | string): GraphSubscrip
 }
 
 /** Graph's error body: `{"error": {"code", "message"}}`. */
-export const graphErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string().optional() }) });
+export const graphErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.optional(z.string()) }) });
 
 /**
  * The `error.code` of a Graph error answer, or undefined when the body is not one (never throws).

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 
 /**
  * Detailed alerts, encrypted end to end (contract section 8): what the relay encrypts to the device's `alertKey` and
@@ -11,7 +11,7 @@ export const ALERT_JWE_ALG = 'ECDH-ES';
 export const ALERT_JWE_ENC = 'A256GCM';
 
 /** Base64url of a P-256 coordinate: 32 bytes, 43 characters without padding. */
-const coordinateSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a base64url P-256 coordinate (43 characters)');
+const coordinateSchema = z.string().check(z.regex(/^[A-Za-z0-9_-]{43}$/, 'must be a base64url P-256 coordinate (43 characters)'));
 
 /**
  * A device's alert key: the public half of a P-256 key pair whose private half never leaves the device. Strict, so a
@@ -24,11 +24,11 @@ export const alertPublicKeySchema = z.strictObject(
     x: coordinateSchema,
     y: coordinateSchema,
     // Tolerated because WebCrypto's exportKey('jwk') adds them; they carry no key material.
-    ext: z.boolean().optional(),
-    key_ops: z.array(z.string()).max(0, 'a public ECDH key has no key operations').optional(),
-    use: z.literal('enc').optional(),
-    alg: z.literal(ALERT_JWE_ALG).optional(),
-    kid: z.string().max(128).optional(),
+    ext: z.optional(z.boolean()),
+    key_ops: z.optional(z.array(z.string()).check(z.maxLength(0, 'a public ECDH key has no key operations'))),
+    use: z.optional(z.literal('enc')),
+    alg: z.optional(z.literal(ALERT_JWE_ALG)),
+    kid: z.optional(z.string().check(z.maxLength(128))),
   },
   { error: (issue) => (issue.code === 'unrecognized_keys' ? 'must be a public P-256 JWK only (no private "d" or other members)' : undefined) },
 );

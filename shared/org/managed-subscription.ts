@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { MAIL_SERVER_ERROR_KINDS } from './ports.js';
 
 /**
@@ -12,24 +12,24 @@ import { MAIL_SERVER_ERROR_KINDS } from './ports.js';
 export const managedSubscriptionSchema = z.object({
   protocol: z.enum(['graph', 'ews']),
   /** When the current subscription was made or last renewed (the status page's "last renewal"). */
-  renewedAt: z.number().optional(),
+  renewedAt: z.optional(z.number()),
   /**
    * Set when new secrets were stored for a (re)subscription and cleared once the server's answer is recorded: while
    * it is set, a subscription may exist at the server that the relay has not recorded (a crash in between), and the
    * next attempt first looks for it (Graph: among the app's subscriptions, by its notification URL).
    */
-  subscribingSince: z.number().optional(),
+  subscribingSince: z.optional(z.number()),
   /** Failed attempts in a row (subscribe, renew, recreate), for the backoff; absent after a success. */
-  failures: z.number().int().positive().optional(),
+  failures: z.optional(z.int().check(z.positive())),
   /** The kind of the last failure (a MailServerError kind), for the status page; never a text from the server. */
-  lastError: z.enum(MAIL_SERVER_ERROR_KINDS).optional(),
+  lastError: z.optional(z.enum(MAIL_SERVER_ERROR_KINDS)),
   /** Graph: the inbox delta query's cursor (`@odata.deltaLink`), set by the baseline and moved by each catch-up. */
-  deltaLink: z.string().max(4096).optional(),
+  deltaLink: z.optional(z.string().check(z.maxLength(4096))),
   /**
    * Graph: since when notifications may have been lost and not caught up yet (a `missed` event, a subscription that
    * lapsed or was removed); cleared by the catch-up that covers it.
    */
-  gapSince: z.number().optional(),
+  gapSince: z.optional(z.number()),
 });
 export type ManagedSubscriptionRecord = z.infer<typeof managedSubscriptionSchema>;
 

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 
 /**
  * The operator API's messages (contract section 8): connecting an organization to its mail server. One schema per
@@ -10,10 +10,10 @@ import * as z from 'zod';
  */
 
 export const ORG_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
-export const orgIdSchema = z
-  .string()
-  .regex(ORG_ID_PATTERN, 'must be 1 to 128 characters of A-Z, a-z, 0-9, ".", "_" or "-"')
-  .refine((id) => id !== '.' && id !== '..', 'must not be "." or ".."');
+export const orgIdSchema = z.string().check(
+  z.regex(ORG_ID_PATTERN, 'must be 1 to 128 characters of A-Z, a-z, 0-9, ".", "_" or "-"'),
+  z.refine((id) => id !== '.' && id !== '..', 'must not be "." or ".."'),
+);
 
 export const detailedAlertsSchema = z.enum(['off', 'encrypted']);
 export type DetailedAlerts = z.infer<typeof detailedAlertsSchema>;
@@ -29,12 +29,15 @@ export function isPlainHttpUrl(value: string): boolean {
   return (url.protocol === 'https:' || url.protocol === 'http:') && url.username === '' && url.password === '' && url.hash === '';
 }
 
-const serverUrlSchema = z.string().max(2048).refine(isPlainHttpUrl, 'must be an absolute https URL without credentials or fragment');
+const serverUrlSchema = z.string().check(
+  z.maxLength(2048),
+  z.refine(isPlainHttpUrl, 'must be an absolute https URL without credentials or fragment'),
+);
 
 /** A tenant is a GUID or a verified domain name; either is one path segment of the login URL. */
-const tenantIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$/, 'must be a tenant GUID or domain name');
-const clientIdSchema = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be the application (client) id');
-const secretSchema = z.string().min(1, 'must not be empty').max(1024);
+const tenantIdSchema = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$/, 'must be a tenant GUID or domain name'));
+const clientIdSchema = z.string().check(z.regex(/^[A-Za-z0-9-]{1,64}$/, 'must be the application (client) id'));
+const secretSchema = z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(1024));
 
 export const GRAPH_DEFAULTS = {
   graphUrl: 'https://graph.microsoft.com',
@@ -49,15 +52,12 @@ export const GRAPH_DEFAULTS = {
 export const ewsServerRequestSchema = z.strictObject({
   type: z.literal('ews'),
   url: serverUrlSchema,
-  username: z.string().min(1).max(256),
+  username: z.string().check(z.minLength(1), z.maxLength(256)),
   /** Left out on a later PUT for the same `url`: the stored password is kept. */
-  password: secretSchema.optional(),
-  auth: z
-    .enum(['basic', 'ntlm'])
-    .default('basic')
-    .refine((auth) => auth === 'basic', {
+  password: z.optional(secretSchema),
+  auth: z._default(z.enum(['basic', 'ntlm']), 'basic').check(z.refine((auth) => auth === 'basic', {
       message: 'ntlm is not supported by this relay (no maintained Node.js library implements it well); enable Basic authentication over HTTPS on the EWS virtual directory',
-    }),
+    })),
 });
 
 /** Exchange Online through Microsoft Graph: an app registration with the application permission Mail.Read. */
@@ -66,10 +66,10 @@ export const graphServerRequestSchema = z.strictObject({
   tenantId: tenantIdSchema,
   clientId: clientIdSchema,
   /** Left out on a later PUT for the same tenant and client: the stored secret is kept. */
-  clientSecret: secretSchema.optional(),
-  graphUrl: serverUrlSchema.default(GRAPH_DEFAULTS.graphUrl),
-  loginUrl: serverUrlSchema.default(GRAPH_DEFAULTS.loginUrl),
-  scope: z.string().min(1).max(512).default(GRAPH_DEFAULTS.scope),
+  clientSecret: z.optional(secretSchema),
+  graphUrl: z._default(serverUrlSchema, GRAPH_DEFAULTS.graphUrl),
+  loginUrl: z._default(serverUrlSchema, GRAPH_DEFAULTS.loginUrl),
+  scope: z._default(z.string().check(z.minLength(1), z.maxLength(512)), GRAPH_DEFAULTS.scope),
 });
 
 export const mailServerRequestSchema = z.discriminatedUnion('type', [ewsServerRequestSchema, graphServerRequestSchema], {
@@ -79,15 +79,15 @@ export type MailServerRequest = z.infer<typeof mailServerRequestSchema>;
 
 /** `PUT /v1/orgs/{orgId}`. */
 export const putOrgRequestSchema = z.strictObject({
-  detailedAlerts: detailedAlertsSchema.default('off'),
+  detailedAlerts: z._default(detailedAlertsSchema, 'off'),
   mailServer: mailServerRequestSchema,
 });
 export type PutOrgRequest = z.infer<typeof putOrgRequestSchema>;
 
 /** The mail server as stored and shown: everything but the password or client secret. */
 export const mailServerSettingsSchema = z.discriminatedUnion('type', [
-  ewsServerRequestSchema.omit({ password: true }).extend({ auth: z.literal('basic') }),
-  graphServerRequestSchema.omit({ clientSecret: true }).extend({ graphUrl: z.string(), loginUrl: z.string(), scope: z.string() }),
+  z.extend(z.omit(ewsServerRequestSchema, { password: true }), { auth: z.literal('basic') }),
+  z.extend(z.omit(graphServerRequestSchema, { clientSecret: true }), { graphUrl: z.string(), loginUrl: z.string(), scope: z.string() }),
 ]);
 export type MailServerSettings = z.infer<typeof mailServerSettingsSchema>;
 export type MailServerType = MailServerSettings['type'];
@@ -96,7 +96,7 @@ export type MailServerType = MailServerSettings['type'];
 export const orgHealthSchema = z.object({
   at: z.string(),
   ok: z.boolean(),
-  error: z.string().optional(),
+  error: z.optional(z.string()),
 });
 export type OrgHealthView = z.infer<typeof orgHealthSchema>;
 
@@ -106,7 +106,7 @@ export const orgViewSchema = z.object({
   mode: z.literal('organization'),
   detailedAlerts: detailedAlertsSchema,
   mailServer: mailServerSettingsSchema,
-  health: orgHealthSchema.nullable(),
+  health: z.nullable(orgHealthSchema),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { mailboxIdSchema } from '../device/device-schemas.js';
 import { RelayError } from '../errors.js';
 import { APNS_MAX_PAYLOAD_BYTES, type PushMessage, type PushResult } from './push-gateway.js';
@@ -15,7 +15,7 @@ export const DEFAULT_NEW_MAIL_ALERT = 'You have new messages';
 /** A new-mail alert: the notification service extension fetches whatever it shows from the mailbox itself. */
 export const newMailPayloadSchema = z.strictObject({
   aps: z.strictObject({
-    alert: z.string().min(1),
+    alert: z.string().check(z.minLength(1)),
     // The extension runs only for alert pushes that carry mutable-content; it is how details appear without the relay
     // ever holding them.
     'mutable-content': z.literal(1),
@@ -27,12 +27,12 @@ export const newMailPayloadSchema = z.strictObject({
    * How many new items a coalesced alert (a burst held back, or several in one notification) stands for; absent for
    * one, so that the everyday alert carries exactly the keys contract section 6 lists.
    */
-  newMessages: z.number().int().min(2).optional(),
+  newMessages: z.optional(z.int().check(z.gte(2))),
   /**
    * Organization mode with detailed alerts (contract section 8): a compact JWE (ECDH-ES, A256GCM) to the device's
    * alertKey; `decryptAlert` in the client library opens it. Never on a counted (storm) alert.
    */
-  enc: z.string().regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/).optional(),
+  enc: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/))),
 });
 export type NewMailPayload = z.infer<typeof newMailPayloadSchema>;
 
@@ -81,11 +81,11 @@ export type SyncPayload = z.infer<typeof syncPayloadSchema>;
  * mutually exclusive, so at most one member matches. Input type: `ApnsPayload`; output type: `ReceivedPush`.
  */
 export const apnsPayloadSchema = z.union([
-  newMailPayloadSchema.transform((payload) => ({ type: 'new-mail' as const, payload })),
-  resubscribePayloadSchema.transform((payload) => ({ type: 'resubscribe' as const, payload })),
-  reauthorizePayloadSchema.transform((payload) => ({ type: 'reauthorize' as const, payload })),
-  syncPayloadSchema.transform((payload) => ({ type: 'sync' as const, payload })),
-  intervalPayloadSchema.transform((payload) => ({ type: 'interval' as const, payload })),
+  z.pipe(newMailPayloadSchema, z.transform((payload) => ({ type: 'new-mail' as const, payload }))),
+  z.pipe(resubscribePayloadSchema, z.transform((payload) => ({ type: 'resubscribe' as const, payload }))),
+  z.pipe(reauthorizePayloadSchema, z.transform((payload) => ({ type: 'reauthorize' as const, payload }))),
+  z.pipe(syncPayloadSchema, z.transform((payload) => ({ type: 'sync' as const, payload }))),
+  z.pipe(intervalPayloadSchema, z.transform((payload) => ({ type: 'interval' as const, payload }))),
 ]);
 /** Any payload on the wire. */
 export type ApnsPayload = z.input<typeof apnsPayloadSchema>;

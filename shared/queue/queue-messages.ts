@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { mailboxActionSchema } from '../push/apns-payloads.js';
 
 /**
@@ -10,17 +10,17 @@ import { mailboxActionSchema } from '../push/apns-payloads.js';
 export const newMailMessageSchema = z.object({
   v: z.literal(1),
   type: z.literal('new-mail'),
-  deviceId: z.string().min(1),
-  mailboxId: z.string().min(1),
+  deviceId: z.string().check(z.minLength(1)),
+  mailboxId: z.string().check(z.minLength(1)),
   /** When the callback received the notification, epoch ms: the alert rules are evaluated at this time. */
-  receivedAt: z.number().int().nonnegative(),
+  receivedAt: z.int().check(z.nonnegative()),
   /** One idempotency key per distinct new item (or per SubscriptionId+Watermark when the event has no item id). */
-  eventKeys: z.array(z.string().min(1).max(128)).min(1).max(100),
+  eventKeys: z.array(z.string().check(z.minLength(1), z.maxLength(128))).check(z.minLength(1), z.maxLength(100)),
   /**
    * Organization mode only (a mailbox with a proven address): the EWS ItemIds or Graph message ids of the new mail,
    * in the order of `eventKeys`, so the dispatcher can read sender, subject and preview. Never set otherwise.
    */
-  itemIds: z.array(z.string().min(1).max(1024)).max(100).optional(),
+  itemIds: z.optional(z.array(z.string().check(z.minLength(1), z.maxLength(1024))).check(z.maxLength(100))),
 });
 export type NewMailMessage = z.infer<typeof newMailMessageSchema>;
 
@@ -31,10 +31,10 @@ export type NewMailMessage = z.infer<typeof newMailMessageSchema>;
 export const flushHeldAlertsMessageSchema = z.object({
   v: z.literal(1),
   type: z.literal('flush-held-alerts'),
-  deviceId: z.string().min(1),
-  mailboxId: z.string().min(1),
+  deviceId: z.string().check(z.minLength(1)),
+  mailboxId: z.string().check(z.minLength(1)),
   /** When the burst's first held mail arrived (epoch ms), for the decision record. */
-  heldSince: z.number().int().nonnegative(),
+  heldSince: z.int().check(z.nonnegative()),
 });
 export type FlushHeldAlertsMessage = z.infer<typeof flushHeldAlertsMessageSchema>;
 
@@ -49,14 +49,14 @@ export const managedSubscriptionJobSchema = z.discriminatedUnion('work', [
   z.object({ work: z.literal('keep') }),
   z.object({ work: z.literal('recreate'), reason: z.enum(['removed', 'expired', 'renewal-404', 'silent', 'lost']) }),
   z.object({ work: z.literal('reauthorize') }),
-  z.object({ work: z.literal('catch-up'), trigger: z.enum(['missed', 'recreated']), gapSince: z.number().int().nonnegative() }),
+  z.object({ work: z.literal('catch-up'), trigger: z.enum(['missed', 'recreated']), gapSince: z.int().check(z.nonnegative()) }),
   z.object({
     work: z.literal('delete'),
     /** The mailbox may be gone with its device: the org whose service account deletes. */
-    orgId: z.string().min(1).max(1024),
-    subscriptionId: z.string().min(1).max(512).optional(),
+    orgId: z.string().check(z.minLength(1), z.maxLength(1024)),
+    subscriptionId: z.optional(z.string().check(z.minLength(1), z.maxLength(512))),
     /** The mailbox's callback key (a hash), when a subscription of it may exist that the relay did not record. */
-    callbackKey: z.string().min(1).max(128).optional(),
+    callbackKey: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
   }),
 ]);
 export type ManagedSubscriptionJob = z.infer<typeof managedSubscriptionJobSchema>;
@@ -64,10 +64,10 @@ export type ManagedSubscriptionJob = z.infer<typeof managedSubscriptionJobSchema
 export const managedSubscriptionMessageSchema = z.object({
   v: z.literal(1),
   type: z.literal('managed-subscription'),
-  deviceId: z.string().min(1),
-  mailboxId: z.string().min(1),
+  deviceId: z.string().check(z.minLength(1)),
+  mailboxId: z.string().check(z.minLength(1)),
   /** When it was asked for (epoch ms). */
-  requestedAt: z.number().int().nonnegative(),
+  requestedAt: z.int().check(z.nonnegative()),
   job: managedSubscriptionJobSchema,
 });
 export type ManagedSubscriptionMessage = z.infer<typeof managedSubscriptionMessageSchema>;
@@ -79,13 +79,13 @@ export type ManagedSubscriptionMessage = z.infer<typeof managedSubscriptionMessa
 export const mailboxActionMessageSchema = z.object({
   v: z.literal(1),
   type: z.literal('mailbox-action'),
-  deviceId: z.string().min(1),
-  mailboxId: z.string().min(1),
+  deviceId: z.string().check(z.minLength(1)),
+  mailboxId: z.string().check(z.minLength(1)),
   action: mailboxActionSchema,
   /** When the event arrived (epoch ms), the decision's `at`. */
-  receivedAt: z.number().int().nonnegative(),
+  receivedAt: z.int().check(z.nonnegative()),
   /** Why, for the decision log: `lifecycle:<event>`. */
-  reason: z.string().min(1).max(64),
+  reason: z.string().check(z.minLength(1), z.maxLength(64)),
 });
 export type MailboxActionMessage = z.infer<typeof mailboxActionMessageSchema>;
 

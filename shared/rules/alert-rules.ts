@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 import type { AlertSettings, WorkHours } from '../device/device-schemas.js';
 import { localTimeIn, type IsoWeekday, type LocalTime } from './local-time.js';
 

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 import {
   alertSettingsSchema,
   apnsEnvironmentSchema,
@@ -34,14 +34,14 @@ export const deviceRecordSchema = z.object({
   alerts: alertSettingsSchema,
   status: deviceStatusSchema,
   /** Why the device was retired (`Unregistered`, `BadDeviceToken`, ...); absent while active. */
-  retiredReason: z.string().optional(),
+  retiredReason: z.optional(z.string()),
   /** SNS platform endpoint ARN when pushes go through SNS mobile push. */
-  endpointArn: z.string().optional(),
+  endpointArn: z.optional(z.string()),
   /**
    * Interval mode: when the next background push is due. Indexed (with `dueShard`) in the due index, so the
    * scheduler reads only what is due; absent for real-time devices.
    */
-  dueAt: z.number().optional(),
+  dueAt: z.optional(z.number()),
   createdAt: z.number(),
   updatedAt: z.number(),
   /**
@@ -49,13 +49,13 @@ export const deviceRecordSchema = z.object({
    * passes the revision it read as `ifRevision`, so that of two concurrent PATCHes the second is re-applied to the
    * first's result instead of overwriting it.
    */
-  revision: z.number().optional(),
+  revision: z.optional(z.number()),
   /**
    * Organization mode only: the device's VIP senders as HMAC-SHA-256 of the lower-cased address under the org's key
    * (never the addresses), and the public key its detailed alerts are encrypted to.
    */
-  vipSenderHashes: z.array(z.string()).optional(),
-  alertKey: alertPublicKeySchema.optional(),
+  vipSenderHashes: z.optional(z.array(z.string())),
+  alertKey: z.optional(alertPublicKeySchema),
 });
 export type DeviceRecord = z.infer<typeof deviceRecordSchema>;
 
@@ -69,57 +69,57 @@ export const mailboxRecordSchema = z.object({
    * SHA-256 (base64url) of the Graph `clientState` handed out with the mailbox (contract section 7); absent for a
    * mailbox registered before the relay spoke Graph, whose Graph items are all refused until it is rotated.
    */
-  clientStateHash: z.string().optional(),
+  clientStateHash: z.optional(z.string()),
   /** The protocol of the current subscription (`subscriptionId`); absent (read as EWS) before v2 or the first report. */
-  protocol: subscriptionProtocolSchema.optional(),
-  subscriptionId: z.string().optional(),
-  expiresAt: z.number().optional(),
-  lastNotificationAt: z.number().optional(),
+  protocol: z.optional(subscriptionProtocolSchema),
+  subscriptionId: z.optional(z.string()),
+  expiresAt: z.optional(z.number()),
+  lastNotificationAt: z.optional(z.number()),
   /** When the device last reported its subscription (PUT .../subscription). */
-  subscriptionReportedAt: z.number().optional(),
+  subscriptionReportedAt: z.optional(z.number()),
   /** The StatusFrequency the device subscribed with; 30 (Exchange's default) when not reported. */
-  statusFrequencyMinutes: z.number().optional(),
+  statusFrequencyMinutes: z.optional(z.number()),
   /** When the callback last refused a notification of another (older) subscription. */
-  supersededAt: z.number().optional(),
+  supersededAt: z.optional(z.number()),
   /** When the supervisor last asked the device to resubscribe this mailbox. */
-  resubscribeRequestedAt: z.number().optional(),
+  resubscribeRequestedAt: z.optional(z.number()),
   /** The subscription state the supervisor last recorded, so that only transitions are recorded. */
-  supervisionState: subscriptionStateSchema.optional(),
+  supervisionState: z.optional(subscriptionStateSchema),
   /** When the supervisor must look at this mailbox next (`supervisionDueAt`); indexed in the due index. */
-  dueAt: z.number().optional(),
+  dueAt: z.optional(z.number()),
   /**
    * When a background push asking the app to act on this mailbox (`resubscribe`, `reauthorize`, `sync`) was last
    * sent for a lifecycle event: at most one per mailbox and action in 5 minutes (contract section 6).
    */
-  resubscribePushedAt: z.number().optional(),
-  reauthorizePushedAt: z.number().optional(),
-  syncPushedAt: z.number().optional(),
+  resubscribePushedAt: z.optional(z.number()),
+  reauthorizePushedAt: z.optional(z.number()),
+  syncPushedAt: z.optional(z.number()),
   /** When the current burst window of new-mail alerts for this mailbox opened (burst coalescing). */
-  alertWindowStartedAt: z.number().optional(),
+  alertWindowStartedAt: z.optional(z.number()),
   /** Alerts pushed in that window. */
-  alertsInWindow: z.number().optional(),
+  alertsInWindow: z.optional(z.number()),
   /** New mails held back during a burst, pushed as one alert when the burst window closes. */
-  heldAlerts: z.number().optional(),
+  heldAlerts: z.optional(z.number()),
   /** While a flush pushes the held alerts: until when it holds them (`beginFlush`), so no other flush pushes them too. */
-  flushingUntil: z.number().optional(),
+  flushingUntil: z.optional(z.number()),
   /**
    * Organization mode, `managedBy: "relay"`: what the relay keeps about the subscription it manages itself
    * (`shared/org/managed-subscription.ts` names them), one attribute each so that concurrent writers (the supervisor,
    * a lifecycle event, a catch-up) each change only their own.
    */
-  managedProtocol: z.enum(['graph', 'ews']).optional(),
-  managedRenewedAt: z.number().optional(),
-  managedSubscribingSince: z.number().optional(),
-  managedFailures: z.number().optional(),
-  managedLastError: z.string().optional(),
-  managedDeltaLink: z.string().optional(),
-  managedGapSince: z.number().optional(),
+  managedProtocol: z.optional(z.enum(['graph', 'ews'])),
+  managedRenewedAt: z.optional(z.number()),
+  managedSubscribingSince: z.optional(z.number()),
+  managedFailures: z.optional(z.number()),
+  managedLastError: z.optional(z.string()),
+  managedDeltaLink: z.optional(z.string()),
+  managedGapSince: z.optional(z.number()),
   /**
    * Organization mode only: the mailbox's proven SMTP address, sealed (AES-256-GCM) under the org's data key and bound
    * to this device and mailbox, so the table never holds it in clear; and who keeps its subscription.
    */
-  sealedAddress: z.string().optional(),
-  managedBy: managedBySchema.optional(),
+  sealedAddress: z.optional(z.string()),
+  managedBy: z.optional(managedBySchema),
   createdAt: z.number(),
 });
 export type MailboxRecord = z.infer<typeof mailboxRecordSchema>;

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 
 /**
  * The life of one mailbox's Exchange subscription as the relay sees it, and when the supervisor must look at it

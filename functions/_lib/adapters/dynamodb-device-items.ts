@@ -1,5 +1,5 @@
 import { DeleteCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { z } from 'zod';
+import type * as z from '../../../shared/zod.js';
 import { dueShardOf } from '../../../shared/store/due-shard.js';
 import {
   callbackTargetSchema,
@@ -127,7 +127,7 @@ export class InvalidStoredRecordError extends Error {
   override readonly name = 'InvalidStoredRecordError';
 }
 
-function parseRecord<T>(schema: z.ZodType<T>, what: string, item: Item): T {
+function parseRecord<T>(schema: z.ZodMiniType<T>, what: string, item: Item): T {
   const parsed = schema.safeParse(withoutKeys(item));
   if (parsed.success) return parsed.data;
   // The issues name fields, never their values: a record holds tokens and hashes that logs must not carry.

@@ -1,5 +1,5 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
+import * as z from '../../../shared/zod.js';
 import { ConcurrentUpdateError } from '../../../shared/errors.js';
 import { detailedAlertsSchema, mailServerSettingsSchema } from '../../../shared/org/org-schemas.js';
 import { MAIL_SERVER_ERROR_KINDS, type OrgHealth, type OrgRecord, type OrgStore } from '../../../shared/org/ports.js';
@@ -17,15 +17,15 @@ const memberKey = (orgId: string, deviceId: string) => ({ pk: `${ORG_PK_PREFIX}$
 
 /** Records are validated where they leave the table, so a damaged item fails loudly instead of flowing on as a cast. */
 const orgItemSchema = z.object({
-  orgId: z.string().min(1),
+  orgId: z.string().check(z.minLength(1)),
   detailedAlerts: detailedAlertsSchema,
   mailServer: mailServerSettingsSchema,
-  sealedSecret: z.string().min(1),
-  wrappedDataKey: z.string().min(1),
-  health: z.object({ at: z.number(), ok: z.boolean(), error: z.enum(MAIL_SERVER_ERROR_KINDS).optional() }).optional(),
+  sealedSecret: z.string().check(z.minLength(1)),
+  wrappedDataKey: z.string().check(z.minLength(1)),
+  health: z.optional(z.object({ at: z.number(), ok: z.boolean(), error: z.optional(z.enum(MAIL_SERVER_ERROR_KINDS)) })),
   createdAt: z.number(),
   updatedAt: z.number(),
-  revision: z.number().int().positive(),
+  revision: z.int().check(z.positive()),
 });
 
 /** OrgStore on the single table. */

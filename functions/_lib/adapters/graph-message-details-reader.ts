@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../../shared/zod.js';
 import type { MailServerSettings } from '../../../shared/org/org-schemas.js';
 import { MailServerError, type MessageDetailsReader } from '../../../shared/org/ports.js';
 import { DEFAULT_MAIL_SERVER_BUDGET_MS, systemClock, withinBudget } from './mail-server-budget.js';
@@ -13,17 +13,18 @@ import { forgetGraphToken, graphAccessToken, type GraphCredentials } from './gra
 export const GRAPH_IMMUTABLE_ID_PREFERENCE = 'IdType="ImmutableId"';
 
 const graphMessageSchema = z.object({
-  from: z
-    .object({ emailAddress: z.object({ name: z.string().nullish(), address: z.string().nullish() }).nullish() })
-    .nullish(),
-  subject: z.string().nullish(),
+  from: z.nullish(z.object({ emailAddress: z.nullish(z.object({ name: z.nullish(z.string()), address: z.nullish(z.string()) })) })),
+  subject: z.nullish(z.string()),
   // Absent with Mail.ReadBasic, which gives no preview.
-  bodyPreview: z.string().nullish(),
+  bodyPreview: z.nullish(z.string()),
   receivedDateTime: z.iso.datetime({ offset: true }),
 });
-const graphItemFolderSchema = z.object({ parentFolderId: z.string().min(1), receivedDateTime: z.iso.datetime({ offset: true }) });
-const graphFolderSchema = z.object({ id: z.string().min(1) });
-const graphErrorSchema = z.object({ error: z.object({ code: z.string().max(100) }) });
+const graphItemFolderSchema = z.object({
+  parentFolderId: z.string().check(z.minLength(1)),
+  receivedDateTime: z.iso.datetime({ offset: true }),
+});
+const graphFolderSchema = z.object({ id: z.string().check(z.minLength(1)) });
+const graphErrorSchema = z.object({ error: z.object({ code: z.string().check(z.maxLength(100)) }) });
 
 /**
  * The Microsoft Graph adapter of {@link MessageDetailsReader}: an app-only token (client credentials), then
@@ -84,7 +85,7 @@ export function graphMessageDetailsReader(
     return withinBudget(budgetMs, (timeoutMs) => operation(timeoutMs, attempt), clock);
   };
   const user = (address: string) => `/users/${encodeURIComponent(address)}`;
-  const parse = <T>(schema: z.ZodType<T>, json: unknown, what: string): T => {
+  const parse = <T>(schema: z.ZodMiniType<T>, json: unknown, what: string): T => {
     const parsed = schema.safeParse(json);
     if (!parsed.success) throw new MailServerError('malformed-response', what);
     return parsed.data;

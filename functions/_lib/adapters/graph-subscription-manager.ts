@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../../shared/zod.js';
 import { parseDeltaPage, initialDeltaPath, DELTA_PAGE_SIZE, type DeltaPage } from '../../../shared/graph/delta.js';
 import { buildGraphRenewalRequest, buildGraphSubscriptionRequest, GRAPH_MAX_SUBSCRIPTION_MINUTES } from '../../../shared/graph/subscription.js';
 import type { MailServerSettings } from '../../../shared/org/org-schemas.js';
@@ -40,22 +40,22 @@ export const RESYNC_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 const sharedConcurrency = new KeyedConcurrencyLimit(DEFAULT_GRAPH_CONCURRENCY_PER_TENANT);
 
-const graphErrorSchema = z.object({ error: z.object({ code: z.string().max(100) }) });
+const graphErrorSchema = z.object({ error: z.object({ code: z.string().check(z.maxLength(100)) }) });
 const subscriptionSchema = z.object({
-  id: z.string().min(1).max(512),
+  id: z.string().check(z.minLength(1), z.maxLength(512)),
   // Graph writes up to 7 fractional digits, which Date.parse reads.
-  expirationDateTime: z.string().refine((v) => Number.isFinite(Date.parse(v))),
+  expirationDateTime: z.string().check(z.refine((v) => Number.isFinite(Date.parse(v)))),
 });
 const listedSchema = z.object({
   value: z.array(
     z.object({
-      id: z.string().min(1).max(512),
-      resource: z.string().max(2048).default(''),
-      notificationUrl: z.string().max(2048).default(''),
-      expirationDateTime: z.string().refine((v) => Number.isFinite(Date.parse(v))),
+      id: z.string().check(z.minLength(1), z.maxLength(512)),
+      resource: z._default(z.string().check(z.maxLength(2048)), ''),
+      notificationUrl: z._default(z.string().check(z.maxLength(2048)), ''),
+      expirationDateTime: z.string().check(z.refine((v) => Number.isFinite(Date.parse(v)))),
     }),
   ),
-  '@odata.nextLink': z.string().max(4096).optional(),
+  '@odata.nextLink': z.optional(z.string().check(z.maxLength(4096))),
 });
 
 /**
@@ -137,7 +137,7 @@ export function graphSubscriptionManager(
     }
   }
 
-  function parsed<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  function parsed<T>(schema: z.ZodMiniType<T>, value: unknown, what: string): T {
     const result = schema.safeParse(value);
     if (!result.success) throw new MailServerError('malformed-response', what);
     return result.data;

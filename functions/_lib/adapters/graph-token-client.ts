@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
+import * as z from '../../../shared/zod.js';
 import { MailServerError } from '../../../shared/org/ports.js';
 import type { OutboundPolicy } from '../outbound-address-policy.js';
 import type { Clock } from './mail-server-budget.js';
@@ -22,11 +22,11 @@ export interface GraphCredentials {
 }
 
 const tokenAnswerSchema = z.object({
-  token_type: z.string().regex(/^bearer$/i),
-  expires_in: z.coerce.number().int().positive(),
-  access_token: z.string().min(1).max(16_384),
+  token_type: z.string().check(z.regex(/^bearer$/i)),
+  expires_in: z.coerce.number().check(z.int(), z.positive()),
+  access_token: z.string().check(z.minLength(1), z.maxLength(16_384)),
 });
-const tokenErrorSchema = z.object({ error: z.string().max(100), error_codes: z.array(z.number()).optional() });
+const tokenErrorSchema = z.object({ error: z.string().check(z.maxLength(100)), error_codes: z.optional(z.array(z.number())) });
 
 /** A token is not used in its last five minutes: a request started with it must not reach Graph expired. */
 const EXPIRY_MARGIN_MS = 5 * 60_000;
