@@ -1,7 +1,5 @@
 import type { GraphEndpoints } from '../../shared/device/device-schemas.js';
-import type { ManagedEndpoints, ManagedSubscriptionStore } from '../../shared/org/managed-subscription.js';
-import { MailboxNotFoundError } from '../../shared/errors.js';
-import type { MailboxRegistry } from '../../shared/store/ports.js';
+import type { ManagedEndpoints, ManagedSecretRotation, ManagedSubscriptionStore } from '../../shared/org/managed-subscription.js';
 import { hashSecret, newSecret } from './device-secrets.js';
 
 /**
@@ -63,27 +61,20 @@ export function managedEndpointsOf(publicUrl: string, secrets: MailboxSecrets): 
 }
 
 /**
- * The store of relay-managed subscriptions: `renewEndpoints` is a rotation of the mailbox's secrets (new lookup first,
- * so the old URLs stop at once) followed by `subscribingSince`, written only while the mailbox is still relay-managed.
- * A crash between the two leaves new secrets and no subscription, which the next attempt replaces; a mailbox removed
- * or handed back meanwhile gets no subscription (undefined).
+ * The store of relay-managed subscriptions: `renewEndpoints` gives the mailbox new secrets with `subscribingSince` in
+ * one write that applies only while the mailbox is still relay-managed (the old URLs stop at once; the device's own
+ * are kept for a hand-back). A crash after it leaves new secrets and no subscription, which the next attempt replaces;
+ * a mailbox removed or handed back meanwhile gets no subscription (undefined).
  */
 export function managedSubscriptionStore(deps: {
-  mailboxes: Pick<MailboxRegistry, 'rotateSecrets'>;
-  managed: Pick<ManagedSubscriptionStore, 'updateManaged'>;
+  managed: Pick<ManagedSubscriptionStore, 'updateManaged'> & ManagedSecretRotation;
   publicUrl: string;
 }): ManagedSubscriptionStore {
   return {
     updateManaged: (deviceId, mailboxId, changes) => deps.managed.updateManaged(deviceId, mailboxId, changes),
     renewEndpoints: async (deviceId, mailboxId, subscribingSince) => {
       const { secrets, stored } = newMailboxSecrets();
-      try {
-        await deps.mailboxes.rotateSecrets(deviceId, mailboxId, stored);
-      } catch (error) {
-        if (error instanceof MailboxNotFoundError) return undefined;
-        throw error;
-      }
-      if (!(await deps.managed.updateManaged(deviceId, mailboxId, { managed: { subscribingSince } }))) return undefined;
+      if (!(await deps.managed.rotateManagedSecrets(deviceId, mailboxId, { ...stored, subscribingSince }))) return undefined;
       return managedEndpointsOf(deps.publicUrl, secrets);
     },
   };

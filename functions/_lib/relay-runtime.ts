@@ -1,4 +1,4 @@
-import type { ManagedHandBack, ManagedSubscriptionStore } from '../../shared/org/managed-subscription.js';
+import type { ManagedHandBack, ManagedSecretRotation, ManagedSubscriptionStore } from '../../shared/org/managed-subscription.js';
 import type { OrgStore } from '../../shared/org/ports.js';
 import type { DecisionLog, DedupeStore, DevicePorts } from '../../shared/store/ports.js';
 import type { OutcomeCounter, UseCaseLogger } from './powertools.js';
@@ -17,8 +17,8 @@ export interface RelayRuntime {
   decisions: DecisionLog;
   /** Organizations (organization mode) as stored in the table. */
   orgs: OrgStore;
-  /** The relay's own subscription fields on mailboxes (contract section 9), written only while it manages them. */
-  managed: Pick<ManagedSubscriptionStore, 'updateManaged'> & ManagedHandBack;
+  /** The relay's own subscription fields and secrets on mailboxes (contract section 9), written only while it manages them. */
+  managed: Pick<ManagedSubscriptionStore, 'updateManaged'> & ManagedSecretRotation & ManagedHandBack;
   now: () => number;
   random: () => number;
   logger: UseCaseLogger;

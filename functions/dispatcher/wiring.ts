@@ -29,7 +29,7 @@ export interface DispatcherWiringOptions extends Pick<DispatcherDeps, 'push' | '
 
 /** The dispatcher's deps, for the Lambda entry and the local runtime alike. */
 export function buildDispatcherDeps(runtime: RelayRuntime, options: DispatcherWiringOptions): DispatcherDeps {
-  const { devices, retirement, burstBudget, actionLimit, mailboxes } = runtime.ports;
+  const { devices, retirement, burstBudget, actionLimit } = runtime.ports;
   const deps: DispatcherDeps = {
     devices,
     retirement,
@@ -61,7 +61,7 @@ export function buildDispatcherDeps(runtime: RelayRuntime, options: DispatcherWi
       keyring: options.keyring,
       subscriptionManagers: subscriptionManagers(options.mailServerPolicy, { budgetMs: DISPATCHER_SUBSCRIPTION_BUDGET_MS }),
     }),
-    managed: managedSubscriptionStore({ mailboxes, managed: runtime.managed, publicUrl: options.publicUrl }),
+    managed: managedSubscriptionStore({ managed: runtime.managed, publicUrl: options.publicUrl }),
     catchUps: queuedCatchUps(options.queue),
   };
   return { ...deps, manageSubscription: (record) => manageSubscription(record, { ...deps, ...managed }) };

@@ -11,7 +11,7 @@ export interface ClearOrgDevicesDeps extends HandBackDeps {
   orgs: Pick<OrgStore, 'getOrg' | 'listMembers' | 'removeMember'>;
   devices: DeviceReader;
   registry: Pick<DeviceRegistry, 'updateDevice'>;
-  mailboxes: Pick<MailboxRegistry, 'setMailboxOrganization' | 'rotateSecrets'>;
+  mailboxes: Pick<MailboxRegistry, 'setMailboxOrganization'>;
   keyring: OrgKeyring;
   subscriptionManagers: SubscriptionManagerFactory;
   logger: UseCaseLogger;
@@ -28,8 +28,10 @@ export const HANDED_BACK_REASON = 'relay-handed-back:organization-mode-ended';
  * account, which is still at hand (the org record goes last). The org's members are the devices that ever stored such
  * a field; one deleted since is skipped.
  *
- * A Graph subscription that could not be deleted (Graph down) is logged and counted: its URLs no longer lead to the
- * mailbox, so it alerts nothing, and with nobody renewing it Graph ends it within its lifetime (at most 7 days).
+ * A Graph subscription that could not be deleted (Graph down) is logged and counted; with nobody renewing it Graph
+ * ends it within its lifetime (at most 7 days). Until then it alerts nothing on URLs of the relay's own (they lead
+ * nowhere now); on the device's own (the relay's first subscription uses the registration's) its items are refused as
+ * `superseded` once the device reports its own subscription, and dedupe keeps a mail it also brings to one alert.
  */
 export async function clearOrgDevices(orgId: string, deps: ClearOrgDevicesDeps): Promise<void> {
   let manager: Promise<SubscriptionManager | undefined> | undefined;
@@ -65,7 +67,8 @@ async function deleteRelaySubscription(
   managerOfOrg: () => Promise<SubscriptionManager | undefined>,
   deps: Pick<ClearOrgDevicesDeps, 'logger' | 'counter'>,
 ): Promise<void> {
-  // EWS: the rotated URL answers Unsubscribe to the next notification, which ends the subscription at Exchange.
+  // EWS: nothing to delete. On the relay's own URL the next notification is answered Unsubscribe, which ends it at
+  // Exchange; on the device's own, once the device reports its own subscription (contract section 4).
   if (handedBack.protocol !== 'graph' || (handedBack.subscriptionId === undefined && handedBack.subscribingSince === undefined)) return;
   const manager = await managerOfOrg();
   if (manager?.protocol !== 'graph') return;

@@ -107,12 +107,26 @@ export interface ManagedSubscriptionStore {
 }
 
 /**
+ * New secrets for the relay's own (re)subscription of a mailbox it manages, stored as hashes with the attempt's
+ * `subscribingSince` in one conditional write (the callback lookup moves as `MailboxRegistry.rotateSecrets` moves it:
+ * the old URLs stop at once). The first such rotation keeps the hashes of the secrets the device holds
+ * (`deviceCallbackKey`, `deviceClientStateHash`), which the hand-back puts back. False, with nothing rotated, when the
+ * mailbox is gone or no longer relay-managed: then nothing is subscribed for it.
+ */
+export interface ManagedSecretRotation {
+  rotateManagedSecrets(deviceId: string, mailboxId: string, input: { callbackKey: string; clientStateHash: string; subscribingSince: number }): Promise<boolean>;
+}
+
+/**
  * Ends the relay's management of a mailbox (its device takes over, or the org left organization mode): in one
  * conditional write, every `managed*` field, the relay's subscription fields (`protocol`, `subscriptionId`,
  * `expiresAt`, when it was made and last heard from) and, when asked, `managedBy` are removed and the due time set, so
- * the mailbox reads `pending` until the device reports its own subscription. Answers the mailbox as it was just before
- * that write (whatever a concurrent renewal stored is in it, and any later write of one fails), or undefined when the
- * relay did not manage it (or it is gone).
+ * the mailbox reads `pending` until the device reports its own subscription; and the secrets the device holds are put
+ * back (the ones the relay's first rotation kept, their callback lookup written before and the relay's removed
+ * after), so the URLs and `clientState` of its registration, add-mailbox or rotate answer work again (contract sections
+ * 3 and 9) and the relay's own URLs lead nowhere. Answers the mailbox as it was just before that write (whatever a
+ * concurrent renewal stored is in it, and any later write of one fails), or undefined when the relay did not manage it
+ * (or it is gone).
  */
 export interface ManagedHandBack {
   handBack(deviceId: string, mailboxId: string, input: { dueAt: number; clearManagedBy: boolean }): Promise<HandedBackMailbox | undefined>;

@@ -1,14 +1,16 @@
-import { MANAGED_ATTRIBUTES, type HandedBackMailbox, type ManagedHandBack, type ManagedMailboxChanges } from '../org/managed-subscription.js';
+import { MANAGED_ATTRIBUTES, type HandedBackMailbox, type ManagedHandBack, type ManagedMailboxChanges, type ManagedSecretRotation } from '../org/managed-subscription.js';
 import { InMemoryStoreState } from './in-memory-store-state.js';
 import type { MailboxRecord } from './records.js';
 
 const RELAY_SUBSCRIPTION_FIELDS = ['protocol', 'subscriptionId', 'expiresAt', 'subscriptionReportedAt', 'statusFrequencyMinutes', 'lastNotificationAt', 'supersededAt'] as const;
+const DEVICE_SECRET_FIELDS = ['deviceCallbackKey', 'deviceClientStateHash'] as const;
 
 /**
  * The writes of relay-managed subscriptions in memory, for unit tests, with DynamoDbManagedSubscriptions' rules: each
- * field set or removed on its own, and a mailbox removed or no longer relay-managed is not written (false).
+ * field set or removed on its own, a mailbox removed or no longer relay-managed is not written (false), the device's
+ * secrets are kept by the first rotation and put back by the hand-back, and the callback lookups follow.
  */
-export class InMemoryManagedSubscriptions implements ManagedHandBack {
+export class InMemoryManagedSubscriptions implements ManagedHandBack, ManagedSecretRotation {
   private readonly state: InMemoryStoreState;
 
   constructor(options?: { state?: InMemoryStoreState }) {
@@ -35,12 +37,30 @@ export class InMemoryManagedSubscriptions implements ManagedHandBack {
     return true;
   }
 
+  async rotateManagedSecrets(deviceId: string, mailboxId: string, input: { callbackKey: string; clientStateHash: string; subscribingSince: number }): Promise<boolean> {
+    const mailbox = this.state.mailboxes.get(deviceId)?.get(mailboxId);
+    if (!mailbox?.managedProtocol) return false;
+    if (mailbox.deviceCallbackKey === undefined) {
+      mailbox.deviceCallbackKey = mailbox.callbackKey;
+      if (mailbox.clientStateHash !== undefined) mailbox.deviceClientStateHash = mailbox.clientStateHash;
+    }
+    this.moveLookup(mailbox, input.callbackKey);
+    mailbox.clientStateHash = input.clientStateHash;
+    mailbox.managedSubscribingSince = input.subscribingSince;
+    return true;
+  }
+
   async handBack(deviceId: string, mailboxId: string, input: { dueAt: number; clearManagedBy: boolean }): Promise<HandedBackMailbox | undefined> {
     const mailbox = this.state.mailboxes.get(deviceId)?.get(mailboxId);
     if (!mailbox?.managedProtocol) return undefined;
     const previous: MailboxRecord = { ...mailbox };
+    if (previous.deviceCallbackKey !== undefined) {
+      this.moveLookup(mailbox, previous.deviceCallbackKey);
+      if (previous.deviceClientStateHash === undefined) delete mailbox.clientStateHash;
+      else mailbox.clientStateHash = previous.deviceClientStateHash;
+    }
     const fields = mailbox as unknown as Record<string, unknown>;
-    for (const field of [...RELAY_SUBSCRIPTION_FIELDS, ...Object.values(MANAGED_ATTRIBUTES)]) delete fields[field];
+    for (const field of [...RELAY_SUBSCRIPTION_FIELDS, ...Object.values(MANAGED_ATTRIBUTES), ...DEVICE_SECRET_FIELDS]) delete fields[field];
     if (input.clearManagedBy) delete mailbox.managedBy;
     mailbox.dueAt = input.dueAt;
     return {
@@ -51,5 +71,13 @@ export class InMemoryManagedSubscriptions implements ManagedHandBack {
       ...(previous.subscriptionId === undefined ? {} : { subscriptionId: previous.subscriptionId }),
       ...(previous.managedSubscribingSince === undefined ? {} : { subscribingSince: previous.managedSubscribingSince }),
     };
+  }
+
+  /** The mailbox's URLs become those of `callbackKey`: its lookup is written, the old one goes. */
+  private moveLookup(mailbox: MailboxRecord, callbackKey: string): void {
+    const lookup = this.state.callbacks.get(mailbox.callbackKey);
+    if (lookup?.deviceId === mailbox.deviceId && lookup.mailboxId === mailbox.mailboxId) this.state.callbacks.delete(mailbox.callbackKey);
+    mailbox.callbackKey = callbackKey;
+    this.state.callbacks.set(callbackKey, { deviceId: mailbox.deviceId, mailboxId: mailbox.mailboxId });
   }
 }

@@ -115,6 +115,14 @@ export const mailboxRecordSchema = z.object({
   managedDeltaLink: z.optional(z.string()),
   managedGapSince: z.optional(z.number()),
   /**
+   * While the relay's own subscriptions use secrets of their own: the hashes of the secrets the device was last
+   * given for this mailbox (its registration, add-mailbox or rotate answer, or what it held when it handed the mailbox
+   * to the relay), so that handing the mailbox back puts them back and the URLs and `clientState` the device holds
+   * work again (contract sections 3 and 9). Kept by the relay's first rotation, removed by the hand-back.
+   */
+  deviceCallbackKey: z.optional(z.string()),
+  deviceClientStateHash: z.optional(z.string()),
+  /**
    * Organization mode only: the mailbox's proven SMTP address, sealed (AES-256-GCM) under the org's data key and bound
    * to this device and mailbox, so the table never holds it in clear; and who keeps its subscription.
    */

@@ -66,7 +66,7 @@ describe('relay-managed Graph subscriptions under faults', () => {
     for (const subscription of graph.subscriptions()) graph.dropSubscription(subscription.id);
     stores = createInMemoryStores();
     const managed = new InMemoryManagedSubscriptions({ state: stores.state });
-    store = managedSubscriptionStore({ mailboxes: stores.ports.mailboxes, managed, publicUrl: receiver.baseUrl });
+    store = managedSubscriptionStore({ managed, publicUrl: receiver.baseUrl });
     catchUps = [];
     deps = {
       managed: store,

@@ -301,4 +301,31 @@ describe('DynamoDB adapters: the table as others see it', () => {
     expect(await itemsUnder(devicePk(device.deviceId))).toEqual([]);
     expect(await getItem(callbackKey(added.callbackKey))).toBeUndefined();
   });
+
+  it('hands a mailbox back with the device’s secrets even when the relay’s first rotation comes in between, and leaves no lookup of the relay’s', async () => {
+    const device = makeDevice();
+    const held = { callbackKey: uniqueId('cb-device'), clientStateHash: 'state-device' };
+    await devices.createDevice(device, [makeMailbox(device.deviceId, { kind: 'primary', mailboxId: 'primary', managedProtocol: 'graph', ...held })]);
+    const managed = new DynamoDbManagedSubscriptions(raw(), table());
+    const relays = uniqueId('cb-relay');
+    // The hand-back read the device's secrets as current; its write reaches the table just after a recreation moved
+    // the mailbox to the relay's own (keeping the device's for the first time).
+    let raced = false;
+    const racing = Object.create(raw()) as ReturnType<typeof raw>;
+    racing.send = (async (command: { input: { ReturnValues?: string } }) => {
+      if (!raced && command.input.ReturnValues === 'ALL_OLD') {
+        raced = true;
+        await managed.rotateManagedSecrets(device.deviceId, 'primary', { callbackKey: relays, clientStateHash: 'state-relay', subscribingSince: T0 });
+      }
+      return raw().send(command as never);
+    }) as never;
+
+    const handedBack = await new DynamoDbManagedSubscriptions(racing, table()).handBack(device.deviceId, 'primary', { dueAt: T0, clearManagedBy: false });
+
+    expect(raced).toBe(true);
+    expect(handedBack).toMatchObject({ callbackKey: relays });
+    expect(await getItem(mailboxKey(device.deviceId, 'primary'))).toMatchObject(held);
+    expect(await devices.findCallback(held.callbackKey)).toEqual({ deviceId: device.deviceId, mailboxId: 'primary' });
+    expect(await getItem(callbackKey(relays))).toBeUndefined();
+  });
 });

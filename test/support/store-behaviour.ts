@@ -11,7 +11,7 @@ import {
   type MailboxRecord,
 } from '../../shared/store/ports.js';
 import type { AllDevicePorts } from './device-ports.js';
-import type { ManagedHandBack, ManagedSubscriptionStore } from '../../shared/org/managed-subscription.js';
+import type { ManagedHandBack, ManagedSecretRotation, ManagedSubscriptionStore } from '../../shared/org/managed-subscription.js';
 import { T0, makeDevice, makeMailbox, uniqueId } from './store-fixtures.js';
 
 /** The three storage ports of one implementation, sharing one backing store. */
@@ -20,7 +20,7 @@ export interface StoresUnderTest {
   dedupe: DedupeStore;
   decisions: DecisionLog;
   /** The writes of relay-managed subscriptions (contract section 9) on the same store. */
-  managed: Pick<ManagedSubscriptionStore, 'updateManaged'> & ManagedHandBack;
+  managed: Pick<ManagedSubscriptionStore, 'updateManaged'> & ManagedSecretRotation & ManagedHandBack;
 }
 
 const HOUR = 60 * 60 * 1000;
@@ -890,6 +890,43 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
         // A renewal that was in flight cannot bring the relay's subscription back.
         expect(await stores.managed.updateManaged(device.deviceId, 'primary', { subscriptionId: 'sub-3' })).toBe(false);
         expect(await stores.managed.handBack(device.deviceId, 'primary', { dueAt: T0, clearManagedBy: true })).toBeUndefined();
+      });
+
+      it('keeps the device’s secrets through the relay’s rotations and puts them back, with their lookup, at the hand-back', async () => {
+        const device = makeDevice();
+        const issued = { callbackKey: uniqueId('cb-device'), clientStateHash: uniqueId('state-device') };
+        await stores.devices.createDevice(device, [makeMailbox(device.deviceId, { kind: 'primary', mailboxId: 'primary', managedProtocol: 'graph', ...issued })]);
+        const target = { deviceId: device.deviceId, mailboxId: 'primary' };
+        const relayKeys = [uniqueId('cb-relay'), uniqueId('cb-relay')];
+
+        for (const [i, callbackKey] of relayKeys.entries()) {
+          expect(await stores.managed.rotateManagedSecrets(device.deviceId, 'primary', { callbackKey, clientStateHash: `state-relay-${i}`, subscribingSince: T0 + i })).toBe(true);
+        }
+        expect(await mailboxOf(device.deviceId, 'primary')).toMatchObject({ callbackKey: relayKeys[1], clientStateHash: 'state-relay-1', managedSubscribingSince: T0 + 1 });
+        // While the relay keeps the mailbox, only its latest URLs lead to it.
+        expect(await stores.devices.findCallback(relayKeys[1]!)).toEqual(target);
+        expect(await stores.devices.findCallback(relayKeys[0]!)).toBeUndefined();
+        expect(await stores.devices.findCallback(issued.callbackKey)).toBeUndefined();
+
+        const handedBack = await stores.managed.handBack(device.deviceId, 'primary', { dueAt: T0 + HOUR, clearManagedBy: false });
+
+        expect(handedBack).toMatchObject({ callbackKey: relayKeys[1] });
+        const mailbox = await mailboxOf(device.deviceId, 'primary');
+        expect(mailbox).toMatchObject(issued);
+        expect(mailbox).not.toHaveProperty('deviceCallbackKey');
+        expect(mailbox).not.toHaveProperty('deviceClientStateHash');
+        expect(await stores.devices.findCallback(issued.callbackKey)).toEqual(target);
+        expect(await stores.devices.findCallback(relayKeys[1]!)).toBeUndefined();
+        // No longer the relay's: its rotation changes nothing.
+        expect(await stores.managed.rotateManagedSecrets(device.deviceId, 'primary', { callbackKey: uniqueId('cb-late'), clientStateHash: 'late', subscribingSince: T0 })).toBe(false);
+        expect(await mailboxOf(device.deviceId, 'primary')).toMatchObject(issued);
+      });
+
+      it('leaves the secrets of a mailbox whose secrets the relay never moved as they are at the hand-back', async () => {
+        const { device, primary } = await relayManaged();
+        await stores.managed.handBack(device.deviceId, 'primary', { dueAt: T0, clearManagedBy: true });
+        expect(await mailboxOf(device.deviceId, 'primary')).toMatchObject({ callbackKey: primary.callbackKey });
+        expect(await stores.devices.findCallback(primary.callbackKey)).toEqual({ deviceId: device.deviceId, mailboxId: 'primary' });
       });
 
       it('keeps managedBy on a hand-back unless asked, and answers undefined for a mailbox that is gone', async () => {

@@ -1,4 +1,5 @@
-import { DeleteCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConcurrentUpdateError } from '../../../shared/errors.js';
 import type * as z from '../../../shared/zod.js';
 import { dueShardOf } from '../../../shared/store/due-shard.js';
 import {
@@ -79,6 +80,46 @@ export abstract class DeviceTable {
       ConsistentRead: true,
     });
     return items.filter((item) => this.isLive(item));
+  }
+
+  /**
+   * Gives the mailbox as `read` new secrets: the new callback lookup first, then the mailbox (conditional on it still
+   * holding the key it was read with, and on `condition`), then the old lookup, so that at no point does a URL lead to
+   * a mailbox that does not hold its key, and a crash half-way leaves at most an unreachable lookup. `more` adds to the
+   * same write. False when the mailbox is gone or `condition` no longer holds (nothing rotated); throws
+   * ConcurrentUpdateError when a concurrent rotation won (its secrets stand).
+   */
+  protected async rotateMailboxSecrets(
+    read: MailboxRecord,
+    secrets: { callbackKey: string; clientStateHash: string },
+    options: { condition?: string; more?: (update: UpdateBuilder) => void } = {},
+  ): Promise<boolean> {
+    const rotated = { ...read, ...secrets };
+    const key = mailboxKey(read.deviceId, read.mailboxId);
+    await this.client.send(new PutCommand({ TableName: this.tableName, Item: callbackItem(rotated) }));
+    const update = new UpdateBuilder().set('callbackKey', secrets.callbackKey).set('clientStateHash', secrets.clientStateHash);
+    options.more?.(update);
+    const built = update.build();
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          ...built,
+          ConditionExpression: `attribute_exists(sk) AND #callbackKey = :previousKey${options.condition ? ` AND ${options.condition}` : ''}`,
+          ExpressionAttributeValues: { ...built.ExpressionAttributeValues, ':previousKey': read.callbackKey },
+        }),
+      );
+    } catch (error) {
+      await this.deleteCallback(rotated);
+      if (!isConditionalCheckFailed(error)) throw error;
+      const now = await this.getItem(key);
+      // Rotated by a concurrent request whose secrets now stand; else gone, or refused by `condition`.
+      if (now && now.callbackKey !== read.callbackKey) throw new ConcurrentUpdateError();
+      return false;
+    }
+    await this.deleteCallback(read);
+    return true;
   }
 
   /** Callback lookup first, so the URL answers Unsubscribe before the mailbox disappears. */

@@ -1,5 +1,5 @@
 import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ConcurrentUpdateError, DeviceNotFoundError, MailboxExistsError, MailboxLimitError, MailboxNotFoundError } from '../../../shared/errors.js';
+import { DeviceNotFoundError, MailboxExistsError, MailboxLimitError, MailboxNotFoundError } from '../../../shared/errors.js';
 import type { MailboxOrganizationFields, MailboxRecord, MailboxRegistry, SubscriptionReport } from '../../../shared/store/ports.js';
 import { exponentialBackoff, retry } from '../retry.js';
 import { isConditionalCheckFailed, type DynamoDbAdapterOptions, type Item } from './dynamodb-support.js';
@@ -110,38 +110,10 @@ export class DynamoDbMailboxRegistry extends DeviceTable implements MailboxRegis
     }
   }
 
-  /**
-   * New lookup first, then the mailbox (conditional on it still holding the old key, so two rotations at once leave
-   * one winner), then the old lookup: at no point does a URL lead to a mailbox that does not hold its key, and a
-   * crash half-way leaves at most an unreachable lookup.
-   */
+  /** Rotated as `rotateMailboxSecrets` says: no URL ever leads to a mailbox that does not hold its key. */
   async rotateSecrets(deviceId: string, mailboxId: string, secrets: { callbackKey: string; clientStateHash: string }): Promise<void> {
     const item = await this.getItem(mailboxKey(deviceId, mailboxId));
-    if (!item) throw new MailboxNotFoundError();
-    const mailbox = toMailbox(item);
-    const rotated = { ...mailbox, ...secrets };
-    await this.client.send(new PutCommand({ TableName: this.tableName, Item: callbackItem(rotated) }));
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: mailboxKey(deviceId, mailboxId),
-          ...new UpdateBuilder().set('callbackKey', secrets.callbackKey).set('clientStateHash', secrets.clientStateHash).build(),
-          ConditionExpression: 'attribute_exists(sk) AND callbackKey = :previousKey',
-          ExpressionAttributeValues: {
-            ':callbackKey': secrets.callbackKey,
-            ':clientStateHash': secrets.clientStateHash,
-            ':previousKey': mailbox.callbackKey,
-          },
-        }),
-      );
-    } catch (error) {
-      await this.deleteCallback(rotated);
-      if (!isConditionalCheckFailed(error)) throw error;
-      // Gone, or rotated by a concurrent request whose secrets now stand.
-      throw (await this.getItem(mailboxKey(deviceId, mailboxId))) ? new ConcurrentUpdateError() : new MailboxNotFoundError();
-    }
-    await this.deleteCallback(mailbox);
+    if (!item || !(await this.rotateMailboxSecrets(toMailbox(item), secrets))) throw new MailboxNotFoundError();
   }
 
   async setMailboxOrganization(deviceId: string, mailboxId: string, fields: MailboxOrganizationFields): Promise<void> {

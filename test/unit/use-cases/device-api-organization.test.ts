@@ -6,7 +6,9 @@ import type { DeviceApiDeps } from '../../../functions/device-api/deps.js';
 import { createDeviceApiHandler } from '../../../functions/device-api/edge.js';
 import { clearOrgDevices, HANDED_BACK_REASON } from '../../../functions/org-api/clear-org-devices.js';
 import { hashSecret } from '../../../functions/_lib/device-secrets.js';
-import type { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';
+import { acceptNotifications } from '../../../functions/exchange-callback/accept-notifications.js';
+import { refusalOf } from '../../../functions/exchange-callback/accept-graph-notifications.js';
+import { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';
 import { makeDevice, makeMailbox } from '../../support/store-fixtures.js';
 import { putOrg } from '../../../functions/org-api/manage-org.js';
 import { exportAlertPublicKey, generateAlertKeyPair } from '../../../shared/client/alert-key.js';
@@ -14,7 +16,7 @@ import { putOrgRequestSchema } from '../../../shared/org/org-schemas.js';
 import { noEndpointRegistry } from '../../../shared/push/push-gateway.js';
 import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
 import { InMemoryOrgStore } from '../../../shared/store/in-memory-org-store.js';
-import { ManualClock } from '../../support/fakes.js';
+import { ManualClock, RecordingCounter, RecordingLogger } from '../../support/fakes.js';
 import { organizationDeps } from '../../support/organization.js';
 import { startPlayedEws, type PlayedEws } from '../../support/played/played-ews.js';
 import { handlerCaller, type HandlerCallOptions } from '../../support/device-api.js';
@@ -23,6 +25,8 @@ const ORG_SECRET = 'org-secret';
 const T0 = Date.parse('2026-12-07T10:00:00Z');
 const ADA = 'ada@example.com';
 const GRACE = 'grace@example.com';
+/** The callback key of a relay URL: the hash of its last path segment. */
+const secretOf = (url: string) => hashSecret(url.split('/').pop()!);
 
 let ews: PlayedEws;
 beforeAll(async () => {
@@ -187,8 +191,8 @@ describe('device API in organization mode (contract sections 3 and 8)', () => {
 
       const back = await call('PATCH /v1/devices/{deviceId}/mailboxes/{mailboxId}', { ...at, body: { managedBy: 'device' } });
       expect(back.body).toMatchObject({ managedBy: 'device', subscriptionId: null, protocol: null, state: 'pending', address: ADA });
-      // The relay's EWS subscription is answered Unsubscribe from now on: its URL leads nowhere.
-      expect(await stores.ports.callbacks.findCallback(hashSecret(registrationUrl.split('/').pop()!))).toBeUndefined();
+      // The relay subscribed with the registration's own URL: the device subscribes with it too.
+      expect(await stores.ports.callbacks.findCallback(secretOf(registrationUrl))).toEqual({ deviceId: answer.body.deviceId, mailboxId: 'me' });
       expect(queued()).toEqual([]);
       const own = await call('PUT /v1/devices/{deviceId}/mailboxes/{mailboxId}/subscription', { ...at, body: { subscriptionId: 'device-own', expiresAt: new Date(T0 + 86_400_000).toISOString() } });
       expect(own.status).toBe(204);
@@ -199,7 +203,35 @@ describe('device API in organization mode (contract sections 3 and 8)', () => {
       const latest = ews.pushSubscriptions().at(-1)!;
       expect(latest.subscriptionId).toBe(again.body.subscriptionId);
       expect(latest.url).not.toBe(registrationUrl);
-      expect(await stores.ports.callbacks.findCallback(hashSecret(latest.url.split('/').pop()!))).toEqual({ deviceId: answer.body.deviceId, mailboxId: 'me' });
+      expect(await stores.ports.callbacks.findCallback(secretOf(latest.url))).toEqual({ deviceId: answer.body.deviceId, mailboxId: 'me' });
+      expect(await stores.ports.callbacks.findCallback(secretOf(registrationUrl))).toBeUndefined();
+    });
+
+    it('gives the device back the URLs and clientState it was given, not new ones nobody holds, when the relay used its own', async () => {
+      // A device that kept its mailbox itself, then handed it to the relay: the relay subscribes on URLs of its own.
+      const answer = await register('acme', { mailboxes: [{ id: 'me', kind: 'primary', address: ADA, addressProof: { messageId: message(ADA) } }] });
+      const given: { callbackUrl: string; graph: { notificationUrl: string; clientState: string } } = answer.body.mailboxes[0];
+      const at = { params: { deviceId: answer.body.deviceId, mailboxId: 'me' }, token: answer.body.deviceSecret };
+      expect((await call('PATCH /v1/devices/{deviceId}/mailboxes/{mailboxId}', { ...at, body: { managedBy: 'relay' } })).body).toMatchObject({ managedBy: 'relay', protocol: 'ews' });
+      const relays = ews.pushSubscriptions().at(-1)!;
+      expect(relays.url).not.toBe(given.callbackUrl);
+      const callback = { callbacks: stores.ports.callbacks, devices: stores.devices, supervision: stores.ports.supervision, queue: new InMemoryEventQueue(), now: clock.now, logger: new RecordingLogger(), counter: new RecordingCounter() };
+      const notify = (url: string, subscriptionId: string) =>
+        acceptNotifications({ secret: url.split('/').pop()!, notifications: [{ subscriptionId, newMail: [{ kind: 'item', id: `item-${subscriptionId}` }] }] }, callback);
+      expect(await notify(given.callbackUrl, 'device-old')).toBe('Unsubscribe');
+      expect(await notify(relays.url, relays.subscriptionId)).toBe('OK');
+
+      // The org leaves organization mode: the device is asked to subscribe itself, with what it holds.
+      await clearOrgDevices('acme', deps);
+
+      expect(queued()).toEqual([expect.objectContaining({ type: 'mailbox-action', action: 'resubscribe', mailboxId: 'me' })]);
+      expect(await notify(relays.url, relays.subscriptionId)).toBe('Unsubscribe');
+      expect(await notify(given.callbackUrl, 'device-new')).toBe('OK');
+      const mailbox = stores.state.mailboxes.get(answer.body.deviceId)!.get('me')!;
+      expect(await stores.ports.callbacks.findCallback(secretOf(given.graph.notificationUrl))).toEqual({ deviceId: answer.body.deviceId, mailboxId: 'me' });
+      expect(refusalOf({ subscriptionId: 'device-graph', clientState: given.graph.clientState }, mailbox, { requireReport: false })).toBeUndefined();
+      // And the rotate the app may still call works as ever.
+      expect((await call('POST /v1/devices/{deviceId}/mailboxes/{mailboxId}/rotate', at)).status).toBe(200);
     });
 
     it('hands every relay-managed mailbox back with a resubscribe push when the org leaves organization mode', async () => {
