@@ -72,7 +72,7 @@ function issuedEndpointsStore(issued: MailboxSecrets, deps: RelayManagementDeps)
 export async function takeOverMailbox(input: { organization: OrganizationContext; mailbox: MailboxRecord; address: string }, deps: RelayManagementDeps): Promise<void> {
   const now = deps.now();
   const marked = relayManagedFields(input.organization, now);
-  if (!(await deps.managed.updateManaged(input.mailbox.deviceId, input.mailbox.mailboxId, { dueAt: marked.dueAt, managed: { protocol: marked.managedProtocol } }))) return;
+  if (!(await deps.managed.updateManaged(input.mailbox.deviceId, input.mailbox.mailboxId, { mark: true, dueAt: marked.dueAt, managed: { protocol: marked.managedProtocol } }))) return;
   await subscribeRelayManaged({ organization: input.organization, mailbox: { ...input.mailbox, ...marked }, address: input.address }, deps);
 }
 

@@ -49,9 +49,11 @@ export async function manageSubscription(record: DispatchRecord<ManagedSubscript
   if (!managed) return skipped('not-relay-managed', deps);
   const target = await deps.targets.open(device, mailbox);
   if (!target) return skipped('organization-unavailable', deps);
-  // The operator moved the org to another kind of mail server: its service account cannot keep this subscription.
-  if (target.manager.protocol !== managed.protocol) return skipped('mail-server-type-changed', deps);
   const view: ManagedMailbox = { ...mailbox, managed };
+  // The operator moved the org to the other kind of mail server (`PUT /v1/orgs/{orgId}`): whatever the work was, the
+  // subscription of the old kind can no longer be kept, and one of the org's kind replaces it (with a catch-up of the
+  // gap on Graph), so the mailbox does not stay silent with the app unable to help (its routes answer relay_managed).
+  if (target.manager.protocol !== managed.protocol) return keepManagedSubscription({ mailbox: view, ...target, recreate: 'mail-server-type-changed' }, deps);
 
   const { job } = message;
   switch (job.work) {

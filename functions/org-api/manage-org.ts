@@ -16,6 +16,11 @@ export interface OrgApiDeps {
   resolve?: (hostname: string) => Promise<string[]>;
   /** Clears the organization-mode fields of every device of the org (addresses, VIP hashes, alert keys). */
   clearOrgDevices: (orgId: string) => Promise<void>;
+  /**
+   * After a PUT moved the org to the other kind of mail server: has the relay's subscriptions of its mailboxes made
+   * anew with the new one (`switchManagedSubscriptions`), given the org as it was before.
+   */
+  mailServerTypeChanged: (orgId: string, previous: OrgRecord) => Promise<void>;
   now: () => number;
 }
 
@@ -76,6 +81,7 @@ export async function putOrg(input: { orgId: string; request: PutOrgRequest }, d
     { orgId, detailedAlerts: request.detailedAlerts, mailServer: settings, sealedSecret, wrappedDataKey, createdAt: existing?.createdAt ?? now, updatedAt: now },
     { ifRevision: existing?.revision ?? 0 },
   );
+  if (existing && existing.mailServer.type !== settings.type) await deps.mailServerTypeChanged(orgId, existing);
   return toOrgView(stored);
 }
 

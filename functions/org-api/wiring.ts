@@ -2,10 +2,14 @@ import type { EventQueue } from '../../shared/queue/queue-messages.js';
 import { subscriptionManagers } from '../_lib/adapters/subscription-managers.js';
 import type { RelayRuntime } from '../_lib/relay-runtime.js';
 import { clearOrgDevices } from './clear-org-devices.js';
+import { switchManagedSubscriptions } from './switch-mail-server.js';
 import type { OrgApiHandlerDeps } from './edge.js';
 
 export interface OrgApiWiringOptions extends Pick<OrgApiHandlerDeps, 'keyring' | 'readers' | 'policy' | 'adminTokenSecret'> {
-  /** The event queue: the resubscribe pushes of mailboxes handed back when an org leaves organization mode. */
+  /**
+   * The event queue: the resubscribe pushes of mailboxes handed back when an org leaves organization mode, and the
+   * work that makes the relay's subscriptions anew when its mail server changes type.
+   */
   queue: EventQueue;
 }
 
@@ -13,7 +17,7 @@ export interface OrgApiWiringOptions extends Pick<OrgApiHandlerDeps, 'keyring' |
 export function buildOrgApiDeps(runtime: RelayRuntime, options: OrgApiWiringOptions): OrgApiHandlerDeps {
   const { devices, registry, mailboxes } = runtime.ports;
   const { orgs, now, managed, logger, counter } = runtime;
-  // Deleting the relay's Graph subscriptions of an org that leaves organization mode, with its service account.
+  // Deleting the relay's Graph subscriptions of an org that leaves organization mode or Graph, with its service account.
   const managers = subscriptionManagers(options.policy);
   return {
     orgs,
@@ -22,6 +26,11 @@ export function buildOrgApiDeps(runtime: RelayRuntime, options: OrgApiWiringOpti
     policy: options.policy,
     clearOrgDevices: (orgId) =>
       clearOrgDevices(orgId, { orgs, devices, registry, mailboxes, managed, queue: options.queue, keyring: options.keyring, subscriptionManagers: managers, now, logger, counter }),
+    mailServerTypeChanged: (orgId, previous) =>
+      switchManagedSubscriptions(
+        { orgId, previous, type: previous.mailServer.type === 'ews' ? 'graph' : 'ews' },
+        { orgs, devices, keyring: options.keyring, subscriptionManagers: managers, queue: options.queue, now, logger, counter },
+      ),
     adminTokenSecret: options.adminTokenSecret,
     now,
   };

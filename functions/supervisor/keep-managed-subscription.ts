@@ -32,8 +32,11 @@ export interface KeepManagedDeps {
   counter: OutcomeCounter;
 }
 
-/** Why a subscription is being recreated (the decision's reason). */
-export type RecreateReason = 'expired' | 'removed' | 'renewal-404' | 'silent' | 'lost';
+/**
+ * Why a subscription is being recreated (the decision's reason). `mail-server-type-changed`: the operator moved the
+ * org to the other kind of mail server (`PUT /v1/orgs/{orgId}`), so a subscription of the org's new kind replaces it.
+ */
+export type RecreateReason = 'expired' | 'removed' | 'renewal-404' | 'silent' | 'lost' | 'mail-server-type-changed';
 
 export type KeepOutcome =
   | { action: 'subscribed' | 'adopted' | 'renewed' | 'waiting' | 'reauthorized' }
@@ -111,9 +114,13 @@ async function subscribe(
   deps: KeepManagedDeps,
 ): Promise<KeepOutcome> {
   const { mailbox, address, manager, now, reason } = input;
+  // The org's mail server is of the other kind now: what the relay had is of the old kind, which this manager can
+  // neither renew nor delete (an EWS one ends with the Unsubscribe its old URL gets once the secrets move; a Graph one
+  // gets 404 there and, unrenewed, ends within its lifetime).
+  const switching = manager.protocol !== mailbox.managed.protocol;
   let subscription: ManagedSubscription | undefined;
   let adopted = false;
-  if (manager.protocol === 'graph' && mailbox.managed.subscribingSince !== undefined) {
+  if (manager.protocol === 'graph' && !switching && mailbox.managed.subscribingSince !== undefined) {
     // An earlier attempt stored new secrets and may have created a subscription before it failed to record it.
     subscription = await findOwn(manager, mailbox.callbackKey);
     adopted = subscription !== undefined;
@@ -146,14 +153,22 @@ async function subscribe(
       expiresAt === undefined
         ? silentAt({ createdAt: mailbox.createdAt, subscriptionReportedAt: now, statusFrequencyMinutes: EWS_STATUS_FREQUENCY_MINUTES })
         : renewalDueAt({ key: dueKey(mailbox), expiresAt, now }),
-    managed: { renewedAt: now, subscribingSince: null, failures: null, lastError: null, ...(gapSince === undefined ? {} : { gapSince }) },
+    managed: {
+      renewedAt: now,
+      subscribingSince: null,
+      failures: null,
+      lastError: null,
+      ...(gapSince === undefined ? {} : { gapSince }),
+      // Only while the relay still manages the mailbox (no `mark`): a hand-back meanwhile stands.
+      ...(switching ? { protocol: manager.protocol, ...(manager.protocol === 'ews' ? { deltaLink: null, gapSince: null } : {}) } : {}),
+    },
     ...(manager.protocol === 'ews' ? { statusFrequencyMinutes: EWS_STATUS_FREQUENCY_MINUTES } : {}),
   };
   if (!(await deps.managed.updateManaged(mailbox.deviceId, mailbox.mailboxId, changes))) {
     // Removed while we subscribed: what we made has no owner; delete it rather than leave it renewable by nobody.
     return gone({ mailbox, manager, subscriptionId: subscription.subscriptionId }, deps);
   }
-  if (manager.protocol === 'graph' && previous !== undefined && previous !== subscription.subscriptionId) {
+  if (manager.protocol === 'graph' && !switching && previous !== undefined && previous !== subscription.subscriptionId) {
     // The old one may still exist (a recreate after `lost` or a PATCH race); nothing would ever renew it now.
     await manager.remove(previous).catch((error: unknown) => deps.logger.warn('could not delete a replaced subscription', { error: error as Error }));
   }

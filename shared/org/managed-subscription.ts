@@ -89,6 +89,12 @@ export interface ManagedMailboxChanges {
   /** The supervision due time (the due index). */
   dueAt?: number;
   managed?: { [K in keyof ManagedSubscriptionRecord]?: ManagedSubscriptionRecord[K] | null };
+  /**
+   * Marks the mailbox relay-managed (with `managed.protocol`): the one write that needs no relay-managed mailbox.
+   * Every other write, a change of `managed.protocol` after the org changed its mail server included, applies only
+   * while the relay manages the mailbox, so none brings back one handed back meanwhile.
+   */
+  mark?: true;
 }
 
 export interface ManagedSubscriptionStore {
@@ -100,7 +106,7 @@ export interface ManagedSubscriptionStore {
    */
   renewEndpoints(deviceId: string, mailboxId: string, subscribingSince: number): Promise<ManagedEndpoints | undefined>;
   /**
-   * Applies changes to a mailbox the relay manages (one with `managedProtocol`, or a write that sets it); a mailbox
+   * Applies changes to a mailbox the relay manages (one with `managedProtocol`, or a write that `mark`s it); a mailbox
    * removed or handed back meanwhile is not written (false), so whoever made a subscription for it deletes it again.
    */
   updateManaged(deviceId: string, mailboxId: string, changes: ManagedMailboxChanges): Promise<boolean>;

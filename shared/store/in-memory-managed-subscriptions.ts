@@ -20,7 +20,7 @@ export class InMemoryManagedSubscriptions implements ManagedHandBack, ManagedSec
   async updateManaged(deviceId: string, mailboxId: string, changes: ManagedMailboxChanges): Promise<boolean> {
     const mailbox = this.state.mailboxes.get(deviceId)?.get(mailboxId);
     if (!mailbox) return false;
-    if (mailbox.managedProtocol === undefined && typeof changes.managed?.protocol !== 'string') return false;
+    if (mailbox.managedProtocol === undefined && !(changes.mark && typeof changes.managed?.protocol === 'string')) return false;
     if (changes.protocol !== undefined) mailbox.protocol = changes.protocol;
     if (changes.subscriptionId !== undefined) mailbox.subscriptionId = changes.subscriptionId;
     if (changes.expiresAt === null) delete mailbox.expiresAt;

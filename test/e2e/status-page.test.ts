@@ -263,6 +263,7 @@ describe('status page, in a headless browser', () => {
     // Written as the relay's own subscription work writes them (registration in organization mode has its own tests).
     const table = [service.awsClients.documentClient, service.backends.tableName] as const;
     await new DynamoDbManagedSubscriptions(...table).updateManaged(relayDevice, 'relay-box', {
+      mark: true,
       protocol: 'graph',
       subscriptionId: 'graph-subscription-relay-0001',
       expiresAt: Date.parse('2031-01-08T10:00:00Z'),

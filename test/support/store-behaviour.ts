@@ -863,10 +863,12 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
         await stores.devices.createDevice(device, [primary]);
 
         expect(await stores.managed.updateManaged(device.deviceId, 'primary', { subscriptionId: 'sub-1' })).toBe(false);
-        expect(await stores.managed.updateManaged(device.deviceId, 'primary', { managed: { protocol: 'ews' } })).toBe(true);
+        // A change of protocol is no marking: it needs a mailbox the relay still manages.
+        expect(await stores.managed.updateManaged(device.deviceId, 'primary', { managed: { protocol: 'graph' } })).toBe(false);
+        expect(await stores.managed.updateManaged(device.deviceId, 'primary', { mark: true, managed: { protocol: 'ews' } })).toBe(true);
         expect(await stores.managed.updateManaged(device.deviceId, 'primary', { protocol: 'ews', subscriptionId: 'sub-1', dueAt: T0 + HOUR })).toBe(true);
         expect(await mailboxOf(device.deviceId, 'primary')).toMatchObject({ managedProtocol: 'ews', protocol: 'ews', subscriptionId: 'sub-1', dueAt: T0 + HOUR });
-        expect(await stores.managed.updateManaged(device.deviceId, 'gone', { managed: { protocol: 'ews' } })).toBe(false);
+        expect(await stores.managed.updateManaged(device.deviceId, 'gone', { mark: true, managed: { protocol: 'ews' } })).toBe(false);
       });
 
       it('hands a mailbox back: the relay’s fields go in one write that answers what was there, and later writes fail', async () => {

@@ -46,8 +46,8 @@ export class DynamoDbManagedSubscriptions extends DeviceTable implements Managed
       else if (value !== undefined) update.set(attribute, value);
     }
     if (update.isEmpty()) return true;
-    // Marking a mailbox relay-managed (setting its protocol) is the one write that needs no relay-managed mailbox.
-    const condition = typeof changes.managed?.protocol === 'string' ? 'attribute_exists(sk)' : WHILE_RELAY_MANAGED;
+    // Marking a mailbox relay-managed is the one write that needs no relay-managed mailbox.
+    const condition = changes.mark && typeof changes.managed?.protocol === 'string' ? 'attribute_exists(sk)' : WHILE_RELAY_MANAGED;
     try {
       await this.client.send(new UpdateCommand({ TableName: this.tableName, Key: mailboxKey(deviceId, mailboxId), ...update.build(), ConditionExpression: condition }));
       return true;

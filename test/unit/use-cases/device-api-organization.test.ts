@@ -72,7 +72,7 @@ describe('device API in organization mode (contract sections 3 and 8)', () => {
     };
     await putOrg(
       { orgId: 'acme', request: putOrgRequestSchema.parse({ detailedAlerts: 'encrypted', mailServer: { type: 'ews', url: ews.url, username: 'svc', password: 'pw' } }) },
-      { orgs, keyring, readers, policy: { allowLoopback: true }, clearOrgDevices: async () => undefined, now: clock.now },
+      { orgs, keyring, readers, policy: { allowLoopback: true }, clearOrgDevices: async () => undefined, mailServerTypeChanged: async () => undefined, now: clock.now },
     );
   });
 

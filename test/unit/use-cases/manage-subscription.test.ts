@@ -148,6 +148,42 @@ describe('manageSubscription (the dispatcher runs the mail-server work of relay-
     expect(mailbox().managedDeltaLink).toBe('https://graph.example/v1.0/delta?$deltatoken=kept');
   });
 
+  describe('after the org moved to the other kind of mail server', () => {
+    it('makes a Graph subscription in place of the EWS one, and catches up the gap, instead of leaving the mailbox silent', async () => {
+      const box = mailbox() as MailboxRecord & Record<string, unknown>;
+      Object.assign(box, { managedProtocol: 'ews', protocol: 'ews', subscriptionId: 'ews-sub', statusFrequencyMinutes: 30, lastNotificationAt: T0 - 10 * MINUTE });
+      delete box.expiresAt;
+      delete box.managedDeltaLink;
+      const requested: string[] = [];
+      deps.catchUps = { requestCatchUp: async (request) => void requested.push(`${request.trigger}:${request.gapSince}`) };
+
+      expect(await manageSubscription(record({ work: 'keep' }), deps)).toEqual({ action: 'recreated', reason: 'mail-server-type-changed' });
+
+      // Nothing of the old kind is asked of Graph.
+      expect(calls).toEqual(['create']);
+      expect(mailbox()).toMatchObject({ managedProtocol: 'graph', protocol: 'graph', subscriptionId: 'sub-new' });
+      expect(requested).toEqual([`recreated:${T0 - 10 * MINUTE}`]);
+      expect(await reasons()).toEqual(['subscription-recreated:graph:mail-server-type-changed']);
+    });
+
+    it('makes an EWS subscription in place of the Graph one, whatever the queued work was', async () => {
+      const subscribed: string[] = [];
+      const ews = { protocol: 'ews' as const, subscribe: async (target: { callbackUrl: string }) => (subscribed.push(target.callbackUrl), { subscriptionId: 'ews-new' }) };
+      deps.targets = { ...deps.targets, open: async () => ({ address: 'ada@contoso.example', manager: ews }) };
+
+      expect(await manageSubscription(record({ work: 'reauthorize' }), deps)).toEqual({ action: 'recreated', reason: 'mail-server-type-changed' });
+
+      expect(subscribed).toEqual(['https://r/cb/s']);
+      expect(mailbox()).toMatchObject({ managedProtocol: 'ews', protocol: 'ews', subscriptionId: 'ews-new', statusFrequencyMinutes: 30 });
+      expect(mailbox().expiresAt).toBeUndefined();
+      // Graph's cursor means nothing to EWS.
+      expect(mailbox().managedDeltaLink).toBeUndefined();
+      expect(await reasons()).toEqual(['subscription-recreated:ews:mail-server-type-changed']);
+      // From now on the mailbox is kept as an EWS one.
+      expect(await manageSubscription(record({ work: 'keep' }), deps)).toEqual({ action: 'waiting' });
+    });
+  });
+
   it('does nothing for a mailbox the relay does not manage, or one removed', async () => {
     delete (mailbox() as { managedProtocol?: string }).managedProtocol;
     expect(await manageSubscription(record({ work: 'keep' }), deps)).toEqual({ action: 'skipped', reason: 'not-relay-managed' });

@@ -24,6 +24,7 @@ afterAll(() => ews?.close());
 function setup(overrides: Partial<OrgApiHandlerDeps> = {}) {
   const orgs = new InMemoryOrgStore();
   const cleared: string[] = [];
+  const switched: string[] = [];
   let now = Date.parse('2026-12-07T10:00:00Z');
   const deps: OrgApiHandlerDeps = {
     orgs,
@@ -33,6 +34,9 @@ function setup(overrides: Partial<OrgApiHandlerDeps> = {}) {
     resolve: async () => ['52.97.1.2'],
     clearOrgDevices: async (orgId) => {
       cleared.push(orgId);
+    },
+    mailServerTypeChanged: async (orgId, previous) => {
+      switched.push(`${orgId}:from-${previous.mailServer.type}`);
     },
     now: () => now,
     adminTokenSecret: ADMIN_SECRET,
@@ -52,7 +56,7 @@ function setup(overrides: Partial<OrgApiHandlerDeps> = {}) {
     );
     return { status: answer.statusCode, body: answer.body ? JSON.parse(answer.body as string) : undefined, raw: String(answer.body ?? '') };
   };
-  return { call, orgs, cleared, advance: (ms: number) => (now += ms) };
+  return { call, orgs, cleared, switched, advance: (ms: number) => (now += ms) };
 }
 
 const ewsServer = () => ({ type: 'ews', url: ews.url, username: 'svc-relay', password: 'right-password' });
@@ -107,6 +111,17 @@ describe('operator API (contract section 8)', () => {
     expect(answer.status).toBe(400);
     expect(answer.raw).not.toMatch(/"p"|"s"/);
     expect(orgs.orgs.size).toBe(0);
+  });
+
+  it('has the relay’s subscriptions made anew when a PUT changes the mail server’s type, and only then', async () => {
+    const { call, switched } = setup();
+    const graphServer = { type: 'graph', tenantId: 'contoso.onmicrosoft.com', clientId: '11111111-2222-3333-4444-555555555555', clientSecret: 's', graphUrl: 'https://graph.example.com', loginUrl: 'https://login.example.com' };
+    await call('PUT /v1/orgs/{orgId}', 'acme', { body: { mailServer: ewsServer() } });
+    await call('PUT /v1/orgs/{orgId}', 'acme', { body: { detailedAlerts: 'encrypted', mailServer: ewsServer() } });
+    expect(switched).toEqual([]);
+    expect((await call('PUT /v1/orgs/{orgId}', 'acme', { body: { mailServer: graphServer } })).status).toBe(200);
+    expect((await call('PUT /v1/orgs/{orgId}', 'acme', { body: { mailServer: ewsServer() } })).status).toBe(200);
+    expect(switched).toEqual(['acme:from-ews', 'acme:from-graph']);
   });
 
   it('DELETE clears the devices first, then the org; GET then answers 404', async () => {
