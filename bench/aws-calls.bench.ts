@@ -3,6 +3,7 @@ import { api } from '../test/support/device-api.js';
 import { buildCostModel, type CostModel, type FunctionName, type Usage } from './cost-model.js';
 import { PRICES, REFERENCE_WORKLOAD } from './prices.js';
 import type { CounterSnapshot } from './support/aws-call-counter.js';
+import type { MailboxAttributes } from './support/fleet.js';
 import { FLEET_STATUS_FREQUENCY_MINUTES, fleetCallbackUrl, fleetGraphNotificationUrl, fleetMember } from './support/fleet.js';
 import { graphBody, messageItem, postGraph } from '../test/support/graph.js';
 import { startBenchStack, type BenchStack } from './support/local-stack.js';
@@ -57,6 +58,17 @@ export interface AwsCallsResult {
 }
 
 const SCOPE = 'aws-calls';
+
+/**
+ * Every notification is measured on a live subscription in the steady state of its heartbeats. The callback records
+ * a notification only when the stored time is a write interval old (one StatusFrequency and a minute), so of a quiet
+ * mailbox's heartbeats every other one is written: half of the mailboxes were last recorded within the interval (this
+ * notification is not written), half two StatusFrequencies ago (it is).
+ */
+function steadyState(seededAt: number): MailboxAttributes {
+  const frequencyMs = FLEET_STATUS_FREQUENCY_MINUTES * 60_000;
+  return (index) => ({ lastNotificationAt: seededAt - (index % 2 === 0 ? frequencyMs / 2 : 2 * frequencyMs), supervisionState: 'live' });
+}
 const BURST_CONCURRENCY = 20;
 
 export async function runAwsCallsBench(options: { quick: boolean }): Promise<AwsCallsResult> {
@@ -65,7 +77,7 @@ export async function runAwsCallsBench(options: { quick: boolean }): Promise<Aws
   let stopped = false;
   try {
     progress(SCOPE, `seeding ${3 * n} mailboxes`);
-    await stack.seed(3 * n);
+    await stack.seed(3 * n, steadyState(Date.now()));
     const newMailIndexes = range(0, n);
     const heartbeatIndexes = range(n, 2 * n);
     const burstIndexes = range(2 * n, 3 * n);

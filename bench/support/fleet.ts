@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BatchWriteCommand, PutCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { hashSecret } from '../../functions/_lib/device-secrets.js';
-import { ORG_DEVICE_COUNT_SK } from '../../functions/_lib/adapters/table-design.js';
+import { MAILBOX_SK_PREFIX, ORG_DEVICE_COUNT_SK } from '../../functions/_lib/adapters/table-design.js';
 import { GRAPH_NOTIFICATION_PATH_PREFIX, callbackUrl } from '../../functions/_lib/mailbox-endpoints.js';
 import { api } from '../../test/support/device-api.js';
 import { progress } from './progress.js';
@@ -135,8 +135,11 @@ export async function captureFleetTemplate(input: {
   };
 }
 
-/** The template's items rewritten for one member. */
-export function fleetItems(template: FleetTemplate, member: FleetMember): Record<string, unknown>[] {
+/** Attributes to set on one member's mailbox item (its state before the measured notification, say). */
+export type MailboxAttributes = (index: number) => Record<string, unknown>;
+
+/** The template's items rewritten for one member, with `mailbox` set on its mailbox item. */
+export function fleetItems(template: FleetTemplate, member: FleetMember, mailbox: Record<string, unknown> = {}): Record<string, unknown>[] {
   const swaps: Array<[string, string]> = [
     [template.replacements.deviceId, member.deviceId],
     [template.replacements.secretHash, hashSecret(member.deviceSecret)],
@@ -159,7 +162,10 @@ export function fleetItems(template: FleetTemplate, member: FleetMember): Record
   };
   // A due-index shard (if the layout has one) stays the template's: the supervisor that reads it is off in the
   // benchmarks, and nothing on the real-time path reads it.
-  return template.items.map((item) => rewrite(item) as Record<string, unknown>);
+  return template.items.map((item) => {
+    const rewritten = rewrite(item) as Record<string, unknown>;
+    return String(rewritten.sk).startsWith(MAILBOX_SK_PREFIX) ? { ...rewritten, ...mailbox } : rewritten;
+  });
 }
 
 const BATCH_ITEMS = 25;
@@ -174,6 +180,7 @@ export async function seedFleet(input: {
   to: number;
   concurrency?: number;
   scope: string;
+  mailbox?: MailboxAttributes;
 }): Promise<{ seconds: number; items: number }> {
   const started = performance.now();
   const perMember = input.template.items.length;
@@ -189,7 +196,7 @@ export async function seedFleet(input: {
       next = Math.min(input.to, start + membersPerBatch);
       let requests = [];
       for (let index = start; index < next; index++) {
-        for (const item of fleetItems(input.template, fleetMember(input.salt, index))) requests.push({ PutRequest: { Item: item } });
+        for (const item of fleetItems(input.template, fleetMember(input.salt, index), input.mailbox?.(index))) requests.push({ PutRequest: { Item: item } });
       }
       // Unprocessed items are retried; a bounded number of rounds keeps a broken backend from looping forever.
       for (let round = 0; requests.length > 0; round++) {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { startLocalService, type LocalService } from '../../infra/local/service.js';
 import { AwsCallCounter } from './aws-call-counter.js';
-import { captureFleetTemplate, seedFleet, type FleetProtocol, type FleetTemplate } from './fleet.js';
+import { captureFleetTemplate, seedFleet, type FleetProtocol, type FleetTemplate, type MailboxAttributes } from './fleet.js';
 import { progress, sleep } from './progress.js';
 
 /**
@@ -24,7 +24,8 @@ export interface BenchStack {
   salt: string;
   /** Mailboxes seeded so far: fleet indexes 0 .. seeded - 1. */
   seeded: number;
-  seed(to: number): Promise<{ seconds: number }>;
+  /** Seeds members up to `to`; `mailbox` sets attributes of each new member's mailbox item. */
+  seed(to: number, mailbox?: MailboxAttributes): Promise<{ seconds: number }>;
   /** Waits until the event queue holds nothing (visible, in flight or delayed); false on timeout. */
   waitForQueueDrained(timeoutMs: number): Promise<boolean>;
   stop(): Promise<void>;
@@ -62,10 +63,10 @@ export async function startBenchStack(options: { scope: string; countCalls?: boo
       template,
       salt,
       seeded: 0,
-      async seed(to) {
+      async seed(to, mailbox) {
         if (to <= stack.seeded) return { seconds: 0 };
         const result = await AwsCallCounter.runAs('bench', () =>
-          seedFleet({ documentClient, tableName, template, salt, from: stack.seeded, to, scope: options.scope }),
+          seedFleet({ documentClient, tableName, template, salt, from: stack.seeded, to, scope: options.scope, ...(mailbox ? { mailbox } : {}) }),
         );
         stack.seeded = to;
         return { seconds: result.seconds };

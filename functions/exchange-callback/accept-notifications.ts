@@ -4,7 +4,7 @@ import type { CallbackDirectory, DeviceReader, MailboxRecord, SupervisionIndex }
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
 import { hashSecret } from '../_lib/device-secrets.js';
 import { eventKey } from '../_lib/event-keys.js';
-import { lastSeenWriteIntervalMs, supervisionDueAt } from '../../shared/supervision/subscription-state.js';
+import { lastSeenWriteIntervalMs } from '../../shared/supervision/subscription-state.js';
 
 export interface CallbackDeps {
   callbacks: CallbackDirectory;
@@ -130,14 +130,17 @@ function newMailEventKeys(mailbox: MailboxRecord, notifications: InboundNotifica
 }
 
 /**
- * Notifications write `lastNotificationAt` at most every `lastSeenWriteIntervalMs` (a quarter of the StatusFrequency,
- * at most 5 minutes); the supervision's silence threshold allows for that lag. The same write moves the mailbox's due
- * time, so a live subscription never comes up in the supervisor's sweep.
+ * Notifications write `lastNotificationAt` only when the stored one is `lastSeenWriteIntervalMs` old (one
+ * StatusFrequency and a little more), so a quiet mailbox's heartbeats are written every other one; the supervision's
+ * silence threshold allows for that lag. The write never moves the mailbox's due time (an index key): a notification
+ * can only make the subscription more alive, so the supervisor, when the old due time comes, finds it alive and
+ * reschedules it from this time (`run-sweep.ts`), and a mailbox whose device reports its subscription regularly never
+ * comes due at all.
  */
 async function recordLastSeen(mailbox: MailboxRecord, at: number, deps: Pick<CallbackDeps, 'callbacks' | 'logger'>): Promise<void> {
   if (mailbox.lastNotificationAt !== undefined && at - mailbox.lastNotificationAt < lastSeenWriteIntervalMs(mailbox)) return;
   try {
-    await deps.callbacks.touchMailbox(mailbox.deviceId, mailbox.mailboxId, at, supervisionDueAt({ ...mailbox, lastNotificationAt: at }));
+    await deps.callbacks.touchMailbox(mailbox.deviceId, mailbox.mailboxId, at);
   } catch (error) {
     deps.logger.warn('could not record the mailbox last-seen time', { error: error as Error });
   }

@@ -5,7 +5,7 @@ import { intervalPush, MAILBOX_ACTION_PUSH_INTERVAL_MS, resubscribePush } from '
 import type { PushGateway, PushMessage, PushResult } from '../../shared/push/push-gateway.js';
 import { deferredPushOutcome, settlePushResult, type PushOutcome } from '../../shared/push/push-outcome.js';
 import { decideAlert } from '../../shared/rules/alert-rules.js';
-import type { DecisionLog, DeviceReader, DeviceRecord, DeviceRegistry, DueItem, MailboxActionLimit, SupervisionIndex, TokenRetirement } from '../../shared/store/ports.js';
+import type { DecisionLog, DeviceReader, DeviceRecord, DeviceRegistry, DueItem, MailboxActionLimit, MailboxRecord, SupervisionIndex, TokenRetirement } from '../../shared/store/ports.js';
 import { DUE_SHARDS } from '../../shared/store/ports.js';
 import { nextIntervalAt } from '../../shared/supervision/interval-schedule.js';
 import { MANAGED_WORK_LEASE_MS } from '../../shared/supervision/renewal-schedule.js';
@@ -56,13 +56,16 @@ export interface SweepReport {
   intervalSuppressed: number;
   /** Subscription state changes recorded (live -> silent, ...). */
   transitions: number;
-  /** Items that were no longer due when re-read (a heartbeat moved them) or were gone. */
+  /** Items that needed nothing when re-read (alive: heartbeats since; rescheduled from the last one) or were gone. */
   stale: number;
   failed: number;
   /** True when maxItems stopped the sweep before the index was drained. */
   truncated: boolean;
 }
 
+
+/** Due mailboxes read at once: a device and a mailbox each, BatchGetItem's 100 keys. */
+const READ_CHUNK = 50;
 
 /** Retired devices are looked at again this much later (a new push token reactivates them). */
 const RETIRED_RECHECK_MS = 6 * 60 * 60 * 1000;
@@ -76,13 +79,19 @@ const RETIRED_RECHECK_MS = 6 * 60 * 60 * 1000;
  *   every state change is recorded on the mailbox and every request in the decision log;
  * - an interval-mode device gets its background push (unless its alert rules exclude now) and its next slot.
  *
- * Scale, for 1,000,000 mailboxes in a region: a live subscription never becomes due, because each recorded
- * heartbeat (one write per mailbox per 5-30 minutes, done by the callback anyway) moves its due time forward. What is
- * due is only what went silent or nears expiry. If 1% of mailboxes go silent in an hour, that is 10,000 an hour, about
- * 170 per one-minute sweep: 16 index queries (one per shard) plus, per item, one BatchGetItem, one push and two small
- * writes; at 10 in parallel and ~30 ms each, about 0.5 s of work per sweep. A mass failure (Exchange down for all
- * mailboxes) makes all 1,000,000 due at once: with maxItems 10,000 per sweep (about 30 s at 10 in parallel) the
- * backlog drains in 100 minutes, and the per-mailbox retry interval (1 h) keeps drained items from coming back sooner.
+ * Scale, for 1,000,000 mailboxes in a region: heartbeats do not move a mailbox's due time (an index key move is two
+ * write units, and a quiet mailbox sends 48 heartbeats a day); a subscription report does. So a mailbox whose device
+ * reports its subscription more often than its silence threshold (2 x StatusFrequency plus the write lag, 91 minutes
+ * at Exchange's default of 30; the reference workload reports hourly) never comes due while it is live, and one that
+ * reports less often comes due about once per threshold, is found alive and rescheduled from its last recorded
+ * heartbeat: a fiftieth of a BatchGetItem and one write. What is due beyond that is what went silent or nears expiry.
+ * If 1% of mailboxes go silent in an hour, that is 10,000 an hour, about 170 per one-minute sweep: 16 index queries
+ * (one per shard), one BatchGetItem per 50 items, and per item one push and two small writes; at 10 in parallel and
+ * ~30 ms each, about 0.5 s of work per sweep. Were none of the 1,000,000 reporting between renewals, about 11,000
+ * live ones a minute would come due to be rescheduled (one write each, 10 ms: about 11 s per sweep at 10 in
+ * parallel). A mass failure (Exchange down for all mailboxes) makes all 1,000,000 due at once: with maxItems 10,000
+ * per sweep (about 30 s at 10 in parallel) the backlog drains in 100 minutes, and the per-mailbox retry interval (1 h)
+ * keeps drained items from coming back sooner.
  * Interval mode costs one read, one push and one write per device per interval (300-900 s): 100,000 interval devices
  * at 900 s is 111 items a second, about 6,700 per sweep; the schedule spreads them evenly.
  */
@@ -105,20 +114,34 @@ export async function runSupervisorSweep(deps: SupervisorDeps, options: SweepOpt
   }
   report.due = work.length;
 
-  const queue = [...work];
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
-      for (let item = queue.shift(); item; item = queue.shift()) {
-        try {
-          if (item.kind === 'mailbox') await superviseMailbox(item.deviceId, item.mailboxId, now, deps, report);
-          else await runInterval(item.deviceId, now, deps, report);
-        } catch (error) {
-          report.failed++;
-          deps.logger.warn('supervision of an item failed; it stays due', { error: error as Error, kind: item.kind });
+  // In chunks: one batched read of the chunk's mailboxes with their devices, then the chunk's work, so no item is
+  // judged on a read much older than the chunk.
+  for (let start = 0; start < work.length; start += READ_CHUNK) {
+    const chunk = work.slice(start, start + READ_CHUNK);
+    const mailboxes = chunk.filter((item) => item.kind === 'mailbox');
+    let reads: Array<{ device?: DeviceRecord; mailbox?: MailboxRecord }> | undefined;
+    try {
+      reads = mailboxes.length > 0 ? await deps.devices.getDevicesAndMailboxes(mailboxes) : [];
+    } catch (error) {
+      deps.logger.warn('could not read due mailboxes; they stay due', { error: error as Error, mailboxes: mailboxes.length });
+      report.failed += mailboxes.length;
+    }
+    const readOf = new Map(mailboxes.map((item, index) => [item, reads?.[index]]));
+    const queue = reads ? [...chunk] : chunk.filter((item) => item.kind !== 'mailbox');
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
+        for (let item = queue.shift(); item; item = queue.shift()) {
+          try {
+            if (item.kind === 'mailbox') await superviseMailbox({ ...item, ...readOf.get(item) }, now, deps, report);
+            else await runInterval(item.deviceId, now, deps, report);
+          } catch (error) {
+            report.failed++;
+            deps.logger.warn('supervision of an item failed; it stays due', { error: error as Error, kind: item.kind });
+          }
         }
-      }
-    }),
-  );
+      }),
+    );
+  }
   deps.counter.count('SupervisorDue', report.due);
   deps.counter.count('ResubscribeRequested', report.resubscribeRequested);
   deps.counter.count('IntervalPushes', report.intervalPushes);
@@ -137,8 +160,13 @@ async function superviseManagedMailbox(input: { deviceId: string; mailboxId: str
   await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: now + MANAGED_WORK_LEASE_MS });
 }
 
-async function superviseMailbox(deviceId: string, mailboxId: string, now: number, deps: SupervisorDeps, report: SweepReport): Promise<void> {
-  const { device, mailbox } = await deps.devices.getDeviceAndMailbox(deviceId, mailboxId);
+async function superviseMailbox(
+  input: { deviceId: string; mailboxId: string; device?: DeviceRecord; mailbox?: MailboxRecord },
+  now: number,
+  deps: SupervisorDeps,
+  report: SweepReport,
+): Promise<void> {
+  const { deviceId, mailboxId, device, mailbox } = input;
   if (!device || !mailbox) {
     report.stale++;
     return;
@@ -160,7 +188,8 @@ async function superviseMailbox(deviceId: string, mailboxId: string, now: number
     return;
   }
   if (!needsResubscribe(mailbox, now)) {
-    // A heartbeat or a new report moved the subscription on since the index entry was read.
+    // Alive: heartbeats (which leave the due time alone) or a new report since it was scheduled. Rescheduled from
+    // the last sign of life, one write that moves the index key.
     report.stale++;
     await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: supervisionDueAt(mailbox) });
     return;

@@ -84,6 +84,12 @@ export class InMemoryDeviceStore
     return copy({ ...(device ? { device } : {}), ...(mailbox ? { mailbox } : {}) });
   }
 
+  async getDevicesAndMailboxes(
+    mailboxes: ReadonlyArray<{ deviceId: string; mailboxId: string }>,
+  ): Promise<Array<{ device?: DeviceRecord; mailbox?: MailboxRecord }>> {
+    return Promise.all(mailboxes.map(({ deviceId, mailboxId }) => this.getDeviceAndMailbox(deviceId, mailboxId)));
+  }
+
   async findCallback(callbackKey: string): Promise<{ deviceId: string; mailboxId: string } | undefined> {
     const lookup = this.state.callbacks.get(callbackKey);
     return lookup && copy(lookup);
@@ -196,12 +202,9 @@ export class InMemoryDeviceStore
     else mailbox.managedBy = fields.managedBy;
   }
 
-  async touchMailbox(deviceId: string, mailboxId: string, at: number, dueAt?: number): Promise<void> {
+  async touchMailbox(deviceId: string, mailboxId: string, at: number): Promise<void> {
     const mailbox = this.mailbox(deviceId, mailboxId);
-    if (mailbox && (mailbox.lastNotificationAt === undefined || mailbox.lastNotificationAt < at)) {
-      mailbox.lastNotificationAt = at;
-      if (dueAt !== undefined) mailbox.dueAt = dueAt;
-    }
+    if (mailbox && (mailbox.lastNotificationAt === undefined || mailbox.lastNotificationAt < at)) mailbox.lastNotificationAt = at;
   }
 
   async updateMailboxSupervision(deviceId: string, mailboxId: string, changes: MailboxSupervisionChanges): Promise<void> {

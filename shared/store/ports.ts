@@ -93,6 +93,12 @@ export interface DeviceReader {
 
   /** The device and one of its mailboxes, read together (either may be missing). */
   getDeviceAndMailbox(deviceId: string, mailboxId: string): Promise<{ device?: DeviceRecord; mailbox?: MailboxRecord }>;
+
+  /**
+   * `getDeviceAndMailbox` for many mailboxes at once (the supervisor's sweep), in the order asked, as few reads as
+   * the store allows; a device with several of the mailboxes is read once.
+   */
+  getDevicesAndMailboxes(mailboxes: ReadonlyArray<{ deviceId: string; mailboxId: string }>): Promise<Array<{ device?: DeviceRecord; mailbox?: MailboxRecord }>>;
 }
 
 export interface DeviceRegistry {
@@ -168,8 +174,11 @@ export interface CallbackDirectory {
   /** Resolves a callback key (hash of the URL secret) to its mailbox. */
   findCallback(callbackKey: string): Promise<CallbackTarget | undefined>;
 
-  /** Sets `lastNotificationAt` (only ever forward) and, in the same write, the new supervision due time. */
-  touchMailbox(deviceId: string, mailboxId: string, at: number, dueAt?: number): Promise<void>;
+  /**
+   * Sets `lastNotificationAt`, only ever forward. It leaves the due time alone: a notification never makes the
+   * supervisor due sooner, and the sweep reschedules what it finds alive.
+   */
+  touchMailbox(deviceId: string, mailboxId: string, at: number): Promise<void>;
 }
 
 export interface SupervisionIndex {

@@ -13,17 +13,20 @@ export type SubscriptionState = z.infer<typeof subscriptionStateSchema>;
 export const DEFAULT_STATUS_FREQUENCY_MINUTES = 30;
 
 /**
- * The callback records a notification's time at most this often per mailbox (not once per notification), so the
- * stored last-seen time may lag the truth by up to this much. Silence is therefore declared only after
- * 2 x StatusFrequency plus this lag: never too early. The lag is a quarter of the StatusFrequency, at most 5 minutes:
- * every heartbeat of a quiet mailbox is still written (they come once per StatusFrequency), only the notifications of
- * a busy one are thinned, and a 1-minute StatusFrequency is declared silent after 2 min 15 s, not after 7 minutes.
+ * The callback records a notification's time only when the stored one is at least this old, so the stored last-seen
+ * time may lag the truth by up to this much. It is one StatusFrequency plus a slack (a quarter of it, at most a
+ * minute) for heartbeats that arrive a little late: of a quiet mailbox's heartbeats (one per StatusFrequency) every
+ * other one is written, and the one right after a write is not. Silence is therefore declared only after
+ * 2 x StatusFrequency plus this lag: never before the contract's 2 x StatusFrequency without a notification, and at
+ * most 2 x StatusFrequency plus the slack after the first heartbeat that did not come (plus one sweep interval until
+ * the supervisor looks).
  */
-export const LAST_SEEN_WRITE_INTERVAL_MS = 5 * 60 * 1000;
+export const LAST_SEEN_WRITE_SLACK_MS = 60 * 1000;
 
-/** How often the callback writes this mailbox's last-seen time: a quarter of its StatusFrequency, at most 5 minutes. */
+/** How often the callback writes this mailbox's last-seen time: its StatusFrequency plus a quarter of it, at most a minute. */
 export function lastSeenWriteIntervalMs(mailbox: Pick<SupervisedMailbox, 'statusFrequencyMinutes'>): number {
-  return Math.min(LAST_SEEN_WRITE_INTERVAL_MS, statusFrequencyMs(mailbox) / 4);
+  const frequency = statusFrequencyMs(mailbox);
+  return frequency + Math.min(LAST_SEEN_WRITE_SLACK_MS, frequency / 4);
 }
 
 /** Ask for a renewal this long before the subscription expires. */

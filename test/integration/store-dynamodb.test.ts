@@ -103,7 +103,7 @@ describe('DynamoDB adapters: the table as others see it', () => {
     expect(await due(mailboxKey(device.deviceId, 'added'))).toEqual({ dueAt: T0 + 2, dueShard: shard });
     expect(await due(mailboxKey(device.deviceId, 'plain'))).toEqual({ dueAt: undefined, dueShard: undefined });
 
-    await devices.touchMailbox(device.deviceId, 'plain', T0, T0 + 3);
+    await devices.updateMailboxSupervision(device.deviceId, 'plain', { dueAt: T0 + 3 });
     expect(await due(mailboxKey(device.deviceId, 'plain'))).toEqual({ dueAt: T0 + 3, dueShard: shard });
     await devices.setSubscription(device.deviceId, 'plain', { subscriptionId: 's', expiresAt: T0, reportedAt: T0, dueAt: T0 + 4 });
     expect(await due(mailboxKey(device.deviceId, 'plain'))).toEqual({ dueAt: T0 + 4, dueShard: shard });

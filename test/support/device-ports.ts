@@ -22,7 +22,7 @@ import type {
 export type AllDevicePorts = DeviceReader & DeviceRegistry & MailboxRegistry & CallbackDirectory & SupervisionIndex & TokenRetirement & BurstBudget & MailboxActionLimit & PushTokenClaims & DeviceQuota;
 
 const METHODS = {
-  devices: ['getDevice', 'getDeviceWithMailboxes', 'getDeviceAndMailbox'],
+  devices: ['getDevice', 'getDeviceWithMailboxes', 'getDeviceAndMailbox', 'getDevicesAndMailboxes'],
   registry: ['createDevice', 'updateDevice', 'deleteDevice'],
   mailboxes: ['addMailbox', 'removeMailbox', 'setSubscription', 'rotateSecrets'],
   callbacks: ['findCallback', 'touchMailbox'],

@@ -99,6 +99,22 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
         expect(await stores.devices.getDeviceAndMailbox(device.deviceId, 'primary')).toEqual({ device, mailbox: primary });
       });
 
+      it('reads many mailboxes with their devices at once, in the order asked, a device named twice read once', async () => {
+        const { device, mailboxes } = await registered(2);
+        const [primary, second] = mailboxes;
+        const other = await registered();
+
+        const read = await stores.devices.getDevicesAndMailboxes([
+          { deviceId: device.deviceId, mailboxId: second!.mailboxId },
+          { deviceId: other.device.deviceId, mailboxId: 'primary' },
+          { deviceId: device.deviceId, mailboxId: primary!.mailboxId },
+          { deviceId: device.deviceId, mailboxId: 'nope' },
+          { deviceId: uniqueId('dev'), mailboxId: 'primary' },
+        ]);
+        expect(read).toEqual([{ device, mailbox: second }, { device: other.device, mailbox: other.primary }, { device, mailbox: primary }, { device }, {}]);
+        expect(await stores.devices.getDevicesAndMailboxes([])).toEqual([]);
+      });
+
       it('keeps its state apart from the objects callers hold', async () => {
         const { device, primary } = await registered();
         const original = structuredClone(device);
@@ -498,23 +514,19 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
           expect(await last()).toBe(T0 + 1);
         });
 
-        it('writes the due time with a newer notification only, and keeps it when given none', async () => {
+        it('never moves the due time (an index key): the sweep reschedules what it finds alive', async () => {
           const { device } = await registered();
           const mailbox = () => mailboxOf(device.deviceId, 'primary');
+          await stores.devices.updateMailboxSupervision(device.deviceId, 'primary', { dueAt: T0 + HOUR });
 
-          await stores.devices.touchMailbox(device.deviceId, 'primary', T0, T0 + HOUR);
-          expect(await mailbox()).toMatchObject({ lastNotificationAt: T0, dueAt: T0 + HOUR });
-          // A late write of an older heartbeat carries an older due time: neither may win.
-          await stores.devices.touchMailbox(device.deviceId, 'primary', T0 - 1, T0 + HOUR - 1);
-          expect(await mailbox()).toMatchObject({ lastNotificationAt: T0, dueAt: T0 + HOUR });
-          await stores.devices.touchMailbox(device.deviceId, 'primary', T0 + 1);
-          expect(await mailbox()).toMatchObject({ lastNotificationAt: T0 + 1, dueAt: T0 + HOUR });
+          await stores.devices.touchMailbox(device.deviceId, 'primary', T0 + 2 * HOUR);
+          expect(await mailbox()).toMatchObject({ lastNotificationAt: T0 + 2 * HOUR, dueAt: T0 + HOUR });
         });
 
         it('ignores a mailbox that does not exist and creates nothing', async () => {
           const { device } = await registered();
 
-          await stores.devices.touchMailbox(device.deviceId, 'ghost', T0, T0 + HOUR);
+          await stores.devices.touchMailbox(device.deviceId, 'ghost', T0);
           await stores.devices.touchMailbox(uniqueId('dev'), 'primary', T0);
 
           expect((await stores.devices.getDeviceWithMailboxes(device.deviceId))?.mailboxes).toHaveLength(1);
@@ -656,7 +668,7 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
           expect(await mailboxOf(device.deviceId, 'primary')).not.toHaveProperty('dueAt');
         });
 
-        it('indexes what setSubscription, touchMailbox and addMailbox schedule, and forgets what is removed', async () => {
+        it('indexes what setSubscription, updateMailboxSupervision and addMailbox schedule, and forgets what is removed', async () => {
           const e = freshDueEpoch();
           const shard = 12;
           const device = makeDevice({ deviceId: deviceIdInShard(shard), mode: 'interval', dueAt: e + 40 });
@@ -667,7 +679,7 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
           const listed = async () => (await stores.devices.listDue({ shard, now: e + 100, limit: 10 })).items;
 
           await stores.devices.setSubscription(device.deviceId, 'primary', { subscriptionId: 's', expiresAt: T0, reportedAt: T0, dueAt: e + 10 });
-          await stores.devices.touchMailbox(device.deviceId, 'touched', T0, e + 20);
+          await stores.devices.updateMailboxSupervision(device.deviceId, 'touched', { dueAt: e + 20 });
           await stores.devices.addMailbox(makeMailbox(device.deviceId, { mailboxId: 'added', dueAt: e + 30 }), MAX_DELEGATED_MAILBOXES);
           expect(await listed()).toEqual([
             { kind: 'mailbox', deviceId: device.deviceId, mailboxId: 'primary', dueAt: e + 10 },

@@ -9,13 +9,11 @@ export class DynamoDbCallbackDirectory extends DeviceTable implements CallbackDi
     return item && toCallbackTarget(item);
   }
 
-  async touchMailbox(deviceId: string, mailboxId: string, at: number, dueAt?: number): Promise<void> {
-    const update = new UpdateBuilder().set('lastNotificationAt', at);
-    if (dueAt !== undefined) update.dueAt(deviceId, dueAt);
+  async touchMailbox(deviceId: string, mailboxId: string, at: number): Promise<void> {
     await this.updateIgnoringMissing(
       mailboxKey(deviceId, mailboxId),
-      update,
-      // An older timestamp (a late, concurrent write) must not move the time back nor the due time with it.
+      new UpdateBuilder().set('lastNotificationAt', at),
+      // An older timestamp (a late, concurrent write) must not move the time back.
       'attribute_exists(sk) AND (attribute_not_exists(#lastNotificationAt) OR #lastNotificationAt < :lastNotificationAt)',
     );
   }

@@ -1,7 +1,7 @@
 import type { DeviceReader, DeviceRecord, DeviceWithMailboxes, MailboxRecord } from '../../../shared/store/ports.js';
-import { batchGetAll } from './dynamodb-support.js';
+import { batchGetAll, type Item } from './dynamodb-support.js';
 import { DeviceTable, toDevice, toMailbox } from './dynamodb-device-items.js';
-import { META_SK, deviceKey, mailboxKey } from './table-design.js';
+import { META_SK, deviceKey, mailboxKey, type TableKey } from './table-design.js';
 
 /** DeviceReader on the table: strongly consistent reads of the device and mailbox items. */
 export class DynamoDbDeviceReader extends DeviceTable implements DeviceReader {
@@ -20,13 +20,24 @@ export class DynamoDbDeviceReader extends DeviceTable implements DeviceReader {
   }
 
   async getDeviceAndMailbox(deviceId: string, mailboxId: string): Promise<{ device?: DeviceRecord; mailbox?: MailboxRecord }> {
-    const items = await batchGetAll(this.client, this.tableName, [deviceKey(deviceId), mailboxKey(deviceId, mailboxId)], this.options);
-    const result: { device?: DeviceRecord; mailbox?: MailboxRecord } = {};
-    for (const item of items) {
-      if (!this.isLive(item)) continue;
-      if (item.sk === META_SK) result.device = toDevice(item);
-      else result.mailbox = toMailbox(item);
+    const [result] = await this.getDevicesAndMailboxes([{ deviceId, mailboxId }]);
+    return result!;
+  }
+
+  /** One BatchGetItem per 100 keys; a device with several of the mailboxes is one key. */
+  async getDevicesAndMailboxes(
+    mailboxes: ReadonlyArray<{ deviceId: string; mailboxId: string }>,
+  ): Promise<Array<{ device?: DeviceRecord; mailbox?: MailboxRecord }>> {
+    const keys = mailboxes.flatMap(({ deviceId, mailboxId }) => [deviceKey(deviceId), mailboxKey(deviceId, mailboxId)]);
+    const items = new Map<string, Item>();
+    for (const item of await batchGetAll(this.client, this.tableName, keys, this.options)) {
+      if (this.isLive(item)) items.set(`${String(item.pk)}\u0000${String(item.sk)}`, item);
     }
-    return result;
+    const find = (key: TableKey) => items.get(`${key.pk}\u0000${key.sk}`);
+    return mailboxes.map(({ deviceId, mailboxId }) => {
+      const device = find(deviceKey(deviceId));
+      const mailbox = find(mailboxKey(deviceId, mailboxId));
+      return { ...(device ? { device: toDevice(device) } : {}), ...(mailbox ? { mailbox: toMailbox(mailbox) } : {}) };
+    });
   }
 }

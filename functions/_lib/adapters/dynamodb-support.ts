@@ -97,14 +97,18 @@ export async function batchWriteAll(
 
 /**
  * Reads the keys with strongly consistent BatchGetItem, retrying UnprocessedKeys with exponential backoff. Returns
- * the found items in no particular order; throws DependencyUnavailableError when keys stay unprocessed.
+ * the found items in no particular order, each once; throws DependencyUnavailableError when keys stay unprocessed.
+ * A key asked for twice is read once: BatchGetItem refuses a request that names a key twice
+ * (`ValidationException: Provided list of item keys contains duplicates`), which a device with two mailboxes in one
+ * read would otherwise send.
  */
 export async function batchGetAll(
   client: DynamoDBDocumentClient,
   tableName: string,
-  keys: TableKey[],
+  requested: TableKey[],
   options: ResolvedAdapterOptions,
 ): Promise<Item[]> {
+  const keys = [...new Map(requested.map((key) => [`${key.pk}\u0000${key.sk}`, { pk: key.pk, sk: key.sk }])).values()];
   const items: Item[] = [];
   for (let start = 0; start < keys.length; start += BATCH_GET_SIZE) {
     let pending: Record<string, unknown>[] = keys.slice(start, start + BATCH_GET_SIZE);

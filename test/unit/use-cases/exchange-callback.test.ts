@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { acceptNotifications, type CallbackDeps } from '../../../functions/exchange-callback/accept-notifications.js';
 import { readSendNotification } from '../../../shared/ews/inbound.js';
-import { LAST_SEEN_WRITE_INTERVAL_MS } from '../../../shared/supervision/subscription-state.js';
+import { lastSeenWriteIntervalMs } from '../../../shared/supervision/subscription-state.js';
 import { hashSecret } from '../../../functions/_lib/device-secrets.js';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
 import { EwsBodyTooLargeError, EwsDoctypeError, EwsMalformedError } from '../../../shared/ews/ews-errors.js';
@@ -63,19 +63,26 @@ describe('the Exchange callback: reading a SendNotification and accepting it', (
     expect(second!.eventKeys).toEqual(first!.eventKeys);
   });
 
-  it('answers a heartbeat OK without queueing, and writes last-seen at most every 5 minutes', async () => {
+  it('answers a heartbeat OK without queueing, writes last-seen for every other heartbeat, and never moves the due time', async () => {
+    const seen = async () => (await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox;
+    const interval = lastSeenWriteIntervalMs({ statusFrequencyMinutes: 30 });
+    // 30 minutes and one of slack: the heartbeat right after a written one (30 minutes and a few seconds later) is
+    // not written, the next one is.
+    expect(interval).toBe(31 * 60_000);
     expect(await call(statusEventBody('sub-1'))).toBe('OK');
     expect(queue.messages).toHaveLength(0);
-    const seen = async () => (await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox?.lastNotificationAt;
-    expect(await seen()).toBe(T0);
+    expect(await seen()).toMatchObject({ lastNotificationAt: T0, dueAt: T0 + 3_600_000 });
 
-    clock.advance(LAST_SEEN_WRITE_INTERVAL_MS - 1);
+    clock.advance(30 * 60_000 + 5_000);
     await call(statusEventBody('sub-1'));
-    expect(await seen()).toBe(T0);
+    expect((await seen())?.lastNotificationAt).toBe(T0);
+    clock.advance(interval - (30 * 60_000 + 5_000) - 1);
+    await call(statusEventBody('sub-1'));
+    expect((await seen())?.lastNotificationAt).toBe(T0);
 
     clock.advance(1);
     await call(statusEventBody('sub-1'));
-    expect(await seen()).toBe(T0 + LAST_SEEN_WRITE_INTERVAL_MS);
+    expect(await seen()).toMatchObject({ lastNotificationAt: T0 + interval, dueAt: T0 + 3_600_000 });
   });
 
   it('answers Unsubscribe to an unknown secret and stores nothing', async () => {

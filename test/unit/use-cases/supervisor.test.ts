@@ -8,13 +8,15 @@ import { RetryableDeliveryError } from '../../../shared/errors.js';
 import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
 import type { DeviceRecord } from '../../../shared/store/ports.js';
 import { INTERVAL_JITTER_FRACTION, firstIntervalAt } from '../../../shared/supervision/interval-schedule.js';
-import { LAST_SEEN_WRITE_INTERVAL_MS, RESUBSCRIBE_RETRY_MS, supervisionDueAt } from '../../../shared/supervision/subscription-state.js';
+import { RESUBSCRIBE_RETRY_MS, lastSeenWriteIntervalMs, supervisionDueAt } from '../../../shared/supervision/subscription-state.js';
 import { makeDevice } from '../../support/store-fixtures.js';
 import { ManualClock, RecordingCounter, RecordingLogger, RecordingPushGateway } from '../../support/fakes.js';
 
 // Monday 2026-11-23 10:00 UTC.
 const T0 = Date.parse('2026-11-23T10:00:00Z');
 const MINUTE = 60_000;
+/** A StatusFrequency of 30 minutes is silent 2 x 30 minutes after the last recorded notification, plus the write lag. */
+const SILENT_AFTER = 2 * 30 * MINUTE + lastSeenWriteIntervalMs({ statusFrequencyMinutes: 30 });
 
 describe('supervisor sweep', () => {
   let stores: InMemoryStores;
@@ -36,10 +38,9 @@ describe('supervisor sweep', () => {
       dueAt: supervisionDueAt({ ...mailbox!, subscriptionId, expiresAt, statusFrequencyMinutes, subscriptionReportedAt: reportedAt }),
     });
   };
-  const heartbeat = async (mailboxId: string) => {
-    const { mailbox } = await stores.devices.getDeviceAndMailbox('device-1', mailboxId);
-    await stores.devices.touchMailbox('device-1', mailboxId, clock.now(), supervisionDueAt({ ...mailbox!, lastNotificationAt: clock.now() }));
-  };
+  // As the callback records one: the last-seen time only, never the due time.
+  const heartbeat = async (mailboxId: string) => stores.devices.touchMailbox('device-1', mailboxId, clock.now());
+  const dueAtOf = async (mailboxId: string) => (await stores.devices.getDeviceAndMailbox('device-1', mailboxId)).mailbox?.dueAt;
   const resubscribePushes = () => push.sent.filter((s) => (s.message.payload as { action?: string }).action === 'resubscribe');
   const stateOf = async (mailboxId: string) => (await stores.devices.getDeviceAndMailbox('device-1', mailboxId)).mailbox?.supervisionState;
 
@@ -57,14 +58,20 @@ describe('supervisor sweep', () => {
     await reportSubscription('shared', 'sub-s', T0 + 24 * 60 * MINUTE);
   });
 
-  it('finds nothing due while the subscriptions are live', async () => {
-    for (let minute = 0; minute < 120; minute += 30) {
+  it('never pushes while the subscriptions are live: what comes due is found alive and rescheduled from its last heartbeat', async () => {
+    let due = 0;
+    for (let minute = 0; minute < 240; minute += 30) {
       clock.advance(30 * MINUTE);
       await heartbeat('primary');
       await heartbeat('shared');
       const report = await runSupervisorSweep(deps);
-      expect(report.due).toBe(0);
+      expect(report.resubscribeRequested).toBe(0);
+      due += report.due;
+      // Rescheduled to the silence point of the heartbeat just recorded, not to the next sweep.
+      if (report.due > 0) expect(await dueAtOf('primary')).toBe(clock.now() + SILENT_AFTER);
     }
+    // Heartbeats do not move the due time: each mailbox came due about once per silence threshold, not never.
+    expect(due).toBe(2 * 2);
     expect(push.sent).toHaveLength(0);
   });
 
@@ -88,9 +95,9 @@ describe('supervisor sweep', () => {
     await heartbeat('primary');
     await heartbeat('shared');
     // The shared mailbox keeps beating; the primary goes quiet.
-    // Silent after 2 x StatusFrequency (60 min) plus the last-seen write lag (5 min), not a minute earlier.
-    expect(2 * 30 * MINUTE + LAST_SEEN_WRITE_INTERVAL_MS).toBe(65 * MINUTE);
-    for (let step = 0; step < 64; step++) {
+    // Silent after 2 x StatusFrequency (60 min) plus the last-seen write lag (31 min), not a minute earlier.
+    expect(SILENT_AFTER).toBe(91 * MINUTE);
+    for (let step = 0; step < 90; step++) {
       clock.advance(MINUTE);
       if (step % 5 === 0) await heartbeat('shared');
       expect((await runSupervisorSweep(deps)).resubscribeRequested).toBe(0);
@@ -121,7 +128,7 @@ describe('supervisor sweep', () => {
   });
 
   it('asks again after the retry interval when the device does not react', async () => {
-    clock.advance(2 * 30 * MINUTE + LAST_SEEN_WRITE_INTERVAL_MS);
+    clock.advance(SILENT_AFTER);
     await heartbeat('shared');
     await runSupervisorSweep(deps);
     clock.advance(RESUBSCRIBE_RETRY_MS - MINUTE);
@@ -135,7 +142,7 @@ describe('supervisor sweep', () => {
   });
 
   it('asks for each silent mailbox of a device in its own push: the limit is per mailbox, not per device', async () => {
-    clock.advance(2 * 30 * MINUTE + LAST_SEEN_WRITE_INTERVAL_MS);
+    clock.advance(SILENT_AFTER);
     const report = await runSupervisorSweep(deps);
     expect(report.due).toBe(2);
     expect(resubscribePushes().map((p) => (p.message.payload as { mailbox: string }).mailbox).sort()).toEqual(['primary', 'shared']);
@@ -143,7 +150,7 @@ describe('supervisor sweep', () => {
 
   it('holds back a resubscribe push within 5 minutes of another for the same mailbox, records it rate-limited, and pushes after', async () => {
     // A Graph lifecycle event had the dispatcher push `resubscribe` for the primary a minute before it went silent.
-    clock.advance(2 * 30 * MINUTE + LAST_SEEN_WRITE_INTERVAL_MS - MINUTE);
+    clock.advance(SILENT_AFTER - MINUTE);
     expect(await stores.devices.claimMailboxAction('device-1', 'primary', 'resubscribe', clock.now(), MAILBOX_ACTION_PUSH_INTERVAL_MS)).toBe(true);
     clock.advance(MINUTE);
     await runSupervisorSweep(deps);
@@ -158,10 +165,11 @@ describe('supervisor sweep', () => {
     expect(resubscribePushes().map((p) => (p.message.payload as { mailbox: string }).mailbox)).toEqual(['shared', 'primary']);
   });
 
-  it('declares a 1-minute StatusFrequency silent after 2 minutes plus a quarter minute of write lag, not 7 minutes', async () => {
+  it('declares a 1-minute StatusFrequency silent after 2 minutes plus its write lag of 1 minute 15 s, not 30 minutes later', async () => {
     await reportSubscription('primary', 'sub-fast', T0 + 24 * 60 * MINUTE, 1);
     await heartbeat('primary');
-    clock.advance(2 * MINUTE + 14_000);
+    expect(lastSeenWriteIntervalMs({ statusFrequencyMinutes: 1 })).toBe(75_000);
+    clock.advance(3 * MINUTE + 14_000);
     await runSupervisorSweep(deps);
     expect(resubscribePushes()).toHaveLength(0);
     clock.advance(1_000);
@@ -181,7 +189,7 @@ describe('supervisor sweep', () => {
   });
 
   it('keeps an item due when the push must be retried', async () => {
-    clock.advance(2 * 30 * MINUTE + LAST_SEEN_WRITE_INTERVAL_MS);
+    clock.advance(SILENT_AFTER);
     await heartbeat('shared');
     push.answerNext(new RetryableDeliveryError('ServiceUnavailable'));
     expect((await runSupervisorSweep(deps)).resubscribeRequested).toBe(0);
@@ -189,7 +197,7 @@ describe('supervisor sweep', () => {
   });
 
   it('retires the device when APNs says its token is dead', async () => {
-    clock.advance(2 * 30 * MINUTE + LAST_SEEN_WRITE_INTERVAL_MS);
+    clock.advance(SILENT_AFTER);
     push.answerNext({ outcome: 'token-invalid', status: 410, reason: 'Unregistered', timestamp: clock.now() });
     await runSupervisorSweep(deps);
     expect((await stores.devices.getDevice('device-1'))?.status).toBe('retired');
@@ -200,7 +208,7 @@ describe('supervisor sweep', () => {
       const id = `device-live-${i}`;
       await stores.devices.createDevice(device({ deviceId: id }), [{ deviceId: id, mailboxId: 'm', kind: 'primary', callbackKey: `k-${i}`, createdAt: T0, dueAt: T0 + 1e9 }]);
     }
-    clock.advance(2 * 30 * MINUTE + LAST_SEEN_WRITE_INTERVAL_MS);
+    clock.advance(SILENT_AFTER);
     const report = await runSupervisorSweep(deps);
     expect(report.due).toBe(2);
   });
@@ -210,7 +218,7 @@ describe('supervisor sweep', () => {
       const id = `device-silent-${i}`;
       await stores.devices.createDevice(device({ deviceId: id }), [{ deviceId: id, mailboxId: 'm', kind: 'primary', callbackKey: `ks-${i}`, createdAt: T0, dueAt: T0 }]);
     }
-    clock.advance(2 * 30 * MINUTE + LAST_SEEN_WRITE_INTERVAL_MS);
+    clock.advance(SILENT_AFTER);
     const first = await runSupervisorSweep(deps, { maxItems: 10 });
     expect(first).toMatchObject({ due: 10, truncated: true });
     const second = await runSupervisorSweep(deps, { maxItems: 100 });
