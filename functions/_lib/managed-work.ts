@@ -2,7 +2,6 @@ import type { CatchUpRequests, HandedBackMailbox } from '../../shared/org/manage
 import type { GraphSubscriptionManager } from '../../shared/org/subscription-manager.js';
 import { secretHashOf } from './mailbox-endpoints.js';
 import type { EventQueue, ManagedSubscriptionMessage } from '../../shared/queue/queue-messages.js';
-import type { MailboxRecord } from '../../shared/store/ports.js';
 
 /**
  * The relay's own subscription work (contract section 9) as queue messages, for the dispatcher, which does it with
@@ -15,19 +14,6 @@ export function queuedCatchUps(queue: EventQueue): CatchUpRequests {
   return {
     requestCatchUp: ({ deviceId, mailboxId, trigger, gapSince, requestedAt }) =>
       queue.enqueue([{ v: 1, type: 'managed-subscription', deviceId, mailboxId, requestedAt, job: { work: 'catch-up', trigger, gapSince } }]),
-  };
-}
-
-/** What the relay subscribed for a mailbox it managed, as stored; undefined for a mailbox its device managed. */
-export function relaySubscriptionOf(mailbox: MailboxRecord): HandedBackMailbox | undefined {
-  if (mailbox.managedProtocol === undefined) return undefined;
-  return {
-    deviceId: mailbox.deviceId,
-    mailboxId: mailbox.mailboxId,
-    callbackKey: mailbox.callbackKey,
-    protocol: mailbox.managedProtocol,
-    ...(mailbox.subscriptionId === undefined ? {} : { subscriptionId: mailbox.subscriptionId }),
-    ...(mailbox.managedSubscribingSince === undefined ? {} : { subscribingSince: mailbox.managedSubscribingSince }),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { ManagedHandBack, ManagedSecretRotation, ManagedSubscriptionStore } from '../../shared/org/managed-subscription.js';
+import type { ManagedMailboxWrites } from '../../shared/org/managed-subscription.js';
 import type { OrgStore } from '../../shared/org/ports.js';
 import type { DecisionLog, DedupeStore, DevicePorts } from '../../shared/store/ports.js';
 import type { OutcomeCounter, UseCaseLogger } from './powertools.js';
@@ -18,7 +18,7 @@ export interface RelayRuntime {
   /** Organizations (organization mode) as stored in the table. */
   orgs: OrgStore;
   /** The relay's own subscription fields and secrets on mailboxes (contract section 9), written only while it manages them. */
-  managed: Pick<ManagedSubscriptionStore, 'updateManaged'> & ManagedSecretRotation & ManagedHandBack;
+  managed: ManagedMailboxWrites;
   now: () => number;
   random: () => number;
   logger: UseCaseLogger;

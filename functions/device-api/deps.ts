@@ -2,7 +2,7 @@ import type { DecisionLog, DeviceQuota, DeviceReader, DeviceRegistry, MailboxReg
 import type { PushEndpointRegistry } from '../../shared/push/push-gateway.js';
 import type { SecretSource } from '../_lib/secret-cache.js';
 import type { MessageDetailsReaderFactory, OrgKeyring, OrgStore } from '../../shared/org/ports.js';
-import type { ManagedHandBack, ManagedSecretRotation, ManagedSubscriptionStore } from '../../shared/org/managed-subscription.js';
+import type { ManagedMailboxWrites } from '../../shared/org/managed-subscription.js';
 import type { SubscriptionManagerFactory } from '../../shared/org/subscription-manager.js';
 import type { EventQueue } from '../../shared/queue/queue-messages.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
@@ -44,7 +44,7 @@ export interface DeviceApiDeps {
    * the dispatcher does later (deleting a removed mailbox's subscription, catch-ups).
    */
   subscriptionManagers: SubscriptionManagerFactory;
-  managed: Pick<ManagedSubscriptionStore, 'updateManaged'> & ManagedSecretRotation & ManagedHandBack;
+  managed: ManagedMailboxWrites;
   queue: EventQueue;
   logger: UseCaseLogger;
   counter: OutcomeCounter;

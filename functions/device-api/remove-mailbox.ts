@@ -1,7 +1,7 @@
 import { MailboxNotFoundError, PrimaryMailboxRemovalError } from '../../shared/errors.js';
 import type { DeviceRecord } from '../../shared/store/ports.js';
 import type { DeviceApiDeps } from './deps.js';
-import { relaySubscriptionOf } from '../_lib/managed-work.js';
+import { relaySubscriptionOf } from '../../shared/org/managed-subscription.js';
 import { queueDeletions } from './relay-management.js';
 
 /**

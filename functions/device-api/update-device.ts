@@ -1,7 +1,8 @@
 import { deviceSettingsSchema, type DeviceView, type PatchDeviceRequest } from '../../shared/device/device-schemas.js';
 import { applyMergePatch } from '../../shared/device/merge-patch.js';
 import { ConcurrentUpdateError, DeviceNotFoundError, ValidationError } from '../../shared/errors.js';
-import type { DeviceChanges, DeviceRecord } from '../../shared/store/ports.js';
+import type { ManagedSubscriptionMessage } from '../../shared/queue/queue-messages.js';
+import type { DeviceChanges, DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
 import { toFieldIssues } from '../../shared/validation.js';
 import { firstIntervalAt } from '../../shared/supervision/interval-schedule.js';
 import type { PushEndpointRegistry } from '../../shared/push/push-gateway.js';
@@ -13,7 +14,7 @@ import { isReplaced, takePushToken } from './take-push-token.js';
 
 type UpdateDeviceDeps = Pick<
   DeviceApiDeps,
-  'devices' | 'registry' | 'endpoints' | 'now' | 'random' | 'sleep' | 'retirement' | 'pushTokens' | 'deviceQuota' | 'orgs' | 'keyring' | 'readers'
+  'devices' | 'registry' | 'endpoints' | 'now' | 'random' | 'sleep' | 'retirement' | 'pushTokens' | 'deviceQuota' | 'orgs' | 'keyring' | 'readers' | 'queue' | 'logger' | 'counter'
 >;
 type Destination = Parameters<PushEndpointRegistry['register']>[0];
 
@@ -77,7 +78,27 @@ export async function updateDevice(input: { device: DeviceRecord; patch: PatchDe
   }
   const updated = await deps.devices.getDeviceWithMailboxes(device.deviceId);
   if (!updated) throw new DeviceNotFoundError();
+  if (device.status === 'retired' && written.after.status === 'active') await resubscribeReactivated(updated.mailboxes, deps);
   return toDeviceView(updated, deps.now(), await organization.viewPart(updated.mailboxes));
+}
+
+/**
+ * A reactivated device's relay-managed mailboxes get subscriptions again at once (the relay let go of them when the
+ * device was retired): `keep` work for the dispatcher, which subscribes afresh. Best effort: the PATCH stands, and
+ * the supervisor queues the same work when it next looks at such a mailbox (within hours).
+ */
+async function resubscribeReactivated(mailboxes: readonly MailboxRecord[], deps: UpdateDeviceDeps): Promise<void> {
+  const requestedAt = deps.now();
+  const work: ManagedSubscriptionMessage[] = mailboxes
+    .filter((mailbox) => mailbox.managedProtocol !== undefined)
+    .map((mailbox) => ({ v: 1, type: 'managed-subscription', deviceId: mailbox.deviceId, mailboxId: mailbox.mailboxId, requestedAt, job: { work: 'keep' } }));
+  if (work.length === 0) return;
+  try {
+    await deps.queue.enqueue(work);
+  } catch (error) {
+    deps.counter.count('ManagedSubscriptionDeferred', work.length);
+    deps.logger.warn('could not queue the subscriptions of a reactivated device; the supervisor makes them when due', { error: error as Error });
+  }
 }
 
 const timingOf = (deps: UpdateDeviceDeps) => retryTiming({ random: deps.random, ...(deps.sleep ? { sleep: deps.sleep } : {}) });

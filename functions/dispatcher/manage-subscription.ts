@@ -1,10 +1,11 @@
-import { managedSubscriptionOf, type CatchUpRequests, type ManagedMailbox, type ManagedSubscriptionStore } from '../../shared/org/managed-subscription.js';
+import { managedSubscriptionOf, type CatchUpRequests, type ManagedMailbox, type ManagedRelease, type ManagedSubscriptionStore } from '../../shared/org/managed-subscription.js';
 import { MailServerError } from '../../shared/org/ports.js';
 import type { SubscriptionManager } from '../../shared/org/subscription-manager.js';
 import type { ManagedSubscriptionJob, ManagedSubscriptionMessage } from '../../shared/queue/queue-messages.js';
 import type { DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
 import { keepManagedSubscription, type KeepOutcome } from '../supervisor/keep-managed-subscription.js';
 import { deleteGraphSubscriptions } from '../_lib/managed-work.js';
+import { holdsRelaySubscription, releaseRetiredMailbox } from '../_lib/release-retired-mailbox.js';
 import { catchUpMailbox } from './catch-up-mailbox.js';
 import type { DispatcherDeps, DispatchRecord } from './deps.js';
 import { claimantOf } from './event-claims.js';
@@ -33,10 +34,17 @@ export interface ManagedTargets {
 export type ManageSubscriptionDeps = DispatcherDeps & {
   targets: ManagedTargets;
   managed: ManagedSubscriptionStore;
+  /** Lets go of the subscription of a retired device's mailbox instead of keeping it. */
+  release: ManagedRelease;
   catchUps: CatchUpRequests;
 };
 
-export type ManageOutcome = KeepOutcome | { action: 'caught-up'; alerted: number } | { action: 'deleted'; subscriptions: number } | { action: 'skipped'; reason: string };
+export type ManageOutcome =
+  | KeepOutcome
+  | { action: 'caught-up'; alerted: number }
+  | { action: 'deleted'; subscriptions: number }
+  | { action: 'released' }
+  | { action: 'skipped'; reason: string };
 
 export async function manageSubscription(record: DispatchRecord<ManagedSubscriptionMessage>, deps: ManageSubscriptionDeps): Promise<ManageOutcome> {
   const { message } = record;
@@ -47,6 +55,11 @@ export async function manageSubscription(record: DispatchRecord<ManagedSubscript
   const managed = managedSubscriptionOf(mailbox);
   // managedProtocol is set only on mailboxes the relay manages (and cleared when it hands one back).
   if (!managed) return skipped('not-relay-managed', deps);
+  // Work queued before the device was retired (or a lifecycle event since): nothing is kept for a retired device.
+  if (device.status !== 'active') {
+    const released = holdsRelaySubscription(mailbox) && (await releaseRetiredMailbox({ orgId: device.orgId, mailbox }, { ...deps, managed: deps.release }));
+    return released ? { action: 'released' } : skipped('device-retired', deps);
+  }
   const target = await deps.targets.open(device, mailbox);
   if (!target) return skipped('organization-unavailable', deps);
   const view: ManagedMailbox = { ...mailbox, managed };

@@ -62,6 +62,7 @@ export function buildDispatcherDeps(runtime: RelayRuntime, options: DispatcherWi
       subscriptionManagers: subscriptionManagers(options.mailServerPolicy, { budgetMs: DISPATCHER_SUBSCRIPTION_BUDGET_MS }),
     }),
     managed: managedSubscriptionStore({ managed: runtime.managed, publicUrl: options.publicUrl }),
+    release: runtime.managed,
     catchUps: queuedCatchUps(options.queue),
   };
   return { ...deps, manageSubscription: (record) => manageSubscription(record, { ...deps, ...managed }) };

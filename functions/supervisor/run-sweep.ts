@@ -1,4 +1,4 @@
-import { isRelayManaged } from '../../shared/org/managed-subscription.js';
+import { isRelayManaged, type ManagedRelease } from '../../shared/org/managed-subscription.js';
 import type { DecisionOutcome } from '../../shared/device/device-schemas.js';
 import { RetryableDeliveryError } from '../../shared/errors.js';
 import { intervalPush, MAILBOX_ACTION_PUSH_INTERVAL_MS, resubscribePush } from '../../shared/push/apns-payloads.js';
@@ -8,10 +8,11 @@ import { decideAlert } from '../../shared/rules/alert-rules.js';
 import type { DecisionLog, DeviceReader, DeviceRecord, DeviceRegistry, DueItem, MailboxActionLimit, MailboxRecord, SupervisionIndex, TokenRetirement } from '../../shared/store/ports.js';
 import { DUE_SHARDS } from '../../shared/store/ports.js';
 import { nextIntervalAt } from '../../shared/supervision/interval-schedule.js';
-import { MANAGED_WORK_LEASE_MS } from '../../shared/supervision/renewal-schedule.js';
+import { MANAGED_WORK_LEASE_MS, RETIRED_RECHECK_MS } from '../../shared/supervision/renewal-schedule.js';
 import type { EventQueue, ManagedSubscriptionMessage } from '../../shared/queue/queue-messages.js';
 import { needsResubscribe, subscriptionState, supervisionDueAt, type SubscriptionState } from '../../shared/supervision/subscription-state.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
+import { holdsRelaySubscription, releaseRetiredMailbox } from '../_lib/release-retired-mailbox.js';
 
 /** Counted once at the end of every sweep that ran to completion. */
 export const SWEEP_COMPLETED_METRIC = 'SweepCompleted';
@@ -35,6 +36,11 @@ export interface SupervisorDeps {
    * org's service account. Without it such a mailbox is only looked at again later, never pushed.
    */
   managedWork?: EventQueue;
+  /**
+   * Lets go of the relay's subscriptions of a retired device's mailboxes (with `managedWork`, where their deletion is
+   * queued). A retirement makes the device due at once, whichever function retired it.
+   */
+  managed?: ManagedRelease;
 }
 
 export interface SweepOptions {
@@ -66,9 +72,6 @@ export interface SweepReport {
 
 /** Due mailboxes read at once: a device and a mailbox each, BatchGetItem's 100 keys. */
 const READ_CHUNK = 50;
-
-/** Retired devices are looked at again this much later (a new push token reactivates them). */
-const RETIRED_RECHECK_MS = 6 * 60 * 60 * 1000;
 
 /**
  * One supervisor sweep (scheduled every minute on AWS; a timer in `npm start`). It reads only what is due from the
@@ -179,6 +182,8 @@ async function superviseMailbox(
   }
 
   if (device.status !== 'active') {
+    // One the retirement's own visit missed (or a subscription stored after it): let go of it now.
+    if (holdsRelaySubscription(mailbox) && (await releaseRetired(device.orgId, mailbox, deps))) return;
     await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, dueAt: now + RETIRED_RECHECK_MS });
     return;
   }
@@ -221,11 +226,19 @@ async function superviseMailbox(
   await record(deps, deviceId, { at: now, mailbox: mailboxId, outcome: outcome.outcome, reason: outcome.reason });
 }
 
+/**
+ * A device is due for its interval push, or because it was just retired: then the relay lets go of the subscriptions
+ * it keeps for its mailboxes (docs/relay-managed-subscriptions.md, "A retired device").
+ */
 async function runInterval(deviceId: string, now: number, deps: SupervisorDeps, report: SweepReport): Promise<void> {
   const device = await deps.devices.getDevice(deviceId);
   if (!device) {
     report.stale++;
     return;
+  }
+  if (device.status !== 'active') {
+    const found = await deps.devices.getDeviceWithMailboxes(deviceId);
+    for (const mailbox of found?.mailboxes ?? []) if (holdsRelaySubscription(mailbox)) await releaseRetired(device.orgId, mailbox, deps);
   }
   if (device.mode !== 'interval' || device.status !== 'active') {
     report.stale++;
@@ -251,6 +264,12 @@ async function runInterval(deviceId: string, now: number, deps: SupervisorDeps, 
   if (outcome.outcome !== 'pushed' && outcome.outcome !== 'retried') {
     await record(deps, deviceId, { at: now, mailbox: '*', outcome: outcome.outcome, reason: `interval:${outcome.reason}` });
   }
+}
+
+/** False when the supervisor has no means to (no queue or store for it), or the relay no longer managed the mailbox. */
+async function releaseRetired(orgId: string, mailbox: MailboxRecord, deps: SupervisorDeps): Promise<boolean> {
+  if (!deps.managed || !deps.managedWork) return false;
+  return releaseRetiredMailbox({ orgId, mailbox }, { managed: deps.managed, queue: deps.managedWork, now: deps.now, counter: deps.counter });
 }
 
 async function sendBackground(device: DeviceRecord, message: PushMessage, deps: SupervisorDeps): Promise<PushResult | RetryableDeliveryError> {

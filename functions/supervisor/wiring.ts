@@ -17,5 +17,6 @@ export function buildSupervisorDeps(runtime: RelayRuntime, options: Pick<Supervi
     logger: runtime.logger,
     counter: runtime.counter,
     managedWork: options.managedWork,
+    managed: runtime.managed,
   };
 }

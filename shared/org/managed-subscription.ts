@@ -1,4 +1,5 @@
 import * as z from '../zod.js';
+import type { MailboxRecord } from '../store/records.js';
 import { MAIL_SERVER_ERROR_KINDS } from './ports.js';
 
 /**
@@ -138,6 +139,21 @@ export interface ManagedHandBack {
   handBack(deviceId: string, mailboxId: string, input: { dueAt: number; clearManagedBy: boolean }): Promise<HandedBackMailbox | undefined>;
 }
 
+/**
+ * Lets go of the relay's subscription of a mailbox whose device was retired (its token died or a reinstall replaced
+ * it): in one conditional write (while the relay manages the mailbox) the relay's subscription fields and every
+ * `managed*` field but the protocol are removed and the due time set, so the mailbox stays relay-managed and reads
+ * `pending`, nothing renews what the relay had, and a reactivation subscribes it afresh (a new baseline, no catch-up
+ * of the retired days). Answers the subscription it had, for the caller to delete, or undefined when the relay does
+ * not manage the mailbox (or it is gone).
+ */
+export interface ManagedRelease {
+  releaseSubscription(deviceId: string, mailboxId: string, input: { dueAt: number }): Promise<HandedBackMailbox | undefined>;
+}
+
+/** Every write of the relay's own subscription work on a mailbox, as the table's adapter (and its twin) has them. */
+export type ManagedMailboxWrites = Pick<ManagedSubscriptionStore, 'updateManaged'> & ManagedSecretRotation & ManagedHandBack & ManagedRelease;
+
 /** What a hand-back leaves the relay to clean up: the subscription it had (and whether one may be unrecorded). */
 export interface HandedBackMailbox {
   deviceId: string;
@@ -146,6 +162,19 @@ export interface HandedBackMailbox {
   protocol: 'graph' | 'ews';
   subscriptionId?: string;
   subscribingSince?: number;
+}
+
+/** What the relay subscribed for a mailbox it managed, as stored; undefined for a mailbox its device managed. */
+export function relaySubscriptionOf(mailbox: MailboxRecord): HandedBackMailbox | undefined {
+  if (mailbox.managedProtocol === undefined) return undefined;
+  return {
+    deviceId: mailbox.deviceId,
+    mailboxId: mailbox.mailboxId,
+    callbackKey: mailbox.callbackKey,
+    protocol: mailbox.managedProtocol,
+    ...(mailbox.subscriptionId === undefined ? {} : { subscriptionId: mailbox.subscriptionId }),
+    ...(mailbox.managedSubscribingSince === undefined ? {} : { subscribingSince: mailbox.managedSubscribingSince }),
+  };
 }
 
 /** Asks the dispatcher for a catch-up of a Graph mailbox (queued: it pushes, and may take its time). */

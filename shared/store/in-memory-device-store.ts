@@ -130,7 +130,7 @@ export class InMemoryDeviceStore
     ) {
       return false;
     }
-    this.state.devices.set(deviceId, { ...device, status: 'retired', retiredReason: input.reason, updatedAt: input.now });
+    this.state.devices.set(deviceId, { ...device, status: 'retired', retiredReason: input.reason, updatedAt: input.now, dueAt: input.now });
     return true;
   }
 

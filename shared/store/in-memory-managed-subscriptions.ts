@@ -1,4 +1,4 @@
-import { MANAGED_ATTRIBUTES, type HandedBackMailbox, type ManagedHandBack, type ManagedMailboxChanges, type ManagedSecretRotation } from '../org/managed-subscription.js';
+import { MANAGED_ATTRIBUTES, relaySubscriptionOf, type HandedBackMailbox, type ManagedHandBack, type ManagedMailboxChanges, type ManagedRelease, type ManagedSecretRotation } from '../org/managed-subscription.js';
 import { InMemoryStoreState } from './in-memory-store-state.js';
 import type { MailboxRecord } from './records.js';
 
@@ -10,7 +10,7 @@ const DEVICE_SECRET_FIELDS = ['deviceCallbackKey', 'deviceClientStateHash'] as c
  * field set or removed on its own, a mailbox removed or no longer relay-managed is not written (false), the device's
  * secrets are kept by the first rotation and put back by the hand-back, and the callback lookups follow.
  */
-export class InMemoryManagedSubscriptions implements ManagedHandBack, ManagedSecretRotation {
+export class InMemoryManagedSubscriptions implements ManagedHandBack, ManagedSecretRotation, ManagedRelease {
   private readonly state: InMemoryStoreState;
 
   constructor(options?: { state?: InMemoryStoreState }) {
@@ -63,14 +63,19 @@ export class InMemoryManagedSubscriptions implements ManagedHandBack, ManagedSec
     for (const field of [...RELAY_SUBSCRIPTION_FIELDS, ...Object.values(MANAGED_ATTRIBUTES), ...DEVICE_SECRET_FIELDS]) delete fields[field];
     if (input.clearManagedBy) delete mailbox.managedBy;
     mailbox.dueAt = input.dueAt;
-    return {
-      deviceId,
-      mailboxId,
-      callbackKey: previous.callbackKey,
-      protocol: previous.managedProtocol ?? 'graph',
-      ...(previous.subscriptionId === undefined ? {} : { subscriptionId: previous.subscriptionId }),
-      ...(previous.managedSubscribingSince === undefined ? {} : { subscribingSince: previous.managedSubscribingSince }),
-    };
+    return relaySubscriptionOf(previous)!;
+  }
+
+  async releaseSubscription(deviceId: string, mailboxId: string, input: { dueAt: number }): Promise<HandedBackMailbox | undefined> {
+    const mailbox = this.state.mailboxes.get(deviceId)?.get(mailboxId);
+    if (!mailbox?.managedProtocol) return undefined;
+    const previous: MailboxRecord = { ...mailbox };
+    const fields = mailbox as unknown as Record<string, unknown>;
+    for (const field of [...RELAY_SUBSCRIPTION_FIELDS, ...Object.values(MANAGED_ATTRIBUTES)]) {
+      if (field !== MANAGED_ATTRIBUTES.protocol) delete fields[field];
+    }
+    mailbox.dueAt = input.dueAt;
+    return relaySubscriptionOf(previous)!;
   }
 
   /** The mailbox's URLs become those of `callbackKey`: its lookup is written, the old one goes. */
@@ -81,3 +86,4 @@ export class InMemoryManagedSubscriptions implements ManagedHandBack, ManagedSec
     this.state.callbacks.set(callbackKey, { deviceId: mailbox.deviceId, mailboxId: mailbox.mailboxId });
   }
 }
+

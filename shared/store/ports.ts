@@ -195,7 +195,9 @@ export interface SupervisionIndex {
 export interface TokenRetirement {
   /**
    * Retires the device unless its push token changed after `tokenRejectedAt` (APNs' 410 timestamp, or the time of the
-   * rejected request) or it no longer holds `pushToken`. Returns true when this call retired it.
+   * rejected request) or it no longer holds `pushToken`. Returns true when this call retired it. The same write makes
+   * the device due (`now`), so the supervisor lets go of the subscriptions the relay keeps for its mailboxes (contract
+   * section 9), whichever function retired it.
    */
   retireDevice(deviceId: string, input: { pushToken: string; tokenRejectedAt: number; reason: string; now: number }): Promise<boolean>;
 }

@@ -24,6 +24,11 @@ export const MANAGED_GRAPH_LIFETIME_MS = (10_080 - 10) * 60 * 1000;
  * if it is lost (a crash) this is when it is tried again.
  */
 export const MANAGED_WORK_LEASE_MS = 10 * 60 * 1000;
+/**
+ * A mailbox of a retired device is looked at again this much later: nothing is pushed to it or subscribed for it,
+ * and a new push token reactivates it (whose PATCH asks for the relay's subscriptions at once).
+ */
+export const RETIRED_RECHECK_MS = 6 * 60 * 60 * 1000;
 /** Retries after a failed subscribe or renewal: doubling from one minute, at most an hour apart. */
 export const RETRY_BASE_MS = 60 * 1000;
 export const RETRY_MAX_MS = 60 * 60 * 1000;

@@ -9,13 +9,15 @@ import { startPlayedGraph, type PlayedGraph } from '../support/played/played-gra
  * answered by the relay's own callback function while the create is in flight), notifications Graph `missed` are
  * caught up with a delta query (one alert per missed message, none again for what already alerted), a
  * `subscriptionRemoved` is answered with a new subscription, a first subscription that failed is made by the
- * supervisor's retry, and removing a mailbox or deleting the device deletes the relay's subscriptions at Graph.
+ * supervisor's retry, removing a mailbox or deleting the device deletes the relay's subscriptions at Graph, and a
+ * device retired by a reinstall has its subscription deleted until the push token makes it active again.
  */
 const TENANT = 'relay-managed.onmicrosoft.com';
 const CLIENT = '33333333-4444-5555-6666-777777777777';
 const SECRET = 'relay-managed-client-secret';
 const ADA = 'ada@managed.example';
 const GRACE = 'grace@managed.example';
+const LIN = 'lin@managed.example';
 const ORG = 'org-relay-managed';
 const WAIT = 20_000;
 
@@ -43,7 +45,7 @@ describe('relay-managed Graph subscriptions, end to end', () => {
   const mail = (options?: { notify?: boolean }) => graph.deliverMail({ id: `AAMkMail${++mailCount}`, mailbox: ADA, receivedAt: new Date().toISOString() }, options);
 
   beforeAll(async () => {
-    graph = await startPlayedGraph({ tenantId: TENANT, clientId: CLIENT, clientSecret: SECRET, mailboxes: [ADA, GRACE] });
+    graph = await startPlayedGraph({ tenantId: TENANT, clientId: CLIENT, clientSecret: SECRET, mailboxes: [ADA, GRACE, LIN] });
     service = await startLocalService({ port: 0, dataDir: ':memory:', supervisorIntervalMs: 0, visibilityTimeoutSeconds: 5, now: () => Date.now() + ahead });
     const org = await api(service.baseUrl, 'PUT', `/v1/orgs/${ORG}`, {
       token: service.adminToken('e2e-operator'),
@@ -132,5 +134,22 @@ describe('relay-managed Graph subscriptions, end to end', () => {
 
     expect((await api(service.baseUrl, 'DELETE', `/v1/devices/${device.deviceId}`, { token: device.deviceSecret })).status).toBe(204);
     await eventually(() => (graph.subscriptions().length === 0 ? true : undefined), WAIT);
+  });
+
+  it('deletes the subscription of a device a reinstall retired, and subscribes again when its token makes it active', async () => {
+    const token = 'c2'.repeat(32);
+    const register = (mailbox: Record<string, unknown>) => api(service.baseUrl, 'POST', '/v1/devices', { token: service.orgToken(ORG), body: { pushToken: token, mailboxes: [mailbox] } });
+    const old = await register({ id: 'me', kind: 'primary', address: LIN, addressProof: proof(LIN), managedBy: 'relay' });
+    expect(subscriptionOf(LIN)).toHaveLength(1);
+
+    // The app reinstalled: a new registration with the same push token retires the old device.
+    expect((await register({ id: 'me', kind: 'primary' })).status).toBe(201);
+    await service.runSupervisorSweep();
+    await eventually(() => (subscriptionOf(LIN).length === 0 ? true : undefined), WAIT);
+
+    // The old device's app sends its token again: active again, and subscribed again by the relay.
+    const patched = await api(service.baseUrl, 'PATCH', `/v1/devices/${old.body.deviceId}`, { token: old.body.deviceSecret, body: { pushToken: token } });
+    expect(patched.body.status).toBe('active');
+    await eventually(() => (subscriptionOf(LIN).length === 1 ? true : undefined), WAIT);
   });
 });

@@ -11,7 +11,7 @@ import {
   type MailboxRecord,
 } from '../../shared/store/ports.js';
 import type { AllDevicePorts } from './device-ports.js';
-import type { ManagedHandBack, ManagedSecretRotation, ManagedSubscriptionStore } from '../../shared/org/managed-subscription.js';
+import type { ManagedMailboxWrites } from '../../shared/org/managed-subscription.js';
 import { T0, makeDevice, makeMailbox, uniqueId } from './store-fixtures.js';
 
 /** The three storage ports of one implementation, sharing one backing store. */
@@ -20,7 +20,7 @@ export interface StoresUnderTest {
   dedupe: DedupeStore;
   decisions: DecisionLog;
   /** The writes of relay-managed subscriptions (contract section 9) on the same store. */
-  managed: Pick<ManagedSubscriptionStore, 'updateManaged'> & ManagedSecretRotation & ManagedHandBack;
+  managed: ManagedMailboxWrites;
 }
 
 const HOUR = 60 * 60 * 1000;
@@ -228,11 +228,13 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
           });
 
           expect(retired).toBe(true);
+          // Due at once: the supervisor lets go of the relay's subscriptions of its mailboxes.
           expect(await stores.devices.getDevice(device.deviceId)).toEqual({
             ...device,
             status: 'retired',
             retiredReason: 'BadDeviceToken',
             updatedAt: T0 + 7,
+            dueAt: T0 + 7,
           });
         });
 
@@ -941,6 +943,32 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
         await stores.managed.handBack(device.deviceId, 'primary', { dueAt: T0, clearManagedBy: true });
         expect(await mailboxOf(device.deviceId, 'primary')).toMatchObject({ callbackKey: primary.callbackKey });
         expect(await stores.devices.findCallback(primary.callbackKey)).toEqual({ deviceId: device.deviceId, mailboxId: 'primary' });
+      });
+
+      it('lets go of a retired device’s subscription: the relay’s fields go but its protocol, in one write that answers what was there', async () => {
+        const { device, primary } = await relayManaged();
+        await stores.managed.updateManaged(device.deviceId, 'primary', {
+          protocol: 'graph',
+          subscriptionId: 'sub-r',
+          expiresAt: T0 + DAY,
+          subscriptionReportedAt: T0,
+          managed: { renewedAt: T0, deltaLink: 'https://graph.example/delta?$deltatoken=x', gapSince: T0 },
+        });
+
+        expect(await stores.managed.releaseSubscription(device.deviceId, 'primary', { dueAt: T0 + HOUR })).toEqual({
+          deviceId: device.deviceId,
+          mailboxId: 'primary',
+          callbackKey: primary.callbackKey,
+          protocol: 'graph',
+          subscriptionId: 'sub-r',
+        });
+        const mailbox = await mailboxOf(device.deviceId, 'primary');
+        expect(mailbox).toMatchObject({ managedBy: 'relay', managedProtocol: 'graph', callbackKey: primary.callbackKey, dueAt: T0 + HOUR });
+        for (const field of ['protocol', 'subscriptionId', 'expiresAt', 'subscriptionReportedAt', 'managedRenewedAt', 'managedDeltaLink', 'managedGapSince']) {
+          expect(mailbox, field).not.toHaveProperty(field);
+        }
+        await stores.managed.handBack(device.deviceId, 'primary', { dueAt: T0, clearManagedBy: true });
+        expect(await stores.managed.releaseSubscription(device.deviceId, 'primary', { dueAt: T0 })).toBeUndefined();
       });
 
       it('keeps managedBy on a hand-back unless asked, and answers undefined for a mailbox that is gone', async () => {

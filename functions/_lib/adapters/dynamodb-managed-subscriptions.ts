@@ -2,9 +2,11 @@ import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConcurrentUpdateError } from '../../../shared/errors.js';
 import {
   MANAGED_ATTRIBUTES,
+  relaySubscriptionOf,
   type HandedBackMailbox,
   type ManagedHandBack,
   type ManagedMailboxChanges,
+  type ManagedRelease,
   type ManagedSecretRotation,
 } from '../../../shared/org/managed-subscription.js';
 import type { MailboxRecord } from '../../../shared/store/records.js';
@@ -30,7 +32,7 @@ const HAND_BACK_ATTEMPTS = 5;
  * supervisor, a lifecycle event and a catch-up never overwrite each other's fields, and a mailbox removed or handed
  * back meanwhile is not written (the write is refused, and the caller deletes what it made).
  */
-export class DynamoDbManagedSubscriptions extends DeviceTable implements ManagedHandBack, ManagedSecretRotation {
+export class DynamoDbManagedSubscriptions extends DeviceTable implements ManagedHandBack, ManagedSecretRotation, ManagedRelease {
   async updateManaged(deviceId: string, mailboxId: string, changes: ManagedMailboxChanges): Promise<boolean> {
     const update = new UpdateBuilder();
     if (changes.protocol !== undefined) update.set('protocol', changes.protocol);
@@ -119,15 +121,26 @@ export class DynamoDbManagedSubscriptions extends DeviceTable implements Managed
       const mailbox = toMailbox(previous);
       // The relay's own URLs lead nowhere from now on (an EWS subscription on them is answered Unsubscribe, a Graph one 404).
       if (restore && mailbox.callbackKey !== restore.callbackKey) await this.deleteCallback(mailbox);
-      return {
-        deviceId,
-        mailboxId,
-        callbackKey: mailbox.callbackKey,
-        protocol: mailbox.managedProtocol ?? 'graph',
-        ...(mailbox.subscriptionId === undefined ? {} : { subscriptionId: mailbox.subscriptionId }),
-        ...(mailbox.managedSubscribingSince === undefined ? {} : { subscribingSince: mailbox.managedSubscribingSince }),
-      };
+      return relaySubscriptionOf(mailbox);
     }
+  }
+
+  async releaseSubscription(deviceId: string, mailboxId: string, input: { dueAt: number }): Promise<HandedBackMailbox | undefined> {
+    const update = new UpdateBuilder().dueAt(deviceId, input.dueAt);
+    for (const attribute of [...RELAY_SUBSCRIPTION_ATTRIBUTES, ...Object.values(MANAGED_ATTRIBUTES)]) {
+      if (attribute !== MANAGED_ATTRIBUTES.protocol) update.remove(attribute);
+    }
+    let previous: Item | undefined;
+    try {
+      const answer = await this.client.send(
+        new UpdateCommand({ TableName: this.tableName, Key: mailboxKey(deviceId, mailboxId), ...update.build(), ConditionExpression: WHILE_RELAY_MANAGED, ReturnValues: 'ALL_OLD' }),
+      );
+      previous = answer.Attributes as Item | undefined;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return undefined;
+      throw error;
+    }
+    return previous && relaySubscriptionOf(toMailbox(previous));
   }
 
   /** A lookup written for a write that did not happen goes again, unless the mailbox holds its key after all. */

@@ -71,6 +71,7 @@ describe('manageSubscription (the dispatcher runs the mail-server work of relay-
         updateManaged: managed.updateManaged.bind(managed),
         renewEndpoints: async () => ({ callbackUrl: 'https://r/cb/s', notificationUrl: 'https://r/n/s', lifecycleNotificationUrl: 'https://r/l/s', clientState: 'c' }),
       },
+      release: managed,
       catchUps: { requestCatchUp: async () => undefined },
     });
     const box: MailboxRecord = {
@@ -182,6 +183,20 @@ describe('manageSubscription (the dispatcher runs the mail-server work of relay-
       // From now on the mailbox is kept as an EWS one.
       expect(await manageSubscription(record({ work: 'keep' }), deps)).toEqual({ action: 'waiting' });
     });
+  });
+
+  it('keeps nothing for a retired device: work queued for it lets go of the subscription and queues its deletion', async () => {
+    await stores.ports.retirement.retireDevice('device-1', { pushToken: makeDevice().pushToken, tokenRejectedAt: T0, reason: 'Unregistered', now: T0 });
+    expect((await stores.devices.getDevice('device-1'))!.status).toBe('retired');
+
+    expect(await manageSubscription(record({ work: 'recreate', reason: 'removed' }), deps)).toEqual({ action: 'released' });
+
+    expect(calls).toEqual([]);
+    expect((deps.queue as InMemoryEventQueue).messages.map((m) => m.type === 'managed-subscription' && m.job)).toEqual([{ work: 'delete', orgId: 'org-1', subscriptionId: 'sub-1' }]);
+    expect(mailbox()).toMatchObject({ managedProtocol: 'graph' });
+    for (const field of ['subscriptionId', 'expiresAt', 'managedRenewedAt', 'managedDeltaLink']) expect(mailbox(), field).not.toHaveProperty(field);
+    // Nothing left to let go of.
+    expect(await manageSubscription(record({ work: 'keep' }), deps)).toEqual({ action: 'skipped', reason: 'device-retired' });
   });
 
   it('does nothing for a mailbox the relay does not manage, or one removed', async () => {

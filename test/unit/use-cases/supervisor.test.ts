@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { runSupervisorSweep, type SupervisorDeps } from '../../../functions/supervisor/run-sweep.js';
 import { MANAGED_WORK_LEASE_MS } from '../../../shared/supervision/renewal-schedule.js';
 import { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';
+import { InMemoryManagedSubscriptions } from '../../../shared/store/in-memory-managed-subscriptions.js';
 import { DEFAULT_ALERT_SETTINGS } from '../../../shared/device/device-schemas.js';
 import { MAILBOX_ACTION_PUSH_INTERVAL_MS } from '../../../shared/push/apns-payloads.js';
 import { RetryableDeliveryError } from '../../../shared/errors.js';
@@ -89,6 +90,38 @@ describe('supervisor sweep', () => {
     clock.advance(60_000);
     await runSupervisorSweep(deps);
     expect(queued.messages).toHaveLength(1);
+  });
+
+  it('lets go of a retired device’s relay-managed subscriptions at once, whichever function retired it', async () => {
+    const queued = new InMemoryEventQueue();
+    deps = { ...deps, managedWork: queued, managed: new InMemoryManagedSubscriptions({ state: stores.state }) };
+    const DAY = 24 * 60 * MINUTE;
+    Object.assign(stores.state.mailboxes.get('device-1')!.get('primary')!, { managedProtocol: 'graph', protocol: 'graph', subscriptionId: 'graph-sub', expiresAt: T0 + 6 * DAY, managedRenewedAt: T0, dueAt: T0 + 5 * DAY });
+    Object.assign(stores.state.mailboxes.get('device-1')!.get('shared')!, { managedProtocol: 'ews', protocol: 'ews', subscriptionId: 'ews-sub', dueAt: T0 + DAY });
+    // A reinstall: the device API retires the device that held the push token (take-push-token.ts).
+    clock.advance(MINUTE);
+    expect(await stores.ports.retirement.retireDevice('device-1', { pushToken: device().pushToken, tokenRejectedAt: clock.now(), reason: 'replaced-by-new-registration', now: clock.now() })).toBe(true);
+
+    clock.advance(MINUTE);
+    await runSupervisorSweep(deps);
+
+    // Graph's is deleted by the dispatcher; EWS ends its own with the Unsubscribe a retired device's callback gets.
+    expect(queued.messages).toEqual([{ v: 1, type: 'managed-subscription', deviceId: 'device-1', mailboxId: 'primary', requestedAt: clock.now(), job: { work: 'delete', orgId: 'org-1', subscriptionId: 'graph-sub' } }]);
+    for (const mailboxId of ['primary', 'shared']) {
+      const mailbox = stores.state.mailboxes.get('device-1')!.get(mailboxId)!;
+      expect(mailbox.managedProtocol, mailboxId).toBeDefined();
+      expect(mailbox.subscriptionId, mailboxId).toBeUndefined();
+    }
+    expect((await stores.devices.getDevice('device-1'))!.dueAt).toBeUndefined();
+    expect(push.sent).toEqual([]);
+
+    // A subscription stored after that (a renewal that was in flight) goes when its mailbox is next looked at.
+    Object.assign(stores.state.mailboxes.get('device-1')!.get('primary')!, { subscriptionId: 'late-sub', dueAt: clock.now() });
+    await runSupervisorSweep(deps);
+    expect(queued.messages.map((m) => m.type === 'managed-subscription' && m.job)).toEqual([
+      { work: 'delete', orgId: 'org-1', subscriptionId: 'graph-sub' },
+      { work: 'delete', orgId: 'org-1', subscriptionId: 'late-sub' },
+    ]);
   });
 
   it('takes a silent subscription through one resubscribe push back to live', async () => {
