@@ -4,7 +4,7 @@ import type { CallbackDirectory, DeviceReader, MailboxRecord, SupervisionIndex }
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
 import { hashSecret } from '../_lib/device-secrets.js';
 import { eventKey } from '../_lib/event-keys.js';
-import { lastSeenWriteIntervalMs } from '../../shared/supervision/subscription-state.js';
+import { lastSeenWriteIntervalMs, markedSuperseded } from '../../shared/supervision/subscription-state.js';
 
 export interface CallbackDeps {
   callbacks: CallbackDirectory;
@@ -138,7 +138,10 @@ function newMailEventKeys(mailbox: MailboxRecord, notifications: InboundNotifica
  * comes due at all.
  */
 async function recordLastSeen(mailbox: MailboxRecord, at: number, deps: Pick<CallbackDeps, 'callbacks' | 'logger'>): Promise<void> {
-  if (mailbox.lastNotificationAt !== undefined && at - mailbox.lastNotificationAt < lastSeenWriteIntervalMs(mailbox)) return;
+  // The one exception: after a stray notification of an old subscription marked the mailbox superseded, the first
+  // notification of the current one clears the mark at once (rare, so the heartbeats' write budget holds).
+  const throttled = mailbox.lastNotificationAt !== undefined && at - mailbox.lastNotificationAt < lastSeenWriteIntervalMs(mailbox);
+  if (throttled && !markedSuperseded(mailbox)) return;
   try {
     await deps.callbacks.touchMailbox(mailbox.deviceId, mailbox.mailboxId, at);
   } catch (error) {

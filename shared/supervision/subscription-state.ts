@@ -73,13 +73,19 @@ export function silentAt(mailbox: SupervisedMailbox): number {
   return lastSignOfLife(mailbox) + 2 * statusFrequencyMs(mailbox) + lastSeenWriteIntervalMs(mailbox);
 }
 
+/**
+ * Whether the callback's last refusal of another subscription's notification is newer than anything that showed the
+ * current one alive (a notification of it, or the device's report): the mailbox reads `superseded` until then.
+ */
+export function markedSuperseded(mailbox: Pick<SupervisedMailbox, 'supersededAt' | 'lastNotificationAt' | 'subscriptionReportedAt'>): boolean {
+  return mailbox.supersededAt !== undefined && mailbox.supersededAt > (mailbox.lastNotificationAt ?? 0) && mailbox.supersededAt > (mailbox.subscriptionReportedAt ?? 0);
+}
+
 export function subscriptionState(mailbox: SupervisedMailbox, now: number): SubscriptionState {
   if (mailbox.expiresAt !== undefined && mailbox.expiresAt <= now) return 'expired';
   // Graph sends no heartbeats: silence says nothing about a Graph subscription, and it is never `silent`.
   if (mailbox.protocol === 'graph') return mailbox.lastNotificationAt === undefined ? 'pending' : 'live';
-  if (mailbox.supersededAt !== undefined && mailbox.supersededAt > (mailbox.lastNotificationAt ?? 0) && mailbox.supersededAt > (mailbox.subscriptionReportedAt ?? 0)) {
-    return 'superseded';
-  }
+  if (markedSuperseded(mailbox)) return 'superseded';
   if (now >= silentAt(mailbox)) return 'silent';
   return mailbox.lastNotificationAt === undefined ? 'pending' : 'live';
 }

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { acceptNotifications, type CallbackDeps } from '../../../functions/exchange-callback/accept-notifications.js';
 import { readSendNotification } from '../../../shared/ews/inbound.js';
-import { lastSeenWriteIntervalMs } from '../../../shared/supervision/subscription-state.js';
+import { lastSeenWriteIntervalMs, subscriptionState } from '../../../shared/supervision/subscription-state.js';
 import { hashSecret } from '../../../functions/_lib/device-secrets.js';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
 import { EwsBodyTooLargeError, EwsDoctypeError, EwsMalformedError } from '../../../shared/ews/ews-errors.js';
@@ -122,6 +122,23 @@ describe('the Exchange callback: reading a SendNotification and accepting it', (
     ]);
     expect(await call(mixed)).toBe('Unsubscribe');
     expect(queue.messages).toHaveLength(0);
+  });
+
+  it('clears the superseded mark a stray old notification left with the next notification of the current subscription, at once', async () => {
+    const mailbox = async () => (await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox!;
+    expect(await call(statusEventBody('sub-1'))).toBe('OK');
+    clock.advance(60_000);
+    expect(await call(newMailBody('sub-0', [{ itemId: 'stray' }]))).toBe('Unsubscribe');
+    expect(subscriptionState(await mailbox(), clock.now())).toBe('superseded');
+
+    // Well within the last-seen write interval: written all the same, since the mailbox read superseded.
+    clock.advance(60_000);
+    expect(await call(statusEventBody('sub-1'))).toBe('OK');
+    expect(subscriptionState(await mailbox(), clock.now())).toBe('live');
+    // And the heartbeats' write budget holds again from there.
+    clock.advance(60_000);
+    await call(statusEventBody('sub-1'));
+    expect((await mailbox()).lastNotificationAt).toBe(T0 + 120_000);
   });
 
   it('accepts any subscription id while the device has reported none', async () => {
