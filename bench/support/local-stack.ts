@@ -45,10 +45,11 @@ export async function startBenchStack(options: { scope: string; countCalls?: boo
     const tableName = service.backends.tableName;
     const documentClient = service.awsClients.documentClient;
     if (counter) await counter.attach(service.awsClients, tableName);
+    const orgToken = await service.orgToken('bench-org');
     const template = await AwsCallCounter.runAs('bench', () =>
       captureFleetTemplate({
         baseUrl: service.baseUrl,
-        orgToken: service.orgToken('bench-org'),
+        orgToken,
         documentClient,
         tableName,
         subscriptionExpiresAt: Date.now() + SUBSCRIPTION_LIFETIME_MS,

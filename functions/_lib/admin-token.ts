@@ -1,5 +1,5 @@
+import { jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { UnauthorizedError } from '../../shared/errors.js';
-import { signHs256Jwt, verifyHs256Jwt, type JwtClaims } from './hs256-jwt.js';
 
 export const ADMIN_TOKEN_AUDIENCE = 'admin';
 
@@ -24,20 +24,20 @@ export function adminTokenKeys(value: string): string[] {
 }
 
 /**
- * Verifies an operator (admin) token (contract section 2, v2): HS256 only, audience "admin", a non-empty `sub` (the
- * operator's name), `exp` honoured when present. Returns the operator's name.
+ * Verifies an operator (admin) token (contract section 2, v2) with jose: HS256 only, audience "admin", a non-empty
+ * `sub` (the operator's name), `exp` honoured when present. Returns the operator's name.
  *
  * The audience keeps the two token kinds apart even if someone configured the same secret for both: an org token
  * (audience "devices") is refused here, and `verifyOrgToken` refuses an admin token. `secrets` may list the current
  * secret and the previous one, so a rotation does not cut off operators mid-way.
  */
-export function verifyAdminToken(token: string, secrets: string | readonly string[], now: number = Date.now()): string {
+export async function verifyAdminToken(token: string, secrets: string | readonly string[], now: number = Date.now()): Promise<string> {
   const candidates = typeof secrets === 'string' ? [secrets] : secrets;
   let lastError: unknown;
   for (const secret of candidates) {
-    let claims: JwtClaims;
+    let claims: JWTPayload;
     try {
-      claims = verifyHs256Jwt(token, secret, { audience: ADMIN_TOKEN_AUDIENCE, nowSeconds: Math.floor(now / 1000) });
+      ({ payload: claims } = await jwtVerify(token, utf8.encode(secret), { algorithms: ['HS256'], audience: ADMIN_TOKEN_AUDIENCE, currentDate: new Date(now) }));
     } catch (error) {
       lastError = error;
       continue;
@@ -50,10 +50,12 @@ export function verifyAdminToken(token: string, secrets: string | readonly strin
   throw new UnauthorizedError('the admin token is invalid or expired', { cause: lastError });
 }
 
+const utf8 = new TextEncoder();
+
 /** Issues an admin token; used by `npm run admin-token` and tests. */
-export function issueAdminToken(operator: string, secret: string, options: { expiresInSeconds?: number } = {}): string {
-  return signHs256Jwt({ sub: operator, aud: ADMIN_TOKEN_AUDIENCE }, secret, {
-    nowSeconds: Math.floor(Date.now() / 1000),
-    ...(options.expiresInSeconds === undefined ? {} : { expiresInSeconds: options.expiresInSeconds }),
-  });
+export async function issueAdminToken(operator: string, secret: string, options: { expiresInSeconds?: number } = {}): Promise<string> {
+  const issuedAt = Math.floor(Date.now() / 1000);
+  const jwt = new SignJWT({}).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt(issuedAt).setAudience(ADMIN_TOKEN_AUDIENCE).setSubject(operator);
+  if (options.expiresInSeconds !== undefined) jwt.setExpirationTime(issuedAt + options.expiresInSeconds);
+  return jwt.sign(utf8.encode(secret));
 }

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import * as z from '../../shared/zod.js';
 import { UnauthorizedError } from '../../shared/errors.js';
-import { decodeJwt, JwtVerificationError, signHs256Jwt, verifyHs256Jwt, type JwtClaims } from './hs256-jwt.js';
+import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 
 export const ORG_TOKEN_AUDIENCE = 'devices';
 
@@ -55,36 +55,33 @@ function keysOf(secret: string | OrgTokenKeys): OrgTokenKeys {
 }
 
 /**
- * Verifies an organization token (contract section 2): HS256 only (so `none` and RS/HS confusion are refused),
- * audience "devices", a non-empty `sub`, `exp` honoured when present (and not required: the contract makes it
- * optional). Signed with the current or the previous key. A `kid` of `org-v<n>` selects the organization's derived key
- * and must name its current generation; a token without `kid` is accepted only for an organization never revoked.
+ * Verifies an organization token (contract section 2) with jose: HS256 only (so `none` and RS/HS confusion are
+ * refused), audience "devices", a non-empty `sub`, `exp` honoured when present (and not required: the contract makes
+ * it optional). Signed with the current or the previous key. A `kid` of `org-v<n>` selects the organization's derived
+ * key and must name its current generation; a token without `kid` is accepted only for an organization never revoked.
  * Returns the organization id.
  */
-export function verifyOrgToken(token: string, secret: string | OrgTokenKeys, now: number = Date.now()): string {
+export async function verifyOrgToken(token: string, secret: string | OrgTokenKeys, now: number = Date.now()): Promise<string> {
   const keys = keysOf(secret);
-  const decoded = decodeJwt(token);
-  const kid = decoded?.header.kid;
-  const claimedOrg = decoded?.payload.sub;
+  const kid = headerKid(token);
+  const claimedOrg = claimedSubject(token);
   const generation = kid === undefined ? undefined : Number(typeof kid === 'string' ? (KID.exec(kid)?.[1] ?? NaN) : NaN);
   if (generation !== undefined && (Number.isNaN(generation) || typeof claimedOrg !== 'string')) {
     throw new UnauthorizedError('the organization token is invalid or expired');
   }
 
-  let claims: JwtClaims | undefined;
+  let claims: JWTPayload | undefined;
   let failure: unknown;
   for (const candidate of [keys.current, keys.previous]) {
     if (candidate === undefined) continue;
     try {
-      claims = verifyHs256Jwt(token, generation === undefined ? candidate : derivedKey(candidate, claimedOrg as string, generation), {
-        audience: ORG_TOKEN_AUDIENCE,
-        nowSeconds: Math.floor(now / 1000),
-      });
+      const key = generation === undefined ? utf8.encode(candidate) : derivedKey(candidate, claimedOrg as string, generation);
+      ({ payload: claims } = await jwtVerify(token, key, { algorithms: ['HS256'], audience: ORG_TOKEN_AUDIENCE, currentDate: new Date(now) }));
       break;
     } catch (error) {
       failure ??= error;
       // An expired or wrong-audience token signed with this key is refused, not tried with the other key.
-      if (!(error instanceof JwtVerificationError) || error.failure !== 'signature') break;
+      if (!(error instanceof errors.JWSSignatureVerificationFailed)) break;
     }
   }
   if (claims === undefined) throw new UnauthorizedError('the organization token is invalid or expired', { cause: failure });
@@ -98,19 +95,42 @@ export function verifyOrgToken(token: string, secret: string | OrgTokenKeys, now
   return claims.sub;
 }
 
+const utf8 = new TextEncoder();
+
+/** The `kid` of a token's header, read before the signature is checked (it selects the key); undefined if unreadable. */
+function headerKid(token: string): unknown {
+  try {
+    return decodeProtectedHeader(token).kid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `sub` a token claims, read before the signature is checked (it derives the key); undefined if unreadable. */
+function claimedSubject(token: string): unknown {
+  try {
+    return decodeJwt(token).sub;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Issues an organization token; used by `npm run org-token`, `npm start` and tests. With `generation` (the CLI always
  * gives one) the token carries `kid: org-v<n>` and is signed with the organization's derived key, so it can be revoked
  * alone; without, it has the contract's plain form, signed with the key itself.
  */
-export function issueOrgToken(orgId: string, secret: string | OrgTokenKeys, options: { expiresInSeconds?: number; generation?: number } = {}): string {
+export async function issueOrgToken(orgId: string, secret: string | OrgTokenKeys, options: { expiresInSeconds?: number; generation?: number } = {}): Promise<string> {
   const keys = keysOf(secret);
-  const key = options.generation === undefined ? keys.current : derivedKey(keys.current, orgId, options.generation);
-  return signHs256Jwt({ sub: orgId, aud: ORG_TOKEN_AUDIENCE }, key, {
-    nowSeconds: Math.floor(Date.now() / 1000),
-    ...(options.generation === undefined ? {} : { keyId: `org-v${options.generation}` }),
-    ...(options.expiresInSeconds === undefined ? {} : { expiresInSeconds: options.expiresInSeconds }),
-  });
+  const key = options.generation === undefined ? utf8.encode(keys.current) : derivedKey(keys.current, orgId, options.generation);
+  const issuedAt = Math.floor(Date.now() / 1000);
+  const jwt = new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT', ...(options.generation === undefined ? {} : { kid: `org-v${options.generation}` }) })
+    .setIssuedAt(issuedAt)
+    .setAudience(ORG_TOKEN_AUDIENCE)
+    .setSubject(orgId);
+  if (options.expiresInSeconds !== undefined) jwt.setExpirationTime(issuedAt + options.expiresInSeconds);
+  return jwt.sign(key);
 }
 
 /** The generation the CLI issues for an organization: its current one. */

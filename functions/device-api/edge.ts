@@ -33,7 +33,7 @@ async function routeDeviceApi(event: HttpEvent, deps: DeviceApiDeps): Promise<Ht
   if (route === 'POST /v1/devices') {
     const token = bearerToken(event);
     const secret = typeof deps.orgTokenSecret === 'string' ? deps.orgTokenSecret : await deps.orgTokenSecret();
-    const orgId = verifyOrgToken(token, secret, deps.now());
+    const orgId = await verifyOrgToken(token, secret, deps.now());
     const request = parseJsonBody(event, registerDeviceRequestSchema);
     return json(201, await registerDevice({ orgId, request }, deps));
   }

@@ -22,7 +22,7 @@ export function createOrgApiHandler(deps: OrgApiHandlerDeps): HttpHandler {
 
 async function routeOrgApi(event: HttpEvent, deps: OrgApiHandlerDeps): Promise<HttpResult> {
   const secret = typeof deps.adminTokenSecret === 'string' ? deps.adminTokenSecret : await deps.adminTokenSecret();
-  verifyAdminToken(bearerToken(event), adminTokenKeys(secret), deps.now());
+  await verifyAdminToken(bearerToken(event), adminTokenKeys(secret), deps.now());
   const parsedOrgId = orgIdSchema.safeParse(event.pathParameters?.orgId);
   if (!parsedOrgId.success) throw new OrgNotFoundError();
   const orgId = parsedOrgId.data;

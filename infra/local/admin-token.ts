@@ -16,4 +16,4 @@ if (expiresInSeconds !== undefined && !(Number.isInteger(expiresInSeconds) && ex
 }
 const secret = process.env.ADMIN_TOKEN_SECRET;
 if (!secret) console.error('warning: ADMIN_TOKEN_SECRET is not set; signing with the fixed local default.');
-console.log(issueAdminToken(operator, secret || LOCAL_ADMIN_TOKEN_SECRET, expiresInSeconds === undefined ? {} : { expiresInSeconds }));
+console.log(await issueAdminToken(operator, secret || LOCAL_ADMIN_TOKEN_SECRET, expiresInSeconds === undefined ? {} : { expiresInSeconds }));

@@ -29,7 +29,7 @@ if (expiresInSeconds !== undefined && !(Number.isInteger(expiresInSeconds) && ex
 const secret = process.env.ORG_TOKEN_SECRET || LOCAL_ORG_TOKEN_SECRET;
 if (!process.env.ORG_TOKEN_SECRET) console.error('warning: ORG_TOKEN_SECRET is not set; signing with the fixed local default.');
 const generation = currentGeneration(secret, orgId);
-console.log(issueOrgToken(orgId, secret, { generation, ...(expiresInSeconds === undefined ? {} : { expiresInSeconds }) }));
+console.log(await issueOrgToken(orgId, secret, { generation, ...(expiresInSeconds === undefined ? {} : { expiresInSeconds }) }));
 console.error(
   expiresInSeconds === undefined
     ? `organization ${orgId}, kid org-v${generation}: never expires (revoke by raising its generation)`

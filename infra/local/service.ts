@@ -107,9 +107,9 @@ export interface LocalService {
   runSupervisorSweep(): Promise<SweepReport>;
   /** The service's own AWS clients, e.g. to count calls with a middleware (`npm run bench`). */
   awsClients: AwsClients;
-  orgToken(orgId: string): string;
+  orgToken(orgId: string): Promise<string>;
   /** An operator token for the org API (`npm run admin-token` does the same). */
-  adminToken(operator: string): string;
+  adminToken(operator: string): Promise<string>;
   /** Where organizations' secrets are kept, for the startup message (never the key). */
   orgSecretsKeptWith: string;
   stop(): Promise<void>;

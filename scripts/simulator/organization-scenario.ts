@@ -18,7 +18,7 @@ import { sleep } from './concurrency.js';
 export interface OrganizationScenarioOptions {
   baseUrl: string;
   adminToken: string;
-  orgToken: (orgId: string) => string;
+  orgToken: (orgId: string) => Promise<string>;
   pushes: () => Promise<ObservedPush[] | undefined>;
   ews: PlayedEws;
   ewsCredentials: { username: string; password: string };
@@ -177,7 +177,7 @@ export async function runOrganizationScenario(options: OrganizationScenarioOptio
       const proof = org.addMessage(mailbox, { name: 'Proof', address: 'proof@example.com' }, 'proof of access');
       const pushToken = randomBytes(32).toString('hex');
       const answer = expectStatus(
-        await call(baseUrl, 'POST', '/v1/devices', options.orgToken(org.orgId), {
+        await call(baseUrl, 'POST', '/v1/devices', await options.orgToken(org.orgId), {
           pushToken,
           apnsEnvironment: 'sandbox',
           mailboxes: [{ id: 'inbox', kind: 'primary', address: mailbox, addressProof: { messageId: proof } }],

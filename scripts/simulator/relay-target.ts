@@ -16,7 +16,7 @@ export interface RelayTarget {
   /** An operator token (organization mode); only for the in-process relay, whose admin secret is known. */
   adminToken?: string;
   /** Organization tokens of other orgs; only for the in-process relay. */
-  orgTokenFor?: (orgId: string) => string;
+  orgTokenFor?: (orgId: string) => Promise<string>;
   /** What reached the APNs sandbox so far, or undefined when pushes go to a real APNs server the relay was pointed at. */
   pushes(): Promise<ObservedPush[] | undefined>;
   stop(): Promise<void>;
@@ -36,8 +36,8 @@ export async function startInProcessRelay(organizationId: string): Promise<Relay
   return {
     kind: 'in-process',
     baseUrl: service.baseUrl,
-    orgToken: service.orgToken(organizationId),
-    adminToken: service.adminToken('simulator'),
+    orgToken: await service.orgToken(organizationId),
+    adminToken: await service.adminToken('simulator'),
     orgTokenFor: (orgId) => service.orgToken(orgId),
     pushes: async () =>
       service.apnsSandbox?.pushes().map(({ at, token, headers, payload, status, reason }) => ({ at, token, headers, payload, status, ...(reason ? { reason } : {}) })),

@@ -8,7 +8,7 @@ describe('device API on the local stack', () => {
 
   const register = async () => {
     const answer = await api(service.baseUrl, 'POST', '/v1/devices', {
-      token: service.orgToken('org-device-api'),
+      token: await service.orgToken('org-device-api'),
       body: { pushToken: PUSH_TOKEN_A, mailboxes: [{ id: 'me', kind: 'primary' }] },
     });
     expect(answer.status).toBe(201);

@@ -26,7 +26,7 @@ describe('Graph change notifications, end to end', () => {
   beforeAll(async () => {
     service = await startLocalService({ port: 0, dataDir: ':memory:', supervisorIntervalMs: 0 });
     const registered = await api(service.baseUrl, 'POST', '/v1/devices', {
-      token: service.orgToken('org-graph'),
+      token: await service.orgToken('org-graph'),
       body: { pushToken: PUSH_TOKEN_A, mailboxes: [{ id: 'me', kind: 'primary' }] },
     });
     expect(registered.status).toBe(201);

@@ -80,7 +80,7 @@ describe('npm start', () => {
     expect(output()).toContain('warning: ORG_TOKEN_SECRET is not set');
     expect(output()).toContain(`APNs sandbox:`);
     const registered = await api(baseUrl, 'POST', '/v1/devices', {
-      token: issueOrgToken('org-start', LOCAL_ORG_TOKEN_SECRET),
+      token: await issueOrgToken('org-start', LOCAL_ORG_TOKEN_SECRET),
       body: { pushToken: PUSH_TOKEN_A, mailboxes: [{ id: 'me', kind: 'primary' }] },
     });
     expect(registered.status).toBe(201);
@@ -115,12 +115,12 @@ describe('npm start', () => {
       expect(output()).toContain('warning: APNS_URL is set without APNS_KEY_ID, APNS_TEAM_ID, APNS_PRIVATE_KEY');
       expect(output()).toContain('callback URLs start with https://relay.example.test/base/v1/callbacks/\n');
       const refused = await api(baseUrl, 'POST', '/v1/devices', {
-        token: issueOrgToken('org-start', LOCAL_ORG_TOKEN_SECRET),
+        token: await issueOrgToken('org-start', LOCAL_ORG_TOKEN_SECRET),
         body: { pushToken: PUSH_TOKEN_A, mailboxes: [{ id: 'me', kind: 'primary' }] },
       });
       expect(refused.status).toBe(401);
       const registered = await api(baseUrl, 'POST', '/v1/devices', {
-        token: issueOrgToken('org-start', 'a-secret-only-this-test-knows'),
+        token: await issueOrgToken('org-start', 'a-secret-only-this-test-knows'),
         body: { pushToken: PUSH_TOKEN_A, mailboxes: [{ id: 'me', kind: 'primary' }] },
       });
       expect(registered.status).toBe(201);

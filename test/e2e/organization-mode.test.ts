@@ -54,7 +54,7 @@ describe('organization mode end to end, with the privacy scan', () => {
       });
       report = await runOrganizationScenario({
         baseUrl: service.baseUrl,
-        adminToken: service.adminToken('e2e-operator'),
+        adminToken: await service.adminToken('e2e-operator'),
         orgToken: (orgId) => service.orgToken(orgId),
         pushes: async () => service.apnsSandbox!.pushes(),
         ews,

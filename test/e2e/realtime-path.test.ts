@@ -21,7 +21,7 @@ describe('real-time path, end to end', () => {
   beforeAll(async () => {
     service = await startLocalService({ port: 0, dataDir: ':memory:', supervisorIntervalMs: 0 });
     const registered = await api(service.baseUrl, 'POST', '/v1/devices', {
-      token: service.orgToken('org-e2e'),
+      token: await service.orgToken('org-e2e'),
       body: { pushToken: PUSH_TOKEN_A, mailboxes: [{ id: 'inbox-primary', kind: 'primary' }] },
     });
     expect(registered.status).toBe(201);

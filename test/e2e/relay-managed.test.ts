@@ -48,7 +48,7 @@ describe('relay-managed Graph subscriptions, end to end', () => {
     graph = await startPlayedGraph({ tenantId: TENANT, clientId: CLIENT, clientSecret: SECRET, mailboxes: [ADA, GRACE, LIN] });
     service = await startLocalService({ port: 0, dataDir: ':memory:', supervisorIntervalMs: 0, visibilityTimeoutSeconds: 5, now: () => Date.now() + ahead });
     const org = await api(service.baseUrl, 'PUT', `/v1/orgs/${ORG}`, {
-      token: service.adminToken('e2e-operator'),
+      token: await service.adminToken('e2e-operator'),
       body: { detailedAlerts: 'off', mailServer: { type: 'graph', tenantId: TENANT, clientId: CLIENT, clientSecret: SECRET, graphUrl: graph.graphUrl, loginUrl: graph.loginUrl, scope: graph.scope } },
     });
     expect(org.status).toBe(200);
@@ -61,7 +61,7 @@ describe('relay-managed Graph subscriptions, end to end', () => {
 
   it('subscribes at registration, after answering Graph’s validation of both of its URLs', async () => {
     const answer = await api(service.baseUrl, 'POST', '/v1/devices', {
-      token: service.orgToken(ORG),
+      token: await service.orgToken(ORG),
       body: { pushToken: PUSH_TOKEN_B, mailboxes: [{ id: 'me', kind: 'primary', address: ADA, addressProof: proof(ADA), managedBy: 'relay' }] },
     });
     expect(answer.status).toBe(201);

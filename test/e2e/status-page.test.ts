@@ -39,7 +39,7 @@ describe('status page, in a headless browser', () => {
   beforeAll(async () => {
     service = await startLocalService({ port: 0, dataDir: ':memory:', supervisorIntervalMs: 0 });
     const registered = await api(service.baseUrl, 'POST', '/v1/devices', {
-      token: service.orgToken(ORG_ID),
+      token: await service.orgToken(ORG_ID),
       body: { pushToken: PUSH_TOKEN_B, timeZone: 'Europe/Zurich', mailboxes: [{ id: 'inbox-primary', kind: 'primary' }] },
     });
     expect(registered.status).toBe(201);
@@ -231,7 +231,7 @@ describe('status page, in a headless browser', () => {
 
   it('says when the scan stopped at its device limit, showing whole devices only', async () => {
     const second = await api(service.baseUrl, 'POST', '/v1/devices', {
-      token: service.orgToken('org-second'),
+      token: await service.orgToken('org-second'),
       body: { pushToken: 'c'.repeat(64), mailboxes: [{ id: 'inbox', kind: 'primary' }] },
     });
     expect(second.status).toBe(201);
@@ -255,7 +255,7 @@ describe('status page, in a headless browser', () => {
 
   it('shows who keeps each subscription and, for the relay, its expiry, last renewal and failures', async () => {
     const registered = await api(service.baseUrl, 'POST', '/v1/devices', {
-      token: service.orgToken('org-relay'),
+      token: await service.orgToken('org-relay'),
       body: { pushToken: 'd'.repeat(64), mailboxes: [{ id: 'relay-box', kind: 'primary' }] },
     });
     expect(registered.status).toBe(201);
@@ -297,7 +297,7 @@ describe('status snapshot paging and filters', () => {
       const ids: string[] = [];
       for (let i = 0; i < 23; i++) {
         const registered = await api(service.baseUrl, 'POST', '/v1/devices', {
-          token: service.orgToken(i < 3 ? 'org-small' : 'org-large'),
+          token: await service.orgToken(i < 3 ? 'org-small' : 'org-large'),
           body: { pushToken: (i + 16).toString(16).padStart(2, '0').repeat(32), mailboxes: [{ id: `box-${i}`, kind: 'primary' }] },
         });
         expect(registered.status).toBe(201);

@@ -30,7 +30,7 @@ describe('subscription supervision, interval mode and bursts, end to end', () =>
     // two-core CI machine (2 s was not: a dispatch lagging past the window opens a second one, with its own budget).
     service = await startLocalService({ port: 0, dataDir: ':memory:', now, supervisorIntervalMs: 0, alertBudget: { windowMs: 8_000, maxPerWindow: 3 }, random: () => 0.5 });
     const registered = await api(service.baseUrl, 'POST', '/v1/devices', {
-      token: service.orgToken('org-supervision'),
+      token: await service.orgToken('org-supervision'),
       body: { pushToken: PUSH_TOKEN_B, mailboxes: [{ id: 'inbox', kind: 'primary' }] },
     });
     device = { deviceId: registered.body.deviceId, deviceSecret: registered.body.deviceSecret, callbackUrl: registered.body.mailboxes[0].callbackUrl };

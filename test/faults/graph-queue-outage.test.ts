@@ -33,7 +33,7 @@ describe('a Graph batch while the queue refuses work', () => {
     service = await startLocalService({ port: 0, dataDir: ':memory:', supervisorIntervalMs: 0 });
     faults = new AwsFaultInjector('sqs').attach(service.awsClients.sqs);
     const registered = await api(service.baseUrl, 'POST', '/v1/devices', {
-      token: service.orgToken('org-graph-faults'),
+      token: await service.orgToken('org-graph-faults'),
       body: { pushToken: PUSH_TOKEN_A, mailboxes: [{ id: 'me', kind: 'primary' }] },
     });
     ({ deviceId, deviceSecret } = registered.body);

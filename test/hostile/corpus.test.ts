@@ -39,7 +39,7 @@ describe('the shared corpus on the Exchange callback', () => {
   beforeAll(async () => {
     service = await startLocalService({ port: 0, dataDir: ':memory:', supervisorIntervalMs: 0 });
     const registered = await api(service.baseUrl, 'POST', '/v1/devices', {
-      token: service.orgToken('org-corpus'),
+      token: await service.orgToken('org-corpus'),
       body: { pushToken: PUSH_TOKEN_A, mailboxes: [{ id: 'inbox', kind: 'primary' }] },
     });
     callbackUrl = registered.body.mailboxes[0].callbackUrl;

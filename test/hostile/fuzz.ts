@@ -236,7 +236,7 @@ export async function fuzzCallback(options: CallbackFuzzOptions): Promise<FuzzRe
   const service = await startLocalService({ port: 0, dataDir: ':memory:', supervisorIntervalMs: 0 });
   try {
     const registered = await api(service.baseUrl, 'POST', '/v1/devices', {
-      token: service.orgToken('org-fuzz'),
+      token: await service.orgToken('org-fuzz'),
       body: { pushToken: PUSH_TOKEN_A, mailboxes: [{ id: 'inbox', kind: 'primary' }] },
     });
     const callbackUrl: string = registered.body.mailboxes[0].callbackUrl;
@@ -416,7 +416,7 @@ export async function fuzzDeviceApi(options: DeviceApiFuzzOptions): Promise<Fuzz
   const service: LocalService = await startLocalService({ port: 0, dataDir: ':memory:', supervisorIntervalMs: 0 });
   let deviceStillValid = false;
   try {
-    const orgToken = service.orgToken('org-fuzz');
+    const orgToken = await service.orgToken('org-fuzz');
     const register = async () =>
       (await api(service.baseUrl, 'POST', '/v1/devices', { token: orgToken, body: VALID_BODIES.register })).body as { deviceId: string; deviceSecret: string };
     const target = await register();

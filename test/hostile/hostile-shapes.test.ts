@@ -63,7 +63,7 @@ describe('hostile and broken input', () => {
 
     service = await startLocalService({ port: 0, dataDir: ':memory:', supervisorIntervalMs: 0 });
     const registered = await api(service.baseUrl, 'POST', '/v1/devices', {
-      token: service.orgToken('org-hostile'),
+      token: await service.orgToken('org-hostile'),
       body: { pushToken: PUSH_TOKEN_A, mailboxes: [{ id: 'inbox', kind: 'primary' }] },
     });
     expect(registered.status).toBe(201);
@@ -208,8 +208,8 @@ describe('hostile and broken input', () => {
   });
 
   describe('JSON on the device API', () => {
-    const register = (body: string, token = service.orgToken('org-hostile')) =>
-      fetch(`${service.baseUrl}/v1/devices`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+    const register = async (body: string, token?: string) =>
+      fetch(`${service.baseUrl}/v1/devices`, { method: 'POST', headers: { authorization: `Bearer ${token ?? (await service.orgToken('org-hostile'))}`, 'content-type': 'application/json' }, body });
     const patch = (body: string) =>
       fetch(`${service.baseUrl}/v1/devices/${device.deviceId}`, {
         method: 'PATCH',
@@ -261,7 +261,7 @@ describe('hostile and broken input', () => {
       const valid = JSON.stringify({ pushToken: PUSH_TOKEN_A, mailboxes: [{ id: 'inbox', kind: 'primary' }] });
       const [before, after] = valid.split('inbox') as [string, string];
       const invalidUtf8 = Buffer.concat([Buffer.from(before), Buffer.from([0xc0, 0xaf]), Buffer.from(after)]);
-      await refused(await fetch(`${service.baseUrl}/v1/devices`, { method: 'POST', headers: { authorization: `Bearer ${service.orgToken('o')}`, 'content-type': 'application/json' }, body: invalidUtf8 }), 400);
+      await refused(await fetch(`${service.baseUrl}/v1/devices`, { method: 'POST', headers: { authorization: `Bearer ${await service.orgToken('o')}`, 'content-type': 'application/json' }, body: invalidUtf8 }), 400);
       await refused(await register(valid.replace('inbox', '\\ud800')), 400);
       await refused(await patch(`{"intervalSeconds":1e999999}`), 400);
       await refused(await patch(`{"intervalSeconds":${'9'.repeat(5_000)}}`), 400);

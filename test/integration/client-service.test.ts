@@ -113,7 +113,7 @@ describe('the client library against the local service', () => {
     const parsed = parseAppConfig({
       allow_realtime_notifications: 'true',
       notification_server_host: service.baseUrl,
-      notification_server_authorization: `Bearer ${service.orgToken('org-client')}`,
+      notification_server_authorization: `Bearer ${await service.orgToken('org-client')}`,
       notification_server_organization_id: 'org-client',
       enabled_features: 'delegated_shared_mailbox',
     });

@@ -115,7 +115,7 @@ describe('the simulator against a relay that pushes every alert twice', () => {
   });
 
   it('drives it by URL and fails the expectation that no alert is pushed without new mail', async () => {
-    const report = await runSimulation({ devices: 5, seed: SEED, url: service.baseUrl, orgToken: service.orgToken('org-simulator') });
+    const report = await runSimulation({ devices: 5, seed: SEED, url: service.baseUrl, orgToken: await service.orgToken('org-simulator') });
 
     expect(report.target).toEqual({ kind: 'external', baseUrl: service.baseUrl });
     expect(report.ok).toBe(false);

@@ -52,7 +52,7 @@ export async function forgeCallbacks(options: { cases: number; seed: number; con
   };
   try {
     const registered = await api(service.baseUrl, 'POST', '/v1/devices', {
-      token: service.orgToken('org-forgery'),
+      token: await service.orgToken('org-forgery'),
       body: { pushToken: PUSH_TOKEN_A, mailboxes: [{ id: 'inbox', kind: 'primary' }, { id: 'shared', kind: 'delegated' }] },
     });
     const { deviceId, deviceSecret } = registered.body as { deviceId: string; deviceSecret: string };

@@ -62,7 +62,7 @@ describe('no secret or mail content in logs, hashes in storage', () => {
   }, 180_000);
 
   async function runEverything(): Promise<void> {
-    const orgToken = service.orgToken('org-logscan');
+    const orgToken = await service.orgToken('org-logscan');
     secrets.set('org token', orgToken);
     secrets.set('org token signature', orgToken.split('.')[2]!);
     secrets.set('ORG_TOKEN_SECRET', LOCAL_ORG_TOKEN_SECRET);

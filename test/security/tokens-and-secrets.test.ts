@@ -43,8 +43,8 @@ describe('organization tokens and device secrets', () => {
 
   beforeAll(async () => {
     service = await startLocalService({ port: 0, dataDir: ':memory:', supervisorIntervalMs: 0 });
-    const a = await api(service.baseUrl, 'POST', '/v1/devices', { token: service.orgToken('org-a'), body: registration });
-    const b = await api(service.baseUrl, 'POST', '/v1/devices', { token: service.orgToken('org-b'), body: { ...registration, pushToken: PUSH_TOKEN_B } });
+    const a = await api(service.baseUrl, 'POST', '/v1/devices', { token: await service.orgToken('org-a'), body: registration });
+    const b = await api(service.baseUrl, 'POST', '/v1/devices', { token: await service.orgToken('org-b'), body: { ...registration, pushToken: PUSH_TOKEN_B } });
     expect([a.status, b.status]).toEqual([201, 201]);
     const callbackUrl: string = a.body.mailboxes[0].callbackUrl;
     orgA = { deviceId: a.body.deviceId, deviceSecret: a.body.deviceSecret, callbackSecret: callbackUrl.slice(callbackUrl.lastIndexOf('/') + 1) };
@@ -146,9 +146,9 @@ describe('organization tokens and device secrets', () => {
       ["org A's organization token", () => service.orgToken('org-a'), [403]],
       ["org B's organization token", () => service.orgToken('org-b'), [403]],
       ['nothing', () => undefined, [401]],
-    ] as Array<[string, () => string | undefined, number[]]>)("refuses %s on org A's device, on every route", async (_, secret, statuses) => {
+    ] as Array<[string, () => string | undefined | Promise<string>, number[]]>)("refuses %s on org A's device, on every route", async (_, secret, statuses) => {
       for (const [method, path, body] of routes(orgA.deviceId)) {
-        const answer = await attempt(method, path, body, secret());
+        const answer = await attempt(method, path, body, await secret());
         expect(statuses, `${method} ${path}: ${answer.status}`).toContain(answer.status);
       }
       // Nothing was changed or deleted by the refused requests.

@@ -127,7 +127,7 @@ describe('no secret in what the X-Ray tracer records', () => {
     });
     const call = handlerCaller(handler);
 
-    const orgToken = issueOrgToken('org-trace', ORG_SECRET);
+    const orgToken = await issueOrgToken('org-trace', ORG_SECRET);
     secrets.set('org token', orgToken).set('org token signature', orgToken.split('.')[2]!).set('push token', PUSH_TOKEN);
     secrets.set('new push token', NEW_PUSH_TOKEN).set('quoted secret', QUOTED_SECRET);
 

@@ -15,50 +15,50 @@ const NOW = Date.parse('2026-12-07T10:00:00Z');
 const json = (value: object) => JSON.stringify(value);
 
 describe('organization tokens: rotation and per-organization revocation', () => {
-  it('accepts the contract\'s plain form: HS256 with the secret itself, no kid, no exp', () => {
+  it('accepts the contract\'s plain form: HS256 with the secret itself, no kid, no exp', async () => {
     const token = jwt.sign({}, OLD, { algorithm: 'HS256', subject: 'org-a', audience: 'devices' });
-    expect(verifyOrgToken(token, OLD, NOW)).toBe('org-a');
-    expect(verifyOrgToken(token, json({ current: OLD }), NOW)).toBe('org-a');
+    expect(await verifyOrgToken(token, OLD, NOW)).toBe('org-a');
+    expect(await verifyOrgToken(token, json({ current: OLD }), NOW)).toBe('org-a');
   });
 
-  it('accepts tokens of the current and the previous key during a rotation, and neither once the previous is dropped', () => {
+  it('accepts tokens of the current and the previous key during a rotation, and neither once the previous is dropped', async () => {
     const rotating = json({ current: NEW, previous: OLD });
-    const oldToken = issueOrgToken('org-a', OLD, { generation: 1 });
-    const newToken = issueOrgToken('org-a', NEW, { generation: 1 });
-    expect(verifyOrgToken(oldToken, rotating, NOW)).toBe('org-a');
-    expect(verifyOrgToken(newToken, rotating, NOW)).toBe('org-a');
-    expect(() => verifyOrgToken(oldToken, json({ current: NEW }), NOW)).toThrow(/invalid or expired/);
-    expect(verifyOrgToken(newToken, json({ current: NEW }), NOW)).toBe('org-a');
+    const oldToken = await issueOrgToken('org-a', OLD, { generation: 1 });
+    const newToken = await issueOrgToken('org-a', NEW, { generation: 1 });
+    expect(await verifyOrgToken(oldToken, rotating, NOW)).toBe('org-a');
+    expect(await verifyOrgToken(newToken, rotating, NOW)).toBe('org-a');
+    await expect(verifyOrgToken(oldToken, json({ current: NEW }), NOW)).rejects.toThrow(/invalid or expired/);
+    expect(await verifyOrgToken(newToken, json({ current: NEW }), NOW)).toBe('org-a');
   });
 
-  it('refuses an expired token even when the other key is tried', () => {
-    const expired = issueOrgToken('org-a', OLD, { generation: 1, expiresInSeconds: 1 });
-    expect(() => verifyOrgToken(expired, json({ current: NEW, previous: OLD }), Date.now() + 5_000)).toThrow(/invalid or expired/);
+  it('refuses an expired token even when the other key is tried', async () => {
+    const expired = await issueOrgToken('org-a', OLD, { generation: 1, expiresInSeconds: 1 });
+    await expect(verifyOrgToken(expired, json({ current: NEW, previous: OLD }), Date.now() + 5_000)).rejects.toThrow(/invalid or expired/);
   });
 
-  it('revokes one organization\'s tokens by raising its generation, leaving the other organizations\' alone', () => {
+  it('revokes one organization\'s tokens by raising its generation, leaving the other organizations\' alone', async () => {
     const before = json({ current: OLD });
     const after = json({ current: OLD, orgGenerations: { 'org-a': 2 } });
-    const a1 = issueOrgToken('org-a', OLD, { generation: 1 });
-    const aPlain = issueOrgToken('org-a', OLD);
-    const b1 = issueOrgToken('org-b', OLD, { generation: 1 });
-    const bPlain = issueOrgToken('org-b', OLD);
-    for (const token of [a1, aPlain, b1, bPlain]) expect(() => verifyOrgToken(token, before, NOW)).not.toThrow();
+    const a1 = await issueOrgToken('org-a', OLD, { generation: 1 });
+    const aPlain = await issueOrgToken('org-a', OLD);
+    const b1 = await issueOrgToken('org-b', OLD, { generation: 1 });
+    const bPlain = await issueOrgToken('org-b', OLD);
+    for (const token of [a1, aPlain, b1, bPlain]) await expect(verifyOrgToken(token, before, NOW)).resolves.toBeTypeOf('string');
 
-    expect(() => verifyOrgToken(a1, after, NOW)).toThrow(/revoked/);
-    expect(() => verifyOrgToken(aPlain, after, NOW)).toThrow(/revoked/);
-    expect(verifyOrgToken(issueOrgToken('org-a', OLD, { generation: 2 }), after, NOW)).toBe('org-a');
-    expect(verifyOrgToken(b1, after, NOW)).toBe('org-b');
-    expect(verifyOrgToken(bPlain, after, NOW)).toBe('org-b');
+    await expect(verifyOrgToken(a1, after, NOW)).rejects.toThrow(/revoked/);
+    await expect(verifyOrgToken(aPlain, after, NOW)).rejects.toThrow(/revoked/);
+    expect(await verifyOrgToken(await issueOrgToken('org-a', OLD, { generation: 2 }), after, NOW)).toBe('org-a');
+    expect(await verifyOrgToken(b1, after, NOW)).toBe('org-b');
+    expect(await verifyOrgToken(bPlain, after, NOW)).toBe('org-b');
   });
 
-  it('binds a kid token to its organization: another sub, or a kid the relay does not issue, fails the signature', () => {
-    const token = issueOrgToken('org-a', OLD, { generation: 1 });
+  it('binds a kid token to its organization: another sub, or a kid the relay does not issue, fails the signature', async () => {
+    const token = await issueOrgToken('org-a', OLD, { generation: 1 });
     const [header, , signature] = token.split('.');
     const payload = Buffer.from(JSON.stringify({ sub: 'org-b', aud: 'devices', iat: 1 })).toString('base64url');
-    expect(() => verifyOrgToken(`${header}.${payload}.${signature}`, OLD, NOW)).toThrow(/invalid or expired/);
+    await expect(verifyOrgToken(`${header}.${payload}.${signature}`, OLD, NOW)).rejects.toThrow(/invalid or expired/);
     const strangeKid = jwt.sign({}, OLD, { algorithm: 'HS256', subject: 'org-a', audience: 'devices', keyid: 'some-other-kid' });
-    expect(() => verifyOrgToken(strangeKid, OLD, NOW)).toThrow(/invalid or expired/);
+    await expect(verifyOrgToken(strangeKid, OLD, NOW)).rejects.toThrow(/invalid or expired/);
   });
 
   it('refuses a secret that looks like JSON but is not the documented shape, without echoing it', () => {
@@ -77,7 +77,7 @@ describe('organization tokens: rotation and per-organization revocation', () => 
     expect(decoded.header.kid).toBe('org-v3');
     expect(claims.exp! - claims.iat!).toBe(DEFAULT_ORG_TOKEN_LIFETIME_SECONDS);
     expect(stderr).toContain(`expires ${new Date(claims.exp! * 1000).toISOString().slice(0, 16)}`);
-    expect(verifyOrgToken(token, json({ current: OLD, orgGenerations: { 'org-cli': 3 } }))).toBe('org-cli');
+    expect(await verifyOrgToken(token, json({ current: OLD, orgGenerations: { 'org-cli': 3 } }))).toBe('org-cli');
   }, 60_000);
 });
 

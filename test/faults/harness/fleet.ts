@@ -41,7 +41,7 @@ export async function registerFleet(
   options: { devices: number; delegated?: number; run: string; orgId?: string },
 ): Promise<FleetDevice[]> {
   const fleet: FleetDevice[] = [];
-  const token = service.orgToken(options.orgId ?? `org-${options.run}`);
+  const token = await service.orgToken(options.orgId ?? `org-${options.run}`);
   for (let index = 0; index < options.devices; index++) {
     const pushToken = pushTokenFor(options.run, index);
     const mailboxes = [{ id: 'inbox', kind: 'primary' }, ...Array.from({ length: options.delegated ?? 4 }, (_, n) => ({ id: `shared-${n}`, kind: 'delegated' }))];

@@ -46,8 +46,8 @@ describe('device API in organization mode (contract sections 3 and 8)', () => {
     ews.addMessage({ itemId, mailbox, from: { name: 'x', address: 'x@example.com' }, subject: 's', preview: 'p', receivedAt: overrides.receivedAt ?? new Date(T0 - 60_000).toISOString(), ...(overrides.folder ? { folder: overrides.folder } : {}) });
     return itemId;
   };
-  const register = (orgId: string, body: Record<string, unknown>) =>
-    call('POST /v1/devices', { token: issueOrgToken(orgId, ORG_SECRET), body: { pushToken: 'ab'.repeat(32), mailboxes: [{ id: 'me', kind: 'primary' }], ...body } });
+  const register = async (orgId: string, body: Record<string, unknown>) =>
+    call('POST /v1/devices', { token: await issueOrgToken(orgId, ORG_SECRET), body: { pushToken: 'ab'.repeat(32), mailboxes: [{ id: 'me', kind: 'primary' }], ...body } });
 
   beforeEach(async () => {
     ews.clearFaults();

@@ -43,8 +43,8 @@ describe('device API', () => {
   const callerFor = (handler: ReturnType<typeof createDeviceApiHandler>): typeof call => handlerCaller(handler);
 
   const orgToken = (orgId = 'org-1') => issueOrgToken(orgId, ORG_SECRET);
-  const register = (body: Record<string, unknown> = {}) =>
-    call('POST /v1/devices', { token: orgToken(), body: { pushToken: TOKEN, mailboxes: [{ id: 'me', kind: 'primary' }], ...body } });
+  const register = async (body: Record<string, unknown> = {}) =>
+    call('POST /v1/devices', { token: await orgToken(), body: { pushToken: TOKEN, mailboxes: [{ id: 'me', kind: 'primary' }], ...body } });
   const registered = async (body: Record<string, unknown> = {}) => {
     const answer = await register(body);
     expect(answer.status).toBe(201);
@@ -107,17 +107,17 @@ describe('device API', () => {
     });
 
     it('refuses a body that is not JSON', async () => {
-      const answer = await call('POST /v1/devices', { token: orgToken(), body: '{"pushToken":', contentType: 'application/json' });
+      const answer = await call('POST /v1/devices', { token: await orgToken(), body: '{"pushToken":', contentType: 'application/json' });
       expect(answer).toMatchObject({ status: 400, body: { error: { code: 'malformed_json' } } });
     });
 
     it('refuses a body that is not declared as JSON', async () => {
-      const answer = await call('POST /v1/devices', { token: orgToken(), body: { pushToken: TOKEN }, contentType: 'text/plain' });
+      const answer = await call('POST /v1/devices', { token: await orgToken(), body: { pushToken: TOKEN }, contentType: 'text/plain' });
       expect(answer.status).toBe(415);
     });
 
     it('refuses prototype-polluting keys', async () => {
-      const answer = await call('POST /v1/devices', { token: orgToken(), body: `{"pushToken":"${TOKEN}","mailboxes":[{"id":"me","kind":"primary"}],"__proto__":{"polluted":true}}` });
+      const answer = await call('POST /v1/devices', { token: await orgToken(), body: `{"pushToken":"${TOKEN}","mailboxes":[{"id":"me","kind":"primary"}],"__proto__":{"polluted":true}}` });
       expect(answer.status).toBe(400);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     });
@@ -193,8 +193,8 @@ describe('device API', () => {
       call = callerFor(createDeviceApiHandler(deps));
     };
     const token = (n: number) => n.toString(16).padStart(2, '0').repeat(32);
-    const registerFor = (orgId: string, pushToken: string) =>
-      call('POST /v1/devices', { token: orgToken(orgId), body: { pushToken, mailboxes: [{ id: 'me', kind: 'primary' }] } });
+    const registerFor = async (orgId: string, pushToken: string) =>
+      call('POST /v1/devices', { token: await orgToken(orgId), body: { pushToken, mailboxes: [{ id: 'me', kind: 'primary' }] } });
 
     it('answers 409 device_limit_reached beyond the cap, for that organization only, and stores nothing for the refusal', async () => {
       withCap(2);

@@ -10,7 +10,7 @@ import { InMemoryOrgStore } from '../../../shared/store/in-memory-org-store.js';
 import { startPlayedEws, type PlayedEws } from '../../support/played/played-ews.js';
 
 const ADMIN_SECRET = 'admin-secret';
-const admin = issueAdminToken('ops', ADMIN_SECRET);
+const admin = await issueAdminToken('ops', ADMIN_SECRET);
 const policy = { allowLoopback: true };
 const readers: MessageDetailsReaderFactory = (server, secret) =>
   server.type === 'ews' ? ewsMessageDetailsReader(server, secret, { policy }) : graphMessageDetailsReader(server, secret, { policy });
@@ -74,7 +74,7 @@ describe('operator API (contract section 8)', () => {
 
   it('refuses an org token, and any call without a token', async () => {
     const { call } = setup();
-    expect((await call('GET /v1/orgs/{orgId}', 'acme', { token: issueOrgToken('acme', ADMIN_SECRET) })).status).toBe(401);
+    expect((await call('GET /v1/orgs/{orgId}', 'acme', { token: await issueOrgToken('acme', ADMIN_SECRET) })).status).toBe(401);
     expect((await call('PUT /v1/orgs/{orgId}', 'acme', { token: 'garbage', body: { mailServer: ewsServer() } })).status).toBe(401);
   });
 
