@@ -7,29 +7,37 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
+import { functionBundleOptions } from '../infra/constructs/function-bundle.js';
 import { progress } from './support/progress.js';
 import { fixed, median } from './support/stats.js';
 
 /**
- * Group 5, Lambda bundles: every `functions/<name>/handler.ts`, bundled as the CDK stack bundles it (RelayFunction in
- * infra/constructs/relay-function.ts: esbuild, ESM, node22, minified, `@aws-sdk/*` left to the runtime, a
- * createRequire banner), then imported cold in a fresh `node` process, timed around the `import()` itself.
+ * Group 5, Lambda bundles: every `functions/<name>/handler.ts`, bundled as the CDK stack bundles it (RelayFunction with
+ * infra/constructs/function-bundle.ts: esbuild, ESM, node22, minified, `@aws-sdk/*` left to the runtime, split into
+ * chunks), then imported cold in a fresh `node` process, timed around the `import()` of its `index.mjs`. The size that
+ * counts is what that import loads: the entry and every chunk it imports statically; chunks it imports only with
+ * `import()` (organization mode, relay-managed subscriptions) load on first use and are reported apart.
  *
- * The device API reads the organization-token secret with a top-level await at import: it is pointed at a loopback
- * stub of Secrets Manager, so its time includes one GetSecretValue round trip on loopback (on AWS add the network).
+ * The device API and the org API read their token secret with a top-level await at import: they are pointed at a
+ * loopback stub of Secrets Manager, so their time includes one GetSecretValue round trip on loopback (on AWS add the
+ * network).
  * The dispatcher and supervisor are imported with PUSH_GATEWAY=sns (the default), which reads no secret at import.
  *
  * Next to each function, a reference handler (issue 15's yardstick): it imports only the AWS SDK packages the
- * function uses (AWS_SDK_USES, from the services its IAM role grants), creates one client of each at module scope
- * and, for the device API, makes the same GetSecretValue call at import. It is bundled the same way and imported cold in the same
- * run, alternating with the function, so `coldImportRatio` (function / reference) holds on a loaded machine where the
- * absolute milliseconds do not. The target is a ratio of at most 1.5.
+ * function uses and imports at cold start (AWS_SDK_USES, from the services its IAM role grants), creates one client of
+ * each at module scope and, for the device API and the org API, makes the same GetSecretValue call at import. It is
+ * bundled the same way and imported cold in the same run, alternating with the function, so `coldImportRatio`
+ * (function / reference) holds on a loaded machine where the absolute milliseconds do not. The target is a ratio of
+ * at most 1.5.
  */
 
 export interface BundleFigures {
   name: string;
+  /** What a cold start loads: the entry and the chunks it imports statically, minified. */
   minifiedBytes: number;
   gzipBytes: number;
+  /** Everything deployed, the lazily imported chunks included (absent in runs from before the bundles were split). */
+  totalMinifiedBytes?: number;
   /** Median over the runs, ms, measured inside the process around `await import(bundle)`. */
   coldImportMs: number;
   runs: number;
@@ -60,8 +68,6 @@ export interface BundlesResult {
 
 const SCOPE = 'bundles';
 const REPOSITORY_ROOT = fileURLToPath(new URL('../', import.meta.url));
-// Copied from RelayFunction's bundling options (importing the construct would load aws-cdk-lib for nothing).
-const BANNER = "import { createRequire as __relayCreateRequire } from 'node:module'; const require = __relayCreateRequire(import.meta.url);";
 
 const IMPORT_ENV: Record<string, string> = {
   AWS_REGION: 'us-east-1',
@@ -93,6 +99,7 @@ export async function runBundlesBench(options: { quick: boolean }): Promise<Bund
       runner,
       'const started = performance.now();\nawait import(process.argv[2]);\nprocess.stdout.write(JSON.stringify({ ms: performance.now() - started }));\nprocess.exit(0);\n',
     );
+    const lister = await writeLoadLister(outDir);
     const names = (await readdir(path.join(REPOSITORY_ROOT, 'functions'), { withFileTypes: true }))
       .filter((entry) => entry.isDirectory() && !entry.name.startsWith('_'))
       .map((entry) => entry.name)
@@ -101,16 +108,22 @@ export async function runBundlesBench(options: { quick: boolean }): Promise<Bund
     for (const name of names) {
       const entry = path.join(REPOSITORY_ROOT, 'functions', name, 'handler.ts');
       if (!(await stat(entry).catch(() => undefined))) continue;
-      const outfile = path.join(outDir, name, 'index.mjs');
-      const metafile = await bundle(entry, outfile);
-      const code = await readFile(outfile);
-      const imported = awsSdkImports(metafile, outfile);
-      // A function not listed yet is measured against what its bundle imports, which hides unused clients.
-      const awsSdkPackages = AWS_SDK_USES[name] ?? imported;
+      const functionDir = path.join(outDir, name);
+      const outfile = path.join(functionDir, 'index.mjs');
+      const metafile = await bundle(entry, functionDir);
+      // What a cold start loads, as Node reports it: the entry, the chunks it imports, and those its initialization
+      // imports (the push gateway of the configured kind); not those imported on first use.
+      const loaded = await loadedFiles(lister, outfile, secrets.url);
+      const code = Buffer.concat(await Promise.all(loaded.map((file) => readFile(file))));
+      const imported = awsSdkImports(metafile, loaded);
+      // A function not listed yet is measured against what its bundle imports, which hides unused clients. A client the
+      // function uses but imports only lazily (KMS, for organization mode) is left out of the reference as well.
+      const uses = AWS_SDK_USES[name] ?? imported;
+      const awsSdkPackages = uses.filter((sdk) => imported.includes(sdk));
       const referenceEntry = path.join(outDir, `${name}-reference.mjs`);
       await writeFile(referenceEntry, referenceHandler(awsSdkPackages, TOP_LEVEL_SECRET_READS[name]));
       const referenceOutfile = path.join(outDir, `${name}-reference`, 'index.mjs');
-      await bundle(referenceEntry, referenceOutfile);
+      await bundle(referenceEntry, path.dirname(referenceOutfile));
       const referenceCode = await readFile(referenceOutfile);
       const times: number[] = [];
       const referenceTimes: number[] = [];
@@ -121,7 +134,7 @@ export async function runBundlesBench(options: { quick: boolean }): Promise<Bund
       const coldImportMs = fixed(median(times), 1);
       const reference: ReferenceFigures = {
         awsSdkPackages,
-        unusedInBundle: imported.filter((sdk) => !awsSdkPackages.includes(sdk)),
+        unusedInBundle: imported.filter((sdk) => !uses.includes(sdk)),
         minifiedBytes: referenceCode.byteLength,
         coldImportMs: fixed(median(referenceTimes), 1),
       };
@@ -129,16 +142,17 @@ export async function runBundlesBench(options: { quick: boolean }): Promise<Bund
         name,
         minifiedBytes: code.byteLength,
         gzipBytes: gzipSync(code, { level: 9 }).byteLength,
+        totalMinifiedBytes: totalBytes(metafile),
         coldImportMs,
         runs,
-        largestInputs: largestInputs(metafile, outfile),
-        ...(name === 'device-api' ? { note: 'includes one GetSecretValue round trip to a loopback stub (so does its reference)' } : {}),
+        largestInputs: largestInputs(metafile, loaded),
+        ...(TOP_LEVEL_SECRET_READS[name] ? { note: 'includes one GetSecretValue round trip to a loopback stub (so does its reference)' } : {}),
         reference,
         coldImportRatio: fixed(median(times.map((ms, run) => ms / referenceTimes[run]!)), 2),
       };
       progress(
         SCOPE,
-        `${name}: ${Math.round(figures.minifiedBytes / 1024)} KiB minified, cold import ${figures.coldImportMs} ms, ` +
+        `${name}: ${Math.round(figures.minifiedBytes / 1024)} KiB minified at cold start (${Math.round(figures.totalMinifiedBytes! / 1024)} with lazy chunks), cold import ${figures.coldImportMs} ms, ` +
           `reference ${reference.coldImportMs} ms, ratio ${figures.coldImportRatio}`,
       );
       bundles.push(figures);
@@ -152,51 +166,49 @@ export async function runBundlesBench(options: { quick: boolean }): Promise<Bund
 
 const DYNAMODB = ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb'];
 const SECRETS = '@aws-sdk/client-secrets-manager';
+const KMS = '@aws-sdk/client-kms';
+const SNS = '@aws-sdk/client-sns';
+const SQS = '@aws-sdk/client-sqs';
 /**
  * The AWS SDK packages each function needs, from the services its role is granted (infra/stacks/relay-stack.ts,
  * infra/constructs/push-delivery.ts): SNS and Secrets Manager for the push functions, which send through SNS or read
- * the direct-APNs key; SQS where a function queues.
+ * the direct-APNs key; SQS where a function queues; KMS where organizations' data keys are wrapped or opened.
  */
 const AWS_SDK_USES: Record<string, string[]> = {
-  'device-api': [...DYNAMODB, SECRETS, '@aws-sdk/client-sns'],
-  dispatcher: [...DYNAMODB, SECRETS, '@aws-sdk/client-sns', '@aws-sdk/client-sqs'],
-  'exchange-callback': [...DYNAMODB, '@aws-sdk/client-sqs'],
-  'platform-application': [SECRETS, '@aws-sdk/client-sns'],
-  'sns-feedback': [...DYNAMODB, '@aws-sdk/client-sns'],
-  supervisor: [...DYNAMODB, SECRETS, '@aws-sdk/client-sns'],
+  'device-api': [...DYNAMODB, SECRETS, SNS, SQS, KMS],
+  dispatcher: [...DYNAMODB, SECRETS, SNS, SQS, KMS],
+  'exchange-callback': [...DYNAMODB, SQS],
+  'org-api': [...DYNAMODB, SECRETS, SQS, KMS],
+  'platform-application': [SECRETS, SNS],
+  'sns-feedback': [...DYNAMODB, SNS],
+  supervisor: [...DYNAMODB, SECRETS, SNS, SQS],
 };
 
-/** What a function does at import besides loading code: the device API reads its organization-token secret. */
-const TOP_LEVEL_SECRET_READS: Record<string, string> = { 'device-api': 'ORG_TOKEN_SECRET_ARN' };
+/** What a function does at import besides loading code: the device API and the org API read their token secret. */
+const TOP_LEVEL_SECRET_READS: Record<string, string> = { 'device-api': 'ORG_TOKEN_SECRET_ARN', 'org-api': 'ADMIN_TOKEN_SECRET_ARN' };
 
-/** Bundles as RelayFunction does (infra/constructs/relay-function.ts). */
-async function bundle(entry: string, outfile: string): Promise<Metafile> {
-  const { metafile } = await build({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'esm',
-    mainFields: ['module', 'main'],
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
-    external: ['@aws-sdk/*'],
-    banner: { js: BANNER },
-    metafile: true,
-    logLevel: 'silent',
-  });
+/** Bundles as RelayFunction does (infra/constructs/function-bundle.ts), into `outdir` (`index.mjs` and its chunks). */
+async function bundle(entry: string, outdir: string): Promise<Metafile> {
+  const { metafile } = await build({ ...functionBundleOptions(entry, outdir), metafile: true, logLevel: 'silent' });
   return metafile;
 }
 
-/** The `@aws-sdk/*` packages the bundle leaves to the runtime, by package name. */
-function awsSdkImports(metafile: Metafile, outfile: string): string[] {
-  const output = Object.entries(metafile.outputs).find(([file]) => path.resolve(file) === path.resolve(outfile))?.[1];
+/** Every JavaScript file of the bundle (no source maps), lazily imported chunks included. */
+function totalBytes(metafile: Metafile): number {
+  return Object.entries(metafile.outputs)
+    .filter(([file]) => file.endsWith('.mjs'))
+    .reduce((sum, [, output]) => sum + output.bytes, 0);
+}
+
+/** The `@aws-sdk/*` packages the cold-start files leave to the runtime, by package name. */
+function awsSdkImports(metafile: Metafile, files: string[]): string[] {
   const packages = new Set<string>();
-  for (const { path: imported, external } of output?.imports ?? []) {
-    const match = /^(@aws-sdk\/[^/]+)/.exec(imported);
-    if (external && match) packages.add(match[1]!);
+  for (const [file, output] of Object.entries(metafile.outputs)) {
+    if (!files.includes(path.resolve(file))) continue;
+    for (const { path: imported, external } of output.imports) {
+      const match = /^(@aws-sdk\/[^/]+)/.exec(imported);
+      if (external && match) packages.add(match[1]!);
+    }
   }
   return [...packages].sort();
 }
@@ -224,6 +236,51 @@ function referenceHandler(packages: string[], secretEnv: string | undefined): st
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * A runner that imports a bundle as `measure-import.mjs` does, with a module hook that records every file Node loads,
+ * and prints those of the bundle's own directory. Run apart from the timed imports, which the hook would slow.
+ */
+async function writeLoadLister(outDir: string): Promise<string> {
+  const hooks = path.join(outDir, 'record-loads.mjs');
+  await writeFile(hooks, 'let port;\nexport function initialize(data) { port = data.port; }\nexport async function load(url, context, next) { port.postMessage(url); return next(url, context); }\n');
+  const lister = path.join(outDir, 'list-loads.mjs');
+  await writeFile(
+    lister,
+    [
+      "import { register } from 'node:module';",
+      "import { MessageChannel } from 'node:worker_threads';",
+      'const { port1, port2 } = new MessageChannel();',
+      'const loaded = new Set();',
+      "port1.on('message', (url) => loaded.add(url));",
+      "register('./record-loads.mjs', import.meta.url, { data: { port: port2 }, transferList: [port2] });",
+      'await import(process.argv[2]);',
+      'await new Promise((resolve) => setTimeout(resolve, 100));',
+      'process.stdout.write(JSON.stringify([...loaded]));',
+      'process.exit(0);',
+      '',
+    ].join('\n'),
+  );
+  return lister;
+}
+
+/** The files of `entry`'s directory a fresh `node` loads when it imports `entry`. */
+function loadedFiles(lister: string, entry: string, secretsUrl: string): Promise<string[]> {
+  const directory = path.dirname(entry) + path.sep;
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [lister, entry],
+      { env: { PATH: process.env.PATH ?? '', ...IMPORT_ENV, AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsUrl, NODE_NO_WARNINGS: '1' }, timeout: 30_000 },
+      (error, stdout, stderr) => {
+        if (error) return reject(new Error(`importing ${path.basename(path.dirname(entry))} failed: ${stderr || error.message}`));
+        const urls = JSON.parse(stdout) as string[];
+        const files = urls.filter((url) => url.startsWith('file:')).map((url) => fileURLToPath(url));
+        resolve(files.filter((file) => file.startsWith(directory) && file.endsWith('.mjs')).sort());
+      },
+    );
+  });
+}
+
 function coldImport(runner: string, bundle: string, secretsUrl: string): Promise<number> {
   return new Promise((resolve, reject) => {
     execFile(
@@ -242,13 +299,15 @@ function coldImport(runner: string, bundle: string, secretsUrl: string): Promise
   });
 }
 
-function largestInputs(metafile: Metafile, outfile: string): Array<{ input: string; bytes: number }> {
-  const output = Object.entries(metafile.outputs).find(([file]) => path.resolve(file) === path.resolve(outfile))?.[1];
+function largestInputs(metafile: Metafile, files: string[]): Array<{ input: string; bytes: number }> {
   const byPackage = new Map<string, number>();
-  for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
-    const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
-    const key = match ? match[1]! : '(project)';
-    byPackage.set(key, (byPackage.get(key) ?? 0) + bytesInOutput);
+  for (const [file, output] of Object.entries(metafile.outputs)) {
+    if (!files.includes(path.resolve(file))) continue;
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+      const key = match ? match[1]! : '(project)';
+      byPackage.set(key, (byPackage.get(key) ?? 0) + bytesInOutput);
+    }
   }
   return [...byPackage]
     .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))

@@ -1,12 +1,12 @@
 import { createPublicKey } from 'node:crypto';
-import { calculateJwkThumbprint, CompactEncrypt, importJWK } from 'jose';
 import { ValidationError } from '../../shared/errors.js';
 import { ALERT_JWE_ALG, ALERT_JWE_ENC, alertDetailsSchema, type AlertDetails, type AlertPublicKey } from '../../shared/org/alert-details.js';
 import { APNS_MAX_PAYLOAD_BYTES } from '../../shared/push/push-gateway.js';
 
 /**
  * Detailed alerts, encrypted end to end (contract section 8): a compact JWE (`ECDH-ES`, `A256GCM`) to the device's
- * alertKey, `kid` = the key's RFC 7638 thumbprint, sized so that the whole APNs payload stays within 4 KB.
+ * alertKey, `kid` = the key's RFC 7638 thumbprint, sized so that the whole APNs payload stays within 4 KB. jose is
+ * imported by the first encryption, so that only functions that encrypt a detailed alert load it, and only then.
  */
 
 /**
@@ -22,7 +22,8 @@ export function assertUsableAlertKey(key: AlertPublicKey, field = 'alertKey'): v
 }
 
 /** RFC 7638 thumbprint (SHA-256, base64url) of the public key: the JWE's `kid`, so the device knows which key to use. */
-export function alertKeyId(key: AlertPublicKey): Promise<string> {
+export async function alertKeyId(key: AlertPublicKey): Promise<string> {
+  const { calculateJwkThumbprint } = await import('jose');
   return calculateJwkThumbprint({ kty: key.kty, crv: key.crv, x: key.x, y: key.y }, 'sha256');
 }
 
@@ -81,6 +82,7 @@ function compactOverhead(protectedHeaderB64Length: number): number {
  * cannot be made to fit (the alert then goes without `enc`).
  */
 export async function encryptAlertDetails(details: AlertDetails, alertKey: AlertPublicKey, maxEncBytes: number): Promise<string | undefined> {
+  const { CompactEncrypt, importJWK } = await import('jose');
   const key = await importJWK({ kty: alertKey.kty, crv: alertKey.crv, x: alertKey.x, y: alertKey.y }, ALERT_JWE_ALG);
   const header = { alg: ALERT_JWE_ALG, enc: ALERT_JWE_ENC, kid: await alertKeyId(alertKey) };
   const encrypt = (plaintext: AlertDetails) => new CompactEncrypt(utf8.encode(JSON.stringify(alertDetailsSchema.parse(plaintext)))).setProtectedHeader(header).encrypt(key);

@@ -1,13 +1,10 @@
 import type { MessageDetailsReaderFactory, OrgKeyring } from '../../shared/org/ports.js';
-import { KmsOrgKeyring } from './adapters/kms-org-keyring.js';
-import { CachingOrgKeyring } from './adapters/local-org-keyring.js';
-import { messageDetailsReaders } from './adapters/message-details-readers.js';
-import { lambdaKmsClient } from './aws/kms.js';
-import { config } from './config.js';
+import { lazyMessageDetailsReaders, lazyOrgKeyring } from './adapters/lazy-org-adapters.js';
 
 /**
  * Organization mode's AWS wiring, apart from the rest so that only the functions that use it (device API, org API,
- * dispatcher) bundle the KMS client and the mail-server readers.
+ * dispatcher) have it, and loaded on first use (lazy-org-adapters.ts): the KMS client and keyring, the EWS and Graph
+ * readers and the XML reader are chunks of their own, which a cold start does not load (issue 15).
  */
 let keyring: OrgKeyring | undefined;
 
@@ -16,9 +13,14 @@ let keyring: OrgKeyring | undefined;
  * org costs one KMS Decrypt per container and quarter hour, not one per mail.
  */
 export function orgKeyring(): OrgKeyring {
-  keyring ??= new CachingOrgKeyring(new KmsOrgKeyring(lambdaKmsClient(), config.orgSecretsKeyArn()));
+  keyring ??= lazyOrgKeyring(KMS_KEYRING_DESCRIPTION, async () => (await import('./org-keyring-runtime.js')).kmsOrgKeyring());
   return keyring;
 }
 
+/** What KmsOrgKeyring says of itself, known before it is loaded. */
+const KMS_KEYRING_DESCRIPTION = 'AWS KMS (envelope encryption, one data key per organization)';
+
 /** Readers for organizations' mail servers; on AWS only public addresses, over https (contract section 8). */
-export const mailServerReaders: MessageDetailsReaderFactory = messageDetailsReaders({ allowLoopback: false });
+export const mailServerReaders: MessageDetailsReaderFactory = lazyMessageDetailsReaders(async () =>
+  (await import('./adapters/message-details-readers.js')).messageDetailsReaders({ allowLoopback: false }),
+);

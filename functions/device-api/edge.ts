@@ -7,7 +7,6 @@ import {
 } from '../../shared/device/device-schemas.js';
 import { MailboxNotFoundError, RouteNotFoundError } from '../../shared/errors.js';
 import { bearerToken, httpHandler, json, noContent, parseJsonBody, type HttpEvent, type HttpHandler, type HttpResult } from '../_lib/http.js';
-import { verifyOrgToken } from '../_lib/org-token.js';
 import type { DeviceApiRoute } from '../_lib/routes.js';
 import { authenticateDevice } from './authenticate-device.js';
 import type { DeviceApiDeps } from './deps.js';
@@ -33,6 +32,9 @@ async function routeDeviceApi(event: HttpEvent, deps: DeviceApiDeps): Promise<Ht
   if (route === 'POST /v1/devices') {
     const token = bearerToken(event);
     const secret = typeof deps.orgTokenSecret === 'string' ? deps.orgTokenSecret : await deps.orgTokenSecret();
+    // The JWT verifier (jose) is loaded by the first registration, not by every cold start: the device API's other
+    // routes authenticate with the device secret.
+    const { verifyOrgToken } = await import('../_lib/org-token.js');
     const orgId = await verifyOrgToken(token, secret, deps.now());
     const request = parseJsonBody(event, registerDeviceRequestSchema);
     return json(201, await registerDevice({ orgId, request }, deps));

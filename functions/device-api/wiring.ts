@@ -1,6 +1,6 @@
 import type { MessageDetailsReaderFactory, OrgKeyring } from '../../shared/org/ports.js';
 import type { EventQueue } from '../../shared/queue/queue-messages.js';
-import { subscriptionManagers } from '../_lib/adapters/subscription-managers.js';
+import { lazySubscriptionManagers } from '../_lib/adapters/lazy-org-adapters.js';
 import type { OutboundPolicy } from '../_lib/outbound-address-policy.js';
 import type { RelayRuntime } from '../_lib/relay-runtime.js';
 import type { DeviceApiDeps } from './deps.js';
@@ -44,7 +44,9 @@ export function buildDeviceApiDeps(runtime: RelayRuntime, options: DeviceApiWiri
     orgs: runtime.orgs,
     keyring: options.keyring,
     readers: options.readers,
-    subscriptionManagers: subscriptionManagers(options.mailServerPolicy, { budgetMs: DEVICE_API_SUBSCRIPTION_BUDGET_MS }),
+    subscriptionManagers: lazySubscriptionManagers(async () =>
+        (await import('../_lib/adapters/subscription-managers.js')).subscriptionManagers(options.mailServerPolicy, { budgetMs: DEVICE_API_SUBSCRIPTION_BUDGET_MS }),
+      ),
     managed: runtime.managed,
     queue: options.queue,
     logger: runtime.logger,

@@ -1,20 +1,10 @@
 import type { MessageDetailsReaderFactory, OrgKeyring } from '../../shared/org/ports.js';
 import type { AlertBudget } from '../../shared/store/ports.js';
-import { subscriptionManagers } from '../_lib/adapters/subscription-managers.js';
-import { managedSubscriptionStore } from '../_lib/mailbox-endpoints.js';
-import { queuedCatchUps } from '../_lib/managed-work.js';
 import type { OutboundPolicy } from '../_lib/outbound-address-policy.js';
+import { loadOnce } from '../_lib/load-once.js';
 import type { RelayRuntime } from '../_lib/relay-runtime.js';
 import { DEFAULT_ALERT_BUDGET, DEFAULT_DEDUPE_TTL_SECONDS, type DispatcherDeps } from './deps.js';
-import { manageSubscription } from './manage-subscription.js';
-import { OrgManagedTargets } from './managed-targets.js';
 import { OrganizationDetails } from './organization-details.js';
-
-/**
- * How long one piece of the relay's subscription work may wait for the mail server, retries included: the dispatcher
- * does it one record at a time, within its 30 s timeout (a Graph create waits for both URLs to be validated).
- */
-export const DISPATCHER_SUBSCRIPTION_BUDGET_MS = 20_000;
 
 export interface DispatcherWiringOptions extends Pick<DispatcherDeps, 'push' | 'maxReceiveCount' | 'queue'> {
   /** Organization mode: the key that opens organizations' data keys, and their mail servers. */
@@ -53,17 +43,7 @@ export function buildDispatcherDeps(runtime: RelayRuntime, options: DispatcherWi
       logger: runtime.logger,
     }),
   };
-  // The relay's own subscriptions (contract section 9): the org and sealed address it acts with, its fields on the
-  // mailbox (new secrets: a rotation, then `subscribingSince`), and catch-ups queued as more work.
-  const managed = {
-    targets: new OrgManagedTargets({
-      orgs: runtime.orgs,
-      keyring: options.keyring,
-      subscriptionManagers: subscriptionManagers(options.mailServerPolicy, { budgetMs: DISPATCHER_SUBSCRIPTION_BUDGET_MS }),
-    }),
-    managed: managedSubscriptionStore({ managed: runtime.managed, publicUrl: options.publicUrl }),
-    release: runtime.managed,
-    catchUps: queuedCatchUps(options.queue),
-  };
-  return { ...deps, manageSubscription: (record) => manageSubscription(record, { ...deps, ...managed }) };
+  // The relay's own subscriptions (contract section 9): their code is loaded with the first piece of such work.
+  const managedWork = loadOnce(async () => (await import('./managed-wiring.js')).managedSubscriptionWork(runtime, options, deps));
+  return { ...deps, manageSubscription: async (record) => (await managedWork())(record) };
 }

@@ -1,5 +1,5 @@
 import type { EventQueue } from '../../shared/queue/queue-messages.js';
-import { subscriptionManagers } from '../_lib/adapters/subscription-managers.js';
+import { lazySubscriptionManagers } from '../_lib/adapters/lazy-org-adapters.js';
 import type { RelayRuntime } from '../_lib/relay-runtime.js';
 import { clearOrgDevices } from './clear-org-devices.js';
 import { switchManagedSubscriptions } from './switch-mail-server.js';
@@ -18,7 +18,7 @@ export function buildOrgApiDeps(runtime: RelayRuntime, options: OrgApiWiringOpti
   const { devices, registry, mailboxes } = runtime.ports;
   const { orgs, now, managed, logger, counter } = runtime;
   // Deleting the relay's Graph subscriptions of an org that leaves organization mode or Graph, with its service account.
-  const managers = subscriptionManagers(options.policy);
+  const managers = lazySubscriptionManagers(async () => (await import('../_lib/adapters/subscription-managers.js')).subscriptionManagers(options.policy));
   return {
     orgs,
     keyring: options.keyring,

@@ -1,13 +1,15 @@
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AssetHashType, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { buildSync } from 'esbuild';
+import { functionBundleOptions } from './function-bundle.js';
 import { acknowledge } from './nag.js';
 
-/** The repository root: entries are given relative to it, and its package-lock.json pins the bundle's dependencies. */
+/** The repository root: entries are given relative to it. */
 export const REPOSITORY_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 
@@ -32,11 +34,12 @@ export interface RelayFunctionProps {
 
 /**
  * The project's one way to make a Lambda function: Node.js 22 on arm64, X-Ray tracing, JSON logs into a log group
- * with retention, an ESM bundle built by the local esbuild (never Docker) that leaves the AWS SDK v3 to the runtime,
- * and a role that may write only its own log group. Resource constructs add environment variables and grants.
+ * with retention, an ESM bundle built by the local esbuild (never Docker) that leaves the AWS SDK v3 to the runtime and
+ * is split into chunks, so that what a function imports lazily stays out of its cold start (function-bundle.ts), and a
+ * role that may write only its own log group. Resource constructs add environment variables and grants.
  */
 export class RelayFunction extends Construct {
-  readonly function: NodejsFunction;
+  readonly function: lambda.Function;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
 
@@ -61,11 +64,23 @@ export class RelayFunction extends Construct {
       }),
     );
 
-    this.function = new NodejsFunction(this, 'Handler', {
-      entry: `${REPOSITORY_ROOT}${props.entry}`,
-      handler: 'handler',
-      projectRoot: REPOSITORY_ROOT,
-      depsLockFilePath: `${REPOSITORY_ROOT}package-lock.json`,
+    const entry = `${REPOSITORY_ROOT}${props.entry}`;
+    this.function = new lambda.Function(this, 'Handler', {
+      // esbuild's own code splitting, which NodejsFunction's single-file bundling cannot do; built locally, never in
+      // Docker (the image is only the fallback CDK's type requires). The asset's hash is that of what was built.
+      code: lambda.Code.fromAsset(dirname(entry), {
+        assetHashType: AssetHashType.OUTPUT,
+        bundling: {
+          image: lambda.Runtime.NODEJS_22_X.bundlingImage,
+          local: {
+            tryBundle(outputDir) {
+              buildSync(functionBundleOptions(entry, outputDir));
+              return true;
+            },
+          },
+        },
+      }),
+      handler: 'index.handler',
       description: props.description,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
@@ -80,25 +95,8 @@ export class RelayFunction extends Construct {
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
       environment: {
         POWERTOOLS_LOG_LEVEL: logLevel,
-        // Without it Node ignores the bundle's source map and error stacks point into minified code.
+        // Without it Node ignores the bundle's source maps and error stacks point into minified code.
         NODE_OPTIONS: '--enable-source-maps',
-      },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        platform: 'node',
-        mainFields: ['module', 'main'],
-        minify: true,
-        sourceMap: true,
-        // A separate .map file next to the bundle, referenced by a sourceMappingURL comment.
-        sourceMapMode: SourceMapMode.DEFAULT,
-        // Stack traces need file and line only; the sources would double the upload for nothing.
-        sourcesContent: false,
-        // The Node.js 22 runtime ships the AWS SDK v3; bundling it would only slow cold starts.
-        externalModules: ['@aws-sdk/*'],
-        // ESM bundles have no `require`; CommonJS dependencies inlined by esbuild still call it for Node built-ins.
-        banner: "import { createRequire as __relayCreateRequire } from 'node:module'; const require = __relayCreateRequire(import.meta.url);",
-        forceDockerBundling: false,
       },
     });
 

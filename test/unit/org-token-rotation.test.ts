@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
-import { RotatingApnsGateway } from '../../functions/_lib/push-runtime.js';
+import { RotatingApnsGateway } from '../../functions/_lib/apns-runtime.js';
 import type { ApnsPushGateway } from '../../functions/_lib/adapters/apns-push-gateway.js';
 import { DEFAULT_ORG_TOKEN_LIFETIME_SECONDS, issueOrgToken, parseOrgTokenSecret, verifyOrgToken } from '../../functions/_lib/org-token.js';
 import { cachedSecret, SECRET_CACHE_TTL_MS, SECRET_RETRY_AFTER_MS } from '../../functions/_lib/secret-cache.js';
