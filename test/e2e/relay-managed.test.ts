@@ -138,7 +138,7 @@ describe('relay-managed Graph subscriptions, end to end', () => {
 
   it('deletes the subscription of a device a reinstall retired, and subscribes again when its token makes it active', async () => {
     const token = 'c2'.repeat(32);
-    const register = (mailbox: Record<string, unknown>) => api(service.baseUrl, 'POST', '/v1/devices', { token: service.orgToken(ORG), body: { pushToken: token, mailboxes: [mailbox] } });
+    const register = async (mailbox: Record<string, unknown>) => api(service.baseUrl, 'POST', '/v1/devices', { token: await service.orgToken(ORG), body: { pushToken: token, mailboxes: [mailbox] } });
     const old = await register({ id: 'me', kind: 'primary', address: LIN, addressProof: proof(LIN), managedBy: 'relay' });
     expect(subscriptionOf(LIN)).toHaveLength(1);
 
