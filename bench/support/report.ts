@@ -5,6 +5,7 @@ import type { CostLines } from '../cost-model.js';
 import type { EndToEndResult } from '../end-to-end.bench.js';
 import type { GrowthResult } from '../growth.bench.js';
 import type { PushDeliveryResult } from '../push-delivery.bench.js';
+import { targetRows } from './targets.js';
 
 /** The whole run, as bench/results/latest.json holds it. */
 export interface BenchReport {
@@ -52,6 +53,7 @@ export function renderReport(report: BenchReport): string {
     '',
   ];
   const g = report.groups;
+  out.push(...targetsSection(g));
   if (g.callback) out.push(...callbackSection(g.callback));
   if (g.endToEnd) out.push(...endToEndSection(g.endToEnd));
   if (g.pushDelivery) out.push(...pushSection(g.pushDelivery));
@@ -60,6 +62,14 @@ export function renderReport(report: BenchReport): string {
   if (g.growth) out.push(...growthSection(g.growth));
   for (const [group, error] of Object.entries(report.errors)) out.push(`**${group} failed:** ${error}`, '');
   return out.join('\n');
+}
+
+function targetsSection(groups: BenchReport['groups']): string[] {
+  return [
+    '### Issue 15 budgets (before: 2026-12-06, docs/performance.md)',
+    '',
+    ...table(['target', 'budget', 'before', 'this run', 'met'], targetRows(groups)),
+  ];
 }
 
 function table(header: string[], rows: Array<Array<string | number>>): string[] {
