@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { BatchWriteCommand, PutCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { hashSecret } from '../../functions/_lib/device-secrets.js';
+import { hashSecret, urlSecretOf } from '../../functions/_lib/device-secrets.js';
 import { MAILBOX_SK_PREFIX, ORG_DEVICE_COUNT_SK } from '../../functions/_lib/adapters/table-design.js';
 import { GRAPH_NOTIFICATION_PATH_PREFIX, callbackUrl } from '../../functions/_lib/mailbox-endpoints.js';
 import { api } from '../../test/support/device-api.js';
@@ -42,13 +42,14 @@ const digest = (text: string): Buffer => createHash('sha256').update(text).diges
 
 export function fleetMember(salt: string, index: number): FleetMember {
   const id = digest(`${salt}:device:${index}`).toString('hex');
+  // UUID v4 layout, like the ids the API hands out.
+  const deviceId = `${id.slice(0, 8)}-${id.slice(8, 12)}-4${id.slice(13, 16)}-8${id.slice(17, 20)}-${id.slice(20, 32)}`;
   return {
     index,
-    // UUID v4 layout, like the ids the API hands out.
-    deviceId: `${id.slice(0, 8)}-${id.slice(8, 12)}-4${id.slice(13, 16)}-8${id.slice(17, 20)}-${id.slice(20, 32)}`,
+    deviceId,
     deviceSecret: digest(`${salt}:device-secret:${index}`).toString('base64url'),
     mailboxId: `mb-${index}`,
-    callbackSecret: digest(`${salt}:callback:${index}`).toString('base64url'),
+    callbackSecret: urlSecretOf(deviceId, `mb-${index}`, digest(`${salt}:callback:${index}`)),
     pushToken: digest(`${salt}:push-token:${index}`).toString('hex'),
     subscriptionId: `sub-${salt}-${index}`,
     clientState: digest(`${salt}:client-state:${index}`).toString('base64url'),

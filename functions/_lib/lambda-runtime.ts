@@ -3,6 +3,7 @@ import { DynamoDbDedupeStore } from './adapters/dynamodb-dedupe-store.js';
 import { dynamoDbDevicePorts } from './adapters/dynamodb-device-ports.js';
 import { DynamoDbManagedSubscriptions } from './adapters/dynamodb-managed-subscriptions.js';
 import { DynamoDbOrgStore } from './adapters/dynamodb-org-store.js';
+import { DynamoDbSettlementLog } from './adapters/dynamodb-settlement-log.js';
 import { lambdaDocumentClient } from './aws/dynamodb.js';
 import { config } from './config.js';
 import { metricsCounter, useCaseLogger } from './powertools.js';
@@ -20,6 +21,7 @@ export function lambdaRuntime(): RelayRuntime {
     ports: dynamoDbDevicePorts(documentClient, tableName),
     dedupe: new DynamoDbDedupeStore(documentClient, tableName),
     decisions: new DynamoDbDecisionLog(documentClient, tableName),
+    settlements: new DynamoDbSettlementLog(documentClient, tableName),
     orgs: new DynamoDbOrgStore(documentClient, tableName),
     managed: new DynamoDbManagedSubscriptions(documentClient, tableName),
     now: Date.now,

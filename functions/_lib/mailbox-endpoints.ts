@@ -1,6 +1,6 @@
 import type { GraphEndpoints } from '../../shared/device/device-schemas.js';
 import type { ManagedEndpoints, ManagedSecretRotation, ManagedSubscriptionStore } from '../../shared/org/managed-subscription.js';
-import { hashSecret, newSecret } from './device-secrets.js';
+import { hashSecret, newSecret, newUrlSecret } from './device-secrets.js';
 
 /**
  * A mailbox's URLs and `clientState` (contract sections 3 and 7), made from its two secrets, which are stored only as
@@ -38,9 +38,12 @@ export interface MailboxSecrets {
   clientState: string;
 }
 
-/** New secrets for a mailbox, and the hashes that are all the store keeps of them. */
-export function newMailboxSecrets(): { secrets: MailboxSecrets; stored: { callbackKey: string; clientStateHash: string } } {
-  const secrets = { urlSecret: newSecret(), clientState: newSecret() };
+/** New secrets for a mailbox (its URL secret names it: `newUrlSecret`), and the hashes that are all the store keeps of them. */
+export function newMailboxSecrets(
+  deviceId: string,
+  mailboxId: string,
+): { secrets: MailboxSecrets; stored: { callbackKey: string; clientStateHash: string } } {
+  const secrets = { urlSecret: newUrlSecret(deviceId, mailboxId), clientState: newSecret() };
   return { secrets, stored: { callbackKey: hashSecret(secrets.urlSecret), clientStateHash: hashSecret(secrets.clientState) } };
 }
 
@@ -73,7 +76,7 @@ export function managedSubscriptionStore(deps: {
   return {
     updateManaged: (deviceId, mailboxId, changes) => deps.managed.updateManaged(deviceId, mailboxId, changes),
     renewEndpoints: async (deviceId, mailboxId, subscribingSince) => {
-      const { secrets, stored } = newMailboxSecrets();
+      const { secrets, stored } = newMailboxSecrets(deviceId, mailboxId);
       if (!(await deps.managed.rotateManagedSecrets(deviceId, mailboxId, { ...stored, subscribingSince }))) return undefined;
       return managedEndpointsOf(deps.publicUrl, secrets);
     },

@@ -1,6 +1,6 @@
 import type { ManagedMailboxWrites } from '../../shared/org/managed-subscription.js';
 import type { OrgStore } from '../../shared/org/ports.js';
-import type { DecisionLog, DedupeStore, DevicePorts } from '../../shared/store/ports.js';
+import type { DecisionLog, DedupeStore, DevicePorts, SettlementLog } from '../../shared/store/ports.js';
 import type { OutcomeCounter, UseCaseLogger } from './powertools.js';
 
 /**
@@ -15,6 +15,8 @@ export interface RelayRuntime {
   ports: DevicePorts;
   dedupe: DedupeStore;
   decisions: DecisionLog;
+  /** The dispatcher's completions and decisions, written together. */
+  settlements: SettlementLog;
   /** Organizations (organization mode) as stored in the table. */
   orgs: OrgStore;
   /** The relay's own subscription fields and secrets on mailboxes (contract section 9), written only while it manages them. */

@@ -25,7 +25,7 @@ export async function addDelegatedMailbox(
     path: '',
   });
   if (fields?.stored.sealedAddress) await deps.orgs.addMember(device.orgId, device.deviceId);
-  const { secrets, stored } = newMailboxSecrets();
+  const { secrets, stored } = newMailboxSecrets(device.deviceId, request.id);
   const createdAt = deps.now();
   const mailbox: MailboxRecord = {
     deviceId: input.device.deviceId,

@@ -62,7 +62,7 @@ async function register(input: { orgId: string; request: RegisterDeviceRequest }
   );
   const now = deps.now();
 
-  const issued = request.mailboxes.map((mailbox) => ({ mailbox, ...newMailboxSecrets() }));
+  const issued = request.mailboxes.map((mailbox) => ({ mailbox, ...newMailboxSecrets(deviceId, mailbox.id) }));
   const mailboxes: MailboxRecord[] = issued.map(({ mailbox, stored }, index) => {
     const fields = mailboxFields[index]?.stored;
     return {

@@ -18,7 +18,7 @@ export async function rotateMailbox(input: { device: DeviceRecord; mailboxId: st
   const { mailbox } = await deps.devices.getDeviceAndMailbox(input.device.deviceId, input.mailboxId);
   if (!mailbox) throw new MailboxNotFoundError();
   if (isRelayManaged(mailbox)) throw new RelayManagedError();
-  const { secrets, stored } = newMailboxSecrets();
+  const { secrets, stored } = newMailboxSecrets(input.device.deviceId, input.mailboxId);
   await deps.mailboxes.rotateSecrets(input.device.deviceId, input.mailboxId, stored);
   return { id: input.mailboxId, ...mailboxEndpoints(deps.publicUrl, secrets) };
 }

@@ -2,6 +2,7 @@ import type { DecisionOutcome } from '../../shared/device/device-schemas.js';
 import type { FlushHeldAlertsMessage, NewMailMessage } from '../../shared/queue/queue-messages.js';
 import type { DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
 import type { DispatcherDeps, DispatchRecord } from './deps.js';
+import type { LastSeen } from './dispatch-notifications.js';
 import { completeKeys } from './event-claims.js';
 import { pushNewMail } from './push-new-mail.js';
 import { recordOutcome } from './record-outcome.js';
@@ -15,6 +16,8 @@ import { recordOutcome } from './record-outcome.js';
 export interface ClaimedRecord {
   record: DispatchRecord<NewMailMessage>;
   keys: string[];
+  /** When the claims expire (the claim's time plus the dedupe TTL). */
+  expiresAt: number;
 }
 
 /**
@@ -22,12 +25,16 @@ export interface ClaimedRecord {
  * flush is queued first, so a crash in between leaves a flush that finds nothing to push rather than held mail
  * that nobody pushes. Their idempotency keys are completed as held: a retry of them is a duplicate.
  */
-export async function holdForBurst(input: { held: ClaimedRecord[]; mailbox: MailboxRecord; now: number }, deps: DispatcherDeps): Promise<void> {
-  const { held, mailbox, now } = input;
+export async function holdForBurst(
+  input: { held: ClaimedRecord[]; mailbox: MailboxRecord; now: number; seen?: LastSeen },
+  deps: DispatcherDeps,
+): Promise<void> {
+  const { held, mailbox, now, seen } = input;
   const newMessages = held.reduce((sum, entry) => sum + entry.keys.length, 0);
   const heldSince = Math.min(...held.map((entry) => entry.record.message.receivedAt));
   await enqueueFlush({ mailbox, heldSince, now }, deps);
-  await deps.burstBudget.holdAlerts(mailbox.deviceId, mailbox.mailboxId, newMessages);
+  await deps.burstBudget.holdAlerts(mailbox.deviceId, mailbox.mailboxId, newMessages, seen?.at);
+  if (seen) seen.at = undefined;
   deps.counter.count('AlertsHeldInBurst', newMessages);
   for (const entry of held) {
     await completeKeys({ deviceId: mailbox.deviceId, record: entry.record, keys: entry.keys, outcome: 'held' }, deps);

@@ -1,18 +1,22 @@
 import type { PushGateway } from '../../shared/push/push-gateway.js';
 import type { EventQueue, ManagedSubscriptionMessage, QueueMessage } from '../../shared/queue/queue-messages.js';
-import type { AlertBudget, BurstBudget, DecisionLog, DedupeStore, DeviceReader, MailboxActionLimit, TokenRetirement } from '../../shared/store/ports.js';
+import type { AlertBudget, BurstBudget, CallbackDirectory, DecisionLog, DedupeStore, DeviceReader, MailboxActionLimit, SettlementLog, TokenRetirement } from '../../shared/store/ports.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
 import type { OrganizationDetails } from './organization-details.js';
 
 /** What the dispatcher's use case needs; the Lambda and `npm start` wire AWS adapters, tests in-memory ones. */
 export interface DispatcherDeps {
-  devices: Pick<DeviceReader, 'getDeviceAndMailbox'>;
+  devices: Pick<DeviceReader, 'getDeviceAndMailbox' | 'getDevicesAndMailboxes'>;
+  /** New mail's last-seen time, when no other mailbox write of the dispatch records it. */
+  callbacks: Pick<CallbackDirectory, 'touchMailbox'>;
   retirement: TokenRetirement;
   burstBudget: BurstBudget;
   /** One lifecycle push per mailbox and action in 5 minutes. */
   actionLimit: MailboxActionLimit;
   dedupe: DedupeStore;
   decisions: DecisionLog;
+  /** A settled notification's completion and decision, written together. */
+  settlements: SettlementLog;
   push: PushGateway;
   now: () => number;
   logger: UseCaseLogger;

@@ -2,13 +2,15 @@ import type { DecisionOutcome } from '../../shared/device/device-schemas.js';
 import type { FlushHeldAlertsMessage, MailboxActionMessage, ManagedSubscriptionMessage, NewMailMessage } from '../../shared/queue/queue-messages.js';
 import { newMailPush } from '../../shared/push/apns-payloads.js';
 import { decideAlert } from '../../shared/rules/alert-rules.js';
+import { lastSeenWriteIntervalMs } from '../../shared/supervision/subscription-state.js';
 import type { DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
 import { flushHeldAlerts, holdForBurst, type ClaimedRecord } from './burst-coalescing.js';
 import type { DispatcherDeps, DispatchRecord } from './deps.js';
-import { claimantOf, completeKeys } from './event-claims.js';
+import { claimantOf } from './event-claims.js';
 import { pushMailboxActions } from './push-mailbox-action.js';
 import { pushNewMail } from './push-new-mail.js';
-import { recordOutcome } from './record-outcome.js';
+import { SettlementBatch } from './settlement-batch.js';
+import { recordOutcome, settleOutcomes } from './record-outcome.js';
 
 export interface DispatchResult {
   /** Records to report as batch item failures: SQS redelivers them and, after maxReceiveCount, dead-letters them. */
@@ -53,14 +55,34 @@ export async function dispatchNotifications(records: DispatchRecord[], deps: Dis
     groups.set(groupKey, group);
   }
 
+  // Every group's device and mailbox, in one batched read.
+  const registrations = new Map<MailboxGroup, { device?: DeviceRecord; mailbox?: MailboxRecord }>();
+  const list = [...groups.values()];
+  if (list.length > 0) {
+    try {
+      const read = await deps.devices.getDevicesAndMailboxes(list.map(firstOf));
+      list.forEach((group, index) => registrations.set(group, read[index]!));
+    } catch (error) {
+      // Its groups fail below, as each would on its own read.
+      deps.logger.warn('could not read the mailboxes of a batch', { error: error as Error, groups: list.length });
+    }
+  }
+
   const queue = [...groups.values()];
+  const settlements = new SettlementBatch(deps.settlements);
+  const groupDeps: DispatcherDeps = { ...deps, settlements };
   const workers = Array.from({ length: Math.min(GROUP_CONCURRENCY, queue.length) }, async () => {
     for (let group = queue.shift(); group; group = queue.shift()) {
+      settlements.working();
       try {
-        await dispatchGroup(group, deps);
+        const registration = registrations.get(group);
+        if (!registration) throw new Error('the mailbox could not be read');
+        await dispatchGroup(group, registration, groupDeps);
       } catch (error) {
         deps.logger.warn('mailbox group failed; its records will be redelivered', { error: error as Error, records: group.newMail.length + group.flushes.length + group.actions.length });
         failed.push(...[...group.newMail, ...group.flushes, ...group.actions].map((record) => record.messageId));
+      } finally {
+        settlements.resting();
       }
     }
   });
@@ -78,11 +100,14 @@ export async function dispatchNotifications(records: DispatchRecord[], deps: Dis
   return { failedMessageIds: failed };
 }
 
-async function dispatchGroup(group: MailboxGroup, deps: DispatcherDeps): Promise<void> {
-  const first = group.newMail[0]?.message ?? group.flushes[0]?.message ?? group.actions[0]?.message;
-  if (!first) return;
-  const { deviceId, mailboxId } = first;
-  const { device, mailbox } = await deps.devices.getDeviceAndMailbox(deviceId, mailboxId);
+/** The device and mailbox a group is about. */
+function firstOf(group: MailboxGroup): { deviceId: string; mailboxId: string } {
+  const { deviceId, mailboxId } = (group.newMail[0] ?? group.flushes[0] ?? group.actions[0])!.message;
+  return { deviceId, mailboxId };
+}
+
+async function dispatchGroup(group: MailboxGroup, registration: { device?: DeviceRecord; mailbox?: MailboxRecord }, deps: DispatcherDeps): Promise<void> {
+  const { device, mailbox } = registration;
   if (!device || !mailbox) {
     // Deleted device or removed mailbox: nothing may be stored for it any more, not even a decision.
     deps.counter.count('DroppedForRemovedMailbox', group.newMail.length + group.flushes.length + group.actions.length);
@@ -97,7 +122,33 @@ async function dispatchNewMail(
   input: { records: DispatchRecord<NewMailMessage>[]; device: DeviceRecord; mailbox: MailboxRecord },
   deps: DispatcherDeps,
 ): Promise<void> {
-  const { records, device, mailbox } = input;
+  // New mail's last-seen time is the dispatcher's to record (the callback records it for notifications without new
+  // mail), with the mailbox write this dispatch makes anyway (an alert slot, or held mail), or on its own when it
+  // makes none; only when the stored one is a write interval old, as the callback does.
+  const newest = Math.max(...input.records.map((record) => record.message.receivedAt));
+  const { lastNotificationAt } = input.mailbox;
+  const seen: LastSeen = { at: lastNotificationAt === undefined || newest - lastNotificationAt >= lastSeenWriteIntervalMs(input.mailbox) ? newest : undefined };
+  try {
+    await judgeAndPush({ ...input, seen }, deps);
+  } finally {
+    if (seen.at !== undefined) {
+      await deps.callbacks
+        .touchMailbox(input.mailbox.deviceId, input.mailbox.mailboxId, seen.at)
+        .catch((error: unknown) => deps.logger.warn('could not record the mailbox last-seen time', { error: error as Error }));
+    }
+  }
+}
+
+/** A last-seen time still to record (`at`), cleared by whichever mailbox write records it. */
+export interface LastSeen {
+  at: number | undefined;
+}
+
+async function judgeAndPush(
+  input: { records: DispatchRecord<NewMailMessage>[]; device: DeviceRecord; mailbox: MailboxRecord; seen: LastSeen },
+  deps: DispatcherDeps,
+): Promise<void> {
+  const { records, device, mailbox, seen } = input;
   const { deviceId, mailboxId } = mailbox;
   const now = deps.now();
   const fresh: ClaimedRecord[] = [];
@@ -111,7 +162,7 @@ async function dispatchNewMail(
     });
     const keys = record.message.eventKeys.filter((key) => claims.get(key) === 'claimed');
     if (keys.length > 0) {
-      fresh.push({ record, keys });
+      fresh.push({ record, keys, expiresAt: now + deps.dedupeTtlSeconds * 1000 });
     } else {
       await recordOutcome({ deviceId, at: record.message.receivedAt, mailbox: mailboxId, outcome: 'duplicate', reason: 'already-seen' }, deps);
     }
@@ -152,10 +203,11 @@ async function dispatchNewMail(
   if (allowed.length === 0) return;
 
   for (const [index, entry] of allowed.entries()) {
-    if (!(await deps.burstBudget.claimAlertSlot(deviceId, mailboxId, now, deps.alertBudget))) {
-      await holdForBurst({ held: allowed.slice(index), mailbox, now }, deps);
+    if (!(await deps.burstBudget.claimAlertSlot(deviceId, mailboxId, now, deps.alertBudget, seen.at))) {
+      await holdForBurst({ held: allowed.slice(index), mailbox, now, seen }, deps);
       return;
     }
+    seen.at = undefined;
     const notifications = [{ at: entry.record.message.receivedAt, receiveCount: entry.record.receiveCount }];
     const outcome = await pushNewMail(
       { device, mailboxId, newMessages: entry.keys.length, notifications, ...(entry.enc === undefined ? {} : { enc: entry.enc }), ...(entry.reason === undefined ? {} : { reason: entry.reason }) },
@@ -165,14 +217,19 @@ async function dispatchNewMail(
   }
 }
 
-/** Completes each record's claims with the outcome and records it. */
+/** Completes each record's claims with the outcome and records it, in one write for all of them. */
 async function settle(
   input: { entries: ClaimedRecord[]; deviceId: string; mailboxId: string; outcome: DecisionOutcome; reason: string },
   deps: DispatcherDeps,
 ): Promise<void> {
   const { entries, deviceId, mailboxId, outcome, reason } = input;
-  for (const entry of entries) {
-    await completeKeys({ deviceId, record: entry.record, keys: entry.keys, outcome }, deps);
-    await recordOutcome({ deviceId, at: entry.record.message.receivedAt, mailbox: mailboxId, outcome, reason }, deps);
-  }
+  await settleOutcomes(
+    entries.map((entry) => ({
+      outcome: { deviceId, at: entry.record.message.receivedAt, mailbox: mailboxId, outcome, reason },
+      keys: entry.keys,
+      claimant: claimantOf(entry.record),
+      expiresAt: entry.expiresAt,
+    })),
+    deps,
+  );
 }

@@ -19,14 +19,16 @@ export interface DispatcherWiringOptions extends Pick<DispatcherDeps, 'push' | '
 
 /** The dispatcher's deps, for the Lambda entry and the local runtime alike. */
 export function buildDispatcherDeps(runtime: RelayRuntime, options: DispatcherWiringOptions): DispatcherDeps {
-  const { devices, retirement, burstBudget, actionLimit } = runtime.ports;
+  const { devices, callbacks, retirement, burstBudget, actionLimit } = runtime.ports;
   const deps: DispatcherDeps = {
     devices,
+    callbacks,
     retirement,
     burstBudget,
     actionLimit,
     dedupe: runtime.dedupe,
     decisions: runtime.decisions,
+    settlements: runtime.settlements,
     push: options.push,
     now: runtime.now,
     logger: runtime.logger,

@@ -2,8 +2,8 @@ import { RouteNotFoundError } from '../../shared/errors.js';
 import { toInboundNotifications } from '../../shared/graph/inbound.js';
 import type { GraphChangeNotification, GraphNotificationBatch } from '../../shared/graph/change-notifications.js';
 import type { DecisionLog, DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
-import { hashSecret, secretMatches } from '../_lib/device-secrets.js';
-import { queueNewMail, type CallbackDeps } from './accept-notifications.js';
+import { secretMatches } from '../_lib/device-secrets.js';
+import { findMailboxOfSecret, queueNewMail, type CallbackDeps } from './accept-notifications.js';
 
 /** What the Graph endpoints need: the EWS callback's ports, and the decision log for the items they refuse. */
 export interface GraphCallbackDeps extends CallbackDeps {
@@ -26,11 +26,8 @@ export interface GraphTarget {
  * @throws RouteNotFoundError for an unknown secret.
  */
 export async function findGraphTarget(secret: string, deps: Pick<CallbackDeps, 'callbacks' | 'devices'>): Promise<GraphTarget> {
-  const callback = await deps.callbacks.findCallback(hashSecret(secret));
-  if (callback) {
-    const { device, mailbox } = await deps.devices.getDeviceAndMailbox(callback.deviceId, callback.mailboxId);
-    if (device && mailbox) return { device, mailbox };
-  }
+  const found = await findMailboxOfSecret(secret, deps);
+  if (found?.device && found.mailbox) return { device: found.device, mailbox: found.mailbox };
   throw new RouteNotFoundError('no such notification URL');
 }
 
@@ -76,7 +73,7 @@ export async function acceptGraphNotifications(
     // Nothing is queued for a retired device: it would only be suppressed there. Said once per body, like the rest.
     if (notifications.length > 0) refused.add('retired');
   } else if (accepted.length > 0) {
-    // The subscription is alive (any accepted item says so): last-seen is recorded with the queueing.
+    // The subscription is alive (any accepted item says so): the dispatcher records last-seen with the new mail.
     await queueNewMail({ mailbox, notifications, receivedAt }, deps);
   }
   await recordRefusals({ device, mailbox, reasons: refused, at: receivedAt }, deps);

@@ -1,8 +1,8 @@
 import type { InboundNotification } from '../../shared/inbound/inbound-notification.js';
 import type { EventQueue, NewMailMessage } from '../../shared/queue/queue-messages.js';
-import type { CallbackDirectory, DeviceReader, MailboxRecord, SupervisionIndex } from '../../shared/store/ports.js';
+import type { CallbackDirectory, DeviceReader, DeviceRecord, MailboxRecord, SupervisionIndex } from '../../shared/store/ports.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
-import { hashSecret } from '../_lib/device-secrets.js';
+import { hashSecret, secretMatches, urlSecretTarget } from '../_lib/device-secrets.js';
 import { eventKey } from '../_lib/event-keys.js';
 import { lastSeenWriteIntervalMs, markedSuperseded } from '../../shared/supervision/subscription-state.js';
 
@@ -38,9 +38,9 @@ export async function acceptNotifications(input: AcceptNotificationsInput, deps:
   const { notifications } = input;
   const receivedAt = deps.now();
 
-  const callback = await deps.callbacks.findCallback(hashSecret(input.secret));
-  if (!callback) return unsubscribe('unknown-callback', deps);
-  const { device, mailbox } = await deps.devices.getDeviceAndMailbox(callback.deviceId, callback.mailboxId);
+  const found = await findMailboxOfSecret(input.secret, deps);
+  if (!found) return unsubscribe('unknown-callback', deps);
+  const { device, mailbox } = found;
   if (!device || !mailbox) return unsubscribe('mailbox-removed', deps);
   if (device.status !== 'active') return unsubscribe('device-retired', deps);
   if (mailbox.expiresAt !== undefined && mailbox.expiresAt <= receivedAt) return unsubscribe('subscription-expired', deps);
@@ -60,9 +60,28 @@ export async function acceptNotifications(input: AcceptNotificationsInput, deps:
 }
 
 /**
- * Queues the new mail of accepted notifications (any protocol, normalized) for the dispatcher and records the
- * mailbox's last-seen time. Resolves only once the queue has taken every message: if it refuses, the error propagates
- * and the answer is 5xx, so the server retries.
+ * The mailbox (with its device) whose URL secret this is, or undefined when it is no mailbox's. A secret that names
+ * its mailbox (`newUrlSecret`) costs one batched read of the device and the mailbox, and counts only if the mailbox's
+ * stored hash is the secret's (compared in constant time); an older one is looked up by its hash first. Either may
+ * come back without its device (deleted) or mailbox (removed).
+ */
+export async function findMailboxOfSecret(
+  secret: string,
+  deps: Pick<CallbackDeps, 'callbacks' | 'devices'>,
+): Promise<{ device?: DeviceRecord; mailbox?: MailboxRecord } | undefined> {
+  const named = urlSecretTarget(secret);
+  if (named) {
+    const read = await deps.devices.getDeviceAndMailbox(named.deviceId, named.mailboxId);
+    return read.mailbox && secretMatches(secret, read.mailbox.callbackKey) ? read : undefined;
+  }
+  const callback = await deps.callbacks.findCallback(hashSecret(secret));
+  return callback && deps.devices.getDeviceAndMailbox(callback.deviceId, callback.mailboxId);
+}
+
+/**
+ * Queues the new mail of accepted notifications (any protocol, normalized) for the dispatcher, or records the
+ * mailbox's last-seen time when they bring none. Resolves only once the queue has taken every message: if it refuses,
+ * the error propagates and the answer is 5xx, so the server retries.
  */
 export async function queueNewMail(
   input: { mailbox: MailboxRecord; notifications: InboundNotification[]; receivedAt: number },
@@ -91,12 +110,16 @@ export async function queueNewMail(
     }
   }
   const keyCount = keysPerNotification.reduce((sum, keys) => sum + keys.length, 0);
-  // Only the enqueue decides the answer; the last-seen write is best effort and runs alongside it.
-  const [queued] = await Promise.allSettled([
-    messages.length > 0 ? deps.queue.enqueue(messages) : Promise.resolve(),
-    recordLastSeen(mailbox, receivedAt, deps),
-  ]);
-  if (queued.status === 'rejected') throw queued.reason;
+  if (messages.length > 0 && mailbox.lastNotificationAt !== undefined && !markedSuperseded(mailbox)) {
+    // The dispatcher records new mail's last-seen time, with the mailbox write it makes for the alert anyway; only
+    // a mailbox's first notification (pending -> live) and one that clears a superseded mark are written here, so
+    // that the device and the supervisor see them at once.
+    await deps.queue.enqueue(messages);
+  } else {
+    // Only the enqueue decides the answer; the last-seen write is best effort and runs alongside it.
+    const [queued] = await Promise.allSettled([messages.length > 0 ? deps.queue.enqueue(messages) : Promise.resolve(), recordLastSeen(mailbox, receivedAt, deps)]);
+    if (queued.status === 'rejected') throw queued.reason;
+  }
 
   deps.counter.count(messages.length > 0 ? 'CallbackNewMailQueued' : 'CallbackWithoutNewMail');
   if (keyCount > 0) deps.counter.count('NewMailEventsQueued', keyCount);
@@ -130,7 +153,9 @@ function newMailEventKeys(mailbox: MailboxRecord, notifications: InboundNotifica
 }
 
 /**
- * Notifications write `lastNotificationAt` only when the stored one is `lastSeenWriteIntervalMs` old (one
+ * Notifications without new mail (heartbeats; new mail's is the dispatcher's to record, but for a mailbox's first
+ * notification) write `lastNotificationAt`
+ * only when the stored one is `lastSeenWriteIntervalMs` old (one
  * StatusFrequency and a little more), so a quiet mailbox's heartbeats are written every other one; the supervision's
  * silence threshold allows for that lag. The write never moves the mailbox's due time (an index key): a notification
  * can only make the subscription more alive, so the supervisor, when the old due time comes, finds it alive and

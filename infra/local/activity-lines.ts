@@ -1,6 +1,6 @@
 import type { Decision } from '../../shared/device/device-schemas.js';
 import type { PushGateway, PushMessage, PushResult, PushTarget } from '../../shared/push/push-gateway.js';
-import type { DecisionLog } from '../../shared/store/ports.js';
+import type { DecisionLog, SettlementLog } from '../../shared/store/ports.js';
 
 /**
  * `npm start`'s default output while it runs: one human-readable line per push and per decision, instead of the
@@ -38,6 +38,16 @@ export function printingDecisions(decisions: DecisionLog, print: (line: string) 
       print(decisionLine(deviceId, decision, now()));
     },
     list: (deviceId, since, limit) => decisions.list(deviceId, since, limit),
+  };
+}
+
+/** The dispatcher's settlements, printing a line for each decision once it is recorded. */
+export function printingSettlements(settlements: SettlementLog, print: (line: string) => void, now: () => number): SettlementLog {
+  return {
+    settle: async (settled) => {
+      await settlements.settle(settled);
+      for (const { deviceId, decision } of settled) print(decisionLine(deviceId, decision, now()));
+    },
   };
 }
 

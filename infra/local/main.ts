@@ -1,5 +1,5 @@
 import { parseMaxDevicesPerOrg } from '../../functions/_lib/config.js';
-import { printingDecisions, printingPushes } from './activity-lines.js';
+import { printingDecisions, printingPushes, printingSettlements } from './activity-lines.js';
 import { generateApnsTestKey } from './apns-sandbox.js';
 import type { LocalApnsCredentials } from './service.js';
 
@@ -76,6 +76,7 @@ async function main(): Promise<void> {
       ? {}
       : {
           wrapDecisionLog: (decisions) => printingDecisions(decisions, print, Date.now),
+          wrapSettlementLog: (settlements) => printingSettlements(settlements, print, Date.now),
           wrapPushGateway: (gateway) => printingPushes(gateway, print, Date.now),
         }),
     dataDir: process.env.DATA_DIR ?? '.data',

@@ -6,6 +6,7 @@ import { ApnsPushGateway } from '../../functions/_lib/adapters/apns-push-gateway
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../../functions/_lib/adapters/aws-clients.js';
 import { DynamoDbDecisionLog } from '../../functions/_lib/adapters/dynamodb-decision-log.js';
 import { DynamoDbDedupeStore } from '../../functions/_lib/adapters/dynamodb-dedupe-store.js';
+import { DynamoDbSettlementLog } from '../../functions/_lib/adapters/dynamodb-settlement-log.js';
 import { dynamoDbDevicePorts } from '../../functions/_lib/adapters/dynamodb-device-ports.js';
 import { DynamoDbProviderTokenStore } from '../../functions/_lib/adapters/dynamodb-provider-token-store.js';
 import { DEFAULT_MAX_DEVICES_PER_ORG } from '../../functions/_lib/config.js';
@@ -34,7 +35,7 @@ import type { SweepReport } from '../../functions/supervisor/run-sweep.js';
 import { createExchangeCallbackHandler } from '../../functions/exchange-callback/edge.js';
 import { noEndpointRegistry, type PushGateway } from '../../shared/push/push-gateway.js';
 import type { EventQueue } from '../../shared/queue/queue-messages.js';
-import type { AlertBudget, DecisionLog } from '../../shared/store/ports.js';
+import type { AlertBudget, DecisionLog, SettlementLog } from '../../shared/store/ports.js';
 import { generateApnsTestKey, startApnsSandbox, type ApnsSandbox } from './apns-sandbox.js';
 import { startLocalBackends, type LocalBackends } from './backends.js';
 import { createHttpRouter, sendJson, type LocalExtraRoute } from './http-router.js';
@@ -92,6 +93,8 @@ export interface LocalServiceOptions {
   wrapEventQueue?: (queue: EventQueue) => EventQueue;
   /** Replaces the decision log (`npm start` prints each decision as it is recorded). */
   wrapDecisionLog?: (decisions: DecisionLog) => DecisionLog;
+  /** The same for the dispatcher's settlements (completions written with their decisions). */
+  wrapSettlementLog?: (settlements: SettlementLog) => SettlementLog;
   logger?: UseCaseLogger;
   counter?: OutcomeCounter;
 }
@@ -154,11 +157,8 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
   const adminTokenSecret = options.adminTokenSecret ?? LOCAL_ADMIN_TOKEN_SECRET;
   const maxReceiveCount = options.maxReceiveCount ?? 5;
 
-  const backends = await startLocalBackends({
-    dataDir: options.dataDir ?? '.data',
-    queueVisibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 10,
-    maxReceiveCount,
-  });
+  const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 10;
+  const backends = await startLocalBackends({ dataDir: options.dataDir ?? '.data', queueVisibilityTimeoutSeconds: visibilityTimeoutSeconds, maxReceiveCount });
   const cleanups: Array<() => Promise<void> | void> = [() => backends.stop()];
   try {
     let apnsSandbox: ApnsSandbox | undefined;
@@ -181,6 +181,8 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     const dedupe = new DynamoDbDedupeStore(clients.documentClient, backends.tableName);
     const baseDecisions = new DynamoDbDecisionLog(clients.documentClient, backends.tableName, { now });
     const decisions = options.wrapDecisionLog ? options.wrapDecisionLog(baseDecisions) : baseDecisions;
+    const baseSettlements = new DynamoDbSettlementLog(clients.documentClient, backends.tableName, { now });
+    const settlements = options.wrapSettlementLog ? options.wrapSettlementLog(baseSettlements) : baseSettlements;
     const baseQueue = new SqsEventQueue(clients.sqs, backends.eventQueueUrl);
     const queue = options.wrapEventQueue ? options.wrapEventQueue(baseQueue) : baseQueue;
 
@@ -230,7 +232,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
 
     // The same wiring as the Lambda entries (each function's wiring.ts), over the local adapters.
     const managed = new DynamoDbManagedSubscriptions(clients.documentClient, backends.tableName);
-    const runtime: RelayRuntime = { ports, dedupe, decisions, orgs, managed, now, random, logger, counter };
+    const runtime: RelayRuntime = { ports, dedupe, decisions, settlements, orgs, managed, now, random, logger, counter };
     const deviceApi = createDeviceApiHandler(
       buildDeviceApiDeps(runtime, {
         endpoints: noEndpointRegistry,
@@ -290,7 +292,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
       ),
     );
 
-    const poller: SqsPoller = startSqsPoller({ sqs: clients.sqs, queueUrl: backends.eventQueueUrl, handler: dispatcher, logger });
+    const poller: SqsPoller = startSqsPoller({ sqs: clients.sqs, queueUrl: backends.eventQueueUrl, handler: dispatcher, logger, visibilityTimeoutSeconds });
     // Stop consuming before the clients and backends go away.
     cleanups.push(() => poller.stop());
 

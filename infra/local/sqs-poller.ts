@@ -1,4 +1,4 @@
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import type { DispatcherHandler } from '../../functions/dispatcher/edge.js';
 import type { UseCaseLogger } from '../../functions/_lib/powertools.js';
@@ -15,6 +15,11 @@ export interface SqsPollerOptions {
   batchSize?: number;
   /** Long-poll wait; short, so that stop() returns quickly. */
   waitTimeSeconds?: number;
+  /**
+   * The queue's visibility timeout: a batch still being handled when half of it has passed is made invisible for
+   * that long again, so that it is never received a second time while the first run of it is still at work.
+   */
+  visibilityTimeoutSeconds?: number;
 }
 
 export interface SqsPoller {
@@ -25,6 +30,11 @@ export interface SqsPoller {
  * The local stand-in for Lambda's SQS event source mapping: long-polls, invokes the handler with an SQS event, and
  * deletes only the records not reported in `batchItemFailures`. The rest become visible again after the visibility
  * timeout and reach the DLQ after maxReceiveCount, as on AWS. A handler that throws fails the whole batch.
+ *
+ * On AWS a batch cannot outlive its visibility timeout (6 times the function's timeout, which ends the invocation);
+ * here nothing ends a slow handler, so the poller keeps the batch invisible while it runs. Without that, a batch
+ * slower than the timeout (a loaded machine, a short test timeout) came back while still being handled, and both
+ * runs of one message pushed.
  */
 export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   let running = true;
@@ -40,6 +50,7 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
             QueueUrl: options.queueUrl,
             MaxNumberOfMessages: options.batchSize ?? 10,
             WaitTimeSeconds: options.waitTimeSeconds ?? 1,
+            ...(options.visibilityTimeoutSeconds === undefined ? {} : { VisibilityTimeout: options.visibilityTimeoutSeconds }),
             MessageSystemAttributeNames: ['All'],
           }),
           { abortSignal: controller.signal },
@@ -59,11 +70,27 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   async function invoke(messages: Message[]): Promise<void> {
     const event: SQSEvent = { Records: messages.map((message) => toRecord(message, options)) };
     let failed = new Set<string>(messages.map((m) => m.MessageId ?? ''));
+    const visibility = options.visibilityTimeoutSeconds;
+    const keepInvisible =
+      visibility === undefined
+        ? undefined
+        : setInterval(() => {
+            options.sqs
+              .send(
+                new ChangeMessageVisibilityBatchCommand({
+                  QueueUrl: options.queueUrl,
+                  Entries: messages.map((m, index) => ({ Id: String(index), ReceiptHandle: m.ReceiptHandle ?? '', VisibilityTimeout: visibility })),
+                }),
+              )
+              .catch((error: unknown) => options.logger.warn('could not keep a batch in progress invisible', { error: error as Error }));
+          }, (visibility * 1000) / 2);
     try {
       const response = await options.handler(event, localLambdaContext('dispatcher'));
       failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
     } catch (error) {
       options.logger.warn('dispatcher invocation failed; the whole batch will be redelivered', { error: error as Error });
+    } finally {
+      clearInterval(keepInvisible);
     }
     const done = messages.filter((m) => !failed.has(m.MessageId ?? ''));
     if (done.length === 0) return;

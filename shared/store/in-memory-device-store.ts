@@ -243,10 +243,12 @@ export class InMemoryDeviceStore
     return { items: page.map((entry) => entry.item), ...(last ? { cursor: encodeCursor(last) } : {}) };
   }
 
-  async holdAlerts(deviceId: string, mailboxId: string, count: number): Promise<void> {
+  async holdAlerts(deviceId: string, mailboxId: string, count: number, seenAt?: number): Promise<void> {
     checkAlertCount(count);
     const mailbox = this.mailbox(deviceId, mailboxId);
-    if (mailbox) mailbox.heldAlerts = (mailbox.heldAlerts ?? 0) + count;
+    if (!mailbox) return;
+    mailbox.heldAlerts = (mailbox.heldAlerts ?? 0) + count;
+    if (seenAt !== undefined) mailbox.lastNotificationAt = seenAt;
   }
 
   async beginFlush(deviceId: string, mailboxId: string, now: number, leaseUntil: number): Promise<{ held: number } | { busyUntil: number } | undefined> {
@@ -271,16 +273,18 @@ export class InMemoryDeviceStore
     return true;
   }
 
-  async claimAlertSlot(deviceId: string, mailboxId: string, at: number, budget: AlertBudget): Promise<boolean> {
+  async claimAlertSlot(deviceId: string, mailboxId: string, at: number, budget: AlertBudget, seenAt?: number): Promise<boolean> {
     const mailbox = this.mailbox(deviceId, mailboxId);
     if (!mailbox) return false;
     if (mailbox.alertWindowStartedAt === undefined || mailbox.alertWindowStartedAt <= at - budget.windowMs) {
       mailbox.alertWindowStartedAt = at;
       mailbox.alertsInWindow = 1;
-      return true;
+    } else if ((mailbox.alertsInWindow ?? 0) >= budget.maxPerWindow) {
+      return false;
+    } else {
+      mailbox.alertsInWindow = (mailbox.alertsInWindow ?? 0) + 1;
     }
-    if ((mailbox.alertsInWindow ?? 0) >= budget.maxPerWindow) return false;
-    mailbox.alertsInWindow = (mailbox.alertsInWindow ?? 0) + 1;
+    if (seenAt !== undefined) mailbox.lastNotificationAt = seenAt;
     return true;
   }
 

@@ -1,6 +1,7 @@
 import { InMemoryDecisionLog } from './in-memory-decision-log.js';
 import { InMemoryDedupeStore } from './in-memory-dedupe-store.js';
 import { InMemoryDeviceStore } from './in-memory-device-store.js';
+import { InMemorySettlementLog } from './in-memory-settlement-log.js';
 import { InMemoryStoreState } from './in-memory-store-state.js';
 import type { DevicePorts } from './ports.js';
 
@@ -10,22 +11,20 @@ export interface InMemoryStores {
   ports: DevicePorts;
   dedupe: InMemoryDedupeStore;
   decisions: InMemoryDecisionLog;
+  /** Completions and decisions written together, over `dedupe` and `decisions`. */
+  settlements: InMemorySettlementLog;
   /** The shared state, for assertions on what is stored. */
   state: InMemoryStoreState;
 }
 
 /**
- * The three in-memory stores over one shared state, as the DynamoDB adapters share one table: deleting a device
+ * The in-memory stores over one shared state, as the DynamoDB adapters share one table: deleting a device
  * drops its dedupe keys and decisions too. `now` is the clock for expiry of decisions (default `Date.now`).
  */
 export function createInMemoryStores(options?: { now?: () => number }): InMemoryStores {
   const state = new InMemoryStoreState();
   const devices = new InMemoryDeviceStore({ state });
-  return {
-    devices,
-    ports: devices.ports(),
-    dedupe: new InMemoryDedupeStore({ state }),
-    decisions: new InMemoryDecisionLog({ state, ...(options?.now ? { now: options.now } : {}) }),
-    state,
-  };
+  const dedupe = new InMemoryDedupeStore({ state });
+  const decisions = new InMemoryDecisionLog({ state, ...(options?.now ? { now: options.now } : {}) });
+  return { devices, ports: devices.ports(), dedupe, decisions, settlements: new InMemorySettlementLog(dedupe, decisions, options?.now), state };
 }

@@ -207,12 +207,15 @@ export interface BurstBudget {
    * Takes one slot of the mailbox's alert budget: at most `maxPerWindow` new-mail alerts per window of `windowMs`,
    * the window opening with the first alert after the previous one closed. True when the caller may push now; false
    * when the budget of the current window is spent (or the mailbox is gone). Atomic (conditional writes), so
-   * concurrent consumers never exceed the budget together.
+   * concurrent consumers never exceed the budget together. With `seenAt` it records that as the mailbox's last-seen
+   * time in the same write (new mail's: the dispatcher records it with the write it makes anyway); a slot refused
+   * records nothing. Unlike `touchMailbox`, this may set it back by what a message waited in the queue, never to a
+   * time nothing was heard: the silence threshold allows for far more.
    */
-  claimAlertSlot(deviceId: string, mailboxId: string, at: number, budget: AlertBudget): Promise<boolean>;
+  claimAlertSlot(deviceId: string, mailboxId: string, at: number, budget: AlertBudget, seenAt?: number): Promise<boolean>;
 
-  /** Adds new mails held back during a burst (ADD heldAlerts). */
-  holdAlerts(deviceId: string, mailboxId: string, count: number): Promise<void>;
+  /** Adds new mails held back during a burst (ADD heldAlerts); `seenAt` as for `claimAlertSlot`. */
+  holdAlerts(deviceId: string, mailboxId: string, count: number, seenAt?: number): Promise<void>;
 
   /**
    * Starts a flush: leases the held alerts to one flusher until `leaseUntil`, so that concurrent flushes of one burst
@@ -298,6 +301,29 @@ export type ClaimResult = 'claimed' | 'duplicate';
 export interface DedupeStore {
   claim(input: { deviceId: string; keys: string[]; claimant: string; now: number; ttlSeconds: number }): Promise<Map<string, ClaimResult>>;
   complete(input: { deviceId: string; keys: string[]; claimant: string; outcome: string; now: number }): Promise<void>;
+}
+
+/**
+ * A notification the dispatcher has settled: the idempotency keys its record claimed, completed with the outcome, and
+ * the decision to record. `expiresAt` is when those claims expire (the claim's time plus its TTL), kept as claimed.
+ */
+export interface Settlement {
+  deviceId: string;
+  keys: string[];
+  claimant: string;
+  outcome: string;
+  expiresAt: number;
+  decision: Decision;
+}
+
+/**
+ * Writes settlements down: each one's keys completed (as `DedupeStore.complete`) and its decision recorded (as
+ * `DecisionLog.record`), in as few requests as the store allows (on the table, one BatchWriteItem per 25 items). For
+ * keys its claimant claimed moments before, in the same invocation, only: the table writes them without `complete`'s
+ * condition, which only a claim taken over after it expired (days later) could fail.
+ */
+export interface SettlementLog {
+  settle(settlements: Settlement[]): Promise<void>;
 }
 
 /** Why each notification was or was not pushed, per device, kept for 7 days (contract section 3). */

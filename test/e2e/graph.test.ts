@@ -39,8 +39,8 @@ describe('Graph change notifications, end to end', () => {
   });
 
   it('hands out Graph URLs that end in a path secret, and a clientState', () => {
-    expect(mailbox.graph.notificationUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1\/graph\/notifications\/[A-Za-z0-9_-]{43}$/);
-    expect(mailbox.graph.lifecycleNotificationUrl).toMatch(/\/v1\/graph\/lifecycle\/[A-Za-z0-9_-]{43}$/);
+    expect(mailbox.graph.notificationUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1\/graph\/notifications\/[A-Za-z0-9_-]{64,}$/);
+    expect(mailbox.graph.lifecycleNotificationUrl).toMatch(/\/v1\/graph\/lifecycle\/[A-Za-z0-9_-]{64,}$/);
     expect(mailbox.graph.clientState).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 

@@ -5,6 +5,10 @@ import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DUE_AT_ATTRIBUTE, DUE_INDEX_NAME, DUE_SHARD_ATTRIBUTE, TABLE_KEYS } from '../../functions/_lib/adapters/table-design.js';
 import { withLocalBackends, type LocalBackendsHarness } from '../support/local-backends.js';
+import type { SQSEvent } from 'aws-lambda';
+import type { DispatcherHandler } from '../../functions/dispatcher/edge.js';
+import { startSqsPoller } from '../../infra/local/sqs-poller.js';
+import { RecordingLogger } from '../support/fakes.js';
 
 let local: LocalBackendsHarness;
 beforeAll(async () => {
@@ -87,5 +91,35 @@ describe('local backends', () => {
     expect((await receive(local.backends.eventQueueUrl)).Messages ?? []).toEqual([]);
 
     expect((await receive(local.backends.deadLetterQueueUrl)).Messages?.map((m) => m.Body)).toEqual(['poison']);
+  });
+
+  it('keeps a batch invisible while the dispatcher still works on it, past the visibility timeout', async () => {
+    const { sqs } = local.clients;
+    const body = `slow-${Date.now()}`;
+    const runs: string[] = [];
+    let finish = () => {};
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const poller = startSqsPoller({
+      sqs,
+      queueUrl: local.backends.eventQueueUrl,
+      logger: new RecordingLogger(),
+      visibilityTimeoutSeconds: 1,
+      waitTimeSeconds: 0,
+      handler: (async (event: SQSEvent) => {
+        const mine = event.Records.filter((record) => record.body === body);
+        for (const record of mine) runs.push(record.body);
+        // Three visibility timeouts of work; a second poller loop stands ready to receive it again.
+        if (mine.length > 0 && runs.length === 1) await new Promise((resolve) => setTimeout(resolve, 3_000));
+        finish();
+        return { batchItemFailures: [] };
+      }) as unknown as DispatcherHandler,
+    });
+    try {
+      await sqs.send(new SendMessageCommand({ QueueUrl: local.backends.eventQueueUrl, MessageBody: body }));
+      await finished;
+    } finally {
+      await poller.stop();
+    }
+    expect(runs).toEqual([body]);
   });
 });

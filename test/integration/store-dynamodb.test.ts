@@ -2,6 +2,7 @@ import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/li
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbDecisionLog } from '../../functions/_lib/adapters/dynamodb-decision-log.js';
 import { DynamoDbDedupeStore } from '../../functions/_lib/adapters/dynamodb-dedupe-store.js';
+import { DynamoDbSettlementLog } from '../../functions/_lib/adapters/dynamodb-settlement-log.js';
 import { DynamoDbManagedSubscriptions } from '../../functions/_lib/adapters/dynamodb-managed-subscriptions.js';
 import { dynamoDbDeviceStore, type AllDevicePorts } from '../support/device-ports.js';
 import { MailboxLimitError } from '../../shared/errors.js';
@@ -26,6 +27,7 @@ describeStoreBehaviour('DynamoDB adapters on dynalite', (now) => {
     devices: dynamoDbDeviceStore(documentClient, table, { now }),
     dedupe: new DynamoDbDedupeStore(documentClient, table),
     decisions: new DynamoDbDecisionLog(documentClient, table, { now }),
+    settlements: new DynamoDbSettlementLog(documentClient, table, { now }),
     managed: new DynamoDbManagedSubscriptions(documentClient, table, { now }),
   };
 });

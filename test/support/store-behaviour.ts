@@ -9,6 +9,7 @@ import {
   type DedupeStore,
   type DueItem,
   type MailboxRecord,
+  type SettlementLog,
 } from '../../shared/store/ports.js';
 import type { AllDevicePorts } from './device-ports.js';
 import type { ManagedMailboxWrites } from '../../shared/org/managed-subscription.js';
@@ -19,6 +20,7 @@ export interface StoresUnderTest {
   devices: AllDevicePorts;
   dedupe: DedupeStore;
   decisions: DecisionLog;
+  settlements: SettlementLog;
   /** The writes of relay-managed subscriptions (contract section 9) on the same store. */
   managed: ManagedMailboxWrites;
 }
@@ -789,6 +791,22 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
           expect(await mailboxOf(device.deviceId, 'ghost')).toBeUndefined();
         });
 
+        it('records a last-seen time with the slot it grants, in a new window and in an open one, and with held mail', async () => {
+          const { device } = await registered();
+          const seen = async () => (await mailboxOf(device.deviceId, 'primary'))?.lastNotificationAt;
+
+          expect(await stores.devices.claimAlertSlot(device.deviceId, 'primary', T0, budget, T0 - 10)).toBe(true);
+          expect(await seen()).toBe(T0 - 10);
+          expect(await stores.devices.claimAlertSlot(device.deviceId, 'primary', T0 + 1, budget, T0 - 5)).toBe(true);
+          expect(await seen()).toBe(T0 - 5);
+          expect(await stores.devices.claimAlertSlot(device.deviceId, 'primary', T0 + 2, budget)).toBe(true);
+          // Refused: nothing written, the held mail takes it.
+          expect(await stores.devices.claimAlertSlot(device.deviceId, 'primary', T0 + 3, budget, T0 - 1)).toBe(false);
+          expect(await seen()).toBe(T0 - 5);
+          await stores.devices.holdAlerts(device.deviceId, 'primary', 1, T0 - 1);
+          expect(await mailboxOf(device.deviceId, 'primary')).toMatchObject({ lastNotificationAt: T0 - 1, heldAlerts: 1, alertsInWindow: 3 });
+        });
+
         it('never grants more than the budget to concurrent claims', async () => {
           const { device } = await registered();
           const claims = await Promise.all(Array.from({ length: 10 }, () => stores.devices.claimAlertSlot(device.deviceId, 'primary', T0, budget)));
@@ -1072,6 +1090,36 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
         for (const key of keys) {
           expect(results.filter((r) => r.get(key) === 'claimed'), key).toHaveLength(1);
         }
+      });
+    });
+
+    describe('SettlementLog', () => {
+      it('completes the keys of each settlement and records its decision, a key named twice written once', async () => {
+        const deviceId = uniqueId('dev');
+        const claim = (keys: string[], claimant: string) => stores.dedupe.claim({ deviceId, keys, claimant, now: T0, ttlSeconds: 3600 });
+        await claim(['a', 'b'], 'msg-1');
+        await claim(['c'], 'msg-2');
+        const expiresAt = T0 + 3600 * 1000;
+        const settlement = (keys: string[], claimant: string, outcome: 'pushed' | 'suppressed') => ({
+          deviceId,
+          keys,
+          claimant,
+          outcome,
+          expiresAt,
+          decision: decisionAt(T0, outcome),
+        });
+
+        // The same message delivered twice in one batch settles its keys twice.
+        await stores.settlements.settle([settlement(['a', 'b'], 'msg-1', 'pushed'), settlement(['c'], 'msg-2', 'suppressed'), settlement(['a', 'b'], 'msg-1', 'pushed')]);
+
+        for (const [key, claimant] of [['a', 'msg-1'], ['b', 'msg-1'], ['c', 'msg-2']] as const) {
+          // Done: neither its own claimant nor another may take it before it expires, and then anyone may.
+          expect((await claim([key], claimant)).get(key)).toBe('duplicate');
+          expect((await claim([key], 'msg-3')).get(key)).toBe('duplicate');
+          expect((await stores.dedupe.claim({ deviceId, keys: [key], claimant: 'msg-3', now: expiresAt + 1, ttlSeconds: 60 })).get(key)).toBe('claimed');
+        }
+        expect((await stores.decisions.list(deviceId, 0)).map((d) => d.outcome).sort()).toEqual(['pushed', 'pushed', 'suppressed']);
+        await stores.settlements.settle([]);
       });
     });
 

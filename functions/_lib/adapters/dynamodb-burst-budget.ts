@@ -10,18 +10,21 @@ export class DynamoDbBurstBudget extends DeviceTable implements BurstBudget {
    * Two conditional writes at most: open a new window when the last one closed, else take a slot in the open one.
    * Each is atomic on the item, so concurrent consumers cannot take more slots than the budget.
    */
-  async claimAlertSlot(deviceId: string, mailboxId: string, at: number, budget: AlertBudget): Promise<boolean> {
+  async claimAlertSlot(deviceId: string, mailboxId: string, at: number, budget: AlertBudget, seenAt?: number): Promise<boolean> {
     const key = mailboxKey(deviceId, mailboxId);
     const cutoff = at - budget.windowMs;
+    // The last-seen time rides along with whichever update takes the slot.
+    const seen: { set: string; names: Record<string, string>; values: Record<string, number> } =
+      seenAt === undefined ? { set: '', names: {}, values: {} } : { set: ', #seen = :seen', names: { '#seen': 'lastNotificationAt' }, values: { ':seen': seenAt } };
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: key,
-          UpdateExpression: 'SET #start = :at, #count = :one',
+          UpdateExpression: `SET #start = :at, #count = :one${seen.set}`,
           ConditionExpression: 'attribute_exists(sk) AND (attribute_not_exists(#start) OR #start <= :cutoff)',
-          ExpressionAttributeNames: { '#start': 'alertWindowStartedAt', '#count': 'alertsInWindow' },
-          ExpressionAttributeValues: { ':at': at, ':one': 1, ':cutoff': cutoff },
+          ExpressionAttributeNames: { '#start': 'alertWindowStartedAt', '#count': 'alertsInWindow', ...seen.names },
+          ExpressionAttributeValues: { ':at': at, ':one': 1, ':cutoff': cutoff, ...seen.values },
         }),
       );
       return true;
@@ -33,10 +36,10 @@ export class DynamoDbBurstBudget extends DeviceTable implements BurstBudget {
         new UpdateCommand({
           TableName: this.tableName,
           Key: key,
-          UpdateExpression: 'ADD #count :one',
+          UpdateExpression: `ADD #count :one${seen.set.replace(', ', ' SET ')}`,
           ConditionExpression: 'attribute_exists(sk) AND #start > :cutoff AND #count < :max',
-          ExpressionAttributeNames: { '#start': 'alertWindowStartedAt', '#count': 'alertsInWindow' },
-          ExpressionAttributeValues: { ':one': 1, ':cutoff': cutoff, ':max': budget.maxPerWindow },
+          ExpressionAttributeNames: { '#start': 'alertWindowStartedAt', '#count': 'alertsInWindow', ...seen.names },
+          ExpressionAttributeValues: { ':one': 1, ':cutoff': cutoff, ':max': budget.maxPerWindow, ...seen.values },
         }),
       );
       return true;
@@ -46,9 +49,11 @@ export class DynamoDbBurstBudget extends DeviceTable implements BurstBudget {
     }
   }
 
-  async holdAlerts(deviceId: string, mailboxId: string, count: number): Promise<void> {
+  async holdAlerts(deviceId: string, mailboxId: string, count: number, seenAt?: number): Promise<void> {
     checkAlertCount(count);
-    await this.updateIgnoringMissing(mailboxKey(deviceId, mailboxId), new UpdateBuilder().add('heldAlerts', count), 'attribute_exists(sk)');
+    const update = new UpdateBuilder().add('heldAlerts', count);
+    if (seenAt !== undefined) update.set('lastNotificationAt', seenAt);
+    await this.updateIgnoringMissing(mailboxKey(deviceId, mailboxId), update, 'attribute_exists(sk)');
   }
 
   async beginFlush(deviceId: string, mailboxId: string, now: number, leaseUntil: number): Promise<{ held: number } | { busyUntil: number } | undefined> {

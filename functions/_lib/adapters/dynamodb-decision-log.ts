@@ -30,25 +30,7 @@ export class DynamoDbDecisionLog implements DecisionLog {
 
   /** Stores only the decision's schema fields, so nothing else a caller attaches (mail content) is persisted. */
   async record(deviceId: string, decision: Decision): Promise<void> {
-    const { at, mailbox, outcome, reason } = decisionSchema.parse(decision);
-    const atMs = Date.parse(at);
-    if (Number.isNaN(atMs)) throw new RangeError(`decision time is not a date: ${at}`);
-    await this.client.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          pk: devicePk(deviceId),
-          // After `at`, when it was recorded: the decisions about one notification (retried, retried, pushed) share
-          // its `at` and still list newest first. The UUID keeps two decisions of the same millisecond apart.
-          sk: eventSk(new Date(atMs).toISOString(), `${String(this.now()).padStart(15, '0')}-${randomUUID()}`),
-          at,
-          mailbox,
-          outcome,
-          reason,
-          [TTL_ATTRIBUTE]: ttlSeconds(atMs + DECISION_RETENTION_MS),
-        },
-      }),
-    );
+    await this.client.send(new PutCommand({ TableName: this.tableName, Item: decisionItem(deviceId, decision, this.now()) }));
   }
 
   async list(deviceId: string, since: number, limit = DEFAULT_DECISION_LIST_LIMIT): Promise<Decision[]> {
@@ -78,6 +60,27 @@ export class DynamoDbDecisionLog implements DecisionLog {
     } while (exclusiveStartKey && decisions.length < limit);
     return decisions;
   }
+}
+
+/**
+ * A decision's item, recorded at `recordedAt`: only the decision's schema fields, so nothing else a caller attaches
+ * (mail content) is persisted.
+ */
+export function decisionItem(deviceId: string, decision: Decision, recordedAt: number): Item {
+  const { at, mailbox, outcome, reason } = decisionSchema.parse(decision);
+  const atMs = Date.parse(at);
+  if (Number.isNaN(atMs)) throw new RangeError(`decision time is not a date: ${at}`);
+  return {
+    pk: devicePk(deviceId),
+    // After `at`, when it was recorded: the decisions about one notification (retried, retried, pushed) share its
+    // `at` and still list newest first. The UUID keeps two decisions of the same millisecond apart.
+    sk: eventSk(new Date(atMs).toISOString(), `${String(recordedAt).padStart(15, '0')}-${randomUUID()}`),
+    at,
+    mailbox,
+    outcome,
+    reason,
+    [TTL_ATTRIBUTE]: ttlSeconds(atMs + DECISION_RETENTION_MS),
+  };
 }
 
 function toDecision(item: Item): Decision {

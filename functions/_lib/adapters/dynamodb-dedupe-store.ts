@@ -1,7 +1,23 @@
 import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ClaimResult, DedupeStore } from '../../../shared/store/ports.js';
 import { TTL_ATTRIBUTE, dedupeKey } from './table-design.js';
-import { isConditionalCheckFailed, mapWithConcurrency, ttlSeconds } from './dynamodb-support.js';
+import { isConditionalCheckFailed, mapWithConcurrency, ttlSeconds, type Item } from './dynamodb-support.js';
+
+/** A dedupe key's item: pending while its claimant works on it, done with the outcome once settled. */
+export function dedupeItem(
+  deviceId: string,
+  key: string,
+  claim: { claimant: string; state: 'pending' | 'done'; expiresAt: number; outcome?: string },
+): Item {
+  return {
+    ...dedupeKey(deviceId, key),
+    claimant: claim.claimant,
+    state: claim.state,
+    ...(claim.outcome === undefined ? {} : { outcome: claim.outcome }),
+    expiresAt: claim.expiresAt,
+    [TTL_ATTRIBUTE]: ttlSeconds(claim.expiresAt),
+  };
+}
 
 /** Conditional writes in flight per claim or complete call; a message carries at most 100 keys. */
 const KEY_WRITE_CONCURRENCY = 10;
@@ -40,13 +56,7 @@ export class DynamoDbDedupeStore implements DedupeStore {
         await this.client.send(
           new PutCommand({
             TableName: this.tableName,
-            Item: {
-              ...dedupeKey(input.deviceId, key),
-              claimant: input.claimant,
-              state: 'pending',
-              expiresAt,
-              [TTL_ATTRIBUTE]: ttlSeconds(expiresAt),
-            },
+            Item: dedupeItem(input.deviceId, key, { claimant: input.claimant, state: 'pending', expiresAt }),
             // Free, expired, or our own unfinished claim (a redelivery of the same SQS message may push again).
             ConditionExpression: 'attribute_not_exists(sk) OR expiresAt < :now OR (claimant = :me AND #state = :pending)',
             ExpressionAttributeNames: { '#state': 'state' },

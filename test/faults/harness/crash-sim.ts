@@ -315,9 +315,11 @@ export async function simulateCrashes(scenario: SimScenario): Promise<SimResult>
     };
     const deps = inMemoryDispatcherDeps(stores, {
       devices,
+      callbacks: devices,
       retirement: devices,
       burstBudget: devices,
       actionLimit: devices,
+      // Settlements are built over these, so the kill points and bookkeeping of `complete` see them.
       dedupe,
       decisions,
       push,

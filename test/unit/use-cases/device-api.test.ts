@@ -56,7 +56,7 @@ describe('device API', () => {
       const device = await registered({ mailboxes: [{ id: 'me', kind: 'primary' }, { id: 'boss', kind: 'delegated' }] });
       expect(device.mailboxes.map((m) => m.id)).toEqual(['me', 'boss']);
       for (const mailbox of device.mailboxes) {
-        expect(mailbox.callbackUrl).toMatch(/^https:\/\/relay\.example\.com\/v1\/callbacks\/[A-Za-z0-9_-]{43}$/);
+        expect(mailbox.callbackUrl).toMatch(/^https:\/\/relay\.example\.com\/v1\/callbacks\/[A-Za-z0-9_-]{64,}$/);
       }
       expect(new Set(device.mailboxes.map((m) => m.callbackUrl)).size).toBe(2);
     });
@@ -434,7 +434,7 @@ describe('device API', () => {
       for (const id of ['d1', 'd2', 'd3', 'd4']) {
         const added = await call('POST /v1/devices/{deviceId}/mailboxes', { params, token: device.deviceSecret, body: { id, kind: 'delegated' } });
         expect(added.status).toBe(201);
-        expect(added.body.callbackUrl).toMatch(/\/v1\/callbacks\/[A-Za-z0-9_-]{43}$/);
+        expect(added.body.callbackUrl).toMatch(/\/v1\/callbacks\/[A-Za-z0-9_-]{64,}$/);
       }
       const fifth = await call('POST /v1/devices/{deviceId}/mailboxes', { params, token: device.deviceSecret, body: { id: 'd5', kind: 'delegated' } });
       expect(fifth).toMatchObject({ status: 409, body: { error: { code: 'mailbox_limit_reached' } } });
@@ -507,8 +507,8 @@ describe('device API', () => {
     it('hands out per mailbox Graph URLs ending in a path secret and an independent clientState, storing only hashes', async () => {
       const device = (await registered({ mailboxes: [{ id: 'me', kind: 'primary' }, { id: 'boss', kind: 'delegated' }] })) as unknown as Registered;
       for (const mailbox of device.mailboxes) {
-        expect(mailbox.graph.notificationUrl).toMatch(/^https:\/\/relay\.example\.com\/v1\/graph\/notifications\/[A-Za-z0-9_-]{43}$/);
-        expect(mailbox.graph.lifecycleNotificationUrl).toMatch(/^https:\/\/relay\.example\.com\/v1\/graph\/lifecycle\/[A-Za-z0-9_-]{43}$/);
+        expect(mailbox.graph.notificationUrl).toMatch(/^https:\/\/relay\.example\.com\/v1\/graph\/notifications\/[A-Za-z0-9_-]{64,}$/);
+        expect(mailbox.graph.lifecycleNotificationUrl).toMatch(/^https:\/\/relay\.example\.com\/v1\/graph\/lifecycle\/[A-Za-z0-9_-]{64,}$/);
         expect(mailbox.graph.clientState).toMatch(/^[A-Za-z0-9_-]{43}$/);
         expect(mailbox.graph.clientState).not.toBe(lastSegment(mailbox.graph.notificationUrl));
         const stored = (await stores.devices.getDeviceAndMailbox(device.deviceId, mailbox.id)).mailbox!;
@@ -517,7 +517,7 @@ describe('device API', () => {
         expect(JSON.stringify(stored)).not.toContain(lastSegment(mailbox.graph.notificationUrl));
       }
       const added = await call('POST /v1/devices/{deviceId}/mailboxes', { params: { deviceId: device.deviceId }, token: device.deviceSecret, body: { id: 'team' } });
-      expect(added.body.graph.notificationUrl).toMatch(/\/v1\/graph\/notifications\/[A-Za-z0-9_-]{43}$/);
+      expect(added.body.graph.notificationUrl).toMatch(/\/v1\/graph\/notifications\/[A-Za-z0-9_-]{64,}$/);
     });
 
     it('records the protocol of a report and shows protocol and state per mailbox', async () => {

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { DispatcherDeps } from '../../../functions/dispatcher/deps.js';
 import { dispatchQueueRecords, type QueueRecord } from '../../../functions/dispatcher/edge.js';
+import { lastSeenWriteIntervalMs } from '../../../shared/supervision/subscription-state.js';
 import { DEFAULT_ALERT_SETTINGS } from '../../../shared/device/device-schemas.js';
 import { RetryableDeliveryError } from '../../../shared/errors.js';
 import type { NewMailMessage } from '../../../shared/queue/queue-messages.js';
@@ -185,6 +186,61 @@ describe('dispatchQueueRecords', () => {
     expect(result.failedMessageIds).toEqual([]);
     expect(push.sent).toHaveLength(0);
     expect(await decisions()).toEqual([]);
+  });
+
+  describe("new mail's last-seen time", () => {
+    const seen = async () => (await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox?.lastNotificationAt;
+    const writes = () => {
+      const counted: string[] = [];
+      const { burstBudget, callbacks } = deps;
+      deps = {
+        ...deps,
+        burstBudget: { ...burstBudget, claimAlertSlot: (...args) => (counted.push(`slot:${String(args[4])}`), burstBudget.claimAlertSlot(...args)), holdAlerts: (...args) => (counted.push(`hold:${String(args[3])}`), burstBudget.holdAlerts(...args)) } as typeof burstBudget,
+        callbacks: { touchMailbox: (...args) => (counted.push(`touch:${args[2]}`), callbacks.touchMailbox(...args)) },
+      };
+      return counted;
+    };
+
+    it('is recorded with the alert slot, in the same write, when the stored one is a write interval old', async () => {
+      const counted = writes();
+      await dispatchQueueRecords([record(['key-1'])], deps);
+      expect(await seen()).toBe(T0);
+      expect(counted).toEqual([`slot:${T0}`]);
+    });
+
+    it('is not written again within the write interval, and written on its own when no alert takes a slot', async () => {
+      await stores.devices.touchMailbox('device-1', 'primary', T0 - 60_000);
+      const counted = writes();
+      await dispatchQueueRecords([record(['key-1'])], deps);
+      expect(counted).toEqual(['slot:undefined']);
+      expect(await seen()).toBe(T0 - 60_000);
+
+      await stores.devices.updateDevice('device-1', { mode: 'interval' }, T0);
+      const later = T0 + lastSeenWriteIntervalMs({});
+      await dispatchQueueRecords([record(['key-2'], { receivedAt: later })], deps);
+      expect(counted).toEqual(['slot:undefined', `touch:${later}`]);
+      expect(await seen()).toBe(later);
+    });
+  });
+
+  describe('a batch of several mailboxes', () => {
+    it('reads its mailboxes in one read and settles its groups in one write', async () => {
+      await stores.devices.addMailbox({ deviceId: 'device-1', mailboxId: 'third', kind: 'delegated', callbackKey: 'k3', createdAt: T0 }, 4);
+      const reads: number[] = [];
+      const devices = deps.devices;
+      const writes: number[] = [];
+      const settlements = deps.settlements;
+      deps = {
+        ...deps,
+        devices: { ...devices, getDevicesAndMailboxes: (mailboxes) => (reads.push(mailboxes.length), devices.getDevicesAndMailboxes(mailboxes)) },
+        settlements: { settle: (settled) => (writes.push(settled.length), settlements.settle(settled)) },
+      };
+      await dispatchQueueRecords([record(['a']), record(['b'], { mailboxId: 'shared' }), record(['c'], { mailboxId: 'third' })], deps);
+      expect(reads).toEqual([3]);
+      expect(writes).toEqual([3]);
+      expect(push.sent).toHaveLength(3);
+      expect(await decisions()).toHaveLength(3);
+    });
   });
 
   describe('burst coalescing', () => {

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { acceptNotifications, type CallbackDeps } from '../../../functions/exchange-callback/accept-notifications.js';
 import { readSendNotification } from '../../../shared/ews/inbound.js';
 import { lastSeenWriteIntervalMs, subscriptionState } from '../../../shared/supervision/subscription-state.js';
-import { hashSecret } from '../../../functions/_lib/device-secrets.js';
+import { hashSecret, urlSecretOf, urlSecretTarget } from '../../../functions/_lib/device-secrets.js';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
 import { EwsBodyTooLargeError, EwsDoctypeError, EwsMalformedError } from '../../../shared/ews/ews-errors.js';
 import type { NewMailMessage } from '../../../shared/queue/queue-messages.js';
@@ -53,6 +53,17 @@ describe('the Exchange callback: reading a SendNotification and accepting it', (
   it('queues no Exchange item id, only opaque keys', async () => {
     await call(newMailBody('sub-1', [{ itemId: 'AAMkAGSecretItemId' }]));
     expect(JSON.stringify(queue.messages)).not.toContain('AAMkAGSecretItemId');
+  });
+
+  it("writes new mail's last-seen time only for a mailbox's first notification: after that the dispatcher records it", async () => {
+    const seen = async () => (await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox?.lastNotificationAt;
+    await call(newMailBody('sub-1', [{ itemId: 'item-A' }]));
+    expect(await seen()).toBe(T0);
+    // A write interval later (31 minutes), still within the subscription.
+    clock.advance(40 * 60_000);
+    await call(newMailBody('sub-1', [{ itemId: 'item-B' }]));
+    expect(await seen()).toBe(T0);
+    expect(queued()).toHaveLength(2);
   });
 
   it('gives the same keys to an Exchange retry of the same body', async () => {
@@ -188,5 +199,52 @@ describe('the Exchange callback: reading a SendNotification and accepting it', (
     const mails = Array.from({ length: 250 }, (_, i) => ({ itemId: `item-${i}` }));
     await call(newMailBody('sub-1', mails));
     expect(queued().map((m) => m.eventKeys.length)).toEqual([100, 100, 50]);
+  });
+
+  describe('a URL secret that names its mailbox', () => {
+    const named = urlSecretOf('device-1', 'shared', Buffer.alloc(32, 7));
+    const lookups = () => {
+      let count = 0;
+      const callbacks = deps.callbacks;
+      deps = { ...deps, callbacks: { ...callbacks, findCallback: async (key) => (count++, callbacks.findCallback(key)), touchMailbox: (...args) => callbacks.touchMailbox(...args) } };
+      return () => count;
+    };
+
+    beforeEach(async () => {
+      await stores.devices.addMailbox({ deviceId: 'device-1', mailboxId: 'shared', kind: 'delegated', callbackKey: hashSecret(named), createdAt: T0 - 1000 }, 4);
+    });
+
+    it('is read with its device at once, without looking the secret up, and queues for that mailbox', async () => {
+      const counted = lookups();
+      expect(urlSecretTarget(named)).toEqual({ deviceId: 'device-1', mailboxId: 'shared' });
+      expect(await call(newMailBody('sub-x', [{ itemId: 'item-A' }]), undefined, named)).toBe('OK');
+      expect(queued()).toMatchObject([{ deviceId: 'device-1', mailboxId: 'shared' }]);
+      expect(counted()).toBe(0);
+      // A bare secret (handed out before) is still looked up by its hash.
+      expect(urlSecretTarget(SECRET)).toBeUndefined();
+      expect(await call(statusEventBody('sub-1'))).toBe('OK');
+      expect(counted()).toBe(1);
+    });
+
+    it('answers Unsubscribe when the mailbox it names has another secret (rotated, or a forged random part) or is gone', async () => {
+      const forged = urlSecretOf('device-1', 'shared', Buffer.alloc(32, 8));
+      expect(urlSecretTarget(forged)).toEqual({ deviceId: 'device-1', mailboxId: 'shared' });
+      expect(await call(statusEventBody('sub-x'), undefined, forged)).toBe('Unsubscribe');
+      // Another mailbox's secret with this mailbox's name in front is no secret of this one.
+      expect(await call(statusEventBody('sub-1'), undefined, urlSecretOf('device-1', 'primary', Buffer.alloc(32, 7)))).toBe('Unsubscribe');
+      await stores.devices.rotateSecrets('device-1', 'shared', { callbackKey: hashSecret('rotated'), clientStateHash: 'c' });
+      expect(await call(statusEventBody('sub-x'), undefined, named)).toBe('Unsubscribe');
+      await stores.devices.removeMailbox('device-1', 'shared');
+      expect(await call(statusEventBody('sub-x'), undefined, named)).toBe('Unsubscribe');
+      expect(queue.messages).toHaveLength(0);
+    });
+
+    it('names nothing when it could not name a mailbox of ours, so garbage never reaches the store', () => {
+      const encoded = (text: string) => Buffer.concat([Buffer.from(text, 'utf8'), Buffer.alloc(32, 1)]).toString('base64url');
+      expect(urlSecretTarget(encoded('device-1\nshared\n'))).toEqual({ deviceId: 'device-1', mailboxId: 'shared' });
+      for (const garbage of [encoded('device 1\nshared\n'), encoded('device-1\nsh/ared\n'), encoded('device-1\n\n'), encoded('device-1shared\n'), encoded(`${'d'.repeat(65)}\nshared\n`), `${named}=`, named.slice(0, -1), '']) {
+        expect(urlSecretTarget(garbage)).toBeUndefined();
+      }
+    });
   });
 });

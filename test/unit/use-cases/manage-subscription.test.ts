@@ -221,6 +221,7 @@ describe('dispatchQueueRecords with managed-subscription work', () => {
       ...stores.ports,
       dedupe: stores.dedupe,
       decisions: stores.decisions,
+      settlements: stores.settlements,
       push: new RecordingPushGateway(),
       now: () => T0,
       logger: new RecordingLogger(),
