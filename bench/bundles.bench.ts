@@ -87,6 +87,54 @@ const IMPORT_ENV: Record<string, string> = {
   POWERTOOLS_METRICS_NAMESPACE: 'InboxRelay',
 };
 
+/** What one function's cold start loads: the bytes of the bundle's files Node loaded, and the sources they hold. */
+export interface ColdStart {
+  name: string;
+  bytes: number;
+  /** Source files (repository-relative, or `node_modules/...`) whose code the loaded files hold. */
+  inputs: Set<string>;
+  /** The same for every file of the bundle, those imported on first use included. */
+  bundled: Set<string>;
+}
+
+/**
+ * Bundles each named function as the stack does and imports it once in a fresh `node`, recording what it loads: what
+ * test/unit/function-bundles.test.ts holds against issue 15's budget, without the timing runs of the bench.
+ */
+export async function coldStarts(names: string[]): Promise<ColdStart[]> {
+  const outDir = await mkdtemp(path.join(os.tmpdir(), 'inbox-relay-cold-starts-'));
+  const secrets = await startSecretsManagerStub();
+  try {
+    await symlink(path.join(REPOSITORY_ROOT, 'node_modules'), path.join(outDir, 'node_modules'), 'dir');
+    const lister = await writeLoadLister(outDir);
+    const results: ColdStart[] = [];
+    for (const name of names) {
+      const functionDir = path.join(outDir, name);
+      const metafile = await bundle(path.join(REPOSITORY_ROOT, 'functions', name, 'handler.ts'), functionDir);
+      const loaded = await loadedFiles(lister, path.join(functionDir, 'index.mjs'), secrets.url);
+      const inputs = new Set<string>();
+      const bundled = new Set<string>();
+      let bytes = 0;
+      for (const [file, output] of Object.entries(metafile.outputs)) {
+        const isLoaded = loaded.includes(path.resolve(file));
+        if (isLoaded) bytes += output.bytes;
+        for (const input of Object.keys(output.inputs)) {
+          const absolute = path.resolve(input);
+          const inModules = absolute.lastIndexOf(`${path.sep}node_modules${path.sep}`);
+          const source = inModules === -1 ? path.relative(REPOSITORY_ROOT, absolute) : absolute.slice(inModules + 1);
+          bundled.add(source);
+          if (isLoaded) inputs.add(source);
+        }
+      }
+      results.push({ name, bytes, inputs, bundled });
+    }
+    return results;
+  } finally {
+    await secrets.stop();
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
 export async function runBundlesBench(options: { quick: boolean }): Promise<BundlesResult> {
   const runs = options.quick ? 1 : 5;
   const outDir = await mkdtemp(path.join(os.tmpdir(), 'inbox-relay-bundles-'));

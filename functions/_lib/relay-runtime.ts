@@ -11,8 +11,8 @@ import type { OutcomeCounter, UseCaseLogger } from './powertools.js';
  * functions have (a queue, the push gateway, the organizations' keyring) as options, so that a Lambda bundles only the
  * AWS clients its function uses; the Lambda and the local runtime run the same wiring.
  */
-export interface RelayRuntime {
-  ports: DevicePorts;
+/** The table's stores besides the device ports. */
+export interface TableStores {
   dedupe: DedupeStore;
   decisions: DecisionLog;
   /** The dispatcher's completions and decisions, written together. */
@@ -21,8 +21,16 @@ export interface RelayRuntime {
   orgs: OrgStore;
   /** The relay's own subscription fields and secrets on mailboxes (contract section 9), written only while it manages them. */
   managed: ManagedMailboxWrites;
+}
+
+/**
+ * A function's runtime: the device ports `P` and stores `S` it uses (a Lambda's runtime has only those, see
+ * lambda-runtime.ts; the local runtime has all), and the clock, randomness and telemetry.
+ */
+export type RelayRuntime<P extends keyof DevicePorts = keyof DevicePorts, S extends keyof TableStores = keyof TableStores> = {
+  ports: Pick<DevicePorts, P>;
   now: () => number;
   random: () => number;
   logger: UseCaseLogger;
   counter: OutcomeCounter;
-}
+} & Pick<TableStores, S>;

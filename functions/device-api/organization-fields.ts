@@ -5,8 +5,8 @@ import { AddressNotProvenError, AddressRequiredError, MailServerUnavailableError
 import { MailServerError, type MessageDetailsReaderFactory, type OrgKeyring, type OrgRecord, type OrgStore } from '../../shared/org/ports.js';
 import type { MailboxOrganizationFields, MailboxRecord } from '../../shared/store/ports.js';
 import { assertUsableAlertKey } from '../_lib/alert-encryption.js';
-import { openOrgAccess, recordOrgHealth, type OrgAccess } from '../_lib/org-access.js';
-import { addressContext, hashVipSender, normalizeAddress, open, seal } from '../_lib/org-secrets.js';
+import { loadOnce } from '../_lib/load-once.js';
+import type { OrgAccess } from '../_lib/org-access.js';
 
 /**
  * The device API's side of organization mode (contract sections 3 and 8): which fields a device may send, the proof
@@ -20,6 +20,15 @@ export interface DeviceOrganizationDeps {
   readers: MessageDetailsReaderFactory;
   now: () => number;
 }
+
+/**
+ * The org's keys and secrets (org-access.ts, org-secrets.ts), loaded when a request first needs them: only in
+ * organization mode, so a default-mode deployment's cold start does without them (issue 15).
+ */
+const orgCrypto = loadOnce(async () => {
+  const [access, secrets] = await Promise.all([import('../_lib/org-access.js'), import('../_lib/org-secrets.js')]);
+  return { ...access, ...secrets };
+});
 
 /** One request's view of the device's organization: the record (or none: default mode), opened only when needed. */
 export class OrganizationContext {
@@ -41,7 +50,8 @@ export class OrganizationContext {
   /** The org opened (data key, VIP key, reader); only in organization mode. */
   access(): Promise<OrgAccess> {
     if (!this.org) throw new Error('no organization to open');
-    this.opened ??= openOrgAccess(this.org, this.deps);
+    const org = this.org;
+    this.opened ??= orgCrypto().then(({ openOrgAccess }) => openOrgAccess(org, this.deps));
     return this.opened;
   }
 
@@ -56,7 +66,7 @@ export class OrganizationContext {
 
   /** VIP senders as the org's keyed hashes (deduplicated; compared case-insensitively). */
   async vipSenderHashes(vipSenders: string[]): Promise<string[]> {
-    const { vipKey } = await this.access();
+    const [{ vipKey }, { hashVipSender }] = await Promise.all([this.access(), orgCrypto()]);
     return [...new Set(vipSenders.map((address) => hashVipSender(vipKey, address)))];
   }
 
@@ -84,6 +94,7 @@ export class OrganizationContext {
     this.refuseInDefaultMode({ [`${input.path}address`]: input.address, [`${input.path}addressProof`]: input.addressProof, [`${input.path}managedBy`]: input.managedBy });
     if (!this.org) return undefined;
     if (input.address === undefined && input.addressProof === undefined && input.managedBy === undefined) return undefined;
+    const { addressContext, normalizeAddress, seal } = await orgCrypto();
 
     const currentAddress = current?.sealedAddress ? await this.openAddress(deviceId, mailboxId, current.sealedAddress) : undefined;
     const address = input.address === undefined ? currentAddress : (input.address ?? undefined);
@@ -121,6 +132,7 @@ export class OrganizationContext {
 
   async openAddress(deviceId: string, mailboxId: string, sealed: string): Promise<string | undefined> {
     if (!this.org) return undefined;
+    const { addressContext, open } = await orgCrypto();
     try {
       return open((await this.access()).dataKey, addressContext(this.org.orgId, deviceId, mailboxId), sealed);
     } catch {
@@ -131,7 +143,7 @@ export class OrganizationContext {
 
   /** Looks the message up in that mailbox's inbox with the service account; it must be at most 30 days old. */
   private async prove(address: string, proof: AddressProof): Promise<void> {
-    const { reader, org } = await this.access();
+    const [{ reader, org }, { recordOrgHealth }] = await Promise.all([this.access(), orgCrypto()]);
     let receivedAt: string;
     try {
       receivedAt = await reader.inboxMessageReceivedAt(address, proof.messageId);

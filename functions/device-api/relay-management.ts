@@ -1,8 +1,7 @@
+import type { HandedBackMailbox } from '../../shared/org/managed-subscription.js';
 import type { MailboxRecord } from '../../shared/store/ports.js';
 import { MANAGED_WORK_LEASE_MS } from '../../shared/supervision/renewal-schedule.js';
-import { handBackMailbox } from '../_lib/hand-back-mailbox.js';
 import type { MailboxSecrets } from '../_lib/mailbox-endpoints.js';
-import { subscriptionDeletions } from '../_lib/managed-work.js';
 import type { KeepOutcome } from '../supervisor/keep-managed-subscription.js';
 import type { DeviceApiDeps } from './deps.js';
 import type { OrganizationContext } from './organization-fields.js';
@@ -51,6 +50,8 @@ export async function takeOverMailbox(input: { organization: OrganizationContext
  * and queues the deletion of the relay's Graph subscription of it. The device asked, so it gets no push.
  */
 export async function releaseMailbox(input: { orgId: string; deviceId: string; mailboxId: string }, deps: RelayManagementDeps): Promise<void> {
+  // Organization mode only: loaded here, not at the device API's cold start.
+  const { handBackMailbox } = await import('../_lib/hand-back-mailbox.js');
   const handedBack = await handBackMailbox({ deviceId: input.deviceId, mailboxId: input.mailboxId, clearManagedBy: false }, deps);
   await queueDeletions(input.orgId, [handedBack], deps);
 }
@@ -60,7 +61,14 @@ export async function releaseMailbox(input: { orgId: string; deviceId: string; m
  * it deleted them). The removal itself stands whatever happens here: a deletion that cannot be queued is logged, and
  * the subscription, whose URLs lead nowhere now, alerts nothing and ends unrenewed within its lifetime.
  */
-export async function queueDeletions(orgId: string, removed: ReadonlyArray<Parameters<typeof subscriptionDeletions>[1][number]>, deps: Pick<RelayManagementDeps, 'queue' | 'now' | 'logger' | 'counter'>): Promise<void> {
+export async function queueDeletions(
+  orgId: string,
+  removed: ReadonlyArray<HandedBackMailbox | undefined>,
+  deps: Pick<RelayManagementDeps, 'queue' | 'now' | 'logger' | 'counter'>,
+): Promise<void> {
+  // No mailbox the relay managed among them (always so in the default mode): nothing to load or queue.
+  if (removed.every((subscription) => subscription === undefined)) return;
+  const { subscriptionDeletions } = await import('../_lib/managed-work.js');
   const work = subscriptionDeletions(orgId, removed, deps.now());
   if (work.length === 0) return;
   try {

@@ -24,8 +24,14 @@ export interface DeviceApiWiringOptions
   queue: EventQueue;
 }
 
+/** The device ports the device API uses. */
+export type DeviceApiPorts = 'devices' | 'registry' | 'mailboxes' | 'retirement' | 'pushTokens' | 'deviceQuota';
+
 /** The device API's deps, for the Lambda entry and the local runtime alike. */
-export function buildDeviceApiDeps(runtime: RelayRuntime, options: DeviceApiWiringOptions): DeviceApiDeps {
+export function buildDeviceApiDeps(
+  runtime: RelayRuntime<DeviceApiPorts, 'decisions' | 'orgs' | 'managed'>,
+  options: DeviceApiWiringOptions,
+): DeviceApiDeps {
   const { devices, registry, mailboxes, retirement, pushTokens, deviceQuota } = runtime.ports;
   return {
     devices,

@@ -19,7 +19,7 @@ export const DISPATCHER_SUBSCRIPTION_BUDGET_MS = 20_000;
  * `subscribingSince`), and catch-ups queued as more work.
  */
 export function managedSubscriptionWork(
-  runtime: RelayRuntime,
+  runtime: Pick<RelayRuntime, 'orgs' | 'managed'>,
   options: DispatcherWiringOptions,
   deps: DispatcherDeps,
 ): (record: Parameters<NonNullable<DispatcherDeps['manageSubscription']>>[0]) => Promise<unknown> {

@@ -17,8 +17,14 @@ export interface DispatcherWiringOptions extends Pick<DispatcherDeps, 'push' | '
   alertBudget?: AlertBudget;
 }
 
+/** The device ports the dispatcher uses. */
+export type DispatcherPorts = 'devices' | 'callbacks' | 'retirement' | 'burstBudget' | 'actionLimit';
+
 /** The dispatcher's deps, for the Lambda entry and the local runtime alike. */
-export function buildDispatcherDeps(runtime: RelayRuntime, options: DispatcherWiringOptions): DispatcherDeps {
+export function buildDispatcherDeps(
+  runtime: RelayRuntime<DispatcherPorts, 'dedupe' | 'decisions' | 'settlements' | 'orgs' | 'managed'>,
+  options: DispatcherWiringOptions,
+): DispatcherDeps {
   const { devices, callbacks, retirement, burstBudget, actionLimit } = runtime.ports;
   const deps: DispatcherDeps = {
     devices,
