@@ -75,7 +75,7 @@ const IMPORT_ENV: Record<string, string> = {
   AWS_SECRET_ACCESS_KEY: 'bench',
   TABLE_NAME: 'inbox-relay-bench',
   EVENT_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/inbox-relay-bench',
-  PUBLIC_URL: 'https://relay.example.com',
+  CALLBACK_BASE_URL: 'https://relay.example.com',
   ORG_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-org-token',
   ADMIN_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-admin-token',
   ORG_SECRETS_KEY_ARN: 'arn:aws:kms:us-east-1:000000000000:key/00000000-0000-0000-0000-000000000000',

@@ -9,6 +9,10 @@ import { DEFAULT_MAX_DEVICES_PER_ORG } from '../functions/_lib/config.js';
 
 export const CONTEXT_KEY = 'relay';
 
+/** Where a deployment that does not say receives mail servers' callbacks (`callbackEndpoint`; the cost model prices it). */
+export type CallbackEndpoint = 'function-url' | 'api';
+export const DEFAULT_CALLBACK_ENDPOINT: CallbackEndpoint = 'function-url';
+
 const regionSchema = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as "eu-west-1"');
 
 const customDomainSchema = z.strictObject({
@@ -89,11 +93,26 @@ export const deploymentConfigSchema = z
     /** Stage-wide HTTP API throttling: steady requests per second and burst. */
     apiThrottle: throttleSchema.default({ rateLimit: 200, burstLimit: 400 }),
     /**
-     * Limits of the Exchange callback route (`POST /v1/callbacks/{secret}`), which replace the stage's for that route:
+     * Limits of the Exchange callback route (`POST /v1/callbacks/{secret}`), which replace the stage's for that route
+     * (with `callbackEndpoint: 'function-url'` they apply only to URLs handed out on the API before):
      * Exchange's genuine traffic and a flood of forged secrets share them, so they are sized for the peak of genuine
      * notifications (at most one per mailbox per new mail) with room to spare. Per region with `regions[].callbackThrottle`.
      */
     callbackThrottle: throttleSchema.default({ rateLimit: 100, burstLimit: 200 }),
+    /**
+     * Where Exchange and Graph send their callbacks, that is, the origin of newly minted callback and Graph
+     * notification and lifecycle URLs (CALLBACK_BASE_URL of the device API and the dispatcher). The paths are the same
+     * either way (`/v1/callbacks/{secret}`, `/v1/graph/...`), and the HTTP API keeps its callback routes in both
+     * modes, so URLs handed out before a switch stay valid until their mailbox's secrets are next rotated.
+     * - `function-url` (default): the callback function's own Lambda function URL (auth type NONE: mail servers send no
+     *   credentials; the URL ends in a 256-bit secret). No API Gateway charge per callback (issue 15: $2.64 of
+     *   $3.36 per 1,000 mailbox-months), but the URLs are on `<id>.lambda-url.<region>.on.aws`, not the custom domain;
+     *   there are no per-route throttling (`callbackThrottle` then limits only old URLs still on the API), no WAF and no
+     *   access log, and a made-up path invokes the function (answering 404) where API Gateway refused it for free.
+     *   `callbackReservedConcurrency` is the limit that remains: callbacks beyond it answer 429.
+     * - `api`: the HTTP API (the custom domain if configured), with its callback throttle, per-route metrics and alarms.
+     */
+    callbackEndpoint: z.enum(['function-url', 'api']).default(DEFAULT_CALLBACK_ENDPOINT),
     /**
      * Concurrency reserved for (and capping) the callback function, so that the device API or the dispatcher cannot
      * starve it and a flood of callbacks cannot starve them. Lambda keeps 100 of the account's concurrency unreserved:

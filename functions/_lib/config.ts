@@ -35,7 +35,11 @@ function optional(name: string): string | undefined {
 export const config = {
   tableName: () => required('TABLE_NAME', 'the DynamoDB table of devices, mailboxes and decisions'),
   eventQueueUrl: () => required('EVENT_QUEUE_URL', 'the SQS queue the callback writes to'),
-  publicUrl: () => required('PUBLIC_URL', 'the base of the callback URLs handed to devices'),
+  /**
+   * The origin of the callback and Graph URLs the device API and the relay's own subscriptions mint: the HTTP API or the
+   * callback function's URL, as the stack's `callbackEndpoint` chose (infra/stacks/relay-stack.ts sets it for both).
+   */
+  callbackBaseUrl: () => required('CALLBACK_BASE_URL', 'the base of the callback and Graph URLs handed to devices and mail servers'),
   orgTokenSecretArn: () => required('ORG_TOKEN_SECRET_ARN', 'the Secrets Manager secret that signs organization tokens'),
   adminTokenSecretArn: () => required('ADMIN_TOKEN_SECRET_ARN', 'the Secrets Manager secret that signs operator (admin) tokens'),
   orgSecretsKeyArn: () => required('ORG_SECRETS_KEY_ARN', "the KMS key that wraps organizations' data keys (organization mode)"),

@@ -22,7 +22,7 @@ export interface DeviceApiDeps {
   maxDevicesPerOrg: number;
   decisions: DecisionLog;
   endpoints: PushEndpointRegistry;
-  /** Base of the callback URLs handed out (contract: PUBLIC_URL). */
+  /** Base of the callback and Graph URLs handed out: CALLBACK_BASE_URL on Lambda, PUBLIC_URL under `npm start`. */
   publicUrl: string;
   /**
    * The organization-token secret's value (functions/_lib/org-token.ts), or its source: on AWS a cached read of

@@ -44,7 +44,7 @@ export const handler = createDeviceApiHandler(
             platformApplicationArns: { production: config.snsPlatformApplicationArn(), sandbox: config.snsSandboxPlatformApplicationArn() },
           })
         : noEndpointRegistry,
-    publicUrl: config.publicUrl(),
+    publicUrl: config.callbackBaseUrl(),
     orgTokenSecret,
     maxDevicesPerOrg: config.maxDevicesPerOrg(),
     keyring: orgKeyring(),

@@ -37,6 +37,6 @@ export const handler = createDispatcherHandler(
     readers: mailServerReaders,
     // On AWS only https to public addresses (contract section 8).
     mailServerPolicy: { allowLoopback: false },
-    publicUrl: config.publicUrl(),
+    publicUrl: config.callbackBaseUrl(),
   }),
 );

@@ -12,7 +12,7 @@ export interface DispatcherWiringOptions extends Pick<DispatcherDeps, 'push' | '
   readers: MessageDetailsReaderFactory;
   /** Which mail servers the relay's own subscriptions may reach (on AWS only public https addresses). */
   mailServerPolicy: OutboundPolicy;
-  /** The base of the relay's URLs (PUBLIC_URL), which its own subscriptions hand to the mail server. */
+  /** The base of the relay's callback URLs (CALLBACK_BASE_URL; PUBLIC_URL under `npm start`), which its own subscriptions hand to the mail server. */
   publicUrl: string;
   alertBudget?: AlertBudget;
 }

@@ -42,7 +42,10 @@ export class DeviceApi extends Construct {
   readonly api: apigw.HttpApi;
   readonly stage: apigw.HttpStage;
   readonly accessLog: logs.LogGroup;
-  /** The base URL devices and Exchange use (no trailing slash): the custom domain or the execute-api URL. */
+  /**
+   * The base URL devices use (no trailing slash): the custom domain or the execute-api URL. Also that of mail servers'
+   * callbacks with `callbackEndpoint: 'api'`, and of callback URLs handed out before a switch to the function URL.
+   */
   readonly url: string;
   /** The callback route's key, which is also its CloudWatch `Route` dimension. */
   readonly callbackRouteKey: string = CALLBACK_ROUTES[0];
@@ -127,8 +130,6 @@ export class DeviceApi extends Construct {
 
     this.url = props.customDomain ? `https://${props.customDomain.domainName}` : this.api.apiEndpoint;
     if (domain) this.customDomainTarget = domain.regionalDomainName;
-    // The device API builds callback URLs from it.
-    props.deviceFunction.addEnvironment('PUBLIC_URL', this.url);
 
     acknowledge(
       this,

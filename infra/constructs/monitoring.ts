@@ -6,6 +6,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { CallbackFunctionUrl } from './callback-function-url.js';
 import type { DeviceApi } from './device-api.js';
 import type { EventQueue } from './event-queue.js';
 import { SWEEP_COMPLETED_METRIC } from '../../functions/supervisor/run-sweep.js';
@@ -24,6 +25,11 @@ const PUSH_OUTCOME = { pushed: 'Outcome-pushed', failed: 'Outcome-failed', deadL
 
 export interface MonitoringProps {
   readonly api: DeviceApi;
+  /**
+   * The callback function's URL, when mail servers are sent there (`callbackEndpoint: 'function-url'`): the callback
+   * alarms then watch the URL's metrics instead of the API's callback routes. @default - the API's callback routes
+   */
+  readonly callbackFunctionUrl?: CallbackFunctionUrl;
   readonly queue: EventQueue;
   /** SNS push only: endpoint events that could not be handled (PushDelivery.feedbackDeadLetterQueue). */
   readonly feedbackDeadLetterQueue?: sqs.IQueue;
@@ -54,8 +60,9 @@ export interface MonitoringProps {
   /** Alarm when this share of Graph notification POSTs answers 5xx (at least 10 a minute). @default 5 */
   readonly graphErrorRatePercent?: number;
   /**
-   * Alarm when Graph notification answers take this long at p99: Graph counts an answer over 2,900 ms as slow and
-   * delays, then drops, the notifications of an endpoint with too many slow answers. @default 2,000 ms
+   * Alarm when Graph notification answers take this long at p99 (behind a function URL: the URL's slowest answer, EWS
+   * and Graph): Graph counts an answer over 2,900 ms as slow and delays, then drops, the notifications of an endpoint
+   * with too many slow answers. @default 2,000 ms
    */
   readonly graphLatencyThresholdMs?: number;
   /** Alarm when more Graph lifecycle events than this arrive in an hour (subscriptions removed, missed, reauthorization). @default 100 */
@@ -74,8 +81,11 @@ export class Monitoring extends Construct {
   readonly alarms: {
     readonly deadLetters: cloudwatch.Alarm;
     readonly feedbackDeadLetters?: cloudwatch.Alarm;
+    /** API: the EWS callback route; function URL: every request of the URL, EWS and Graph. */
     readonly callbackErrorRate: cloudwatch.Alarm;
-    readonly graphErrorRate: cloudwatch.Alarm;
+    /** API only: the Graph notification route (a function URL's metrics do not tell Graph from EWS). */
+    readonly graphErrorRate?: cloudwatch.Alarm;
+    /** API: the Graph notification route at p99; function URL: the URL's slowest answer, EWS and Graph. */
     readonly graphLatency: cloudwatch.Alarm;
     readonly graphLifecycleEvents: cloudwatch.Alarm;
     readonly pushFailureRate: cloudwatch.Alarm;
@@ -140,14 +150,21 @@ export class Monitoring extends Construct {
         label,
         period: oneMinute,
       });
-    const callbackMetric = routeMetric(props.api.callbackRouteKey);
+    // Where mail servers' callbacks arrive: the API's callback route, or the callback function's URL, whose metrics
+    // count every request of the URL (EWS and Graph) and whose 4xx include Lambda's 429 beyond the reserved concurrency.
+    const url = props.callbackFunctionUrl;
+    const callbackMetric = url
+      ? (metricName: 'Count' | '4xx' | '5xx') =>
+          url.metric(({ Count: 'UrlRequestCount', '4xx': 'Url4xxCount', '5xx': 'Url5xxCount' } as const)[metricName], { statistic: 'Sum', period: oneMinute })
+      : routeMetric(props.api.callbackRouteKey);
     const callbackRequests = callbackMetric('Count');
     const callback5xx = callbackMetric('5xx');
     const callback4xx = callbackMetric('4xx');
+    const via = url ? 'Exchange and Graph callbacks (function URL)' : 'Exchange callbacks';
     // 3 failing minutes of 5 alarm.
-    const callbackErrorRatePercent = errorRatePercent(callbackRequests, callback5xx, 'Callback 5xx %');
-    const callbackErrorRate = callbackErrorRatePercent.createAlarm(this, 'CallbackErrorRate', {
-      alarmDescription: `Exchange callbacks answer 5xx: notifications are not being queued and Exchange is retrying. ${runbook('callback-errors')}`,
+    const callbackErrorRatePercent = errorRatePercent(callbackRequests, callback5xx, url ? 'Callback URL 5xx %' : 'Callback 5xx %');
+    const callbackErrorRate = callbackErrorRatePercent.createAlarm(this, url ? 'CallbackUrlErrorRate' : 'CallbackErrorRate', {
+      alarmDescription: `${via} answer 5xx: notifications are not being queued; Exchange retries, Graph drops what it cannot deliver within 4 hours. ${runbook('callback-errors')}`,
       threshold: props.callbackErrorRatePercent ?? 5,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 5,
@@ -155,15 +172,17 @@ export class Monitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
-    const fiveMinuteCallbacks = (metricName: string) => callbackMetric(metricName).with({ period: fiveMinutes });
+    const fiveMinuteCallbacks = (metricName: 'Count' | '4xx') => callbackMetric(metricName).with({ period: fiveMinutes });
     const callbackRejectRatePercent = new cloudwatch.MathExpression({
       expression: 'IF(FILL(requests, 0) >= 20, 100 * FILL(rejected, 0) / requests, 0)',
       usingMetrics: { requests: fiveMinuteCallbacks('Count'), rejected: fiveMinuteCallbacks('4xx') },
-      label: 'Callback 4xx %',
+      label: url ? 'Callback URL 4xx %' : 'Callback 4xx %',
       period: fiveMinutes,
     });
-    const callbackRejectRate = callbackRejectRatePercent.createAlarm(this, 'CallbackRejectRate', {
-      alarmDescription: `Exchange callbacks are refused (429 throttled, 404 unknown secret, 4xx): Exchange may drop subscriptions, or forged callbacks are flooding the route. ${runbook('callback-rejections')}`,
+    const callbackRejectRate = callbackRejectRatePercent.createAlarm(this, url ? 'CallbackUrlRejectRate' : 'CallbackRejectRate', {
+      alarmDescription: url
+        ? `${via} are refused (429 beyond the reserved concurrency, 404 unknown secret or path, 4xx): mail servers may drop subscriptions, or forged callbacks are flooding the URL. ${runbook('callback-rejections')}`
+        : `Exchange callbacks are refused (429 throttled, 404 unknown secret, 4xx): Exchange may drop subscriptions, or forged callbacks are flooding the route. ${runbook('callback-rejections')}`,
       threshold: props.callbackRejectRatePercent ?? 20,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 2,
@@ -206,22 +225,29 @@ export class Monitoring extends Construct {
 
     // Graph: its own route (and so its own failure modes: Graph drops the notifications of an endpoint that fails or
     // answers slowly, where Exchange retries for StatusFrequency), and the lifecycle events it sends.
+    // Behind a function URL, Graph's requests are among the URL's (no metric tells them from EWS's): the callback alarms
+    // above cover their errors, and the latency alarm watches the URL's slowest answer (AWS documents Average and
+    // Maximum for UrlRequestLatency), which Graph's 2,900 ms limit is about.
     const graphRouteMetric = routeMetric(props.api.graphNotificationRouteKey);
     const graphRequests = graphRouteMetric('Count');
     const graph5xx = graphRouteMetric('5xx');
     const graph4xx = graphRouteMetric('4xx');
-    const graphLatencyP99 = graphRouteMetric('Latency', 'p99');
+    const graphAnswerTime = url ? url.metric('UrlRequestLatency', { statistic: 'Maximum', period: oneMinute }) : graphRouteMetric('Latency', 'p99');
     const graphErrorRatePercent = errorRatePercent(graphRequests, graph5xx, 'Graph notifications 5xx %');
-    const graphErrorRate = graphErrorRatePercent.createAlarm(this, 'GraphErrorRate', {
-      alarmDescription: `Graph notifications answer 5xx: new mail of Exchange Online mailboxes is not being queued, and Graph drops what it cannot deliver within 4 hours. ${runbook('graph-errors')}`,
-      threshold: props.graphErrorRatePercent ?? 5,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 5,
-      datapointsToAlarm: 3,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    const graphLatency = graphLatencyP99.createAlarm(this, 'GraphSlowAnswers', {
-      alarmDescription: `Graph notification answers are slow at p99: Graph counts answers over 2,900 ms as slow and then delays and drops notifications. ${runbook('graph-errors')}`,
+    const graphErrorRate = url
+      ? undefined
+      : graphErrorRatePercent.createAlarm(this, 'GraphErrorRate', {
+          alarmDescription: `Graph notifications answer 5xx: new mail of Exchange Online mailboxes is not being queued, and Graph drops what it cannot deliver within 4 hours. ${runbook('graph-errors')}`,
+          threshold: props.graphErrorRatePercent ?? 5,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 5,
+          datapointsToAlarm: 3,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        });
+    const graphLatency = graphAnswerTime.createAlarm(this, url ? 'CallbackUrlSlowAnswers' : 'GraphSlowAnswers', {
+      alarmDescription: url
+        ? `The callback function URL's slowest answers pass the threshold: Graph counts answers over 2,900 ms as slow and then delays and drops notifications. ${runbook('graph-errors')}`
+        : `Graph notification answers are slow at p99: Graph counts answers over 2,900 ms as slow and then delays and drops notifications. ${runbook('graph-errors')}`,
       threshold: props.graphLatencyThresholdMs ?? 2_000,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 5,
@@ -293,7 +319,7 @@ export class Monitoring extends Construct {
       deadLetters,
       ...(feedbackDeadLetters ? { feedbackDeadLetters } : {}),
       callbackErrorRate,
-      graphErrorRate,
+      ...(graphErrorRate ? { graphErrorRate } : {}),
       graphLatency,
       graphLifecycleEvents,
       callbackRejectRate,
@@ -342,7 +368,7 @@ export class Monitoring extends Construct {
         width: 8,
       }),
       new cloudwatch.GraphWidget({ title: 'API latency p99 (ms)', left: [apiMetric('Latency', 'p99'), apiMetric('IntegrationLatency', 'p99')], width: 8 }),
-      new cloudwatch.GraphWidget({ title: 'Exchange callbacks', left: [callbackRequests, callback4xx, callback5xx], right: [callbackErrorRatePercent], width: 8 }),
+      new cloudwatch.GraphWidget({ title: url ? 'Callbacks (function URL: Exchange and Graph)' : 'Exchange callbacks', left: [callbackRequests, callback4xx, callback5xx], right: [callbackErrorRatePercent], width: 8 }),
     );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
@@ -363,8 +389,13 @@ export class Monitoring extends Construct {
       }),
     );
     this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({ title: 'Graph notifications', left: [graphRequests, graph4xx, graph5xx], right: [graphErrorRatePercent], width: 8 }),
-      new cloudwatch.GraphWidget({ title: 'Graph answer time p99 (ms; Graph calls over 2,900 slow)', left: [graphLatencyP99], width: 8 }),
+      new cloudwatch.GraphWidget({
+        title: url ? 'Graph notifications on the API (URLs handed out before the function URL)' : 'Graph notifications',
+        left: [graphRequests, graph4xx, graph5xx],
+        right: [graphErrorRatePercent],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({ title: url ? 'Callback URL answer time, maximum (ms; Graph calls over 2,900 slow)' : 'Graph answer time p99 (ms; Graph calls over 2,900 slow)', left: [graphAnswerTime], width: 8 }),
       new cloudwatch.GraphWidget({
         title: 'Graph lifecycle events and refused items',
         left: GRAPH_LIFECYCLE_ACTIONS.map((action) => relayMetric(`GraphLifecycle-${action}`, fiveMinutes)),

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig, RegionConfig } from '../config.js';
+import { CallbackFunctionUrl } from '../constructs/callback-function-url.js';
 import { DeviceApi } from '../constructs/device-api.js';
 import { EventQueue } from '../constructs/event-queue.js';
 import { Monitoring } from '../constructs/monitoring.js';
@@ -13,6 +14,7 @@ import { RelayFunction } from '../constructs/relay-function.js';
 import { Schedules } from '../constructs/schedules.js';
 import { Store } from '../constructs/store.js';
 import { DUE_INDEX_NAME } from '../../functions/_lib/adapters/table-design.js';
+import { CALLBACK_PATH_PREFIX } from '../../functions/_lib/mailbox-endpoints.js';
 
 export interface RelayStackProps extends StackProps {
   readonly config: DeploymentConfig;
@@ -30,6 +32,10 @@ export class RelayStack extends Stack {
   readonly api: DeviceApi;
   readonly schedules: Schedules;
   readonly monitoring: Monitoring;
+  /** The callback function's own URL, with `callbackEndpoint: 'function-url'`. */
+  readonly callbackFunctionUrl?: CallbackFunctionUrl;
+  /** Where newly minted callback and Graph URLs point (no trailing slash): the function URL or the API. */
+  readonly callbackBaseUrl: string;
   readonly functions: {
     readonly deviceApi: RelayFunction;
     readonly callback: RelayFunction;
@@ -169,11 +175,20 @@ export class RelayStack extends Stack {
       ...(regionConfig.customDomain ? { customDomain: regionConfig.customDomain } : {}),
     });
 
-    // The relay's own subscriptions (contract section 9) point Graph and Exchange at the same URLs as the devices'.
-    dispatcher.addEnvironment('PUBLIC_URL', this.api.url);
+    // Mail servers' way in (infra/config.ts callbackEndpoint). The API keeps its callback routes either way, so that
+    // URLs handed out before a switch keep working; only the origin of newly minted URLs changes, and it is set here
+    // once for both functions that mint them: the device API (registration, new and rotated mailboxes) and the
+    // dispatcher (the relay's own subscriptions, contract section 9, which point Graph and Exchange at the same URLs).
+    // No cycle: the URL depends on the callback function, which depends on neither.
+    if (config.callbackEndpoint === 'function-url') {
+      this.callbackFunctionUrl = new CallbackFunctionUrl(this, 'CallbackUrl', { callbackFunction: callback });
+    }
+    this.callbackBaseUrl = this.callbackFunctionUrl?.url ?? this.api.url;
+    for (const minter of [deviceApi, dispatcher]) minter.addEnvironment('CALLBACK_BASE_URL', this.callbackBaseUrl);
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       api: this.api,
+      ...(this.callbackFunctionUrl ? { callbackFunctionUrl: this.callbackFunctionUrl } : {}),
       queue: this.events,
       ...(this.push.feedbackDeadLetterQueue ? { feedbackDeadLetterQueue: this.push.feedbackDeadLetterQueue } : {}),
       dispatcher,
@@ -192,8 +207,8 @@ export class RelayStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the device API (POST /v1/devices)' });
     new CfnOutput(this, 'CallbackBaseUrl', {
-      value: `${this.api.url}/v1/callbacks/`,
-      description: 'Callback URLs handed to devices start with this (PUBLIC_URL + /v1/callbacks/)',
+      value: `${this.callbackBaseUrl}${CALLBACK_PATH_PREFIX}`,
+      description: `Newly minted EWS callback URLs start with this (callbackEndpoint ${config.callbackEndpoint}; Graph URLs share its origin)`,
     });
     if (this.api.customDomainTarget) {
       new CfnOutput(this, 'CustomDomainTarget', {

@@ -21,6 +21,7 @@ describe('parseDeploymentConfig', () => {
       logLevel: 'INFO',
       apiThrottle: { rateLimit: 200, burstLimit: 400 },
       callbackThrottle: { rateLimit: 100, burstLimit: 200 },
+      callbackEndpoint: 'function-url',
       callbackReservedConcurrency: 50,
       maxDevicesPerOrg: 10_000,
       docsBaseUrl: 'https://github.com/inbox-relay/inbox-relay/blob/main/docs/operations.md',

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { functionId, onlyResource, resourcesOfType, roleStatements, synthRelay } from './support.js';
 
-/** A test deployment that pushes straight to APNs, on a custom domain, with alarm e-mail. */
+/**
+ * A test deployment that pushes straight to APNs, on a custom domain, with alarm e-mail and mail servers' callbacks on
+ * the API (`callbackEndpoint: 'api'`, where relay-stack.test.ts has the default function URL).
+ */
 const { template, json, report } = synthRelay({
   regions: [
     {
@@ -18,11 +21,13 @@ const { template, json, report } = synthRelay({
   bundleId: 'com.example.mail',
   secrets: { orgTokenSecretName: 'relay/org', apnsCredentialsSecretName: 'relay/apns' },
   alarms: { email: 'oncall@example.com' },
+  callbackEndpoint: 'api',
 });
 
 const dispatcher = functionId(json, 'DispatcherFunction');
 const supervisor = functionId(json, 'SupervisorFunction');
 const deviceApi = functionId(json, 'DeviceApiFunction');
+const callback = functionId(json, 'CallbackFunction');
 const apnsSecret = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:us-east-2:', { Ref: 'AWS::AccountId' }, ':secret:relay/apns']] };
 
 describe('direct APNs delivery', () => {
@@ -69,7 +74,7 @@ describe('a test (non-production) deployment', () => {
 });
 
 describe('a custom domain', () => {
-  it('serves the API on it with TLS 1.2, switches the execute-api URL off and hands it out as PUBLIC_URL', () => {
+  it('serves the API on it with TLS 1.2, switches the execute-api URL off and mints callback URLs on it (CALLBACK_BASE_URL)', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::DomainName', {
       DomainName: 'relay-us.example.com',
       DomainNameConfigurations: [
@@ -82,7 +87,8 @@ describe('a custom domain', () => {
     });
     template.resourceCountIs('AWS::ApiGatewayV2::ApiMapping', 1);
     template.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: true });
-    expect(json.Resources[deviceApi].Properties.Environment.Variables.PUBLIC_URL).toBe('https://relay-us.example.com');
+    expect(json.Resources[deviceApi].Properties.Environment.Variables.CALLBACK_BASE_URL).toBe('https://relay-us.example.com');
+    expect(json.Resources[dispatcher].Properties.Environment.Variables.CALLBACK_BASE_URL).toBe('https://relay-us.example.com');
     expect(json.Outputs.CallbackBaseUrl.Value).toBe('https://relay-us.example.com/v1/callbacks/');
     expect(json.Outputs.CustomDomainTarget).toBeDefined();
   });
@@ -92,6 +98,57 @@ describe('the callback route', () => {
   it('takes this region\'s own limits over the default', () => {
     const [, stage] = onlyResource(json, 'AWS::ApiGatewayV2::Stage');
     expect(stage.Properties.RouteSettings['POST /v1/callbacks/{secret}']).toMatchObject({ ThrottlingRateLimit: 30, ThrottlingBurstLimit: 60 });
+  });
+});
+
+describe('callbacks on the API (callbackEndpoint api)', () => {
+  const alarms = resourcesOfType(json, 'AWS::CloudWatch::Alarm');
+  const alarm = (prefix: string) => {
+    const found = alarms.filter(([id]) => id.startsWith(`Monitoring${prefix}`));
+    expect(found).toHaveLength(1);
+    return found[0]![1].Properties;
+  };
+  const apiId = () => onlyResource(json, 'AWS::ApiGatewayV2::Api')[0];
+  const route = (Value: string) => ({ Name: 'Route', Value });
+  const metricsById = (properties: { Metrics: Array<{ Id: string }> }) => Object.fromEntries(properties.Metrics.map((metric) => [metric.Id, metric]));
+
+  it('creates no function URL and lets no one but API Gateway invoke the callback function', () => {
+    template.resourceCountIs('AWS::Lambda::Url', 0);
+    const invokers = resourcesOfType(json, 'AWS::Lambda::Permission')
+      .filter(([, permission]) => JSON.stringify(permission.Properties.FunctionName).includes(callback))
+      .map(([, permission]) => permission.Properties.Principal);
+    expect(invokers).toEqual(['apigateway.amazonaws.com', 'apigateway.amazonaws.com', 'apigateway.amazonaws.com']);
+    expect(resourcesOfType(json, 'AWS::Lambda::Permission').filter(([, permission]) => permission.Properties.Principal === '*')).toEqual([]);
+  });
+
+  it('alarm on the callback route\'s 5xx and 4xx shares and on the Graph route\'s 5xx share and p99, and on no function URL', () => {
+    const callbackErrors = metricsById(alarm('CallbackErrorRate'));
+    expect(callbackErrors.errors).toMatchObject({
+      MetricStat: {
+        Metric: {
+          Namespace: 'AWS/ApiGateway',
+          MetricName: '5xx',
+          Dimensions: expect.arrayContaining([{ Name: 'ApiId', Value: { Ref: apiId() } }, { Name: 'Stage', Value: '$default' }, route('POST /v1/callbacks/{secret}')]),
+        },
+        Stat: 'Sum',
+      },
+    });
+    expect(callbackErrors.requests).toMatchObject({ MetricStat: { Metric: { MetricName: 'Count' } } });
+    expect(metricsById(alarm('CallbackRejectRate')).rejected).toMatchObject({
+      MetricStat: { Metric: { MetricName: '4xx', Dimensions: expect.arrayContaining([route('POST /v1/callbacks/{secret}')]) }, Period: 300 },
+    });
+    expect(metricsById(alarm('GraphErrorRate')).errors).toMatchObject({
+      MetricStat: { Metric: { MetricName: '5xx', Dimensions: expect.arrayContaining([route('POST /v1/graph/notifications/{secret}')]) } },
+    });
+    expect(alarm('GraphSlowAnswers')).toMatchObject({
+      Namespace: 'AWS/ApiGateway',
+      MetricName: 'Latency',
+      ExtendedStatistic: 'p99',
+      Threshold: 2000,
+      Dimensions: expect.arrayContaining([route('POST /v1/graph/notifications/{secret}')]),
+    });
+    expect(alarms.filter(([id]) => id.startsWith('MonitoringCallbackUrl'))).toEqual([]);
+    expect(JSON.stringify(alarms)).not.toMatch(/"Url(RequestCount|4xxCount|5xxCount|RequestLatency)"/);
   });
 });
 

@@ -2,7 +2,11 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { functionId, observabilityStatements, onlyResource, resourcesOfType, roleStatements, synthRelay } from './support.js';
 
-/** A production deployment with SNS mobile push: the configuration the security properties matter most for. */
+/**
+ * A production deployment with SNS mobile push and mail servers' callbacks on the callback function's URL (the default
+ * `callbackEndpoint`): the configuration the security properties matter most for. relay-stack-direct-apns.test.ts
+ * covers `callbackEndpoint: 'api'`.
+ */
 const { template, json, report } = synthRelay({
   regions: [{ region: 'eu-west-1' }],
   production: true,
@@ -141,11 +145,11 @@ describe('the functions', () => {
     // Service name and namespace are set in code only (functions/_lib/observability-names.ts), not here as well.
     const powertools = ['NODE_OPTIONS', 'POWERTOOLS_LOG_LEVEL'];
     expect(variables(ids.deviceApi)).toEqual(
-      [...powertools, 'TABLE_NAME', 'EVENT_QUEUE_URL', 'ORG_TOKEN_SECRET_ARN', 'ORG_SECRETS_KEY_ARN', 'MAX_DEVICES_PER_ORG', 'PUBLIC_URL', 'PUSH_GATEWAY', 'SNS_PLATFORM_APPLICATION_ARN', 'SNS_SANDBOX_PLATFORM_APPLICATION_ARN'].sort(),
+      [...powertools, 'TABLE_NAME', 'EVENT_QUEUE_URL', 'ORG_TOKEN_SECRET_ARN', 'ORG_SECRETS_KEY_ARN', 'MAX_DEVICES_PER_ORG', 'CALLBACK_BASE_URL', 'PUSH_GATEWAY', 'SNS_PLATFORM_APPLICATION_ARN', 'SNS_SANDBOX_PLATFORM_APPLICATION_ARN'].sort(),
     );
     expect(variables(ids.orgApi)).toEqual([...powertools, 'ADMIN_TOKEN_SECRET_ARN', 'EVENT_QUEUE_URL', 'ORG_SECRETS_KEY_ARN', 'TABLE_NAME'].sort());
     expect(variables(ids.callback)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'TABLE_NAME'].sort());
-    expect(variables(ids.dispatcher)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'MAX_RECEIVE_COUNT', 'ORG_SECRETS_KEY_ARN', 'PUBLIC_URL', 'PUSH_GATEWAY', 'TABLE_NAME'].sort());
+    expect(variables(ids.dispatcher)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'MAX_RECEIVE_COUNT', 'ORG_SECRETS_KEY_ARN', 'CALLBACK_BASE_URL', 'PUSH_GATEWAY', 'TABLE_NAME'].sort());
     expect(variables(ids.supervisor)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'PUSH_GATEWAY', 'TABLE_NAME'].sort());
     expect(variables(ids.feedback)).toEqual([...powertools, 'TABLE_NAME'].sort());
     expect(variables(ids.provider)).toEqual(powertools);
@@ -416,10 +420,38 @@ describe('the HTTP API', () => {
     expect(stage.Properties.AccessLogSettings.Format).not.toMatch(/\$context\.(path|resourcePath|requestOverride)/);
   });
 
-  it('gives devices the execute-api URL as PUBLIC_URL when no custom domain is configured', () => {
-    const apiId = resourcesOfType(json, 'AWS::ApiGatewayV2::Api')[0]![0];
-    expect(json.Resources[ids.deviceApi].Properties.Environment.Variables.PUBLIC_URL).toEqual({ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] });
-    expect(json.Outputs.CallbackBaseUrl.Value).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] }, '/v1/callbacks/']] });
+  it('keeps the callback routes on the API in function-url mode too, so that callback URLs handed out before stay valid', () => {
+    const routes = resourcesOfType(json, 'AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties.RouteKey);
+    expect(routes).toEqual(expect.arrayContaining(['POST /v1/callbacks/{secret}', 'POST /v1/graph/notifications/{secret}', 'POST /v1/graph/lifecycle/{secret}']));
+  });
+});
+
+describe('the callback function URL (callbackEndpoint function-url, the default)', () => {
+  const [urlId, url] = onlyResource(json, 'AWS::Lambda::Url');
+  /** The host of the function URL, whose attribute is `https://<host>/`. */
+  const urlHost = { 'Fn::Select': [2, { 'Fn::Split': ['/', { 'Fn::GetAtt': [urlId, 'FunctionUrl'] }] }] };
+  const urlOrigin = { 'Fn::Join': ['', ['https://', urlHost]] };
+
+  it('is the callback function\'s, public (auth type NONE: mail servers send no credentials), on $LATEST, without CORS', () => {
+    expect(url.Properties).toEqual({ AuthType: 'NONE', TargetFunctionArn: { 'Fn::GetAtt': [ids.callback, 'Arn'] } });
+  });
+
+  it('lets anyone invoke the callback function through the URL and only through it: InvokeFunctionUrl, and InvokeFunction via the URL', () => {
+    const publicPermissions = resourcesOfType(json, 'AWS::Lambda::Permission')
+      .filter(([, permission]) => permission.Properties.Principal === '*')
+      .map(([, permission]) => permission.Properties);
+    // Lambda requires both of public function URLs created since October 2025; without the condition, the second
+    // would let anyone invoke the function directly.
+    expect(publicPermissions).toEqual([
+      { Action: 'lambda:InvokeFunctionUrl', FunctionName: { 'Fn::GetAtt': [ids.callback, 'Arn'] }, FunctionUrlAuthType: 'NONE', Principal: '*' },
+      { Action: 'lambda:InvokeFunction', FunctionName: { 'Fn::GetAtt': [ids.callback, 'Arn'] }, InvokedViaFunctionUrl: true, Principal: '*' },
+    ]);
+  });
+
+  it('is the one base of newly minted callback and Graph URLs: CALLBACK_BASE_URL of the device API and the dispatcher, and the output', () => {
+    expect(json.Resources[ids.deviceApi].Properties.Environment.Variables.CALLBACK_BASE_URL).toEqual(urlOrigin);
+    expect(json.Resources[ids.dispatcher].Properties.Environment.Variables.CALLBACK_BASE_URL).toEqual(urlOrigin);
+    expect(json.Outputs.CallbackBaseUrl.Value).toEqual({ 'Fn::Join': ['', ['https://', urlHost, '/v1/callbacks/']] });
   });
 });
 
@@ -436,8 +468,9 @@ describe('alarms', () => {
   const apiId = () => resourcesOfType(json, 'AWS::ApiGatewayV2::Api')[0]![0];
 
   it('all notify the configured existing topic when they fire and when they clear, and no topic of the stack\'s own', () => {
-    // With the three Graph alarms (error rate, slow answers, lifecycle events per hour).
-    expect(alarms).toHaveLength(23);
+    // With the function URL's three (error rate, refusals, slow answers) in place of the API routes' four (callback
+    // error and refusal rates, Graph error rate and slow answers), and Graph's lifecycle events per hour.
+    expect(alarms).toHaveLength(22);
     for (const [, { Properties }] of alarms) {
       expect(Properties.AlarmActions).toEqual(['arn:aws:sns:eu-west-1:123456789012:oncall']);
       expect(Properties.OKActions).toEqual(['arn:aws:sns:eu-west-1:123456789012:oncall']);
@@ -491,13 +524,23 @@ describe('alarms', () => {
     });
   });
 
-  it('fire when more than 20 % of callbacks are refused (4xx, 429 included) in two 5-minute periods', () => {
-    const properties = alarm('CallbackRejectRate');
+  /** The function URL's metric of the callback function, as alarms name it. */
+  const urlMetric = (MetricName: string) => ({ Namespace: 'AWS/Lambda', MetricName, Dimensions: [{ Name: 'FunctionName', Value: { Ref: ids.callback } }] });
+  const metricsById = (properties: { Metrics: Array<{ Id: string }> }) => Object.fromEntries(properties.Metrics.map((metric) => [metric.Id, metric]));
+
+  it('watch the function URL instead of the API\'s callback routes: no callback or Graph route alarm', () => {
+    for (const routeAlarm of ['CallbackErrorRate', 'CallbackRejectRate', 'GraphErrorRate', 'GraphSlowAnswers']) {
+      expect(alarms.filter(([id]) => id.startsWith(`Monitoring${routeAlarm}`)), routeAlarm).toEqual([]);
+    }
+    expect(JSON.stringify(alarms)).not.toContain('"Name":"Route"');
+  });
+
+  it('fire when more than 20 % of the function URL\'s requests are refused (4xx, 429 included) in two 5-minute periods', () => {
+    const properties = alarm('CallbackUrlRejectRate');
     expect(properties).toMatchObject({ Threshold: 20, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 2 });
-    const byId = Object.fromEntries((properties.Metrics as Array<{ Id: string }>).map((metric) => [metric.Id, metric]));
-    expect(byId.rejected).toMatchObject({
-      MetricStat: { Metric: { MetricName: '4xx', Dimensions: expect.arrayContaining([{ Name: 'Route', Value: 'POST /v1/callbacks/{secret}' }]) }, Period: 300 },
-    });
+    const byId = metricsById(properties);
+    expect(byId.rejected).toMatchObject({ MetricStat: { Metric: urlMetric('Url4xxCount'), Period: 300, Stat: 'Sum' } });
+    expect(byId.requests).toMatchObject({ MetricStat: { Metric: urlMetric('UrlRequestCount'), Period: 300, Stat: 'Sum' } });
   });
 
   it('fire as soon as one endpoint event could not be handled', () => {
@@ -522,43 +565,29 @@ describe('alarms', () => {
     });
   });
 
-  it('fire when more than 5 % of callbacks answer 5xx in 3 of 5 minutes', () => {
-    const properties = alarm('CallbackErrorRate');
+  it('fire when more than 5 % of the function URL\'s requests (EWS and Graph) answer 5xx in 3 of 5 minutes', () => {
+    const properties = alarm('CallbackUrlErrorRate');
     expect(properties).toMatchObject({ Threshold: 5, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 5, DatapointsToAlarm: 3 });
-    const byId = Object.fromEntries((properties.Metrics as Array<{ Id: string }>).map((metric) => [metric.Id, metric]));
-    expect(byId.errors).toMatchObject({
-      MetricStat: {
-        Metric: {
-          Namespace: 'AWS/ApiGateway',
-          MetricName: '5xx',
-          Dimensions: expect.arrayContaining([
-            { Name: 'ApiId', Value: { Ref: apiId() } },
-            { Name: 'Stage', Value: '$default' },
-            { Name: 'Route', Value: 'POST /v1/callbacks/{secret}' },
-          ]),
-        },
-        Stat: 'Sum',
-      },
-      ReturnData: false,
-    });
-    expect(byId.requests).toMatchObject({ MetricStat: { Metric: { MetricName: 'Count' } } });
+    const byId = metricsById(properties);
+    expect(byId.errors).toMatchObject({ MetricStat: { Metric: urlMetric('Url5xxCount'), Period: 60, Stat: 'Sum' }, ReturnData: false });
+    expect(byId.requests).toMatchObject({ MetricStat: { Metric: urlMetric('UrlRequestCount'), Period: 60, Stat: 'Sum' } });
+    expect(properties.AlarmDescription).toMatch(/#callback-errors$/);
   });
 
-  it.each(['CallbackErrorRate', 'GraphErrorRate'])('%s counts a minute with any 5xx as failing below 10 requests, so a small deployment\'s outage alarms', (name) => {
-    const expression = (alarm(name).Metrics as Array<{ Expression?: string }>).find((metric) => metric.Expression)!.Expression;
+  it('CallbackUrlErrorRate counts a minute with any 5xx as failing below 10 requests, so a small deployment\'s outage alarms', () => {
+    const expression = (alarm('CallbackUrlErrorRate').Metrics as Array<{ Expression?: string }>).find((metric) => metric.Expression)!.Expression;
     expect(expression).toBe('IF(FILL(requests, 0) >= 10, 100 * FILL(errors, 0) / requests, IF(FILL(errors, 0) > 0, 100, 0))');
   });
 
-  it('fire when more than 5 % of Graph notification POSTs answer 5xx, when their p99 passes 2 s, and on over 100 lifecycle events an hour', () => {
-    const rate = alarm('GraphErrorRate');
-    expect(rate).toMatchObject({ Threshold: 5, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 5, DatapointsToAlarm: 3 });
-    const errors = (rate.Metrics as Array<{ Id: string; MetricStat?: { Metric: { MetricName: string; Dimensions: unknown } } }>).find((m) => m.Id === 'errors')!;
-    expect(errors.MetricStat!.Metric).toMatchObject({ MetricName: '5xx', Dimensions: expect.arrayContaining([{ Name: 'Route', Value: 'POST /v1/graph/notifications/{secret}' }]) });
-    expect(alarm('GraphSlowAnswers')).toMatchObject({
-      MetricName: 'Latency',
-      ExtendedStatistic: 'p99',
+  it('fire when the function URL\'s slowest answer passes 2 s in 3 of 5 minutes, and on over 100 Graph lifecycle events an hour', () => {
+    expect(alarm('CallbackUrlSlowAnswers')).toMatchObject({
+      ...urlMetric('UrlRequestLatency'),
+      Statistic: 'Maximum',
+      Period: 60,
       Threshold: 2000,
-      Dimensions: expect.arrayContaining([{ Name: 'Route', Value: 'POST /v1/graph/notifications/{secret}' }]),
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 5,
+      DatapointsToAlarm: 3,
     });
     expect(alarm('GraphLifecycleEvents')).toMatchObject({
       Namespace: 'InboxRelay',
