@@ -1,3 +1,4 @@
+import { DEFAULT_CALLBACK_ENDPOINT, type CallbackEndpoint } from '../infra/config.js';
 import { FUNCTION_MEMORY_MB, PRICES, perMailboxMonth } from './prices.js';
 import { sig } from './support/stats.js';
 
@@ -15,6 +16,10 @@ export interface UnitUsage {
   lambdaInvocations: number;
   /** Mean local invocation time rounded up to Lambda's 1 ms billing step. */
   billedMsPerInvocation: number;
+  /**
+   * HTTP requests that reach the function. All go through API Gateway, except the callback's when it is deployed on its
+   * own function URL (`callbackEndpoint: 'function-url'`), which costs nothing beyond the invocation.
+   */
   apiGatewayRequests: number;
   dynamoDbReadUnits: number;
   dynamoDbWriteUnits: number;
@@ -39,10 +44,18 @@ export interface CostLines {
   total: number;
 }
 
-function linesFor(fn: FunctionName, usage: UnitUsage, gateway: PushGatewayChoice, units: number): CostLines {
+/** How a deployment is priced: its push gateway, and where mail servers' callbacks arrive (infra/config.ts). */
+export interface Deployment {
+  gateway: PushGatewayChoice;
+  callbackEndpoint: CallbackEndpoint;
+}
+
+function linesFor(fn: FunctionName, usage: UnitUsage, deployment: Deployment, units: number): CostLines {
   const gbSeconds = usage.lambdaInvocations * (usage.billedMsPerInvocation / 1000) * (FUNCTION_MEMORY_MB[fn] / 1024);
+  const throughApiGateway = fn === 'callback' && deployment.callbackEndpoint === 'function-url' ? 0 : usage.apiGatewayRequests;
+  const gateway = deployment.gateway;
   const lines = {
-    apiGateway: usage.apiGatewayRequests * PRICES.apiGatewayHttpRequest.usd,
+    apiGateway: throughApiGateway * PRICES.apiGatewayHttpRequest.usd,
     lambdaRequests: usage.lambdaInvocations * PRICES.lambdaRequest.usd,
     lambdaDuration: gbSeconds * PRICES.lambdaArmGbSecond.usd,
     dynamoDbReads: usage.dynamoDbReadUnits * PRICES.dynamoDbReadRequestUnit.usd,
@@ -68,12 +81,20 @@ function rounded(lines: CostLines): CostLines {
   return Object.fromEntries(Object.entries(lines).map(([key, value]) => [key, sig(value, 3)])) as unknown as CostLines;
 }
 
-/** Cost of `units` of work with the given per-unit usage, per function and summed. */
-export function costOf(usage: Usage, units: number, gateway: PushGatewayChoice): { byFunction: Partial<Record<FunctionName, CostLines>>; total: CostLines } {
+/**
+ * Cost of `units` of work with the given per-unit usage, per function and summed; the callback on the default
+ * `callbackEndpoint` unless said otherwise.
+ */
+export function costOf(
+  usage: Usage,
+  units: number,
+  gateway: PushGatewayChoice,
+  callbackEndpoint: CallbackEndpoint = DEFAULT_CALLBACK_ENDPOINT,
+): { byFunction: Partial<Record<FunctionName, CostLines>>; total: CostLines } {
   const byFunction: Partial<Record<FunctionName, CostLines>> = {};
   let total = ZERO;
   for (const fn of Object.keys(usage).sort() as FunctionName[]) {
-    const lines = linesFor(fn, usage[fn]!, gateway, units);
+    const lines = linesFor(fn, usage[fn]!, { gateway, callbackEndpoint }, units);
     byFunction[fn] = rounded(lines);
     total = add(total, lines);
   }
@@ -81,10 +102,20 @@ export function costOf(usage: Usage, units: number, gateway: PushGatewayChoice):
 }
 
 export interface CostModel {
+  /**
+   * Where the figures below have mail servers' callbacks arrive: the default deployment's `callbackEndpoint`. Absent
+   * in reports from before it existed (2026-12-07), whose callbacks were all on API Gateway.
+   */
+  callbackEndpoint?: CallbackEndpoint;
   /** USD per 1,000,000 new-mail notifications, split by function, for both push gateways. */
   perMillionNewMail: Record<PushGatewayChoice, { byFunction: Partial<Record<FunctionName, CostLines>>; total: CostLines }>;
   /** USD per 1,000 mailbox-months of the reference workload, by kind of work, for both push gateways. */
   perThousandMailboxMonths: Record<PushGatewayChoice, { newMail: CostLines; heartbeat: CostLines; resubscription: CostLines; total: CostLines }>;
+  /**
+   * USD per 1,000 mailbox-months with direct APNs and the callback on API Gateway (`callbackEndpoint: 'api'`), so that
+   * what the function URL saves stays visible. Absent in reports from before 2026-12-07.
+   */
+  perThousandMailboxMonthsCallbackOnApi?: CostLines;
   /**
    * Of the 1,000 mailbox-months, what the secondary-index write units alone cost (USD, the same for both gateways)
    * and their share of the total with direct APNs.
@@ -110,6 +141,10 @@ export function buildCostModel(usage: { newMail: Usage; heartbeat: Usage; resubs
     (sum, fn) => sum + (usage.newMail[fn]!.lambdaInvocations * 0.01 * FUNCTION_MEMORY_MB[fn]) / 1024,
     0,
   );
+  const onApi = (kind: Usage, units: number) => costOf(kind, 1000 * units, 'apns', 'api').total;
+  const perThousandMailboxMonthsCallbackOnApi = rounded(
+    add(add(onApi(usage.newMail, workload.newMail), onApi(usage.heartbeat, workload.heartbeat)), onApi(usage.resubscription, workload.resubscription)),
+  );
   const indexWriteUnits = (kind: Usage, units: number) =>
     Object.values(kind).reduce((sum, u) => sum + u.dynamoDbIndexWriteUnits, 0) * units;
   const indexUsd =
@@ -117,8 +152,10 @@ export function buildCostModel(usage: { newMail: Usage; heartbeat: Usage; resubs
     1000 *
     PRICES.dynamoDbWriteRequestUnit.usd;
   return {
+    callbackEndpoint: DEFAULT_CALLBACK_ENDPOINT,
     perMillionNewMail,
     perThousandMailboxMonths,
+    perThousandMailboxMonthsCallbackOnApi,
     indexWrites: { usdPerThousandMailboxMonths: sig(indexUsd, 3), shareOfTotal: sig(indexUsd / perThousandMailboxMonths.apns.total.total, 2) },
     durationSensitivityPer10ms: sig(invocationGbPer10ms * 1e6 * PRICES.lambdaArmGbSecond.usd, 3),
     workload,

@@ -116,7 +116,7 @@ export function latencyVersusLoadSvg(report: BenchReport): string | undefined {
 
 /**
  * What each AWS component costs, as stacked horizontal bars: per 1,000,000 new mails and per 1,000 mailbox-months,
- * each with direct APNs and with SNS mobile push. Undefined when the report has no cost model.
+ * each with direct APNs and with SNS mobile push (and per 1,000 mailbox-months with the callback on API Gateway). Undefined when the report has no cost model.
  */
 export function costPerComponentSvg(report: BenchReport): string | undefined {
   const model = report.groups.awsCalls?.costModel;
@@ -133,6 +133,8 @@ export function costPerComponentSvg(report: BenchReport): string | undefined {
       title: 'USD per 1,000 mailbox-months (reference workload)',
       bars: [
         { label: 'direct APNs', lines: model.perThousandMailboxMonths.apns.total },
+        // What the callback's function URL saves (callbackEndpoint), in reports that have it.
+        ...(model.perThousandMailboxMonthsCallbackOnApi ? [{ label: 'APNs, API callback', lines: model.perThousandMailboxMonthsCallbackOnApi }] : []),
         { label: 'SNS mobile push', lines: model.perThousandMailboxMonths.sns.total },
       ],
     },
@@ -165,7 +167,7 @@ export function costPerComponentSvg(report: BenchReport): string | undefined {
       top += barHeight + 8;
     }
     body.push(
-      `<line x1="${left}" x2="${left}" y1="${top - 2 * (barHeight + 8)}" y2="${top - 8}" stroke="${INK}"/>`,
+      `<line x1="${left}" x2="${left}" y1="${top - panel.bars.length * (barHeight + 8)}" y2="${top - 8}" stroke="${INK}"/>`,
       `<text x="${right}" y="${top + 6}" ${FONT} font-size="11" text-anchor="end" fill="${INK}">scale: 0 to $${number(max)}</text>`,
     );
     top += 24;

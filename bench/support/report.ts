@@ -210,9 +210,19 @@ function awsCallsSection(r: AwsCallsResult): string[] {
         costRow('per 1,000 mailbox-months: heartbeats', cm.perThousandMailboxMonths.apns.heartbeat),
         costRow('per 1,000 mailbox-months: subscription reports', cm.perThousandMailboxMonths.apns.resubscription),
         costRow('per 1,000 mailbox-months, direct APNs', cm.perThousandMailboxMonths.apns.total),
+        ...(cm.perThousandMailboxMonthsCallbackOnApi ? [costRow('per 1,000 mailbox-months, direct APNs, callback on API Gateway', cm.perThousandMailboxMonthsCallbackOnApi)] : []),
         costRow('per 1,000 mailbox-months, SNS mobile push', cm.perThousandMailboxMonths.sns.total),
       ],
     ),
+    // Reports from before callbackEndpoint (callbacks all on API Gateway) print as they did.
+    ...(cm.callbackEndpoint === undefined
+      ? []
+      : [
+          cm.callbackEndpoint === 'function-url'
+            ? 'Callbacks on the callback function\'s URL (`callbackEndpoint` function-url, the default): no API Gateway charge for them; the device API\'s requests stay on API Gateway.'
+            : 'Callbacks on API Gateway (`callbackEndpoint` api).',
+          '',
+        ]),
     `Prices: ${Object.values(r.prices).map(priceText).join('; ')}.`,
     '',
     `Secondary-index write units alone: ${usd(cm.indexWrites.usdPerThousandMailboxMonths)} per 1,000 mailbox-months, ${Math.round(cm.indexWrites.shareOfTotal * 100)}% of the total with direct APNs.`,
