@@ -103,11 +103,11 @@ export const deploymentConfigSchema = z
      * Where Exchange and Graph send their callbacks, that is, the origin of newly minted callback and Graph
      * notification and lifecycle URLs (CALLBACK_BASE_URL of the device API and the dispatcher). The paths are the same
      * either way (`/v1/callbacks/{secret}`, `/v1/graph/...`), and the HTTP API keeps its callback routes in both
-     * modes, so URLs handed out before a switch stay valid until their mailbox's secrets are next rotated.
+     * modes, so URLs handed out before a switch stay valid (until their mailbox's secrets are rotated, as always).
      * - `function-url` (default): the callback function's own Lambda function URL (auth type NONE: mail servers send no
      *   credentials; the URL ends in a 256-bit secret). No API Gateway charge per callback (issue 15: $2.64 of
      *   $3.36 per 1,000 mailbox-months), but the URLs are on `<id>.lambda-url.<region>.on.aws`, not the custom domain;
-     *   there are no per-route throttling (`callbackThrottle` then limits only old URLs still on the API), no WAF and no
+     *   there is no per-route throttling (`callbackThrottle` then limits only old URLs still on the API), no WAF and no
      *   access log, and a made-up path invokes the function (answering 404) where API Gateway refused it for free.
      *   `callbackReservedConcurrency` is the limit that remains: callbacks beyond it answer 429.
      * - `api`: the HTTP API (the custom domain if configured), with its callback throttle, per-route metrics and alarms.
