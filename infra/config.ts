@@ -9,7 +9,10 @@ import { DEFAULT_MAX_DEVICES_PER_ORG } from '../functions/_lib/config.js';
 
 export const CONTEXT_KEY = 'relay';
 
-/** Where a deployment that does not say receives mail servers' callbacks (`callbackEndpoint`; the cost model prices it). */
+/**
+ * Where a deployment that does not say receives mail servers' callbacks (`callbackEndpoint`; the cost model prices it),
+ * unless its region has a custom domain: see {@link callbackEndpointOf}.
+ */
 export type CallbackEndpoint = 'function-url' | 'api';
 export const DEFAULT_CALLBACK_ENDPOINT: CallbackEndpoint = 'function-url';
 
@@ -111,8 +114,11 @@ export const deploymentConfigSchema = z
      *   access log, and a made-up path invokes the function (answering 404) where API Gateway refused it for free.
      *   `callbackReservedConcurrency` is the limit that remains: callbacks beyond it answer 429.
      * - `api`: the HTTP API (the custom domain if configured), with its callback throttle, per-route metrics and alarms.
+     * Left out, a region with a `customDomain` keeps `api` (its operator chose the name mail servers call, and may
+     * have put WAF or firewall rules on it: an upgrade must not move callbacks off it unasked) and every other region
+     * gets `function-url`.
      */
-    callbackEndpoint: z.enum(['function-url', 'api']).default(DEFAULT_CALLBACK_ENDPOINT),
+    callbackEndpoint: z.optional(z.enum(['function-url', 'api'])),
     /**
      * Concurrency reserved for (and capping) the callback function, so that the device API or the dispatcher cannot
      * starve it and a flood of callbacks cannot starve them. Lambda keeps 100 of the account's concurrency unreserved:
@@ -136,6 +142,12 @@ export const deploymentConfigSchema = z
   });
 
 export type DeploymentConfig = z.infer<typeof deploymentConfigSchema>;
+
+/** The callback entry of one region's stack: as configured, else `api` behind a custom domain, else the default. */
+export function callbackEndpointOf(config: Pick<DeploymentConfig, 'callbackEndpoint'>, region: Pick<RegionConfig, 'customDomain'>): CallbackEndpoint {
+  return config.callbackEndpoint ?? (region.customDomain ? 'api' : DEFAULT_CALLBACK_ENDPOINT);
+}
+
 export type AlarmDestination = DeploymentConfig['alarms'];
 export type RegionConfig = DeploymentConfig['regions'][number];
 

@@ -2,7 +2,7 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
-import type { DeploymentConfig, RegionConfig } from '../config.js';
+import { callbackEndpointOf, type DeploymentConfig, type RegionConfig } from '../config.js';
 import { CallbackFunctionUrl } from '../constructs/callback-function-url.js';
 import { DeviceApi } from '../constructs/device-api.js';
 import { EventQueue } from '../constructs/event-queue.js';
@@ -180,7 +180,8 @@ export class RelayStack extends Stack {
     // once for both functions that mint them: the device API (registration, new and rotated mailboxes) and the
     // dispatcher (the relay's own subscriptions, contract section 9, which point Graph and Exchange at the same URLs).
     // No cycle: the URL depends on the callback function, which depends on neither.
-    if (config.callbackEndpoint === 'function-url') {
+    const callbackEndpoint = callbackEndpointOf(config, regionConfig);
+    if (callbackEndpoint === 'function-url') {
       this.callbackFunctionUrl = new CallbackFunctionUrl(this, 'CallbackUrl', { callbackFunction: callback });
     }
     this.callbackBaseUrl = this.callbackFunctionUrl?.url ?? this.api.url;
@@ -208,7 +209,7 @@ export class RelayStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the device API (POST /v1/devices)' });
     new CfnOutput(this, 'CallbackBaseUrl', {
       value: `${this.callbackBaseUrl}${CALLBACK_PATH_PREFIX}`,
-      description: `Newly minted EWS callback URLs start with this (callbackEndpoint ${config.callbackEndpoint}; Graph URLs share its origin)`,
+      description: `Newly minted EWS callback URLs start with this (callbackEndpoint ${callbackEndpoint}; Graph URLs share its origin)`,
     });
     if (this.api.customDomainTarget) {
       new CfnOutput(this, 'CustomDomainTarget', {

@@ -5,10 +5,25 @@ import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import cdkJson from '../../cdk.json' with { type: 'json' };
 import { buildRelayApp } from '../../infra/app.js';
-import { parseDeploymentConfig, withAlarmDestination } from '../../infra/config.js';
+import { callbackEndpointOf, parseDeploymentConfig, withAlarmDestination } from '../../infra/config.js';
 import packageJson from '../../package.json' with { type: 'json' };
 
 const minimal = { regions: [{ region: 'eu-west-1' }], production: true, bundleId: 'com.example.mail', alarms: { email: 'oncall@example.com' } };
+
+describe('callbackEndpointOf', () => {
+  const customDomain = { domainName: 'relay.example.com', certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666' };
+
+  it('receives callbacks on the function URL unless a region has a custom domain, which keeps them on the API', () => {
+    expect(callbackEndpointOf({}, {})).toBe('function-url');
+    expect(callbackEndpointOf({}, { customDomain })).toBe('api');
+  });
+
+  it('does what the configuration says, custom domain or not', () => {
+    expect(callbackEndpointOf({ callbackEndpoint: 'api' }, {})).toBe('api');
+    expect(callbackEndpointOf({ callbackEndpoint: 'function-url' }, { customDomain })).toBe('function-url');
+    expect(callbackEndpointOf(parseDeploymentConfig({ ...minimal, callbackEndpoint: 'api' }), {})).toBe('api');
+  });
+});
 
 describe('parseDeploymentConfig', () => {
   it('fills the documented defaults', () => {
@@ -21,7 +36,6 @@ describe('parseDeploymentConfig', () => {
       logLevel: 'INFO',
       apiThrottle: { rateLimit: 200, burstLimit: 400 },
       callbackThrottle: { rateLimit: 100, burstLimit: 200 },
-      callbackEndpoint: 'function-url',
       callbackReservedConcurrency: 50,
       maxDevicesPerOrg: 10_000,
       docsBaseUrl: 'https://github.com/inbox-relay/inbox-relay/blob/main/docs/operations.md',
