@@ -42,6 +42,8 @@ export const config = {
   callbackBaseUrl: () => required('CALLBACK_BASE_URL', 'the base of the callback and Graph URLs handed to devices and mail servers'),
   orgTokenSecretArn: () => required('ORG_TOKEN_SECRET_ARN', 'the Secrets Manager secret that signs organization tokens'),
   adminTokenSecretArn: () => required('ADMIN_TOKEN_SECRET_ARN', 'the Secrets Manager secret that signs operator (admin) tokens'),
+  /** Optional: without it the callback carries no sealed registration and the dispatcher always reads (issue 15). */
+  queueSealSecretArn: () => optional('QUEUE_SEAL_SECRET_ARN'),
   orgSecretsKeyArn: () => required('ORG_SECRETS_KEY_ARN', "the KMS key that wraps organizations' data keys (organization mode)"),
   maxReceiveCount: () => Number(optional('MAX_RECEIVE_COUNT') ?? '5'),
   maxDevicesPerOrg: () => parseMaxDevicesPerOrg(optional('MAX_DEVICES_PER_ORG')),

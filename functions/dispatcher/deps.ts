@@ -1,4 +1,5 @@
 import type { PushGateway } from '../../shared/push/push-gateway.js';
+import type { RegistrationSeal } from '../../shared/queue/carried-registration.js';
 import type { EventQueue, ManagedSubscriptionMessage, QueueMessage } from '../../shared/queue/queue-messages.js';
 import type { AlertBudget, BurstBudget, CallbackDirectory, DecisionLog, DedupeStore, DeviceReader, MailboxActionLimit, SettlementLog, TokenRetirement } from '../../shared/store/ports.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
@@ -47,6 +48,11 @@ export interface DispatcherDeps {
    * (VIP senders, detailed alerts). Absent: every mail is judged by the rules alone, as in the default mode.
    */
   organization?: Pick<OrganizationDetails, 'judge'>;
+  /**
+   * Opens the registration the callback sealed onto new mail (issue 15): a young first delivery is judged by it
+   * instead of a read (`carried-registrations.ts`). Absent: every group is read, as before.
+   */
+  registrationSeal?: Pick<RegistrationSeal, 'open'>;
 }
 
 export const DEFAULT_ALERT_BUDGET: AlertBudget = { windowMs: 5_000, maxPerWindow: 3 };

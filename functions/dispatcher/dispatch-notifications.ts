@@ -8,7 +8,8 @@ import { flushHeldAlerts, holdForBurst, type ClaimedRecord } from './burst-coale
 import type { DispatcherDeps, DispatchRecord } from './deps.js';
 import { claimantOf } from './event-claims.js';
 import { pushMailboxActions } from './push-mailbox-action.js';
-import { pushNewMail } from './push-new-mail.js';
+import { carriedRegistrationOf, type CarriedDevice, type CarriedMailbox } from './carried-registrations.js';
+import { pushNewMail, sendNewMail, settleNewMailPush, type PushDestination } from './push-new-mail.js';
 import { SettlementBatch } from './settlement-batch.js';
 import { recordOutcome, settleOutcomes } from './record-outcome.js';
 
@@ -55,16 +56,25 @@ export async function dispatchNotifications(records: DispatchRecord[], deps: Dis
     groups.set(groupKey, group);
   }
 
-  // Every group's device and mailbox, in one batched read.
-  const registrations = new Map<MailboxGroup, { device?: DeviceRecord; mailbox?: MailboxRecord }>();
+  // A young first delivery of new mail is judged by the registration its callback read, carried on the message
+  // (carried-registrations.ts); every other group's device and mailbox are read, all in one batched read.
+  const registrations = new Map<MailboxGroup, GroupRegistration>();
   const list = [...groups.values()];
-  if (list.length > 0) {
+  await Promise.all(
+    list.map(async (group) => {
+      if (group.flushes.length > 0 || group.actions.length > 0) return;
+      const carried = await carriedRegistrationOf(group.newMail, deps);
+      if (carried) registrations.set(group, { carried: true, ...carried });
+    }),
+  );
+  const toRead = list.filter((group) => !registrations.has(group));
+  if (toRead.length > 0) {
     try {
-      const read = await deps.devices.getDevicesAndMailboxes(list.map(firstOf));
-      list.forEach((group, index) => registrations.set(group, read[index]!));
+      const read = await deps.devices.getDevicesAndMailboxes(toRead.map(firstOf));
+      toRead.forEach((group, index) => registrations.set(group, { carried: false, ...read[index]! }));
     } catch (error) {
       // Its groups fail below, as each would on its own read.
-      deps.logger.warn('could not read the mailboxes of a batch', { error: error as Error, groups: list.length });
+      deps.logger.warn('could not read the mailboxes of a batch', { error: error as Error, groups: toRead.length });
     }
   }
 
@@ -106,34 +116,48 @@ function firstOf(group: MailboxGroup): { deviceId: string; mailboxId: string } {
   return { deviceId, mailboxId };
 }
 
-async function dispatchGroup(group: MailboxGroup, registration: { device?: DeviceRecord; mailbox?: MailboxRecord }, deps: DispatcherDeps): Promise<void> {
+/**
+ * What a group is judged by: the device and mailbox this dispatch read (either may be missing: deleted, removed), or
+ * the ones the callback read and carried (`carried-registrations.ts`), which hold only what new mail's judgement reads
+ * and are trusted only to push (`judgeAndPush`).
+ */
+type GroupRegistration = { carried: false; device?: DeviceRecord; mailbox?: MailboxRecord } | ({ carried: true } & Judged);
+
+/** A registration a group of new mail is judged by, read or carried. */
+type Judged = ReadRegistration | { carried: true; device: CarriedDevice; mailbox: CarriedMailbox };
+type ReadRegistration = { carried: false; device: DeviceRecord; mailbox: MailboxRecord };
+
+async function dispatchGroup(group: MailboxGroup, registration: GroupRegistration, deps: DispatcherDeps): Promise<void> {
+  if (registration.carried) {
+    // Only groups of new mail alone are judged by a carried registration.
+    await dispatchNewMail({ records: group.newMail, judged: registration }, deps);
+    return;
+  }
   const { device, mailbox } = registration;
   if (!device || !mailbox) {
     // Deleted device or removed mailbox: nothing may be stored for it any more, not even a decision.
     deps.counter.count('DroppedForRemovedMailbox', group.newMail.length + group.flushes.length + group.actions.length);
     return;
   }
-  if (group.newMail.length > 0) await dispatchNewMail({ records: group.newMail, device, mailbox }, deps);
+  if (group.newMail.length > 0) await dispatchNewMail({ records: group.newMail, judged: { carried: false, device, mailbox } }, deps);
   if (group.flushes.length > 0) await flushHeldAlerts({ flushes: group.flushes, device, mailbox }, deps);
   if (group.actions.length > 0) await pushMailboxActions({ records: group.actions, device, mailbox }, deps);
 }
 
-async function dispatchNewMail(
-  input: { records: DispatchRecord<NewMailMessage>[]; device: DeviceRecord; mailbox: MailboxRecord },
-  deps: DispatcherDeps,
-): Promise<void> {
+async function dispatchNewMail(input: { records: DispatchRecord<NewMailMessage>[]; judged: Judged }, deps: DispatcherDeps): Promise<void> {
   // New mail's last-seen time is the dispatcher's to record (the callback records it for notifications without new
   // mail), with the mailbox write this dispatch makes anyway (an alert slot, or held mail), or on its own when it
   // makes none; only when the stored one is a write interval old, as the callback does.
+  const { mailbox } = input.judged;
   const newest = Math.max(...input.records.map((record) => record.message.receivedAt));
-  const { lastNotificationAt } = input.mailbox;
-  const seen: LastSeen = { at: lastNotificationAt === undefined || newest - lastNotificationAt >= lastSeenWriteIntervalMs(input.mailbox) ? newest : undefined };
+  const { lastNotificationAt } = mailbox;
+  const seen: LastSeen = { at: lastNotificationAt === undefined || newest - lastNotificationAt >= lastSeenWriteIntervalMs(mailbox) ? newest : undefined };
   try {
     await judgeAndPush({ ...input, seen }, deps);
   } finally {
     if (seen.at !== undefined) {
       await deps.callbacks
-        .touchMailbox(input.mailbox.deviceId, input.mailbox.mailboxId, seen.at)
+        .touchMailbox(mailbox.deviceId, mailbox.mailboxId, seen.at)
         .catch((error: unknown) => deps.logger.warn('could not record the mailbox last-seen time', { error: error as Error }));
     }
   }
@@ -144,14 +168,13 @@ export interface LastSeen {
   at: number | undefined;
 }
 
-async function judgeAndPush(
-  input: { records: DispatchRecord<NewMailMessage>[]; device: DeviceRecord; mailbox: MailboxRecord; seen: LastSeen },
-  deps: DispatcherDeps,
-): Promise<void> {
-  const { records, device, mailbox, seen } = input;
-  const { deviceId, mailboxId } = mailbox;
+/** Claims the records' event keys, then judges and pushes (or holds, or settles) the ones this dispatch claimed. */
+async function judgeAndPush(input: { records: DispatchRecord<NewMailMessage>[]; judged: Judged; seen: LastSeen }, deps: DispatcherDeps): Promise<void> {
+  const { records, judged, seen } = input;
+  const { deviceId } = judged.mailbox;
   const now = deps.now();
   const fresh: ClaimedRecord[] = [];
+  const duplicates: DispatchRecord<NewMailMessage>[] = [];
   for (const record of records) {
     const claims = await deps.dedupe.claim({
       deviceId,
@@ -161,60 +184,139 @@ async function judgeAndPush(
       ttlSeconds: deps.dedupeTtlSeconds,
     });
     const keys = record.message.eventKeys.filter((key) => claims.get(key) === 'claimed');
-    if (keys.length > 0) {
-      fresh.push({ record, keys, expiresAt: now + deps.dedupeTtlSeconds * 1000 });
-    } else {
-      await recordOutcome({ deviceId, at: record.message.receivedAt, mailbox: mailboxId, outcome: 'duplicate', reason: 'already-seen' }, deps);
-    }
+    if (keys.length > 0) fresh.push({ record, keys, expiresAt: now + deps.dedupeTtlSeconds * 1000 });
+    else duplicates.push(record);
   }
-  if (fresh.length === 0) return;
+  await decideClaimed({ entries: fresh, duplicates, judged, seen, now }, deps);
+}
 
-  if (device.status !== 'active') {
-    await settle({ entries: fresh, deviceId, mailboxId, outcome: 'token-retired', reason: `device-retired:${device.retiredReason ?? 'unknown'}` }, deps);
-    return;
+/**
+ * Judges claimed records by a registration and acts on it. A carried registration is trusted only to push at once:
+ * anything else it would lead to (a duplicate, a suppression, a retired or interval-mode device, a full alert budget,
+ * a push the gateway refuses) is decided by a fresh read of the device and mailbox instead (`reread`), so that a
+ * registration changed or removed since the callback's read is never acted on beyond a push: no decision is stored
+ * for a deleted device or removed mailbox, and a refused token is retired only if the device still has it.
+ */
+async function decideClaimed(
+  input: { entries: ClaimedRecord[]; duplicates: DispatchRecord<NewMailMessage>[]; judged: Judged; seen: LastSeen; now: number },
+  deps: DispatcherDeps,
+): Promise<void> {
+  const { entries, duplicates, seen, now } = input;
+  let judged = input.judged;
+  let verdict = await judgeRecords({ entries, judged }, deps);
+  if (judged.carried && (duplicates.length > 0 || verdict.allowed.length < entries.length)) {
+    const read = await reread({ judged, records: entries.length + duplicates.length, seen }, deps);
+    if (!read) return;
+    judged = read;
+    verdict = await judgeRecords({ entries, judged }, deps);
   }
-
-  if (device.mode === 'interval') {
-    // The device opted out of real time: it syncs on its interval wake-ups instead (contract section 6).
-    await settle({ entries: fresh, deviceId, mailboxId, outcome: 'suppressed', reason: 'mode:interval' }, deps);
-    return;
+  const { deviceId, mailboxId } = judged.mailbox;
+  for (const record of duplicates) {
+    await recordOutcome({ deviceId, at: record.message.receivedAt, mailbox: mailboxId, outcome: 'duplicate', reason: 'already-seen' }, deps);
   }
-
-  const allowed: Array<ClaimedRecord & { enc?: string; reason?: string }> = [];
-  for (const entry of fresh) {
-    const at = entry.record.message.receivedAt;
-    // Organization mode reads the mail only when that can change the push (a VIP rule, a detailed alert).
-    const judged = deps.organization
-      ? await deps.organization.judge({
-          device,
-          mailbox,
-          itemId: entry.record.message.itemIds?.[0],
-          at,
-          payloadWithoutEnc: () => newMailPush({ mailboxId, newMessages: entry.keys.length }).payload,
-        })
-      : { decision: decideAlert({ alerts: device.alerts, timeZone: device.timeZone, at: new Date(at) }) };
-    const { decision, reason } = judged;
-    if (decision.alert) {
-      allowed.push({ ...entry, ...(judged.enc === undefined ? {} : { enc: judged.enc }), ...(reason === undefined ? {} : { reason }) });
-    } else {
-      await settle({ entries: [entry], deviceId, mailboxId, outcome: 'suppressed', reason: reason ?? `rule:${decision.rule}` }, deps);
-    }
-  }
-  if (allowed.length === 0) return;
+  for (const settled of verdict.settled) await settle({ ...settled, deviceId, mailboxId }, deps);
+  const { allowed } = verdict;
 
   for (const [index, entry] of allowed.entries()) {
     if (!(await deps.burstBudget.claimAlertSlot(deviceId, mailboxId, now, deps.alertBudget, seen.at))) {
-      await holdForBurst({ held: allowed.slice(index), mailbox, now, seen }, deps);
+      // No slot: the budget is spent, or (the slot's write is conditional on the mailbox) the mailbox is gone.
+      const read = judged.carried ? await reread({ judged, records: allowed.length - index, seen }, deps) : judged;
+      if (!read) return;
+      await holdForBurst({ held: allowed.slice(index), mailbox: read.mailbox, now, seen }, deps);
       return;
     }
     seen.at = undefined;
-    const notifications = [{ at: entry.record.message.receivedAt, receiveCount: entry.record.receiveCount }];
-    const outcome = await pushNewMail(
-      { device, mailboxId, newMessages: entry.keys.length, notifications, ...(entry.enc === undefined ? {} : { enc: entry.enc }), ...(entry.reason === undefined ? {} : { reason: entry.reason }) },
-      deps,
-    );
-    await settle({ entries: [entry], deviceId, mailboxId, ...outcome }, deps);
+    const push = {
+      device: judged.device,
+      mailboxId,
+      newMessages: entry.keys.length,
+      notifications: [{ at: entry.record.message.receivedAt, receiveCount: entry.record.receiveCount }],
+      ...(entry.enc === undefined ? {} : { enc: entry.enc }),
+      ...(entry.reason === undefined ? {} : { reason: entry.reason }),
+    };
+    if (!judged.carried) {
+      await settle({ entries: [entry], deviceId, mailboxId, ...(await pushNewMail(push, deps)) }, deps);
+      continue;
+    }
+    const result = await sendNewMail(push, deps);
+    if (result.outcome === 'delivered') {
+      await settle({ entries: [entry], deviceId, mailboxId, ...(await settleNewMailPush({ ...push, result }, deps)) }, deps);
+      continue;
+    }
+    // Refused where the callback's read said to push: the token may have changed (or the device been retired or
+    // deleted) since. Only a fresh read may retire the token or settle the record.
+    const read = await reread({ judged, records: allowed.length - index, seen }, deps);
+    if (!read) return;
+    if (read.device.status === 'active' && sameDestination(read.device, judged.device)) {
+      await settle({ entries: [entry], deviceId, mailboxId, ...(await settleNewMailPush({ ...push, device: read.device, result }, deps)) }, deps);
+      judged = read;
+      continue;
+    }
+    // A new destination (or another state): judge this mail and the rest again by what was read.
+    await decideClaimed({ entries: allowed.slice(index), duplicates: [], judged: read, seen, now }, deps);
+    return;
   }
+}
+
+/**
+ * The group's device and mailbox read now, in place of the carried ones; undefined when either is gone, which ends
+ * the group as a read would have from the start (`DroppedForRemovedMailbox`, nothing recorded). The claims already
+ * taken then stay pending until they expire.
+ */
+async function reread(input: { judged: Judged; records: number; seen: LastSeen }, deps: DispatcherDeps): Promise<ReadRegistration | undefined> {
+  const { deviceId, mailboxId } = input.judged.mailbox;
+  const { device, mailbox } = await deps.devices.getDeviceAndMailbox(deviceId, mailboxId);
+  if (device && mailbox) return { carried: false, device, mailbox };
+  input.seen.at = undefined;
+  deps.counter.count('DroppedForRemovedMailbox', input.records);
+  return undefined;
+}
+
+function sameDestination(a: PushDestination, b: PushDestination): boolean {
+  return a.pushToken === b.pushToken && a.apnsEnvironment === b.apnsEnvironment && a.endpointArn === b.endpointArn;
+}
+
+/** Claimed records judged: those to push (with organization mode's details), and the outcomes of the others. */
+interface Verdict {
+  allowed: Array<ClaimedRecord & { enc?: string; reason?: string }>;
+  settled: Array<{ entries: ClaimedRecord[]; outcome: DecisionOutcome; reason: string }>;
+}
+
+/** Judges claimed records by a registration: the device's state, its mode, the alert rules. Records nothing. */
+async function judgeRecords(input: { entries: ClaimedRecord[]; judged: Judged }, deps: DispatcherDeps): Promise<Verdict> {
+  const { entries, judged } = input;
+  const { device, mailbox } = judged;
+  if (entries.length === 0) return { allowed: [], settled: [] };
+  if (device.status !== 'active') {
+    return { allowed: [], settled: [{ entries, outcome: 'token-retired', reason: `device-retired:${device.retiredReason ?? 'unknown'}` }] };
+  }
+  if (device.mode === 'interval') {
+    // The device opted out of real time: it syncs on its interval wake-ups instead (contract section 6).
+    return { allowed: [], settled: [{ entries, outcome: 'suppressed', reason: 'mode:interval' }] };
+  }
+  const verdict: Verdict = { allowed: [], settled: [] };
+  for (const entry of entries) {
+    const at = entry.record.message.receivedAt;
+    // Organization mode reads the mail only when that can change the push (a VIP rule, a detailed alert). A carried
+    // registration is never an organization mailbox's, which the callback does not carry.
+    const judgement =
+      deps.organization && !judged.carried
+        ? await deps.organization.judge({
+            device: judged.device,
+            mailbox: judged.mailbox,
+            itemId: entry.record.message.itemIds?.[0],
+            at,
+            payloadWithoutEnc: () => newMailPush({ mailboxId: mailbox.mailboxId, newMessages: entry.keys.length }).payload,
+          })
+        : { decision: decideAlert({ alerts: device.alerts, timeZone: device.timeZone, at: new Date(at) }) };
+    const { decision, reason } = judgement;
+    if (decision.alert) {
+      verdict.allowed.push({ ...entry, ...(judgement.enc === undefined ? {} : { enc: judgement.enc }), ...(reason === undefined ? {} : { reason }) });
+    } else {
+      verdict.settled.push({ entries: [entry], outcome: 'suppressed', reason: reason ?? `rule:${decision.rule}` });
+    }
+  }
+  return verdict;
 }
 
 /** Completes each record's claims with the outcome and records it, in one write for all of them. */

@@ -13,6 +13,7 @@ import { config } from '../_lib/config.js';
 import { lambdaRuntime } from '../_lib/lambda-runtime.js';
 import { mailServerReaders, orgKeyring } from '../_lib/org-runtime.js';
 import { pushGateway } from '../_lib/push-runtime.js';
+import { queueRegistrationSeal } from '../_lib/queue-seal-runtime.js';
 import { createDispatcherHandler } from './edge.js';
 import { buildDispatcherDeps } from './wiring.js';
 
@@ -38,5 +39,6 @@ export const handler = createDispatcherHandler(
     // On AWS only https to public addresses (contract section 8).
     mailServerPolicy: { allowLoopback: false },
     publicUrl: config.callbackBaseUrl(),
+    registrationSeal: queueRegistrationSeal(),
   }),
 );

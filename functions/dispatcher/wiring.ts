@@ -1,4 +1,5 @@
 import type { MessageDetailsReaderFactory, OrgKeyring } from '../../shared/org/ports.js';
+import type { RegistrationSeal } from '../../shared/queue/carried-registration.js';
 import type { AlertBudget } from '../../shared/store/ports.js';
 import type { OutboundPolicy } from '../_lib/outbound-address-policy.js';
 import { loadOnce } from '../_lib/load-once.js';
@@ -15,6 +16,8 @@ export interface DispatcherWiringOptions extends Pick<DispatcherDeps, 'push' | '
   /** The base of the relay's callback URLs (CALLBACK_BASE_URL; PUBLIC_URL under `npm start`), which its own subscriptions hand to the mail server. */
   publicUrl: string;
   alertBudget?: AlertBudget;
+  /** Opens the registration the callback carried on new mail; absent, every dispatch reads it. */
+  registrationSeal?: RegistrationSeal | undefined;
 }
 
 /** The device ports the dispatcher uses. */
@@ -43,6 +46,7 @@ export function buildDispatcherDeps(
     dedupeTtlSeconds: DEFAULT_DEDUPE_TTL_SECONDS,
     queue: options.queue,
     alertBudget: options.alertBudget ?? DEFAULT_ALERT_BUDGET,
+    ...(options.registrationSeal ? { registrationSeal: options.registrationSeal } : {}),
     organization: new OrganizationDetails({
       orgs: runtime.orgs,
       keyring: options.keyring,

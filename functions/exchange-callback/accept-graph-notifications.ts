@@ -74,7 +74,7 @@ export async function acceptGraphNotifications(
     if (notifications.length > 0) refused.add('retired');
   } else if (accepted.length > 0) {
     // The subscription is alive (any accepted item says so): the dispatcher records last-seen with the new mail.
-    await queueNewMail({ mailbox, notifications, receivedAt }, deps);
+    await queueNewMail({ device, mailbox, notifications, receivedAt }, deps);
   }
   await recordRefusals({ device, mailbox, reasons: refused, at: receivedAt }, deps);
 }

@@ -1,4 +1,5 @@
 import type { InboundNotification } from '../../shared/inbound/inbound-notification.js';
+import type { RegistrationSeal } from '../../shared/queue/carried-registration.js';
 import type { EventQueue, NewMailMessage } from '../../shared/queue/queue-messages.js';
 import type { CallbackDirectory, DeviceReader, DeviceRecord, MailboxRecord, SupervisionIndex } from '../../shared/store/ports.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
@@ -12,6 +13,11 @@ export interface CallbackDeps {
   /** Records a superseded subscription. */
   supervision: Pick<SupervisionIndex, 'updateMailboxSupervision'>;
   queue: EventQueue;
+  /**
+   * Seals the registration read here onto the new-mail messages, so the dispatcher need not read it again (issue 15).
+   * Absent (tests, or a wiring without the key): messages go without one and the dispatcher reads.
+   */
+  registrationSeal?: RegistrationSeal;
   now: () => number;
   logger: UseCaseLogger;
   counter: OutcomeCounter;
@@ -55,7 +61,7 @@ export async function acceptNotifications(input: AcceptNotificationsInput, deps:
     return unsubscribe('subscription-superseded', deps);
   }
 
-  await queueNewMail({ mailbox, notifications, receivedAt }, deps);
+  await queueNewMail({ device, mailbox, notifications, receivedAt }, deps);
   return 'OK';
 }
 
@@ -84,8 +90,8 @@ export async function findMailboxOfSecret(
  * the error propagates and the answer is 5xx, so the server retries.
  */
 export async function queueNewMail(
-  input: { mailbox: MailboxRecord; notifications: InboundNotification[]; receivedAt: number },
-  deps: Pick<CallbackDeps, 'callbacks' | 'queue' | 'logger' | 'counter'>,
+  input: { device: DeviceRecord; mailbox: MailboxRecord; notifications: InboundNotification[]; receivedAt: number },
+  deps: Pick<CallbackDeps, 'callbacks' | 'queue' | 'registrationSeal' | 'logger' | 'counter'>,
 ): Promise<void> {
   const { mailbox, notifications, receivedAt } = input;
   // One message per notification that brings new mail: the dispatcher gives each message its own alert (contract
@@ -93,6 +99,7 @@ export async function queueNewMail(
   const keysPerNotification = newMailEventKeys(mailbox, notifications);
   // Item ids travel only in organization mode, where the dispatcher may read the mail (contract section 8).
   const carryItemIds = mailbox.sealedAddress !== undefined;
+  const registration = keysPerNotification.length > 0 && !carryItemIds ? await sealRegistration(input, deps) : undefined;
   const messages: NewMailMessage[] = [];
   for (const group of keysPerNotification) {
     for (let start = 0; start < group.length; start += EVENT_KEYS_PER_MESSAGE) {
@@ -106,6 +113,7 @@ export async function queueNewMail(
         receivedAt,
         eventKeys: slice.map((entry) => entry.key),
         ...(carryItemIds && itemIds.length > 0 ? { itemIds } : {}),
+        ...(registration === undefined ? {} : { registration }),
       });
     }
   }
@@ -123,6 +131,25 @@ export async function queueNewMail(
 
   deps.counter.count(messages.length > 0 ? 'CallbackNewMailQueued' : 'CallbackWithoutNewMail');
   if (keyCount > 0) deps.counter.count('NewMailEventsQueued', keyCount);
+}
+
+/**
+ * The registration this callback read (strongly consistent, moments ago), sealed for the dispatcher. Organization
+ * mode's mailboxes carry none: their judgement reads more than the default mode's and keeps its fresh read. A seal
+ * that fails (no key) leaves the messages without one: it must never cost the callback its answer.
+ */
+async function sealRegistration(
+  input: { device: DeviceRecord; mailbox: MailboxRecord; receivedAt: number },
+  deps: Pick<CallbackDeps, 'registrationSeal' | 'logger'>,
+): Promise<string | undefined> {
+  if (!deps.registrationSeal) return undefined;
+  const { device, mailbox, receivedAt } = input;
+  try {
+    return await deps.registrationSeal.seal({ device, mailbox }, { deviceId: mailbox.deviceId, mailboxId: mailbox.mailboxId, receivedAt });
+  } catch (error) {
+    deps.logger.warn('could not seal the registration; new mail is queued without it', { error: (error as Error).name });
+    return undefined;
+  }
 }
 
 function unsubscribe(reason: string, deps: CallbackDeps): SubscriptionStatus {

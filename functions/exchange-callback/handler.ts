@@ -4,6 +4,7 @@ import { DynamoDbDeviceReader } from '../_lib/adapters/dynamodb-device-reader.js
 import { DynamoDbSupervisionIndex } from '../_lib/adapters/dynamodb-supervision-index.js';
 import { lambdaEventQueue } from '../_lib/aws/sqs.js';
 import { lambdaRuntime } from '../_lib/lambda-runtime.js';
+import { queueRegistrationSeal } from '../_lib/queue-seal-runtime.js';
 import { createExchangeCallbackHandler } from './edge.js';
 import { buildExchangeCallbackDeps } from './wiring.js';
 
@@ -17,4 +18,4 @@ const runtime = lambdaRuntime({
   stores: { decisions: DynamoDbDecisionLog },
 });
 
-export const handler = createExchangeCallbackHandler(buildExchangeCallbackDeps(runtime, { queue: lambdaEventQueue() }));
+export const handler = createExchangeCallbackHandler(buildExchangeCallbackDeps(runtime, { queue: lambdaEventQueue(), registrationSeal: queueRegistrationSeal() }));

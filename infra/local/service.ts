@@ -24,6 +24,7 @@ import { useCaseLogger, metricsCounter, type OutcomeCounter, type UseCaseLogger 
 import { CALLBACK_ROUTES, DEVICE_API_ROUTES, ORG_API_ROUTES } from '../../functions/_lib/routes.js';
 import { createDeviceApiHandler } from '../../functions/device-api/edge.js';
 import { createDispatcherHandler } from '../../functions/dispatcher/edge.js';
+import { ephemeralRegistrationSeal } from '../../functions/_lib/registration-seal.js';
 import { buildDispatcherDeps } from '../../functions/dispatcher/wiring.js';
 import { buildDeviceApiDeps } from '../../functions/device-api/wiring.js';
 import { buildExchangeCallbackDeps } from '../../functions/exchange-callback/wiring.js';
@@ -34,6 +35,7 @@ import { createSupervisorHandler } from '../../functions/supervisor/edge.js';
 import type { SweepReport } from '../../functions/supervisor/run-sweep.js';
 import { createExchangeCallbackHandler } from '../../functions/exchange-callback/edge.js';
 import { noEndpointRegistry, type PushGateway } from '../../shared/push/push-gateway.js';
+import type { RegistrationSeal } from '../../shared/queue/carried-registration.js';
 import type { EventQueue } from '../../shared/queue/queue-messages.js';
 import type { AlertBudget, DecisionLog, SettlementLog } from '../../shared/store/ports.js';
 import { generateApnsTestKey, startApnsSandbox, type ApnsSandbox } from './apns-sandbox.js';
@@ -97,6 +99,11 @@ export interface LocalServiceOptions {
   wrapSettlementLog?: (settlements: SettlementLog) => SettlementLog;
   logger?: UseCaseLogger;
   counter?: OutcomeCounter;
+  /**
+   * Seals the registration the callback carries to the dispatcher (issue 15). Default: a key generated for this
+   * process; `false`: none, so every dispatch reads the registration (as a stack without the key would).
+   */
+  registrationSeal?: RegistrationSeal | false;
 }
 
 export interface LocalService {
@@ -246,7 +253,10 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
       }),
     );
     const orgApi = createOrgApiHandler(buildOrgApiDeps(runtime, { keyring, readers, policy, adminTokenSecret, queue }));
-    const callback = createExchangeCallbackHandler(buildExchangeCallbackDeps(runtime, { queue }));
+    // The queue-seal key lives in this process only: the callback and the dispatcher share it, as on AWS they share
+    // the stack's secret; a message left in a persisted queue from an earlier run does not open and is read.
+    const registrationSeal = options.registrationSeal === false ? undefined : (options.registrationSeal ?? ephemeralRegistrationSeal(logger));
+    const callback = createExchangeCallbackHandler(buildExchangeCallbackDeps(runtime, { queue, registrationSeal }));
     const dispatcher = createDispatcherHandler(
       buildDispatcherDeps(runtime, {
         push,
@@ -256,6 +266,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
         readers,
         mailServerPolicy: policy,
         publicUrl,
+        registrationSeal,
         ...(options.alertBudget ? { alertBudget: options.alertBudget } : {}),
       }),
     );

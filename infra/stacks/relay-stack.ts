@@ -10,6 +10,7 @@ import { Monitoring } from '../constructs/monitoring.js';
 import { NamedSecret } from '../constructs/named-secret.js';
 import { OrgSecrets } from '../constructs/org-secrets.js';
 import { PushDelivery } from '../constructs/push-delivery.js';
+import { QueueSealKey } from '../constructs/queue-seal-key.js';
 import { RelayFunction } from '../constructs/relay-function.js';
 import { Schedules } from '../constructs/schedules.js';
 import { Store } from '../constructs/store.js';
@@ -150,6 +151,9 @@ export class RelayStack extends Stack {
 
     this.store.grantCallbackAccess(callback);
     this.events.allowSendFrom(callback);
+    // The callback seals the registration it read onto new mail; the dispatcher opens it instead of reading again.
+    const queueSealKey = new QueueSealKey(this, 'QueueSealKey');
+    queueSealKey.grantRead(callback);
 
     this.store.grantReadWrite(dispatcher);
     this.events.feed(dispatcher, { maxConcurrency: config.dispatcherMaxConcurrency });
@@ -157,6 +161,7 @@ export class RelayStack extends Stack {
     this.events.allowSendFrom(dispatcher);
     this.push.allowPublish(dispatcher);
     this.orgSecrets.grantUnwrap(dispatcher);
+    queueSealKey.grantRead(dispatcher);
 
     this.store.grantReadWrite(supervisor);
     this.store.grantIndexQuery(supervisor, DUE_INDEX_NAME);

@@ -21,6 +21,12 @@ export const newMailMessageSchema = z.object({
    * in the order of `eventKeys`, so the dispatcher can read sender, subject and preview. Never set otherwise.
    */
   itemIds: z.optional(z.array(z.string().check(z.minLength(1), z.maxLength(1024))).check(z.maxLength(100))),
+  /**
+   * The device and mailbox as the callback read them, sealed (`carried-registration.ts`): opaque to anyone without
+   * the queue-seal key. The dispatcher judges a young first delivery by it instead of reading them again; absent when
+   * the callback had no key, and never set for organization mode.
+   */
+  registration: z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
 });
 export type NewMailMessage = z.infer<typeof newMailMessageSchema>;
 

@@ -42,6 +42,7 @@ const tableArn = { 'Fn::GetAtt': [tableId, 'Arn'] };
 const snsInRegion = (Action: string | string[]) => ({ Action, Resource: '*', Condition: { StringEquals: { 'aws:RequestedRegion': 'eu-west-1' } } });
 const [orgKeyId] = onlyResource(json, 'AWS::KMS::Key', 'OrgSecretsKey');
 const orgKeyArn = { 'Fn::GetAtt': [orgKeyId, 'Arn'] };
+const [queueSealKeyId] = onlyResource(json, 'AWS::SecretsManager::Secret', 'QueueSealKey');
 /** The org-secrets key is usable only with an org id as encryption context, as the adapter always sends it. */
 const orgKeyCondition = { 'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['orgId'] }, Null: { 'kms:EncryptionContext:orgId': 'false' } };
 const secretArn = (name: string) => ({
@@ -148,8 +149,8 @@ describe('the functions', () => {
       [...powertools, 'TABLE_NAME', 'EVENT_QUEUE_URL', 'ORG_TOKEN_SECRET_ARN', 'ORG_SECRETS_KEY_ARN', 'MAX_DEVICES_PER_ORG', 'CALLBACK_BASE_URL', 'PUSH_GATEWAY', 'SNS_PLATFORM_APPLICATION_ARN', 'SNS_SANDBOX_PLATFORM_APPLICATION_ARN'].sort(),
     );
     expect(variables(ids.orgApi)).toEqual([...powertools, 'ADMIN_TOKEN_SECRET_ARN', 'EVENT_QUEUE_URL', 'ORG_SECRETS_KEY_ARN', 'TABLE_NAME'].sort());
-    expect(variables(ids.callback)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'TABLE_NAME'].sort());
-    expect(variables(ids.dispatcher)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'MAX_RECEIVE_COUNT', 'ORG_SECRETS_KEY_ARN', 'CALLBACK_BASE_URL', 'PUSH_GATEWAY', 'TABLE_NAME'].sort());
+    expect(variables(ids.callback)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'QUEUE_SEAL_SECRET_ARN', 'TABLE_NAME'].sort());
+    expect(variables(ids.dispatcher)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'MAX_RECEIVE_COUNT', 'ORG_SECRETS_KEY_ARN', 'CALLBACK_BASE_URL', 'PUSH_GATEWAY', 'QUEUE_SEAL_SECRET_ARN', 'TABLE_NAME'].sort());
     expect(variables(ids.supervisor)).toEqual([...powertools, 'EVENT_QUEUE_URL', 'PUSH_GATEWAY', 'TABLE_NAME'].sort());
     expect(variables(ids.feedback)).toEqual([...powertools, 'TABLE_NAME'].sort());
     expect(variables(ids.provider)).toEqual(powertools);
@@ -231,14 +232,15 @@ describe('IAM', () => {
     expect(json.Resources[orgKeyId].Properties.EnableKeyRotation).toBe(true);
   });
 
-  it('callback: table reads, UpdateItem, PutItem (decisions about refused Graph items) and SendMessage to the event queue, nothing else', () => {
+  it('callback: table reads, UpdateItem, PutItem (decisions about refused Graph items), SendMessage to the event queue and the queue-seal key, nothing else', () => {
     expect(roleStatements(json, ids.callback)).toEqual([
       { Action: [...READ, 'dynamodb:UpdateItem', 'dynamodb:PutItem'], Resource: tableArn },
       { Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+      { Action: 'secretsmanager:GetSecretValue', Resource: { Ref: queueSealKeyId } },
     ]);
   });
 
-  it('dispatcher: the table, consuming (and re-queueing to) the event queue and Publish to this stack\'s endpoints; no secret', () => {
+  it('dispatcher: the table, consuming (and re-queueing to) the event queue, Publish to this stack\'s endpoints and the queue-seal key; no other secret', () => {
     expect(roleStatements(json, ids.dispatcher)).toEqual([
       { Action: [...READ, ...WRITE], Resource: tableArn },
       {
@@ -248,7 +250,17 @@ describe('IAM', () => {
       { Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } },
       snsInRegion('sns:Publish'),
       { Action: 'kms:Decrypt', Resource: orgKeyArn, Condition: orgKeyCondition },
+      { Action: 'secretsmanager:GetSecretValue', Resource: { Ref: queueSealKeyId } },
     ]);
+  });
+
+  it('generates the queue-seal key with the stack, readable by the callback and the dispatcher only', () => {
+    expect(json.Resources[queueSealKeyId].Properties.GenerateSecretString).toEqual({ PasswordLength: 64, ExcludePunctuation: true, IncludeSpace: false });
+    const readers = resourcesOfType(json, 'AWS::IAM::Policy').filter(([, policy]) => JSON.stringify(policy.Properties.PolicyDocument).includes(`"Ref":"${queueSealKeyId}"`));
+    expect(readers).toHaveLength(2);
+    for (const id of [ids.callback, ids.dispatcher]) {
+      expect(json.Resources[id].Properties.Environment.Variables.QUEUE_SEAL_SECRET_ARN).toEqual({ Ref: queueSealKeyId });
+    }
   });
 
   it('supervisor: the table, Query on the due index only, Publish to this stack\'s endpoints and SendMessage to the event queue (relay-managed work)', () => {
@@ -712,7 +724,7 @@ describe('cdk-nag (AwsSolutions)', () => {
 
   it('acknowledges only the reviewed rules, each with a reason', () => {
     const acknowledged = new Set(nag!.suppressedViolations.map((violation) => violation.ruleName.replace(/\[.*$/, '')));
-    expect([...acknowledged].sort()).toEqual(['AwsSolutions-APIG4', 'AwsSolutions-IAM5', 'AwsSolutions-L1', 'AwsSolutions-SQS3']);
+    expect([...acknowledged].sort()).toEqual(['AwsSolutions-APIG4', 'AwsSolutions-IAM5', 'AwsSolutions-L1', 'AwsSolutions-SMG4', 'AwsSolutions-SQS3']);
     for (const violation of nag!.suppressedViolations) expect(violation.reason.length, violation.ruleName).toBeGreaterThan(60);
     // The only wildcard resource is "*": X-Ray, and the SNS mobile-push actions, which have no resource type.
     const wildcards = new Set(nag!.suppressedViolations.filter((v) => v.ruleName.startsWith('AwsSolutions-IAM5')).map((v) => v.ruleName));

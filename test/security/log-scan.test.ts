@@ -197,6 +197,18 @@ describe('no secret or mail content in logs, hashes in storage', () => {
     const text = JSON.stringify(queued);
     for (const [name, value] of secrets) expect(text.includes(value), name).toBe(false);
   });
+
+  it('carries the registration of new mail sealed: present, and nothing of it readable, not even once decoded', () => {
+    const carried = queued.flatMap((message) => (message.type === 'new-mail' && message.registration !== undefined ? [message.registration] : []));
+    expect(carried.length).toBeGreaterThan(0);
+    expect(JSON.stringify(queued)).not.toMatch(/pushToken|endpointArn|apnsEnvironment|timeZone|workHours/);
+    for (const registration of carried) {
+      expect(registration).toMatch(/^v1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+$/);
+      const decoded = Buffer.from(registration.split('.')[2]!, 'base64url').toString('latin1');
+      for (const token of PUSH_TOKENS) expect(decoded).not.toContain(token);
+      expect(decoded).not.toMatch(/pushToken|"status"|realtime/);
+    }
+  });
 });
 
 /** Errors as Powertools would print them: name, message, stack, cause. */

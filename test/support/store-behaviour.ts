@@ -788,6 +788,8 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
           expect(await mailboxOf(device.deviceId, 'primary')).toMatchObject({ alertWindowStartedAt: T0 + 5_000, alertsInWindow: 1 });
 
           expect(await stores.devices.claimAlertSlot(device.deviceId, 'ghost', T0, budget)).toBe(false);
+          // Nor with a last-seen time to record (the dispatcher may judge by a registration read before a removal).
+          expect(await stores.devices.claimAlertSlot(device.deviceId, 'ghost', T0, budget, T0)).toBe(false);
           expect(await mailboxOf(device.deviceId, 'ghost')).toBeUndefined();
         });
 

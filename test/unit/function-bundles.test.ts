@@ -28,7 +28,9 @@ const LAZY: Record<string, string[]> = {
     'functions/_lib/adapters/sqs-event-queue.ts',
     'functions/device-api/relay-subscription.ts',
   ],
-  dispatcher: [...ORG_ADAPTERS, 'functions/_lib/apns-runtime.ts', 'functions/dispatcher/managed-wiring.ts'],
+  dispatcher: [...ORG_ADAPTERS, 'functions/_lib/apns-runtime.ts', 'functions/dispatcher/managed-wiring.ts', 'functions/_lib/aws/secrets-manager.ts'],
+  // The queue-seal key (issue 15) is read with the first new mail: its Secrets Manager client is not a cold start's.
+  'exchange-callback': ['functions/_lib/aws/secrets-manager.ts'],
   'org-api': [...ORG_ADAPTERS, 'functions/_lib/adapters/sqs-event-queue.ts', 'functions/org-api/clear-org-devices.ts', 'functions/org-api/switch-mail-server.ts'],
   supervisor: ['functions/_lib/apns-runtime.ts'],
 };

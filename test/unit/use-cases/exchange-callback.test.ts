@@ -12,6 +12,7 @@ import type { DeviceRecord } from '../../../shared/store/ports.js';
 import { multiNotificationBody, newMailBody, statusEventBody } from '../../support/exchange.js';
 import { makeDevice } from '../../support/store-fixtures.js';
 import { ManualClock, RecordingCounter, RecordingLogger } from '../../support/fakes.js';
+import { ephemeralRegistrationSeal } from '../../../functions/_lib/registration-seal.js';
 
 const SECRET = 'callback-secret-of-the-primary-mailbox-0001';
 const T0 = Date.parse('2026-11-23T10:00:00Z');
@@ -64,6 +65,33 @@ describe('the Exchange callback: reading a SendNotification and accepting it', (
     await call(newMailBody('sub-1', [{ itemId: 'item-B' }]));
     expect(await seen()).toBe(T0);
     expect(queued()).toHaveLength(2);
+  });
+
+  describe('the registration carried to the dispatcher (issue 15)', () => {
+    const seal = ephemeralRegistrationSeal(new RecordingLogger());
+
+    it('seals the device and mailbox it read onto each new-mail message, bound to it', async () => {
+      deps = { ...deps, registrationSeal: seal };
+      await call(multiNotificationBody([{ subscriptionId: 'sub-1', mails: [{ itemId: 'item-A' }] }, { subscriptionId: 'sub-1', mails: [{ itemId: 'item-B' }] }]));
+      const messages = queued();
+      expect(messages).toHaveLength(2);
+      for (const message of messages) {
+        expect(JSON.stringify(message)).not.toContain(device().pushToken);
+        const opened = await seal.open(message.registration!, { deviceId: 'device-1', mailboxId: 'primary', receivedAt: T0 });
+        expect(opened).toMatchObject({ device: { pushToken: device().pushToken, status: 'active', mode: 'realtime' }, mailbox: {} });
+      }
+    });
+
+    it('carries none for an organization mailbox, without a seal, or when sealing fails, and still answers OK', async () => {
+      await call(newMailBody('sub-1', [{ itemId: 'item-A' }]));
+      deps = { ...deps, registrationSeal: { seal: () => Promise.reject(new Error('KMS down')), open: seal.open.bind(seal) } };
+      expect(await call(newMailBody('sub-1', [{ itemId: 'item-B' }]))).toBe('OK');
+      await stores.devices.setMailboxOrganization('device-1', 'primary', { sealedAddress: 'v1.sealed.address', managedBy: null });
+      deps = { ...deps, registrationSeal: seal };
+      await call(newMailBody('sub-1', [{ itemId: 'item-C' }]));
+      expect(queued()).toHaveLength(3);
+      expect(queued().map((message) => message.registration)).toEqual([undefined, undefined, undefined]);
+    });
   });
 
   it('gives the same keys to an Exchange retry of the same body', async () => {
