@@ -34,18 +34,15 @@ export async function findGraphTarget(secret: string, deps: Pick<CallbackDeps, '
 /**
  * Judges one item for the mailbox: its `clientState` must be the mailbox's (compared in constant time: both sides are
  * hashed first, so neither length nor content leaks through timing), and it must belong to the mailbox's current
- * subscription when the device has reported one. `requireReport`: lifecycle events also need that report to be a
- * Graph subscription (one the relay knows); notifications before the first report are taken, as for EWS.
+ * subscription when the device has reported one (contract section 7). Before the first report an item is taken on its
+ * `clientState` alone, a lifecycle event as much as a notification: a `missed` or `subscriptionRemoved` that arrives
+ * before the app got to report its new subscription is exactly the one it must hear about.
  */
-export function refusalOf(
-  item: { subscriptionId: string; clientState?: string | undefined },
-  mailbox: MailboxRecord,
-  options: { requireReport: boolean },
-): GraphItemRefusal | undefined {
+export function refusalOf(item: { subscriptionId: string; clientState?: string | undefined }, mailbox: MailboxRecord): GraphItemRefusal | undefined {
   if (mailbox.clientStateHash === undefined || item.clientState === undefined || !secretMatches(item.clientState, mailbox.clientStateHash)) {
     return 'client-state';
   }
-  if (mailbox.subscriptionId === undefined) return options.requireReport ? 'superseded' : undefined;
+  if (mailbox.subscriptionId === undefined) return undefined;
   if (mailbox.protocol !== 'graph' || item.subscriptionId !== mailbox.subscriptionId) return 'superseded';
   return undefined;
 }
@@ -64,7 +61,7 @@ export async function acceptGraphNotifications(
 ): Promise<void> {
   const receivedAt = deps.now();
   const { device, mailbox } = await findGraphTarget(input.secret, deps);
-  const { accepted, refused } = judge(input.batch.items, mailbox, { requireReport: false });
+  const { accepted, refused } = judge(input.batch.items, mailbox);
   deps.counter.count('GraphItemsReceived', input.batch.items.length + input.batch.skipped);
   if (input.batch.skipped > 0) deps.counter.count('GraphItemsMalformed', input.batch.skipped);
 
@@ -83,12 +80,11 @@ export async function acceptGraphNotifications(
 export function judge<I extends { subscriptionId: string; clientState?: string | undefined }>(
   items: readonly I[],
   mailbox: MailboxRecord,
-  options: { requireReport: boolean },
 ): { accepted: I[]; refused: Set<string> } {
   const accepted: I[] = [];
   const refused = new Set<string>();
   for (const item of items) {
-    const refusal = refusalOf(item, mailbox, options);
+    const refusal = refusalOf(item, mailbox);
     if (refusal) refused.add(refusal);
     else accepted.push(item);
   }

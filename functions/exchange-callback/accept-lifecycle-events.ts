@@ -34,7 +34,7 @@ function managedJobOf(action: LifecycleAction, receivedAt: number): ManagedSubsc
 export async function acceptLifecycleEvents(input: { secret: string; batch: GraphNotificationBatch<GraphLifecycleNotification> }, deps: GraphCallbackDeps): Promise<void> {
   const receivedAt = deps.now();
   const { device, mailbox } = await findGraphTarget(input.secret, deps);
-  const { accepted, refused } = judge(input.batch.items, mailbox, { requireReport: true });
+  const { accepted, refused } = judge(input.batch.items, mailbox);
 
   const actions = new Map<LifecycleAction, string>();
   for (const item of accepted) {

@@ -18,10 +18,17 @@ const boundedString = (max: number) => z.string().check(z.minLength(1), z.maxLen
 const optional = <T extends z.ZodMiniType>(schema: T) =>
   z.optional(z.pipe(z.nullable(schema), z.transform((value: z.output<T> | null) => value ?? undefined)));
 
+/**
+ * An optional property that is dropped when it is not what Graph documents: an item is well-formed with its three
+ * required properties (contract section 7), so a wrong-typed optional one must not cost the item (or, when it is the
+ * only item, the whole body a 400). A dropped `clientState` is refused as `client-state` like a wrong one.
+ */
+export const lenient = <T extends z.ZodMiniType>(schema: T) => z.catch(optional(schema), undefined);
+
 /** `resourceData` of a basic notification: what changed, without its content. */
 export const graphResourceDataSchema = z.object({
-  '@odata.type': optional(z.string().check(z.maxLength(256))),
-  id: optional(boundedString(1024)),
+  '@odata.type': lenient(z.string().check(z.maxLength(256))),
+  id: lenient(boundedString(1024)),
 });
 export type GraphResourceData = z.infer<typeof graphResourceDataSchema>;
 
@@ -34,8 +41,8 @@ export const graphChangeNotificationSchema = z.object({
   subscriptionId: boundedString(512),
   changeType: boundedString(64),
   resource: boundedString(2048),
-  clientState: optional(z.string().check(z.maxLength(1024))),
-  resourceData: optional(graphResourceDataSchema),
+  clientState: lenient(z.string().check(z.maxLength(1024))),
+  resourceData: lenient(graphResourceDataSchema),
 });
 export type GraphChangeNotification = z.infer<typeof graphChangeNotificationSchema>;
 
@@ -79,7 +86,18 @@ export function readCollection<S extends z.ZodMiniType>(
   return { items, skipped: value.length - items.length };
 }
 
-const MESSAGE_TYPE = '#microsoft.graph.message';
+/**
+ * Outlook's message type and the types Graph derives from it (v1.0 `eventMessage` and its request and response, which
+ * meeting invitations, updates, cancellations and answers arrive as, and `calendarSharingMessage`): all are mail in the
+ * inbox, and the app shows them as such.
+ */
+const MESSAGE_TYPES: ReadonlySet<string> = new Set([
+  '#microsoft.graph.message',
+  '#microsoft.graph.eventmessage',
+  '#microsoft.graph.eventmessagerequest',
+  '#microsoft.graph.eventmessageresponse',
+  '#microsoft.graph.calendarsharingmessage',
+]);
 /** `.../messages/{id}` or `.../messages('{id}')` as the last segment, any case (the corpus has `Messages` and `messages(...)`). */
 const MESSAGE_RESOURCE = /(?:^|\/)messages(?:\/([^/()']+)|\('([^'/]+)'\))\/?$/i;
 
@@ -91,12 +109,13 @@ export function messageIdOfResource(resource: string): string | undefined {
 
 /**
  * Is the item about an Outlook message? `resourceData['@odata.type']` decides when Graph sent one (compared
- * case-insensitively: the docs show both `#Microsoft.Graph.Message` and `#microsoft.graph.message`), so a Teams
- * `chatMessage` under `.../messages('...')` is not mail; without it, a resource path naming a message does.
+ * case-insensitively: the docs show both `#Microsoft.Graph.Message` and `#microsoft.graph.message`; a type derived
+ * from message counts too), so a Teams `chatMessage` under `.../messages('...')` is not mail; without it, a resource
+ * path naming a message does.
  */
 export function isMessageNotification(item: GraphChangeNotification): boolean {
   const type = item.resourceData?.['@odata.type'];
-  if (type !== undefined) return type.toLowerCase() === MESSAGE_TYPE;
+  if (type !== undefined) return MESSAGE_TYPES.has(type.toLowerCase());
   return messageIdOfResource(item.resource) !== undefined;
 }
 

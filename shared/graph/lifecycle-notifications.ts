@@ -1,19 +1,16 @@
 import * as z from '../zod.js';
-import { readCollection, type GraphNotificationBatch } from './change-notifications.js';
+import { lenient, readCollection, type GraphNotificationBatch } from './change-notifications.js';
 
 /**
  * Graph lifecycle notifications (GRAPH change-notifications-lifecycle-events.md), POSTed to a subscription's
  * `lifecycleNotificationUrl`, and what the relay asks the device to do about each.
  */
 
-const optional = <T extends z.ZodMiniType>(schema: T) =>
-  z.optional(z.pipe(z.nullable(schema), z.transform((value: z.output<T> | null) => value ?? undefined)));
-
 /** One item of `value`. `lifecycleEvent` is kept as sent: an event this relay does not know is well-formed but ignored. */
 export const graphLifecycleNotificationSchema = z.object({
   subscriptionId: z.string().check(z.minLength(1), z.maxLength(512)),
   lifecycleEvent: z.string().check(z.minLength(1), z.maxLength(128)),
-  clientState: optional(z.string().check(z.maxLength(1024))),
+  clientState: lenient(z.string().check(z.maxLength(1024))),
 });
 export type GraphLifecycleNotification = z.infer<typeof graphLifecycleNotificationSchema>;
 

@@ -229,7 +229,7 @@ describe('device API in organization mode (contract sections 3 and 8)', () => {
       expect(await notify(given.callbackUrl, 'device-new')).toBe('OK');
       const mailbox = stores.state.mailboxes.get(answer.body.deviceId)!.get('me')!;
       expect(await stores.ports.callbacks.findCallback(secretOf(given.graph.notificationUrl))).toEqual({ deviceId: answer.body.deviceId, mailboxId: 'me' });
-      expect(refusalOf({ subscriptionId: 'device-graph', clientState: given.graph.clientState }, mailbox, { requireReport: false })).toBeUndefined();
+      expect(refusalOf({ subscriptionId: 'device-graph', clientState: given.graph.clientState }, mailbox)).toBeUndefined();
       // And the rotate the app may still call works as ever.
       expect((await call('POST /v1/devices/{deviceId}/mailboxes/{mailboxId}/rotate', at)).status).toBe(200);
     });

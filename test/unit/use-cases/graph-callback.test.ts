@@ -177,10 +177,22 @@ describe('the Graph endpoints of the callback function', () => {
       expect((await decisions()).map((d) => d.reason).sort()).toEqual(['client-state', 'superseded']);
     });
 
-    it('takes no lifecycle event for a mailbox that has reported no Graph subscription', async () => {
+    it('takes no lifecycle event for a mailbox whose current subscription is an EWS one (Graph is superseded)', async () => {
       await stores.devices.setSubscription('device-1', 'primary', { subscriptionId: 'graph-sub', expiresAt: T0 + 3_600_000, reportedAt: T0, dueAt: T0 + 1 });
       await call(LIFECYCLE, URL_SECRET, graphBody([event('missed')]));
       expect(queue.messages).toHaveLength(0);
+      expect((await decisions()).map((d) => d.reason)).toEqual(['superseded']);
+    });
+
+    it('takes a lifecycle event on its clientState alone before the device has reported any subscription, as it takes new mail', async () => {
+      const mailbox = stores.state.mailboxes.get('device-1')!.get('primary')!;
+      for (const field of ['protocol', 'subscriptionId', 'expiresAt', 'subscriptionReportedAt'] as const) delete mailbox[field];
+      expect((await call(LIFECYCLE, URL_SECRET, graphBody([event('subscriptionRemoved', { subscriptionId: 'not-yet-reported' })]))).status).toBe(202);
+      expect(actions().map((a) => a.action)).toEqual(['resubscribe']);
+      expect((await call(NOTIFY, URL_SECRET, graphBody([item('m1', { subscriptionId: 'not-yet-reported' })]))).status).toBe(202);
+      expect(newMail()).toHaveLength(1);
+      expect((await call(LIFECYCLE, URL_SECRET, graphBody([event('missed', { subscriptionId: 'not-yet-reported', clientState: 'forged' })]))).status).toBe(202);
+      expect(actions()).toHaveLength(1);
     });
 
     it('answers 400 to a body without a well-formed lifecycle item (a change notification sent to the wrong URL)', async () => {
