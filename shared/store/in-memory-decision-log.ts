@@ -2,9 +2,6 @@ import { decisionSchema, type Decision } from '../device/device-schemas.js';
 import { DECISION_RETENTION_MS, type DecisionLog } from './ports.js';
 import { InMemoryStoreState, copy } from './in-memory-store-state.js';
 
-/** How many decisions `list` returns when the caller names no limit (as DynamoDbDecisionLog). */
-export const IN_MEMORY_DECISION_LIST_LIMIT = 200;
-
 /**
  * DecisionLog in memory, for unit tests. Same rules as DynamoDbDecisionLog: only the decision's schema fields are
  * kept, newest first, and a decision older than 7 days (by the injected clock) is gone.
@@ -36,7 +33,7 @@ export class InMemoryDecisionLog implements DecisionLog {
     });
   }
 
-  async list(deviceId: string, since: number, limit = IN_MEMORY_DECISION_LIST_LIMIT): Promise<Decision[]> {
+  async list(deviceId: string, since: number, limit = Number.POSITIVE_INFINITY): Promise<Decision[]> {
     if (limit <= 0) return [];
     const now = this.now();
     return (this.state.decisions.get(deviceId) ?? [])

@@ -329,8 +329,16 @@ export interface SettlementLog {
 /** Why each notification was or was not pushed, per device, kept for 7 days (contract section 3). */
 export interface DecisionLog {
   record(deviceId: string, decision: Decision): Promise<void>;
-  /** Newest first, only decisions at or after `since` (ms). */
+  /** Newest first, only decisions at or after `since` (ms), at most `limit` of them (all when left out). */
   list(deviceId: string, since: number, limit?: number): Promise<Decision[]>;
 }
 
 export const DECISION_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * Most decisions `GET /v1/devices/{id}/events` answers. The contract asks for all of the last 7 days and has no
+ * paging, so this is far above what a device makes (five busy mailboxes at 100 mails a day and every retry of each:
+ * a few thousand) and only bounds the answer of a pathological one: about 1 MB of JSON, within Lambda's 6 MB and
+ * API Gateway's 10 MB, and about 250 read units to read.
+ */
+export const DEVICE_EVENTS_LIMIT = 10_000;

@@ -1170,16 +1170,16 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
         expect(await stores.decisions.list(deviceId, 0)).toEqual([]);
       });
 
-      it('returns at most 200 by default, the newest', async () => {
+      it('returns every decision by default, over several pages, and at most `limit`, the newest', async () => {
         const deviceId = uniqueId('dev');
-        const all = Array.from({ length: 203 }, (_, i) => decisionAt(T0 - i * 1000, 'pushed'));
-        for (let i = 0; i < all.length; i += 25) {
-          await Promise.all(all.slice(i, i + 25).map((d) => stores.decisions.record(deviceId, d)));
+        // Long reasons make the items big enough that DynamoDB answers the query in more than one 1 MB page.
+        const all = Array.from({ length: 2100 }, (_, i) => ({ ...decisionAt(T0 - i * 1000, 'pushed'), reason: `apns:delivered:${'x'.repeat(480)}` }));
+        for (let i = 0; i < all.length; i += 50) {
+          await Promise.all(all.slice(i, i + 50).map((d) => stores.decisions.record(deviceId, d)));
         }
 
-        const listed = await stores.decisions.list(deviceId, 0);
-
-        expect(listed).toEqual(all.slice(0, 200));
+        expect(await stores.decisions.list(deviceId, 0)).toEqual(all);
+        expect(await stores.decisions.list(deviceId, 0, 200)).toEqual(all.slice(0, 200));
       });
 
       it('stores only the decision fields and keeps devices apart', async () => {

@@ -5,9 +5,6 @@ import { DECISION_RETENTION_MS, type DecisionLog } from '../../../shared/store/p
 import { EVENT_SK_PREFIX, EVENT_SK_UPPER_BOUND, TTL_ATTRIBUTE, devicePk, eventSk } from './table-design.js';
 import { isPastTtl, ttlSeconds, type Item } from './dynamodb-support.js';
 
-/** How many decisions `list` returns when the caller names no limit. */
-export const DEFAULT_DECISION_LIST_LIMIT = 200;
-
 export interface DynamoDbDecisionLogOptions {
   /** The clock that decides which decisions are past their 7 days (default `Date.now`). */
   now?: () => number;
@@ -33,7 +30,7 @@ export class DynamoDbDecisionLog implements DecisionLog {
     await this.client.send(new PutCommand({ TableName: this.tableName, Item: decisionItem(deviceId, decision, this.now()) }));
   }
 
-  async list(deviceId: string, since: number, limit = DEFAULT_DECISION_LIST_LIMIT): Promise<Decision[]> {
+  async list(deviceId: string, since: number, limit = Number.POSITIVE_INFINITY): Promise<Decision[]> {
     if (limit <= 0) return [];
     const now = this.now();
     const decisions: Decision[] = [];
@@ -49,7 +46,7 @@ export class DynamoDbDecisionLog implements DecisionLog {
             ':to': EVENT_SK_UPPER_BOUND,
           },
           ScanIndexForward: false,
-          Limit: limit - decisions.length,
+          ...(Number.isFinite(limit) ? { Limit: limit - decisions.length } : {}),
           ExclusiveStartKey: exclusiveStartKey,
         }),
       );

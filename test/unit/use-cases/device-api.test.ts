@@ -1,3 +1,4 @@
+import { DEVICE_EVENTS_LIMIT } from '../../../shared/store/ports.js';
 import jwt from 'jsonwebtoken';
 import { organizationDeps } from '../../support/organization.js';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -573,6 +574,17 @@ describe('device API', () => {
       await record(T0, 'pushed');
       const answer = await call('GET /v1/devices/{deviceId}/events', { params: { deviceId: device.deviceId }, token: device.deviceSecret });
       expect(answer.body.events.map((e: { outcome: string }) => e.outcome)).toEqual(['pushed', 'suppressed']);
+    });
+
+    it('lists every decision of the last 7 days, not only the newest few hundred (a busy week), up to DEVICE_EVENTS_LIMIT', async () => {
+      const device = await registered();
+      for (let i = 0; i < 1500; i++) {
+        await stores.decisions.record(device.deviceId, { at: new Date(T0 - i * 60_000).toISOString(), mailbox: 'me', outcome: i === 1499 ? 'pushed' : 'duplicate', reason: 'r' });
+      }
+      const answer = await call('GET /v1/devices/{deviceId}/events', { params: { deviceId: device.deviceId }, token: device.deviceSecret });
+      expect(answer.body.events).toHaveLength(1500);
+      expect(answer.body.events.at(-1).outcome).toBe('pushed');
+      expect(DEVICE_EVENTS_LIMIT).toBeGreaterThanOrEqual(10_000);
     });
   });
 });
