@@ -10,11 +10,29 @@ import { DEFAULT_MAX_DEVICES_PER_ORG } from '../functions/_lib/config.js';
 export const CONTEXT_KEY = 'relay';
 
 /**
- * Where a deployment that does not say receives mail servers' callbacks (`callbackEndpoint`; the cost model prices it),
- * unless its region has a custom domain: see {@link callbackEndpointOf}.
+ * Where a deployment that does not say receives mail servers' callbacks (`callbackEndpoint`; the cost model prices
+ * it), in a region that offers function URLs: see {@link callbackEndpointOf}.
  */
 export type CallbackEndpoint = 'function-url' | 'api';
 export const DEFAULT_CALLBACK_ENDPOINT: CallbackEndpoint = 'function-url';
+
+/**
+ * Regions where Lambda offers no function URLs (AWS Lambda developer guide, "Creating and managing Lambda function
+ * URLs", as of 2026-12): a stack there receives callbacks on the API.
+ */
+export const REGIONS_WITHOUT_FUNCTION_URLS: ReadonlySet<string> = new Set([
+  'ap-south-2',
+  'ap-southeast-4',
+  'ap-southeast-5',
+  'ap-southeast-6',
+  'ap-southeast-7',
+  'ap-east-2',
+  'ca-west-1',
+  'eu-south-2',
+  'eu-central-2',
+  'il-central-1',
+  'me-central-1',
+]);
 
 const regionSchema = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as "eu-west-1"');
 
@@ -114,9 +132,11 @@ export const deploymentConfigSchema = z
      *   access log, and a made-up path invokes the function (answering 404) where API Gateway refused it for free.
      *   `callbackReservedConcurrency` is the limit that remains: callbacks beyond it answer 429.
      * - `api`: the HTTP API (the custom domain if configured), with its callback throttle, per-route metrics and alarms.
-     * Left out, a region with a `customDomain` keeps `api` (its operator chose the name mail servers call, and may
-     * have put WAF or firewall rules on it: an upgrade must not move callbacks off it unasked) and every other region
-     * gets `function-url`.
+     * Left out, it is `function-url` where Lambda offers function URLs and `api` where it does not
+     * ({@link REGIONS_WITHOUT_FUNCTION_URLS}). A deployment with a `customDomain` must say which: its operator chose
+     * the name mail servers call (and may have put WAF or firewall rules on it), an upgrade must not move new callback
+     * URLs off it unasked, and adding a custom domain later must not flip the default and delete the function URL
+     * that callback URLs were minted on.
      */
     callbackEndpoint: z.optional(z.enum(['function-url', 'api'])),
     /**
@@ -138,14 +158,31 @@ export const deploymentConfigSchema = z
     config.regions.forEach((entry, index) => {
       if (seen.has(entry.region)) ctx.addIssue({ code: 'custom', path: ['regions', index, 'region'], message: `${entry.region} is listed twice` });
       seen.add(entry.region);
+      if (config.callbackEndpoint === 'function-url' && REGIONS_WITHOUT_FUNCTION_URLS.has(entry.region)) {
+        ctx.addIssue({ code: 'custom', path: ['callbackEndpoint'], message: `Lambda offers no function URLs in ${entry.region}: use "api" (see docs/operations.md)` });
+      }
     });
+    const withDomain = config.regions.find((entry) => entry.customDomain !== undefined);
+    if (config.callbackEndpoint === undefined && withDomain) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['callbackEndpoint'],
+        message:
+          `${withDomain.region} has a customDomain: say where mail servers' callbacks go, "api" to keep newly minted callback URLs on ` +
+          `${withDomain.customDomain!.domainName} (as before callbackEndpoint existed) or "function-url" for the callback function's own URL ` +
+          '(no API Gateway charge; no custom domain or WAF). See docs/operations.md, "Where callbacks arrive"',
+      });
+    }
   });
 
 export type DeploymentConfig = z.infer<typeof deploymentConfigSchema>;
 
-/** The callback entry of one region's stack: as configured, else `api` behind a custom domain, else the default. */
-export function callbackEndpointOf(config: Pick<DeploymentConfig, 'callbackEndpoint'>, region: Pick<RegionConfig, 'customDomain'>): CallbackEndpoint {
-  return config.callbackEndpoint ?? (region.customDomain ? 'api' : DEFAULT_CALLBACK_ENDPOINT);
+/**
+ * The callback entry of one region's stack: as configured (`parseDeploymentConfig` has refused a function URL where
+ * there is none, and a custom domain without a choice), else the default where function URLs exist, else `api`.
+ */
+export function callbackEndpointOf(config: Pick<DeploymentConfig, 'callbackEndpoint'>, region: Pick<RegionConfig, 'region'>): CallbackEndpoint {
+  return config.callbackEndpoint ?? (REGIONS_WITHOUT_FUNCTION_URLS.has(region.region) ? 'api' : DEFAULT_CALLBACK_ENDPOINT);
 }
 
 export type AlarmDestination = DeploymentConfig['alarms'];

@@ -10,18 +10,31 @@ import packageJson from '../../package.json' with { type: 'json' };
 
 const minimal = { regions: [{ region: 'eu-west-1' }], production: true, bundleId: 'com.example.mail', alarms: { email: 'oncall@example.com' } };
 
-describe('callbackEndpointOf', () => {
+describe('callbackEndpoint', () => {
   const customDomain = { domainName: 'relay.example.com', certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666' };
 
-  it('receives callbacks on the function URL unless a region has a custom domain, which keeps them on the API', () => {
-    expect(callbackEndpointOf({}, {})).toBe('function-url');
-    expect(callbackEndpointOf({}, { customDomain })).toBe('api');
+  it('receives callbacks on the function URL where Lambda offers them, else on the API', () => {
+    expect(callbackEndpointOf(parseDeploymentConfig(minimal), { region: 'eu-west-1' })).toBe('function-url');
+    expect(callbackEndpointOf(parseDeploymentConfig({ ...minimal, regions: [{ region: 'eu-central-2' }] }), { region: 'eu-central-2' })).toBe('api');
   });
 
-  it('does what the configuration says, custom domain or not', () => {
-    expect(callbackEndpointOf({ callbackEndpoint: 'api' }, {})).toBe('api');
-    expect(callbackEndpointOf({ callbackEndpoint: 'function-url' }, { customDomain })).toBe('function-url');
-    expect(callbackEndpointOf(parseDeploymentConfig({ ...minimal, callbackEndpoint: 'api' }), {})).toBe('api');
+  it('does what the configuration says', () => {
+    expect(callbackEndpointOf(parseDeploymentConfig({ ...minimal, callbackEndpoint: 'api' }), { region: 'eu-west-1' })).toBe('api');
+    const onDomain = parseDeploymentConfig({ ...minimal, regions: [{ region: 'eu-west-1', customDomain }], callbackEndpoint: 'function-url' });
+    expect(callbackEndpointOf(onDomain, { region: 'eu-west-1' })).toBe('function-url');
+  });
+
+  it('makes a deployment with a custom domain choose, so that neither an upgrade nor a domain added later moves callbacks unasked', () => {
+    expect(() => parseDeploymentConfig({ ...minimal, regions: [{ region: 'eu-west-1' }, { region: 'us-east-1', customDomain }] })).toThrow(
+      /callbackEndpoint: us-east-1 has a customDomain: say where mail servers' callbacks go, "api" to keep newly minted callback URLs on relay\.example\.com/,
+    );
+    expect(() => parseDeploymentConfig({ ...minimal, regions: [{ region: 'us-east-1', customDomain }], callbackEndpoint: 'api' })).not.toThrow();
+  });
+
+  it('refuses a function URL in a region that has none', () => {
+    expect(() => parseDeploymentConfig({ ...minimal, regions: [{ region: 'il-central-1' }], callbackEndpoint: 'function-url' })).toThrow(
+      /callbackEndpoint: Lambda offers no function URLs in il-central-1: use "api"/,
+    );
   });
 });
 

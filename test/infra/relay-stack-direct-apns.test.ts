@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { functionId, onlyResource, resourcesOfType, roleStatements, synthRelay } from './support.js';
 
 /**
- * A test deployment that pushes straight to APNs, on a custom domain, with alarm e-mail. It does not say
- * `callbackEndpoint`, so its region, having a custom domain, keeps mail servers' callbacks on the API (`api`), where
- * relay-stack.test.ts, without one, gets the default function URL.
+ * A test deployment that pushes straight to APNs, on a custom domain, with alarm e-mail and mail servers' callbacks on
+ * the API (`callbackEndpoint: 'api'`, which a custom domain must choose or refuse; relay-stack.test.ts has the default
+ * function URL).
  */
 const { template, json, report } = synthRelay({
   regions: [
@@ -22,6 +22,7 @@ const { template, json, report } = synthRelay({
   bundleId: 'com.example.mail',
   secrets: { orgTokenSecretName: 'relay/org', apnsCredentialsSecretName: 'relay/apns' },
   alarms: { email: 'oncall@example.com' },
+  callbackEndpoint: 'api',
 });
 
 const dispatcher = functionId(json, 'DispatcherFunction');
@@ -101,7 +102,7 @@ describe('the callback route', () => {
   });
 });
 
-describe('callbacks on the API (callbackEndpoint left out, behind a custom domain)', () => {
+describe('callbacks on the API (callbackEndpoint api)', () => {
   const alarms = resourcesOfType(json, 'AWS::CloudWatch::Alarm');
   const alarm = (prefix: string) => {
     const found = alarms.filter(([id]) => id.startsWith(`Monitoring${prefix}`));
