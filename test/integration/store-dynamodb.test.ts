@@ -203,6 +203,67 @@ describe('DynamoDB adapters: the table as others see it', () => {
     expect(await getItem(callbackKey(primary.callbackKey))).toBeUndefined();
   });
 
+  it('deletes the mailboxes before the device item, so that no alert slot is taken for a device being deleted', async () => {
+    const device = makeDevice();
+    const primary = makeMailbox(device.deviceId, { kind: 'primary', mailboxId: 'primary' });
+    await devices.createDevice(device, [primary]);
+    const client = raw();
+    const atDeviceDelete: Array<{ mailbox: unknown; callback: unknown; slot: boolean }> = [];
+    const crashing = new Proxy(client, {
+      get(target, property, receiver) {
+        if (property !== 'send') return Reflect.get(target, property, receiver);
+        return async (command: Parameters<typeof client.send>[0]) => {
+          if (command instanceof DeleteCommand && command.input.Key?.sk === deviceKey(device.deviceId).sk) {
+            // What the dispatcher finds just before the device item goes: a carried registration's alert slot
+            // (conditional on the mailbox item) is refused, so nothing is pushed or recorded.
+            atDeviceDelete.push({
+              mailbox: await getItem(mailboxKey(device.deviceId, 'primary')),
+              callback: await getItem(callbackKey(primary.callbackKey)),
+              slot: await devices.claimAlertSlot(device.deviceId, 'primary', T0, { windowMs: 60_000, maxPerWindow: 3 }),
+            });
+            throw new Error('crash before the device item is deleted');
+          }
+          return target.send(command as never);
+        };
+      },
+    });
+
+    await expect(dynamoDbDeviceStore(crashing, table(), { now: () => nowMs }).deleteDevice(device.deviceId)).rejects.toThrow(/crash/);
+
+    expect(atDeviceDelete).toEqual([{ mailbox: undefined, callback: undefined, slot: false }]);
+    // The crash left the device without its mailboxes: it still authenticates, and a repeated DELETE completes.
+    expect(await devices.getDevice(device.deviceId)).toEqual(device);
+    expect(await devices.getDeviceAndMailbox(device.deviceId, 'primary')).toEqual({ device });
+    await devices.deleteDevice(device.deviceId);
+    expect(await itemsUnder(devicePk(device.deviceId))).toEqual([]);
+  });
+
+  it('deletes a mailbox added while the device was being deleted, before its device item went', async () => {
+    const device = makeDevice();
+    await devices.createDevice(device, [makeMailbox(device.deviceId, { kind: 'primary', mailboxId: 'primary' })]);
+    const late = makeMailbox(device.deviceId, { mailboxId: 'late' });
+    const client = raw();
+    let added = false;
+    const racing = new Proxy(client, {
+      get(target, property, receiver) {
+        if (property !== 'send') return Reflect.get(target, property, receiver);
+        return async (command: Parameters<typeof client.send>[0]) => {
+          if (!added && command instanceof DeleteCommand && command.input.Key?.sk === deviceKey(device.deviceId).sk) {
+            added = true;
+            await devices.addMailbox(late, 5);
+          }
+          return target.send(command as never);
+        };
+      },
+    });
+
+    const removed = await dynamoDbDeviceStore(racing, table(), { now: () => nowMs }).deleteDevice(device.deviceId);
+
+    expect(removed.map((mailbox) => mailbox.mailboxId).sort()).toEqual(['late', 'primary']);
+    expect(await itemsUnder(devicePk(device.deviceId))).toEqual([]);
+    expect(await getItem(callbackKey(late.callbackKey))).toBeUndefined();
+  });
+
   it('refuses an add at the limit that checked before a concurrent add finished, whatever its createdAt', async () => {
     const device = makeDevice();
     const stored = Array.from({ length: 3 }, (_, i) => makeMailbox(device.deviceId, { mailboxId: `d${i}`, createdAt: T0 + 10 }));

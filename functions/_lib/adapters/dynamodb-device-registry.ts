@@ -73,16 +73,28 @@ export class DynamoDbDeviceRegistry extends DeviceTable implements DeviceRegistr
   }
 
   /**
-   * The device item goes first, so callbacks answer Unsubscribe at once; then everything under the device's key,
-   * page by page, each mailbox's callback lookup before the mailbox that names it (a crash in between would
-   * otherwise leave a callback item nothing points to). Safe to repeat after a crash.
-   */
-  /**
-   * The device item, then the callback lookups, then each mailbox item on its own (at most five, each answering what
-   * it held when deleted), then everything else of the partition in batches.
+   * The callback lookups, then each mailbox item on its own (at most five, each answering what it held when deleted:
+   * the relay's subscriptions of them are deleted from that), then the device item, then everything else of the
+   * partition in batches.
+   *
+   * The mailboxes go before the device: the dispatcher's mailbox writes (an alert slot, held mail) are conditional on
+   * the mailbox item, so once they are gone nothing more is pushed or stored for the device, whereas a device deleted
+   * first would leave its mailboxes a moment in which a mail judged by the registration the callback carried
+   * (docs/performance.md, the seventh call) takes a slot, is pushed and is recorded under a deleted device. The
+   * callback answers Unsubscribe throughout: an unknown URL, a mailbox gone or a device gone all do. A crash midway
+   * leaves the device with fewer mailboxes (or none): it still authenticates, and a repeated DELETE completes.
    */
   async deleteDevice(deviceId: string): Promise<MailboxRecord[]> {
+    const deleted = await this.deleteMailboxesOf(deviceId);
     await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: deviceKey(deviceId) }));
+    // Read again once the device item is gone: a mailbox added after the first read and before that is found here
+    // (one added later finds no device on its read-back and removes itself, dynamodb-mailbox-registry.ts).
+    deleted.push(...(await this.deleteMailboxesOf(deviceId, { andTheRest: true })));
+    return deleted;
+  }
+
+  /** The device's mailboxes (each callback lookup before its mailbox), and with `andTheRest` all else but the device item. */
+  private async deleteMailboxesOf(deviceId: string, options: { andTheRest?: boolean } = {}): Promise<MailboxRecord[]> {
     const items = await queryAll(this.client, {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :pk',
@@ -99,8 +111,12 @@ export class DynamoDbDeviceRegistry extends DeviceTable implements DeviceRegistr
       const mailbox = await this.deleteMailboxItem({ deviceId, mailboxId: String(item.sk).slice(MAILBOX_SK_PREFIX.length), callbackKey: item.callbackKey as string });
       if (mailbox) deleted.push(mailbox);
     }
-    const rest = items.filter((item) => !isMailbox(item)).map((item): WriteRequest => ({ DeleteRequest: { Key: { pk: String(item.pk), sk: String(item.sk) } } }));
-    await batchWriteAll(this.client, this.tableName, rest, this.options);
+    if (options.andTheRest) {
+      const rest = items
+        .filter((item) => !isMailbox(item) && item.sk !== deviceKey(deviceId).sk)
+        .map((item): WriteRequest => ({ DeleteRequest: { Key: { pk: String(item.pk), sk: String(item.sk) } } }));
+      await batchWriteAll(this.client, this.tableName, rest, this.options);
+    }
     return deleted;
   }
 }

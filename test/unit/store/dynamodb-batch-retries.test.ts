@@ -47,11 +47,12 @@ describe('AllDevicePorts batch operations', () => {
 
   it('writes again what BatchWriteItem left unprocessed when deleting a device, in batches of 25', async () => {
     const deviceId = 'dev-1';
-    const items = [
-      { ...mailboxKey(deviceId, 'primary'), callbackKey: 'cb-1' },
-      ...Array.from({ length: 30 }, (_, i) => ({ pk: `DEVICE#${deviceId}`, sk: `DEDUPE#k${i}` })),
-    ];
-    mock.on(QueryCommand).resolves({ Items: items });
+    const rest = Array.from({ length: 30 }, (_, i) => ({ pk: `DEVICE#${deviceId}`, sk: `DEDUPE#k${i}` }));
+    // Read before the mailboxes go, and again once the device item is gone.
+    mock
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [deviceKey(deviceId), { ...mailboxKey(deviceId, 'primary'), callbackKey: 'cb-1' }, ...rest] })
+      .resolves({ Items: rest });
     const unprocessed = { DeleteRequest: { Key: { pk: `DEVICE#${deviceId}`, sk: 'DEDUPE#k3' } } };
     mock
       .on(BatchWriteCommand)
@@ -63,9 +64,11 @@ describe('AllDevicePorts batch operations', () => {
 
     await dynamoDbDeviceStore(documentClient, TABLE, options).deleteDevice(deviceId);
 
+    // The mailbox before the device (the dispatcher's mailbox writes are conditional on the mailbox item: once it is
+    // gone, nothing more is pushed or recorded for the device), then the device item on its own.
     expect(mock.commandCalls(DeleteCommand).map((call) => call.args[0].input)).toEqual([
-      { TableName: TABLE, Key: deviceKey(deviceId) },
       { TableName: TABLE, Key: mailboxKey(deviceId, 'primary'), ReturnValues: 'ALL_OLD' },
+      { TableName: TABLE, Key: deviceKey(deviceId) },
     ]);
     const batches = mock.commandCalls(BatchWriteCommand).map((call) => call.args[0].input.RequestItems?.[TABLE] ?? []);
     expect(batches.map((batch) => batch.length)).toEqual([1, 25, 1, 5]);
