@@ -220,9 +220,18 @@ async function decideClaimed(
   for (const [index, entry] of allowed.entries()) {
     if (!(await deps.burstBudget.claimAlertSlot(deviceId, mailboxId, now, deps.alertBudget, seen.at))) {
       // No slot: the budget is spent, or (the slot's write is conditional on the mailbox) the mailbox is gone.
-      const read = judged.carried ? await reread({ judged, records: allowed.length - index, seen }, deps) : judged;
+      if (!judged.carried) {
+        await holdForBurst({ held: allowed.slice(index), mailbox: judged.mailbox, now, seen }, deps);
+        return;
+      }
+      // Holding is no push at once: the rest is judged again by a fresh read, and only what it still allows is held
+      // (the flush checks only the device's status: a device that left real time, or rules that now suppress, must
+      // not have mail held for it). The slot is not asked for again: the budget was spent a moment ago.
+      const read = await reread({ judged, records: allowed.length - index, seen }, deps);
       if (!read) return;
-      await holdForBurst({ held: allowed.slice(index), mailbox: read.mailbox, now, seen }, deps);
+      const again = await judgeRecords({ entries: allowed.slice(index), judged: read }, deps);
+      for (const settled of again.settled) await settle({ ...settled, deviceId, mailboxId }, deps);
+      if (again.allowed.length > 0) await holdForBurst({ held: again.allowed, mailbox: read.mailbox, now, seen }, deps);
       return;
     }
     seen.at = undefined;

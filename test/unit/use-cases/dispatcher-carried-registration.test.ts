@@ -5,6 +5,7 @@ import { dispatchQueueRecords, type QueueRecord } from '../../../functions/dispa
 import { AesGcmRegistrationSeal, ephemeralRegistrationSeal } from '../../../functions/_lib/registration-seal.js';
 import { DEFAULT_ALERT_SETTINGS } from '../../../shared/device/device-schemas.js';
 import type { NewMailMessage } from '../../../shared/queue/queue-messages.js';
+import { InMemoryEventQueue } from '../../../shared/store/in-memory-event-queue.js';
 import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
 import { makeDevice } from '../../support/store-fixtures.js';
 import { ManualClock, RecordingCounter, RecordingLogger, RecordingPushGateway } from '../../support/fakes.js';
@@ -27,6 +28,7 @@ describe('dispatching new mail by the registration the callback carried', () => 
   let counter: RecordingCounter;
   let deps: DispatcherDeps;
   let reads: string[];
+  let queue: InMemoryEventQueue;
   const seal = ephemeralRegistrationSeal(new RecordingLogger());
   let sequence = 0;
 
@@ -52,8 +54,10 @@ describe('dispatching new mail by the registration the callback carried', () => 
     counter = new RecordingCounter();
     reads = [];
     const devices = stores.ports.devices;
+    queue = new InMemoryEventQueue();
     deps = inMemoryDispatcherDeps(stores, {
       push,
+      queue,
       now: clock.now,
       counter,
       registrationSeal: seal,
@@ -87,6 +91,23 @@ describe('dispatching new mail by the registration the callback carried', () => 
     await dispatchQueueRecords([old], deps);
     expect(reads).toEqual(['batch:1', 'batch:1']);
     expect(push.sent).toHaveLength(2);
+  });
+
+  it('reads a message received further in the future than the bound (a clock skew, or a receivedAt not to be trusted)', async () => {
+    const future = await carried(['key-1'], { receivedAt: clock.now() + CARRIED_REGISTRATION_MAX_AGE_MS });
+    await dispatchQueueRecords([future], deps);
+    expect(reads).toEqual(['batch:1']);
+    expect(push.sent).toHaveLength(1);
+  });
+
+  it('judges a group by its newest carried registration, wherever it is in the batch', async () => {
+    const older = await carried(['a']);
+    clock.advance(100);
+    await stores.devices.updateDevice('device-1', { pushToken: NEW_TOKEN }, clock.now());
+    const newer = await carried(['b']);
+    await dispatchQueueRecords([newer, older], deps);
+    expect(reads).toEqual([]);
+    expect(push.sent.map((sent) => sent.target.pushToken)).toEqual([NEW_TOKEN, NEW_TOKEN]);
   });
 
   it('reads when a seal does not open: tampered, under another key, or no key at all', async () => {
@@ -154,6 +175,16 @@ describe('dispatching new mail by the registration the callback carried', () => 
       expect(await decisions()).toMatchObject([{ outcome: 'token-retired', reason: 'apns:400:BadDeviceToken' }]);
     });
 
+    it('judges by the read device when it was retired since: its state decides, not the refused push', async () => {
+      const record = await carried(['key-1']);
+      await stores.devices.retireDevice('device-1', { pushToken: OLD_TOKEN, tokenRejectedAt: T0, reason: 'Unregistered', now: T0 });
+      push.answerNext({ outcome: 'token-invalid', status: 410, reason: 'Unregistered', timestamp: T0 + 50 });
+      await dispatchQueueRecords([record], deps);
+      expect(reads).toEqual(['one']);
+      expect(push.sent).toHaveLength(1);
+      expect(await decisions()).toMatchObject([{ outcome: 'token-retired', reason: 'device-retired:Unregistered' }]);
+    });
+
     it('settles nothing for a device deleted since (after its alert slot was taken)', async () => {
       const record = await carried(['key-1']);
       push.answerNext({ outcome: 'token-invalid', status: 410, reason: 'Unregistered', timestamp: T0 });
@@ -177,6 +208,17 @@ describe('dispatching new mail by the registration the callback carried', () => 
       expect(await stores.devices.getDeviceAndMailbox('device-1', 'primary')).toEqual({});
     });
 
+    it('a deleted device: a duplicate in the group is not recorded either', async () => {
+      // The same mail twice in one batch (Exchange notified it twice): the second finds the first's claim.
+      const first = await carried(['key-1']);
+      const again = await carried(['key-1']);
+      await stores.devices.deleteDevice('device-1');
+      await dispatchQueueRecords([first, again], deps);
+      expect(push.sent).toHaveLength(0);
+      expect(await decisions()).toEqual([]);
+      expect(counter.counts.get('DroppedForRemovedMailbox')).toBe(2);
+    });
+
     it('a removed mailbox: no push, no decision, no flush, the mailbox not recreated', async () => {
       const record = await carried(['key-1']);
       await stores.devices.removeMailbox('device-1', 'primary');
@@ -196,5 +238,44 @@ describe('dispatching new mail by the registration the callback carried', () => 
     expect(push.sent).toHaveLength(3);
     expect(reads).toEqual(['one']);
     expect(counter.counts.get('AlertsHeldInBurst')).toBe(1);
+  });
+
+  describe('mail beyond the burst budget, judged again by what a read says before it is held', () => {
+    /** Hands the queued flushes over once the window has closed, as SQS would. */
+    const deliverQueued = async () => {
+      clock.advance(60_000);
+      const records = queue.clear().map((message): QueueRecord => ({ messageId: `msg-${++sequence}`, body: JSON.stringify(message), receiveCount: 1 }));
+      if (records.length > 0) await dispatchQueueRecords(records, deps);
+    };
+
+    it.each([
+      ['a device that left real time', { mode: 'interval' as const }, { outcome: 'suppressed', reason: 'mode:interval' }],
+      [
+        'rules that now suppress',
+        { alerts: { ...DEFAULT_ALERT_SETTINGS, workHoursOnly: true, workHours: { start: '11:00', end: '12:00', days: [1] } } },
+        { outcome: 'suppressed', reason: expect.stringMatching(/^rule:/) as unknown as string },
+      ],
+    ])('%s since the callback read: the mail is not held, and not pushed later', async (_, changes, expected) => {
+      for (const key of ['a', 'b', 'c']) await dispatchQueueRecords([await carried([key])], deps);
+      expect(push.sent).toHaveLength(3);
+      const fourth = await carried(['d']);
+      await stores.devices.updateDevice('device-1', changes, clock.now());
+
+      await dispatchQueueRecords([fourth], deps);
+      await deliverQueued();
+
+      expect(push.sent).toHaveLength(3);
+      expect((await decisions()).filter((decision) => decision.outcome !== 'pushed')).toMatchObject([expected]);
+      expect(counter.counts.get('AlertsHeldInBurst')).toBeUndefined();
+      expect(reads).toEqual(['one']);
+    });
+
+    it('what the read still allows is held and pushed when the window closes', async () => {
+      for (const key of ['a', 'b', 'c', 'd']) await dispatchQueueRecords([await carried([key])], deps);
+      expect(push.sent).toHaveLength(3);
+      expect(counter.counts.get('AlertsHeldInBurst')).toBe(1);
+      await deliverQueued();
+      expect(push.sent).toHaveLength(4);
+    });
   });
 });
