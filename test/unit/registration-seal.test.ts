@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { AesGcmRegistrationSeal, SEAL_KEY_RETRY_AFTER_MS, sealKeyFrom } from '../../functions/_lib/registration-seal.js';
+import { AesGcmRegistrationSeal, SEAL_KEY_LOAD_TIMEOUT_MS, SEAL_KEY_RETRY_AFTER_MS, sealKeyFrom } from '../../functions/_lib/registration-seal.js';
 import { open } from '../../functions/_lib/sealed-value.js';
 import { makeDevice, makeMailbox, T0 } from '../support/store-fixtures.js';
 import { ManualClock, RecordingLogger } from '../support/fakes.js';
 
 describe('the registration sealed onto new mail (issue 15)', () => {
   const key = randomBytes(32);
-  const sealWith = (material: Uint8Array | string = key) => new AesGcmRegistrationSeal({ readKey: async () => material, logger: new RecordingLogger() });
+  const sealWith = (material: Uint8Array | string = key) => new AesGcmRegistrationSeal({ readKey: () => material, logger: new RecordingLogger() });
   const device = makeDevice({ endpointArn: 'arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/app/0f1e2d3c-aaaa-bbbb-cccc-123456789abc', vipSenderHashes: ['h1'] });
   const mailbox = makeMailbox(device.deviceId, { lastNotificationAt: T0 - 1_000, statusFrequencyMinutes: 15, callbackKey: 'callback-key-hash' });
   const binding = { deviceId: device.deviceId, mailboxId: mailbox.mailboxId, receivedAt: T0 };
@@ -75,7 +75,7 @@ describe('the registration sealed onto new mail (issue 15)', () => {
     expect(await seal.open(forged, binding)).toBeUndefined();
   });
 
-  it('without its key, seals and opens nothing, and reads the key again only after a pause', async () => {
+  it('without its key, seals and opens nothing, and reads the key again only a pause after the failure', async () => {
     const clock = new ManualClock(T0);
     let reads = 0;
     let available = false;
@@ -83,12 +83,15 @@ describe('the registration sealed onto new mail (issue 15)', () => {
     const seal = new AesGcmRegistrationSeal({
       readKey: async () => {
         reads += 1;
+        // The failure comes a while after the read began: the pause counts from the failure.
+        clock.advance(2_000);
         if (!available) throw new Error('AccessDeniedException');
         return key;
       },
       logger,
       now: clock.now,
     });
+    expect(await seal.ready()).toBe(false);
     expect(await seal.seal({ device, mailbox }, binding)).toBeUndefined();
     expect(await seal.open('v1.a.b', binding)).toBeUndefined();
     expect(reads).toBe(1);
@@ -97,12 +100,37 @@ describe('the registration sealed onto new mail (issue 15)', () => {
     available = true;
     clock.advance(SEAL_KEY_RETRY_AFTER_MS - 1);
     expect(await seal.seal({ device, mailbox }, binding)).toBeUndefined();
+    expect(reads).toBe(1);
     clock.advance(1);
+    // The first call after the pause starts the read and does not wait for it.
+    expect(await seal.seal({ device, mailbox }, binding)).toBeUndefined();
+    expect(reads).toBe(2);
+    expect(await seal.ready()).toBe(true);
     const sealed = await seal.seal({ device, mailbox }, binding);
     expect(sealed).toBeDefined();
     expect(await seal.open(sealed!, binding)).toBeDefined();
     // Read once and kept.
     expect(reads).toBe(2);
+  });
+
+  it('never waits for the key: a read that hangs is abandoned after its bound and tried again after the pause', async () => {
+    const clock = new ManualClock(T0);
+    const answers: Array<() => Promise<Uint8Array>> = [() => new Promise<Uint8Array>(() => undefined), async () => key];
+    const logger = new RecordingLogger();
+    const seal = new AesGcmRegistrationSeal({ readKey: () => answers.shift()!(), logger, now: clock.now, loadTimeoutMs: 50 });
+
+    const started = Date.now();
+    expect(await seal.seal({ device, mailbox }, binding)).toBeUndefined();
+    expect(await seal.open('v1.a.b', binding)).toBeUndefined();
+    expect(Date.now() - started).toBeLessThan(50);
+    expect(await seal.ready()).toBe(false);
+    expect(logger.lines).toMatchObject([{ level: 'warn', extra: { error: 'SealKeyTimeout' } }]);
+
+    clock.advance(SEAL_KEY_RETRY_AFTER_MS);
+    expect(await seal.seal({ device, mailbox }, binding)).toBeUndefined();
+    expect(await seal.ready()).toBe(true);
+    expect(await seal.seal({ device, mailbox }, binding)).toBeDefined();
+    expect(SEAL_KEY_LOAD_TIMEOUT_MS).toBe(3_000);
   });
 
   it('derives its key from at least 32 bytes of material', () => {

@@ -129,6 +129,15 @@ describe('dispatching new mail by the registration the callback carried', () => 
     expect(push.sent).toHaveLength(4);
   });
 
+  it('reads, without waiting, while its own read of the key hangs', async () => {
+    const hanging = new AesGcmRegistrationSeal({ readKey: () => new Promise<string>(() => undefined), logger: new RecordingLogger(), loadTimeoutMs: 60_000 });
+    const started = Date.now();
+    expect((await dispatchQueueRecords([await carried(['key-1'])], { ...deps, registrationSeal: hanging })).failedMessageIds).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(reads).toEqual(['batch:1']);
+    expect(push.sent).toHaveLength(1);
+  });
+
   it('reads, in one batched read, only the groups that cannot use a carried registration', async () => {
     // primary: one of its two records carries none, so the group is read; shared: carried.
     await dispatchQueueRecords([await carried(['a']), plain(['b']), await carried(['c'], { mailboxId: 'shared' })], deps);

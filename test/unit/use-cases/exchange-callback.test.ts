@@ -12,7 +12,7 @@ import type { DeviceRecord } from '../../../shared/store/ports.js';
 import { multiNotificationBody, newMailBody, statusEventBody } from '../../support/exchange.js';
 import { makeDevice } from '../../support/store-fixtures.js';
 import { ManualClock, RecordingCounter, RecordingLogger } from '../../support/fakes.js';
-import { ephemeralRegistrationSeal } from '../../../functions/_lib/registration-seal.js';
+import { AesGcmRegistrationSeal, SEAL_KEY_RETRY_AFTER_MS, ephemeralRegistrationSeal } from '../../../functions/_lib/registration-seal.js';
 
 const SECRET = 'callback-secret-of-the-primary-mailbox-0001';
 const T0 = Date.parse('2026-11-23T10:00:00Z');
@@ -91,6 +91,41 @@ describe('the Exchange callback: reading a SendNotification and accepting it', (
       await call(newMailBody('sub-1', [{ itemId: 'item-C' }]));
       expect(queued()).toHaveLength(3);
       expect(queued().map((message) => message.registration)).toEqual([undefined, undefined, undefined]);
+    });
+  });
+
+  describe('the queue-seal key, which never makes the callback wait', () => {
+    it('answers and queues without a registration while the key read hangs', async () => {
+      const hanging = new AesGcmRegistrationSeal({ readKey: () => new Promise<string>(() => undefined), logger: new RecordingLogger(), loadTimeoutMs: 60_000 });
+      deps = { ...deps, registrationSeal: hanging };
+      const started = Date.now();
+      expect(await call(newMailBody('sub-1', [{ itemId: 'item-A' }]))).toBe('OK');
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(queued()).toHaveLength(1);
+      expect(queued()[0]!.registration).toBeUndefined();
+    });
+
+    it('carries none after a failed read, and carries again once the key is read after the pause', async () => {
+      const material = 'k'.repeat(64);
+      let available = false;
+      const seal = new AesGcmRegistrationSeal({
+        readKey: async () => {
+          if (!available) throw new Error('ThrottlingException');
+          return material;
+        },
+        logger: new RecordingLogger(),
+        now: clock.now,
+      });
+      deps = { ...deps, registrationSeal: seal };
+      await seal.ready();
+      expect(await call(newMailBody('sub-1', [{ itemId: 'item-A' }]))).toBe('OK');
+      available = true;
+      clock.advance(SEAL_KEY_RETRY_AFTER_MS);
+      // This callback starts the read again, and does not wait for it.
+      await call(newMailBody('sub-1', [{ itemId: 'item-B' }]));
+      await seal.ready();
+      await call(newMailBody('sub-1', [{ itemId: 'item-C' }]));
+      expect(queued().map((message) => message.registration !== undefined)).toEqual([false, false, true]);
     });
   });
 
