@@ -82,7 +82,8 @@ export class DynamoDbDeviceRegistry extends DeviceTable implements DeviceRegistr
    * first would leave its mailboxes a moment in which a mail judged by the registration the callback carried
    * (docs/performance.md, the seventh call) takes a slot, is pushed and is recorded under a deleted device. The
    * callback answers Unsubscribe throughout: an unknown URL, a mailbox gone or a device gone all do. A crash midway
-   * leaves the device with fewer mailboxes (or none): it still authenticates, and a repeated DELETE completes.
+   * leaves the device with fewer mailboxes (or none): it still authenticates, and a repeated DELETE completes (the
+   * relay's subscriptions of the mailboxes the crashed attempt removed are not in its answer: they expire with Graph).
    */
   async deleteDevice(deviceId: string): Promise<MailboxRecord[]> {
     const deleted = await this.deleteMailboxesOf(deviceId);
