@@ -60,14 +60,14 @@ export interface AwsCallsResult {
 const SCOPE = 'aws-calls';
 
 /**
- * Every notification is measured on a live subscription in the steady state of its heartbeats. The callback records
- * a notification only when the stored time is a write interval old (one StatusFrequency and a minute), so of a quiet
- * mailbox's heartbeats every other one is written: half of the mailboxes were last recorded within the interval (this
- * notification is not written), half two StatusFrequencies ago (it is).
+ * Every notification is measured on a live subscription in the steady state of its heartbeats: each mailbox was last
+ * heard from one StatusFrequency ago, by the previous heartbeat. The callback records a notification only when the
+ * stored time is a write interval old (a quarter of the StatusFrequency, at most a minute), so every heartbeat of a
+ * quiet mailbox is written.
  */
 function steadyState(seededAt: number): MailboxAttributes {
   const frequencyMs = FLEET_STATUS_FREQUENCY_MINUTES * 60_000;
-  return (index) => ({ lastNotificationAt: seededAt - (index % 2 === 0 ? frequencyMs / 2 : 2 * frequencyMs), supervisionState: 'live' });
+  return () => ({ lastNotificationAt: seededAt - frequencyMs, supervisionState: 'live' });
 }
 const BURST_CONCURRENCY = 20;
 

@@ -181,17 +181,16 @@ function newMailEventKeys(mailbox: MailboxRecord, notifications: InboundNotifica
 
 /**
  * Notifications without new mail (heartbeats; new mail's is the dispatcher's to record, but for a mailbox's first
- * notification) write `lastNotificationAt`
- * only when the stored one is `lastSeenWriteIntervalMs` old (one
- * StatusFrequency and a little more), so a quiet mailbox's heartbeats are written every other one; the supervision's
- * silence threshold allows for that lag. The write never moves the mailbox's due time (an index key): a notification
+ * notification) write `lastNotificationAt` only when the stored one is `lastSeenWriteIntervalMs` old (a quarter of
+ * the StatusFrequency, at most a minute), so every heartbeat of a quiet mailbox is written and only a busy mailbox's
+ * notifications are thinned; the supervision's silence threshold allows for that lag. The write never moves the mailbox's due time (an index key): a notification
  * can only make the subscription more alive, so the supervisor, when the old due time comes, finds it alive and
  * reschedules it from this time (`run-sweep.ts`), and a mailbox whose device reports its subscription regularly never
  * comes due at all.
  */
 async function recordLastSeen(mailbox: MailboxRecord, at: number, deps: Pick<CallbackDeps, 'callbacks' | 'logger'>): Promise<void> {
   // The one exception: after a stray notification of an old subscription marked the mailbox superseded, the first
-  // notification of the current one clears the mark at once (rare, so the heartbeats' write budget holds).
+  // notification of the current one clears the mark at once, even within the write interval.
   const throttled = mailbox.lastNotificationAt !== undefined && at - mailbox.lastNotificationAt < lastSeenWriteIntervalMs(mailbox);
   if (throttled && !markedSuperseded(mailbox)) return;
   try {

@@ -84,7 +84,7 @@ const READ_CHUNK = 50;
  *
  * Scale, for 1,000,000 mailboxes in a region: heartbeats do not move a mailbox's due time (an index key move is two
  * write units, and a quiet mailbox sends 48 heartbeats a day); a subscription report does. So a mailbox whose device
- * reports its subscription more often than its silence threshold (2 x StatusFrequency plus the write lag, 91 minutes
+ * reports its subscription more often than its silence threshold (2 x StatusFrequency plus the write lag, 61 minutes
  * at Exchange's default of 30; the reference workload reports hourly) never comes due while it is live, and one that
  * reports less often comes due about once per threshold, is found alive and rescheduled from its last recorded
  * heartbeat: a fiftieth of a BatchGetItem and one write. What is due beyond that is what went silent or nears expiry.

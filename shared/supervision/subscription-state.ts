@@ -14,19 +14,19 @@ export const DEFAULT_STATUS_FREQUENCY_MINUTES = 30;
 
 /**
  * The callback records a notification's time only when the stored one is at least this old, so the stored last-seen
- * time may lag the truth by up to this much. It is one StatusFrequency plus a slack (a quarter of it, at most a
- * minute) for heartbeats that arrive a little late: of a quiet mailbox's heartbeats (one per StatusFrequency) every
- * other one is written, and the one right after a write is not. Silence is therefore declared only after
- * 2 x StatusFrequency plus this lag: never before the contract's 2 x StatusFrequency without a notification, and at
- * most 2 x StatusFrequency plus the slack after the first heartbeat that did not come (plus one sweep interval until
- * the supervisor looks).
+ * time may lag the truth by up to this much: a quarter of the StatusFrequency, at most a minute. A quiet mailbox's
+ * heartbeats (one per StatusFrequency) are therefore all written; only a busy mailbox's notifications are thinned.
+ * Silence is declared 2 x StatusFrequency plus this lag after the last recorded notification: never before the
+ * contract's 2 x StatusFrequency without one, and at most a minute after it (plus one sweep interval until the
+ * supervisor looks). Writing only every other heartbeat would halve the heartbeat's write units, but a heartbeat
+ * left unwritten may be the last one, so silence could then be known only a whole StatusFrequency later
+ * (docs/performance.md, "Heartbeats").
  */
 export const LAST_SEEN_WRITE_SLACK_MS = 60 * 1000;
 
-/** How often the callback writes this mailbox's last-seen time: its StatusFrequency plus a quarter of it, at most a minute. */
+/** How often the callback writes this mailbox's last-seen time: at most every quarter of its StatusFrequency, or minute. */
 export function lastSeenWriteIntervalMs(mailbox: Pick<SupervisedMailbox, 'statusFrequencyMinutes'>): number {
-  const frequency = statusFrequencyMs(mailbox);
-  return frequency + Math.min(LAST_SEEN_WRITE_SLACK_MS, frequency / 4);
+  return Math.min(LAST_SEEN_WRITE_SLACK_MS, statusFrequencyMs(mailbox) / 4);
 }
 
 /** Ask for a renewal this long before the subscription expires. */

@@ -209,11 +209,11 @@ describe('dispatchQueueRecords', () => {
     });
 
     it('is not written again within the write interval, and written on its own when no alert takes a slot', async () => {
-      await stores.devices.touchMailbox('device-1', 'primary', T0 - 60_000);
+      await stores.devices.touchMailbox('device-1', 'primary', T0 - 30_000);
       const counted = writes();
       await dispatchQueueRecords([record(['key-1'])], deps);
       expect(counted).toEqual(['slot:undefined']);
-      expect(await seen()).toBe(T0 - 60_000);
+      expect(await seen()).toBe(T0 - 30_000);
 
       await stores.devices.updateDevice('device-1', { mode: 'interval' }, T0);
       const later = T0 + lastSeenWriteIntervalMs({});

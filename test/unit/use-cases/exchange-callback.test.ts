@@ -60,7 +60,7 @@ describe('the Exchange callback: reading a SendNotification and accepting it', (
     const seen = async () => (await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox?.lastNotificationAt;
     await call(newMailBody('sub-1', [{ itemId: 'item-A' }]));
     expect(await seen()).toBe(T0);
-    // A write interval later (31 minutes), still within the subscription.
+    // Well past the write interval (a minute), still within the subscription.
     clock.advance(40 * 60_000);
     await call(newMailBody('sub-1', [{ itemId: 'item-B' }]));
     expect(await seen()).toBe(T0);
@@ -137,26 +137,28 @@ describe('the Exchange callback: reading a SendNotification and accepting it', (
     expect(second!.eventKeys).toEqual(first!.eventKeys);
   });
 
-  it('answers a heartbeat OK without queueing, writes last-seen for every other heartbeat, and never moves the due time', async () => {
+  it('answers a heartbeat OK without queueing, writes last-seen for every heartbeat but not more often than its interval, and never moves the due time', async () => {
     const seen = async () => (await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox;
     const interval = lastSeenWriteIntervalMs({ statusFrequencyMinutes: 30 });
-    // 30 minutes and one of slack: the heartbeat right after a written one (30 minutes and a few seconds later) is
-    // not written, the next one is.
-    expect(interval).toBe(31 * 60_000);
+    // A quarter of the StatusFrequency, at most a minute: every heartbeat (one per 30 minutes) is written; a
+    // notification within a minute of a written one is not.
+    expect(interval).toBe(60_000);
     expect(await call(statusEventBody('sub-1'))).toBe('OK');
     expect(queue.messages).toHaveLength(0);
     expect(await seen()).toMatchObject({ lastNotificationAt: T0, dueAt: T0 + 3_600_000 });
 
-    clock.advance(30 * 60_000 + 5_000);
-    await call(statusEventBody('sub-1'));
-    expect((await seen())?.lastNotificationAt).toBe(T0);
-    clock.advance(interval - (30 * 60_000 + 5_000) - 1);
+    clock.advance(interval - 1);
     await call(statusEventBody('sub-1'));
     expect((await seen())?.lastNotificationAt).toBe(T0);
 
     clock.advance(1);
     await call(statusEventBody('sub-1'));
     expect(await seen()).toMatchObject({ lastNotificationAt: T0 + interval, dueAt: T0 + 3_600_000 });
+
+    // The next heartbeat, a StatusFrequency later (a few seconds early, as Exchange may send it), is written too.
+    clock.advance(30 * 60_000 - 5_000);
+    await call(statusEventBody('sub-1'));
+    expect(await seen()).toMatchObject({ lastNotificationAt: clock.now(), dueAt: T0 + 3_600_000 });
   });
 
   it('answers Unsubscribe to an unknown secret and stores nothing', async () => {
@@ -205,14 +207,14 @@ describe('the Exchange callback: reading a SendNotification and accepting it', (
     expect(await call(newMailBody('sub-0', [{ itemId: 'stray' }]))).toBe('Unsubscribe');
     expect(subscriptionState(await mailbox(), clock.now())).toBe('superseded');
 
-    // Well within the last-seen write interval: written all the same, since the mailbox read superseded.
-    clock.advance(60_000);
+    // Within the last-seen write interval: written all the same, since the mailbox read superseded.
+    clock.advance(30_000);
     expect(await call(statusEventBody('sub-1'))).toBe('OK');
     expect(subscriptionState(await mailbox(), clock.now())).toBe('live');
-    // And the heartbeats' write budget holds again from there.
-    clock.advance(60_000);
+    // And the write interval holds again from there.
+    clock.advance(30_000);
     await call(statusEventBody('sub-1'));
-    expect((await mailbox()).lastNotificationAt).toBe(T0 + 120_000);
+    expect((await mailbox()).lastNotificationAt).toBe(T0 + 90_000);
   });
 
   it('accepts any subscription id while the device has reported none', async () => {

@@ -87,8 +87,8 @@ describe('supervising a Graph subscription', () => {
 
   it('keeps EWS supervision as it was: silent after 2 x StatusFrequency (plus the last-seen write lag)', () => {
     const ews = { createdAt: T0, subscriptionId: 's', subscriptionReportedAt: T0, expiresAt: T0 + DAY };
-    expect(subscriptionState(ews, T0 + 90 * MINUTE)).toBe('pending');
-    expect(subscriptionState(ews, T0 + 92 * MINUTE)).toBe('silent');
+    expect(subscriptionState(ews, T0 + 61 * MINUTE - 1)).toBe('pending');
+    expect(subscriptionState(ews, T0 + 61 * MINUTE)).toBe('silent');
     expect(subscriptionState({ ...ews, protocol: 'graph' }, T0 + 92 * MINUTE)).toBe('pending');
     expect(subscriptionState({ ...ews, protocol: 'graph', lastNotificationAt: T0 + MINUTE }, T0 + 20 * HOUR)).toBe('live');
   });

@@ -128,9 +128,9 @@ describe('supervisor sweep', () => {
     await heartbeat('primary');
     await heartbeat('shared');
     // The shared mailbox keeps beating; the primary goes quiet.
-    // Silent after 2 x StatusFrequency (60 min) plus the last-seen write lag (31 min), not a minute earlier.
-    expect(SILENT_AFTER).toBe(91 * MINUTE);
-    for (let step = 0; step < 90; step++) {
+    // Silent after 2 x StatusFrequency (60 min) plus the last-seen write lag (1 min), not a minute earlier.
+    expect(SILENT_AFTER).toBe(61 * MINUTE);
+    for (let step = 0; step < 60; step++) {
       clock.advance(MINUTE);
       if (step % 5 === 0) await heartbeat('shared');
       expect((await runSupervisorSweep(deps)).resubscribeRequested).toBe(0);
@@ -198,11 +198,12 @@ describe('supervisor sweep', () => {
     expect(resubscribePushes().map((p) => (p.message.payload as { mailbox: string }).mailbox)).toEqual(['shared', 'primary']);
   });
 
-  it('declares a 1-minute StatusFrequency silent after 2 minutes plus its write lag of 1 minute 15 s, not 30 minutes later', async () => {
+  it('declares a 1-minute StatusFrequency silent after 2 minutes plus its write lag of 15 s, not 30 minutes later', async () => {
     await reportSubscription('primary', 'sub-fast', T0 + 24 * 60 * MINUTE, 1);
     await heartbeat('primary');
-    expect(lastSeenWriteIntervalMs({ statusFrequencyMinutes: 1 })).toBe(75_000);
-    clock.advance(3 * MINUTE + 14_000);
+    expect(lastSeenWriteIntervalMs({ statusFrequencyMinutes: 1 })).toBe(15_000);
+    expect(lastSeenWriteIntervalMs({ statusFrequencyMinutes: 30 })).toBe(MINUTE);
+    clock.advance(2 * MINUTE + 14_000);
     await runSupervisorSweep(deps);
     expect(resubscribePushes()).toHaveLength(0);
     clock.advance(1_000);
