@@ -90,6 +90,10 @@ export async function flushHeldAlerts(
   try {
     if (device.status !== 'active') {
       outcome = { outcome: 'token-retired', reason: `device-retired:${device.retiredReason ?? 'unknown'}` };
+    } else if (device.mode === 'interval') {
+      // The device switched to interval mode while the mail was held: it gets no new-mail alerts now (contract
+      // section 4), and syncs on its wake-ups instead.
+      outcome = { outcome: 'suppressed', reason: 'mode:interval' };
     } else if (!(await deps.burstBudget.claimAlertSlot(deviceId, mailboxId, deps.now(), deps.alertBudget))) {
       // The window's budget is still spent (other alerts opened or filled it since this flush was queued): flush
       // again when it closes.

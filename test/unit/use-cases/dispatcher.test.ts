@@ -282,6 +282,19 @@ describe('dispatchQueueRecords', () => {
       expect((await decisions())[0]).toMatchObject({ outcome: 'pushed', reason: 'apns:delivered:coalesced-3' });
     });
 
+    it('pushes no held mail to a device that switched to interval mode while it was held, and says why', async () => {
+      await dispatchQueueRecords([record(['a']), record(['b']), record(['c'])], deps);
+      await newMailAt(['d', 'e']);
+      expect((await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox?.heldAlerts).toBe(2);
+      await stores.devices.updateDevice('device-1', { mode: 'interval' }, clock.now());
+
+      clock.advance(5_000);
+      for (const flush of flushRecords()) await dispatchQueueRecords([flush.record], deps);
+      expect(pushedCounts()).toEqual([1, 1, 1]);
+      expect((await stores.devices.getDeviceAndMailbox('device-1', 'primary')).mailbox?.heldAlerts).toBe(0);
+      expect((await decisions())[0]).toMatchObject({ outcome: 'suppressed', reason: 'mode:interval' });
+    });
+
     it('turns a burst of 20 new mails in 2 s into at most 4 pushes that carry all 20', async () => {
       for (let i = 0; i < 20; i++) {
         await newMailAt([`mail-${i}`]);
