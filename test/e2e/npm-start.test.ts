@@ -47,6 +47,14 @@ async function npmStart(env: Record<string, string>, command: 'entry point' | 'n
   return { child, baseUrl, output: () => output };
 }
 
+/**
+ * The service's pid, from the "kill <pid>" line it prints a few lines after the one `npmStart` waits for: on a loaded
+ * machine that line can arrive in a later chunk of the pipe.
+ */
+async function servicePidOf(started: Started): Promise<number> {
+  return Number(await eventually(() => /kill (\d+)/.exec(started.output())?.[1], 30_000));
+}
+
 /** Whether the process is alive; an exited one its new parent has not reaped yet (a zombie) is not. */
 function isRunning(pid: number): boolean {
   try {
@@ -155,7 +163,7 @@ describe('npm start, stopped through the process npm started', () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'inbox-relay-npm-start-'));
     try {
       const first = await npmStart({ DATA_DIR: dataDir }, 'npm');
-      const servicePid = Number(/kill (\d+)/.exec(first.output())?.[1]);
+      const servicePid = await servicePidOf(first);
       expect(isRunning(servicePid)).toBe(true);
       const npmExited = new Promise((resolve) => first.child.once('exit', resolve));
       first.child.kill('SIGTERM');
@@ -165,7 +173,7 @@ describe('npm start, stopped through the process npm started', () => {
 
       // The data directory was released: a second start on it works (it used to fail with "DATA_DIR is in use").
       const second = await npmStart({ DATA_DIR: dataDir }, 'npm');
-      const secondPid = Number(/kill (\d+)/.exec(second.output())?.[1]);
+      const secondPid = await servicePidOf(second);
       expect((await fetch(`${second.baseUrl}/health`)).status).toBe(200);
       second.child.kill('SIGKILL');
       // The service writes to the pipe npm handed down, which stays open after npm is gone.
