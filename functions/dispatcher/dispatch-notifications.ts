@@ -225,8 +225,8 @@ async function decideClaimed(
         return;
       }
       // Holding is no push at once: the rest is judged again by a fresh read, and only what it still allows is held
-      // (the flush checks only the device's status: a device that left real time, or rules that now suppress, must
-      // not have mail held for it). The slot is not asked for again: the budget was spent a moment ago.
+      // (the flush checks the device's status and mode, not its rules: rules that now suppress must not have mail
+      // held for them). The slot is not asked for again: the budget was spent a moment ago.
       const read = await reread({ judged, records: allowed.length - index, seen }, deps);
       if (!read) return;
       const again = await judgeRecords({ entries: allowed.slice(index), judged: read }, deps);
@@ -256,13 +256,14 @@ async function decideClaimed(
     // deleted) since. Only a fresh read may retire the token or settle the record.
     const read = await reread({ judged, records: allowed.length - index, seen }, deps);
     if (!read) return;
+    const rest = allowed.slice(index);
     if (read.device.status === 'active' && sameDestination(read.device, judged.device)) {
-      await settle({ entries: [entry], deviceId, mailboxId, ...(await settleNewMailPush({ ...push, device: read.device, result }, deps)) }, deps);
-      judged = read;
-      continue;
+      // The read device still has this token: the refusal is its answer (a dead token is retired as always).
+      await settle({ entries: [rest.shift()!], deviceId, mailboxId, ...(await settleNewMailPush({ ...push, device: read.device, result }, deps)) }, deps);
     }
-    // A new destination (or another state): judge this mail and the rest again by what was read.
-    await decideClaimed({ entries: allowed.slice(index), duplicates: [], judged: read, seen, now }, deps);
+    // What was read decides the rest (and this mail, pushed to a new destination or settled by the device's state):
+    // the carried judgement of the mail after this one may be as stale as the token was.
+    await decideClaimed({ entries: rest, duplicates: [], judged: read, seen, now }, deps);
     return;
   }
 }

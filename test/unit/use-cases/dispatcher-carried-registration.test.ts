@@ -163,6 +163,17 @@ describe('dispatching new mail by the registration the callback carried', () => 
     expect(push.sent).toHaveLength(1);
   });
 
+  it('judges the rest of a group by the fresh read a refused push made: a device gone to interval mode gets no more pushes', async () => {
+    const first = await carried(['a']);
+    const second = await carried(['b']);
+    await stores.devices.updateDevice('device-1', { mode: 'interval' }, T0);
+    push.answerNext({ outcome: 'rejected', status: 400, reason: 'PayloadTooLarge' });
+    await dispatchQueueRecords([first, second], deps);
+    expect(reads).toEqual(['one']);
+    expect(push.sent).toHaveLength(1);
+    expect((await decisions()).map((d) => `${d.outcome}:${d.reason}`).sort()).toEqual(['failed:apns:400:PayloadTooLarge', 'suppressed:mode:interval']);
+  });
+
   describe('a push token refused where the carried registration said to push', () => {
     it('is not retired when the device has a new token since: the mail goes to the new token, once', async () => {
       const record = await carried(['key-1']);
