@@ -3,7 +3,7 @@ import { ConcurrentUpdateError, DeviceNotFoundError } from '../../../shared/erro
 import { DEVICE_CHANGEABLE_FIELDS, type DeviceChanges, type DeviceRecord, type DeviceRegistry, type MailboxRecord } from '../../../shared/store/ports.js';
 import { batchWriteAll, isConditionalCheckFailed, queryAll, type Item, type WriteRequest } from './dynamodb-support.js';
 import { DeviceTable, UpdateBuilder, callbackItem, deviceItem, mailboxItem, toDevice } from './dynamodb-device-items.js';
-import { MAILBOX_SK_PREFIX, callbackKey, deviceKey, devicePk } from './table-design.js';
+import { MAILBOX_SK_PREFIX, META_SK, callbackKey, deviceKey, devicePk } from './table-design.js';
 
 /** DeviceRegistry on the table: a device's creation, changes and deletion. */
 export class DynamoDbDeviceRegistry extends DeviceTable implements DeviceRegistry {
@@ -96,10 +96,13 @@ export class DynamoDbDeviceRegistry extends DeviceTable implements DeviceRegistr
 
   /** The device's mailboxes (each callback lookup before its mailbox), and with `andTheRest` all else but the device item. */
   private async deleteMailboxesOf(deviceId: string, options: { andTheRest?: boolean } = {}): Promise<MailboxRecord[]> {
+    // The first pass reads only the registration's range (the mailboxes and the device item); the partition also
+    // holds the device's dedupe keys and a week of decisions, which only the last pass needs to read.
     const items = await queryAll(this.client, {
       TableName: this.tableName,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': devicePk(deviceId) },
+      ...(options.andTheRest
+        ? { KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': devicePk(deviceId) } }
+        : { KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last', ExpressionAttributeValues: { ':pk': devicePk(deviceId), ':first': MAILBOX_SK_PREFIX, ':last': META_SK } }),
       ProjectionExpression: 'pk, sk, callbackKey',
       ConsistentRead: true,
     });

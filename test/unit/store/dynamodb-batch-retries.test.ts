@@ -48,10 +48,10 @@ describe('AllDevicePorts batch operations', () => {
   it('writes again what BatchWriteItem left unprocessed when deleting a device, in batches of 25', async () => {
     const deviceId = 'dev-1';
     const rest = Array.from({ length: 30 }, (_, i) => ({ pk: `DEVICE#${deviceId}`, sk: `DEDUPE#k${i}` }));
-    // Read before the mailboxes go, and again once the device item is gone.
+    // The registration's range read before the mailboxes go, and the whole partition once the device item is gone.
     mock
       .on(QueryCommand)
-      .resolvesOnce({ Items: [deviceKey(deviceId), { ...mailboxKey(deviceId, 'primary'), callbackKey: 'cb-1' }, ...rest] })
+      .resolvesOnce({ Items: [{ ...mailboxKey(deviceId, 'primary'), callbackKey: 'cb-1' }, deviceKey(deviceId)] })
       .resolves({ Items: rest });
     const unprocessed = { DeleteRequest: { Key: { pk: `DEVICE#${deviceId}`, sk: 'DEDUPE#k3' } } };
     mock
@@ -74,6 +74,10 @@ describe('AllDevicePorts batch operations', () => {
     expect(batches.map((batch) => batch.length)).toEqual([1, 25, 1, 5]);
     expect(batches[0]).toEqual([{ DeleteRequest: { Key: callbackKey('cb-1') } }]);
     expect(batches[2]).toEqual([unprocessed]);
+    // The first read names only the mailboxes and the device item: not the dedupe keys and decisions beside them.
+    const queries = mock.commandCalls(QueryCommand).map((call) => call.args[0].input);
+    expect(queries[0]).toMatchObject({ KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last', ExpressionAttributeValues: { ':first': 'MAILBOX#', ':last': 'META' } });
+    expect(queries.at(-1)).toMatchObject({ KeyConditionExpression: 'pk = :pk' });
   });
 
   it('gives up with DependencyUnavailableError when writes stay unprocessed', async () => {
