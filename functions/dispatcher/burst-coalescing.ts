@@ -6,6 +6,7 @@ import type { LastSeen } from './dispatch-notifications.js';
 import { completeKeys } from './event-claims.js';
 import { pushNewMail } from './push-new-mail.js';
 import { recordOutcome } from './record-outcome.js';
+import { newMailRefusal } from './device-refusal.js';
 
 /**
  * Burst coalescing: new mail beyond the mailbox's alert budget (`DispatcherDeps.alertBudget`) is held on the mailbox
@@ -88,12 +89,10 @@ export async function flushHeldAlerts(
   const { held } = lease;
   let outcome: { outcome: DecisionOutcome; reason: string };
   try {
-    if (device.status !== 'active') {
-      outcome = { outcome: 'token-retired', reason: `device-retired:${device.retiredReason ?? 'unknown'}` };
-    } else if (device.mode === 'interval') {
-      // The device switched to interval mode while the mail was held: it gets no new-mail alerts now (contract
-      // section 4), and syncs on its wake-ups instead.
-      outcome = { outcome: 'suppressed', reason: 'mode:interval' };
+    // A device retired, or switched to interval mode, while the mail was held gets no alert for it now.
+    const refusal = newMailRefusal(device);
+    if (refusal) {
+      outcome = refusal;
     } else if (!(await deps.burstBudget.claimAlertSlot(deviceId, mailboxId, deps.now(), deps.alertBudget))) {
       // The window's budget is still spent (other alerts opened or filled it since this flush was queued): flush
       // again when it closes.

@@ -7,6 +7,7 @@ import type { DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
 import { flushHeldAlerts, holdForBurst, type ClaimedRecord } from './burst-coalescing.js';
 import type { DispatcherDeps, DispatchRecord } from './deps.js';
 import { claimantOf } from './event-claims.js';
+import { newMailRefusal } from './device-refusal.js';
 import { pushMailboxActions } from './push-mailbox-action.js';
 import { carriedRegistrationOf, type CarriedDevice, type CarriedMailbox } from './carried-registrations.js';
 import { pushNewMail, sendNewMail, settleNewMailPush, type PushDestination } from './push-new-mail.js';
@@ -297,13 +298,8 @@ async function judgeRecords(input: { entries: ClaimedRecord[]; judged: Judged },
   const { entries, judged } = input;
   const { device, mailbox } = judged;
   if (entries.length === 0) return { allowed: [], settled: [] };
-  if (device.status !== 'active') {
-    return { allowed: [], settled: [{ entries, outcome: 'token-retired', reason: `device-retired:${device.retiredReason ?? 'unknown'}` }] };
-  }
-  if (device.mode === 'interval') {
-    // The device opted out of real time: it syncs on its interval wake-ups instead (contract section 6).
-    return { allowed: [], settled: [{ entries, outcome: 'suppressed', reason: 'mode:interval' }] };
-  }
+  const refusal = newMailRefusal(device);
+  if (refusal) return { allowed: [], settled: [{ entries, ...refusal }] };
   const verdict: Verdict = { allowed: [], settled: [] };
   for (const entry of entries) {
     const at = entry.record.message.receivedAt;

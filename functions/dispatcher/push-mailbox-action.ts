@@ -5,6 +5,7 @@ import type { MailboxActionMessage } from '../../shared/queue/queue-messages.js'
 import type { DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
 import type { DispatcherDeps, DispatchRecord } from './deps.js';
 import { recordOutcome } from './record-outcome.js';
+import { retiredDeviceRefusal } from './device-refusal.js';
 
 
 /**
@@ -21,8 +22,9 @@ export async function pushMailboxActions(
   const { deviceId, mailboxId } = mailbox;
   for (const { message, receiveCount } of input.records) {
     const decision = { deviceId, mailbox: mailboxId, at: message.receivedAt };
-    if (device.status !== 'active') {
-      await recordOutcome({ ...decision, outcome: 'token-retired', reason: `device-retired:${device.retiredReason ?? 'unknown'}` }, deps);
+    const retired = retiredDeviceRefusal(device);
+    if (retired) {
+      await recordOutcome({ ...decision, ...retired }, deps);
       continue;
     }
     const now = deps.now();
