@@ -9,7 +9,6 @@ import { deviceRecordSchema, mailboxRecordSchema } from '../store/records.js';
  */
 export const carriedRegistrationSchema = z.object({
   device: z.pick(deviceRecordSchema, {
-    orgId: true,
     pushToken: true,
     apnsEnvironment: true,
     endpointArn: true,

@@ -22,11 +22,11 @@ export const DEFAULT_STATUS_FREQUENCY_MINUTES = 30;
  * left unwritten may be the last one, so silence could then be known only a whole StatusFrequency later
  * (docs/performance.md, "Heartbeats").
  */
-export const LAST_SEEN_WRITE_SLACK_MS = 60 * 1000;
+const LAST_SEEN_WRITE_INTERVAL_MAX_MS = 60 * 1000;
 
 /** How often the callback writes this mailbox's last-seen time: at most every quarter of its StatusFrequency, or minute. */
 export function lastSeenWriteIntervalMs(mailbox: Pick<SupervisedMailbox, 'statusFrequencyMinutes'>): number {
-  return Math.min(LAST_SEEN_WRITE_SLACK_MS, statusFrequencyMs(mailbox) / 4);
+  return Math.min(LAST_SEEN_WRITE_INTERVAL_MAX_MS, statusFrequencyMs(mailbox) / 4);
 }
 
 /** Ask for a renewal this long before the subscription expires. */

@@ -29,7 +29,8 @@ const LAZY: Record<string, string[]> = {
     'functions/device-api/relay-subscription.ts',
   ],
   dispatcher: [...ORG_ADAPTERS, 'functions/_lib/apns-runtime.ts', 'functions/dispatcher/managed-wiring.ts', 'functions/_lib/aws/secrets-manager.ts'],
-  // The queue-seal key (issue 15) is read with the first new mail: its Secrets Manager client is not a cold start's.
+  // The queue-seal key (issue 15) is read in the background from the cold start, its Secrets Manager client imported
+  // dynamically: not among the cold start's static imports.
   'exchange-callback': ['functions/_lib/aws/secrets-manager.ts'],
   'org-api': [...ORG_ADAPTERS, 'functions/_lib/adapters/sqs-event-queue.ts', 'functions/org-api/clear-org-devices.ts', 'functions/org-api/switch-mail-server.ts'],
   supervisor: ['functions/_lib/apns-runtime.ts'],

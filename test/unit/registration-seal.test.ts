@@ -17,7 +17,6 @@ describe('the registration sealed onto new mail (issue 15)', () => {
     const sealed = (await seal.seal({ device, mailbox }, binding))!;
     expect(await seal.open(sealed, binding)).toEqual({
       device: {
-        orgId: device.orgId,
         pushToken: device.pushToken,
         apnsEnvironment: 'production',
         endpointArn: device.endpointArn,
