@@ -120,7 +120,6 @@ export class AesGcmRegistrationSeal implements RegistrationSeal {
     const loading: Promise<boolean> = Promise.race([material, timedOut]).then(
       (read) => {
         clearTimeout(timer);
-        if (this.loading !== loading) return false;
         this.loading = undefined;
         try {
           this.key = sealKeyFrom(read);
@@ -133,7 +132,6 @@ export class AesGcmRegistrationSeal implements RegistrationSeal {
       },
       (error: unknown) => {
         clearTimeout(timer);
-        if (this.loading !== loading) return false;
         this.loading = undefined;
         this.failed(error);
         return false;

@@ -17,7 +17,7 @@ export interface CallbackDeps {
    * Seals the registration read here onto the new-mail messages, so the dispatcher need not read it again (issue 15).
    * Absent (tests, or a wiring without the key): messages go without one and the dispatcher reads.
    */
-  registrationSeal?: RegistrationSeal;
+  registrationSeal?: Pick<RegistrationSeal, 'seal'>;
   now: () => number;
   logger: UseCaseLogger;
   counter: OutcomeCounter;

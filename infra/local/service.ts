@@ -35,7 +35,6 @@ import { createSupervisorHandler } from '../../functions/supervisor/edge.js';
 import type { SweepReport } from '../../functions/supervisor/run-sweep.js';
 import { createExchangeCallbackHandler } from '../../functions/exchange-callback/edge.js';
 import { noEndpointRegistry, type PushGateway } from '../../shared/push/push-gateway.js';
-import type { RegistrationSeal } from '../../shared/queue/carried-registration.js';
 import type { EventQueue } from '../../shared/queue/queue-messages.js';
 import type { AlertBudget, DecisionLog, SettlementLog } from '../../shared/store/ports.js';
 import { generateApnsTestKey, startApnsSandbox, type ApnsSandbox } from './apns-sandbox.js';
@@ -99,11 +98,6 @@ export interface LocalServiceOptions {
   wrapSettlementLog?: (settlements: SettlementLog) => SettlementLog;
   logger?: UseCaseLogger;
   counter?: OutcomeCounter;
-  /**
-   * Seals the registration the callback carries to the dispatcher (issue 15). Default: a key generated for this
-   * process; `false`: none, so every dispatch reads the registration (as a stack without the key would).
-   */
-  registrationSeal?: RegistrationSeal | false;
 }
 
 export interface LocalService {
@@ -255,7 +249,8 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     const orgApi = createOrgApiHandler(buildOrgApiDeps(runtime, { keyring, readers, policy, adminTokenSecret, queue }));
     // The queue-seal key lives in this process only: the callback and the dispatcher share it, as on AWS they share
     // the stack's secret; a message left in a persisted queue from an earlier run does not open and is read.
-    const registrationSeal = options.registrationSeal === false ? undefined : (options.registrationSeal ?? ephemeralRegistrationSeal(logger));
+    // The registration the callback carries to the dispatcher (issue 15), sealed under a key generated for this process.
+    const registrationSeal = ephemeralRegistrationSeal(logger);
     const callback = createExchangeCallbackHandler(buildExchangeCallbackDeps(runtime, { queue, registrationSeal }));
     const dispatcher = createDispatcherHandler(
       buildDispatcherDeps(runtime, {
