@@ -42,6 +42,9 @@ export function parseOrgTokenSecret(value: string): OrgTokenKeys {
 
 const KID = /^org-v([1-9]\d{0,8})$/;
 
+/** The longest organization id (`sub`) a token may carry, in UTF-8 bytes; the queue's messages allow as much. */
+export const MAX_ORG_ID_BYTES = 1024;
+
 /** The HS256 key of one organization's generation-`n` tokens: HMAC-SHA256 of the secret, never the secret itself. */
 function derivedKey(secret: string, orgId: string, generation: number): Buffer {
   return createHmac('sha256', secret).update(`inbox-relay org token\u0000${orgId}\u0000${generation}`, 'utf8').digest();
@@ -88,7 +91,11 @@ export async function verifyOrgToken(token: string, secret: string | OrgTokenKey
   if (typeof claims.sub !== 'string' || claims.sub.length === 0) {
     throw new UnauthorizedError('the organization token has no subject (organization id)');
   }
-  const currentGeneration = keys.orgGenerations[claims.sub] ?? 1;
+  // The organization id becomes part of table keys (a partition key holds at most 2,048 bytes).
+  if (utf8.encode(claims.sub).length > MAX_ORG_ID_BYTES) {
+    throw new UnauthorizedError(`the organization token's subject (organization id) is longer than ${MAX_ORG_ID_BYTES} bytes`);
+  }
+  const currentGeneration = generationOf(keys, claims.sub);
   if ((generation ?? 1) !== currentGeneration || (generation === undefined && currentGeneration !== 1)) {
     throw new UnauthorizedError('the organization token was revoked; ask for a new one');
   }
@@ -135,5 +142,10 @@ export async function issueOrgToken(orgId: string, secret: string | OrgTokenKeys
 
 /** The generation the CLI issues for an organization: its current one. */
 export function currentGeneration(secret: string | OrgTokenKeys, orgId: string): number {
-  return keysOf(secret).orgGenerations[orgId] ?? 1;
+  return generationOf(keysOf(secret), orgId);
+}
+
+/** An organization's generation, 1 unless raised. Own keys only: an org named `constructor` is not Object's. */
+function generationOf(keys: OrgTokenKeys, orgId: string): number {
+  return Object.hasOwn(keys.orgGenerations, orgId) ? (keys.orgGenerations[orgId] as number) : 1;
 }

@@ -4,7 +4,7 @@ import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
 import { RotatingApnsGateway } from '../../functions/_lib/apns-runtime.js';
 import type { ApnsPushGateway } from '../../functions/_lib/adapters/apns-push-gateway.js';
-import { DEFAULT_ORG_TOKEN_LIFETIME_SECONDS, issueOrgToken, parseOrgTokenSecret, verifyOrgToken } from '../../functions/_lib/org-token.js';
+import { currentGeneration, DEFAULT_ORG_TOKEN_LIFETIME_SECONDS, issueOrgToken, parseOrgTokenSecret, verifyOrgToken } from '../../functions/_lib/org-token.js';
 import { cachedSecret, SECRET_CACHE_TTL_MS, SECRET_RETRY_AFTER_MS } from '../../functions/_lib/secret-cache.js';
 import type { PushMessage, PushTarget } from '../../shared/push/push-gateway.js';
 import { ManualClock } from '../support/fakes.js';
@@ -50,6 +50,21 @@ describe('organization tokens: rotation and per-organization revocation', () => 
     expect(await verifyOrgToken(await issueOrgToken('org-a', OLD, { generation: 2 }), after, NOW)).toBe('org-a');
     expect(await verifyOrgToken(b1, after, NOW)).toBe('org-b');
     expect(await verifyOrgToken(bPlain, after, NOW)).toBe('org-b');
+  });
+
+  it('takes an organization named like an Object property (constructor, __proto__) as any other', async () => {
+    for (const orgId of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const plain = jwt.sign({}, OLD, { algorithm: 'HS256', subject: orgId, audience: 'devices' });
+      expect(await verifyOrgToken(plain, OLD, NOW)).toBe(orgId);
+      expect(await verifyOrgToken(await issueOrgToken(orgId, OLD, { generation: currentGeneration(OLD, orgId) }), OLD, NOW)).toBe(orgId);
+    }
+  });
+
+  it('refuses an organization id over 1,024 bytes with a 401, not a table error later', async () => {
+    const longest = jwt.sign({}, OLD, { algorithm: 'HS256', subject: 'o'.repeat(1024), audience: 'devices' });
+    expect(await verifyOrgToken(longest, OLD, NOW)).toHaveLength(1024);
+    const tooLong = jwt.sign({}, OLD, { algorithm: 'HS256', subject: 'é'.repeat(513), audience: 'devices' });
+    await expect(verifyOrgToken(tooLong, OLD, NOW)).rejects.toMatchObject({ name: 'UnauthorizedError', message: expect.stringMatching(/longer than 1024 bytes/) });
   });
 
   it('binds a kid token to its organization: another sub, or a kid the relay does not issue, fails the signature', async () => {
