@@ -88,7 +88,7 @@ export async function runSupervisorSweepBench(options: { mailboxes: number; dueF
     const ports = dynamoDbDevicePorts(clients.documentClient, backends.tableName, { now: () => now });
     const started = performance.now();
     const report = await runSupervisorSweep(
-      { ...ports, decisions: new DynamoDbDecisionLog(clients.documentClient, backends.tableName, { now: () => now }), push, now: () => now, random: Math.random, logger: { debug() {}, info() {}, warn() {}, error() {} }, counter: { count() {} } },
+      { ...ports, decisions: new DynamoDbDecisionLog(clients.documentClient, backends.tableName, { now: () => now }), push, now: () => now, logger: { debug() {}, info() {}, warn() {}, error() {} }, counter: { count() {} } },
       { maxItems: 1_000_000 },
     );
     const sweepMs = performance.now() - started;

@@ -28,7 +28,6 @@ export interface SupervisorDeps {
   decisions: DecisionLog;
   push: PushGateway;
   now: () => number;
-  random: () => number;
   logger: UseCaseLogger;
   counter: OutcomeCounter;
   /**
@@ -249,7 +248,7 @@ async function runInterval(deviceId: string, now: number, deps: SupervisorDeps, 
     report.stale++;
     return;
   }
-  const next = nextIntervalAt(now, device.intervalSeconds, deps.random);
+  const next = nextIntervalAt(device.dueAt ?? now, now, device.intervalSeconds);
   const rule = decideAlert({ alerts: device.alerts, timeZone: device.timeZone, at: new Date(now) });
   if (!rule.alert) {
     report.intervalSuppressed++;

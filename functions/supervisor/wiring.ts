@@ -19,7 +19,6 @@ export function buildSupervisorDeps(
     decisions: runtime.decisions,
     push: options.push,
     now: runtime.now,
-    random: runtime.random,
     logger: runtime.logger,
     counter: runtime.counter,
     managedWork: options.managedWork,

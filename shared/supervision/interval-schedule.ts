@@ -1,16 +1,17 @@
 /**
- * Interval mode's schedule (contract section 6): a background push every `intervalSeconds`, jittered so that devices
- * registered in the same minute do not all fire together, and never sooner than the interval the device asked for
- * (it is the least time between two wake-ups; iOS also throttles background pushes that come too often).
+ * Interval mode's schedule (contract section 6): a background push every `intervalSeconds`. Each device's pushes keep
+ * the phase of its first one, which is random within the interval, so that devices registered in the same minute do
+ * not all fire together; the next push is due one interval after the last one was due, not after it was sent, so the
+ * sweep's lag (up to one sweep period) never adds up and the device is woken every `intervalSeconds` on average.
  */
 
-/** The next push comes after 100% to 110% of the interval. */
-export const INTERVAL_JITTER_FRACTION = 0.1;
-
-/** The next push after one at `now`: within [interval, (1 + jitter) x interval]. */
-export function nextIntervalAt(now: number, intervalSeconds: number, random: () => number): number {
+/** The next push after the one due at `dueAt`, sent at `now`. */
+export function nextIntervalAt(dueAt: number, now: number, intervalSeconds: number): number {
   const intervalMs = intervalSeconds * 1000;
-  return now + Math.round(intervalMs * (1 + INTERVAL_JITTER_FRACTION * random()));
+  const next = dueAt + intervalMs;
+  // A device the sweep reached more than half an interval late (an outage, a backlog) starts a new phase from now
+  // rather than getting two pushes close together.
+  return next - now >= intervalMs / 2 ? next : now + intervalMs;
 }
 
 /**

@@ -37,7 +37,7 @@ describe('supervising a Graph subscription', () => {
     clock = new ManualClock(T0);
     stores = createInMemoryStores({ now: clock.now });
     push = new RecordingPushGateway();
-    deps = { ...stores.ports, decisions: stores.decisions, push, now: clock.now, random: () => 0.5, logger: new RecordingLogger(), counter: new RecordingCounter() };
+    deps = { ...stores.ports, decisions: stores.decisions, push, now: clock.now, logger: new RecordingLogger(), counter: new RecordingCounter() };
     await stores.devices.createDevice(makeDevice({ deviceId: 'device-1', pushTokenUpdatedAt: T0, createdAt: T0, updatedAt: T0 }), [
       { deviceId: 'device-1', mailboxId: 'primary', kind: 'primary', callbackKey: 'k1', createdAt: T0, dueAt: supervisionDueAt({ createdAt: T0 }) },
     ]);

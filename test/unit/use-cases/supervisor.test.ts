@@ -8,7 +8,7 @@ import { MAILBOX_ACTION_PUSH_INTERVAL_MS } from '../../../shared/push/apns-paylo
 import { RetryableDeliveryError } from '../../../shared/errors.js';
 import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
 import type { DeviceRecord } from '../../../shared/store/ports.js';
-import { INTERVAL_JITTER_FRACTION, firstIntervalAt } from '../../../shared/supervision/interval-schedule.js';
+import { firstIntervalAt } from '../../../shared/supervision/interval-schedule.js';
 import { RESUBSCRIBE_RETRY_MS, lastSeenWriteIntervalMs, supervisionDueAt } from '../../../shared/supervision/subscription-state.js';
 import { makeDevice } from '../../support/store-fixtures.js';
 import { ManualClock, RecordingCounter, RecordingLogger, RecordingPushGateway } from '../../support/fakes.js';
@@ -24,7 +24,6 @@ describe('supervisor sweep', () => {
   let push: RecordingPushGateway;
   let clock: ManualClock;
   let deps: SupervisorDeps;
-  let randomValue: number;
 
   const device = (overrides: Partial<DeviceRecord> = {}): DeviceRecord => makeDevice({ ...{ deviceId: 'device-1', pushTokenUpdatedAt: T0, createdAt: T0, updatedAt: T0 }, ...overrides });
 
@@ -49,8 +48,7 @@ describe('supervisor sweep', () => {
     clock = new ManualClock(T0);
     stores = createInMemoryStores({ now: clock.now });
     push = new RecordingPushGateway();
-    randomValue = 0.5;
-    deps = { ...stores.ports, decisions: stores.decisions, push, now: clock.now, random: () => randomValue, logger: new RecordingLogger(), counter: new RecordingCounter() };
+    deps = { ...stores.ports, decisions: stores.decisions, push, now: clock.now, logger: new RecordingLogger(), counter: new RecordingCounter() };
     await stores.devices.createDevice(device(), [
       { deviceId: 'device-1', mailboxId: 'primary', kind: 'primary', callbackKey: 'k1', createdAt: T0, dueAt: supervisionDueAt({ createdAt: T0 }) },
       { deviceId: 'device-1', mailboxId: 'shared', kind: 'delegated', callbackKey: 'k2', createdAt: T0, dueAt: supervisionDueAt({ createdAt: T0 }) },
@@ -268,7 +266,7 @@ describe('supervisor sweep', () => {
     };
     const intervalPushTimes = () => push.sent.filter((s) => s.target.deviceId === 'device-i').map((s) => s.message);
 
-    it('wakes the device every interval, jittered within bounds', async () => {
+    it('wakes the device every interval on average: the sweep\'s lag never adds up', async () => {
       await intervalDevice();
       const times: number[] = [];
       const originalSend = push.send.bind(push);
@@ -276,23 +274,29 @@ describe('supervisor sweep', () => {
         if (target.deviceId === 'device-i') times.push(clock.now());
         return originalSend(target, message);
       };
-      let seq = 0;
-      const randoms = [0, 1, 0.25, 0.75, 0.5, 0.1, 0.9, 0.3];
-      deps.random = () => randoms[seq++ % randoms.length]!;
-      for (let t = 0; t < 3 * 60 * 60; t += 10) {
-        clock.advance(10_000);
+      // A sweep every 7 s: the 600 s interval is never a whole number of ticks, so each push is a little late.
+      for (let t = 0; t < 3 * 60 * 60; t += 7) {
+        clock.advance(7_000);
         await runSupervisorSweep(deps);
       }
       expect(intervalPushTimes().every((m) => m.kind === 'background' && m.priority === 5)).toBe(true);
       expect(intervalPushTimes()[0]!.payload).toEqual({ aps: { 'content-available': 1 } });
       const gaps = times.slice(1).map((t, i) => t - times[i]!);
       expect(gaps.length).toBeGreaterThan(15);
-      for (const gap of gaps) {
-        // Never sooner than the interval asked for; at most the jitter plus one sweep tick later.
-        expect(gap).toBeGreaterThanOrEqual(600_000);
-        expect(gap).toBeLessThanOrEqual(600_000 * (1 + INTERVAL_JITTER_FRACTION) + 10_000);
-      }
-      expect(new Set(gaps.map((g) => Math.round(g / 10_000))).size).toBeGreaterThan(1);
+      // Each gap is the interval give or take one sweep tick, and they add up to whole intervals.
+      for (const gap of gaps) expect(Math.abs(gap - 600_000)).toBeLessThan(7_000);
+      expect(Math.abs(times.at(-1)! - times[0]! - gaps.length * 600_000)).toBeLessThan(7_000);
+    });
+
+    it('starts a new phase for a device the sweep reached more than half an interval late', async () => {
+      await intervalDevice({ dueAt: T0 });
+      clock.nowMs = T0 + 400_000;
+      await runSupervisorSweep(deps);
+      expect((await stores.devices.getDevice('device-i'))!.dueAt).toBe(T0 + 400_000 + 600_000);
+      clock.nowMs = T0 + 1_000_000 + 5_000;
+      await runSupervisorSweep(deps);
+      expect((await stores.devices.getDevice('device-i'))!.dueAt).toBe(T0 + 1_600_000);
+      expect(intervalPushTimes()).toHaveLength(2);
     });
 
     it('sends none outside work hours, but keeps the schedule', async () => {
