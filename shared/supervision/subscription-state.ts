@@ -99,10 +99,16 @@ export function supervisionDueAt(mailbox: SupervisedMailbox): number {
   let due = silentAt(mailbox);
   if (mailbox.expiresAt !== undefined) due = Math.min(due, mailbox.expiresAt - EXPIRY_LEAD_MS);
   if (mailbox.supersededAt !== undefined) due = Math.min(due, mailbox.supersededAt);
-  if (mailbox.resubscribeRequestedAt !== undefined && mailbox.resubscribeRequestedAt >= lastReportOrLife(mailbox)) {
-    due = Math.max(due, mailbox.resubscribeRequestedAt + RESUBSCRIBE_RETRY_MS);
-  }
-  return due;
+  return notBeforeNextRequest(due, mailbox);
+}
+
+/**
+ * The supervisor asks a device to renew a mailbox's subscription at most once an hour (contract sections 6 and 7),
+ * also when the device reported a new subscription in between: a device whose renewals keep failing is not pushed
+ * every few minutes.
+ */
+function notBeforeNextRequest(due: number, mailbox: SupervisedMailbox): number {
+  return mailbox.resubscribeRequestedAt === undefined ? due : Math.max(due, mailbox.resubscribeRequestedAt + RESUBSCRIBE_RETRY_MS);
 }
 
 /**
@@ -121,11 +127,7 @@ export function graphRenewalDueAt(mailbox: SupervisedMailbox & { expiresAt: numb
  */
 function graphDueAt(mailbox: SupervisedMailbox): number {
   if (mailbox.expiresAt === undefined) return silentAt(mailbox);
-  let due = graphRenewalDueAt({ ...mailbox, expiresAt: mailbox.expiresAt });
-  if (mailbox.resubscribeRequestedAt !== undefined && mailbox.resubscribeRequestedAt >= lastReportOrLife(mailbox)) {
-    due = Math.max(due, mailbox.resubscribeRequestedAt + RESUBSCRIBE_RETRY_MS);
-  }
-  return due;
+  return notBeforeNextRequest(graphRenewalDueAt({ ...mailbox, expiresAt: mailbox.expiresAt }), mailbox);
 }
 
 function lastReportOrLife(mailbox: SupervisedMailbox): number {

@@ -97,18 +97,19 @@ describe('subscription supervision, interval mode and bursts, end to end', () =>
     const patched = await api(service.baseUrl, 'PATCH', `/v1/devices/${device.deviceId}`, { token: device.deviceSecret, body: { mode: 'interval', intervalSeconds: 300 } });
     expect(patched.status).toBe(200);
     for (let step = 0; step < 4; step++) {
-      // One interval plus its largest jitter (10 %): every step finds the next wake-up due.
+      // A little more than one interval: every step finds the next wake-up due.
       offset += 330_000;
       await service.runSupervisorSweep();
     }
-    const wakes = pushesOfType('background').slice(before).filter((p) => JSON.stringify(p.payload) === '{"aps":{"content-available":1}}');
-    expect(wakes.length).toBeGreaterThanOrEqual(3);
-    expect(wakes.every((p) => p.headers['apns-priority'] === '5')).toBe(true);
+    const wakes = () => pushesOfType('background').slice(before).filter((p) => JSON.stringify(p.payload) === '{"aps":{"content-available":1}}');
+    expect(wakes().length).toBeGreaterThanOrEqual(3);
+    expect(wakes().every((p) => p.headers['apns-priority'] === '5')).toBe(true);
 
     await api(service.baseUrl, 'PATCH', `/v1/devices/${device.deviceId}`, { token: device.deviceSecret, body: { mode: 'realtime' } });
-    const after = pushesOfType('background').length;
+    const after = wakes().length;
     offset += 900_000;
     await service.runSupervisorSweep();
-    expect(pushesOfType('background').length).toBe(after);
+    // No wake-up any more (the expired subscription of the test before may still be asked to renew, its own push).
+    expect(wakes().length).toBe(after);
   });
 });

@@ -172,6 +172,28 @@ describe('supervisor sweep', () => {
     expect(resubscribePushes()).toHaveLength(2);
   });
 
+  it('asks at most once an hour, also when the device reports a new subscription that is about to expire again', async () => {
+    const sharedPushes = () => resubscribePushes().filter((p) => (p.message.payload as { mailbox: string }).mailbox === 'shared');
+    await reportSubscription('shared', 'sub-short-1', clock.now() + 20 * MINUTE);
+    clock.advance(5 * MINUTE + 1);
+    await heartbeat('shared');
+    await runSupervisorSweep(deps);
+    expect(sharedPushes()).toHaveLength(1);
+    // The device renews, but its new subscription is as short: no second request before the hour is up.
+    clock.advance(MINUTE);
+    await heartbeat('shared');
+    await reportSubscription('shared', 'sub-short-2', clock.now() + 20 * MINUTE);
+    for (let minute = 0; minute < 58; minute++) {
+      clock.advance(MINUTE);
+      await heartbeat('shared');
+      await runSupervisorSweep(deps);
+    }
+    expect(sharedPushes()).toHaveLength(1);
+    clock.advance(MINUTE);
+    await runSupervisorSweep(deps);
+    expect(sharedPushes()).toHaveLength(2);
+  });
+
   it('asks for each silent mailbox of a device in its own push: the limit is per mailbox, not per device', async () => {
     clock.advance(SILENT_AFTER);
     const report = await runSupervisorSweep(deps);
