@@ -100,9 +100,15 @@ export async function encryptAlertDetails(details: AlertDetails, alertKey: Alert
 }
 
 /**
- * How long `enc` may be in a payload that is `payloadWithoutEnc` without it: APNs' 4096 bytes less the payload and
- * the `,"enc":""` that adds it.
+ * The largest payload with `enc`: contract sections 6 and 8 say "under 4 KB", so one byte less than the 4,096 bytes
+ * APNs takes.
+ */
+const MAX_DETAILED_PAYLOAD_BYTES = APNS_MAX_PAYLOAD_BYTES - 1;
+
+/**
+ * How long `enc` may be in a payload that is `payloadWithoutEnc` without it: the largest detailed payload less the
+ * payload and the `,"enc":""` that adds it.
  */
 export function maxEncBytesFor(payloadWithoutEnc: Record<string, unknown>): number {
-  return APNS_MAX_PAYLOAD_BYTES - byteLength(JSON.stringify(payloadWithoutEnc)) - byteLength(',"enc":""');
+  return MAX_DETAILED_PAYLOAD_BYTES - byteLength(JSON.stringify(payloadWithoutEnc)) - byteLength(',"enc":""');
 }
