@@ -6,7 +6,6 @@
 export { GraphArgumentError, GraphBodyTooLargeError, GraphMalformedError, GraphValidationTokenError } from './graph-errors.js';
 export { MAX_GRAPH_BODY_BYTES, MAX_JSON_DEPTH } from './safe-json.js';
 export {
-  MAX_GRAPH_ITEMS,
   graphChangeNotificationSchema,
   graphResourceDataSchema,
   isMessageNotification,
