@@ -4,7 +4,7 @@ import { supervisionDueAt } from '../../shared/supervision/subscription-state.js
 import { mailboxEndpoints, newMailboxSecrets } from '../_lib/mailbox-endpoints.js';
 import type { DeviceApiDeps } from './deps.js';
 import { OrganizationContext } from './organization-fields.js';
-import { relayManagedFields, subscribeRelayManaged, type RelayManagementDeps } from './relay-management.js';
+import { relayManagedFields, stateAfterFirstAttempt, subscribeRelayManaged, type RelayManagementDeps } from './relay-management.js';
 
 /**
  * Adds a delegated mailbox and hands out its callback URL and Graph block (their secrets are stored only as hashes). In
@@ -41,8 +41,8 @@ export async function addDelegatedMailbox(
   };
   await deps.mailboxes.addMailbox(mailbox, MAX_DELEGATED_MAILBOXES);
   if (mailbox.managedProtocol !== undefined && fields?.address !== undefined) {
-    await subscribeRelayManaged({ organization, mailbox, address: fields.address, issued: secrets }, deps);
-    return { id: input.request.id, ...mailboxEndpoints(deps.publicUrl, secrets), managedBy: 'relay', state: 'pending' };
+    const outcome = await subscribeRelayManaged({ organization, mailbox, address: fields.address, issued: secrets }, deps);
+    return { id: input.request.id, ...mailboxEndpoints(deps.publicUrl, secrets), managedBy: 'relay', state: stateAfterFirstAttempt(outcome) };
   }
   return { id: input.request.id, ...mailboxEndpoints(deps.publicUrl, secrets) };
 }

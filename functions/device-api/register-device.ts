@@ -8,7 +8,7 @@ import type { DeviceApiDeps } from './deps.js';
 import { OrganizationContext } from './organization-fields.js';
 import { DeviceLimitError } from '../../shared/errors.js';
 import { takePushToken } from './take-push-token.js';
-import { relayManagedFields, subscribeRelayManaged, type RelayManagementDeps } from './relay-management.js';
+import { relayManagedFields, stateAfterFirstAttempt, subscribeRelayManaged, type RelayManagementDeps } from './relay-management.js';
 
 type RegisterDeviceDeps = Pick<
   DeviceApiDeps,
@@ -102,10 +102,11 @@ async function register(input: { orgId: string; request: RegisterDeviceRequest }
   if (vipSenderHashes || alertKey || mailboxes.some((mailbox) => mailbox.sealedAddress)) await deps.orgs.addMember(orgId, deviceId);
   await deps.registry.createDevice(device, mailboxes);
   await takePushToken(device, request.pushToken, deps);
+  const states = new Map<number, 'live' | 'pending'>();
   for (const [index, stored] of mailboxes.entries()) {
     const address = mailboxFields[index]?.address;
     if (stored.managedProtocol !== undefined && address !== undefined) {
-      await subscribeRelayManaged({ organization, mailbox: stored, address, issued: issued[index]!.secrets }, deps);
+      states.set(index, stateAfterFirstAttempt(await subscribeRelayManaged({ organization, mailbox: stored, address, issued: issued[index]!.secrets }, deps)));
     }
   }
 
@@ -115,8 +116,8 @@ async function register(input: { orgId: string; request: RegisterDeviceRequest }
     mailboxes: issued.map(({ mailbox, secrets }, index) => ({
       id: mailbox.id,
       ...mailboxEndpoints(deps.publicUrl, secrets),
-      // A fresh subscription has not been heard from yet, whether or not the first attempt made it (contract section 9).
-      ...(mailboxes[index]?.managedProtocol === undefined ? {} : { managedBy: 'relay' as const, state: 'pending' as const }),
+      // Live once the relay's first subscription is made; pending when that failed and the supervisor retries (section 9).
+      ...(mailboxes[index]?.managedProtocol === undefined ? {} : { managedBy: 'relay' as const, state: states.get(index) ?? 'pending' }),
     })),
     organization: organization.view,
   };

@@ -37,6 +37,23 @@ export async function subscribeRelayManaged(
   return (await import('./relay-subscription.js')).subscribeNow(input, deps);
 }
 
+/**
+ * The state a registration or add-mailbox answer shows for a mailbox the relay just subscribed: `live` once its first
+ * subscription is made, `pending` when the attempt failed and the supervisor will try again (contract section 9).
+ */
+export function stateAfterFirstAttempt(outcome: KeepOutcome | undefined): 'live' | 'pending' {
+  switch (outcome?.action) {
+    case 'subscribed':
+    case 'adopted':
+    case 'renewed':
+    case 'recreated':
+    case 'reauthorized':
+      return 'live';
+    default:
+      return 'pending';
+  }
+}
+
 /** Marks a stored mailbox relay-managed (a PATCH to `managedBy: "relay"`) and subscribes it with new secrets. */
 export async function takeOverMailbox(input: { organization: OrganizationContext; mailbox: MailboxRecord; address: string }, deps: RelayManagementDeps): Promise<void> {
   const now = deps.now();

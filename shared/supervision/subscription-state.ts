@@ -81,13 +81,19 @@ export function markedSuperseded(mailbox: Pick<SupervisedMailbox, 'supersededAt'
   return mailbox.supersededAt !== undefined && mailbox.supersededAt > (mailbox.lastNotificationAt ?? 0) && mailbox.supersededAt > (mailbox.subscriptionReportedAt ?? 0);
 }
 
+/**
+ * The state `GET /v1/devices/{id}` shows (contract section 3): `pending` until a subscription is reported (by the
+ * device, or made by the relay for a relay-managed mailbox, section 9), then `live` unless it expired, a notification
+ * of another subscription superseded it, or (EWS) nothing was heard for 2 x StatusFrequency since the last sign of life.
+ */
 export function subscriptionState(mailbox: SupervisedMailbox, now: number): SubscriptionState {
+  if (mailbox.subscriptionId === undefined) return 'pending';
   if (mailbox.expiresAt !== undefined && mailbox.expiresAt <= now) return 'expired';
   // Graph sends no heartbeats: silence says nothing about a Graph subscription, and it is never `silent`.
-  if (mailbox.protocol === 'graph') return mailbox.lastNotificationAt === undefined ? 'pending' : 'live';
+  if (mailbox.protocol === 'graph') return 'live';
   if (markedSuperseded(mailbox)) return 'superseded';
   if (now >= silentAt(mailbox)) return 'silent';
-  return mailbox.lastNotificationAt === undefined ? 'pending' : 'live';
+  return 'live';
 }
 
 /**
@@ -141,5 +147,7 @@ export function needsResubscribe(mailbox: SupervisedMailbox, now: number): boole
     return state === 'expired' || graphRenewalDueAt({ ...mailbox, expiresAt: mailbox.expiresAt }) <= now;
   }
   if (state === 'silent' || state === 'expired' || state === 'superseded') return true;
+  // A mailbox whose device never reported a subscription is asked too once nothing was heard from it for as long.
+  if (state === 'pending' && mailbox.protocol !== 'graph' && now >= silentAt(mailbox)) return true;
   return mailbox.expiresAt !== undefined && mailbox.expiresAt - EXPIRY_LEAD_MS <= now;
 }

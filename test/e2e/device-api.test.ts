@@ -97,11 +97,11 @@ describe('device API on the local stack', () => {
         id: 'me',
         kind: 'primary',
         protocol: 'ews',
-        state: 'pending',
+        state: 'live',
         subscriptionId: 'sub-42',
         expiresAt,
         lastNotificationAt: null,
-        subscription: { subscriptionId: 'sub-42', expiresAt, lastNotificationAt: null, state: 'pending' },
+        subscription: { subscriptionId: 'sub-42', expiresAt, lastNotificationAt: null, state: 'live' },
       },
       {
         id: 'shared-1',

@@ -65,7 +65,7 @@ describe('relay-managed Graph subscriptions, end to end', () => {
       body: { pushToken: PUSH_TOKEN_B, mailboxes: [{ id: 'me', kind: 'primary', address: ADA, addressProof: proof(ADA), managedBy: 'relay' }] },
     });
     expect(answer.status).toBe(201);
-    expect(answer.body.mailboxes[0]).toMatchObject({ managedBy: 'relay', state: 'pending' });
+    expect(answer.body.mailboxes[0]).toMatchObject({ managedBy: 'relay', state: 'live' });
     device = { deviceId: answer.body.deviceId, deviceSecret: answer.body.deviceSecret };
 
     const [made] = subscriptionOf(ADA);

@@ -81,7 +81,7 @@ describe('status page, in a headless browser', () => {
     await expect(card.textContent()).resolves.toContain('Europe/Zurich');
     const mailboxRow = mailboxRows().filter({ hasText: 'inbox-primary' });
     await mailboxRow.waitFor(WAIT);
-    await expect(mailboxRow.textContent()).resolves.toMatch(/primary.*AAMkAGstatus….*pending/);
+    await expect(mailboxRow.textContent()).resolves.toMatch(/primary.*AAMkAGstatus….*live/);
     await expect(card.textContent()).resolves.toContain('no decisions in the last 7 days');
   }, 60_000);
 
@@ -278,7 +278,7 @@ describe('status page, in a headless browser', () => {
       expiresAt: '2031-01-08T10:00:00.000Z',
       lastRenewalAt: '2031-01-01T10:00:00.000Z',
       renewalError: 'throttled (2 in a row)',
-      state: 'pending',
+      state: 'live',
     });
     expect(mailboxOf(device.deviceId)).toMatchObject({ managedBy: 'device', lastRenewalAt: null, renewalError: null });
     expect(snapshot.summary.mailboxes.byManager).toMatchObject({ relay: 1 });

@@ -40,11 +40,12 @@ describe('subscription supervision, interval mode and bursts, end to end', () =>
     await service?.stop();
   });
 
-  it('reports a registered mailbox as pending until Exchange calls back, then live', async () => {
+  it('reports a registered mailbox as pending until its subscription is reported, then live', async () => {
     expect((await get()).mailboxes[0].subscription.state).toBe('pending');
     expect((await report('sub-1', 24 * 60 * MINUTE)).status).toBe(204);
-    expect((await postNotification(device.callbackUrl, statusEventBody('sub-1'))).subscriptionStatus).toBe('OK');
     expect((await get()).mailboxes[0].subscription.state).toBe('live');
+    expect((await postNotification(device.callbackUrl, statusEventBody('sub-1'))).subscriptionStatus).toBe('OK');
+    expect((await get()).mailboxes[0].subscription).toMatchObject({ state: 'live', lastNotificationAt: expect.any(String) });
   });
 
   it('asks the device to resubscribe once a subscription turns silent, and sees it live again', async () => {

@@ -161,13 +161,14 @@ describe('device API in organization mode (contract sections 3 and 8)', () => {
     it('is subscribed with the service account before the answer, to the URL of the answer, and refuses the device’s own subscription', async () => {
       const answer = await register('acme', { mailboxes: [relayMailbox()] });
       expect(answer.status).toBe(201);
-      expect(answer.body.mailboxes[0]).toMatchObject({ id: 'me', managedBy: 'relay', state: 'pending' });
+      // Subscribed before the answer: live (contract section 9; pending only when the first attempt fails).
+      expect(answer.body.mailboxes[0]).toMatchObject({ id: 'me', managedBy: 'relay', state: 'live' });
       const [made] = subscriptionsOf(answer.body.mailboxes[0].callbackUrl);
       expect(made).toMatchObject({ mailbox: ADA, statusFrequencyMinutes: 30 });
 
       const at = { params: { deviceId: answer.body.deviceId, mailboxId: 'me' }, token: answer.body.deviceSecret };
       const got = await call('GET /v1/devices/{deviceId}', at);
-      expect(got.body.mailboxes[0]).toMatchObject({ managedBy: 'relay', protocol: 'ews', subscriptionId: made!.subscriptionId, state: 'pending', address: ADA });
+      expect(got.body.mailboxes[0]).toMatchObject({ managedBy: 'relay', protocol: 'ews', subscriptionId: made!.subscriptionId, state: 'live', address: ADA });
       const own = await call('PUT /v1/devices/{deviceId}/mailboxes/{mailboxId}/subscription', { ...at, body: { subscriptionId: 'device-own', expiresAt: new Date(T0 + 86_400_000).toISOString() } });
       expect([own.status, own.body.error.code]).toEqual([409, 'relay_managed']);
     });

@@ -468,7 +468,7 @@ describe('device API', () => {
       });
       expect(put.status).toBe(204);
       const view = await call('GET /v1/devices/{deviceId}', { params, token: device.deviceSecret });
-      expect(view.body.mailboxes[0].subscription).toEqual({ subscriptionId: 'AAMkSub=', expiresAt: '2026-11-24T10:00:00.000Z', lastNotificationAt: null, state: 'pending' });
+      expect(view.body.mailboxes[0].subscription).toEqual({ subscriptionId: 'AAMkSub=', expiresAt: '2026-11-24T10:00:00.000Z', lastNotificationAt: null, state: 'live' });
       const unknown = await call('PUT /v1/devices/{deviceId}/mailboxes/{mailboxId}/subscription', {
         params: { ...params, mailboxId: 'other' },
         token: device.deviceSecret,
@@ -528,9 +528,10 @@ describe('device API', () => {
       expect(await view()).toMatchObject({ protocol: null, state: 'pending' });
       const put = (body: Record<string, unknown>) => call('PUT /v1/devices/{deviceId}/mailboxes/{mailboxId}/subscription', { params, token: device.deviceSecret, body });
       expect((await put({ subscriptionId: 'ews-1', expiresAt: '2026-11-24T10:00:00Z' })).status).toBe(204);
-      expect(await view()).toMatchObject({ protocol: 'ews', state: 'pending', subscriptionId: 'ews-1' });
+      // Reported: live from now on (contract section 3, `pending` is "nothing reported yet").
+      expect(await view()).toMatchObject({ protocol: 'ews', state: 'live', subscriptionId: 'ews-1' });
       expect((await put({ protocol: 'graph', subscriptionId: 'graph-1', expiresAt: '2026-11-29T10:00:00Z', statusFrequencyMinutes: 5 })).status).toBe(204);
-      expect(await view()).toMatchObject({ protocol: 'graph', state: 'pending', subscriptionId: 'graph-1' });
+      expect(await view()).toMatchObject({ protocol: 'graph', state: 'live', subscriptionId: 'graph-1' });
       expect((await stores.devices.getDeviceAndMailbox(device.deviceId, 'me')).mailbox).not.toHaveProperty('statusFrequencyMinutes');
       expect((await put({ protocol: 'imap', subscriptionId: 'x', expiresAt: '2026-11-29T10:00:00Z' })).status).toBe(400);
     });

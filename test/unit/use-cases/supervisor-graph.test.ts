@@ -48,7 +48,7 @@ describe('supervising a Graph subscription', () => {
     const renewAt = graphRenewalDueAt({ ...(await mailbox()), expiresAt: T0 + 7 * DAY });
     expect(renewAt).toBe(T0 + 6 * DAY);
     expect((await mailbox()).dueAt).toBe(renewAt);
-    expect(subscriptionState(await mailbox(), T0 + 6 * DAY - 1)).toBe('pending');
+    expect(subscriptionState(await mailbox(), T0 + 6 * DAY - 1)).toBe('live');
 
     await sweepUntil(renewAt - 1);
     expect(push.sent).toHaveLength(0);
@@ -87,9 +87,11 @@ describe('supervising a Graph subscription', () => {
 
   it('keeps EWS supervision as it was: silent after 2 x StatusFrequency (plus the last-seen write lag)', () => {
     const ews = { createdAt: T0, subscriptionId: 's', subscriptionReportedAt: T0, expiresAt: T0 + DAY };
-    expect(subscriptionState(ews, T0 + 61 * MINUTE - 1)).toBe('pending');
+    expect(subscriptionState(ews, T0 + 61 * MINUTE - 1)).toBe('live');
     expect(subscriptionState(ews, T0 + 61 * MINUTE)).toBe('silent');
-    expect(subscriptionState({ ...ews, protocol: 'graph' }, T0 + 92 * MINUTE)).toBe('pending');
+    expect(subscriptionState({ ...ews, protocol: 'graph' }, T0 + 92 * MINUTE)).toBe('live');
+    // Nothing reported yet: pending, whatever the time (contract section 3).
+    expect(subscriptionState({ createdAt: T0 }, T0 + 20 * HOUR)).toBe('pending');
     expect(subscriptionState({ ...ews, protocol: 'graph', lastNotificationAt: T0 + MINUTE }, T0 + 20 * HOUR)).toBe('live');
   });
 });
