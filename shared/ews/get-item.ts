@@ -22,6 +22,11 @@ export const EWS_ERRORS_NS = 'http://schemas.microsoft.com/exchange/services/200
 const smtpAddressSchema = z.string().check(z.minLength(3), z.maxLength(320), z.regex(/^[^\s@<>"]+@[^\s@<>"]+$/));
 const itemIdSchema = z.string().check(z.minLength(1), z.maxLength(1024), z.regex(/^[A-Za-z0-9+/=_-]+$/));
 
+/** Whether `id` has the shape of an EWS ItemId (base64); one that has not names no item on any server. */
+export function isEwsItemId(id: string): boolean {
+  return itemIdSchema.safeParse(id).success;
+}
+
 function envelope(impersonate: string | undefined, body: string): string {
   const impersonation =
     impersonate === undefined

@@ -123,6 +123,8 @@ describe('Graph proof of mailbox access and check', () => {
     expect(await r.inboxMessageReceivedAt(MAILBOX, addMessage())).toBe('2026-12-07T09:30:00.000Z');
     expect((await failure(r.inboxMessageReceivedAt(MAILBOX, addMessage(graph, { folder: 'archive' })))).kind).toBe('not-found');
     expect((await failure(r.inboxMessageReceivedAt(OTHER, addMessage()))).kind).toBe('not-found');
+    // Graph answers a malformed id 400 ErrorInvalidIdMalformed: no such message, not a server failure.
+    expect(await failure(r.inboxMessageReceivedAt(MAILBOX, 'not a valid id'))).toMatchObject({ kind: 'not-found', detail: 'ErrorInvalidIdMalformed' });
   });
 
   it('checks the app registration with a fresh token request', async () => {

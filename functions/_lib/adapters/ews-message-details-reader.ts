@@ -3,6 +3,7 @@ import {
   buildGetInboxRequest,
   buildGetItemFolderRequest,
   buildGetMessageDetailsRequest,
+  isEwsItemId,
   readEwsOperationResponse,
   readFolderId,
   readItemFolder,
@@ -90,6 +91,8 @@ export function ewsMessageDetailsReader(
         return malformed(() => readMessageDetails(message), 'GetItem') as MessageDetails;
       }),
     inboxMessageReceivedAt: async (address, messageId) => {
+      // A device's proof may name anything; what is no ItemId is no message, as Exchange would answer.
+      if (!isEwsItemId(messageId)) throw new MailServerError('not-found', 'ErrorInvalidIdMalformed');
       const deadline = clock.now() + budgetMs;
       const item = await withinBudget(
         budgetMs,

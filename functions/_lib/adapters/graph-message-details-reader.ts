@@ -73,6 +73,10 @@ export function graphMessageDetailsReader(
         throw new MailServerError('forbidden', code);
       case 404:
         throw new MailServerError('not-found', code);
+      case 400:
+        // ErrorInvalidIdMalformed and its kin: Graph's answer to an id that names no message.
+        if (code.startsWith('ErrorInvalidId')) throw new MailServerError('not-found', code);
+        throw new MailServerError('malformed-response', code);
       case 429:
         throw new MailServerError('throttled', code, retryAfter === undefined ? {} : { retryAfterMs: retryAfter });
       default:

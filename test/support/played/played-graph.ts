@@ -129,7 +129,10 @@ export async function startPlayedGraph(options: PlayedGraphOptions): Promise<Pla
       return graphError(403, 'ErrorAccessDenied', 'Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.');
     }
     if (match[3] === undefined) return ok({ id: inboxIds.get(mailbox) }, select);
-    const message = messages.get(decodeURIComponent(match[3]));
+    const messageId = decodeURIComponent(match[3]);
+    // Graph's ids are base64url; anything else is refused before any lookup, as Exchange Online does.
+    if (!/^[A-Za-z0-9_=-]+$/.test(messageId)) return graphError(400, 'ErrorInvalidIdMalformed', 'Id is malformed.');
+    const message = messages.get(messageId);
     if (!message || message.mailbox.toLowerCase() !== mailbox) return graphError(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
     return ok(
       {

@@ -104,6 +104,7 @@ describe('device API in organization mode (contract sections 3 and 8)', () => {
   it.each([
     ['a message of another mailbox', () => message(GRACE)],
     ['an unknown id', () => ews.newItemId()],
+    ['an id that is no EWS ItemId', () => 'A&B<C>"/><t:ItemId Id="X'],
     ['a message older than 30 days', () => message(ADA, { receivedAt: new Date(T0 - 31 * 86_400_000).toISOString() })],
     ['a message outside the inbox', () => message(ADA, { folder: 'archive' })],
   ])('answers 403 address_not_proven for %s, and stores nothing', async (_label, proof) => {
