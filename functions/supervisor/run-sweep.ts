@@ -261,7 +261,10 @@ async function runInterval(deviceId: string, now: number, deps: SupervisorDeps, 
   // The schedule moves on whatever happened: a missed wake-up is made good by the next one.
   await deps.registry.updateDevice(deviceId, { dueAt: next }, now);
   if (outcome.outcome !== 'pushed' && outcome.outcome !== 'retried') {
-    await record(deps, deviceId, { at: now, mailbox: '*', outcome: outcome.outcome, reason: `interval:${outcome.reason}` });
+    // A wake-up is about the device, not one mailbox; its decision is filed under the primary mailbox, since an
+    // event's `mailbox` is always one of the device's ids (contract section 3).
+    const primary = (await deps.devices.getDeviceWithMailboxes(deviceId))?.mailboxes.find((mailbox) => mailbox.kind === 'primary');
+    if (primary) await record(deps, deviceId, { at: now, mailbox: primary.mailboxId, outcome: outcome.outcome, reason: `interval:${outcome.reason}` });
   }
 }
 

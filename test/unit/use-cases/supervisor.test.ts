@@ -343,6 +343,15 @@ describe('supervisor sweep', () => {
       expect(intervalPushTimes()).toHaveLength(1);
     });
 
+    it('files a wake-up that retired the device under its primary mailbox, an id of the device\'s own', async () => {
+      await intervalDevice({ dueAt: T0 });
+      push.answerNext({ outcome: 'token-invalid', status: 410, reason: 'Unregistered', timestamp: clock.now() });
+      await runSupervisorSweep(deps);
+      expect((await stores.devices.getDevice('device-i'))?.status).toBe('retired');
+      const decisions = await stores.decisions.list('device-i', T0 - 1);
+      expect(decisions).toEqual([expect.objectContaining({ mailbox: 'm', outcome: 'token-retired', reason: expect.stringMatching(/^interval:/) })]);
+    });
+
     it('stops at once for a device switched back to real time', async () => {
       await intervalDevice({ dueAt: T0 });
       await stores.devices.updateDevice('device-i', { mode: 'realtime', dueAt: null }, T0);
