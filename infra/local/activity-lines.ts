@@ -4,8 +4,9 @@ import type { DecisionLog, SettlementLog } from '../../shared/store/ports.js';
 
 /**
  * `npm start`'s default output while it runs: one human-readable line per push and per decision, instead of the
- * Powertools JSON logs and metrics lines (`npm start -- --json-logs` brings those back). Like the status page, a
- * line shows an 8-character prefix of ids and tokens and never a secret, an address or mail content.
+ * Powertools JSON logs and metrics lines (`npm start -- --json-logs` brings those back). A line shows an 8-character
+ * prefix of ids and never a push token (not even a part of one: contract section 10 logs no token), a secret, an
+ * address or mail content.
  */
 
 const short = (value: string): string => (value.length > 8 ? `${value.slice(0, 8)}…` : value);
@@ -20,14 +21,14 @@ export function decisionLine(deviceId: string, decision: Decision, now: number):
   return `${clock(now)} decision ${decision.outcome.padEnd(13)} device ${short(deviceId)} mailbox ${decision.mailbox} (${decision.reason})`;
 }
 
-/** `10:00:01Z push     alert      to abababab… for device 8759fb25…: delivered` */
+/** `10:00:01Z push     alert         to device 8759fb25…: delivered` */
 export function pushLine(target: PushTarget, message: PushMessage, answer: PushResult | Error, now: number): string {
   const outcome = answer instanceof Error
     ? `not sent yet (${answer.message}); the queue retries`
     : answer.outcome === 'delivered'
       ? 'delivered'
       : `${answer.outcome} (${answer.status} ${answer.reason})`;
-  return `${clock(now)} push     ${message.kind.padEnd(13)} to ${short(target.pushToken)} for device ${short(target.deviceId)}: ${outcome}`;
+  return `${clock(now)} push     ${message.kind.padEnd(13)} to device ${short(target.deviceId)}: ${outcome}`;
 }
 
 /** The decision log, printing a line for each decision once it is recorded. */
