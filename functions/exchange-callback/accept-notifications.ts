@@ -53,6 +53,11 @@ export async function acceptNotifications(input: AcceptNotificationsInput, deps:
   // The mailbox moved to Graph (contract section 3): its EWS subscription is a leftover, ended by this answer. Not
   // recorded as superseded: the current (Graph) subscription is fine, and nobody needs to be asked to renew.
   if (mailbox.protocol === 'graph') return unsubscribe('protocol-superseded', deps);
+  // The relay's own EWS subscription of a mailbox since handed back (contract section 9): ended by this answer, and
+  // no sign that the device's subscription is wrong, so not recorded as superseded.
+  if (mailbox.endedSubscriptionId !== undefined && notifications.some((n) => n.subscriptionId === mailbox.endedSubscriptionId)) {
+    return unsubscribe('relay-subscription-ended', deps);
+  }
   if (mailbox.subscriptionId !== undefined && notifications.some((n) => n.subscriptionId !== mailbox.subscriptionId)) {
     // Only a holder of this mailbox's URL secret gets here, so recording it cannot be driven by forged traffic.
     await deps.supervision

@@ -62,6 +62,7 @@ export class InMemoryManagedSubscriptions implements ManagedHandBack, ManagedSec
     const fields = mailbox as unknown as Record<string, unknown>;
     for (const field of [...RELAY_SUBSCRIPTION_FIELDS, ...Object.values(MANAGED_ATTRIBUTES), ...DEVICE_SECRET_FIELDS]) delete fields[field];
     if (input.clearManagedBy) delete mailbox.managedBy;
+    if (previous.managedProtocol === 'ews' && previous.subscriptionId !== undefined) mailbox.endedSubscriptionId = previous.subscriptionId;
     mailbox.dueAt = input.dueAt;
     return relaySubscriptionOf(previous)!;
   }

@@ -81,6 +81,12 @@ export const mailboxRecordSchema = z.object({
   statusFrequencyMinutes: z.optional(z.number()),
   /** When the callback last refused a notification of another (older) subscription. */
   supersededAt: z.optional(z.number()),
+  /**
+   * The relay's own EWS subscription of a mailbox handed back to its device (contract section 9): EWS has no way to
+   * delete one, so its next callback is answered `Unsubscribe`, also while the device has reported nothing yet (its
+   * URL may be the device's own, when the relay subscribed with the registration's).
+   */
+  endedSubscriptionId: z.optional(z.string()),
   /** When the supervisor last asked the device to resubscribe this mailbox. */
   resubscribeRequestedAt: z.optional(z.number()),
   /** The subscription state the supervisor last recorded, so that only transitions are recorded. */

@@ -926,6 +926,16 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
         // A renewal that was in flight cannot bring the relay's subscription back.
         expect(await stores.managed.updateManaged(device.deviceId, 'primary', { subscriptionId: 'sub-3' })).toBe(false);
         expect(await stores.managed.handBack(device.deviceId, 'primary', { dueAt: T0, clearManagedBy: true })).toBeUndefined();
+        // EWS has no delete: only the relay's EWS subscription is kept, to be answered Unsubscribe (contract section 9).
+        expect(mailbox).not.toHaveProperty('endedSubscriptionId');
+      });
+
+      it('keeps the relay\'s EWS subscription id when it hands a mailbox back, for the callback to end it', async () => {
+        const { device } = await relayManaged();
+        await stores.managed.updateManaged(device.deviceId, 'primary', { protocol: 'ews', subscriptionId: 'ews-relay', expiresAt: T0 + DAY, subscriptionReportedAt: T0, managed: { protocol: 'ews' } });
+        await stores.managed.handBack(device.deviceId, 'primary', { dueAt: T0 + HOUR, clearManagedBy: true });
+        expect(await mailboxOf(device.deviceId, 'primary')).toMatchObject({ endedSubscriptionId: 'ews-relay' });
+        expect(await mailboxOf(device.deviceId, 'primary')).not.toHaveProperty('subscriptionId');
       });
 
       it('keeps the device’s secrets through the relay’s rotations and puts them back, with their lookup, at the hand-back', async () => {

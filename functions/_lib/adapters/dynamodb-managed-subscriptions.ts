@@ -89,6 +89,7 @@ export class DynamoDbManagedSubscriptions extends DeviceTable implements Managed
       const update = new UpdateBuilder().dueAt(deviceId, input.dueAt);
       for (const attribute of [...RELAY_SUBSCRIPTION_ATTRIBUTES, ...Object.values(MANAGED_ATTRIBUTES), ...DEVICE_SECRET_ATTRIBUTES]) update.remove(attribute);
       if (input.clearManagedBy) update.remove('managedBy');
+      if (read.managedProtocol === 'ews' && read.subscriptionId !== undefined) update.set('endedSubscriptionId', read.subscriptionId);
       if (restore) {
         update.set('callbackKey', restore.callbackKey);
         // A mailbox registered before the relay spoke Graph had no clientState: it gets none back either.

@@ -191,6 +191,19 @@ describe('the Exchange callback: reading a SendNotification and accepting it', (
     expect(await call(newMailBody('sub-1', [{ itemId: 'item-A' }]))).toBe('Unsubscribe');
   });
 
+  it('answers Unsubscribe to the relay\'s own EWS subscription of a mailbox handed back, before the device reports its own', async () => {
+    await stores.devices.createDevice(device({ deviceId: 'device-3' }), [
+      { deviceId: 'device-3', mailboxId: 'primary', kind: 'primary', callbackKey: hashSecret('p3'), createdAt: T0, endedSubscriptionId: 'relay-sub' },
+    ]);
+    expect(await call(newMailBody('relay-sub', [{ itemId: 'item-R' }]), undefined, 'p3')).toBe('Unsubscribe');
+    expect(queue.messages).toHaveLength(0);
+    // Not a sign that anything is wrong with the device's subscription: the mailbox is not marked superseded.
+    expect((await stores.devices.getDeviceAndMailbox('device-3', 'primary')).mailbox).not.toHaveProperty('supersededAt');
+    // The device's own subscription, made on the same URL, is taken before it is reported.
+    expect(await call(newMailBody('device-sub', [{ itemId: 'item-D' }]), undefined, 'p3')).toBe('OK');
+    expect(queue.messages).toHaveLength(1);
+  });
+
   it('answers Unsubscribe to the whole body when one notification carries a superseded subscription', async () => {
     const mixed = multiNotificationBody([
       { subscriptionId: 'sub-1', mails: [{ itemId: 'item-A' }] },
