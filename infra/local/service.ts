@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { FleetProviderToken } from '../../functions/_lib/adapters/apns-fleet-token.js';
 import { ApnsTokenSigner } from '../../functions/_lib/adapters/apns-provider-token.js';
@@ -204,6 +205,18 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     // the next request: on a loaded machine that race reset requests (the forged-callbacks suite's 8 connections
     // failed with ECONNRESET every run at load 15+). Longer than any client's idle timeout, as load balancers do.
     server.keepAliveTimeout = 65_000;
+    // What Node refuses before a request reaches the router (headers over its 16 KB, a request that is not HTTP) gets
+    // the contract's error body too (section 3), not Node's empty answer.
+    server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+      if (error.code === 'ECONNRESET' || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const [status, code, message] =
+        error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'headers_too_large', 'the request headers are larger than 16 KB'] : [400, 'malformed_request', 'the request is not valid HTTP/1.1'];
+      const body = JSON.stringify({ error: { code, message } });
+      socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    });
     const requestedPort = options.port ?? 8080;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) =>

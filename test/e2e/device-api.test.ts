@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalService, type LocalService } from '../../infra/local/service.js';
 import { api, PUSH_TOKEN_A } from '../support/device-api.js';
@@ -54,6 +55,21 @@ describe('device API on the local stack', () => {
         alerts: { workHoursOnly: true, weekendAlerts: true, vipAfterHours: true, showDetails: true, workHours: { start: '08:00', end: '17:00', days: [1, 2, 3] } },
       });
     }
+  });
+
+  it('answers oversized headers and what is not HTTP with the contract\'s error body, as the router does', async () => {
+    const raw = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(new URL(service.baseUrl).port), '127.0.0.1', () => socket.end(request));
+        let answer = '';
+        socket.on('data', (chunk) => (answer += chunk)).on('end', () => resolve(answer)).on('error', reject);
+      });
+    const oversized = await raw(`GET /v1/devices/x HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(oversized).toMatch(/^HTTP\/1\.1 431 /);
+    expect(JSON.parse(oversized.slice(oversized.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'headers_too_large', message: expect.any(String) } });
+    const garbage = await raw('NOT HTTP AT ALL\r\n\r\n');
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(garbage.slice(garbage.indexOf('\r\n\r\n') + 4)).error.code).toBe('malformed_request');
   });
 
   it('answers 404 for a device id no device can have, however long, on every device route', async () => {
