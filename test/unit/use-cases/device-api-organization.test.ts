@@ -82,6 +82,18 @@ describe('device API in organization mode (contract sections 3 and 8)', () => {
       const answer = await register('plain-org', body);
       expect([answer.status, answer.body.error.code]).toEqual([400, 'organization_mode_off']);
     }
+    // Malformed too: refused as organization-mode fields all the same, the answer names them.
+    for (const [body, field] of [
+      [{ vipSenders: 'everyone' }, 'vipSenders'],
+      [{ alertKey: { kty: 'EC' } }, 'alertKey'],
+      [{ mailboxes: [{ id: 'me', kind: 'primary', address: 'not an address', addressProof: {} }] }, 'mailboxes.0.address'],
+    ] as const) {
+      const answer = await register('plain-org', body);
+      expect([answer.status, answer.body.error.code]).toEqual([400, 'organization_mode_off']);
+      expect(answer.body.error.message).toContain(field);
+    }
+    // In organization mode the same is what it is: malformed.
+    expect((await register('acme', { alertKey: { kty: 'EC' } })).body.error.code).toBe('invalid_request');
     const plain = await register('plain-org', { mailboxes: [{ id: 'me', kind: 'primary', managedBy: 'device' }] });
     expect([plain.status, plain.body.organization]).toEqual([201, { mode: 'default', detailedAlerts: 'off' }]);
     await expect(stores.devices.getDevice(plain.body.deviceId)).resolves.not.toHaveProperty('vipSenderHashes');
