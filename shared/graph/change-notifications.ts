@@ -1,6 +1,6 @@
 import * as z from '../zod.js';
 import { GraphMalformedError } from './graph-errors.js';
-import { readJsonDocument } from './safe-json.js';
+import { MAX_JSON_DEPTH, nestedDeeperThan, readJsonDocument } from './safe-json.js';
 
 /**
  * Microsoft Graph change notifications (GRAPH change-notifications-delivery-webhooks.md): the collection Graph POSTs to
@@ -73,7 +73,7 @@ export function readCollection<S extends z.ZodMiniType>(
   itemSchema: S,
   required: string,
 ): GraphNotificationBatch<z.output<S>> {
-  const document = readJsonDocument(body);
+  const document = readJsonDocument(body, { depth: 'per-item' });
   if (typeof document !== 'object' || document === null || Array.isArray(document) || !Object.hasOwn(document, 'value')) {
     throw new GraphMalformedError('the body is not an object with a "value" array');
   }
@@ -81,6 +81,8 @@ export function readCollection<S extends z.ZodMiniType>(
   if (!Array.isArray(value)) throw new GraphMalformedError('"value" is not an array');
   const items: z.output<S>[] = [];
   for (const candidate of value) {
+    // The collection and `value` are two levels: an item may nest the rest of what a whole body may.
+    if (nestedDeeperThan(candidate, MAX_JSON_DEPTH - 2)) continue;
     const parsed = itemSchema.safeParse(candidate);
     if (parsed.success) items.push(parsed.data);
   }

@@ -23,12 +23,14 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
 /**
- * Parses `body` as JSON after the size, encoding and depth checks.
+ * Parses `body` as JSON after the size, encoding and depth checks. `depth: 'per-item'` leaves the depth to the caller,
+ * which checks each item of a collection with {@link nestedDeeperThan} (V8's `JSON.parse` is not recursive, so the
+ * parse itself is safe), so that one hostile item beside well-formed ones costs only itself.
  *
  * @throws GraphBodyTooLargeError over {@link MAX_GRAPH_BODY_BYTES}; GraphMalformedError for invalid UTF-8, nesting
- * deeper than {@link MAX_JSON_DEPTH} or invalid JSON. Nothing else.
+ * deeper than {@link MAX_JSON_DEPTH} (unless per item) or invalid JSON. Nothing else.
  */
-export function readJsonDocument(body: Uint8Array | string): unknown {
+export function readJsonDocument(body: Uint8Array | string, options: { depth?: 'document' | 'per-item' } = {}): unknown {
   const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
   if (bytes.byteLength > MAX_GRAPH_BODY_BYTES) throw new GraphBodyTooLargeError(bytes.byteLength, MAX_GRAPH_BODY_BYTES);
   let text: string;
@@ -37,12 +39,24 @@ export function readJsonDocument(body: Uint8Array | string): unknown {
   } catch (error) {
     throw new GraphMalformedError('the body is not valid UTF-8', { cause: error });
   }
-  assertDepth(text);
+  if (options.depth !== 'per-item') assertDepth(text);
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
     throw new GraphMalformedError('the body is not valid JSON', { cause: error });
   }
+}
+
+/** Whether a parsed value nests objects or arrays more than `max` levels deep; a walk with its own stack, no recursion. */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<{ node: unknown; depth: number }> = [{ node: value, depth: 1 }];
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > max) return true;
+    for (const child of Object.values(node)) stack.push({ node: child, depth: depth + 1 });
+  }
+  return false;
 }
 
 /** Counts brackets outside strings; a malformed document may pass here and then fail in `JSON.parse`. */

@@ -60,6 +60,17 @@ describe('parseChangeNotifications', () => {
     expect(skipped).toBe(6);
   });
 
+  it('skips an item nested deeper than a body may be, and keeps its well-formed neighbours (a 400 would lose them)', () => {
+    // Written as text: JSON.stringify itself would overflow the stack on it.
+    const junk = `${'{"deeper":'.repeat(5_000)}"bottom"${'}'.repeat(5_000)}`;
+    const deepResourceData = JSON.stringify(created('m2')).replace(/"resourceData":\{[^}]*\}/, `"resourceData":${junk}`);
+    const withinLimit = { ...created('m3'), resourceData: { '@odata.type': '#Microsoft.Graph.Message', id: 'm3', extra: { a: { b: { c: { d: { e: { f: { g: { h: { i: { j: 1 } } } } } } } } } } } };
+    const text = `{"value":[${JSON.stringify(created('m1'))},${junk},${deepResourceData},${JSON.stringify(withinLimit)}]}`;
+    const { items, skipped } = parseChangeNotifications(text);
+    expect(items.map(messageKeyOf)).toEqual(['m1', 'm3']);
+    expect(skipped).toBe(2);
+  });
+
   it('keeps an item with its three required properties whatever its optional ones hold, dropping those of the wrong type', () => {
     const { items, skipped } = parseChangeNotifications(
       body([
