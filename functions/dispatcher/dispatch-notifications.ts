@@ -205,7 +205,9 @@ async function decideClaimed(
   const { entries, duplicates, seen, now } = input;
   let judged = input.judged;
   let verdict = await judgeRecords({ entries, judged }, deps);
-  if (judged.carried && (duplicates.length > 0 || verdict.allowed.length < entries.length)) {
+  const continued = (entry: ClaimedRecord) => entry.record.message.continued === true;
+  // The rest of a large notification is held, and holding is decided by a fresh read (a carried one only pushes).
+  if (judged.carried && (duplicates.length > 0 || verdict.allowed.length < entries.length || verdict.allowed.some(continued))) {
     const read = await reread({ judged, records: entries.length + duplicates.length, seen }, deps);
     if (!read) return;
     judged = read;
@@ -216,8 +218,15 @@ async function decideClaimed(
     await recordOutcome({ deviceId, at: record.message.receivedAt, mailbox: mailboxId, outcome: 'duplicate', reason: 'already-seen' }, deps);
   }
   for (const settled of verdict.settled) await settle({ ...settled, deviceId, mailboxId }, deps);
-  const { allowed } = verdict;
 
+  // The rest of a notification larger than one message gets no alert of its own (contract section 4: one per
+  // notification while the budget lasts): its mail is held for the storm's counted alert.
+  const rests = verdict.allowed.filter(continued);
+  if (rests.length > 0) {
+    if (judged.carried) throw new Error('the rest of a notification is held only by a fresh read');
+    await holdForBurst({ held: rests, mailbox: judged.mailbox, now, seen }, deps);
+  }
+  const allowed = verdict.allowed.filter((entry) => !continued(entry));
   for (const [index, entry] of allowed.entries()) {
     if (!(await deps.burstBudget.claimAlertSlot(deviceId, mailboxId, now, deps.alertBudget, seen.at))) {
       // No slot: the budget is spent, or (the slot's write is conditional on the mailbox) the mailbox is gone.

@@ -118,7 +118,8 @@ export async function queueNewMail(
         receivedAt,
         eventKeys: slice.map((entry) => entry.key),
         ...(carryItemIds && itemIds.length > 0 ? { itemIds } : {}),
-        ...(registration === undefined ? {} : { registration }),
+        // The rest of the notification is only ever held, which the dispatcher decides by a fresh read anyway.
+        ...(start > 0 ? { continued: true as const } : registration === undefined ? {} : { registration }),
       });
     }
   }

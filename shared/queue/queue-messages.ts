@@ -27,6 +27,11 @@ export const newMailMessageSchema = z.object({
    * the callback had no key, and never set for organization mode.
    */
   registration: z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
+  /**
+   * The rest of a notification with more new mail than one message takes (100 keys): it gets no alert of its own,
+   * its mail is held and counted in the storm's alert (contract section 4: each notification gets its own alert).
+   */
+  continued: z.optional(z.literal(true)),
 });
 export type NewMailMessage = z.infer<typeof newMailMessageSchema>;
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalService, LOCAL_APNS_TOPIC, type LocalService } from '../../infra/local/service.js';
-import { api, eventually, PUSH_TOKEN_A } from '../support/device-api.js';
+import { api, eventually, PUSH_TOKEN_A, PUSH_TOKEN_B } from '../support/device-api.js';
 import { multiNotificationBody, newMailBody, postNotification, statusEventBody } from '../support/exchange.js';
 
 /**
@@ -162,4 +162,19 @@ describe('real-time path, end to end', () => {
     expect(answer.subscriptionStatus).toBe('Unsubscribe');
     expect(service.apnsSandbox!.pushes()).toHaveLength(pushesBefore);
   });
+
+  it('gives one notification of 250 new mails one alert at once, and counts the rest in the storm\'s alert', async () => {
+    const other = await api(service.baseUrl, 'POST', '/v1/devices', {
+      token: await service.orgToken('org-e2e'),
+      body: { pushToken: PUSH_TOKEN_B, mailboxes: [{ id: 'bulk', kind: 'primary' }] },
+    });
+    const token = other.body.deviceSecret as string;
+    await api(service.baseUrl, 'PUT', `/v1/devices/${other.body.deviceId}/mailboxes/bulk/subscription`, { token, body: { subscriptionId: 'sub-bulk', expiresAt: new Date(Date.now() + 86_400_000).toISOString() } });
+    const mine = () => pushes().filter((push) => push.token === PUSH_TOKEN_B);
+    const mails = Array.from({ length: 250 }, (_, index) => ({ itemId: `AAMkBulk-${index}` }));
+    expect((await postNotification(other.body.mailboxes[0].callbackUrl, newMailBody('sub-bulk', mails))).subscriptionStatus).toBe('OK');
+    // 250 keys are three queue messages of at most 100: one alert for the notification, not three.
+    const received = await eventually(() => (mine().length >= 2 ? mine() : undefined), 20_000);
+    expect(received.map((push) => (push.payload as { newMessages?: number }).newMessages ?? 1)).toEqual([100, 150]);
+  }, 30_000);
 });
