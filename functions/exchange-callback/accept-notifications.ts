@@ -36,6 +36,13 @@ export interface AcceptNotificationsInput {
 const EVENT_KEYS_PER_MESSAGE = 100;
 
 /**
+ * Notifications of one body that get a queue message (and so a chance of an alert) of their own. More than the
+ * storm budget (3 alerts per 5 s) could ever push at once, so what comes after them, which a storm would hold anyway,
+ * is queued 100 keys to a message as the rest of the body: a Graph body of 4,000 items is 50 messages, not 4,000.
+ */
+const NOTIFICATIONS_WITH_OWN_MESSAGE = 10;
+
+/**
  * Accepts the notifications of one callback (contract section 4), once the edge has read and normalized them:
  * checks the URL secret and the subscription's state, then queues the new mail. New mail is queued before OK is
  * answered: if the queue refuses, the error propagates, the answer is 5xx, and the server retries.
@@ -106,7 +113,9 @@ export async function queueNewMail(
   const carryItemIds = mailbox.sealedAddress !== undefined;
   const registration = keysPerNotification.length > 0 && !carryItemIds ? await sealRegistration(input, deps) : undefined;
   const messages: NewMailMessage[] = [];
-  for (const group of keysPerNotification) {
+  const rest = keysPerNotification.slice(NOTIFICATIONS_WITH_OWN_MESSAGE).flat();
+  const groups = [...keysPerNotification.slice(0, NOTIFICATIONS_WITH_OWN_MESSAGE).map((keys) => ({ keys, continued: false })), ...(rest.length > 0 ? [{ keys: rest, continued: true }] : [])];
+  for (const { keys: group, continued } of groups) {
     for (let start = 0; start < group.length; start += EVENT_KEYS_PER_MESSAGE) {
       const slice = group.slice(start, start + EVENT_KEYS_PER_MESSAGE);
       const itemIds = slice.flatMap((entry) => (entry.itemId === undefined ? [] : [entry.itemId]));
@@ -118,15 +127,15 @@ export async function queueNewMail(
         receivedAt,
         eventKeys: slice.map((entry) => entry.key),
         ...(carryItemIds && itemIds.length > 0 ? { itemIds } : {}),
-        // The rest of the notification is only ever held, which the dispatcher decides by a fresh read anyway.
-        ...(start > 0 ? { continued: true as const } : registration === undefined ? {} : { registration }),
+        // The rest of a notification (or of the body) is only ever held, which the dispatcher decides by a fresh read.
+        ...(start > 0 || continued ? { continued: true as const } : registration === undefined ? {} : { registration }),
       });
     }
   }
   const keyCount = keysPerNotification.reduce((sum, keys) => sum + keys.length, 0);
   if (messages.length > 0 && mailbox.lastNotificationAt !== undefined && !markedSuperseded(mailbox)) {
     // The dispatcher records new mail's last-seen time, with the mailbox write it makes for the alert anyway; only
-    // a mailbox's first notification (pending -> live) and one that clears a superseded mark are written here, so
+    // a mailbox's first notification (its first last-seen time) and one that clears a superseded mark are written here, so
     // that the device and the supervisor see them at once.
     await deps.queue.enqueue(messages);
   } else {

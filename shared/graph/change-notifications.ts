@@ -61,7 +61,7 @@ export interface GraphNotificationBatch<Item> {
  *
  * @throws GraphBodyTooLargeError over 256 KiB; GraphMalformedError when the body is not JSON, has no `value` array,
  * or no well-formed item. Nothing else. (The 256 KiB cap bounds the items: about 4,700 of the smallest well-formed
- * ones, which go to the queue 100 to a message like an EWS body's events.)
+ * ones. The first few are queued one to a message, as notifications of their own; the rest 100 to a message.)
  */
 export function parseChangeNotifications(body: Uint8Array | string): GraphNotificationBatch<GraphChangeNotification> {
   return readCollection(body, graphChangeNotificationSchema, 'subscriptionId, changeType and resource');

@@ -1,17 +1,10 @@
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
-import { mapWithConcurrency } from '../concurrency.js';
 import { retry, retryTiming, type RetryTiming } from '../retry.js';
 import { queueMessageSchema, type EventQueue, type QueueMessage } from '../../../shared/queue/queue-messages.js';
 
 /** SendMessageBatch takes at most 10 entries. A new-mail message is at most ~14 KB, so 10 stay under 256 KiB. */
 const BATCH_SIZE = 10;
-
-/**
- * Batches sent at once. A Graph body may bring thousands of new-mail items (one message each) and must be answered
- * within 3 s; one after the other, 300 batches would take that long.
- */
-const BATCHES_IN_FLIGHT = 8;
 
 /** SQS's limit for DelaySeconds (15 minutes). */
 const MAX_DELAY_SECONDS = 900;
@@ -55,9 +48,9 @@ export class SqsEventQueue implements EventQueue {
       if (!parsed.success) throw new TypeError(`queue message ${index} is invalid: ${parsed.error.message}`);
       return JSON.stringify(parsed.data);
     });
-    const batches: string[][] = [];
-    for (let start = 0; start < bodies.length; start += BATCH_SIZE) batches.push(bodies.slice(start, start + BATCH_SIZE));
-    await mapWithConcurrency(batches, BATCHES_IN_FLIGHT, (batch) => this.sendBatch(batch, delaySeconds));
+    for (let start = 0; start < bodies.length; start += BATCH_SIZE) {
+      await this.sendBatch(bodies.slice(start, start + BATCH_SIZE), delaySeconds);
+    }
   }
 
   private async sendBatch(bodies: string[], delaySeconds: number | undefined): Promise<void> {

@@ -161,6 +161,23 @@ describe('the Exchange callback: reading a SendNotification and accepting it', (
     expect(await seen()).toMatchObject({ lastNotificationAt: clock.now(), dueAt: T0 + 3_600_000 });
   });
 
+  it('queues the first ten notifications of a body one to a message, and the rest of the body as its held remainder', async () => {
+    const notifications = Array.from({ length: 15 }, (_, index) => ({ subscriptionId: 'sub-1', mails: [{ itemId: `item-${index}` }] }));
+    expect(await call(multiNotificationBody(notifications))).toBe('OK');
+    const messages = queue.messages as Array<{ eventKeys: string[]; continued?: true }>;
+    expect(messages.map((message) => [message.eventKeys.length, message.continued ?? false])).toEqual([
+      ...Array.from({ length: 10 }, () => [1, false]),
+      [5, true],
+    ]);
+  });
+
+  it('queues a notification of 250 new mails as one message with its own alert and the rest of it marked continued', async () => {
+    const mails = Array.from({ length: 250 }, (_, index) => ({ itemId: `bulk-${index}` }));
+    expect(await call(newMailBody('sub-1', mails))).toBe('OK');
+    const messages = queue.messages as Array<{ eventKeys: string[]; continued?: true }>;
+    expect(messages.map((message) => [message.eventKeys.length, message.continued ?? false])).toEqual([[100, false], [100, true], [50, true]]);
+  });
+
   it('answers Unsubscribe to an unknown secret and stores nothing', async () => {
     expect(await call(newMailBody('sub-1', [{ itemId: 'item-A' }]), undefined, 'forged-secret')).toBe('Unsubscribe');
     expect(queue.messages).toHaveLength(0);
