@@ -5,13 +5,17 @@
  * sweep's lag (up to one sweep period) never adds up and the device is woken every `intervalSeconds` on average.
  */
 
+/**
+ * The most a push may be late and keep its phase: a minute (the sweep's period on AWS), and at most a tenth of the
+ * interval, so that no gap is ever shorter than 90 % of it. Later than that (an outage, a backlog), a new phase.
+ */
+const PHASE_KEPT_WITHIN_MS = 60_000;
+
 /** The next push after the one due at `dueAt`, sent at `now`. */
 export function nextIntervalAt(dueAt: number, now: number, intervalSeconds: number): number {
   const intervalMs = intervalSeconds * 1000;
-  const next = dueAt + intervalMs;
-  // A device the sweep reached more than half an interval late (an outage, a backlog) starts a new phase from now
-  // rather than getting two pushes close together.
-  return next - now >= intervalMs / 2 ? next : now + intervalMs;
+  const late = now - dueAt;
+  return late <= Math.min(PHASE_KEPT_WITHIN_MS, intervalMs / 10) ? dueAt + intervalMs : now + intervalMs;
 }
 
 /**

@@ -310,15 +310,37 @@ describe('supervisor sweep', () => {
       expect(Math.abs(times.at(-1)! - times[0]! - gaps.length * 600_000)).toBeLessThan(7_000);
     });
 
-    it('starts a new phase for a device the sweep reached more than half an interval late', async () => {
+    it('keeps the phase of a push up to a minute (at most a tenth of the interval) late, and starts a new one after', async () => {
       await intervalDevice({ dueAt: T0 });
-      clock.nowMs = T0 + 400_000;
+      // 59 s late: the next is one interval after the due time, a gap of 541 s, over 90 % of 600 s.
+      clock.nowMs = T0 + 59_000;
       await runSupervisorSweep(deps);
-      expect((await stores.devices.getDevice('device-i'))!.dueAt).toBe(T0 + 400_000 + 600_000);
-      clock.nowMs = T0 + 1_000_000 + 5_000;
+      expect((await stores.devices.getDevice('device-i'))!.dueAt).toBe(T0 + 600_000);
+      // 61 s late: a new phase from now, so no gap is ever shorter than 90 % of the interval.
+      clock.nowMs = T0 + 661_000;
       await runSupervisorSweep(deps);
-      expect((await stores.devices.getDevice('device-i'))!.dueAt).toBe(T0 + 1_600_000);
+      expect((await stores.devices.getDevice('device-i'))!.dueAt).toBe(T0 + 661_000 + 600_000);
       expect(intervalPushTimes()).toHaveLength(2);
+    });
+
+    it('never wakes a 300 s device sooner than 270 s after the last wake-up, however late the sweep', async () => {
+      await intervalDevice({ dueAt: T0, intervalSeconds: 300 });
+      const times: number[] = [];
+      const originalSend = push.send.bind(push);
+      push.send = async (target, message) => {
+        if (target.deviceId === 'device-i') times.push(clock.now());
+        return originalSend(target, message);
+      };
+      // Sweeps at irregular times: sometimes on time, sometimes up to 140 s late.
+      const lags = [0, 140_000, 10_000, 29_000, 31_000, 100_000, 0, 60_000];
+      for (const lag of lags) {
+        const { dueAt } = (await stores.devices.getDevice('device-i'))!;
+        clock.nowMs = dueAt! + lag;
+        await runSupervisorSweep(deps);
+      }
+      const gaps = times.slice(1).map((t, i) => t - times[i]!);
+      expect(gaps).toHaveLength(lags.length - 1);
+      for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(270_000);
     });
 
     it('sends none outside work hours, but keeps the schedule', async () => {
