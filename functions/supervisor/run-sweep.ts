@@ -212,7 +212,7 @@ async function superviseMailbox(
     report.resubscribeRequested++;
     const asked = { ...mailbox, resubscribeRequestedAt: now };
     await deps.supervision.updateMailboxSupervision(deviceId, mailboxId, { supervisionState: state, resubscribeRequestedAt: now, dueAt: supervisionDueAt(asked) });
-    await record(deps, deviceId, { at: now, mailbox: mailboxId, outcome: 'resubscribe-requested', reason: `subscription-${state === 'live' || state === 'pending' ? 'expiring' : state}` });
+    await record(deps, deviceId, { at: now, mailbox: mailboxId, outcome: 'resubscribe-requested', reason: resubscribeReason(state) });
     return;
   }
   if (outcome.outcome === 'retried') {
@@ -266,6 +266,16 @@ async function runInterval(deviceId: string, now: number, deps: SupervisorDeps, 
     const primary = (await deps.devices.getDeviceWithMailboxes(deviceId))?.mailboxes.find((mailbox) => mailbox.kind === 'primary');
     if (primary) await record(deps, deviceId, { at: now, mailbox: primary.mailboxId, outcome: outcome.outcome, reason: `interval:${outcome.reason}` });
   }
+}
+
+/**
+ * Why the device is asked to resubscribe: its subscription's state, `expiring` for a live one, and `not-reported` for
+ * a mailbox whose device never reported one (nothing was heard from it for 2 x StatusFrequency either).
+ */
+function resubscribeReason(state: SubscriptionState): string {
+  if (state === 'live') return 'subscription-expiring';
+  if (state === 'pending') return 'subscription-not-reported';
+  return `subscription-${state}`;
 }
 
 /** False when the supervisor has no means to (no queue or store for it), or the relay no longer managed the mailbox. */

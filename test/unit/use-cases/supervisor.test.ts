@@ -9,7 +9,7 @@ import { RetryableDeliveryError } from '../../../shared/errors.js';
 import { createInMemoryStores, type InMemoryStores } from '../../../shared/store/in-memory-stores.js';
 import type { DeviceRecord } from '../../../shared/store/ports.js';
 import { firstIntervalAt } from '../../../shared/supervision/interval-schedule.js';
-import { RESUBSCRIBE_RETRY_MS, lastSeenWriteIntervalMs, supervisionDueAt } from '../../../shared/supervision/subscription-state.js';
+import { RESUBSCRIBE_RETRY_MS, lastSeenWriteIntervalMs, subscriptionState, supervisionDueAt } from '../../../shared/supervision/subscription-state.js';
 import { makeDevice } from '../../support/store-fixtures.js';
 import { ManualClock, RecordingCounter, RecordingLogger, RecordingPushGateway } from '../../support/fakes.js';
 
@@ -170,6 +170,17 @@ describe('supervisor sweep', () => {
     await heartbeat('shared');
     await runSupervisorSweep(deps);
     expect(resubscribePushes()).toHaveLength(2);
+  });
+
+  it('asks a device that never reported a subscription, once nothing was heard for 2 x StatusFrequency, and says so', async () => {
+    await stores.devices.createDevice(device({ deviceId: 'device-n' }), [
+      { deviceId: 'device-n', mailboxId: 'never', kind: 'primary', callbackKey: 'kn', createdAt: T0, dueAt: supervisionDueAt({ createdAt: T0 }) },
+    ]);
+    clock.advance(SILENT_AFTER);
+    await runSupervisorSweep(deps);
+    expect(push.sent.filter((s) => s.target.deviceId === 'device-n').map((s) => s.message.payload)).toEqual([{ aps: { 'content-available': 1 }, action: 'resubscribe', mailbox: 'never' }]);
+    expect(await stores.decisions.list('device-n', 0)).toEqual([expect.objectContaining({ outcome: 'resubscribe-requested', reason: 'subscription-not-reported' })]);
+    expect(subscriptionState((await stores.devices.getDeviceAndMailbox('device-n', 'never')).mailbox!, clock.now())).toBe('pending');
   });
 
   it('asks at most once an hour, also when the device reports a new subscription that is about to expire again', async () => {
