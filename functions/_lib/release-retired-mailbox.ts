@@ -34,7 +34,10 @@ export async function releaseRetiredMailbox(input: { orgId: string; mailbox: Mai
   const known = relaySubscriptionOf(mailbox);
   const first = subscriptionDeletions(orgId, [known], now);
   if (first.length > 0) await deps.queue.enqueue(first);
-  const released = await deps.managed.releaseSubscription(mailbox.deviceId, mailbox.mailboxId, { dueAt: now + RETIRED_RECHECK_MS });
+  // EWS cannot delete one: the relay's subscription, possibly on the device's own URL, is kept to be answered
+  // Unsubscribe, should the device be active again before Exchange next calls (contract section 9).
+  const ended = mailbox.managedProtocol === 'ews' && mailbox.subscriptionId !== undefined ? { endedSubscriptionId: mailbox.subscriptionId } : {};
+  const released = await deps.managed.releaseSubscription(mailbox.deviceId, mailbox.mailboxId, { dueAt: now + RETIRED_RECHECK_MS, ...ended });
   if (!released) return false;
   // A renewal that stored another subscription after the mailbox was read: that one goes too.
   if (released.subscriptionId !== known?.subscriptionId || released.subscribingSince !== known?.subscribingSince) {

@@ -148,7 +148,8 @@ export interface ManagedHandBack {
  * not manage the mailbox (or it is gone).
  */
 export interface ManagedRelease {
-  releaseSubscription(deviceId: string, mailboxId: string, input: { dueAt: number }): Promise<HandedBackMailbox | undefined>;
+  /** `endedSubscriptionId`: the relay's EWS subscription as the caller read it, kept for the callback to end (`MailboxRecord`). */
+  releaseSubscription(deviceId: string, mailboxId: string, input: { dueAt: number; endedSubscriptionId?: string }): Promise<HandedBackMailbox | undefined>;
 }
 
 /** Every write of the relay's own subscription work on a mailbox, as the table's adapter (and its twin) has them. */

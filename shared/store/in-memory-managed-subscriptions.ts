@@ -67,7 +67,7 @@ export class InMemoryManagedSubscriptions implements ManagedHandBack, ManagedSec
     return relaySubscriptionOf(previous)!;
   }
 
-  async releaseSubscription(deviceId: string, mailboxId: string, input: { dueAt: number }): Promise<HandedBackMailbox | undefined> {
+  async releaseSubscription(deviceId: string, mailboxId: string, input: { dueAt: number; endedSubscriptionId?: string }): Promise<HandedBackMailbox | undefined> {
     const mailbox = this.state.mailboxes.get(deviceId)?.get(mailboxId);
     if (!mailbox?.managedProtocol) return undefined;
     const previous: MailboxRecord = { ...mailbox };
@@ -75,6 +75,7 @@ export class InMemoryManagedSubscriptions implements ManagedHandBack, ManagedSec
     for (const field of [...RELAY_SUBSCRIPTION_FIELDS, ...Object.values(MANAGED_ATTRIBUTES)]) {
       if (field !== MANAGED_ATTRIBUTES.protocol) delete fields[field];
     }
+    if (input.endedSubscriptionId !== undefined) mailbox.endedSubscriptionId = input.endedSubscriptionId;
     mailbox.dueAt = input.dueAt;
     return relaySubscriptionOf(previous)!;
   }

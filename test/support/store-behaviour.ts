@@ -1001,6 +1001,14 @@ export function describeStoreBehaviour(label: string, createStores: (now: () => 
         expect(await stores.managed.releaseSubscription(device.deviceId, 'primary', { dueAt: T0 })).toBeUndefined();
       });
 
+      it('keeps the relay\'s EWS subscription id it is given when it lets go of a retired device\'s subscription', async () => {
+        const { device } = await relayManaged();
+        await stores.managed.updateManaged(device.deviceId, 'primary', { protocol: 'ews', subscriptionId: 'ews-r', expiresAt: T0 + DAY, subscriptionReportedAt: T0, managed: { protocol: 'ews' } });
+        await stores.managed.releaseSubscription(device.deviceId, 'primary', { dueAt: T0 + HOUR, endedSubscriptionId: 'ews-r' });
+        expect(await mailboxOf(device.deviceId, 'primary')).toMatchObject({ endedSubscriptionId: 'ews-r', managedProtocol: 'ews' });
+        expect(await mailboxOf(device.deviceId, 'primary')).not.toHaveProperty('subscriptionId');
+      });
+
       it('keeps managedBy on a hand-back unless asked, and answers undefined for a mailbox that is gone', async () => {
         const { device } = await relayManaged();
         expect(await stores.managed.handBack(device.deviceId, 'primary', { dueAt: T0, clearManagedBy: false })).toMatchObject({ protocol: 'graph' });

@@ -126,8 +126,9 @@ export class DynamoDbManagedSubscriptions extends DeviceTable implements Managed
     }
   }
 
-  async releaseSubscription(deviceId: string, mailboxId: string, input: { dueAt: number }): Promise<HandedBackMailbox | undefined> {
+  async releaseSubscription(deviceId: string, mailboxId: string, input: { dueAt: number; endedSubscriptionId?: string }): Promise<HandedBackMailbox | undefined> {
     const update = new UpdateBuilder().dueAt(deviceId, input.dueAt);
+    if (input.endedSubscriptionId !== undefined) update.set('endedSubscriptionId', input.endedSubscriptionId);
     for (const attribute of [...RELAY_SUBSCRIPTION_ATTRIBUTES, ...Object.values(MANAGED_ATTRIBUTES)]) {
       if (attribute !== MANAGED_ATTRIBUTES.protocol) update.remove(attribute);
     }

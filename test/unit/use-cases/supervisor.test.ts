@@ -110,6 +110,9 @@ describe('supervisor sweep', () => {
       expect(mailbox.managedProtocol, mailboxId).toBeDefined();
       expect(mailbox.subscriptionId, mailboxId).toBeUndefined();
     }
+    // EWS's is kept to be answered Unsubscribe, should the device be active again before Exchange next calls.
+    expect(stores.state.mailboxes.get('device-1')!.get('shared')!.endedSubscriptionId).toBe('ews-sub');
+    expect(stores.state.mailboxes.get('device-1')!.get('primary')!.endedSubscriptionId).toBeUndefined();
     expect((await stores.devices.getDevice('device-1'))!.dueAt).toBeUndefined();
     expect(push.sent).toEqual([]);
 
