@@ -37,6 +37,13 @@ export function parseOrgTokenSecret(value: string): OrgTokenKeys {
   if (!parsed.success) {
     throw new Error(`the organization-token secret is not {current, previous?, orgGenerations?}: ${parsed.error.issues.map((issue) => issue.path.join('.') || issue.message).join(', ')}`);
   }
+  // A record drops a `__proto__` key, and an org may be named so: its generation is read from the JSON itself.
+  const generations = (json as { orgGenerations?: Record<string, unknown> }).orgGenerations;
+  if (generations !== undefined && Object.hasOwn(generations, '__proto__')) {
+    const value = generations['__proto__'];
+    if (!(Number.isInteger(value) && (value as number) >= 1)) throw new Error('the organization-token secret is not {current, previous?, orgGenerations?}: orgGenerations.__proto__');
+    Object.defineProperty(parsed.data.orgGenerations, '__proto__', { value, enumerable: true, writable: true, configurable: true });
+  }
   return parsed.data;
 }
 

@@ -207,13 +207,20 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     server.keepAliveTimeout = 65_000;
     // What Node refuses before a request reaches the router (headers over its 16 KB, a request that is not HTTP) gets
     // the contract's error body too (section 3), not Node's empty answer.
-    server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-      if (error.code === 'ECONNRESET' || !socket.writable) {
+    server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: { headersSent?: boolean } }) => {
+      // As Node's own handler: nothing more on a socket that is gone or already carries an answer.
+      if (error.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent) {
         socket.destroy();
         return;
       }
       const [status, code, message] =
-        error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'headers_too_large', 'the request headers are larger than 16 KB'] : [400, 'malformed_request', 'the request is not valid HTTP/1.1'];
+        error.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'headers_too_large', 'the request headers are larger than 16 KB']
+          : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'request_timeout', 'the request did not arrive in time']
+            : error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+              ? [413, 'payload_too_large', 'the chunk extensions are too large']
+              : [400, 'malformed_request', 'the request is not valid HTTP/1.1'];
       const body = JSON.stringify({ error: { code, message } });
       socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     });

@@ -60,6 +60,16 @@ describe('organization tokens: rotation and per-organization revocation', () => 
     }
   });
 
+  it('revokes the tokens of an organization named __proto__ like any other\'s', async () => {
+    const token = await issueOrgToken('__proto__', OLD, { generation: 1 });
+    // As text: an object literal's __proto__ would set a prototype, not a key.
+    const raised = `{"current":"${OLD}","orgGenerations":{"__proto__":2,"constructor":3}}`;
+    expect(currentGeneration(raised, '__proto__')).toBe(2);
+    expect(currentGeneration(raised, 'constructor')).toBe(3);
+    await expect(verifyOrgToken(token, raised, NOW)).rejects.toThrow(/revoked/);
+    expect(await verifyOrgToken(await issueOrgToken('__proto__', OLD, { generation: 2 }), raised, NOW)).toBe('__proto__');
+  });
+
   it('refuses an organization id over 1,024 bytes with a 401, not a table error later', async () => {
     const longest = jwt.sign({}, OLD, { algorithm: 'HS256', subject: 'o'.repeat(1024), audience: 'devices' });
     expect(await verifyOrgToken(longest, OLD, NOW)).toHaveLength(1024);
