@@ -193,7 +193,7 @@ async function measureInProcess(quick: boolean): Promise<CallbackBenchResult['in
   );
   const callbackUrl = registered.mailboxes[0]!.callbackUrl;
   const secret = callbackUrl.slice(callbackUrl.lastIndexOf('/') + 1);
-  const deps: CallbackDeps = { ...stores.ports, queue, now: Date.now, logger: quiet, counter: { count() {} } };
+  const deps: CallbackDeps = { ...stores.ports, decisions: stores.decisions, queue, now: Date.now, logger: quiet, counter: { count() {} } };
   const parser = new XMLParser();
 
   const bodies = {

@@ -3,7 +3,7 @@ import { toInboundNotifications } from '../../shared/graph/inbound.js';
 import type { GraphChangeNotification, GraphNotificationBatch } from '../../shared/graph/change-notifications.js';
 import type { DecisionLog, DeviceRecord, MailboxRecord } from '../../shared/store/ports.js';
 import { secretMatches } from '../_lib/device-secrets.js';
-import { findMailboxOfSecret, queueNewMail, type CallbackDeps } from './accept-notifications.js';
+import { findMailboxOfSecret, queueNewMail, recordRefusal, type CallbackDeps } from './accept-notifications.js';
 
 /** What the Graph endpoints need: the EWS callback's ports, and the decision log for the items they refuse. */
 export interface GraphCallbackDeps extends CallbackDeps {
@@ -101,11 +101,7 @@ export async function recordRefusals(
 ): Promise<void> {
   for (const reason of input.reasons) {
     deps.counter.count(`GraphRefused-${reason}`);
-    try {
-      await deps.decisions.record(input.device.deviceId, { at: new Date(input.at).toISOString(), mailbox: input.mailbox.mailboxId, outcome: 'suppressed', reason });
-    } catch (error) {
-      deps.logger.warn('could not record a refused Graph item', { error: error as Error, reason });
-    }
+    await recordRefusal({ device: input.device, mailbox: input.mailbox, reason, at: input.at }, deps);
   }
 }
 

@@ -1,7 +1,7 @@
 import type { InboundNotification } from '../../shared/inbound/inbound-notification.js';
 import type { RegistrationSeal } from '../../shared/queue/carried-registration.js';
 import type { EventQueue, NewMailMessage } from '../../shared/queue/queue-messages.js';
-import type { CallbackDirectory, DeviceReader, DeviceRecord, MailboxRecord, SupervisionIndex } from '../../shared/store/ports.js';
+import type { CallbackDirectory, DecisionLog, DeviceReader, DeviceRecord, MailboxRecord, SupervisionIndex } from '../../shared/store/ports.js';
 import type { OutcomeCounter, UseCaseLogger } from '../_lib/powertools.js';
 import { hashSecret, secretMatches, urlSecretTarget } from '../_lib/device-secrets.js';
 import { eventKey } from '../_lib/event-keys.js';
@@ -13,6 +13,8 @@ export interface CallbackDeps {
   /** Records a superseded subscription. */
   supervision: Pick<SupervisionIndex, 'updateMailboxSupervision'>;
   queue: EventQueue;
+  /** Records why a notification for a known mailbox was refused (contract section 3: every notification explained). */
+  decisions: Pick<DecisionLog, 'record'>;
   /**
    * Seals the registration read here onto the new-mail messages, so the dispatcher need not read it again (issue 15).
    * Absent (tests, or a wiring without the key): messages go without one and the dispatcher reads.
@@ -55,22 +57,28 @@ export async function acceptNotifications(input: AcceptNotificationsInput, deps:
   if (!found) return unsubscribe('unknown-callback', deps);
   const { device, mailbox } = found;
   if (!device || !mailbox) return unsubscribe('mailbox-removed', deps);
-  if (device.status !== 'active') return unsubscribe('device-retired', deps);
-  if (mailbox.expiresAt !== undefined && mailbox.expiresAt <= receivedAt) return unsubscribe('subscription-expired', deps);
+  // From here the mailbox is known, and only a holder of its URL secret gets here: each refusal is explained in the
+  // device's events (`suppressed`, with the reason), as Graph's refused items are, and cannot be driven by forged
+  // traffic. Exchange stops calling on a subscription once it is answered Unsubscribe, so it is said once.
+  const refuse = async (reason: string, logged: string): Promise<SubscriptionStatus> => {
+    await recordRefusal({ device, mailbox, reason, at: receivedAt }, deps);
+    return unsubscribe(logged, deps);
+  };
+  if (device.status !== 'active') return refuse('retired', 'device-retired');
+  if (mailbox.expiresAt !== undefined && mailbox.expiresAt <= receivedAt) return refuse('expired', 'subscription-expired');
   // The mailbox moved to Graph (contract section 3): its EWS subscription is a leftover, ended by this answer. Not
-  // recorded as superseded: the current (Graph) subscription is fine, and nobody needs to be asked to renew.
-  if (mailbox.protocol === 'graph') return unsubscribe('protocol-superseded', deps);
+  // marked superseded: the current (Graph) subscription is fine, and nobody needs to be asked to renew.
+  if (mailbox.protocol === 'graph') return refuse('superseded', 'protocol-superseded');
   // The relay's own EWS subscription of a mailbox since handed back (contract section 9): ended by this answer, and
-  // no sign that the device's subscription is wrong, so not recorded as superseded.
+  // no sign that the device's subscription is wrong, so not marked superseded either.
   if (mailbox.endedSubscriptionId !== undefined && notifications.some((n) => n.subscriptionId === mailbox.endedSubscriptionId)) {
-    return unsubscribe('relay-subscription-ended', deps);
+    return refuse('superseded', 'relay-subscription-ended');
   }
   if (mailbox.subscriptionId !== undefined && notifications.some((n) => n.subscriptionId !== mailbox.subscriptionId)) {
-    // Only a holder of this mailbox's URL secret gets here, so recording it cannot be driven by forged traffic.
     await deps.supervision
       .updateMailboxSupervision(mailbox.deviceId, mailbox.mailboxId, { supersededAt: receivedAt })
       .catch((error: unknown) => deps.logger.warn('could not record a superseded subscription', { error: error as Error }));
-    return unsubscribe('subscription-superseded', deps);
+    return refuse('superseded', 'subscription-superseded');
   }
 
   await queueNewMail({ device, mailbox, notifications, receivedAt }, deps);
@@ -164,6 +172,21 @@ async function sealRegistration(
   } catch (error) {
     deps.logger.warn('could not seal the registration; new mail is queued without it', { error: (error as Error).name });
     return undefined;
+  }
+}
+
+/**
+ * Records a notification (or Graph item) for a known mailbox that was refused: decision `suppressed` with the reason.
+ * Best effort: the answer to the mail server does not wait on the why-log's availability.
+ */
+export async function recordRefusal(
+  input: { device: DeviceRecord; mailbox: MailboxRecord; reason: string; at: number },
+  deps: Pick<CallbackDeps, 'decisions' | 'logger'>,
+): Promise<void> {
+  try {
+    await deps.decisions.record(input.device.deviceId, { at: new Date(input.at).toISOString(), mailbox: input.mailbox.mailboxId, outcome: 'suppressed', reason: input.reason });
+  } catch (error) {
+    deps.logger.warn('could not record a refused notification', { error: error as Error, reason: input.reason });
   }
 }
 

@@ -186,7 +186,9 @@ async function simulate({ plan, relay, exchange, graph, concurrency, settleTimeo
       await mapWithConcurrency(moving, concurrency, async ({ device, mailbox }) => {
         await subscribeGraph(device, mailbox, graph, subscriptions);
         // Exchange, not told yet, still pushes on the EWS subscription: the relay ends it with Unsubscribe, no alert.
-        count(notifications.migrated, (await exchange.newMail(mailbox.plan.address, 'current', 1)).answer);
+        const { answer } = await exchange.newMail(mailbox.plan.address, 'current', 1);
+        count(notifications.migrated, answer);
+        expectRefusedEws(mailbox, answer);
       });
       detail(`${moving.length} moved; their leftover EWS subscriptions answered Unsubscribe ${notifications.migrated.unsubscribe}/${notifications.migrated.sent}`);
     }
@@ -405,6 +407,7 @@ async function deliver(device: DeviceRun, mailbox: MailboxRun, send: PlannedSend
     case 'superseded': {
       const sent = send.carries === 'new-mail' ? await exchange.newMail(address, 'previous', send.items) : await exchange.heartbeat(address, 'previous');
       count(tally.superseded, sent.answer);
+      expectRefusedEws(mailbox, sent.answer);
       mailbox.supersededItems = sent.itemIds;
       return;
     }
@@ -432,7 +435,9 @@ async function deliverGraph(device: DeviceRun, mailbox: MailboxRun, send: Planne
     }
     case 'retry': {
       if (earlier.protocol === 'ews' && earlier.ews) {
-        count(played.notifications.migrated, (await played.exchange.retry(earlier.ews)).answer);
+        const { answer } = await played.exchange.retry(earlier.ews);
+        count(played.notifications.migrated, answer);
+        expectRefusedEws(mailbox, answer);
         return;
       }
       if (!earlier.graph) throw new Error(`${device.plan.name}/${mailbox.plan.id}: a retry was planned before any mail`);
@@ -486,6 +491,13 @@ async function settleLifecycle(devices: DeviceRun[], timeoutMs: number): Promise
     }
   });
   return late;
+}
+
+/** An EWS notification the relay refused for a known mailbox (Unsubscribe) is explained as `suppressed`, `superseded`. */
+function expectRefusedEws(mailbox: MailboxRun, answer: CallbackAnswer): void {
+  if (answer.status === 200 && answer.subscriptionStatus === 'Unsubscribe') {
+    mailbox.expected.suppressed.set('superseded', (mailbox.expected.suppressed.get('superseded') ?? 0) + 1);
+  }
 }
 
 function count(tally: AnswerTally, answer: CallbackAnswer): void {

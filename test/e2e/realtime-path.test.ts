@@ -94,7 +94,10 @@ describe('real-time path, end to end', () => {
     const answer = await postNotification(device.callbackUrl, newMailBody('sub-old', [{ itemId: 'AAMkItem-3' }]));
     expect(answer.status).toBe(200);
     expect(answer.subscriptionStatus).toBe('Unsubscribe');
-    expect((await decisions()).length).toBe(3);
+    // Explained in the device's events, as every notification for a known mailbox is (contract section 3).
+    const events = await decisions();
+    expect(events.length).toBe(4);
+    expect(events[0]).toMatchObject({ mailbox: 'inbox-primary', outcome: 'suppressed', reason: 'superseded' });
     expect(pushes()).toHaveLength(before);
   });
 
@@ -115,13 +118,13 @@ describe('real-time path, end to end', () => {
     });
     expect(patched.status).toBe(200);
     await postNotification(device.callbackUrl, newMailBody('sub-1', [{ itemId: 'AAMkItem-5' }]));
-    const events = await waitForDecisions(4);
+    const events = await waitForDecisions(5);
     expect(events[0]).toMatchObject({ outcome: 'suppressed', reason: 'rule:non-work-day' });
 
     const reset = await api(service.baseUrl, 'PATCH', `/v1/devices/${device.deviceId}`, { token: device.deviceSecret, body: { alerts: null } });
     expect(reset.body.alerts.workHoursOnly).toBe(false);
     await postNotification(device.callbackUrl, newMailBody('sub-1', [{ itemId: 'AAMkItem-5' }]));
-    expect((await waitForDecisions(5))[0]).toMatchObject({ outcome: 'duplicate' });
+    expect((await waitForDecisions(6))[0]).toMatchObject({ outcome: 'duplicate' });
     expect(pushes()).toHaveLength(before);
   });
 
@@ -140,7 +143,7 @@ describe('real-time path, end to end', () => {
 
     const received = await eventually(() => (pushes().length >= before + 2 ? pushes().slice(before) : undefined));
     expect(received.map((push) => (push.payload as { newMessages?: number }).newMessages ?? 1)).toEqual([1, 2]);
-    const decided = await waitForDecisions(7);
+    const decided = await waitForDecisions(8);
     expect(decided.slice(0, 2).map((event) => event.outcome)).toEqual(['pushed', 'pushed']);
     // Nothing else arrives: the third notification repeated an item.
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -150,7 +153,7 @@ describe('real-time path, end to end', () => {
   it('retires the device on 410 Unregistered and pushes nothing more', async () => {
     service.apnsSandbox!.unregister(PUSH_TOKEN_A, Date.now());
     await postNotification(device.callbackUrl, newMailBody('sub-1', [{ itemId: 'AAMkItem-6' }]));
-    const events = await waitForDecisions(8);
+    const events = await waitForDecisions(9);
     expect(events[0]).toMatchObject({ outcome: 'token-retired' });
     expect(events[0]!.reason).toContain('Unregistered');
 

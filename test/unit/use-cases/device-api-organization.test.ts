@@ -229,7 +229,7 @@ describe('device API in organization mode (contract sections 3 and 8)', () => {
       expect((await call('PATCH /v1/devices/{deviceId}/mailboxes/{mailboxId}', { ...at, body: { managedBy: 'relay' } })).body).toMatchObject({ managedBy: 'relay', protocol: 'ews' });
       const relays = ews.pushSubscriptions().at(-1)!;
       expect(relays.url).not.toBe(given.callbackUrl);
-      const callback = { callbacks: stores.ports.callbacks, devices: stores.devices, supervision: stores.ports.supervision, queue: new InMemoryEventQueue(), now: clock.now, logger: new RecordingLogger(), counter: new RecordingCounter() };
+      const callback = { callbacks: stores.ports.callbacks, devices: stores.devices, supervision: stores.ports.supervision, decisions: stores.decisions, queue: new InMemoryEventQueue(), now: clock.now, logger: new RecordingLogger(), counter: new RecordingCounter() };
       const notify = (url: string, subscriptionId: string) =>
         acceptNotifications({ secret: url.split('/').pop()!, notifications: [{ subscriptionId, newMail: [{ kind: 'item', id: `item-${subscriptionId}` }] }] }, callback);
       expect(await notify(given.callbackUrl, 'device-old')).toBe('Unsubscribe');

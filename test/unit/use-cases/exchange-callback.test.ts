@@ -35,7 +35,7 @@ describe('the Exchange callback: reading a SendNotification and accepting it', (
     clock = new ManualClock(T0);
     stores = createInMemoryStores({ now: clock.now });
     queue = new InMemoryEventQueue();
-    deps = { ...stores.ports, queue, now: clock.now, logger: new RecordingLogger(), counter: new RecordingCounter() };
+    deps = { ...stores.ports, decisions: stores.decisions, queue, now: clock.now, logger: new RecordingLogger(), counter: new RecordingCounter() };
     await stores.devices.createDevice(device(), [
       { deviceId: 'device-1', mailboxId: 'primary', kind: 'primary', callbackKey: hashSecret(SECRET), createdAt: T0 - 1000 },
     ]);
@@ -197,15 +197,17 @@ describe('the Exchange callback: reading a SendNotification and accepting it', (
     expect(await call(newMailBody('sub-1', [{ itemId: 'item-A' }]))).toBe('Unsubscribe');
   });
 
-  it('answers Unsubscribe for a retired device', async () => {
+  it('answers Unsubscribe for a retired device, and says why in its events', async () => {
     await stores.devices.updateDevice('device-1', { status: 'retired', retiredReason: 'Unregistered' }, T0);
     expect(await call(newMailBody('sub-1', [{ itemId: 'item-A' }]))).toBe('Unsubscribe');
     expect(queue.messages).toHaveLength(0);
+    expect(await stores.decisions.list('device-1', 0)).toEqual([{ at: new Date(T0).toISOString(), mailbox: 'primary', outcome: 'suppressed', reason: 'retired' }]);
   });
 
-  it('answers Unsubscribe once the subscription has expired', async () => {
+  it('answers Unsubscribe once the subscription has expired, and says why', async () => {
     clock.advance(3_600_000);
     expect(await call(newMailBody('sub-1', [{ itemId: 'item-A' }]))).toBe('Unsubscribe');
+    expect(await stores.decisions.list('device-1', 0)).toEqual([expect.objectContaining({ outcome: 'suppressed', reason: 'expired' })]);
   });
 
   it('answers Unsubscribe to the relay\'s own EWS subscription of a mailbox handed back, before the device reports its own', async () => {
@@ -228,6 +230,8 @@ describe('the Exchange callback: reading a SendNotification and accepting it', (
     ]);
     expect(await call(mixed)).toBe('Unsubscribe');
     expect(queue.messages).toHaveLength(0);
+    // Explained in the device's events, as Graph's refused items are (contract section 3).
+    expect(await stores.decisions.list('device-1', 0)).toEqual([expect.objectContaining({ mailbox: 'primary', outcome: 'suppressed', reason: 'superseded' })]);
   });
 
   it('clears the superseded mark a stray old notification left with the next notification of the current subscription, at once', async () => {
