@@ -125,6 +125,9 @@ describe('Graph proof of mailbox access and check', () => {
     expect((await failure(r.inboxMessageReceivedAt(OTHER, addMessage()))).kind).toBe('not-found');
     // Graph answers a malformed id 400 ErrorInvalidIdMalformed: no such message, not a server failure.
     expect(await failure(r.inboxMessageReceivedAt(MAILBOX, 'not a valid id'))).toMatchObject({ kind: 'not-found', detail: 'ErrorInvalidIdMalformed' });
+    // Dot segments would be resolved away (the request would name the user, or the message list): no message either.
+    for (const dots of ['.', '..']) expect(await failure(r.inboxMessageReceivedAt(MAILBOX, dots))).toMatchObject({ kind: 'not-found' });
+    expect(await failure(r.readMessage(MAILBOX, '..'))).toMatchObject({ kind: 'not-found' });
   });
 
   it('checks the app registration with a fresh token request', async () => {

@@ -95,10 +95,20 @@ export function graphMessageDetailsReader(
     return parsed.data;
   };
 
+  /**
+   * A message id as one path segment. `.` and `..` stay dot segments after encoding, which URL resolution removes,
+   * so the request would name the user or the message list: such an id names no message (as Graph says of any
+   * malformed id), and is refused before any request.
+   */
+  const messageSegment = (messageId: string): string => {
+    if (/^\.{1,2}$/.test(messageId)) throw new MailServerError('not-found', 'ErrorInvalidIdMalformed');
+    return encodeURIComponent(messageId);
+  };
+
   return {
     readMessage: (address, messageId) => {
-      const path = `${user(address)}/messages/${encodeURIComponent(messageId)}?$select=from,subject,bodyPreview,receivedDateTime`;
       return run(async (timeoutMs, attempt) => {
+        const path = `${user(address)}/messages/${messageSegment(messageId)}?$select=from,subject,bodyPreview,receivedDateTime`;
         const message = parse(graphMessageSchema, await get(path, timeoutMs, attempt), 'message');
         return {
           from: { name: message.from?.emailAddress?.name ?? '', address: message.from?.emailAddress?.address ?? '' },
@@ -109,9 +119,9 @@ export function graphMessageDetailsReader(
       });
     },
     inboxMessageReceivedAt: (address, messageId) => {
-      const itemPath = `${user(address)}/messages/${encodeURIComponent(messageId)}?$select=parentFolderId,receivedDateTime`;
       const inboxPath = `${user(address)}/mailFolders/inbox?$select=id`;
       return run(async (timeoutMs, attempt) => {
+        const itemPath = `${user(address)}/messages/${messageSegment(messageId)}?$select=parentFolderId,receivedDateTime`;
         const startedAt = clock.now();
         const item = parse(graphItemFolderSchema, await get(itemPath, timeoutMs, attempt), 'message');
         const inbox = parse(graphFolderSchema, await get(inboxPath, timeoutMs - (clock.now() - startedAt), attempt), 'folder');
