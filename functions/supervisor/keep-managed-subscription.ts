@@ -58,7 +58,9 @@ export function plannedWork(mailbox: ManagedMailbox, now: number): { work: 'wait
     return now >= dueAt ? { work: 'renew' } : { work: 'wait', dueAt };
   }
   const state = subscriptionState(mailbox, now);
-  if (state === 'silent' || state === 'expired' || state === 'superseded') return { work: 'recreate', reason: state === 'expired' ? 'expired' : 'silent' };
+  // Not `superseded`: an older subscription still delivering says nothing against the current one, which is recreated
+  // only once silent (a recreation would itself leave the old one delivering for a while).
+  if (state === 'silent' || state === 'expired') return { work: 'recreate', reason: state === 'expired' ? 'expired' : 'silent' };
   return { work: 'wait', dueAt: silentAt(mailbox) };
 }
 

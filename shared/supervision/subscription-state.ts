@@ -74,11 +74,14 @@ export function silentAt(mailbox: SupervisedMailbox): number {
 }
 
 /**
- * Whether the callback's last refusal of another subscription's notification is newer than anything that showed the
- * current one alive (a notification of it, or the device's report): the mailbox reads `superseded` until then.
+ * Whether Exchange still delivers on an older subscription while the reported one has not been heard from: the
+ * callback refused (Unsubscribe) a notification of another subscription since the report, and nothing came since
+ * the report. The mailbox reads `superseded` until the current subscription's first notification. A stray old
+ * notification beside a current subscription that is heard from marks nothing: that one is fine.
  */
 export function markedSuperseded(mailbox: Pick<SupervisedMailbox, 'supersededAt' | 'lastNotificationAt' | 'subscriptionReportedAt'>): boolean {
-  return mailbox.supersededAt !== undefined && mailbox.supersededAt > (mailbox.lastNotificationAt ?? 0) && mailbox.supersededAt > (mailbox.subscriptionReportedAt ?? 0);
+  const reportedAt = mailbox.subscriptionReportedAt ?? 0;
+  return mailbox.supersededAt !== undefined && mailbox.supersededAt > reportedAt && (mailbox.lastNotificationAt ?? 0) <= reportedAt;
 }
 
 /**
@@ -91,8 +94,9 @@ export function subscriptionState(mailbox: SupervisedMailbox, now: number): Subs
   if (mailbox.expiresAt !== undefined && mailbox.expiresAt <= now) return 'expired';
   // Graph sends no heartbeats: silence says nothing about a Graph subscription, and it is never `silent`.
   if (mailbox.protocol === 'graph') return 'live';
-  if (markedSuperseded(mailbox)) return 'superseded';
+  // Silence first: a reported subscription never heard from turns silent whatever older ones still deliver.
   if (now >= silentAt(mailbox)) return 'silent';
+  if (markedSuperseded(mailbox)) return 'superseded';
   return 'live';
 }
 
@@ -140,13 +144,15 @@ function lastReportOrLife(mailbox: SupervisedMailbox): number {
   return Math.max(mailbox.subscriptionReportedAt ?? 0, mailbox.createdAt);
 }
 
-/** True when the mailbox needs a resubscribe push now (silent, superseded, expired or about to expire). */
+/** True when the mailbox needs a resubscribe push now (silent, expired or about to expire). */
 export function needsResubscribe(mailbox: SupervisedMailbox, now: number): boolean {
   const state = subscriptionState(mailbox, now);
   if (mailbox.protocol === 'graph' && mailbox.expiresAt !== undefined) {
     return state === 'expired' || graphRenewalDueAt({ ...mailbox, expiresAt: mailbox.expiresAt }) <= now;
   }
-  if (state === 'silent' || state === 'expired' || state === 'superseded') return true;
+  // Not `superseded`: the device has just made a new subscription (that is what superseded the old one), so it is
+  // asked only if that one turns silent or nears expiry (contract section 6: a silent or expiring subscription).
+  if (state === 'silent' || state === 'expired') return true;
   // A mailbox whose device never reported a subscription is asked too once nothing was heard from it for as long.
   if (state === 'pending' && mailbox.protocol !== 'graph' && now >= silentAt(mailbox)) return true;
   return mailbox.expiresAt !== undefined && mailbox.expiresAt - EXPIRY_LEAD_MS <= now;

@@ -175,6 +175,25 @@ describe('supervisor sweep', () => {
     expect(resubscribePushes()).toHaveLength(2);
   });
 
+  it('does not ask a device to resubscribe because an older subscription still delivers; only if the new one turns silent', async () => {
+    const sharedPushes = () => resubscribePushes().filter((p) => (p.message.payload as { mailbox: string }).mailbox === 'shared');
+    clock.advance(10 * MINUTE);
+    await reportSubscription('shared', 'sub-renewed', clock.now() + 24 * 60 * MINUTE);
+    // Exchange posts once more on the subscription the renewal replaced: the callback answers Unsubscribe and marks it.
+    clock.advance(MINUTE);
+    await stores.ports.supervision.updateMailboxSupervision('device-1', 'shared', { supersededAt: clock.now() });
+    const { mailbox } = await stores.devices.getDeviceAndMailbox('device-1', 'shared');
+    await stores.ports.supervision.updateMailboxSupervision('device-1', 'shared', { dueAt: supervisionDueAt(mailbox!) });
+    await runSupervisorSweep(deps);
+    expect(await stateOf('shared')).toBe('superseded');
+    expect(sharedPushes()).toHaveLength(0);
+    // The renewed subscription is never heard from: silent 2 x 30 minutes (and the write lag) after its report.
+    clock.advance(SILENT_AFTER - MINUTE);
+    await runSupervisorSweep(deps);
+    expect(sharedPushes()).toHaveLength(1);
+    expect((await stores.decisions.list('device-1', 0)).find((d) => d.mailbox === 'shared')).toMatchObject({ reason: 'subscription-silent' });
+  });
+
   it('asks a device that never reported a subscription, once nothing was heard for 2 x StatusFrequency, and says so', async () => {
     await stores.devices.createDevice(device({ deviceId: 'device-n' }), [
       { deviceId: 'device-n', mailboxId: 'never', kind: 'primary', callbackKey: 'kn', createdAt: T0, dueAt: supervisionDueAt({ createdAt: T0 }) },
