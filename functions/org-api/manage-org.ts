@@ -37,7 +37,7 @@ export function toOrgView(org: OrgRecord): OrgView {
 }
 
 function settingsOf(server: MailServerRequest): MailServerSettings {
-  if (server.type === 'ews') return { type: 'ews', url: server.url, username: server.username, auth: 'basic' };
+  if (server.type === 'ews') return { type: 'ews', url: server.url, username: server.username, auth: server.auth };
   return { type: 'graph', tenantId: server.tenantId, clientId: server.clientId, graphUrl: server.graphUrl, loginUrl: server.loginUrl, scope: server.scope };
 }
 

@@ -46,8 +46,8 @@ export const GRAPH_DEFAULTS = {
 } as const;
 
 /**
- * EWS on premises: the account needs the ApplicationImpersonation role. Only Basic authentication (over HTTPS) is
- * implemented; NTLM is refused with a message that says so (see the `auth` check below).
+ * EWS on premises: the account needs the ApplicationImpersonation role. `auth`: Basic, or NTLM (NTLMv2, as Exchange's
+ * Windows authentication offers it; `username` as `DOMAIN\\user` or a UPN), both over HTTPS.
  */
 export const ewsServerRequestSchema = z.strictObject({
   type: z.literal('ews'),
@@ -55,9 +55,7 @@ export const ewsServerRequestSchema = z.strictObject({
   username: z.string().check(z.minLength(1), z.maxLength(256)),
   /** Left out on a later PUT for the same `url`: the stored password is kept. */
   password: z.optional(secretSchema),
-  auth: z._default(z.enum(['basic', 'ntlm']), 'basic').check(z.refine((auth) => auth === 'basic', {
-      message: 'ntlm is not supported by this relay (no maintained Node.js library implements it well); enable Basic authentication over HTTPS on the EWS virtual directory',
-    })),
+  auth: z._default(z.enum(['basic', 'ntlm']), 'basic'),
 });
 
 /** Exchange Online through Microsoft Graph: an app registration with the application permission Mail.Read. */
@@ -86,7 +84,7 @@ export type PutOrgRequest = z.infer<typeof putOrgRequestSchema>;
 
 /** The mail server as stored and shown: everything but the password or client secret. */
 export const mailServerSettingsSchema = z.discriminatedUnion('type', [
-  z.extend(z.omit(ewsServerRequestSchema, { password: true }), { auth: z.literal('basic') }),
+  z.extend(z.omit(ewsServerRequestSchema, { password: true }), { auth: z.enum(['basic', 'ntlm']) }),
   z.extend(z.omit(graphServerRequestSchema, { clientSecret: true }), { graphUrl: z.string(), loginUrl: z.string(), scope: z.string() }),
 ]);
 export type MailServerSettings = z.infer<typeof mailServerSettingsSchema>;

@@ -124,3 +124,38 @@ describe('EWS proof of mailbox access and check', () => {
   });
 });
 
+
+describe('EWS with NTLM (Windows authentication), against a played Exchange that checks the NTLMv2 handshake', () => {
+  let ntlmEws: PlayedEws;
+  const ntlmReader = (password: string, username = 'CONTOSO\\svc-relay'): MessageDetailsReader =>
+    ewsMessageDetailsReader({ type: 'ews', url: ntlmEws.url, username, auth: 'ntlm' }, password, { policy: { allowLoopback: true }, budgetMs: 3_000 });
+
+  beforeAll(async () => {
+    ntlmEws = await startPlayedEws({ username: 'CONTOSO\\svc-relay', password: 'right-password', mailboxes: [MAILBOX], auth: 'ntlm' });
+  });
+  afterAll(() => ntlmEws?.close());
+
+  it('negotiates, answers the challenge and reads the message on that one connection', async () => {
+    const itemId = ntlmEws.newItemId();
+    ntlmEws.addMessage({ itemId, mailbox: MAILBOX, from: { name: 'Grace Hopper', address: 'grace@example.com' }, subject: 'Hi', preview: 'p', receivedAt: '2026-12-07T08:00:00.000Z' });
+    expect((await ntlmReader('right-password').readMessage(MAILBOX, itemId)).subject).toBe('Hi');
+    const [negotiate, authenticate] = ntlmEws.requests.slice(-2);
+    expect(negotiate!.headers.authorization).toMatch(/^NTLM /);
+    expect(negotiate!.body).toBe('');
+    expect(authenticate!.connection).toBe(negotiate!.connection);
+    expect(authenticate!.body).toContain('<m:GetItem>');
+    // Never the password, in any form the server could read back.
+    expect(JSON.stringify(ntlmEws.requests)).not.toContain('right-password');
+  });
+
+  it('is unauthorized with a wrong password or another account, and the check says so', async () => {
+    expect((await failure(ntlmReader('wrong-password').readMessage(MAILBOX, ntlmEws.newItemId()))).kind).toBe('unauthorized');
+    expect((await failure(ntlmReader('right-password', 'CONTOSO\\someone-else').check())).kind).toBe('unauthorized');
+    await expect(ntlmReader('right-password').check()).resolves.toBeUndefined();
+  });
+
+  it('is unauthorized against a server that offers Basic only (no NTLM challenge)', async () => {
+    const basicOnly = ewsMessageDetailsReader({ type: 'ews', url: ews.url, username: 'svc-relay', auth: 'ntlm' }, 'right-password', { policy: { allowLoopback: true }, budgetMs: 3_000 });
+    expect((await failure(basicOnly.check())).kind).toBe('unauthorized');
+  });
+});

@@ -3,11 +3,18 @@ import type { MailServerSettings } from '../../../shared/org/org-schemas.js';
 import { MailServerError } from '../../../shared/org/ports.js';
 import type { OutboundPolicy } from '../outbound-address-policy.js';
 import type { Clock } from './mail-server-budget.js';
-import { MAX_MAIL_SERVER_ANSWER_BYTES, retryAfterMs, sendMailServerRequest } from './mail-server-http.js';
+import { Agent as HttpAgent, type Agent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { ntlmAuthenticate, ntlmNegotiate, readNtlmChallenge } from '../ntlm.js';
+import { MAX_MAIL_SERVER_ANSWER_BYTES, retryAfterMs, sendMailServerRequest, type MailServerHttpAnswer } from './mail-server-http.js';
 
-/** The service account's Basic credentials for an EWS server (sent over HTTPS only, as the outbound policy enforces). */
-export function ewsAuthorization(server: Extract<MailServerSettings, { type: 'ews' }>, password: string): string {
-  return `Basic ${Buffer.from(`${server.username}:${password}`, 'utf8').toString('base64')}`;
+/** How a request authenticates: a Basic header, or an NTLM handshake on a connection of its own. */
+export type EwsCredentials = { scheme: 'basic'; header: string } | { scheme: 'ntlm'; username: string; password: string };
+
+/** The service account's credentials for an EWS server (sent over HTTPS only, as the outbound policy enforces). */
+export function ewsAuthorization(server: Extract<MailServerSettings, { type: 'ews' }>, password: string): EwsCredentials {
+  if (server.auth === 'ntlm') return { scheme: 'ntlm', username: server.username, password };
+  return { scheme: 'basic', header: `Basic ${Buffer.from(`${server.username}:${password}`, 'utf8').toString('base64')}` };
 }
 
 /**
@@ -18,7 +25,7 @@ export function ewsAuthorization(server: Extract<MailServerSettings, { type: 'ew
  */
 export async function exchangeWithEws<T>(input: {
   url: string;
-  authorization: string;
+  authorization: EwsCredentials;
   /** The mailbox the request is about (`X-AnchorMailbox`, so Exchange routes it to the mailbox's server). */
   anchor?: string;
   body: string;
@@ -28,20 +35,24 @@ export async function exchangeWithEws<T>(input: {
   operation: string;
   read: (body: Buffer) => T;
 }): Promise<T> {
-  const answer = await sendMailServerRequest({
-    url: input.url,
-    method: 'POST',
-    headers: {
-      'content-type': 'text/xml; charset=utf-8',
-      accept: 'text/xml',
-      authorization: input.authorization,
-      ...(input.anchor === undefined ? {} : { 'x-anchormailbox': input.anchor }),
-    },
-    body: input.body,
-    timeoutMs: input.timeoutMs,
-    maxBodyBytes: MAX_MAIL_SERVER_ANSWER_BYTES,
-    policy: input.policy,
-  });
+  const startedAt = input.clock.now();
+  const send = (authorization: string, body: string, agent?: Agent) =>
+    sendMailServerRequest({
+      url: input.url,
+      method: 'POST',
+      headers: {
+        'content-type': 'text/xml; charset=utf-8',
+        accept: 'text/xml',
+        authorization,
+        ...(input.anchor === undefined ? {} : { 'x-anchormailbox': input.anchor }),
+      },
+      body,
+      timeoutMs: Math.max(1, input.timeoutMs - (input.clock.now() - startedAt)),
+      maxBodyBytes: MAX_MAIL_SERVER_ANSWER_BYTES,
+      policy: input.policy,
+      ...(agent ? { agent } : {}),
+    });
+  const answer = input.authorization.scheme === 'basic' ? await send(input.authorization.header, input.body) : await withNtlm(input.authorization, input.url, input.body, send);
   if (answer.status === 401) throw new MailServerError('unauthorized', 'http-401');
   if (answer.status === 403) throw new MailServerError('forbidden', 'http-403');
   if (answer.status === 429 || answer.status === 503) {
@@ -53,5 +64,27 @@ export async function exchangeWithEws<T>(input: {
     return input.read(answer.body);
   } catch (error) {
     throw new MailServerError(error instanceof EwsBodyTooLargeError ? 'response-too-large' : 'malformed-response', input.operation, { cause: error });
+  }
+}
+
+/**
+ * NTLM is connection-based: the NEGOTIATE (with no body), the server's 401 with its CHALLENGE, and the AUTHENTICATE
+ * with the request all go on one kept-alive socket, which is closed after. A server that offers no NTLM challenge
+ * answers what it answered (a 401 is `unauthorized`).
+ */
+async function withNtlm(
+  credentials: Extract<EwsCredentials, { scheme: 'ntlm' }>,
+  url: string,
+  body: string,
+  send: (authorization: string, body: string, agent?: Agent) => Promise<MailServerHttpAnswer>,
+): Promise<MailServerHttpAnswer> {
+  const agent = new URL(url).protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const offer = await send(`NTLM ${ntlmNegotiate()}`, '', agent);
+    const challenge = offer.status === 401 ? readNtlmChallenge(offer.headers['www-authenticate']) : undefined;
+    if (!challenge) return offer;
+    return await send(`NTLM ${ntlmAuthenticate({ username: credentials.username, password: credentials.password, challenge })}`, body, agent);
+  } finally {
+    agent.destroy();
   }
 }

@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type Agent, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { MailServerError } from '../../../shared/org/ports.js';
@@ -18,6 +18,11 @@ export interface MailServerHttpRequest {
   timeoutMs: number;
   maxBodyBytes: number;
   policy: OutboundPolicy;
+  /**
+   * A keep-alive agent of one socket, for a handshake whose requests must share a connection (NTLM). Its socket is
+   * made by the same guarded lookup. Absent: a connection of this request's own.
+   */
+  agent?: Agent;
 }
 
 export interface MailServerHttpAnswer {
@@ -58,8 +63,8 @@ export function sendMailServerRequest(input: MailServerHttpRequest): Promise<Mai
         method: input.method,
         headers: { ...input.headers, ...(body ? { 'content-length': String(body.byteLength) } : {}) },
         lookup: guardedLookup(input.policy),
-        // One connection per request: a pooled socket would have been checked against an earlier lookup.
-        agent: false,
+        // One connection per request (or per handshake): a pooled socket would have been checked against an earlier lookup.
+        agent: input.agent ?? false,
       },
       (res) => {
         const declared = Number(res.headers['content-length'] ?? '0');

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { escapeXml, EWS_MESSAGES_NS, EWS_TYPES_NS, SOAP_ENVELOPE_NS } from '../../../shared/ews/soap.js';
 import { readXmlDocument, type XmlElement } from '../../../shared/ews/safe-xml.js';
+import { ntlmIdentity, readNtlmAuthenticate, verifyNtlmv2Response } from '../../../functions/_lib/ntlm.js';
 import { startPlayedHttpServer, type PlayedAnswer, type PlayedHttpServer, type PlayedRequest } from './played-http.js';
 
 /**
@@ -34,6 +35,12 @@ export interface PlayedEwsOptions {
   mailboxes: string[];
   /** Whether the service account holds the ApplicationImpersonation role (default true). */
   impersonationAllowed?: boolean;
+  /**
+   * Basic (default), or NTLM as Exchange's Windows authentication does it: NEGOTIATE, a 401 with a CHALLENGE, and an
+   * AUTHENTICATE with an NTLMv2 response on the same connection, checked against `username` (`DOMAIN\\user`) and
+   * `password`. A connection is authenticated once, as IIS does.
+   */
+  auth?: 'basic' | 'ntlm';
 }
 
 export interface PlayedEws extends Omit<PlayedHttpServer, 'baseUrl'> {
@@ -111,13 +118,19 @@ export async function startPlayedEws(options: PlayedEwsOptions): Promise<PlayedE
   let impersonationAllowed = options.impersonationAllowed ?? true;
   const seen: Array<{ operation: string; impersonated?: string }> = [];
   const pushSubscriptions: PlayedPushSubscription[] = [];
+  const ntlm = playedNtlm(options);
 
   function handle(request: PlayedRequest): PlayedAnswer {
     if (request.path !== EWS_PATH) return { status: 404, body: '' };
     if (request.method !== 'POST') return { status: 405, body: '' };
-    const expected = `Basic ${Buffer.from(`${options.username}:${options.password}`).toString('base64')}`;
-    if (request.headers.authorization !== expected) {
-      return { status: 401, headers: { 'www-authenticate': 'Basic realm="mail.example.com"' }, body: '' };
+    if (options.auth === 'ntlm') {
+      const refused = ntlm.check(request);
+      if (refused) return refused;
+    } else {
+      const expected = `Basic ${Buffer.from(`${options.username}:${options.password}`).toString('base64')}`;
+      if (request.headers.authorization !== expected) {
+        return { status: 401, headers: { 'www-authenticate': 'Basic realm="mail.example.com"' }, body: '' };
+      }
     }
     if (!/^text\/xml\b/.test(request.headers['content-type'] ?? '')) return { status: 415, body: '' };
     try {
@@ -272,5 +285,59 @@ export async function startPlayedEws(options: PlayedEwsOptions): Promise<PlayedE
     },
     operations: () => [...seen],
     pushSubscriptions: () => pushSubscriptions.map((subscription) => ({ ...subscription })),
+  };
+}
+
+/**
+ * Exchange's side of NTLM (MS-NLMP), per connection: a NEGOTIATE gets a 401 with a fresh CHALLENGE (target info with
+ * the NetBIOS domain and a timestamp), an AUTHENTICATE must answer that very challenge with the account's NTLMv2
+ * proof, and then the connection is authenticated. Anything else is a 401 offering NTLM.
+ */
+function playedNtlm(options: Pick<PlayedEwsOptions, 'username' | 'password'>) {
+  const challenges = new Map<number, Buffer>();
+  const authenticated = new Set<number>();
+  const account = ntlmIdentity(options.username);
+  const offer: PlayedAnswer = { status: 401, headers: { 'www-authenticate': 'NTLM' }, body: '' };
+  const challengeMessage = (serverChallenge: Buffer): string => {
+    const domain = Buffer.from(account.domain.toUpperCase() || 'CONTOSO', 'utf16le');
+    const timestamp = Buffer.alloc(8);
+    timestamp.writeBigUInt64LE((BigInt(Date.now()) + 11_644_473_600_000n) * 10_000n);
+    const targetInfo = Buffer.concat([
+      Buffer.from([0x02, 0x00, domain.byteLength, 0x00]), domain,
+      Buffer.from([0x07, 0x00, 0x08, 0x00]), timestamp,
+      Buffer.alloc(4),
+    ]);
+    const header = Buffer.alloc(48);
+    Buffer.from('NTLMSSP\0', 'latin1').copy(header, 0);
+    header.writeUInt32LE(2, 8);
+    header.writeUInt32LE(0xe28a8215, 20);
+    serverChallenge.copy(header, 24);
+    header.writeUInt16LE(targetInfo.byteLength, 40);
+    header.writeUInt16LE(targetInfo.byteLength, 42);
+    header.writeUInt32LE(48, 44);
+    return Buffer.concat([header, targetInfo]).toString('base64');
+  };
+  return {
+    /** Undefined when the request may go on; else the 401 to answer. */
+    check(request: PlayedRequest): PlayedAnswer | undefined {
+      if (authenticated.has(request.connection)) return undefined;
+      const token = /^NTLM ([A-Za-z0-9+/]+=*)$/.exec(request.headers.authorization ?? '')?.[1];
+      if (!token) return offer;
+      const message = Buffer.from(token, 'base64');
+      const type = message.byteLength >= 12 ? message.readUInt32LE(8) : 0;
+      if (type === 1) {
+        const serverChallenge = randomBytes(8);
+        challenges.set(request.connection, serverChallenge);
+        return { status: 401, headers: { 'www-authenticate': `NTLM ${challengeMessage(serverChallenge)}` }, body: '' };
+      }
+      const serverChallenge = challenges.get(request.connection);
+      challenges.delete(request.connection);
+      const answer = type === 3 ? readNtlmAuthenticate(token) : undefined;
+      if (!serverChallenge || !answer) return offer;
+      const sameAccount = answer.user.toLowerCase() === account.user.toLowerCase() && answer.domain.toLowerCase() === account.domain.toLowerCase();
+      if (!sameAccount || !verifyNtlmv2Response({ ...answer, password: options.password, serverChallenge })) return offer;
+      authenticated.add(request.connection);
+      return undefined;
+    },
   };
 }

@@ -21,6 +21,8 @@ export interface PlayedRequest {
   headers: IncomingMessage['headers'];
   body: string;
   at: number;
+  /** Which connection it came on (numbered from 1): what connection-based authentication (NTLM) is bound to. */
+  connection: number;
 }
 
 export interface PlayedAnswer {
@@ -48,6 +50,8 @@ export async function startPlayedHttpServer(handle: (request: PlayedRequest) => 
   const requests: PlayedRequest[] = [];
   const faults: PlayedFault[] = [];
   const sockets = new Set<Socket>();
+  const connectionIds = new WeakMap<Socket, number>();
+  let connections = 0;
   let down = false;
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -65,6 +69,7 @@ export async function startPlayedHttpServer(handle: (request: PlayedRequest) => 
           headers: req.headers,
           body: Buffer.concat(chunks).toString('utf8'),
           at: Date.now(),
+          connection: connectionIds.get(req.socket) ?? 0,
         };
         requests.push(request);
         if (down) return;
@@ -87,6 +92,7 @@ export async function startPlayedHttpServer(handle: (request: PlayedRequest) => 
     });
   });
   server.on('connection', (socket) => {
+    connectionIds.set(socket, ++connections);
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });

@@ -79,13 +79,18 @@ describe('the org configuration schema', () => {
     });
   });
 
+  it('takes Basic by default and NTLM when asked (contract section 8: "auth": "basic | ntlm")', () => {
+    expect(putOrgRequestSchema.parse({ mailServer: ews }).mailServer).toMatchObject({ auth: 'basic' });
+    expect(putOrgRequestSchema.parse({ mailServer: { ...ews, username: 'CONTOSO\\svc-relay', auth: 'ntlm' } }).mailServer).toMatchObject({ auth: 'ntlm' });
+  });
+
   it.each([
     ['an unknown type', { mailServer: { ...ews, type: 'imap' } }],
     ['a missing field', { mailServer: { type: 'ews', url: ews.url, password: 'p' } }],
     ['an unknown field', { mailServer: ews, extra: 1 }],
     ['credentials in the URL', { mailServer: { ...ews, url: 'https://u:p@mail.example.com/EWS/Exchange.asmx' } }],
     ['a non-http URL', { mailServer: { ...ews, url: 'file:///etc/passwd' } }],
-    ['NTLM, which this relay does not implement', { mailServer: { ...ews, auth: 'ntlm' } }],
+    ['an unknown auth', { mailServer: { ...ews, auth: 'kerberos' } }],
     ['an unknown detailedAlerts', { detailedAlerts: 'clear', mailServer: ews }],
   ])('refuses %s', (_label, body) => {
     expect(putOrgRequestSchema.safeParse(body).success).toBe(false);

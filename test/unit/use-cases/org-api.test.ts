@@ -72,6 +72,20 @@ describe('operator API (contract section 8)', () => {
     expect(got.body).toEqual(put.body);
   });
 
+  it('stores an EWS server with NTLM (Windows authentication) and checks it with the NTLMv2 handshake', async () => {
+    const ntlmEws = await startPlayedEws({ username: 'CONTOSO\\svc-relay', password: 'right-password', mailboxes: ['ada@example.com'], auth: 'ntlm' });
+    try {
+      const { call } = setup();
+      const put = await call('PUT /v1/orgs/{orgId}', 'acme', { body: { mailServer: { type: 'ews', url: ntlmEws.url, username: 'CONTOSO\\svc-relay', password: 'right-password', auth: 'ntlm' } } });
+      expect(put.status).toBe(200);
+      expect(put.body.mailServer).toEqual({ type: 'ews', url: ntlmEws.url, username: 'CONTOSO\\svc-relay', auth: 'ntlm' });
+      expect((await call('POST /v1/orgs/{orgId}/check', 'acme')).body).toEqual({ ok: true });
+      expect(ntlmEws.requests.map((request) => request.headers.authorization?.split(' ')[0])).toEqual(['NTLM', 'NTLM']);
+    } finally {
+      await ntlmEws.close();
+    }
+  });
+
   it('refuses an org token, and any call without a token', async () => {
     const { call } = setup();
     expect((await call('GET /v1/orgs/{orgId}', 'acme', { token: await issueOrgToken('acme', ADMIN_SECRET) })).status).toBe(401);
