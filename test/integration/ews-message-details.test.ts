@@ -154,6 +154,16 @@ describe('EWS with NTLM (Windows authentication), against a played Exchange that
     await expect(ntlmReader('right-password').check()).resolves.toBeUndefined();
   });
 
+  it('refuses a loopback server the policy does not allow, before the handshake\'s first request', async () => {
+    const before = ntlmEws.requests.length;
+    const refused = ewsMessageDetailsReader({ type: 'ews', url: ntlmEws.url.replace('http://127.0.0.1', 'https://localhost'), username: 'CONTOSO\\svc-relay', auth: 'ntlm' }, 'right-password', {
+      policy: { allowLoopback: false },
+      budgetMs: 3_000,
+    });
+    expect((await failure(refused.check())).kind).toBe('address-refused');
+    expect(ntlmEws.requests.length).toBe(before);
+  });
+
   it('is unauthorized against a server that offers Basic only (no NTLM challenge)', async () => {
     const basicOnly = ewsMessageDetailsReader({ type: 'ews', url: ews.url, username: 'svc-relay', auth: 'ntlm' }, 'right-password', { policy: { allowLoopback: true }, budgetMs: 3_000 });
     expect((await failure(basicOnly.check())).kind).toBe('unauthorized');
