@@ -37,11 +37,14 @@ export interface NtlmChallenge {
 export function readNtlmChallenge(wwwAuthenticate: string | string[] | undefined): NtlmChallenge | undefined {
   const values = Array.isArray(wwwAuthenticate) ? wwwAuthenticate : wwwAuthenticate === undefined ? [] : wwwAuthenticate.split(',');
   for (const value of values) {
-    const match = /^\s*NTLM\s+([A-Za-z0-9+/]+=*)\s*$/.exec(value);
+    // The scheme's case does not matter (RFC 9110); an IIS with only the Negotiate provider sends NTLM tokens under it.
+    const match = /^\s*(?:NTLM|Negotiate)\s+([A-Za-z0-9+/]+=*)\s*$/i.exec(value);
     if (!match) continue;
     const message = Buffer.from(match[1]!, 'base64');
     if (message.byteLength < 32 || !message.subarray(0, 8).equals(SIGNATURE) || message.readUInt32LE(8) !== 2) return undefined;
     const flags = message.readUInt32LE(20);
+    // The AUTHENTICATE carries UTF-16 strings only: a server that does not negotiate Unicode is not one to answer.
+    if ((flags & 0x1) === 0) return undefined;
     const serverChallenge = Buffer.from(message.subarray(24, 32));
     let targetInfo = Buffer.alloc(0);
     if (message.byteLength >= 48) {
@@ -73,7 +76,10 @@ export function ntlmAuthenticate(
   const blob = ntlmv2Blob(timestamp, clientChallenge, input.challenge.targetInfo);
   const ntProof = hmacMd5(ntOwf, Buffer.concat([input.challenge.serverChallenge, blob]));
   const ntResponse = Buffer.concat([ntProof, blob]);
-  const lmResponse = Buffer.concat([hmacMd5(ntOwf, Buffer.concat([input.challenge.serverChallenge, clientChallenge])), clientChallenge]);
+  // With the server's timestamp, MS-NLMP 3.1.5.1.2 asks for no LMv2 response (24 zero bytes).
+  const lmResponse = avTimestamp(input.challenge.targetInfo)
+    ? Buffer.alloc(24)
+    : Buffer.concat([hmacMd5(ntOwf, Buffer.concat([input.challenge.serverChallenge, clientChallenge])), clientChallenge]);
 
   const fields = [utf16(domain), utf16(user), utf16(options.workstation ?? ''), lmResponse, ntResponse, Buffer.alloc(0)];
   const header = Buffer.alloc(64);
@@ -122,7 +128,15 @@ export function verifyNtlmv2Response(input: { user: string; domain: string; pass
 
 /** NTOWFv2 (MS-NLMP 3.3.2): HMAC-MD5 keyed with the NT hash (MD4 of the UTF-16LE password) of upper(user) + domain. */
 export function ntowfv2(password: string, user: string, domain: string): Buffer {
-  return hmacMd5(md4(utf16(password)), utf16(user.toUpperCase() + domain));
+  return hmacMd5(md4(utf16(password)), utf16(windowsUpperCase(user) + domain));
+}
+
+/** Windows upper-cases one character to one (`ß` stays `ß`); JavaScript's full mapping would make it `SS`. */
+function windowsUpperCase(text: string): string {
+  return Array.from(text, (character) => {
+    const upper = character.toUpperCase();
+    return upper.length === character.length ? upper : character;
+  }).join('');
 }
 
 /** The NTLMv2 client blob (MS-NLMP 2.2.2.7): version 1.1, the time, the client challenge and the server's AV pairs. */

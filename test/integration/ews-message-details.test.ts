@@ -164,6 +164,27 @@ describe('EWS with NTLM (Windows authentication), against a played Exchange that
     expect(ntlmEws.requests.length).toBe(before);
   });
 
+  it('speaks NTLM under the Negotiate scheme to an IIS whose only provider is Negotiate', async () => {
+    const negotiateOnly = await startPlayedEws({ username: 'CONTOSO\\svc-relay', password: 'right-password', mailboxes: [MAILBOX], auth: 'ntlm', ntlm: { providers: 'negotiate-only' } });
+    try {
+      const reader = ewsMessageDetailsReader({ type: 'ews', url: negotiateOnly.url, username: 'CONTOSO\\svc-relay', auth: 'ntlm' }, 'right-password', { policy: { allowLoopback: true }, budgetMs: 3_000 });
+      await expect(reader.check()).resolves.toBeUndefined();
+      expect(negotiateOnly.requests.map((request) => request.headers.authorization?.split(' ')[0])).toEqual(['NTLM', 'Negotiate', 'Negotiate']);
+    } finally {
+      await negotiateOnly.close();
+    }
+  });
+
+  it('says the connection was not kept, not that the password is wrong, when the server closes it after the challenge', async () => {
+    const closing = await startPlayedEws({ username: 'CONTOSO\\svc-relay', password: 'right-password', mailboxes: [MAILBOX], auth: 'ntlm', ntlm: { closeAfterChallenge: true } });
+    try {
+      const reader = ewsMessageDetailsReader({ type: 'ews', url: closing.url, username: 'CONTOSO\\svc-relay', auth: 'ntlm' }, 'right-password', { policy: { allowLoopback: true }, budgetMs: 3_000 });
+      expect(await failure(reader.check())).toMatchObject({ kind: 'server-error', detail: 'ntlm-connection-not-kept' });
+    } finally {
+      await closing.close();
+    }
+  });
+
   it('is unauthorized against a server that offers Basic only (no NTLM challenge)', async () => {
     const basicOnly = ewsMessageDetailsReader({ type: 'ews', url: ews.url, username: 'svc-relay', auth: 'ntlm' }, 'right-password', { policy: { allowLoopback: true }, budgetMs: 3_000 });
     expect((await failure(basicOnly.check())).kind).toBe('unauthorized');

@@ -69,8 +69,10 @@ export async function exchangeWithEws<T>(input: {
 
 /**
  * NTLM is connection-based: the NEGOTIATE (with no body), the server's 401 with its CHALLENGE, and the AUTHENTICATE
- * with the request all go on one kept-alive socket, which is closed after. A server that offers no NTLM challenge
- * answers what it answered (a 401 is `unauthorized`).
+ * with the request all go on one kept-alive socket, which is closed after. An IIS whose Windows authentication lists
+ * only the Negotiate provider takes the same NTLM tokens under that scheme, so a 401 offering only `Negotiate` is
+ * answered with a second handshake under it. What says nothing about the password is not reported as a wrong one:
+ * a server that closes the connection between the messages, or answers the NEGOTIATE with anything but a 401.
  */
 async function withNtlm(
   credentials: Extract<EwsCredentials, { scheme: 'ntlm' }>,
@@ -78,12 +80,33 @@ async function withNtlm(
   body: string,
   send: (authorization: string, body: string, agent?: Agent) => Promise<MailServerHttpAnswer>,
 ): Promise<MailServerHttpAnswer> {
+  const first = await ntlmHandshake('NTLM', credentials, url, body, send);
+  if ('answer' in first) return first.answer;
+  if (!first.offersNegotiate) return first.offer;
+  const second = await ntlmHandshake('Negotiate', credentials, url, body, send);
+  return 'answer' in second ? second.answer : second.offer;
+}
+
+async function ntlmHandshake(
+  scheme: 'NTLM' | 'Negotiate',
+  credentials: Extract<EwsCredentials, { scheme: 'ntlm' }>,
+  url: string,
+  body: string,
+  send: (authorization: string, body: string, agent?: Agent) => Promise<MailServerHttpAnswer>,
+): Promise<{ answer: MailServerHttpAnswer } | { offer: MailServerHttpAnswer; offersNegotiate: boolean }> {
   const agent = new URL(url).protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
   try {
-    const offer = await send(`NTLM ${ntlmNegotiate()}`, '', agent);
-    const challenge = offer.status === 401 ? readNtlmChallenge(offer.headers['www-authenticate']) : undefined;
-    if (!challenge) return offer;
-    return await send(`NTLM ${ntlmAuthenticate({ username: credentials.username, password: credentials.password, challenge })}`, body, agent);
+    const offer = await send(`${scheme} ${ntlmNegotiate()}`, '', agent);
+    // A throttle is the server's answer to any request; anything else but a 401 answered an empty POST.
+    if (offer.status === 429 || offer.status === 503) return { answer: offer };
+    if (offer.status !== 401) throw new MailServerError('server-error', 'ntlm-no-challenge');
+    const challenge = readNtlmChallenge(offer.headers['www-authenticate']);
+    if (!challenge) return { offer, offersNegotiate: scheme === 'NTLM' && /\bNegotiate\b/i.test(String(offer.headers['www-authenticate'] ?? '')) };
+    if (/\bclose\b/i.test(String(offer.headers.connection ?? ''))) throw new MailServerError('server-error', 'ntlm-connection-not-kept');
+    const answer = await send(`${scheme} ${ntlmAuthenticate({ username: credentials.username, password: credentials.password, challenge })}`, body, agent);
+    // On another connection the AUTHENTICATE answers no challenge, and its 401 would blame the password.
+    if (answer.reusedSocket === false) throw new MailServerError('server-error', 'ntlm-connection-not-kept');
+    return { answer };
   } finally {
     agent.destroy();
   }

@@ -41,7 +41,7 @@ export const KIND_BY_RESPONSE_CODE: ReadonlyMap<string, MailServerErrorKind> = n
 ]);
 
 /**
- * The EWS adapter of {@link MessageDetailsReader}: GetItem with the service account over Basic authentication
+ * The EWS adapter of {@link MessageDetailsReader}: GetItem with the service account over Basic or NTLM authentication
  * (HTTPS only, except loopback under `npm start`), impersonating the mailbox with `ExchangeImpersonation` and routing
  * with `X-AnchorMailbox` (Microsoft: "when using impersonation you must always use the X-AnchorMailbox header").
  */

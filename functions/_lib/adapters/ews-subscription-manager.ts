@@ -18,8 +18,8 @@ export interface EwsSubscriptionManagerOptions {
 
 /**
  * The EWS adapter of {@link EwsSubscriptionManager}: a push `Subscribe` on the mailbox's inbox for `NewMailEvent`,
- * built by the same builder the device library uses (schema order, escaping), sent with the service account's Basic
- * credentials, `ExchangeImpersonation` of the mailbox and `X-AnchorMailbox` naming it. There is nothing to renew or
+ * built by the same builder the device library uses (schema order, escaping), sent with the service account's Basic or
+ * NTLM credentials, `ExchangeImpersonation` of the mailbox and `X-AnchorMailbox` naming it. There is nothing to renew or
  * delete: Exchange keeps a push subscription while its callbacks are answered `OK` and drops it once one is answered
  * `Unsubscribe`, which is how the relay ends one.
  */

@@ -29,6 +29,8 @@ export interface MailServerHttpAnswer {
   status: number;
   headers: IncomingHttpHeaders;
   body: Buffer;
+  /** Whether the request went on a socket an earlier request had used (with `agent`: a handshake kept its connection). */
+  reusedSocket: boolean;
 }
 
 /** Largest answer read from a mail server: a GetItem of one message or a Graph message with $select is a few KB. */
@@ -84,7 +86,7 @@ export function sendMailServerRequest(input: MailServerHttpRequest): Promise<Mai
           }
           chunks.push(chunk);
         });
-        res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), reusedSocket: req.reusedSocket }));
         res.on('error', (error) => finish(new MailServerError('unreachable', 'answer-interrupted', { cause: error })));
       },
     );

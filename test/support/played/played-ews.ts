@@ -41,6 +41,11 @@ export interface PlayedEwsOptions {
    * `password`. A connection is authenticated once, as IIS does.
    */
   auth?: 'basic' | 'ntlm';
+  /**
+   * NTLM as IIS may be set up: the providers it offers (`Negotiate, NTLM` by default; `Negotiate` alone takes NTLM
+   * tokens under that scheme only), and a front end that closes the connection after the challenge (no persistence).
+   */
+  ntlm?: { providers?: 'both' | 'negotiate-only'; closeAfterChallenge?: boolean };
 }
 
 export interface PlayedEws extends Omit<PlayedHttpServer, 'baseUrl'> {
@@ -293,11 +298,15 @@ export async function startPlayedEws(options: PlayedEwsOptions): Promise<PlayedE
  * the NetBIOS domain and a timestamp), an AUTHENTICATE must answer that very challenge with the account's NTLMv2
  * proof, and then the connection is authenticated. Anything else is a 401 offering NTLM.
  */
-function playedNtlm(options: Pick<PlayedEwsOptions, 'username' | 'password'>) {
+function playedNtlm(options: Pick<PlayedEwsOptions, 'username' | 'password' | 'ntlm'>) {
   const challenges = new Map<number, Buffer>();
   const authenticated = new Set<number>();
   const account = ntlmIdentity(options.username);
-  const offer: PlayedAnswer = { status: 401, headers: { 'www-authenticate': 'NTLM' }, body: '' };
+  const negotiateOnly = options.ntlm?.providers === 'negotiate-only';
+  const scheme = negotiateOnly ? 'Negotiate' : '(?:NTLM|Negotiate)';
+  // IIS's 401 page: a body the client must read before the connection can carry the next message.
+  const page = '<!DOCTYPE html><html><head><title>401 - Unauthorized: Access is denied due to invalid credentials.</title></head><body>' + ' '.repeat(1200) + '</body></html>';
+  const offer: PlayedAnswer = { status: 401, headers: { 'www-authenticate': negotiateOnly ? 'Negotiate' : 'Negotiate, NTLM', 'content-type': 'text/html' }, body: page };
   const challengeMessage = (serverChallenge: Buffer): string => {
     const domain = Buffer.from(account.domain.toUpperCase() || 'CONTOSO', 'utf16le');
     const timestamp = Buffer.alloc(8);
@@ -321,14 +330,19 @@ function playedNtlm(options: Pick<PlayedEwsOptions, 'username' | 'password'>) {
     /** Undefined when the request may go on; else the 401 to answer. */
     check(request: PlayedRequest): PlayedAnswer | undefined {
       if (authenticated.has(request.connection)) return undefined;
-      const token = /^NTLM ([A-Za-z0-9+/]+=*)$/.exec(request.headers.authorization ?? '')?.[1];
+      const token = new RegExp(`^${scheme} ([A-Za-z0-9+/]+=*)$`).exec(request.headers.authorization ?? '')?.[1];
       if (!token) return offer;
       const message = Buffer.from(token, 'base64');
       const type = message.byteLength >= 12 ? message.readUInt32LE(8) : 0;
       if (type === 1) {
         const serverChallenge = randomBytes(8);
         challenges.set(request.connection, serverChallenge);
-        return { status: 401, headers: { 'www-authenticate': `NTLM ${challengeMessage(serverChallenge)}` }, body: '' };
+        const used = /^Negotiate /.test(request.headers.authorization ?? '') ? 'Negotiate' : 'NTLM';
+        return {
+          status: 401,
+          headers: { 'www-authenticate': `${used} ${challengeMessage(serverChallenge)}`, 'content-type': 'text/html', ...(options.ntlm?.closeAfterChallenge ? { connection: 'close' } : {}) },
+          body: page,
+        };
       }
       const serverChallenge = challenges.get(request.connection);
       challenges.delete(request.connection);

@@ -79,6 +79,15 @@ describe('NTLMv2 for EWS on premises (contract section 8)', () => {
     expect(verifyNtlmv2Response({ ...read, password: 'pässword', serverChallenge: Buffer.alloc(8) })).toBe(false);
   });
 
+  it('sends no LMv2 response when the server sent its time (MS-NLMP 3.1.5.1.2), and upper-cases the user as Windows does', () => {
+    const withTime = Buffer.concat([Buffer.from([0x07, 0x00, 0x08, 0x00]), Buffer.alloc(8, 1), Buffer.alloc(4)]);
+    const raw = Buffer.from(ntlmAuthenticate({ username: 'D\\u', password: 'p', challenge: { flags: 0xe28a8215, serverChallenge: SERVER_CHALLENGE, targetInfo: withTime } }), 'base64');
+    expect(raw.subarray(raw.readUInt32LE(16), raw.readUInt32LE(16) + raw.readUInt16LE(12))).toEqual(Buffer.alloc(24));
+    // One character to one: ß stays ß (JavaScript's toUpperCase would make it SS, and the proof would never match).
+    expect(ntowfv2('p', 'straße', 'D')).toEqual(ntowfv2('p', 'STRAßE', 'D'));
+    expect(ntowfv2('p', 'straße', 'D')).not.toEqual(ntowfv2('p', 'STRASSE', 'D'));
+  });
+
   it('takes DOMAIN\\user and a UPN, which goes whole with an empty domain', () => {
     expect(ntlmIdentity('CONTOSO\\svc')).toEqual({ user: 'svc', domain: 'CONTOSO' });
     expect(ntlmIdentity('svc@contoso.com')).toEqual({ user: 'svc@contoso.com', domain: '' });
