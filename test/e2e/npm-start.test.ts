@@ -44,6 +44,8 @@ async function npmStart(env: Record<string, string>, command: 'entry point' | 'n
     if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode}:\n${output}`);
     return /inbox-relay is running at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
   }, 30_000);
+  // The whole banner, up to its last line ("kill <pid>"): on a loaded machine its lines arrive in several chunks.
+  await eventually(() => (/kill \d+/.test(output) ? true : undefined), 30_000);
   return { child, baseUrl, output: () => output };
 }
 
