@@ -103,6 +103,22 @@ export function ntlmAuthenticate(
   return Buffer.concat([header, ...fields]).toString('base64');
 }
 
+/**
+ * The server's side, for a server that checks the handshake (the played EWS server and the tests): a CHALLENGE
+ * message (type 2) with `targetInfo` as its AV pairs, base64.
+ */
+export function writeNtlmChallenge(challenge: NtlmChallenge): string {
+  const header = Buffer.alloc(48);
+  SIGNATURE.copy(header, 0);
+  header.writeUInt32LE(2, 8);
+  header.writeUInt32LE(challenge.flags, 20);
+  challenge.serverChallenge.copy(header, 24);
+  header.writeUInt16LE(challenge.targetInfo.byteLength, 40);
+  header.writeUInt16LE(challenge.targetInfo.byteLength, 42);
+  header.writeUInt32LE(48, 44);
+  return Buffer.concat([header, challenge.targetInfo]).toString('base64');
+}
+
 /** What an AUTHENTICATE message says, for a server that checks it (the played EWS server). */
 export function readNtlmAuthenticate(base64: string): { user: string; domain: string; ntResponse: Buffer } | undefined {
   const message = Buffer.from(base64, 'base64');

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { escapeXml, EWS_MESSAGES_NS, EWS_TYPES_NS, SOAP_ENVELOPE_NS } from '../../../shared/ews/soap.js';
 import { readXmlDocument, type XmlElement } from '../../../shared/ews/safe-xml.js';
-import { ntlmIdentity, readNtlmAuthenticate, verifyNtlmv2Response } from '../../../functions/_lib/ntlm.js';
+import { ntlmIdentity, readNtlmAuthenticate, verifyNtlmv2Response, writeNtlmChallenge } from '../../../functions/_lib/ntlm.js';
 import { startPlayedHttpServer, type PlayedAnswer, type PlayedHttpServer, type PlayedRequest } from './played-http.js';
 
 /**
@@ -316,15 +316,7 @@ function playedNtlm(options: Pick<PlayedEwsOptions, 'username' | 'password' | 'n
       Buffer.from([0x07, 0x00, 0x08, 0x00]), timestamp,
       Buffer.alloc(4),
     ]);
-    const header = Buffer.alloc(48);
-    Buffer.from('NTLMSSP\0', 'latin1').copy(header, 0);
-    header.writeUInt32LE(2, 8);
-    header.writeUInt32LE(0xe28a8215, 20);
-    serverChallenge.copy(header, 24);
-    header.writeUInt16LE(targetInfo.byteLength, 40);
-    header.writeUInt16LE(targetInfo.byteLength, 42);
-    header.writeUInt32LE(48, 44);
-    return Buffer.concat([header, targetInfo]).toString('base64');
+    return writeNtlmChallenge({ flags: 0xe28a8215, serverChallenge, targetInfo });
   };
   return {
     /** Undefined when the request may go on; else the 401 to answer. */

@@ -9,6 +9,7 @@ import {
   readNtlmAuthenticate,
   readNtlmChallenge,
   verifyNtlmv2Response,
+  writeNtlmChallenge,
 } from '../../../functions/_lib/ntlm.js';
 
 const hex = (buffer: Buffer) => buffer.toString('hex');
@@ -25,17 +26,7 @@ const SERVER_CHALLENGE = Buffer.from('0123456789abcdef', 'hex');
 const CLIENT_CHALLENGE = Buffer.from('aaaaaaaaaaaaaaaa', 'hex');
 
 /** A CHALLENGE message as a server sends it, with target info. */
-function challengeHeader(targetInfo: Buffer = TARGET_INFO): string {
-  const message = Buffer.alloc(48);
-  Buffer.from('NTLMSSP\0', 'latin1').copy(message, 0);
-  message.writeUInt32LE(2, 8);
-  message.writeUInt32LE(0xe28a8215, 20);
-  SERVER_CHALLENGE.copy(message, 24);
-  message.writeUInt16LE(targetInfo.byteLength, 40);
-  message.writeUInt16LE(targetInfo.byteLength, 42);
-  message.writeUInt32LE(48, 44);
-  return `NTLM ${Buffer.concat([message, targetInfo]).toString('base64')}`;
-}
+const challengeHeader = (targetInfo: Buffer = TARGET_INFO) => `NTLM ${writeNtlmChallenge({ flags: 0xe28a8215, serverChallenge: SERVER_CHALLENGE, targetInfo })}`;
 
 describe('NTLMv2 for EWS on premises (contract section 8)', () => {
   it('computes MD4 as RFC 1320 says (its test suite)', () => {
