@@ -117,9 +117,9 @@ export interface DeviceRegistry {
   /**
    * Deletes everything stored for the device: each mailbox's callback lookup first (so its URLs answer Unsubscribe
    * at once), then the mailboxes, then the device item. A new mail already queued with the registration it carries
-   * claims its alert slot on the mailbox item, so that claim fails from the deletion's start. Answers its mailboxes as they were when deleted, so that a
-   * subscription the relay stored for one a moment before is deleted too (contract section 9); any write after that
-   * finds no mailbox.
+   * claims its alert slot on the mailbox item, so that claim fails from the deletion's start. Answers its mailboxes as
+   * they were when deleted, so that a subscription the relay stored for one a moment before is deleted too (contract
+   * section 9); any write after that finds no mailbox.
    */
   deleteDevice(deviceId: string): Promise<MailboxRecord[]>;
 }

@@ -108,7 +108,6 @@ export function supervisionDueAt(mailbox: SupervisedMailbox): number {
   if (mailbox.protocol === 'graph') return graphDueAt(mailbox);
   let due = silentAt(mailbox);
   if (mailbox.expiresAt !== undefined) due = Math.min(due, mailbox.expiresAt - EXPIRY_LEAD_MS);
-  if (mailbox.supersededAt !== undefined) due = Math.min(due, mailbox.supersededAt);
   return notBeforeNextRequest(due, mailbox);
 }
 
