@@ -143,8 +143,8 @@ export async function queueNewMail(
   const keyCount = keysPerNotification.reduce((sum, keys) => sum + keys.length, 0);
   if (messages.length > 0 && mailbox.lastNotificationAt !== undefined && !markedSuperseded(mailbox)) {
     // The dispatcher records new mail's last-seen time, with the mailbox write it makes for the alert anyway; only
-    // a mailbox's first notification (its first last-seen time) and one that clears a superseded mark are written here, so
-    // that the device and the supervisor see them at once.
+    // a mailbox's first notification (its first last-seen time) and one that clears a superseded mark are written
+    // here, so that the device and the supervisor see them at once.
     await deps.queue.enqueue(messages);
   } else {
     // Only the enqueue decides the answer; the last-seen write is best effort and runs alongside it.
@@ -177,7 +177,7 @@ async function sealRegistration(
 
 /**
  * Records a notification (or Graph item) for a known mailbox that was refused: decision `suppressed` with the reason.
- * Best effort: the answer to the mail server does not wait on the why-log's availability.
+ * Best effort: a write that fails is logged, and the mail server still gets its answer (never a 5xx for it).
  */
 export async function recordRefusal(
   input: { device: DeviceRecord; mailbox: MailboxRecord; reason: string; at: number },
